@@ -1,0 +1,13 @@
+/* camrelay: the elements this plugin registers. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_ELEMENT_REGISTER_DECLARE (wsjpegsrc);
+GST_ELEMENT_REGISTER_DECLARE (jpegvalidate);
+GST_ELEMENT_REGISTER_DECLARE (jpegfallback);
+GST_ELEMENT_REGISTER_DECLARE (mjpeghttpsink);
+
+G_END_DECLS

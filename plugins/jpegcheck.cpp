@@ -1,0 +1,1 @@
+#include "jpegcheck.h"

@@ -1,0 +1,23 @@
+/* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
+ *
+ * One plugin, four elements:
+ *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
+ */
+#include "gstcamrelayelements.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ok = FALSE;
+
+  ok |= GST_ELEMENT_REGISTER (wsjpegsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (jpegvalidate, plugin);
+  ok |= GST_ELEMENT_REGISTER (jpegfallback, plugin);
+  ok |= GST_ELEMENT_REGISTER (mjpeghttpsink, plugin);
+
+  return ok;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, camrelay,
+    "Relay JPEG frames from WebSocket cameras to MJPEG (multipart/x-mixed-replace) viewers",
+    plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -1,0 +1,31 @@
+/* Real JPEG frames for tests, encoded by GStreamer's own jpegenc. */
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+#include <vector>
+
+namespace crtest {
+
+struct JpegSpec
+{
+  int width = 640;
+  int height = 480;
+  int quality = 85;
+  /* videotestsrc pattern nick: "snow" makes every frame distinct and large. */
+  std::string pattern = "snow";
+  /* jpegenc input format: I420 gives 4:2:0, Y42B 4:2:2, Y444 4:4:4, GRAY8 greyscale. */
+  std::string format = "I420";
+};
+
+/* Encodes @count frames; aborts the test binary if the pipeline fails. */
+std::vector<std::vector<guint8>> make_jpegs (int count, const JpegSpec & spec = {});
+
+/* One frame as a GstBuffer holding a copy of @bytes. */
+GstBuffer *buffer_from (const std::vector<guint8> & bytes);
+
+/* The bytes of @buf, for comparisons. */
+std::vector<guint8> bytes_of (GstBuffer * buf);
+
+}  // namespace crtest
