@@ -1,12 +1,780 @@
-/* STUB: replaced by the real element. */
+/**
+ * SECTION:element-mjpeghttpsink
+ * @title: mjpeghttpsink
+ *
+ * Serves a stream of JPEG frames to any number of HTTP viewers as multipart/x-mixed-replace
+ * (MJPEG), the format browsers, ffmpeg, VLC and Home Assistant read.
+ *
+ * Input is either the output of multipartmux (its boundary is used on the wire) or plain
+ * image/jpeg frames. Every viewer is sent the same refcounted bytes; nothing is copied per viewer.
+ * A new viewer gets the latest frame at once. A viewer that cannot keep up skips whole frames, never
+ * part of one, and never slows the pipeline or anybody else.
+ *
+ * By default each frame is followed at once by the next part's boundary and headers, because
+ * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
+ * that wants Content-Length on every part asks for it with `?content-length=1`.
+ *
+ * The listening socket is shared with every other camrelay element of the process that uses the
+ * same address and port (e.g. wsjpegsrc).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! jpegenc ! multipartmux ! mjpeghttpsink port=8080
+ * ]| Open http://localhost:8080/ in a browser.
+ */
+#include "gstmjpeghttpsink.h"
+
+#include "crserver.h"
 #include "gstcamrelayelements.h"
 
-struct CrMjpegHttpSink { GstBin parent; };
-struct CrMjpegHttpSinkClass { GstBinClass parent_class; };
-G_DEFINE_TYPE (CrMjpegHttpSink, cr_mjpeghttpsink, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE (mjpeghttpsink, "mjpeghttpsink", GST_RANK_NONE, cr_mjpeghttpsink_get_type ());
-static void cr_mjpeghttpsink_class_init (CrMjpegHttpSinkClass * klass)
+#include <gst/base/gstadapter.h>
+#include <glib/gstdio.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#define DEFAULT_ADDRESS "0.0.0.0"
+#define DEFAULT_PORT 3001
+#define DEFAULT_PATH "/"
+#define DEFAULT_SNAPSHOT_PATH ""
+#define DEFAULT_MAX_VIEWERS 0
+#define DEFAULT_MAX_QUEUED_FRAMES 1
+#define DEFAULT_STALL_TIMEOUT (60 * GST_SECOND)
+#define DEFAULT_SEND_LOWAT (16 * 1024)
+#define DEFAULT_BOUNDARY "ThisRandomString"
+#define DEFAULT_LATEST_FILE ""
+
+/* A multipart header block larger than this is not multipartmux output. */
+#define MAX_PART_HEADER 4096
+
+enum
 {
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass), "stub", "Generic", "stub", "camrelay");
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_PATH,
+  PROP_SNAPSHOT_PATH,
+  PROP_MAX_VIEWERS,
+  PROP_MAX_QUEUED_FRAMES,
+  PROP_STALL_TIMEOUT,
+  PROP_SEND_LOWAT,
+  PROP_BOUNDARY,
+  PROP_LATEST_FILE,
+  PROP_BOUND_PORT,
+  PROP_STATS,
+};
+
+GST_DEBUG_CATEGORY_STATIC (cr_mjpeg_http_sink_debug);
+#define GST_CAT_DEFAULT cr_mjpeg_http_sink_debug
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("multipart/x-mixed-replace; image/jpeg"));
+
+namespace {
+
+struct Settings
+{
+  std::string address = DEFAULT_ADDRESS;
+  guint port = DEFAULT_PORT;
+  std::string path = DEFAULT_PATH;
+  std::string snapshot_path = DEFAULT_SNAPSHOT_PATH;
+  guint max_viewers = DEFAULT_MAX_VIEWERS;
+  guint max_queued_frames = DEFAULT_MAX_QUEUED_FRAMES;
+  guint64 stall_timeout = DEFAULT_STALL_TIMEOUT;
+  guint send_lowat = DEFAULT_SEND_LOWAT;
+  std::string boundary = DEFAULT_BOUNDARY;
+  std::string latest_file = DEFAULT_LATEST_FILE;
+};
+
+/* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
+GBytes *
+bytes_from_buffer (GstBuffer * buffer)
+{
+  struct Mapped
+  {
+    GstBuffer *buffer;
+    GstMapInfo info;
+  };
+  auto *m = new Mapped{ gst_buffer_ref (buffer), GST_MAP_INFO_INIT };
+  if (!gst_buffer_map (m->buffer, &m->info, GST_MAP_READ)) {
+    gst_buffer_unref (m->buffer);
+    delete m;
+    return nullptr;
+  }
+  return g_bytes_new_with_free_func (m->info.data, m->info.size,[](gpointer data) {
+        auto *mapped = static_cast<Mapped *> (data);
+        gst_buffer_unmap (mapped->buffer, &mapped->info);
+        gst_buffer_unref (mapped->buffer);
+        delete mapped;
+      }, m);
 }
-static void cr_mjpeghttpsink_init (CrMjpegHttpSink *) {}
+
+/* Writes the newest frame to a file, atomically, from its own thread: disk I/O stays off both the
+ * streaming thread and the server thread, and a slow disk only means fewer writes. */
+class LatestFileWriter
+{
+public:
+  explicit LatestFileWriter (std::string path) : path_ (std::move (path)),
+      thread_ ([this] { run (); }) { }
+
+  ~LatestFileWriter ()
+  {
+    {
+      std::lock_guard<std::mutex> guard (mutex_);
+      stop_ = true;
+    }
+    cond_.notify_all ();
+    thread_.join ();
+    g_clear_pointer (&pending_, g_bytes_unref);
+  }
+
+  void offer (GBytes * frame)
+  {
+    {
+      std::lock_guard<std::mutex> guard (mutex_);
+      if (pending_)
+        g_bytes_unref (pending_);
+      pending_ = g_bytes_ref (frame);
+    }
+    cond_.notify_one ();
+  }
+
+  guint64 writes () const
+  {
+    std::lock_guard<std::mutex> guard (mutex_);
+    return writes_;
+  }
+
+private:
+  void run ()
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    for (;;) {
+      cond_.wait (lock,[this] { return stop_ || pending_; });
+      if (stop_)
+        return;
+      GBytes *frame = pending_;
+      pending_ = nullptr;
+      lock.unlock ();
+      write (frame);
+      g_bytes_unref (frame);
+      lock.lock ();
+      writes_++;
+    }
+  }
+
+  void write (GBytes * frame)
+  {
+    gsize size;
+    const gchar *data = static_cast<const gchar *> (g_bytes_get_data (frame, &size));
+    g_autoptr (GError) error = nullptr;
+    /* g_file_set_contents writes a temporary file and renames it over the target. */
+    if (!g_file_set_contents_full (path_.c_str (), data, size,
+            G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+      GST_WARNING ("could not write %s: %s", path_.c_str (), error->message);
+  }
+
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::condition_variable cond_;
+  GBytes *pending_ = nullptr;
+  bool stop_ = false;
+  guint64 writes_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+struct CrMjpegHttpSinkPrivate
+{
+  /* Guards settings and the pointers below; never held while waiting for the server thread. */
+  std::mutex lock;
+  Settings settings;
+  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Stream> stream;
+  std::unique_ptr<LatestFileWriter> latest_file;
+
+  /* Streaming thread only. */
+  GstAdapter *adapter = nullptr;
+  bool multipart = false;
+  std::string boundary;
+  std::string part_type = "image/jpeg";
+  gsize body_left = 0;          /* > 0 while a part body is expected */
+  bool in_body = false;
+};
+
+struct _CrMjpegHttpSink
+{
+  GstBaseSink parent;
+  CrMjpegHttpSinkPrivate *priv;
+};
+
+#define cr_mjpeg_http_sink_parent_class parent_class
+G_DEFINE_TYPE (CrMjpegHttpSink, cr_mjpeg_http_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (mjpeghttpsink, "mjpeghttpsink", GST_RANK_NONE,
+    CR_TYPE_MJPEG_HTTP_SINK);
+
+static void cr_mjpeg_http_sink_finalize (GObject * object);
+static void cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static GstStateChangeReturn cr_mjpeg_http_sink_change_state (GstElement * element,
+    GstStateChange transition);
+static gboolean cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
+static GstFlowReturn cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer);
+static gboolean cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event);
+
+static void
+cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->finalize = cr_mjpeg_http_sink_finalize;
+  gobject_class->set_property = cr_mjpeg_http_sink_set_property;
+  gobject_class->get_property = cr_mjpeg_http_sink_get_property;
+  element_class->change_state = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_change_state);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_set_caps);
+  basesink_class->render = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_render);
+  basesink_class->event = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_event);
+
+  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_property (gobject_class, PROP_ADDRESS,
+      g_param_spec_string ("address", "Address",
+          "IP address to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv4 and IPv6, "
+          "127.0.0.1 for this machine only", DEFAULT_ADDRESS, ready));
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_uint ("port", "Port",
+          "TCP port shared with every camrelay element on the same address; 0 = any free port",
+          0, 65535, DEFAULT_PORT, ready));
+  g_object_class_install_property (gobject_class, PROP_PATH,
+      g_param_spec_string ("path", "Path", "URL path of the MJPEG stream", DEFAULT_PATH, ready));
+  g_object_class_install_property (gobject_class, PROP_SNAPSHOT_PATH,
+      g_param_spec_string ("snapshot-path", "Snapshot path",
+          "URL path that returns the latest frame as a single JPEG; empty = none",
+          DEFAULT_SNAPSHOT_PATH, ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
+      g_param_spec_uint ("max-viewers", "Maximum viewers",
+          "Viewers beyond this get 503 Service Unavailable with Retry-After; 0 = no limit",
+          0, G_MAXINT, DEFAULT_MAX_VIEWERS, ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_FRAMES,
+      g_param_spec_uint ("max-queued-frames", "Maximum queued frames",
+          "Frames a viewer may have waiting behind the one being sent; a slower viewer skips "
+          "the oldest", 1, 64, DEFAULT_MAX_QUEUED_FRAMES, ready));
+  g_object_class_install_property (gobject_class, PROP_STALL_TIMEOUT,
+      g_param_spec_uint64 ("stall-timeout", "Stall timeout",
+          "Disconnect a viewer whose connection accepted nothing for this long (ns); 0 = never",
+          0, G_MAXUINT64, DEFAULT_STALL_TIMEOUT, ready));
+  g_object_class_install_property (gobject_class, PROP_SEND_LOWAT,
+      g_param_spec_uint ("send-lowat", "Send low-water mark",
+          "Unsent bytes the kernel may hold per viewer (TCP_NOTSENT_LOWAT): bounds how far a "
+          "slow viewer lags behind; 0 = kernel default", 0, G_MAXINT, DEFAULT_SEND_LOWAT, ready));
+  g_object_class_install_property (gobject_class, PROP_BOUNDARY,
+      g_param_spec_string ("boundary", "Boundary",
+          "Multipart boundary for image/jpeg input (multipartmux input brings its own)",
+          DEFAULT_BOUNDARY, ready));
+  g_object_class_install_property (gobject_class, PROP_LATEST_FILE,
+      g_param_spec_string ("latest-file", "Latest file",
+          "Also write the latest frame to this file, atomically (temporary file + rename); "
+          "empty = none", DEFAULT_LATEST_FILE, ready));
+  g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
+      g_param_spec_uint ("bound-port", "Bound port",
+          "The port actually listened on (useful with port=0); 0 when not listening",
+          0, 65535, 0, readonly));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
+          "parts-skipped, bytes-sent, snapshots, latest-file-writes",
+          GST_TYPE_STRUCTURE, readonly));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "MJPEG HTTP sink",
+      "Sink/Network/Video",
+      "Serves JPEG frames to HTTP viewers as multipart/x-mixed-replace (MJPEG)",
+      "camrelay developers");
+
+  GST_DEBUG_CATEGORY_INIT (cr_mjpeg_http_sink_debug, "mjpeghttpsink", 0,
+      "camrelay MJPEG HTTP sink");
+}
+
+static void
+cr_mjpeg_http_sink_init (CrMjpegHttpSink * self)
+{
+  self->priv = new CrMjpegHttpSinkPrivate;
+  self->priv->adapter = gst_adapter_new ();
+  /* Frames go out as soon as they arrive: they are already stamped with their arrival time, and
+   * waiting on the clock would only add latency. */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_qos_enabled (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);
+}
+
+static void
+cr_mjpeg_http_sink_finalize (GObject * object)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
+  g_clear_object (&self->priv->adapter);
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Streaming                                                                                      */
+
+static void
+publish (CrMjpegHttpSink * self, GstBuffer * frame)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  GBytes *bytes = bytes_from_buffer (frame);
+  if (!bytes)
+    return;
+  std::shared_ptr<cr::Stream> stream;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    stream = priv->stream;
+    if (priv->latest_file)
+      priv->latest_file->offer (bytes);
+  }
+  if (stream)
+    stream->publish (bytes, priv->part_type.c_str ());
+  g_bytes_unref (bytes);
+}
+
+static gboolean
+cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+
+  std::string boundary;
+  if (gst_structure_has_name (s, "multipart/x-mixed-replace")) {
+    const gchar *b = gst_structure_get_string (s, "boundary");
+    priv->multipart = true;
+    boundary = b ? b : DEFAULT_BOUNDARY;
+  } else {
+    priv->multipart = false;
+    priv->part_type = gst_structure_get_name (s);
+    std::lock_guard<std::mutex> guard (priv->lock);
+    boundary = priv->settings.boundary;
+  }
+  if (boundary.empty () || boundary.size () > 70) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Invalid multipart boundary \"%s\".",
+            boundary.c_str ()), ("RFC 2046 allows 1 to 70 characters"));
+    return FALSE;
+  }
+  priv->boundary = boundary;
+  gst_adapter_clear (priv->adapter);
+  priv->in_body = false;
+
+  std::shared_ptr<cr::Stream> stream;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    stream = priv->stream;
+  }
+  if (stream)
+    stream->set_boundary (boundary);
+  GST_DEBUG_OBJECT (self, "%s input, boundary %s", priv->multipart ? "multipart" : "JPEG",
+      boundary.c_str ());
+  return TRUE;
+}
+
+/* Parses "--boundary\r\nName: value\r\n...\r\n\r\n"; fills the part's Content-Type and length. */
+static bool
+parse_part_header (CrMjpegHttpSink * self, const char *block, gsize len, gsize * length)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  std::string text (block, len);
+  std::string opening = "--" + priv->boundary + "\r\n";
+  if (text.compare (0, opening.size (), opening) != 0)
+    return false;
+
+  bool have_length = false;
+  gsize pos = opening.size ();
+  while (pos < text.size ()) {
+    gsize eol = text.find ("\r\n", pos);
+    if (eol == std::string::npos || eol == pos)
+      break;
+    std::string line = text.substr (pos, eol - pos);
+    pos = eol + 2;
+    gsize colon = line.find (':');
+    if (colon == std::string::npos)
+      continue;
+    std::string name = line.substr (0, colon);
+    g_autofree gchar *value = g_strstrip (g_strdup (line.c_str () + colon + 1));
+    if (g_ascii_strcasecmp (name.c_str (), "Content-Type") == 0) {
+      priv->part_type = value;
+    } else if (g_ascii_strcasecmp (name.c_str (), "Content-Length") == 0) {
+      guint64 n;
+      if (!g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT32, &n, nullptr))
+        return false;
+      *length = n;
+      have_length = true;
+    }
+  }
+  return have_length;
+}
+
+/* Splits multipartmux output back into frames. multipartmux pushes the header block, the frame
+ * itself and a CRLF as separate buffers, so taking the body from the adapter returns the original
+ * frame buffer without a copy. */
+static GstFlowReturn
+render_multipart (CrMjpegHttpSink * self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  GstAdapter *adapter = priv->adapter;
+
+  for (;;) {
+    gsize avail = gst_adapter_available (adapter);
+    if (priv->in_body) {
+      if (avail < priv->body_left)
+        return GST_FLOW_OK;
+      GstBuffer *frame = gst_adapter_take_buffer (adapter, priv->body_left);
+      priv->in_body = false;
+      publish (self, frame);
+      gst_buffer_unref (frame);
+      continue;
+    }
+
+    /* The CRLF that ends the previous part. */
+    while (avail >= 2) {
+      guint8 crlf[2];
+      gst_adapter_copy (adapter, crlf, 0, 2);
+      if (crlf[0] != '\r' || crlf[1] != '\n')
+        break;
+      gst_adapter_flush (adapter, 2);
+      avail -= 2;
+    }
+    if (avail < 4)
+      return GST_FLOW_OK;
+
+    gssize end = gst_adapter_masked_scan_uint32 (adapter, 0xffffffff, 0x0d0a0d0a, 0, avail);
+    if (end < 0) {
+      if (avail > MAX_PART_HEADER)
+        goto bad_input;
+      return GST_FLOW_OK;
+    }
+    {
+      gsize block = end + 4;
+      const char *data = static_cast<const char *> (gst_adapter_map (adapter, block));
+      gsize length = 0;
+      bool ok = parse_part_header (self, data, block, &length);
+      gst_adapter_unmap (adapter);
+      if (!ok)
+        goto bad_input;
+      gst_adapter_flush (adapter, block);
+      priv->in_body = true;
+      priv->body_left = length;
+    }
+  }
+
+bad_input:
+  GST_ELEMENT_ERROR (self, STREAM, DEMUX, ("Input is not multipart data as multipartmux makes it."),
+      ("expected \"--%s\" and a Content-Length header", priv->boundary.c_str ()));
+  return GST_FLOW_ERROR;
+}
+
+static GstFlowReturn
+cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+
+  if (!priv->multipart) {
+    publish (self, buffer);
+    return GST_FLOW_OK;
+  }
+  gst_adapter_push (priv->adapter, gst_buffer_ref (buffer));
+  return render_multipart (self);
+}
+
+static gboolean
+cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:{
+      std::shared_ptr<cr::Stream> stream;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        stream = priv->stream;
+      }
+      GST_DEBUG_OBJECT (self, "end of stream: ending every viewer's response");
+      if (stream)
+        stream->finish ();
+      break;
+    }
+    case GST_EVENT_FLUSH_STOP:
+      gst_adapter_clear (priv->adapter);
+      priv->in_body = false;
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static GstStructure *
+build_stats (CrMjpegHttpSink * self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  cr::StreamStats s;
+  guint64 writes = 0;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (priv->stream)
+      s = priv->stream->stats ();
+    if (priv->latest_file)
+      writes = priv->latest_file->writes ();
+  }
+  return gst_structure_new ("mjpeghttpsink-stats",
+      "viewers", G_TYPE_UINT, s.viewers,
+      "viewers-total", G_TYPE_UINT64, s.viewers_total,
+      "viewers-refused", G_TYPE_UINT64, s.viewers_refused,
+      "viewers-stalled", G_TYPE_UINT64, s.viewers_stalled,
+      "frames-in", G_TYPE_UINT64, s.frames_in,
+      "parts-sent", G_TYPE_UINT64, s.parts_sent,
+      "parts-skipped", G_TYPE_UINT64, s.parts_skipped,
+      "bytes-sent", G_TYPE_UINT64, s.bytes_sent,
+      "snapshots", G_TYPE_UINT64, s.snapshots,
+      "latest-file-writes", G_TYPE_UINT64, writes, nullptr);
+}
+
+static void
+set_string (std::string & target, const GValue * value, const char *fallback)
+{
+  const gchar *s = g_value_get_string (value);
+  target = s ? s : fallback;
+}
+
+static void
+cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  Settings & s = self->priv->settings;
+
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      set_string (s.address, value, DEFAULT_ADDRESS);
+      break;
+    case PROP_PORT:
+      s.port = g_value_get_uint (value);
+      break;
+    case PROP_PATH:
+      set_string (s.path, value, DEFAULT_PATH);
+      break;
+    case PROP_SNAPSHOT_PATH:
+      set_string (s.snapshot_path, value, "");
+      break;
+    case PROP_MAX_VIEWERS:
+      s.max_viewers = g_value_get_uint (value);
+      break;
+    case PROP_MAX_QUEUED_FRAMES:
+      s.max_queued_frames = g_value_get_uint (value);
+      break;
+    case PROP_STALL_TIMEOUT:
+      s.stall_timeout = g_value_get_uint64 (value);
+      break;
+    case PROP_SEND_LOWAT:
+      s.send_lowat = g_value_get_uint (value);
+      break;
+    case PROP_BOUNDARY:
+      set_string (s.boundary, value, DEFAULT_BOUNDARY);
+      break;
+    case PROP_LATEST_FILE:
+      set_string (s.latest_file, value, "");
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, build_stats (self));
+    return;
+  }
+
+  std::lock_guard<std::mutex> guard (priv->lock);
+  const Settings & s = priv->settings;
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      g_value_set_string (value, s.address.c_str ());
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, s.port);
+      break;
+    case PROP_PATH:
+      g_value_set_string (value, s.path.c_str ());
+      break;
+    case PROP_SNAPSHOT_PATH:
+      g_value_set_string (value, s.snapshot_path.c_str ());
+      break;
+    case PROP_MAX_VIEWERS:
+      g_value_set_uint (value, s.max_viewers);
+      break;
+    case PROP_MAX_QUEUED_FRAMES:
+      g_value_set_uint (value, s.max_queued_frames);
+      break;
+    case PROP_STALL_TIMEOUT:
+      g_value_set_uint64 (value, s.stall_timeout);
+      break;
+    case PROP_SEND_LOWAT:
+      g_value_set_uint (value, s.send_lowat);
+      break;
+    case PROP_BOUNDARY:
+      g_value_set_string (value, s.boundary.c_str ());
+      break;
+    case PROP_LATEST_FILE:
+      g_value_set_string (value, s.latest_file.c_str ());
+      break;
+    case PROP_BOUND_PORT:
+      g_value_set_uint (value, priv->server ? priv->server->port () : 0);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static gboolean
+open_server (CrMjpegHttpSink * self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  Settings s;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    s = priv->settings;
+  }
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire (s.address, s.port, &error);
+  if (!server) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not listen for viewers on %s port %u.", s.address.c_str (), s.port),
+        ("%s", error->message));
+    return FALSE;
+  }
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->server = std::move (server);
+  return TRUE;
+}
+
+static gboolean
+start_stream (CrMjpegHttpSink * self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  cr::StreamSettings ss;
+  std::string latest_file;
+  std::shared_ptr<cr::Server> server;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    const Settings & s = priv->settings;
+    ss.path = s.path;
+    ss.snapshot_path = s.snapshot_path;
+    ss.max_viewers = s.max_viewers;
+    ss.max_queued_frames = s.max_queued_frames;
+    ss.stall_timeout_ms = static_cast<guint> (MIN (s.stall_timeout / GST_MSECOND,
+            static_cast<guint64> (G_MAXUINT)));
+    if (s.stall_timeout > 0 && ss.stall_timeout_ms == 0)
+      ss.stall_timeout_ms = 1;
+    ss.send_lowat = s.send_lowat;
+    latest_file = s.latest_file;
+    server = priv->server;
+  }
+  g_autoptr (GError) error = nullptr;
+  auto stream = server->add_stream (ss, &error);
+  if (!stream) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not serve the stream: %s",
+            error->message), (nullptr));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "serving MJPEG on http://%s:%u%s", server->address ().c_str (),
+      server->port (), ss.path.c_str ());
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->stream = std::move (stream);
+  if (!latest_file.empty ())
+    priv->latest_file = std::make_unique<LatestFileWriter> (latest_file);
+  return TRUE;
+}
+
+static void
+stop_stream (CrMjpegHttpSink * self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  std::shared_ptr<cr::Stream> stream;
+  std::shared_ptr<cr::Server> server;
+  std::unique_ptr<LatestFileWriter> writer;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    stream = std::move (priv->stream);
+    server = priv->server;
+    writer = std::move (priv->latest_file);
+  }
+  if (stream && server)
+    server->remove_stream (stream);
+  gst_adapter_clear (priv->adapter);
+  priv->in_body = false;
+}
+
+static GstStateChangeReturn
+cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (element);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!open_server (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!start_stream (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
+
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      stop_stream (self);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:{
+      std::shared_ptr<cr::Server> server;
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        server = std::move (self->priv->server);
+      }
+      server.reset ();
+      break;
+    }
+    default:
+      break;
+  }
+  return ret;
+}

@@ -1,12 +1,454 @@
-/* STUB: replaced by the real element. */
+/**
+ * SECTION:element-wsjpegsrc
+ * @title: wsjpegsrc
+ *
+ * A live source of JPEG frames sent by cameras over WebSocket, one binary message per frame, as
+ * ESP32-CAM firmware does. Each message becomes exactly one buffer that wraps the received bytes
+ * without copying them, stamped with the pipeline running time of its arrival.
+ *
+ * The listening socket is shared with every other camrelay element of the process that uses the
+ * same address and port (e.g. mjpeghttpsink), so cameras and viewers meet on one port.
+ *
+ * A newer connection on the element's paths takes over from an older one, which is closed with a
+ * reason: a rebooted board reconnects while its old TCP connection still looks open.
+ *
+ * Element messages: "wsjpegsrc-connected" (peer, path) and "wsjpegsrc-disconnected"
+ * (peer, code, reason).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! \
+ *     multipartmux ! mjpeghttpsink
+ * ]| Cameras connect to ws://HOST:3001/ws or ws://HOST:3001/, viewers open http://HOST:3001/.
+ */
+#include "gstwsjpegsrc.h"
+
+#include "crserver.h"
 #include "gstcamrelayelements.h"
 
-struct CrWsJpegSrc { GstBin parent; };
-struct CrWsJpegSrcClass { GstBinClass parent_class; };
-G_DEFINE_TYPE (CrWsJpegSrc, cr_wsjpegsrc, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE (wsjpegsrc, "wsjpegsrc", GST_RANK_NONE, cr_wsjpegsrc_get_type ());
-static void cr_wsjpegsrc_class_init (CrWsJpegSrcClass * klass)
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#define DEFAULT_ADDRESS "0.0.0.0"
+#define DEFAULT_PORT 3001
+#define DEFAULT_PATHS "/ws,/"
+#define DEFAULT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
+#define DEFAULT_SECRET ""
+#define DEFAULT_QUEUE_SIZE 2
+
+enum
 {
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass), "stub", "Generic", "stub", "camrelay");
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_PATHS,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_SECRET,
+  PROP_BOUND_PORT,
+  PROP_STATS,
+};
+
+GST_DEBUG_CATEGORY_STATIC (cr_ws_jpeg_src_debug);
+#define GST_CAT_DEFAULT cr_ws_jpeg_src_debug
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+
+namespace {
+
+struct Settings
+{
+  std::string address = DEFAULT_ADDRESS;
+  guint port = DEFAULT_PORT;
+  std::string paths = DEFAULT_PATHS;
+  guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  std::string secret = DEFAULT_SECRET;
+};
+
+/* "/ws, /" -> {"/ws", "/"} */
+std::vector<std::string>
+split_paths (const std::string & paths)
+{
+  std::vector<std::string> out;
+  g_auto (GStrv) parts = g_strsplit (paths.c_str (), ",", -1);
+  for (gchar **p = parts; *p; p++) {
+    g_strstrip (*p);
+    if (**p)
+      out.emplace_back (*p);
+  }
+  return out;
 }
-static void cr_wsjpegsrc_init (CrWsJpegSrc *) {}
+
+}  // namespace
+
+struct CrWsJpegSrcPrivate : public cr::IngestListener
+{
+  explicit CrWsJpegSrcPrivate (CrWsJpegSrc * self) : self (self) { }
+
+  void camera_connected (const std::string & peer, const std::string & path) override;
+  void camera_frame (GBytes * frame) override;
+  void camera_disconnected (const std::string & peer, guint16 code,
+      const std::string & reason) override;
+
+  CrWsJpegSrc *self;
+
+  /* Guards everything below. Never held while waiting for the server thread (route and server
+   * teardown), because the server thread takes it in camera_frame(). */
+  std::mutex lock;
+  Settings settings;
+  guint64 dropped = 0;
+  /* Set and cleared in change_state only. */
+  std::shared_ptr<cr::Server> server;
+  std::unique_ptr<cr::IngestRoute> route;
+};
+
+struct _CrWsJpegSrc
+{
+  GstAppSrc parent;
+  CrWsJpegSrcPrivate *priv;
+};
+
+#define cr_ws_jpeg_src_parent_class parent_class
+G_DEFINE_TYPE (CrWsJpegSrc, cr_ws_jpeg_src, GST_TYPE_APP_SRC);
+GST_ELEMENT_REGISTER_DEFINE (wsjpegsrc, "wsjpegsrc", GST_RANK_NONE, CR_TYPE_WS_JPEG_SRC);
+
+static void cr_ws_jpeg_src_finalize (GObject * object);
+static void cr_ws_jpeg_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void cr_ws_jpeg_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static GstStateChangeReturn cr_ws_jpeg_src_change_state (GstElement * element,
+    GstStateChange transition);
+
+static void
+cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = cr_ws_jpeg_src_finalize;
+  gobject_class->set_property = cr_ws_jpeg_src_set_property;
+  gobject_class->get_property = cr_ws_jpeg_src_get_property;
+  element_class->change_state = GST_DEBUG_FUNCPTR (cr_ws_jpeg_src_change_state);
+
+  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_property (gobject_class, PROP_ADDRESS,
+      g_param_spec_string ("address", "Address",
+          "IP address to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv4 and IPv6, "
+          "127.0.0.1 for this machine only", DEFAULT_ADDRESS, ready));
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_uint ("port", "Port",
+          "TCP port shared with every camrelay element on the same address; 0 = any free port",
+          0, 65535, DEFAULT_PORT, ready));
+  g_object_class_install_property (gobject_class, PROP_PATHS,
+      g_param_spec_string ("paths", "Paths",
+          "Comma-separated URL paths cameras connect to (legacy firmware uses /)",
+          DEFAULT_PATHS, ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
+      g_param_spec_uint64 ("max-message-size", "Maximum message size",
+          "Largest frame in bytes; a larger message is refused as it arrives and the camera "
+          "is closed with code 1009", 1024, G_MAXUINT32, DEFAULT_MAX_MESSAGE_SIZE, ready));
+  g_object_class_install_property (gobject_class, PROP_SECRET,
+      g_param_spec_string ("secret", "Secret",
+          "Token a camera must present (Authorization: Bearer, or ?token= in the URL); "
+          "empty = any camera may connect", DEFAULT_SECRET, ready));
+  g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
+      g_param_spec_uint ("bound-port", "Bound port",
+          "The port actually listened on (useful with port=0); 0 when not listening",
+          0, 65535, 0, readonly));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "connections, messages, bytes, text-messages, refused-messages, protocol-errors, "
+          "unauthorized, takeovers, pings, dropped (queue full), connected, peer",
+          GST_TYPE_STRUCTURE, readonly));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "WebSocket JPEG source",
+      "Source/Network/Video",
+      "Receives JPEG frames from WebSocket cameras, one binary message per frame",
+      "camrelay developers");
+
+  GST_DEBUG_CATEGORY_INIT (cr_ws_jpeg_src_debug, "wsjpegsrc", 0,
+      "camrelay WebSocket JPEG source");
+}
+
+static void
+cr_ws_jpeg_src_init (CrWsJpegSrc * self)
+{
+  self->priv = new CrWsJpegSrcPrivate (self);
+
+  g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
+  /* A small queue that drops its oldest frame: a busy pipeline never backs up the camera's socket,
+   * and what does get through is the newest picture. */
+  g_object_set (self, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps,
+      "max-buffers", static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes",
+      static_cast<guint64> (0), "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE,
+      "min-latency", static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM,
+      "emit-signals", FALSE, nullptr);
+}
+
+static void
+cr_ws_jpeg_src_finalize (GObject * object)
+{
+  CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Server thread callbacks                                                                       */
+
+void
+CrWsJpegSrcPrivate::camera_connected (const std::string & peer, const std::string & path)
+{
+  GST_INFO_OBJECT (self, "camera %s connected on %s", peer.c_str (), path.c_str ());
+  GstStructure *s = gst_structure_new ("wsjpegsrc-connected",
+      "peer", G_TYPE_STRING, peer.c_str (), "path", G_TYPE_STRING, path.c_str (), nullptr);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+void
+CrWsJpegSrcPrivate::camera_disconnected (const std::string & peer, guint16 code,
+    const std::string & reason)
+{
+  GST_INFO_OBJECT (self, "camera %s disconnected (%u %s)", peer.c_str (), code, reason.c_str ());
+  GstStructure *s = gst_structure_new ("wsjpegsrc-disconnected",
+      "peer", G_TYPE_STRING, peer.c_str (), "code", G_TYPE_UINT, static_cast<guint> (code),
+      "reason", G_TYPE_STRING, reason.c_str (), nullptr);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+void
+CrWsJpegSrcPrivate::camera_frame (GBytes * frame)
+{
+  GstAppSrc *appsrc = GST_APP_SRC (self);
+  GstBuffer *buffer = gst_buffer_new_wrapped_bytes (frame);
+
+  /* Arrival time, against the pipeline clock: what the fallback's timeout is measured in. */
+  if (GstClock *clock = gst_element_get_clock (GST_ELEMENT (self))) {
+    GstClockTime now = gst_clock_get_time (clock);
+    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+    GST_BUFFER_PTS (buffer) = now > base ? now - base : 0;
+    gst_object_unref (clock);
+  }
+
+  if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc)) {
+    std::lock_guard<std::mutex> guard (lock);
+    dropped++;
+  }
+  GST_LOG_OBJECT (self, "frame of %" G_GSIZE_FORMAT " bytes", gst_buffer_get_size (buffer));
+  gst_app_src_push_buffer (appsrc, buffer);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static GstStructure *
+build_stats (CrWsJpegSrc * self)
+{
+  CrWsJpegSrcPrivate *priv = self->priv;
+  cr::IngestStats s;
+  guint64 dropped;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (priv->route)
+      s = priv->route->stats ();
+    dropped = priv->dropped;
+  }
+  return gst_structure_new ("wsjpegsrc-stats",
+      "connections", G_TYPE_UINT64, s.connections,
+      "messages", G_TYPE_UINT64, s.messages,
+      "bytes", G_TYPE_UINT64, s.bytes,
+      "text-messages", G_TYPE_UINT64, s.text_messages,
+      "refused-messages", G_TYPE_UINT64, s.refused_messages,
+      "protocol-errors", G_TYPE_UINT64, s.protocol_errors,
+      "unauthorized", G_TYPE_UINT64, s.unauthorized,
+      "takeovers", G_TYPE_UINT64, s.takeovers,
+      "pings", G_TYPE_UINT64, s.pings,
+      "dropped", G_TYPE_UINT64, dropped,
+      "connected", G_TYPE_BOOLEAN, static_cast<gboolean> (s.connected),
+      "peer", G_TYPE_STRING, s.peer.c_str (), nullptr);
+}
+
+static void
+cr_ws_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  Settings & s = self->priv->settings;
+
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      s.address = g_value_get_string (value) ? g_value_get_string (value) : DEFAULT_ADDRESS;
+      break;
+    case PROP_PORT:
+      s.port = g_value_get_uint (value);
+      break;
+    case PROP_PATHS:
+      s.paths = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      s.max_message_size = g_value_get_uint64 (value);
+      break;
+    case PROP_SECRET:
+      s.secret = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
+  CrWsJpegSrcPrivate *priv = self->priv;
+
+  switch (prop_id) {
+    case PROP_STATS:
+      g_value_take_boxed (value, build_stats (self));
+      return;
+    case PROP_BOUND_PORT:{
+      std::lock_guard<std::mutex> guard (priv->lock);
+      g_value_set_uint (value, priv->server ? priv->server->port () : 0);
+      return;
+    }
+    default:
+      break;
+  }
+
+  std::lock_guard<std::mutex> guard (priv->lock);
+  const Settings & s = priv->settings;
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      g_value_set_string (value, s.address.c_str ());
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, s.port);
+      break;
+    case PROP_PATHS:
+      g_value_set_string (value, s.paths.c_str ());
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint64 (value, s.max_message_size);
+      break;
+    case PROP_SECRET:
+      /* Never hand the secret back out: it ends up in logs and dumps. */
+      g_value_set_string (value, s.secret.empty ()? "" : "********");
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static gboolean
+open_server (CrWsJpegSrc * self)
+{
+  CrWsJpegSrcPrivate *priv = self->priv;
+  Settings s;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    s = priv->settings;
+  }
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire (s.address, s.port, &error);
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->server = server;
+  }
+  if (!server) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not listen for cameras on %s port %u.", s.address.c_str (), s.port),
+        ("%s", error->message));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+start_ingest (CrWsJpegSrc * self)
+{
+  CrWsJpegSrcPrivate *priv = self->priv;
+  cr::IngestSettings ingest;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    ingest.paths = split_paths (priv->settings.paths);
+    ingest.max_message_size = priv->settings.max_message_size;
+    ingest.secret = priv->settings.secret;
+    priv->dropped = 0;
+  }
+  g_autoptr (GError) error = nullptr;
+  auto route = priv->server->add_ingest (ingest, priv, &error);
+  if (!route) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not accept cameras: %s",
+            error->message), (nullptr));
+    return FALSE;
+  }
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->route = std::move (route);
+  }
+  std::ostringstream urls;
+  for (const auto &path : ingest.paths)
+    urls << " ws://" << priv->server->address () << ":" << priv->server->port () << path;
+  GST_INFO_OBJECT (self, "accepting cameras on%s", urls.str ().c_str ());
+  return TRUE;
+}
+
+static GstStateChangeReturn
+cr_ws_jpeg_src_change_state (GstElement * element, GstStateChange transition)
+{
+  CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!open_server (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!start_ingest (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
+
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:{
+      /* Destroyed outside the lock: it waits for the server thread, which may be inside
+       * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
+      std::unique_ptr<cr::IngestRoute> route;
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        route = std::move (self->priv->route);
+      }
+      route.reset ();
+      break;
+    }
+    case GST_STATE_CHANGE_READY_TO_NULL:{
+      std::shared_ptr<cr::Server> server;
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        server = std::move (self->priv->server);
+      }
+      server.reset ();
+      break;
+    }
+    default:
+      break;
+  }
+  return ret;
+}

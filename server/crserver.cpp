@@ -1,1 +1,777 @@
-/* STUB */
+#define G_LOG_DOMAIN "camrelay-server"
+/* camrelay server: the shared listener, its thread, and request routing. */
+#include "crserver-private.h"
+
+#include "camrelay-config.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+
+namespace cr {
+
+GQuark
+server_error_quark ()
+{
+  return g_quark_from_static_string ("camrelay-server-error");
+}
+
+std::string
+format_address (GSocketAddress * address)
+{
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return "unknown";
+  auto *inet = G_INET_SOCKET_ADDRESS (address);
+  g_autofree gchar *host =
+      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  guint16 port = g_inet_socket_address_get_port (inet);
+  if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) ==
+      G_SOCKET_FAMILY_IPV6)
+    return std::string ("[") + host + "]:" + std::to_string (port);
+  return std::string (host) + ":" + std::to_string (port);
+}
+
+void
+set_plain_response (SoupServerMessage * msg, guint status, const char *text)
+{
+  soup_server_message_set_status (msg, status, nullptr);
+  g_autofree gchar *body = g_strdup_printf ("%s\n", text);
+  gsize len = strlen (body);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE,
+      static_cast<const char *> (g_steal_pointer (&body)), len);
+}
+
+bool
+method_is (SoupServerMessage * msg, const char *method)
+{
+  return g_strcmp0 (soup_server_message_get_method (msg), method) == 0;
+}
+
+bool
+is_loopback_peer (SoupServerMessage * msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return false;
+  GInetAddress *addr = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  if (g_inet_address_get_is_loopback (addr))
+    return true;
+  /* ::ffff:127.0.0.1 from a dual-stack listener */
+  if (g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV6) {
+    const guint8 *b = g_inet_address_to_bytes (addr);
+    static const guint8 prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    return memcmp (b, prefix, 12) == 0 && b[12] == 127;
+  }
+  return false;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Registry: one server per (address, requested port)                                             */
+
+namespace {
+
+std::mutex registry_mutex;
+std::map<std::pair<std::string, guint>, std::weak_ptr<ServerImpl>> registry;
+
+}  // namespace
+
+std::shared_ptr<Server>
+Server::acquire (const std::string & address, guint port, GError ** error,
+    const ServerOptions * options)
+{
+  std::lock_guard<std::mutex> lock (registry_mutex);
+  auto key = std::make_pair (address, port);
+  auto it = registry.find (key);
+  if (it != registry.end ()) {
+    if (auto existing = it->second.lock ())
+      return existing;
+  }
+
+  ServerOptions opts = options ? *options : ServerOptions ();
+  auto server = std::make_shared<ServerImpl> (address, port, opts);
+  if (!server->start (error))
+    return nullptr;
+  registry[key] = server;
+  return server;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+ServerImpl::ServerImpl (std::string address, guint requested_port, const ServerOptions & options)
+  : address_ (std::move (address)), requested_port_ (requested_port), options_ (options)
+{
+}
+
+bool
+ServerImpl::start (GError ** error)
+{
+  context_ = g_main_context_new ();
+  loop_ = g_main_loop_new (context_, FALSE);
+  g_autofree gchar *name = g_strdup_printf ("cr-http:%u", requested_port_);
+  thread_ = g_thread_new (name, thread_main, this);
+
+  std::unique_lock<std::mutex> lock (start_mutex_);
+  start_cond_.wait (lock, [this] { return started_; });
+  if (start_error_) {
+    g_propagate_error (error, start_error_);
+    start_error_ = nullptr;
+    lock.unlock ();
+    g_thread_join (thread_);
+    thread_ = nullptr;
+    return false;
+  }
+  return true;
+}
+
+ServerImpl::~ServerImpl ()
+{
+  if (thread_) {
+    if (g_thread_self () == thread_) {
+      g_critical ("camrelay server released from its own thread; leaking it");
+      return;
+    }
+    {
+      /* Hold the registry while the socket closes, so that a new server for the same port cannot
+       * try to bind before this one has let go of it. */
+      std::lock_guard<std::mutex> lock (registry_mutex);
+      auto it = registry.find (std::make_pair (address_, requested_port_));
+      if (it != registry.end () && it->second.expired ())
+        registry.erase (it);
+      g_main_context_invoke (context_, [](gpointer loop) -> gboolean {
+            g_main_loop_quit (static_cast<GMainLoop *> (loop));
+            return G_SOURCE_REMOVE;
+          }, loop_);
+      g_thread_join (thread_);
+    }
+  }
+  g_clear_pointer (&loop_, g_main_loop_unref);
+  g_clear_pointer (&context_, g_main_context_unref);
+}
+
+gpointer
+ServerImpl::thread_main (gpointer data)
+{
+  auto *self = static_cast<ServerImpl *> (data);
+  g_main_context_push_thread_default (self->context_);
+
+  GError *error = nullptr;
+  bool ok = self->setup (&error);
+  {
+    std::lock_guard<std::mutex> lock (self->start_mutex_);
+    self->start_error_ = error;
+    self->started_ = true;
+  }
+  self->start_cond_.notify_all ();
+
+  if (ok)
+    g_main_loop_run (self->loop_);
+
+  self->teardown ();
+  g_main_context_pop_thread_default (self->context_);
+  return nullptr;
+}
+
+static GSocket *
+listen_socket (const std::string & address, guint port, guint * bound_port, GError ** error)
+{
+  std::string host = address == "localhost" ? "127.0.0.1" : address;
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (host.c_str ());
+  if (!inet) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ADDRESS,
+        "\"%s\" is not an IP address (use e.g. 0.0.0.0, ::, 127.0.0.1)", address.c_str ());
+    return nullptr;
+  }
+  GSocketFamily family = g_inet_address_get_family (inet);
+  g_autoptr (GSocket) socket =
+      g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (!socket)
+    return nullptr;
+  if (family == G_SOCKET_FAMILY_IPV6 && g_inet_address_get_is_any (inet))
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, nullptr);
+
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (inet, port);
+  GError *bind_error = nullptr;
+  if (!g_socket_bind (socket, sa, TRUE, &bind_error)) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_LISTEN,
+        "cannot listen on %s port %u: %s", address.c_str (), port, bind_error->message);
+    g_error_free (bind_error);
+    return nullptr;
+  }
+  /* Hundreds of viewers may connect at once; soup_server_listen_local() would use a backlog of 10. */
+  g_socket_set_listen_backlog (socket, 4096);
+  if (!g_socket_listen (socket, error))
+    return nullptr;
+
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (socket, error);
+  if (!local)
+    return nullptr;
+  *bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return static_cast<GSocket *> (g_steal_pointer (&socket));
+}
+
+bool
+ServerImpl::setup (GError ** error)
+{
+  g_autoptr (GTlsCertificate) certificate = nullptr;
+  if (!options_.tls_certificate.empty () || !options_.tls_key.empty ()) {
+    certificate = g_tls_certificate_new_from_files (options_.tls_certificate.c_str (),
+        options_.tls_key.c_str (), error);
+    if (!certificate)
+      return false;
+    tls_ = true;
+  }
+
+  g_autofree gchar *header = g_strdup_printf ("camrelay/%s ", CAMRELAY_VERSION);
+  soup_ = soup_server_new ("server-header", header, nullptr);
+  if (certificate)
+    g_object_set (soup_, "tls-certificate", certificate, nullptr);
+  /* One handler sees every request: camrelay routes by exact path itself, so an ordinary route and
+   * a WebSocket route can share "/" (libsoup's own WebSocket handler would be pre-empted by any
+   * ordinary handler registered on the same path). */
+  soup_server_add_handler (soup_, nullptr, on_request, this, nullptr);
+
+  g_autoptr (GSocket) socket = listen_socket (address_, requested_port_, &port_, error);
+  if (!socket)
+    return false;
+  SoupServerListenOptions flags = tls_ ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions> (0);
+  if (!soup_server_listen_socket (soup_, socket, flags, error))
+    return false;
+
+  poller_ = std::make_unique<Poller> (context_);
+  g_debug ("listening on %s port %u%s", address_.c_str (), port_, tls_ ? " (TLS)" : "");
+  return true;
+}
+
+void
+ServerImpl::teardown ()
+{
+  /* Routes are removed by their owners before the last reference goes; anything still here is
+   * closed without ceremony. */
+  std::vector<StreamImpl *> streams;
+  for (auto &[id, stream] : streams_)
+    streams.push_back (stream);
+  for (auto *stream : streams)
+    stream->detach ();
+  std::vector<Connection *> leftover (connections_.begin (), connections_.end ());
+  for (auto *conn : leftover)
+    conn->shutdown ();
+  if (soup_) {
+    soup_server_disconnect (soup_);
+    g_clear_object (&soup_);
+  }
+  poller_.reset ();
+}
+
+bool
+ServerImpl::in_server_thread () const
+{
+  return g_main_context_is_owner (context_);
+}
+
+void
+ServerImpl::invoke (std::function<void ()> fn)
+{
+  auto *heap = new std::function<void ()> (std::move (fn));
+  g_main_context_invoke_full (context_, G_PRIORITY_DEFAULT,[](gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      }, heap,[](gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
+}
+
+void
+ServerImpl::invoke_sync (const std::function<void ()> & fn)
+{
+  if (in_server_thread ()) {
+    fn ();
+    return;
+  }
+  struct Call
+  {
+    const std::function<void ()> *fn;
+    std::mutex mutex;
+    std::condition_variable cond;
+    bool done = false;
+  } call;
+  call.fn = &fn;
+
+  GSource *source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source,[](gpointer data) -> gboolean {
+        auto *c = static_cast<Call *> (data);
+        (*c->fn) ();
+        std::lock_guard<std::mutex> lock (c->mutex);
+        c->done = true;
+        c->cond.notify_all ();
+        return G_SOURCE_REMOVE;
+      }, &call, nullptr);
+  g_source_attach (source, context_);
+  g_source_unref (source);
+
+  std::unique_lock<std::mutex> lock (call.mutex);
+  call.cond.wait (lock,[&call] { return call.done; });
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Routes                                                                                         */
+
+bool
+ServerImpl::path_taken (const std::string & path) const
+{
+  return ingest_paths_.count (path) || stream_paths_.count (path) ||
+      snapshot_paths_.count (path) || pages_.count (path);
+}
+
+std::unique_ptr<IngestRoute>
+ServerImpl::add_ingest (const IngestSettings & settings, IngestListener * listener,
+    GError ** error)
+{
+  if (settings.paths.empty ()) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "no ingest path given");
+    return nullptr;
+  }
+  for (const auto &path : settings.paths) {
+    if (path.empty () || path[0] != '/') {
+      g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+          "ingest path \"%s\" must start with /", path.c_str ());
+      return nullptr;
+    }
+  }
+  auto route = std::make_unique<IngestRouteImpl> (shared_from_this (), settings, listener,
+      next_id ());
+  bool ok = true;
+  invoke_sync ([&] {
+        for (const auto &path : settings.paths) {
+          if (ingest_paths_.count (path)) {
+            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+                "another camera already uses the WebSocket path %s on port %u",
+                path.c_str (), port_);
+            ok = false;
+            return;
+          }
+        }
+        register_ingest (route.get ());
+      });
+  if (!ok)
+    return nullptr;
+  return route;
+}
+
+void
+ServerImpl::register_ingest (IngestRouteImpl * route)
+{
+  for (const auto &path : route->settings ().paths)
+    ingest_paths_[path] = route;
+  ingests_[route->id ()] = route;
+}
+
+void
+ServerImpl::unregister_ingest (IngestRouteImpl * route)
+{
+  for (auto it = ingest_paths_.begin (); it != ingest_paths_.end ();) {
+    if (it->second == route)
+      it = ingest_paths_.erase (it);
+    else
+      ++it;
+  }
+  ingests_.erase (route->id ());
+}
+
+IngestRouteImpl *
+ServerImpl::ingest_by_id (guint64 id) const
+{
+  auto it = ingests_.find (id);
+  return it == ingests_.end ()? nullptr : it->second;
+}
+
+std::shared_ptr<Stream>
+ServerImpl::add_stream (const StreamSettings & settings, GError ** error)
+{
+  if (settings.path.empty () || settings.path[0] != '/' ||
+      (!settings.snapshot_path.empty () && settings.snapshot_path[0] != '/')) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "stream and snapshot paths must start with /");
+    return nullptr;
+  }
+  if (settings.path == settings.snapshot_path) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "the stream and its snapshot cannot share the path %s", settings.path.c_str ());
+    return nullptr;
+  }
+  auto stream = std::make_shared<StreamImpl> (shared_from_this (), settings, next_id ());
+  bool ok = true;
+  invoke_sync ([&] {
+        for (const auto &path : { settings.path, settings.snapshot_path }) {
+          if (path.empty ())
+            continue;
+          if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+                "the path %s is already served on port %u", path.c_str (), port_);
+            ok = false;
+            return;
+          }
+        }
+        stream->attach ();
+      });
+  if (!ok)
+    return nullptr;
+  return stream;
+}
+
+void
+ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream)
+{
+  auto impl = std::static_pointer_cast<StreamImpl> (stream);
+  invoke_sync ([&] { impl->detach (); });
+}
+
+void
+ServerImpl::register_stream (StreamImpl * stream)
+{
+  stream_paths_[stream->settings ().path] = stream;
+  if (!stream->settings ().snapshot_path.empty ())
+    snapshot_paths_[stream->settings ().snapshot_path] = stream;
+  streams_[stream->id ()] = stream;
+}
+
+void
+ServerImpl::unregister_stream (StreamImpl * stream)
+{
+  auto drop = [stream](std::map<std::string, StreamImpl *> &m) {
+    for (auto it = m.begin (); it != m.end ();) {
+      if (it->second == stream)
+        it = m.erase (it);
+      else
+        ++it;
+    }
+  };
+  drop (stream_paths_);
+  drop (snapshot_paths_);
+  streams_.erase (stream->id ());
+}
+
+StreamImpl *
+ServerImpl::stream_by_id (guint64 id) const
+{
+  auto it = streams_.find (id);
+  return it == streams_.end ()? nullptr : it->second;
+}
+
+PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, std::string path,
+    PageHandler handler)
+  : server_ (std::move (server)), path_ (std::move (path)), handler_ (std::move (handler))
+{
+}
+
+PageRouteImpl::~PageRouteImpl ()
+{
+  server_->invoke_sync ([this] { server_->unregister_page (this); });
+}
+
+std::unique_ptr<PageRoute>
+ServerImpl::add_page (const std::string & path, PageHandler handler, GError ** error)
+{
+  if (path.empty () || path[0] != '/') {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "page path \"%s\" must start with /", path.c_str ());
+    return nullptr;
+  }
+  auto page = std::make_unique<PageRouteImpl> (shared_from_this (), path, std::move (handler));
+  bool ok = true;
+  invoke_sync ([&] {
+        if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+          g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+              "the path %s is already served on port %u", path.c_str (), port_);
+          ok = false;
+          return;
+        }
+        register_page (page.get ());
+      });
+  if (!ok) {
+    page->path_.clear ();
+    return nullptr;
+  }
+  return page;
+}
+
+void
+ServerImpl::register_page (PageRouteImpl * page)
+{
+  pages_[page->path_] = page;
+}
+
+void
+ServerImpl::unregister_page (PageRouteImpl * page)
+{
+  auto it = pages_.find (page->path_);
+  if (it != pages_.end () && it->second == page)
+    pages_.erase (it);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Request routing (server thread)                                                                */
+
+static bool
+header_has_token (SoupMessageHeaders * headers, const char *name, const char *token)
+{
+  const char *value = soup_message_headers_get_list (headers, name);
+  return value && soup_header_contains (value, token);
+}
+
+static bool
+is_websocket_upgrade (SoupServerMessage * msg)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const char *upgrade = soup_message_headers_get_one (h, "Upgrade");
+  return upgrade && g_ascii_strcasecmp (upgrade, "websocket") == 0 &&
+      header_has_token (h, "Connection", "upgrade");
+}
+
+void
+ServerImpl::on_request (SoupServer *, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer self)
+{
+  static_cast<ServerImpl *> (self)->route (msg, path, query);
+}
+
+void
+ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query)
+{
+  std::string p (path ? path : "/");
+
+  if (is_websocket_upgrade (msg)) {
+    auto it = ingest_paths_.find (p);
+    if (it == ingest_paths_.end ()) {
+      set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "no camera endpoint at this path");
+      return;
+    }
+    it->second->handle_upgrade (msg, path, query);
+    return;
+  }
+
+  bool get_or_head = method_is (msg, "GET") || method_is (msg, "HEAD");
+  auto stream = stream_paths_.find (p);
+  auto snapshot = snapshot_paths_.find (p);
+  auto page = pages_.find (p);
+  bool served = stream != stream_paths_.end () || snapshot != snapshot_paths_.end () ||
+      page != pages_.end ();
+
+  if (!served) {
+    if (ingest_paths_.count (p)) {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Upgrade",
+          "websocket");
+      set_plain_response (msg, 426,
+          "this is a camera endpoint: connect with a WebSocket");
+      return;
+    }
+    set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "not found");
+    return;
+  }
+  if (!get_or_head) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+        "GET, HEAD");
+    set_plain_response (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET and HEAD are allowed here");
+    return;
+  }
+  if (!check_viewer_auth (msg, path))
+    return;
+
+  if (stream != stream_paths_.end ())
+    stream->second->handle_stream (msg, query);
+  else if (snapshot != snapshot_paths_.end ())
+    snapshot->second->handle_snapshot (msg);
+  else
+    page->second->handler_ (msg, path, query);
+}
+
+static bool
+constant_time_equal (const std::string & a, const std::string & b)
+{
+  /* Compare digests so that the time taken depends on neither length nor content. */
+  guint8 da[32], db[32];
+  gsize la = sizeof (da), lb = sizeof (db);
+  g_autoptr (GChecksum) ca = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GChecksum) cb = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (ca, reinterpret_cast<const guchar *> (a.data ()), a.size ());
+  g_checksum_update (cb, reinterpret_cast<const guchar *> (b.data ()), b.size ());
+  g_checksum_get_digest (ca, da, &la);
+  g_checksum_get_digest (cb, db, &lb);
+  guint8 diff = 0;
+  for (gsize i = 0; i < sizeof (da); i++)
+    diff |= da[i] ^ db[i];
+  return diff == 0;
+}
+
+bool
+secrets_equal (const std::string & a, const std::string & b)
+{
+  return constant_time_equal (a, b);
+}
+
+bool
+ServerImpl::check_viewer_auth (SoupServerMessage * msg, const char *path)
+{
+  if (options_.viewer_user.empty () && options_.viewer_password.empty ())
+    return true;
+  for (const auto &open : options_.open_on_loopback) {
+    if (open == path && is_loopback_peer (msg))
+      return true;
+  }
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+      "Authorization");
+  if (auth && g_ascii_strncasecmp (auth, "Basic ", 6) == 0) {
+    gsize len = 0;
+    g_autofree guchar *decoded = g_base64_decode (auth + 6, &len);
+    std::string given (reinterpret_cast<const char *> (decoded), len);
+    std::string expected = options_.viewer_user + ":" + options_.viewer_password;
+    if (constant_time_equal (given, expected))
+      return true;
+  }
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "WWW-Authenticate", "Basic realm=\"camrelay\", charset=\"UTF-8\"");
+  set_plain_response (msg, SOUP_STATUS_UNAUTHORIZED, "authentication required");
+  return false;
+}
+
+bool
+ServerImpl::steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
+    std::string * peer)
+{
+  *peer = format_address (soup_server_message_get_remote_address (msg));
+  GSocket *s = soup_server_message_get_socket (msg);
+  *socket = s ? G_SOCKET (g_object_ref (s)) : nullptr;
+  *io = soup_server_message_steal_connection (msg);
+  if (!*io || !*socket) {
+    g_clear_object (io);
+    g_clear_object (socket);
+    return false;
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Connection                                                                                     */
+
+Connection::Connection (ServerImpl & server, GIOStream * io, GSocket * socket, std::string peer)
+  : server_ (server), io_ (io), socket_ (socket), peer_ (std::move (peer))
+{
+  fd_ = g_socket_get_fd (socket_);
+  tls_ = server_.tls ();
+  server_.connections_.insert (this);
+}
+
+Connection::~Connection ()
+{
+  server_.connections_.erase (this);
+  if (!destroyed_ && watched_)
+    server_.poller ().remove (fd_);
+  /* Closing the socket is enough, also under TLS: a close_notify could block on a stalled peer. */
+  if (socket_)
+    g_socket_close (socket_, nullptr);
+  g_clear_object (&io_);
+  g_clear_object (&socket_);
+}
+
+void
+Connection::shutdown ()
+{
+  destroy ();
+}
+
+Connection::Io
+Connection::read_some (guint8 * data, gsize len, gsize * got)
+{
+  *got = 0;
+  GInputStream *in = g_io_stream_get_input_stream (io_);
+  g_autoptr (GError) error = nullptr;
+  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), data, len,
+      nullptr, &error);
+  if (n > 0) {
+    *got = n;
+    return Io::OK;
+  }
+  if (n == 0)
+    return Io::CLOSED;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return Io::WOULD_BLOCK;
+  return Io::CLOSED;
+}
+
+Connection::Io
+Connection::write_vectors (const struct iovec * iov, int n, gsize * written)
+{
+  *written = 0;
+  if (!tls_) {
+    struct msghdr mh = { };
+    mh.msg_iov = const_cast<struct iovec *> (iov);
+    mh.msg_iovlen = n;
+    for (;;) {
+      ssize_t r = sendmsg (fd_, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r >= 0) {
+        *written = r;
+        return Io::OK;
+      }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return Io::WOULD_BLOCK;
+      return Io::CLOSED;
+    }
+  }
+
+  GOutputVector vectors[4];
+  n = MIN (n, 4);
+  for (int i = 0; i < n; i++) {
+    vectors[i].buffer = iov[i].iov_base;
+    vectors[i].size = iov[i].iov_len;
+  }
+  GOutputStream *out = g_io_stream_get_output_stream (io_);
+  g_autoptr (GError) error = nullptr;
+  GPollableReturn r = g_pollable_output_stream_writev_nonblocking (
+      G_POLLABLE_OUTPUT_STREAM (out), vectors, n, written, nullptr, &error);
+  if (r == G_POLLABLE_RETURN_OK)
+    return Io::OK;
+  if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
+    return Io::WOULD_BLOCK;
+  return Io::CLOSED;
+}
+
+void
+Connection::watch (bool want_read, bool want_write)
+{
+  if (destroyed_)
+    return;
+  uint32_t events = (want_read ? static_cast<uint32_t> (EPOLLIN | EPOLLRDHUP) : 0u) |
+      (want_write ? static_cast<uint32_t> (EPOLLOUT) : 0u);
+  if (events == watched_)
+    return;
+  if (watched_ == 0)
+    server_.poller ().add (fd_, events, this);
+  else if (events == 0)
+    server_.poller ().remove (fd_);
+  else
+    server_.poller ().modify (fd_, events, this);
+  watched_ = events;
+}
+
+void
+Connection::destroy ()
+{
+  if (destroyed_)
+    return;
+  if (watched_)
+    server_.poller ().remove (fd_);
+  watched_ = 0;
+  destroyed_ = true;
+  server_.poller ().retire (this);
+}
+
+}  // namespace cr

@@ -1,0 +1,454 @@
+#define G_LOG_DOMAIN "camrelay-ingest"
+/* camrelay server: WebSocket camera ingest.
+ *
+ * libsoup validates the upgrade request and writes the 101 response; from then on the connection is
+ * read here, frame by frame, with the payload landing directly in the buffer that is handed on. */
+#include "crserver-private.h"
+
+#include <sys/epoll.h>
+
+#include <cstring>
+
+
+namespace cr {
+
+/* Time a closing connection gets to answer our close frame before we hang up. */
+static const guint CLOSE_GRACE_MS = 2000;
+/* Bytes read per wake-up, so that one busy camera cannot starve the viewers of its thread. */
+static const gsize READ_BUDGET = 1024 * 1024;
+
+IngestRouteImpl::IngestRouteImpl (std::shared_ptr<ServerImpl> server,
+    const IngestSettings & settings, IngestListener * listener, guint64 id)
+  : server_ (std::move (server)), settings_ (settings), listener_ (listener), id_ (id)
+{
+}
+
+IngestRouteImpl::~IngestRouteImpl ()
+{
+  server_->invoke_sync ([this] { detach (); });
+}
+
+void
+IngestRouteImpl::detach ()
+{
+  server_->unregister_ingest (this);
+  if (active_) {
+    WsConn *conn = active_;
+    active_ = nullptr;
+    conn->forget_route ();
+    conn->begin_close (WS_CLOSE_GOING_AWAY, "stream stopped");
+  }
+  listener_ = nullptr;
+  std::lock_guard<std::mutex> lock (mutex_);
+  stats_.connected = false;
+  stats_.peer.clear ();
+}
+
+IngestStats
+IngestRouteImpl::stats () const
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  return stats_;
+}
+
+bool
+IngestRouteImpl::authorized (SoupServerMessage * msg, GHashTable * query) const
+{
+  if (settings_.secret.empty ())
+    return true;
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+      "Authorization");
+  if (auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0) {
+    g_autofree gchar *token = g_strstrip (g_strdup (auth + 7));
+    if (secrets_equal (token, settings_.secret))
+      return true;
+  }
+  /* Firmware that cannot set headers passes it in the URL. */
+  if (query) {
+    auto *token = static_cast<const char *> (g_hash_table_lookup (query, "token"));
+    if (token && secrets_equal (token, settings_.secret))
+      return true;
+  }
+  return false;
+}
+
+struct PendingCamera
+{
+  std::shared_ptr<ServerImpl> server;
+  guint64 route_id;
+  std::string path;
+};
+
+void
+IngestRouteImpl::handle_upgrade (SoupServerMessage * msg, const char *path, GHashTable * query)
+{
+  if (!authorized (msg, query)) {
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      stats_.unauthorized++;
+    }
+    g_info ("camera %s refused on %s: missing or wrong secret",
+        soup_server_message_get_remote_host (msg), path);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+        "WWW-Authenticate", "Bearer realm=\"camrelay\"");
+    set_plain_response (msg, SOUP_STATUS_UNAUTHORIZED, "camera secret required");
+    return;
+  }
+
+  /* No extensions offered: permessage-deflate would cost a copy and buys nothing on JPEG. On
+   * failure libsoup has already set the error status (400, or 400 with the supported version). */
+  if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr, nullptr, nullptr))
+    return;
+
+  auto *pending = new PendingCamera{ server_, id_, path };
+  g_signal_connect_data (msg, "wrote-informational",
+      G_CALLBACK (+[](SoupServerMessage * m, gpointer data) {
+            auto *pc = static_cast<PendingCamera *> (data);
+            GIOStream *io;
+            GSocket *socket;
+            std::string peer;
+            if (!ServerImpl::steal (m, &io, &socket, &peer))
+              return;
+            IngestRouteImpl *route = pc->server->ingest_by_id (pc->route_id);
+            auto *conn = new WsConn (*pc->server, route, io, socket, peer, pc->path);
+            if (!route) {
+              conn->begin_close (WS_CLOSE_GOING_AWAY, "stream stopped");
+              return;
+            }
+            route->adopt (conn, pc->path);
+            conn->start ();
+          }), pending,[](gpointer data, GClosure *) {
+        delete static_cast<PendingCamera *> (data);
+      }, static_cast<GConnectFlags> (0));
+}
+
+void
+IngestRouteImpl::adopt (WsConn * conn, const std::string & path)
+{
+  if (active_) {
+    WsConn *old = active_;
+    active_ = nullptr;
+    std::string why = "replaced by a newer connection from " + conn->peer ();
+    g_info ("camera %s on %s %s", old->peer ().c_str (), path.c_str (), why.c_str ());
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      stats_.takeovers++;
+    }
+    old->begin_close (WS_CLOSE_NORMAL, why);
+  }
+  active_ = conn;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    stats_.connections++;
+    stats_.connected = true;
+    stats_.peer = conn->peer ();
+  }
+  if (listener_)
+    listener_->camera_connected (conn->peer (), path);
+}
+
+/* @conn stopped being a camera (closed, failed or replaced). */
+void
+IngestRouteImpl::release (WsConn * conn, guint16 code, const std::string & reason)
+{
+  if (active_ == conn) {
+    active_ = nullptr;
+    std::lock_guard<std::mutex> lock (mutex_);
+    stats_.connected = false;
+    stats_.peer.clear ();
+  }
+  if (listener_)
+    listener_->camera_disconnected (conn->peer (), code, reason);
+}
+
+void
+IngestRouteImpl::deliver (GBytes * frame)
+{
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    stats_.messages++;
+    stats_.bytes += g_bytes_get_size (frame);
+  }
+  if (listener_)
+    listener_->camera_frame (frame);
+}
+
+void
+IngestRouteImpl::count_text ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  stats_.text_messages++;
+}
+
+void
+IngestRouteImpl::count_refused ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  stats_.refused_messages++;
+}
+
+void
+IngestRouteImpl::count_protocol_error ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  stats_.protocol_errors++;
+}
+
+void
+IngestRouteImpl::count_ping ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  stats_.pings++;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static WsLimits
+limits_of (IngestRouteImpl * route)
+{
+  WsLimits limits;
+  if (route) {
+    limits.max_binary = route->settings ().max_message_size;
+    limits.max_text = route->settings ().max_text_size;
+  }
+  return limits;
+}
+
+WsConn::WsConn (ServerImpl & server, IngestRouteImpl * route, GIOStream * io, GSocket * socket,
+    std::string peer, const std::string & path)
+  : Connection (server, io, socket, std::move (peer)), route_ (route), path_ (path),
+    parser_ (*this, limits_of (route))
+{
+  watch (true, false);
+}
+
+void
+WsConn::start ()
+{
+  /* libsoup may have read the first frame's bytes along with the request. */
+  read_input ();
+}
+
+void
+WsConn::on_events (uint32_t events)
+{
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (state_ == State::CLOSING && parser_.failed ())
+      discard_input ();
+    else
+      read_input ();
+  }
+  if (state_ != State::CLOSED && (events & EPOLLOUT))
+    flush_output ();
+}
+
+void
+WsConn::read_input ()
+{
+  gsize budget = READ_BUDGET;
+  while (state_ != State::CLOSED && budget > 0) {
+    guint8 *window;
+    gsize room;
+    parser_.write_window (&window, &room);
+    gsize got = 0;
+    Io r = read_some (window, MIN (room, budget), &got);
+    if (r == Io::WOULD_BLOCK)
+      return;
+    if (r == Io::CLOSED) {
+      finish (state_ == State::CLOSING ? close_code_ : static_cast<guint16> (WS_CLOSE_ABNORMAL),
+          state_ == State::CLOSING ? close_reason_ : "connection lost");
+      return;
+    }
+    budget -= got;
+    if (!parser_.commit (got)) {
+      guint16 code = parser_.error_code ();
+      if (route_) {
+        if (code == WS_CLOSE_TOO_BIG)
+          route_->count_refused ();
+        else
+          route_->count_protocol_error ();
+      }
+      g_info ("camera %s on %s: %s; closing with code %u", peer_.c_str (), path_.c_str (),
+          parser_.error_reason ().c_str (), code);
+      begin_close (code, parser_.error_reason ());
+      return;
+    }
+  }
+}
+
+void
+WsConn::discard_input ()
+{
+  guint8 scratch[16384];
+  for (gsize budget = READ_BUDGET; budget > 0;) {
+    gsize got = 0;
+    Io r = read_some (scratch, sizeof (scratch), &got);
+    if (r == Io::WOULD_BLOCK)
+      return;
+    if (r == Io::CLOSED) {
+      finish (close_code_, close_reason_);
+      return;
+    }
+    budget -= MIN (budget, got);
+  }
+}
+
+void
+WsConn::ws_binary (GBytes * message)
+{
+  /* After we started closing, the peer's data is read only to find its close frame. */
+  if (state_ == State::OPEN && route_)
+    route_->deliver (message);
+  g_bytes_unref (message);
+}
+
+void
+WsConn::ws_text (const char *text, gsize len)
+{
+  if (state_ != State::OPEN)
+    return;
+  if (route_)
+    route_->count_text ();
+  /* Legacy firmware greets with a text message; show its start, sanitised. */
+  std::string shown;
+  for (gsize i = 0; i < len && shown.size () < 80; i++)
+    shown.push_back (g_ascii_isprint (text[i]) ? text[i] : '.');
+  g_debug ("camera %s on %s says \"%s\"%s", peer_.c_str (), path_.c_str (), shown.c_str (),
+      len > 80 ? "..." : "");
+}
+
+void
+WsConn::ws_ping (const guint8 * payload, gsize len)
+{
+  if (state_ != State::OPEN)
+    return;
+  if (route_)
+    route_->count_ping ();
+  std::string frame;
+  ws_build_frame (frame, 0xA, payload, len);
+  queue_control (frame, true);
+}
+
+void
+WsConn::ws_pong (const guint8 *, gsize)
+{
+}
+
+void
+WsConn::ws_close (guint16 code, const std::string & reason)
+{
+  if (state_ == State::CLOSING) {
+    /* The answer to our close: the handshake is complete, hang up. */
+    finish (close_code_, close_reason_);
+    return;
+  }
+  close_code_ = code;
+  close_reason_ = reason;
+  std::string frame;
+  ws_build_close (frame, code == WS_CLOSE_NO_STATUS ? static_cast<guint16> (WS_CLOSE_NORMAL) : code, "");
+  state_ = State::CLOSING;
+  close_after_flush_ = true;
+  queue_control (frame, false);
+}
+
+void
+WsConn::queue_control (const std::string & frame, bool is_pong)
+{
+  if (is_pong) {
+    /* RFC 6455 5.5.3: answering only the latest ping is enough; a ping flood gets one pong per
+     * write opportunity, never a growing queue. */
+    if (pong_queued_ && out_off_ == 0) {
+      out_ = frame;
+      flush_output ();
+      return;
+    }
+    if (out_.size () - out_off_ > 4096)
+      return;
+    pong_queued_ = true;
+  }
+  out_ += frame;
+  flush_output ();
+}
+
+void
+WsConn::flush_output ()
+{
+  while (out_off_ < out_.size ()) {
+    struct iovec iov = { const_cast<char *> (out_.data ()) + out_off_, out_.size () - out_off_ };
+    gsize written = 0;
+    Io r = write_vectors (&iov, 1, &written);
+    out_off_ += written;
+    if (r == Io::WOULD_BLOCK) {
+      watch (true, true);
+      return;
+    }
+    if (r == Io::CLOSED) {
+      finish (WS_CLOSE_ABNORMAL, "connection lost");
+      return;
+    }
+  }
+  out_.clear ();
+  out_off_ = 0;
+  pong_queued_ = false;
+  watch (true, false);
+  if (close_after_flush_)
+    finish (close_code_, close_reason_);
+}
+
+void
+WsConn::begin_close (guint16 code, const std::string & reason)
+{
+  if (state_ != State::OPEN)
+    return;
+  state_ = State::CLOSING;
+  close_code_ = code;
+  close_reason_ = reason;
+  std::string frame;
+  ws_build_close (frame, code, reason);
+  /* Drop pending pongs: the close frame goes next. */
+  if (out_off_ == 0)
+    out_.clear ();
+  out_ += frame;
+  if (route_) {
+    route_->release (this, code, reason);
+    route_ = nullptr;
+  }
+  close_timer_ = g_timeout_source_new (CLOSE_GRACE_MS);
+  g_source_set_callback (close_timer_, on_close_timeout, this, nullptr);
+  g_source_attach (close_timer_, server_.context ());
+  flush_output ();
+}
+
+gboolean
+WsConn::on_close_timeout (gpointer data)
+{
+  auto *self = static_cast<WsConn *> (data);
+  g_clear_pointer (&self->close_timer_, g_source_unref);
+  self->finish (self->close_code_, self->close_reason_);
+  return G_SOURCE_REMOVE;
+}
+
+void
+WsConn::finish (guint16 code, const std::string & reason)
+{
+  if (state_ == State::CLOSED)
+    return;
+  state_ = State::CLOSED;
+  if (route_) {
+    route_->release (this, code, reason);
+    route_ = nullptr;
+  }
+  if (close_timer_) {
+    g_source_destroy (close_timer_);
+    g_clear_pointer (&close_timer_, g_source_unref);
+  }
+  destroy ();
+}
+
+void
+WsConn::shutdown ()
+{
+  finish (WS_CLOSE_GOING_AWAY, "server stopped");
+}
+
+}  // namespace cr

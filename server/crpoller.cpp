@@ -1,0 +1,111 @@
+#include "crpoller.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cr {
+
+struct Poller::Source
+{
+  GSource base;
+  Poller *poller;
+};
+
+Poller::Poller (GMainContext * context)
+{
+  epfd_ = epoll_create1 (EPOLL_CLOEXEC);
+  if (epfd_ < 0)
+    g_error ("epoll_create1: %s", g_strerror (errno));
+
+  static GSourceFuncs funcs = {
+    nullptr, nullptr, Poller::dispatch, nullptr, nullptr, nullptr,
+  };
+  source_ = g_source_new (&funcs, sizeof (Source));
+  reinterpret_cast<Source *> (source_)->poller = this;
+  g_source_set_name (source_, "camrelay epoll");
+  g_source_add_unix_fd (source_, epfd_, G_IO_IN);
+  g_source_attach (source_, context);
+}
+
+Poller::~Poller ()
+{
+  g_source_destroy (source_);
+  g_source_unref (source_);
+  reap ();
+  close (epfd_);
+}
+
+void
+Poller::add (int fd, uint32_t events, Handler * handler)
+{
+  struct epoll_event ev = { };
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl (epfd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+    g_warning ("epoll_ctl(ADD, %d): %s", fd, g_strerror (errno));
+}
+
+void
+Poller::modify (int fd, uint32_t events, Handler * handler)
+{
+  struct epoll_event ev = { };
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl (epfd_, EPOLL_CTL_MOD, fd, &ev) < 0)
+    g_warning ("epoll_ctl(MOD, %d): %s", fd, g_strerror (errno));
+}
+
+void
+Poller::remove (int fd)
+{
+  epoll_ctl (epfd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void
+Poller::retire (Handler * handler)
+{
+  if (!handler || handler->retired_)
+    return;
+  handler->retired_ = true;
+  /* Always deferred: the caller is usually deep inside a method of @handler. */
+  retired_.push_back (handler);
+  g_source_set_ready_time (source_, 0);
+}
+
+void
+Poller::reap ()
+{
+  std::vector<Handler *> dead;
+  dead.swap (retired_);
+  for (Handler *h : dead)
+    delete h;
+}
+
+void
+Poller::run_events ()
+{
+  struct epoll_event events[128];
+  int n = epoll_wait (epfd_, events, G_N_ELEMENTS (events), 0);
+  if (n < 0 && errno != EINTR)
+    g_warning ("epoll_wait: %s", g_strerror (errno));
+
+  for (int i = 0; i < n; i++) {
+    auto *h = static_cast<Handler *> (events[i].data.ptr);
+    if (!h->retired_)
+      h->on_events (events[i].events);
+  }
+  reap ();
+}
+
+gboolean
+Poller::dispatch (GSource * source, GSourceFunc, gpointer)
+{
+  g_source_set_ready_time (source, -1);
+  reinterpret_cast<Source *> (source)->poller->run_events ();
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace cr

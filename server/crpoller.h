@@ -1,0 +1,55 @@
+/* An epoll set dispatched from a GMainContext.
+ *
+ * GMainContext polls every source's fds on each iteration; with a thousand viewers that is a thousand
+ * pollfds per wake-up. One epoll fd in the context instead keeps each iteration proportional to the
+ * connections that actually have something to do.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace cr {
+
+class Poller
+{
+public:
+  class Handler
+  {
+  public:
+    virtual ~Handler () = default;
+    /* EPOLLIN / EPOLLOUT / EPOLLERR / EPOLLHUP / EPOLLRDHUP bits. */
+    virtual void on_events (uint32_t events) = 0;
+
+  private:
+    friend class Poller;
+    bool retired_ = false;
+  };
+
+  explicit Poller (GMainContext * context);
+  ~Poller ();
+  Poller (const Poller &) = delete;
+  Poller & operator= (const Poller &) = delete;
+
+  void add (int fd, uint32_t events, Handler * handler);
+  void modify (int fd, uint32_t events, Handler * handler);
+  void remove (int fd);
+
+  /* Deletes @handler soon, from the poller's own dispatch, once no event for it can be pending.
+   * Handlers are never deleted directly: callers are usually inside one of their methods. */
+  void retire (Handler * handler);
+
+private:
+  struct Source;
+  static gboolean dispatch (GSource * source, GSourceFunc, gpointer);
+  void run_events ();
+  void reap ();
+
+  int epfd_ = -1;
+  GSource *source_ = nullptr;
+  std::vector<Handler *> retired_;
+};
+
+}  // namespace cr
