@@ -391,8 +391,14 @@ WsConn::flush_output ()
   out_off_ = 0;
   pong_queued_ = false;
   watch (true, false);
-  if (close_after_flush_)
+  if (close_after_flush_) {
     finish (close_code_, close_reason_);
+  } else if (state_ == State::CLOSING && !write_shut_) {
+    /* Our close frame is out: a FIN right behind it tells the peer we are done even if it never
+     * answers, while we keep reading until its close frame or EOF. */
+    write_shut_ = true;
+    g_socket_shutdown (socket_, FALSE, TRUE, nullptr);
+  }
 }
 
 void

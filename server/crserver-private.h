@@ -194,6 +194,7 @@ private:
   gsize out_off_ = 0;
   bool pong_queued_ = false;
   bool close_after_flush_ = false;
+  bool write_shut_ = false;
   GSource *close_timer_ = nullptr;
   guint16 close_code_ = WS_CLOSE_ABNORMAL;
   std::string close_reason_;
