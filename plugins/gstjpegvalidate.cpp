@@ -230,8 +230,12 @@ struct CrJpegValidatePrivate
   Settings settings;
   State state;
 
-  /* Streaming thread only. */
+  /* Streaming thread only (under jpegparse's sink pad stream lock). */
   FrameDecoder decoder;
+  /* PTS of the frame just accepted, put back on what jpegparse pushes for
+   * it: see cr_jpeg_validate_src_probe(). */
+  GstClockTime accepted_pts = GST_CLOCK_TIME_NONE;
+  bool restore_pts = false;
 };
 
 struct _CrJpegValidate
@@ -256,6 +260,8 @@ static void cr_jpeg_validate_get_property (GObject * object, guint prop_id,
 static GstStateChangeReturn cr_jpeg_validate_change_state (GstElement *
     element, GstStateChange transition);
 static GstPadProbeReturn cr_jpeg_validate_sink_probe (GstPad * pad,
+    GstPadProbeInfo * info, gpointer user_data);
+static GstPadProbeReturn cr_jpeg_validate_src_probe (GstPad * pad,
     GstPadProbeInfo * info, gpointer user_data);
 
 static void
@@ -351,6 +357,8 @@ cr_jpeg_validate_init (CrJpegValidate * self)
   gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
       cr_jpeg_validate_sink_probe, self, nullptr);
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER,
+      cr_jpeg_validate_src_probe, self, nullptr);
 }
 
 static void
@@ -487,6 +495,8 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer * buf)
       res.info.height, res.info.sof_marker - 0xc0u, res.info.components,
       res.info.scans, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
   cr_jpeg_validate_count_accepted (self, size);
+  priv->accepted_pts = GST_BUFFER_PTS (buf);
+  priv->restore_pts = true;
   return true;
 }
 
@@ -538,6 +548,29 @@ cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
   }
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     return cr_jpeg_validate_filter_list (self, info);
+  return GST_PAD_PROBE_OK;
+}
+
+/* jpegparse pushes each accepted frame from within the chain call that
+ * brought it in, so the frame passing here is the one just accepted. Its PTS
+ * is put back because GstBaseParse only takes an input PTS that differs from
+ * the previous one: a frame carrying the same PTS as the one before would
+ * otherwise leave with none. Memory is shared, only metadata may be copied. */
+static GstPadProbeReturn
+cr_jpeg_validate_src_probe (GstPad * pad, GstPadProbeInfo * info,
+    gpointer user_data)
+{
+  CrJpegValidatePrivate *priv = CR_JPEG_VALIDATE (user_data)->priv;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (!priv->restore_pts)
+    return GST_PAD_PROBE_OK;
+  priv->restore_pts = false;
+  if (GST_BUFFER_PTS (buf) != priv->accepted_pts) {
+    buf = gst_buffer_make_writable (buf);
+    GST_BUFFER_PTS (buf) = priv->accepted_pts;
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
   return GST_PAD_PROBE_OK;
 }
 
