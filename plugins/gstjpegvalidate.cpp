@@ -34,6 +34,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <mutex>
+#include <vector>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -51,6 +52,11 @@ using cr::JpegReject;
 
 /* Warnings and element messages per reason are limited to one per interval. */
 #define REPORT_INTERVAL_US G_USEC_PER_SEC
+
+/* Caps what libjpeg may allocate for one decode-check: a progressive frame
+ * keeps all its coefficients, 2 bytes per sample (8192x8192 4:2:0 needs
+ * 192 MiB). Beyond it the decode fails ("Backing store not supported"). */
+#define DECODE_MAX_MEMORY (256 * 1024 * 1024)
 
 enum
 {
@@ -172,6 +178,7 @@ FrameDecoder::decode (const guint8 * data, gsize size, char *detail,
     err_.pub.emit_message = emit_message;
     err_.pub.output_message = output_message;
     jpeg_create_decompress (&cinfo_);
+    cinfo_.mem->max_memory_to_use = DECODE_MAX_MEMORY;
     created_ = true;
   }
 
@@ -232,10 +239,11 @@ struct CrJpegValidatePrivate
 
   /* Streaming thread only (under jpegparse's sink pad stream lock). */
   FrameDecoder decoder;
-  /* PTS of the frame just accepted, put back on what jpegparse pushes for
-   * it: see cr_jpeg_validate_src_probe(). */
-  GstClockTime accepted_pts = GST_CLOCK_TIME_NONE;
-  bool restore_pts = false;
+  /* PTS of the frames just accepted (one, or several from a buffer list),
+   * put back on what jpegparse pushes for them, in order: see
+   * cr_jpeg_validate_src_probe(). Cleared, not freed, for every input. */
+  std::vector<GstClockTime> accepted_pts;
+  gsize next_pts = 0;
 };
 
 struct _CrJpegValidate
@@ -495,8 +503,7 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer * buf)
       res.info.height, res.info.sof_marker - 0xc0u, res.info.components,
       res.info.scans, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
   cr_jpeg_validate_count_accepted (self, size);
-  priv->accepted_pts = GST_BUFFER_PTS (buf);
-  priv->restore_pts = true;
+  priv->accepted_pts.push_back (GST_BUFFER_PTS (buf));
   return true;
 }
 
@@ -541,6 +548,8 @@ cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (user_data);
 
+  self->priv->accepted_pts.clear ();
+  self->priv->next_pts = 0;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     return cr_jpeg_validate_check_buffer (self,
         GST_PAD_PROBE_INFO_BUFFER (info)) ? GST_PAD_PROBE_OK :
@@ -551,11 +560,12 @@ cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
   return GST_PAD_PROBE_OK;
 }
 
-/* jpegparse pushes each accepted frame from within the chain call that
- * brought it in, so the frame passing here is the one just accepted. Its PTS
- * is put back because GstBaseParse only takes an input PTS that differs from
- * the previous one: a frame carrying the same PTS as the one before would
- * otherwise leave with none. Memory is shared, only metadata may be copied. */
+/* jpegparse pushes each accepted frame, whole, from within the chain call
+ * that brought it in, so the frames passing here are the ones just accepted,
+ * in order. Their PTS is put back because GstBaseParse only takes an input
+ * PTS that differs from the previous one: a frame carrying the same PTS as
+ * the one before would otherwise leave with none. Memory stays shared; at
+ * most the buffer's metadata is copied. */
 static GstPadProbeReturn
 cr_jpeg_validate_src_probe (GstPad * pad, GstPadProbeInfo * info,
     gpointer user_data)
@@ -563,12 +573,12 @@ cr_jpeg_validate_src_probe (GstPad * pad, GstPadProbeInfo * info,
   CrJpegValidatePrivate *priv = CR_JPEG_VALIDATE (user_data)->priv;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
-  if (!priv->restore_pts)
+  if (priv->next_pts >= priv->accepted_pts.size ())
     return GST_PAD_PROBE_OK;
-  priv->restore_pts = false;
-  if (GST_BUFFER_PTS (buf) != priv->accepted_pts) {
+  const GstClockTime pts = priv->accepted_pts[priv->next_pts++];
+  if (GST_BUFFER_PTS (buf) != pts) {
     buf = gst_buffer_make_writable (buf);
-    GST_BUFFER_PTS (buf) = priv->accepted_pts;
+    GST_BUFFER_PTS (buf) = pts;
     GST_PAD_PROBE_INFO_DATA (info) = buf;
   }
   return GST_PAD_PROBE_OK;

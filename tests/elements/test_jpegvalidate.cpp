@@ -621,6 +621,39 @@ TEST (JpegValidate, FramesKeepTheirOrderAndTimestamps)
   EXPECT_EQ (gst_harness_try_pull (h.get ()), nullptr);
 }
 
+TEST (JpegValidate, FramesOf5000BytesOrLessAreIgnoredLikeTheLegacyServer)
+{
+  Harness h = validator ();
+  const Bytes at_5000 = padded_to (small (), 5000);
+  const Bytes at_5001 = padded_to (small (), 5001);
+  push (h.get (), at_5000);
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+  push (h.get (), at_5001);
+  EXPECT_EQ (try_pull (h.get ()), at_5001);
+  EXPECT_EQ (stat (h->element, "too-small"), 1u);
+  EXPECT_EQ (stat (h->element, "accepted"), 1u);
+}
+
+/* On its own, jpegparse 1.22 answers a second SOF with an error message and
+ * GST_FLOW_ERROR, for that frame and the ones after it. */
+TEST (JpegValidate, ASecondSofDoesNotStopThePipeline)
+{
+  Harness h = validator ();
+  Bus bus = attach_bus (h.get ());
+  const Bytes & b = vga ();
+  const gsize sof = segment_at (b, 0xc0);
+  Bytes two_sofs = b;
+  two_sofs.insert (two_sofs.begin () + sof, b.begin () + sof,
+      b.begin () + sof + 2 + segment_length (b, sof));
+
+  EXPECT_EQ (push (h.get (), two_sofs), GST_FLOW_OK);
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+  EXPECT_EQ (push (h.get (), vga (1)), GST_FLOW_OK);
+  EXPECT_EQ (try_pull (h.get ()), vga (1));
+  EXPECT_EQ (gst_bus_pop_filtered (bus.get (), GST_MESSAGE_ERROR), nullptr);
+  EXPECT_EQ (stat (h->element, "malformed"), 1u);
+}
+
 /* GstBaseParse alone would send the second frame out without a PTS: it
  * ignores an input PTS equal to the previous one. */
 TEST (JpegValidate, RepeatedTimestampsArePreservedToo)
@@ -917,13 +950,22 @@ TEST (JpegValidate, BufferListsLoseOnlyTheirBadFrames)
 {
   Harness h = validator ();
   GstBufferList *list = gst_buffer_list_new ();
-  gst_buffer_list_add (list, crtest::buffer_from (vga (0)));
-  gst_buffer_list_add (list, crtest::buffer_from (png_like (6000)));
-  gst_buffer_list_add (list, crtest::buffer_from (vga (1)));
+  const Bytes in[] = { vga (0), png_like (6000), vga (1), vga (2) };
+  const GstClockTime pts[] = { 1, 2, 3, 3 };
+  for (int i = 0; i < 4; i++) {
+    GstBuffer *buf = crtest::buffer_from (in[i]);
+    GST_BUFFER_PTS (buf) = pts[i] * GST_SECOND;
+    gst_buffer_list_add (list, buf);
+  }
   ASSERT_EQ (gst_pad_push_list (h->srcpad, list), GST_FLOW_OK);
 
-  EXPECT_EQ (try_pull (h.get ()), vga (0));
-  EXPECT_EQ (try_pull (h.get ()), vga (1));
+  for (int i : { 0, 2, 3 }) {
+    GstBuffer *out = gst_harness_try_pull (h.get ());
+    ASSERT_NE (out, nullptr);
+    EXPECT_EQ (crtest::bytes_of (out), in[i]);
+    EXPECT_EQ (GST_BUFFER_PTS (out), pts[i] * GST_SECOND);
+    gst_buffer_unref (out);
+  }
   EXPECT_TRUE (try_pull (h.get ()).empty ());
 
   GstBufferList *bad = gst_buffer_list_new ();
