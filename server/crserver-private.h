@@ -316,6 +316,7 @@ private:
   void teardown ();
   static void on_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
       GHashTable * query, gpointer self);
+  static void on_request_started (SoupServer * soup, SoupServerMessage * msg, gpointer self);
   void route (SoupServerMessage * msg, const char *path, GHashTable * query);
   bool check_viewer_auth (SoupServerMessage * msg, const char *path);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -542,6 +543,58 @@ TEST_F (ServerTest, TwoRoutesCannotClaimOnePath)
   EXPECT_FALSE (server->add_ingest (s, &b, &error));
   ASSERT_TRUE (error);
   EXPECT_NE (std::string (error->message).find ("/ws"), std::string::npos);
+}
+
+TEST (ServerLimits, SlowRequestHeadersGet408AndTheConnectionEnds)
+{
+  cr::ServerOptions opts;
+  opts.request_timeout_ms = 300;
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", crtest::free_port (), &error, &opts);
+  ASSERT_TRUE (server);
+  cr::StreamSettings ss;
+  auto stream = server->add_stream (ss, &error);
+
+  /* A viewer whose request was complete in time keeps its stream past the timeout. */
+  MjpegReader viewer (server->port ());
+  ASSERT_EQ (viewer.status (), 200);
+
+  /* slowloris: one header byte every 100 ms */
+  int fd = crtest::connect_loopback (server->port ());
+  const char *start = "GET / HTTP/1.1\r\nX-Slow: ";
+  send (fd, start, strlen (start), MSG_NOSIGNAL);
+  gint64 t0 = g_get_monotonic_time ();
+  std::string answer;
+  char buf[256];
+  for (int i = 0; i < 30; i++) {
+    send (fd, "a", 1, MSG_NOSIGNAL);
+    struct timeval tv = { 0, 100000 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+    ssize_t n = recv (fd, buf, sizeof (buf), 0);
+    if (n > 0)
+      answer.append (buf, n);
+    if (n == 0)
+      break;
+  }
+  gint64 waited_ms = (g_get_monotonic_time () - t0) / 1000;
+  close (fd);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 408");
+  EXPECT_LT (waited_ms, 1500);
+
+  /* A client that connects and says nothing at all is let go too. */
+  int idle = crtest::connect_loopback (server->port ());
+  struct timeval tv = { 3, 0 };
+  setsockopt (idle, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  ssize_t n = recv (idle, buf, sizeof (buf), 0);
+  EXPECT_GT (n, 0);
+  EXPECT_EQ (std::string (buf, 12), "HTTP/1.1 408");
+  close (idle);
+
+  Bytes frame = fake_frame (5000, 1), got;
+  publish (*stream, frame);
+  ASSERT_TRUE (viewer.next_part (got));
+  EXPECT_EQ (got, frame);
+  server->remove_stream (stream);
 }
 
 TEST (ServerRegistry, SameAddressAndPortShareOneServer)
