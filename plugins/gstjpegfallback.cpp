@@ -43,6 +43,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <string>
 
@@ -501,31 +502,14 @@ add_ghost_pad (CrJpegFallback * self, const gchar * name, GstPad * target)
   gst_element_add_pad (GST_ELEMENT (self), ghost);
 }
 
-/* selector.sink_0 <- live (sink ghost pad), untouched
+/* selector.sink_0 <- sink ghost pad: live frames, untouched
  * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc */
 static void
-build_children (CrJpegFallback * self)
+assemble_children (CrJpegFallback * self, GstElement * selector,
+    GstElement * filesrc, GstElement * dec, GstElement * freeze,
+    GstElement * rate, GstElement * enc)
 {
   CrJpegFallbackPrivate *priv = self->priv;
-  GstElement *selector = make_child (self, "input-selector", "selector");
-  GstElement *filesrc = make_child (self, "filesrc", "placeholder-file");
-  GstElement *dec = make_child (self, "jpegdec", "placeholder-decoder");
-  GstElement *freeze = make_child (self, "imagefreeze", "placeholder-freeze");
-  GstElement *rate = make_child (self, "capsfilter", "placeholder-rate");
-  GstElement *enc = make_child (self, "jpegenc", "placeholder-encoder");
-  GstElement *all[] = { selector, filesrc, dec, freeze, rate, enc };
-
-  bool complete = true;
-  for (GstElement * e : all)
-    complete = complete && e;
-  if (!complete) {
-    for (GstElement * e : all)
-      if (e)
-        gst_object_unref (gst_object_ref_sink (e));
-    add_ghost_pad (self, "sink", nullptr);
-    add_ghost_pad (self, "src", nullptr);
-    return;
-  }
 
   /* Inactive input dropped at once, never held back to sync with the active one. */
   g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE,
@@ -556,7 +540,35 @@ build_children (CrJpegFallback * self)
   priv->selector = selector;
   priv->filesrc = filesrc;
   priv->ratefilter = rate;
-  priv->complete = true;
+}
+
+/* A missing GStreamer plugin leaves the element unusable but harmless: it
+ * fails NULL→READY with an error saying so. */
+static void
+build_children (CrJpegFallback * self)
+{
+  GstElement *selector = make_child (self, "input-selector", "selector");
+  GstElement *filesrc = make_child (self, "filesrc", "placeholder-file");
+  GstElement *dec = make_child (self, "jpegdec", "placeholder-decoder");
+  GstElement *freeze = make_child (self, "imagefreeze", "placeholder-freeze");
+  GstElement *rate = make_child (self, "capsfilter", "placeholder-rate");
+  GstElement *enc = make_child (self, "jpegenc", "placeholder-encoder");
+  GstElement *all[] = { selector, filesrc, dec, freeze, rate, enc };
+
+  bool complete = true;
+  for (GstElement * e : all)
+    complete = complete && e;
+  if (complete) {
+    assemble_children (self, selector, filesrc, dec, freeze, rate, enc);
+    self->priv->complete = true;
+    return;
+  }
+
+  for (GstElement * e : all)
+    if (e)
+      gst_object_unref (gst_object_ref_sink (e));
+  add_ghost_pad (self, "sink", nullptr);
+  add_ghost_pad (self, "src", nullptr);
 }
 
 /* ------------------------------------------------------ placeholder check */
@@ -777,10 +789,8 @@ cr_jpeg_fallback_get_property (GObject * object, guint prop_id,
 /* ----------------------------------------------------------- change_state */
 
 static GstStateChangeReturn
-cr_jpeg_fallback_change_state (GstElement * element, GstStateChange transition)
+change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
 {
-  CrJpegFallback *self = CR_JPEG_FALLBACK (element);
-
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (!self->priv->complete) {
@@ -806,5 +816,20 @@ cr_jpeg_fallback_change_state (GstElement * element, GstStateChange transition)
   }
 
   return GST_ELEMENT_CLASS (cr_jpeg_fallback_parent_class)->change_state
-      (element, transition);
+      (GST_ELEMENT (self), transition);
+}
+
+static GstStateChangeReturn
+cr_jpeg_fallback_change_state (GstElement * element, GstStateChange transition)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (element);
+
+  /* C++ exceptions (allocation failures, really) stop here. */
+  try {
+    return change_state_unsafe (self, transition);
+  }
+  catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (nullptr), ("%s", e.what ()));
+    return GST_STATE_CHANGE_FAILURE;
+  }
 }

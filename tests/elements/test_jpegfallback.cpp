@@ -110,7 +110,8 @@ protected:
   static void SetUpTestSuite ()
   {
     media = new Media ();
-    media->dir = g_dir_make_tmp ("jpegfallback-XXXXXX", nullptr);
+    g_autofree gchar *dir = g_dir_make_tmp ("jpegfallback-XXXXXX", nullptr);
+    media->dir = dir;
     crtest::JpegSpec ph;
     ph.width = kPlaceholderWidth;
     ph.height = 240;
