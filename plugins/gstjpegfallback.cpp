@@ -447,6 +447,27 @@ on_live_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The live stream ending means the element's stream ends. input-selector forwards EOS only from
+ * its active pad, and then blocks that pad's thread until every input is EOS; the placeholder branch
+ * never ends by itself. So: make the live pad active, and end the placeholder input too, from
+ * another thread because that EOS blocks until the live one has arrived. Otherwise an EOS sent to
+ * the pipeline while the placeholder shows (gst-launch-1.0 -e, an application stopping) would
+ * never come out, or would hang the camera's thread. */
+static GstPadProbeReturn
+on_live_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  GST_DEBUG_OBJECT (self, "live stream ended: ending the output");
+  g_object_set (self->priv->selector, "active-pad", pad, nullptr);
+  gst_element_call_async (GST_ELEMENT (self),[](GstElement * element, gpointer) {
+        CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
+        gst_pad_send_event (fallback->priv->placeholder_pad, gst_event_new_eos ());
+      }, nullptr, nullptr);
+  return GST_PAD_PROBE_OK;
+}
+
 /* Raw placeholder ticks, before the encoder: while live frames are output
  * nobody would see them, so they are not encoded at all. */
 static GstPadProbeReturn
@@ -529,6 +550,8 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
   gst_pad_add_probe (priv->live_pad, (GstPadProbeType)
       (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
       on_live_data, self, nullptr);
+  gst_pad_add_probe (priv->live_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_live_event, self,
+      nullptr);
   g_autoptr (GstPad) enc_sink = gst_element_get_static_pad (enc, "sink");
   gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick,
       self, nullptr);

@@ -325,6 +325,22 @@ TEST_F (JpegFallback, FirstLiveFrameComesOutUntouchedAndAtOnce)
   EXPECT_FALSE (next_switch (&sw));
 }
 
+TEST_F (JpegFallback, EndOfLiveStreamEndsTheOutputEvenOnThePlaceholder)
+{
+  /* gst-launch-1.0 -e and applications stop by sending EOS; it must come out, or they wait
+   * forever while the placeholder shows. */
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (active (), "placeholder");
+  ASSERT_TRUE (gst_harness_push_event (h, gst_event_new_eos ()));
+  bool got_eos = false;
+  while (GstEvent *ev = gst_harness_try_pull_event (h)) {
+    got_eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  EXPECT_TRUE (got_eos);
+}
+
 TEST_F (JpegFallback, NoLiveFrameForTimeoutSwitchesToPlaceholderThenResumes)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
