@@ -18,15 +18,22 @@ struct Child::Reader
   std::thread thread;
 };
 
-Child::Child (const std::vector<std::string> & argv)
+Child::Child (const std::vector<std::string> & argv, bool loads_camrelay_plugin)
 {
   std::vector<const gchar *> args;
   for (const auto &a : argv)
     args.push_back (a.c_str ());
   args.push_back (nullptr);
   g_autoptr (GError) error = nullptr;
-  proc_ = g_subprocess_newv (args.data (), static_cast<GSubprocessFlags>
-      (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE), &error);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (static_cast<GSubprocessFlags>
+      (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE));
+  /* Leak checking stays with our own processes. */
+  const gchar *preload = g_getenv ("CAMRELAY_CHILD_PRELOAD");
+  if (preload && *preload && loads_camrelay_plugin) {
+    g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", preload, TRUE);
+    g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
+  }
+  proc_ = g_subprocess_launcher_spawnv (launcher, args.data (), &error);
   if (!proc_) {
     g_printerr ("cannot start %s: %s\n", argv[0].c_str (), error->message);
     abort ();

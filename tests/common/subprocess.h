@@ -12,8 +12,10 @@ namespace crtest {
 class Child
 {
 public:
-  /* Starts @argv with stdout and stderr captured into one buffer. */
-  explicit Child (const std::vector<std::string> & argv);
+  /* Starts @argv with stdout and stderr captured into one buffer. @loads_camrelay_plugin: the
+   * program is not ours but loads our plugin (gst-launch-1.0 running camrelay elements); in
+   * sanitizer builds it then needs the sanitizer runtime preloaded. */
+  explicit Child (const std::vector<std::string> & argv, bool loads_camrelay_plugin = false);
   ~Child ();
   Child (const Child &) = delete;
   Child & operator= (const Child &) = delete;

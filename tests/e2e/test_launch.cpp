@@ -45,7 +45,7 @@ protected:
           "jpegvalidate", "!",
           "jpegfallback", "placeholder=" + placeholder, "timeout=1000000000", "!",
           "multipartmux", "!",
-          "mjpeghttpsink", "address=127.0.0.1", "port=" + p});
+          "mjpeghttpsink", "address=127.0.0.1", "port=" + p}, true);
     ASSERT_TRUE (launch->wait_for_output ("Setting pipeline to PLAYING", 10000))
         << launch->output ();
   }
@@ -172,9 +172,21 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
   Child ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "mpjpeg", "-i", url,
         "-c", "copy", "-f", "image2", ffout });
 
+  /* Both readers are connected once each has written its first part (the placeholder). */
+  auto has_file = [&](const char *prefix) {
+    g_autoptr (GDir) d = g_dir_open (dir, 0, nullptr);
+    while (const gchar *name = g_dir_read_name (d))
+      if (g_str_has_prefix (name, prefix))
+        return true;
+    return false;
+  };
+  for (int i = 0; i < 300 && !(has_file ("part-") && has_file ("ff-")); i++)
+    g_usleep (50000);
+  ASSERT_TRUE (has_file ("part-")) << reader.output ();
+  ASSERT_TRUE (has_file ("ff-")) << ff.output ();
+
   RawWs cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
-  g_usleep (500000);            /* both readers connected */
   for (int i = 0; i < 10; i++) {
     cam.send_binary (frames[i]);
     g_usleep (50000);
