@@ -327,6 +327,7 @@ public:
     uint64_t frames = 0;
     uint64_t bytes = 0;
     uint64_t late = 0;
+    uint64_t pongs = 0;
   };
 
   Camera (Run &run, uint32_t id) : run_ (run), id_ (id) {}
@@ -510,6 +511,7 @@ Camera::read_messages ()
       ws_apply_mask (payload.data (), payload.size (), h.mask);
     in_.erase (0, h.header_len + h.payload_len);
     if (h.opcode == kWsPing) {
+      ++counters_.pongs;
       queue_control (kWsPong, payload.data (), payload.size ());
     } else if (h.opcode == kWsClose) {
       fail ("close frame from server");
@@ -1315,6 +1317,7 @@ run_load (Options &opt)
     cam_sum.frames += c->counters ().frames;
     cam_sum.bytes += c->counters ().bytes;
     cam_sum.late += c->counters ().late;
+    cam_sum.pongs += c->counters ().pongs;
     cams_streaming += c->streaming ();
     cams_failed += !c->streaming ();
     if (cam_error.empty ())
@@ -1348,6 +1351,7 @@ run_load (Options &opt)
   j.num ("send_fps", double (cam_sum.frames - cam_start.frames) / seconds, 1);
   j.num ("mbit_s", double (cam_sum.bytes - cam_start.bytes) * 8 / 1e6 / seconds, 1);
   j.integer ("late", (long long) (cam_sum.late - cam_start.late));
+  j.integer ("pings_answered", (long long) cam_sum.pongs);
   j.str ("first_error", cam_error);
   j.close ();
 
@@ -1412,7 +1416,7 @@ usage (FILE *out)
       "          --throttle-rcvbuf BYTES (4096)  --no-skip\n"
       "run:      --duration S (10)  --warmup S (2)  --ramp-timeout S (20)\n"
       "          --max-inflight N (64)  --pid SERVER_PID  --label TEXT  --verbose\n"
-      "serve:    --boundary B (camrelayframe)\n", out);
+      "serve:    --boundary B (camrelayframe)  --sndbuf BYTES (0 = kernel default)\n", out);
 }
 
 }  // namespace
@@ -1424,7 +1428,7 @@ main (int argc, char **argv)
     kHost = 256, kPort, kCameras, kFps, kFrames, kCameraPath, kGreeting,
     kViewers, kPath, kContentLength, kThrottled, kThrottleRate,
     kThrottleRcvbuf, kNoSkip, kDuration, kWarmup, kRampTimeout, kMaxInflight,
-    kPid, kLabel, kVerbose, kServe, kBoundary, kSelftest, kHelp,
+    kPid, kLabel, kVerbose, kServe, kBoundary, kSndbuf, kSelftest, kHelp,
   };
   static const option longopts[] = {
     { "host", required_argument, nullptr, kHost },
@@ -1450,6 +1454,7 @@ main (int argc, char **argv)
     { "verbose", no_argument, nullptr, kVerbose },
     { "serve", no_argument, nullptr, kServe },
     { "boundary", required_argument, nullptr, kBoundary },
+    { "sndbuf", required_argument, nullptr, kSndbuf },
     { "selftest", no_argument, nullptr, kSelftest },
     { "help", no_argument, nullptr, kHelp },
     { nullptr, 0, nullptr, 0 },
@@ -1483,6 +1488,7 @@ main (int argc, char **argv)
       case kVerbose: opt.verbose = serve.verbose = true; break;
       case kServe: serve_mode = true; break;
       case kBoundary: serve.boundary = optarg; break;
+      case kSndbuf: serve.sndbuf = atoi (optarg); break;
       case kSelftest: selftest = true; break;
       case kHelp: usage (stdout); return 0;
       default: usage (stderr); return 2;

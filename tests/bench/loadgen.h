@@ -13,6 +13,9 @@ struct ServeOptions
   std::string host = "127.0.0.1";
   int port = 3001;
   std::string boundary = "camrelayframe";
+  /* SO_SNDBUF of each viewer socket; 0 keeps the kernel's autotuning,
+   * which lets a slow viewer's kernel queue grow to megabytes. */
+  int sndbuf = 0;
   bool verbose = false;
 };
 

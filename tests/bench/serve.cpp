@@ -42,6 +42,8 @@ on_stop (int)
 struct Frame
 {
   std::vector<uint8_t> jpeg;
+  /* Part headers for viewers that asked for ?content-length=1. */
+  std::string classic_head;
 };
 using FrameRef = std::shared_ptr<const Frame>;
 
@@ -65,7 +67,7 @@ public:
 private:
   void read_request ();
   void become_camera (const std::string &head);
-  void become_viewer ();
+  void become_viewer (bool classic);
   void read_camera ();
   void parse_messages ();
   void drain_viewer_input ();
@@ -85,6 +87,7 @@ private:
   uint8_t message_opcode_ = 0;
 
   std::string prefix_;
+  bool classic_ = false;
   FrameRef current_;
   size_t sent_ = 0;
 };
@@ -197,7 +200,8 @@ Conn::read_request ()
   if (iequals_prefix (upgrade.data (), upgrade.size (), "websocket"))
     become_camera (head);
   else
-    become_viewer ();
+    become_viewer (head.substr (0, head.find ('\n')).find ("content-length=1")
+        != std::string::npos);
 }
 
 void
@@ -217,13 +221,15 @@ Conn::become_camera (const std::string &head)
 }
 
 void
-Conn::become_viewer ()
+Conn::become_viewer (bool classic)
 {
   kind_ = Kind::kViewer;
+  classic_ = classic;
   prefix_ = "HTTP/1.1 200 OK\r\n"
       "Content-Type: multipart/x-mixed-replace; boundary=" + srv_.boundary () +
-      "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
-      "--" + srv_.boundary () + "\r\nContent-Type: image/jpeg\r\n\r\n";
+      "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+  if (!classic_)
+    prefix_ += "--" + srv_.boundary () + "\r\nContent-Type: image/jpeg\r\n\r\n";
   srv_.add_viewer (this);
   if (srv_.latest ())
     offer (srv_.latest ());
@@ -323,14 +329,35 @@ void
 Conn::write_viewer ()
 {
   while (current_) {
+    /* Default layout: [response head] jpeg, CRLF boundary + next headers.
+     * Classic layout: [response head] boundary + headers with the length,
+     * jpeg, CRLF. */
+    static const char kCrlf[] = "\r\n";
     const std::string &trailer = srv_.trailer ();
-    iovec iov[3];
-    const void *base[3] = { prefix_.data (), current_->jpeg.data (),
-      trailer.data () };
-    size_t len[3] = { prefix_.size (), current_->jpeg.size (), trailer.size () };
+    const void *base[4];
+    size_t len[4];
+    base[0] = prefix_.data ();
+    len[0] = prefix_.size ();
+    if (classic_) {
+      base[1] = current_->classic_head.data ();
+      len[1] = current_->classic_head.size ();
+      base[2] = current_->jpeg.data ();
+      len[2] = current_->jpeg.size ();
+      base[3] = kCrlf;
+      len[3] = 2;
+    } else {
+      base[1] = current_->jpeg.data ();
+      len[1] = current_->jpeg.size ();
+      base[2] = trailer.data ();
+      len[2] = trailer.size ();
+      base[3] = nullptr;
+      len[3] = 0;
+    }
+    iovec iov[4];
     int n_iov = 0;
-    size_t skip = sent_;
-    for (int i = 0; i < 3; ++i) {
+    size_t skip = sent_, total = 0;
+    for (int i = 0; i < 4; ++i) {
+      total += len[i];
       if (skip >= len[i]) {
         skip -= len[i];
         continue;
@@ -351,7 +378,7 @@ Conn::write_viewer ()
       return;
     }
     sent_ += size_t (n);
-    if (sent_ < len[0] + len[1] + len[2])
+    if (sent_ < total)
       continue;
     ++srv_.parts_out;
     prefix_.clear ();
@@ -372,6 +399,9 @@ Server::publish (std::vector<uint8_t> &&jpeg)
 {
   auto frame = std::make_shared<Frame> ();
   frame->jpeg = std::move (jpeg);
+  frame->classic_head = "--" + opts_.boundary +
+      "\r\nContent-Type: image/jpeg\r\nContent-Length: " +
+      std::to_string (frame->jpeg.size ()) + "\r\n\r\n";
   latest_ = std::move (frame);
   ++frames_in;
   for (Conn *v : viewers_)
@@ -388,6 +418,8 @@ Server::accept_all ()
       return;
     int one = 1;
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opts_.sndbuf > 0)
+      setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &opts_.sndbuf, sizeof opts_.sndbuf);
     Conn *c = new Conn (*this, fd);
     epoll_event e = {};
     e.events = EPOLLIN | EPOLLRDHUP;
