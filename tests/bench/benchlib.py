@@ -76,10 +76,12 @@ def stop_all():
 
 
 def install_signal_handlers():
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so that finally blocks run."""
+    """SIGINT, SIGTERM and SIGHUP unwind like Ctrl-C, so that finally
+    blocks run (SIGINT too: a shell's background job starts with it
+    ignored)."""
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, raise_interrupt)
 
 
