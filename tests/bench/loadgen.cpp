@@ -72,6 +72,9 @@ using namespace bench;
 
 constexpr uint64_t kSecond = 1000000000ull;
 constexpr size_t kReadBufSize = 256 * 1024;
+/* Enough for the end of a part, a boundary with its headers and the next
+ * part's head. */
+constexpr size_t kSmallRead = 1024;
 
 struct Options
 {
@@ -712,6 +715,7 @@ struct ViewerCounters
   uint64_t corrupt = 0;
   uint64_t gaps = 0;
   uint64_t bytes = 0;
+  uint64_t hint_mismatches = 0;
 };
 
 class Viewer : public Handler
@@ -752,6 +756,7 @@ private:
   void consume (const uint8_t *p, size_t n, uint64_t t);
   bool parse_head ();
   void on_part (const PartInfo &part);
+  uint64_t size_hint (const uint8_t *head, size_t len) const;
   void refill (uint64_t now);
   void pause (uint64_t now);
   static void chunk_sink (void *ctx, const uint8_t *p, size_t n);
@@ -864,7 +869,13 @@ Viewer::parse_head ()
   }
   std::string te = header_value (head_, "Transfer-Encoding");
   chunked_ = iequals_prefix (te.data (), te.size (), "chunked");
-  parts_.reset (boundary, [this] (const PartInfo &p) { on_part (p); });
+  MultipartReader::SizeHint hint;
+  if (run_.opt.skip_bodies && !run_.frames.empty ())
+    hint = [this] (const uint8_t *head, size_t len) {
+          return size_hint (head, len);
+        };
+  parts_.reset (boundary, [this] (const PartInfo &p) { on_part (p); },
+      std::move (hint));
   last_seq_.assign (size_t (std::max (run_.opt.cameras, 1)), 0);
   state_ = State::kBody;
   return true;
@@ -911,12 +922,39 @@ Viewer::consume (const uint8_t *p, size_t n, uint64_t t)
     fail ("bad multipart body");
 }
 
+/* A part that starts exactly like a frame this run sent (SOI, its tag,
+ * then the same JPEG bytes) is that frame: a relay must not touch live
+ * frames. Its size is then known and its body can be dropped unread; the
+ * reader still checks EOI and the boundary where the size says they are,
+ * and flags the part if they are not there. */
+uint64_t
+Viewer::size_hint (const uint8_t *head, size_t len) const
+{
+  FrameTag tag;
+  if (len < 4 + kTagSegmentLen || head[2] != 0xFF || head[3] != 0xFE ||
+      !find_tag (head, len, &tag) || tag.seq == 0 ||
+      tag.camera >= uint32_t (run_.opt.cameras))
+    return 0;
+  const auto &jpeg = run_.frames[(tag.seq - 1 + tag.camera * 7) %
+      run_.frames.size ()];
+  size_t rest = len - 2 - kTagSegmentLen;
+  if (jpeg.size () < 2 + rest ||
+      memcmp (head + 2 + kTagSegmentLen, jpeg.data () + 2, rest) != 0)
+    return 0;
+  return jpeg.size () + kTagSegmentLen;
+}
+
 void
 Viewer::on_part (const PartInfo &part)
 {
   bool measuring = run_.measuring;
   if (measuring)
     ++counters_.parts;
+  if (part.hint_mismatch) {
+    counters_.hint_mismatches += measuring;
+    counters_.corrupt += measuring;
+    return;
+  }
   bool jpeg = part.size >= 4 && part.head_len >= 2 && part.head[0] == 0xFF &&
       part.head[1] == 0xD8 && part.tail[0] == 0xFF && part.tail[1] == 0xD9;
   FrameTag tag;
@@ -979,19 +1017,25 @@ Viewer::resume (uint64_t now)
 void
 Viewer::read_some ()
 {
-  for (int round = 0; round < 4 && fd_ >= 0; ++round) {
-    size_t budget = kReadBufSize;
+  const bool skipping = state_ == State::kBody && !chunked_ &&
+      run_.opt.skip_bodies;
+  for (int round = 0; round < 8 && fd_ >= 0; ++round) {
+    uint64_t allowed = UINT64_MAX;
     if (throttled ()) {
       refill (now_ns ());
       if (tokens_ < 1) {
         pause (refilled_);
         return;
       }
-      budget = std::min (budget, size_t (tokens_));
+      allowed = uint64_t (tokens_);
     }
-    /* Counted part bodies can be dropped in the kernel, unread. */
-    if (state_ == State::kBody && !chunked_ && run_.opt.skip_bodies) {
-      uint64_t skip = std::min<uint64_t> (parts_.skippable (), budget);
+    /* While parts can be skipped, read a part's headers and head, drop the
+     * body in the kernel, read its end: no copy of the bulk. */
+    size_t budget = skipping && parts_.expects_skippable () ? kSmallRead :
+        kReadBufSize;
+    budget = size_t (std::min<uint64_t> (budget, allowed));
+    if (skipping) {
+      uint64_t skip = std::min (parts_.skippable (), allowed);
       if (skip > 0) {
         ssize_t k = recv (fd_, run_.readbuf, skip, MSG_TRUNC | MSG_DONTWAIT);
         if (k > 0) {
@@ -1156,6 +1200,7 @@ report_group (Json &j, const char *key,
     sum.corrupt += c.corrupt;
     sum.gaps += c.gaps;
     sum.bytes += c.bytes;
+    sum.hint_mismatches += c.hint_mismatches;
   }
   if (count == 0)
     return;
@@ -1175,6 +1220,7 @@ report_group (Json &j, const char *key,
   j.num ("placeholder_ratio", sum.parts ? double (sum.placeholder) /
       double (sum.parts) : 0.0, 4);
   j.integer ("corrupt", (long long) sum.corrupt);
+  j.integer ("size_hint_mismatches", (long long) sum.hint_mismatches);
   j.integer ("gaps", (long long) sum.gaps);
   j.integer ("bytes", (long long) sum.bytes);
   j.num ("mbit_s", double (sum.bytes) * 8 / 1e6 / seconds, 1);
@@ -1247,6 +1293,10 @@ run_load (Options &opt)
     viewers.push_back (std::make_unique<Viewer> (*run, uint32_t (i),
             slow ? opt.throttle_rate : 0.0, slow ? &lat_slow : &lat_fast));
   }
+  std::vector<Viewer *> slow_viewers;
+  for (const auto &v : viewers)
+    if (v->throttled ())
+      slow_viewers.push_back (v.get ());
   lat_fast.reserve (size_t (std::max (opt.fps, 30.0) * (opt.duration + 1)) *
       size_t (std::max (opt.viewers, 1)));
 
@@ -1314,9 +1364,7 @@ run_load (Options &opt)
         c->tick (now);
       deadline = std::min (deadline, c->next_due ());
     }
-    for (auto &v : viewers) {
-      if (!v->throttled ())
-        continue;
+    for (Viewer *v : slow_viewers) {
       if (v->wake_at () <= now)
         v->resume (now);
       deadline = std::min (deadline, v->wake_at ());

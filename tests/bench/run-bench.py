@@ -94,7 +94,8 @@ def missing_program(argv):
         rest = [a for a in argv[1:] if "=" not in a and not a.startswith("-")]
         prog = rest[0] if rest else prog
     if os.sep in prog:
-        return None if os.access(prog, os.X_OK) else "%s not built" % prog
+        return None if os.access(prog, os.X_OK) else "%s not built" % (
+            os.path.relpath(prog, ROOT))
     return None if shutil.which(prog) else "%s not found" % prog
 
 
@@ -167,10 +168,10 @@ def cell(key, r):
     fast = r["viewers"].get("fast")
     lat = fast["latency_ms"] if fast else None
     if key == "v1":
-        return ("%.1f live fps of %.1f sent; p50 %s ms, p99 %s ms; CPU %s; "
-                "placeholder in %s of parts" % (
-                    fast["live_fps_mean"], cam["send_fps"], ms(lat["p50"]),
-                    ms(lat["p99"]), pct(srv["cpu_pct"]),
+        return ("%.1f live fps of %.1f sent, %d gaps; p50 %s ms, p99 %s ms; "
+                "CPU %s; placeholder in %s of parts" % (
+                    fast["live_fps_mean"], cam["send_fps"], fast["gaps"],
+                    ms(lat["p50"]), ms(lat["p99"]), pct(srv["cpu_pct"]),
                     ratio(fast["placeholder_ratio"])))
     if key in ("v10", "v100", "v1000"):
         return ("fps min %.1f / mean %.1f; %d of %d viewers got nothing; "
@@ -438,7 +439,7 @@ def main():
         "camrelay_cmd": os.environ.get("CAMRELAY_CMD",
                                        "{build}/pipeline/camrelay --port {port}"),
         "warmup": args.warmup, "duration": args.duration,
-        "frames": "%d VGA JPEGs, %d-%d KB" % frame_stats(frames),
+        "frames": "%d VGA JPEGs of %.1f-%.1f KB" % frame_stats(frames),
     }
     results = {}
     try:
@@ -480,7 +481,9 @@ def main():
 
 def frame_stats(path):
     sizes = [os.path.getsize(p) for p in glob.glob(os.path.join(path, "*.jpg"))]
-    return (len(sizes), min(sizes) // 1000, max(sizes) // 1000) if sizes else (0, 0, 0)
+    if not sizes:
+        return (0, 0, 0)
+    return (len(sizes), min(sizes) / 1000.0, max(sizes) / 1000.0)
 
 
 if __name__ == "__main__":

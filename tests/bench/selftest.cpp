@@ -113,7 +113,10 @@ std::vector<uint8_t>
 make_part (std::mt19937 &rng, uint64_t seq, size_t body, bool tag, bool app0,
     bool eoi, const std::string &boundary)
 {
-  std::vector<uint8_t> p = { 0xFF, 0xD8 };
+  std::vector<uint8_t> p;
+  p.reserve (body + 64);
+  p.push_back (0xFF);
+  p.push_back (0xD8);
   if (app0) {
     const uint8_t jfif[] = { 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1,
       1, 0, 0, 1, 0, 1, 0, 0 };
@@ -168,6 +171,7 @@ struct Got
   uint64_t size;
   bool tag;
   uint64_t seq;
+  bool hint_mismatch;
 };
 
 enum class Layout { kAdvanced, kContentLength, kLegacy };
@@ -245,7 +249,8 @@ struct Reader
   bool chunked = false;
   std::vector<Got> got;
 
-  Reader (const std::string &boundary, bool chunked_body)
+  Reader (const std::string &boundary, bool chunked_body,
+      MultipartReader::SizeHint hint = nullptr)
       : chunked (chunked_body)
   {
     mp.reset (boundary, [this] (const PartInfo &p) {
@@ -257,8 +262,9 @@ struct Reader
           FrameTag t;
           g.tag = find_tag (p.head, p.head_len, &t);
           g.seq = g.tag ? t.seq : 0;
+          g.hint_mismatch = p.hint_mismatch;
           got.push_back (g);
-        });
+        }, std::move (hint));
   }
 
   static void sink (void *ctx, const uint8_t *p, size_t n)
@@ -288,6 +294,20 @@ struct Reader
   }
 };
 
+/* The sizes a load generator knows of the frames it sent, by sequence
+ * number; @skew makes the hint of part 1 wrong. */
+MultipartReader::SizeHint
+exact_hint (const std::vector<Expect> &parts, int64_t skew = 0)
+{
+  return [&parts, skew] (const uint8_t *head, size_t len) -> uint64_t {
+    FrameTag t;
+    if (!find_tag (head, len, &t) || t.seq == 0 || t.seq > parts.size ())
+      return 0;
+    return uint64_t (int64_t (parts[t.seq - 1].bytes.size ()) +
+        (t.seq == 1 ? skew : 0));
+  };
+}
+
 std::string
 describe (Layout l, bool chunked, const std::string &how)
 {
@@ -312,7 +332,7 @@ verify (const Reader &r, const std::vector<Expect> &parts, size_t complete,
     bool ok = g.size == e.size () && g.head.size () == head &&
         memcmp (g.head.data (), e.data (), head) == 0 &&
         g.tail[0] == e[e.size () - 2] && g.tail[1] == e[e.size () - 1] &&
-        g.tag == parts[i].tag && g.seq == parts[i].seq;
+        g.tag == parts[i].tag && g.seq == parts[i].seq && !g.hint_mismatch;
     check (ok, what + ": part " + std::to_string (i) + " differs");
     if (!ok)
       return;
@@ -351,6 +371,15 @@ test_multipart ()
               verify (r, parts, complete, describe (l, chunked, "split at " +
                       std::to_string (cut) + (skip ? ", skipping" : "")));
             }
+            /* Delimited parts skipped on the strength of exact sizes. */
+            for (size_t cut = 0; skip && !chunked && cut <= wire.size ();
+                cut += 7) {
+              Reader r (b, chunked, exact_hint (parts));
+              r.read (w, cut, skip);
+              r.read (w + cut, wire.size () - cut, skip);
+              verify (r, parts, complete, describe (l, chunked, "hinted, split at "
+                      + std::to_string (cut)));
+            }
             Reader bytes (b, chunked);
             for (size_t i = 0; i < wire.size (); ++i)
               bytes.read (w + i, 1, skip);
@@ -377,6 +406,37 @@ test_multipart ()
     r.read (reinterpret_cast<const uint8_t *> (s.data ()), s.size (), false);
     verify (r, parts, parts.size (), "legacy, closed");
     check (r.mp.ended (), "close delimiter ends the stream");
+  }
+  /* A wrong size hint never passes for a good part: whatever was skipped,
+   * the part is flagged, or it is exactly the part that was sent. */
+  {
+    std::mt19937 r2 (9);
+    std::vector<Expect> parts;
+    for (uint64_t i = 1; i <= 3; ++i)
+      parts.push_back ({ make_part (r2, i, 900, true, false, true, "frame"),
+            true, i });
+    size_t complete = 0;
+    std::string s = make_stream (Layout::kAdvanced, "frame", parts, "",
+        &complete);
+    auto *w = reinterpret_cast<const uint8_t *> (s.data ());
+    for (int64_t skew : { -7, 7, 300 }) {
+      int flagged = 0;
+      for (size_t cut = 0; cut <= s.size (); ++cut) {
+        Reader r ("frame", false, exact_hint (parts, skew));
+        r.read (w, cut, true);
+        r.read (w + cut, s.size () - cut, true);
+        for (const Got &g : r.got) {
+          if (g.seq != 1)
+            continue;
+          flagged += g.hint_mismatch;
+          check (g.hint_mismatch || g.size == parts[0].bytes.size (),
+              "wrong hint " + std::to_string (skew) + " passed, split at " +
+              std::to_string (cut));
+        }
+      }
+      check (flagged > 0, "wrong hint " + std::to_string (skew) +
+          " never flagged");
+    }
   }
   /* A preamble before the first boundary is junk, not a part. */
   Reader r ("x", false);

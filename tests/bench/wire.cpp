@@ -429,10 +429,13 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
 /* ---- multipart/x-mixed-replace ------------------------------------------ */
 
 void
-MultipartReader::reset (const std::string &boundary, OnPart on_part)
+MultipartReader::reset (const std::string &boundary, OnPart on_part,
+    SizeHint hint)
 {
   delimiter_ = "\r\n--" + boundary;
   on_part_ = std::move (on_part);
+  hint_ = std::move (hint);
+  hint_worked_ = false;
   /* The first boundary may open the body without a CRLF before it: start
    * as if that CRLF had just been seen. A CRLF that is there anyway makes
    * the match restart on it. */
@@ -591,6 +594,9 @@ MultipartReader::begin_part ()
   size_ = 0;
   tail_[0] = tail_[1] = 0;
   last_ns_ = 0;
+  expected_ = 0;
+  hint_tried_ = false;
+  skipped_any_ = false;
   if (content_length_ >= 0) {
     remaining_ = uint64_t (content_length_);
     state_ = State::kBodyLength;
@@ -622,6 +628,11 @@ MultipartReader::body_bytes (const uint8_t *p, size_t n, uint64_t t)
     size_t c = std::min (n, kPartHeadCap - head_len_);
     memcpy (head_ + head_len_, p, c);
     head_len_ += c;
+    if (head_len_ == kPartHeadCap && hint_ && !hint_tried_ &&
+        state_ == State::kBodyDelimited) {
+      hint_tried_ = true;
+      expected_ = hint_ (head_, head_len_);
+    }
   }
   if (n >= 2) {
     tail_[0] = p[n - 2];
@@ -644,6 +655,10 @@ MultipartReader::end_part ()
   info.tail[1] = tail_[1];
   info.size = size_;
   info.had_content_length = state_ == State::kBodyLength;
+  info.hint_mismatch = skipped_any_ && expected_ > 0 && size_ != expected_;
+  /* Small first reads pay off only while parts keep being skippable. */
+  hint_worked_ = info.had_content_length ||
+      (expected_ > 0 && size_ == expected_);
   info.last_byte_ns = last_ns_;
   /* After a counted part the CRLF before the next boundary follows. */
   if (state_ == State::kBodyLength) {
@@ -657,17 +672,25 @@ MultipartReader::end_part ()
 uint64_t
 MultipartReader::skippable () const
 {
-  if (state_ != State::kBodyLength || head_len_ < kPartHeadCap ||
-      remaining_ <= 2)
+  if (head_len_ < kPartHeadCap)
     return 0;
-  return remaining_ - 2;
+  if (state_ == State::kBodyLength)
+    return remaining_ > 2 ? remaining_ - 2 : 0;
+  /* A pending partial delimiter match must be resolved by real bytes. */
+  if (state_ == State::kBodyDelimited && expected_ > 0 && matched_ == 0 &&
+      size_ + 2 < expected_)
+    return expected_ - size_ - 2;
+  return 0;
 }
 
 void
 MultipartReader::skipped (uint64_t n, uint64_t t)
 {
   size_ += n;
-  remaining_ -= n;
+  if (state_ == State::kBodyLength)
+    remaining_ -= n;
+  else
+    skipped_any_ = true;
   last_ns_ = t;
 }
 

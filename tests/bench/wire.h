@@ -124,6 +124,9 @@ struct PartInfo
   uint8_t tail[2];
   uint64_t size;
   bool had_content_length;
+  /* Bytes were skipped on the strength of a size hint and the part did not
+   * end where the hint said: its bytes cannot be trusted. */
+  bool hint_mismatch;
   /* When the read that delivered the part's last byte returned. */
   uint64_t last_byte_ns;
 };
@@ -137,15 +140,24 @@ class MultipartReader
 {
 public:
   using OnPart = std::function<void (const PartInfo &)>;
+  /* Given the first kPartHeadCap bytes of a part without Content-Length,
+   * its exact size if the caller knows it (it sent that very frame), else
+   * 0. */
+  using SizeHint = std::function<uint64_t (const uint8_t *head, size_t len)>;
 
-  void reset (const std::string &boundary, OnPart on_part);
+  void reset (const std::string &boundary, OnPart on_part,
+      SizeHint hint = nullptr);
   void feed (const uint8_t *p, size_t n, uint64_t t);
 
   /* Bytes of the current part the caller may discard unread (recv with
    * MSG_TRUNC): the head is kept and the last two bytes are always left
-   * to be read. Only Content-Length parts qualify. */
+   * to be read, so EOI and the boundary after it are still checked.
+   * Content-Length parts qualify, and parts whose size was hinted. */
   uint64_t skippable () const;
   void skipped (uint64_t n, uint64_t t);
+  /* Whether the next bytes start a part whose body could be skipped once
+   * its head is read: a caller can then read a little and skip the rest. */
+  bool expects_skippable () const { return hint_worked_; }
 
   bool ended () const { return state_ == State::kEnd; }
   bool failed () const { return state_ == State::kError; }
@@ -171,6 +183,11 @@ private:
 
   std::string delimiter_;
   OnPart on_part_;
+  SizeHint hint_;
+  uint64_t expected_ = 0;
+  bool hint_tried_ = false;
+  bool skipped_any_ = false;
+  bool hint_worked_ = false;
   State state_ = State::kSeek;
   size_t matched_ = 0;
   std::string line_;
