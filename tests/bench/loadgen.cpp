@@ -398,6 +398,7 @@ private:
   std::string key_;
   std::string in_;
   std::vector<uint8_t> out_;
+  size_t out_len_ = 0;
   size_t out_off_ = 0;
   std::vector<uint8_t> control_;
   bool writing_ = false;
@@ -459,6 +460,7 @@ Camera::send_handshake ()
       "Sec-WebSocket-Version: 13\r\n"
       "User-Agent: camrelay-loadgen\r\n\r\n";
   out_.assign (req.begin (), req.end ());
+  out_len_ = out_.size ();
   out_off_ = 0;
   state_ = State::kHandshake;
   run_.loop.mod (fd_, EPOLLIN, this);
@@ -576,19 +578,24 @@ Camera::prepare_frame ()
   uint8_t hdr[14];
   size_t hlen = ws_write_header (hdr, kWsBinary, payload_len, mask);
 
-  out_.resize (hlen + payload_len);
+  /* out_ only grows: resizing it down and up again would zero-fill it. */
+  out_len_ = hlen + payload_len;
+  if (out_.size () < out_len_)
+    out_.resize (out_len_);
   uint8_t *p = out_.data ();
   memcpy (p, hdr, hlen);
   uint8_t *payload = p + hlen;
-  payload[0] = 0xFF;
-  payload[1] = 0xD8;
+  uint8_t start[2 + kTagSegmentLen];
+  start[0] = 0xFF;
+  start[1] = 0xD8;
   FrameTag tag;
   tag.camera = id_;
   tag.seq = ++seq_;
   tag.sent_ns = now_ns ();
-  write_tag_segment (payload + 2, tag);
-  memcpy (payload + 2 + kTagSegmentLen, jpeg.data () + 2, jpeg.size () - 2);
-  ws_apply_mask (payload, payload_len, mask);
+  write_tag_segment (start + 2, tag);
+  ws_copy_masked (payload, start, sizeof start, mask, 0);
+  ws_copy_masked (payload + sizeof start, jpeg.data () + 2, jpeg.size () - 2,
+      mask, sizeof start);
   out_off_ = 0;
 }
 
@@ -597,18 +604,22 @@ bool
 Camera::flush ()
 {
   for (;;) {
-    if (out_off_ == out_.size ()) {
-      if (out_.size () > 0 && state_ == State::kStreaming &&
+    if (out_off_ == out_len_) {
+      if (out_len_ > 0 && state_ == State::kStreaming &&
           out_[0] == (0x80 | kWsBinary)) {
         ++counters_.frames;
       }
-      out_.clear ();
+      out_len_ = 0;
       out_off_ = 0;
       if (control_.empty ())
         return true;
-      out_.swap (control_);
+      if (out_.size () < control_.size ())
+        out_.resize (control_.size ());
+      memcpy (out_.data (), control_.data (), control_.size ());
+      out_len_ = control_.size ();
+      control_.clear ();
     }
-    ssize_t n = send (fd_, out_.data () + out_off_, out_.size () - out_off_,
+    ssize_t n = send (fd_, out_.data () + out_off_, out_len_ - out_off_,
         MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) {
@@ -644,7 +655,7 @@ Camera::tick (uint64_t now)
    * instead of bursting. */
   if (next_due_ + period < now)
     next_due_ = now + period;
-  if (out_off_ < out_.size () || frame_pending_) {
+  if (out_off_ < out_len_ || frame_pending_) {
     ++counters_.late;
     frame_pending_ = true;
     return;
@@ -669,7 +680,7 @@ Camera::on_events (uint32_t events)
       flush ();
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
       read_handshake ();
-    if (state_ == State::kHandshake && out_off_ == out_.size ())
+    if (state_ == State::kHandshake && out_off_ == out_len_)
       want_write (false);
     return;
   }
@@ -687,7 +698,7 @@ Camera::on_events (uint32_t events)
   if (!paced ()) {
     /* As fast as the socket takes them, a bounded batch per wake-up so
      * that the viewers on the same thread are served too. */
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < 8; ++i) {
       prepare_frame ();
       if (!flush ())
         return;

@@ -101,6 +101,16 @@ test_frames ()
   ws_apply_mask (pieces.data (), 13, mask, 0);
   ws_apply_mask (pieces.data () + 13, 988, mask, 13);
   check (whole == pieces, "masking in pieces equals masking at once");
+  for (size_t off : { 0, 1, 3, 38 }) {
+    for (size_t len : { 0, 5, 16, 63, 64, 65, 200, 1001 - 38 }) {
+      std::vector<uint8_t> a (data.begin (), data.begin () + ptrdiff_t (len));
+      std::vector<uint8_t> b (len);
+      ws_apply_mask (a.data (), len, mask, off);
+      ws_copy_masked (b.data (), data.data (), len, mask, off);
+      check (a == b, "copy-and-mask equals mask in place, offset " +
+          std::to_string (off) + " length " + std::to_string (len));
+    }
+  }
   size_t differ = 0;
   for (size_t i = 0; i < data.size (); ++i)
     differ += whole[i] == (data[i] ^ mask[i & 3]);

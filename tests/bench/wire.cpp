@@ -236,6 +236,44 @@ ws_apply_mask (uint8_t *p, size_t len, const uint8_t mask[4], uint64_t offset)
     p[i] ^= key[i & 7];
 }
 
+void
+ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len,
+    const uint8_t mask[4], uint64_t offset)
+{
+  /* 16-byte vectors (SSE2 on x86-64, NEON on arm64) without intrinsics;
+   * the key repeats every 4 bytes, so every block sees the same key. */
+  typedef uint8_t v16 __attribute__ ((vector_size (16)));
+  uint8_t key[16];
+  for (int i = 0; i < 16; ++i)
+    key[i] = mask[(offset + i) & 3];
+  v16 k;
+  memcpy (&k, key, 16);
+  size_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    v16 a, b, c, d;
+    memcpy (&a, src + i, 16);
+    memcpy (&b, src + i + 16, 16);
+    memcpy (&c, src + i + 32, 16);
+    memcpy (&d, src + i + 48, 16);
+    a ^= k;
+    b ^= k;
+    c ^= k;
+    d ^= k;
+    memcpy (dst + i, &a, 16);
+    memcpy (dst + i + 16, &b, 16);
+    memcpy (dst + i + 32, &c, 16);
+    memcpy (dst + i + 48, &d, 16);
+  }
+  for (; i + 16 <= len; i += 16) {
+    v16 a;
+    memcpy (&a, src + i, 16);
+    a ^= k;
+    memcpy (dst + i, &a, 16);
+  }
+  for (; i < len; ++i)
+    dst[i] = src[i] ^ key[i & 15];
+}
+
 bool
 ws_parse_header (const uint8_t *p, size_t avail, WsFrameHeader *out)
 {

@@ -52,6 +52,12 @@ size_t ws_write_header (uint8_t *dst, uint8_t opcode, uint64_t payload_len,
 void ws_apply_mask (uint8_t *p, size_t len, const uint8_t mask[4],
     uint64_t offset = 0);
 
+/* Copies @len bytes from @src to @dst masking them on the way, the key
+ * aligned on payload offset @offset: one pass over the frame instead of a
+ * copy and a second pass. */
+void ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len,
+    const uint8_t mask[4], uint64_t offset = 0);
+
 struct WsFrameHeader
 {
   bool fin = false;

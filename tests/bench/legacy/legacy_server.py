@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The legacy camera relay, reconstructed as it was: the benchmark baseline.
 
-FastAPI + uvicorn + Pillow, as in ../../../docs and the wire contract in
+FastAPI + uvicorn + Pillow, following the description and wire contract in
 shared/docs/legacy-server.md. Its weaknesses are kept on purpose:
 
 - each viewer runs its own loop with no pause: read image.jpg, decode and
