@@ -163,6 +163,20 @@ def cell(key, r):
         return "pending (%s)" % r["pending"]
     if "error" in r:
         return "error: %s" % r["error"][:120]
+    problems = []
+    if r["cameras"]["failed"]:
+        problems.append("camera failed: %s" % r["cameras"]["first_error"])
+    if r["viewers"]["failed"] or r["viewers"]["dropped"]:
+        problems.append("%d viewers failed, %d dropped (%s)" % (
+            r["viewers"]["failed"], r["viewers"]["dropped"],
+            r["viewers"]["first_error"]))
+    if "server_exited" in r:
+        problems.append("server exited with %s" % r["server_exited"])
+    text = cell_text(key, r)
+    return "; ".join(["**%s**" % p for p in problems] + [text])
+
+
+def cell_text(key, r):
     srv = r["server"]
     cam = r["cameras"]
     fast = r["viewers"].get("fast")
