@@ -231,8 +231,17 @@ Conn::become_viewer (bool classic)
   if (!classic_)
     prefix_ += "--" + srv_.boundary () + "\r\nContent-Type: image/jpeg\r\n\r\n";
   srv_.add_viewer (this);
-  if (srv_.latest ())
+  if (srv_.latest ()) {
     offer (srv_.latest ());
+    return;
+  }
+  /* No frame yet: the response head goes now, the parts when they come. */
+  ssize_t n = send (fd_, prefix_.data (), prefix_.size (), MSG_NOSIGNAL);
+  if (n != ssize_t (prefix_.size ())) {
+    kill ();
+    return;
+  }
+  prefix_.clear ();
 }
 
 void
