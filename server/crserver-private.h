@@ -235,6 +235,10 @@ private:
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
 
+public:
+  /* Server thread: sends a frame published since the last fan-out, if any. */
+  void fan_out_pending ();
+
   std::shared_ptr<ServerImpl> server_;
   StreamSettings settings_;
   guint64 id_;
@@ -305,6 +309,8 @@ public:
   void register_page (PageRouteImpl * page);
   void unregister_page (PageRouteImpl * page);
   guint64 next_id () { return ++last_id_; }
+  /* Sends frames the pipelines published meanwhile, without waiting for a main-loop iteration. */
+  void fan_out_pending ();
 
   /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
   static bool steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,

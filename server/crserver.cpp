@@ -460,6 +460,13 @@ ServerImpl::unregister_stream (StreamImpl * stream)
   streams_.erase (stream->id ());
 }
 
+void
+ServerImpl::fan_out_pending ()
+{
+  for (auto &[id, stream] : streams_)
+    stream->fan_out_pending ();
+}
+
 StreamImpl *
 ServerImpl::stream_by_id (guint64 id) const
 {
