@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 using crtest::Bytes;
 using crtest::MjpegReader;
@@ -250,6 +251,102 @@ TEST_F (Hostile, CameraChurnReturnsFileDescriptorsAndMemory)
   EXPECT_LE (settled_fds (), fds) << list_fds ();
   if (kRssMeaningful)
     EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory grew with camera churn";
+}
+
+/* Publishes a distinct 30 KB frame every 33 ms for @ms, tagging each with its sequence number. */
+static void
+camera_at_30fps (cr::Stream & s, int ms, int *last_seq)
+{
+  for (int elapsed = 0; elapsed < ms; elapsed += 33) {
+    (*last_seq)++;
+    Bytes b (30000, static_cast<guint8> (*last_seq & 0xff));
+    memcpy (b.data (), last_seq, sizeof (*last_seq));
+    GBytes *bytes = g_bytes_new (b.data (), b.size ());
+    s.publish (bytes);
+    g_bytes_unref (bytes);
+    g_usleep (33000);
+  }
+}
+
+static int
+seq_of (const Bytes & part)
+{
+  int seq = -1;
+  if (part.size () == 30000)
+    memcpy (&seq, part.data (), sizeof (seq));
+  return seq;
+}
+
+TEST_F (Hostile, ViewerReadingAt1KiBPerSecondGetsWholeFramesAndCostsLittle)
+{
+  start ();
+  add_stream ();
+  MjpegReader slow (port);
+  int small = 2048;
+  setsockopt (slow.fd (), SOL_SOCKET, SO_RCVBUF, &small, sizeof (small));
+  MjpegReader fast (port);
+  wait_viewers (2);
+  long rss = rss_kib ();
+
+  int seq = 0;
+  std::thread camera (camera_at_30fps, std::ref (*stream), 4000, &seq);
+  /* The slow viewer reads 1 KiB per second; the fast one reads everything. */
+  std::thread slow_reader ([&] {
+        for (int i = 0; i < 4; i++) {
+          char buf[1024];
+          recv (slow.fd (), buf, sizeof (buf), 0);
+          g_usleep (1000000);
+        }
+      });
+  int fast_parts = 0, last = 0;
+  Bytes got;
+  while (fast.next_part (got, 1000)) {
+    int s = seq_of (got);
+    ASSERT_GT (s, last);
+    last = s;
+    fast_parts++;
+  }
+  camera.join ();
+  slow_reader.join ();
+  EXPECT_GE (fast_parts, seq - 2) << "the fast viewer lost frames to the slow one";
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 2 * 1024) << "memory grew with a slow viewer";
+  EXPECT_GT (stream->stats ().parts_skipped, 50u);
+}
+
+TEST_F (Hostile, ViewerThatStallsThenResumesSeesARecentFrame)
+{
+  start ();
+  cr::StreamSettings ss;
+  ss.stall_timeout_ms = 10000;
+  add_stream (ss);
+  MjpegReader viewer (port);
+  wait_viewers (1);
+  int seq = 0;
+  /* Three seconds without reading a byte, while the camera goes on. */
+  camera_at_30fps (*stream, 3000, &seq);
+  int at_resume = seq;
+  std::thread camera (camera_at_30fps, std::ref (*stream), 1000, &seq);
+  /* Frames already delivered into the viewer's own receive buffer (its kernel's default 128 KiB,
+   * about four frames) come first; right behind them is the newest frame, not three seconds of
+   * backlog. */
+  Bytes got;
+  int parts = 0, newest = 0, parts_to_live_edge = -1;
+  gint64 resumed = g_get_monotonic_time (), live_edge_ms = -1;
+  while (viewer.next_part (got, 500) && parts < 100) {
+    parts++;
+    newest = std::max (newest, seq_of (got));
+    if (parts_to_live_edge < 0 && newest >= at_resume) {
+      parts_to_live_edge = parts;
+      live_edge_ms = (g_get_monotonic_time () - resumed) / 1000;
+    }
+  }
+  EXPECT_GT (parts_to_live_edge, 0);
+  EXPECT_LE (parts_to_live_edge, 8) << "the viewer had to wade through a backlog";
+  EXPECT_LT (live_edge_ms, 500);
+  camera.join ();
+  EXPECT_EQ (newest, seq);
+  EXPECT_EQ (stream->stats ().viewers_stalled, 0u);
 }
 
 TEST_F (Hostile, OversizedRequestHeadersAreRefusedWithBoundedMemory)
