@@ -117,6 +117,7 @@ private:
       G_GNUC_PRINTF (3, 4);
   bool out_of_data (const char *format, ...) G_GNUC_PRINTF (2, 3);
   bool frame_header (gsize at, guint8 marker, const guint8 * body, guint len);
+  void fold_format_key (guint8 marker, const guint8 * body, guint len);
   bool scan_header (gsize at, const guint8 * body, guint len);
   bool finish (gsize at, gsize end);
   gsize skip_entropy_coded_data (gsize pos) const;
@@ -159,6 +160,16 @@ Walk::out_of_data (const char *format, ...)
   if (ends_with_eoi_)
     return reject (JpegReject::Malformed, "%s", what);
   return reject (JpegReject::Truncated, "no EOI at the end: %s", what);
+}
+
+void
+Walk::fold_format_key (guint8 marker, const guint8 * body, guint len)
+{
+  guint64 h = res_.info.format_key;
+  h = (h ^ marker) * 0x100000001b3ull;
+  for (guint i = 0; i < len; i++)
+    h = (h ^ body[i]) * 0x100000001b3ull;
+  res_.info.format_key = h;
 }
 
 bool
@@ -409,6 +420,8 @@ Walk::run ()
     const guint body_len = len - 2;
     pos += len;
 
+    if (is_sof (marker) || marker == APP0 || marker == APP0 + 14)
+      fold_format_key (marker, body, body_len);
     if (is_sof (marker)) {
       if (!frame_header (at, marker, body, body_len))
         return;

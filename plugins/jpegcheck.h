@@ -62,6 +62,9 @@ struct JpegInfo
   bool progressive = false;
   bool arithmetic = false;
   guint scans = 0;
+  /* FNV-1a over the segments from which jpegparse derives its caps (SOF, the JFIF APP0 and the
+   * Adobe APP14): two frames with the same key get the same caps. */
+  guint64 format_key = 0xcbf29ce484222325ull;
 };
 
 struct JpegCheckResult

@@ -771,6 +771,50 @@ TEST (JpegValidate, OtherSizesAndSubsamplingsPass)
   EXPECT_EQ (stat (h->element, "rejected"), 0u);
 }
 
+TEST (JpegValidate, RepeatedFormatsKeepTheirCapsAcrossChanges)
+{
+  /* Frames of an unchanged format skip jpegparse's scan; every change of format must still
+   * reach downstream as new caps, and every frame must come out whole and alone. */
+  crtest::JpegSpec small, big, grey;
+  small.width = 320, small.height = 240;
+  big.width = 640, big.height = 480;
+  grey.width = 320, grey.height = 240, grey.format = "GRAY8";
+  const auto & a = frames (small, 5);
+  const auto & b = frames (big, 2);
+  const auto & g = frames (grey, 2);
+  struct Step
+  {
+    const Bytes *frame;
+    int width;
+    const char *sampling;
+  } steps[] = {
+    { &a[0], 320, "YCbCr-4:2:0" }, { &a[1], 320, "YCbCr-4:2:0" }, { &a[2], 320, "YCbCr-4:2:0" },
+    { &b[0], 640, "YCbCr-4:2:0" }, { &b[1], 640, "YCbCr-4:2:0" },
+    { &g[0], 320, "GRAYSCALE" }, { &g[1], 320, "GRAYSCALE" },
+    { &a[3], 320, "YCbCr-4:2:0" }, { &a[4], 320, "YCbCr-4:2:0" },
+  };
+  Harness h = validator ();
+  g_object_set (h->element, "min-size", 0u, nullptr);
+  for (const auto & step : steps) {
+    GstBuffer *in = crtest::buffer_from (*step.frame);
+    GstMemory *mem = gst_buffer_peek_memory (in, 0);
+    ASSERT_EQ (gst_harness_push (h.get (), in), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_try_pull (h.get ());
+    ASSERT_NE (out, nullptr);
+    EXPECT_EQ (gst_buffer_peek_memory (out, 0), mem) << "frame copied";
+    EXPECT_EQ (crtest::bytes_of (out), *step.frame);
+    gst_buffer_unref (out);
+    EXPECT_EQ (gst_harness_try_pull (h.get ()), nullptr) << "more than one buffer for one frame";
+
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (h->sinkpad);
+    const GstStructure *s = gst_caps_get_structure (caps, 0);
+    gint width = 0;
+    gst_structure_get_int (s, "width", &width);
+    EXPECT_EQ (width, step.width);
+    EXPECT_STREQ (gst_structure_get_string (s, "sampling"), step.sampling);
+  }
+}
+
 TEST (JpegValidate, ProgressiveArithmeticAndRestartImagesPass)
 {
   Harness h = validator ();
