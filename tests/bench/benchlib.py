@@ -15,6 +15,17 @@ import time
 _started = []
 
 
+def camrelay_argv(port, build):
+    """camrelay's command line: CAMRELAY_CMD, a template with {port}, {placeholder}, {root} and
+    {build}, default "{build}/pipeline/camrelay --port {port}". It must exec the server itself."""
+    import shlex
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    fields = {"port": port, "placeholder": os.path.join(root, "placeholder.jpg"),
+              "root": root, "build": build}
+    template = os.environ.get("CAMRELAY_CMD", "{build}/pipeline/camrelay --port {port}")
+    return [part.format(**fields) for part in shlex.split(template)]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

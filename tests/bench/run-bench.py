@@ -73,12 +73,9 @@ TARGETS = {
 # ---- Servers -------------------------------------------------------------
 
 def server_argv(name, port, args, loadgen):
-    fields = {"port": port, "placeholder": os.path.join(ROOT, "placeholder.jpg"),
-              "root": ROOT, "build": args.build}
+    fields = {"placeholder": os.path.join(ROOT, "placeholder.jpg")}
     if name == "camrelay":
-        template = os.environ.get("CAMRELAY_CMD",
-                                  "{build}/pipeline/camrelay --port {port}")
-        return [part.format(**fields) for part in shlex.split(template)]
+        return benchlib.camrelay_argv(port, args.build)
     if name == "legacy":
         return ["/usr/bin/python3",
                 os.path.join(HERE, "legacy", "legacy_server.py"),
