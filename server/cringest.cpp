@@ -5,7 +5,10 @@
  * read here, frame by frame, with the payload landing directly in the buffer that is handed on. */
 #include "crserver-private.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <cstring>
 
@@ -219,6 +222,13 @@ WsConn::WsConn (ServerImpl & server, IngestRouteImpl * route, GIOStream * io, GS
   : Connection (server, io, socket, std::move (peer)), route_ (route), path_ (path),
     parser_ (*this, limits_of (route))
 {
+  /* A board that lost its Wi-Fi never closes its connection; TCP keepalive finds out within a
+   * minute, so the camera is reported gone instead of looking connected forever. */
+  g_socket_set_keepalive (socket_, TRUE);
+  int idle = 30, interval = 10, count = 3;
+  setsockopt (fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof (idle));
+  setsockopt (fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof (interval));
+  setsockopt (fd_, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof (count));
   watch (true, false);
 }
 

@@ -48,8 +48,6 @@ struct IngestSettings
   guint64 max_text_size = 64 * 1024;
   /* When not empty, a camera must present it as "Authorization: Bearer <secret>" or "?token=<secret>". */
   std::string secret;
-  /* A connection that sends nothing at all for this long is closed; 0 = never. */
-  guint idle_timeout_ms = 0;
 };
 
 struct IngestStats
