@@ -63,6 +63,8 @@ Camera::Elements::clear ()
 Camera::Camera (const CameraConfig & config) : config_ (config)
 {
   since_us_ = g_get_real_time ();
+  /* Counters start at zero with the program: frames that arrive before the first sample count. */
+  samples_.push_back ({ g_get_monotonic_time (), 0 });
 }
 
 Camera::~Camera ()
@@ -167,7 +169,32 @@ Camera::start ()
         cause += std::string (" (") + debug + ")";
     }
     handle_error (cause);
+    return;
   }
+  /* Not on the pipeline's PLAYING message: a live pipeline only gets there once its sinks have
+   * data, which without a jpegfallback waits for the camera. */
+  std::string state = running_state ();
+  set_state (state);
+  g_debug ("camera %s: pipeline started, %s", config_.name.c_str (), state.c_str ());
+}
+
+/* The state of a running pipeline: jpegfallback's choice, else whether a camera is connected. */
+std::string
+Camera::running_state () const
+{
+  GstStructure *s;
+  std::string state;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    s = element_stats (elements_.fallback);
+    state = connected_ ? "live" : "offline";
+  }
+  if (s) {
+    const gchar *active = gst_structure_get_string (s, "active");
+    state = active ? active : "placeholder";
+    gst_structure_free (s);
+  }
+  return state;
 }
 
 void
@@ -262,29 +289,6 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
     case GST_MESSAGE_EOS:
       self->handle_error ("the pipeline ended (end of stream)");
       return G_SOURCE_CONTINUE;
-    case GST_MESSAGE_STATE_CHANGED:{
-      if (GST_MESSAGE_SRC (message) != GST_OBJECT (self->pipeline_))
-        break;
-      GstState old_state, new_state;
-      gst_message_parse_state_changed (message, &old_state, &new_state, nullptr);
-      if (new_state != GST_STATE_PLAYING)
-        break;
-      std::string state;
-      GstStructure *s;
-      {
-        std::lock_guard<std::mutex> guard (self->lock_);
-        s = element_stats (self->elements_.fallback);
-        state = self->connected_ ? "live" : "offline";
-      }
-      if (s) {
-        const gchar *active = gst_structure_get_string (s, "active");
-        state = active ? active : "placeholder";
-        gst_structure_free (s);
-      }
-      self->set_state (state);
-      g_debug ("camera %s: pipeline playing, %s", self->config_.name.c_str (), state.c_str ());
-      break;
-    }
     case GST_MESSAGE_ELEMENT:
       self->handle_element_message (message);
       break;

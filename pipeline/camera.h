@@ -92,6 +92,7 @@ private:
   void handle_rejected (const GstStructure * s);
   void teardown ();
   void set_state (const std::string & state);
+  std::string running_state () const;
   void add_counters (std::map<std::string, guint64> & into) const;
 
   CameraConfig config_;

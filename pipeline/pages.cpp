@@ -303,6 +303,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("bytes_received").number (st.counter ("wsjpegsrc.bytes"));
     j.key ("connections").number (st.counter ("wsjpegsrc.connections"));
     j.key ("messages_refused").number (st.counter ("wsjpegsrc.refused-messages"));
+    j.key ("frames_dropped").number (st.counter ("wsjpegsrc.dropped"));
     j.key ("frames_accepted").number (st.counter ("jpegvalidate.accepted"));
     j.key ("frames_rejected").number (st.counter ("jpegvalidate.rejected"));
     j.key ("rejected").begin_object ();

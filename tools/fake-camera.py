@@ -114,12 +114,14 @@ async def run(args, frames):
                 await asyncio.wait_for(stop.wait(), timeout=max(delay, 0))
             except asyncio.TimeoutError:
                 pass
+        log(args, "sent %d frame%s" % (sent, "" if sent == 1 else "s"))
         if args.linger > 0 and not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=args.linger)
             except asyncio.TimeoutError:
                 pass
         await ws.close()
+        return 0
     except websockets.ConnectionClosed as e:
         code = e.rcvd.code if e.rcvd else None
         reason = e.rcvd.reason if e.rcvd else ""
