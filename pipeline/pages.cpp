@@ -442,7 +442,7 @@ h1{margin:0;font-size:16px}
 #server{color:#999;font-size:12px}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px;padding:0 12px 12px}
 figure{margin:0;background:#000;border-radius:6px;overflow:hidden}
-img,.nostream{display:block;width:100%;aspect-ratio:4/3;object-fit:contain;background:#000}
+img,.nostream{display:block;width:100%;aspect-ratio:4/3;max-height:calc(100vh - 90px);object-fit:contain;background:#000}
 .nostream{display:flex;align-items:center;justify-content:center;color:#777}
 figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#222}
 .name{font-weight:600}

@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,9 +139,14 @@ Process::Process (const std::vector<std::string> & argv,
   int fds[2];
   if (pipe2 (fds, O_CLOEXEC) != 0)
     return;
+  pid_t parent = getpid ();
   pid_t pid = fork ();
   if (pid == 0) {
     setpgid (0, 0);
+    /* Even a test that crashes takes its child with it. */
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+      _exit (125);
     dup2 (fds[1], 1);
     dup2 (fds[1], 2);
     int devnull = open ("/dev/null", O_RDONLY);
