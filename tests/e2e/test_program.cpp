@@ -417,6 +417,14 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   EXPECT_EQ (str_member (urls, "stream"), relay.url ("/stream/a"));
   EXPECT_EQ (str_member (urls, "snapshot"), relay.url ("/snapshot/a.jpg"));
 
+  /* Rejections are logged, but not one line per frame: four rejections, one warning. */
+  std::string log = relay.proc->output ();
+  gsize first = log.find ("camera a: rejected a ");
+  EXPECT_NE (first, std::string::npos) << log;
+  EXPECT_EQ (log.find ("camera a: rejected a ", first + 1), std::string::npos) << log;
+  /* On loopback only, no warning about cameras without a secret. */
+  EXPECT_EQ (log.find ("no ingest secret"), std::string::npos) << log;
+
   JsonObject *idle = j.camera ("idle");
   ASSERT_TRUE (idle);
   EXPECT_EQ (str_member (idle, "state"), "placeholder");
@@ -754,4 +762,37 @@ TEST (Program, PrintedPipelineRunsUnderGstLaunch)
   EXPECT_EQ (http_get (port, "/snapshot/front.jpg").body, frames.back ());
   launch.send_signal (SIGINT);
   EXPECT_EQ (launch.wait (10000), 0) << launch.output ();
+}
+
+/* [server] viewer credentials guard streams, snapshots and pages; /metrics may stay open to a
+ * local scraper; a camera secret guards ingest. */
+TEST (Program, CredentialsAndSecret)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("viewer-user = family\nviewer-password = s3cret\n"
+          "metrics-open-on-loopback = true\n[camera a]\nsecret = board-token\n")) <<
+      relay.proc->output ();
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> ("family:s3cret"), 13);
+  std::string auth = std::string ("Authorization: Basic ") + b64 + "\r\n";
+  for (const char *path : { "/status", "/view", "/stream/a", "/snapshot/a.jpg" }) {
+    HttpResponse r = http_get (relay.port, path);
+    EXPECT_EQ (r.status, 401) << path;
+    EXPECT_NE (r.header ("www-authenticate").find ("Basic"), std::string::npos) << path;
+  }
+  EXPECT_EQ (http_get (relay.port, "/status", auth).status, 200);
+  EXPECT_EQ (http_get (relay.port, "/view", auth).status, 200);
+  EXPECT_EQ (http_get (relay.port, "/metrics").status, 200);
+
+  WsCamera stranger (relay.port, "/ws/a");
+  EXPECT_EQ (stranger.status (), 401);
+  WsCamera board (relay.port, "/ws/a?token=board-token");
+  ASSERT_EQ (board.status (), 101);
+  std::vector<Bytes> frames = make_frames (3);
+  for (const auto &f : frames)
+    ASSERT_TRUE (board.send_binary (f));
+  EXPECT_TRUE (wait_until ([&] {
+        return http_get (relay.port, "/snapshot/a.jpg", auth).body == frames.back ();
+      }));
+  /* The secret is never printed. */
+  EXPECT_EQ (relay.proc->output ().find ("board-token"), std::string::npos);
 }
