@@ -761,9 +761,12 @@ cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition
     return ret;
 
   switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
+    case GST_STATE_CHANGE_PAUSED_TO_READY:{
+      g_autoptr (GstStructure) stats = build_stats (self);
+      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
       stop_stream (self);
       break;
+    }
     case GST_STATE_CHANGE_READY_TO_NULL:{
       std::shared_ptr<cr::Server> server;
       {

@@ -430,6 +430,8 @@ cr_ws_jpeg_src_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_PAUSED_TO_READY:{
       /* Destroyed outside the lock: it waits for the server thread, which may be inside
        * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
+      g_autoptr (GstStructure) stats = build_stats (self);
+      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
       std::unique_ptr<cr::IngestRoute> route;
       {
         std::lock_guard<std::mutex> guard (self->priv->lock);

@@ -14,8 +14,8 @@ namespace cr {
 
 /* Time a closing connection gets to answer our close frame before we hang up. */
 static const guint CLOSE_GRACE_MS = 2000;
-/* Bytes read per wake-up, so that one busy camera cannot starve the viewers of its thread. */
-static const gsize READ_BUDGET = 1024 * 1024;
+/* Bytes read per wake-up, so that one busy camera cannot starve the other connections. */
+static const gsize READ_BUDGET = 256 * 1024;
 
 IngestRouteImpl::IngestRouteImpl (std::shared_ptr<ServerImpl> server,
     const IngestSettings & settings, IngestListener * listener, guint64 id)
@@ -300,6 +300,9 @@ WsConn::ws_binary (GBytes * message)
   if (state_ == State::OPEN && route_)
     route_->deliver (message);
   g_bytes_unref (message);
+  /* A camera sending back to back keeps this thread reading; hand the viewers whatever the
+   * pipelines have published meanwhile instead of waiting for the next main-loop iteration. */
+  server_.fan_out_pending ();
 }
 
 void
@@ -391,8 +394,14 @@ WsConn::flush_output ()
   out_off_ = 0;
   pong_queued_ = false;
   watch (true, false);
-  if (close_after_flush_)
+  if (close_after_flush_) {
     finish (close_code_, close_reason_);
+  } else if (state_ == State::CLOSING && !write_shut_) {
+    /* Our close frame is out: a FIN right behind it tells the peer we are done even if it never
+     * answers, while we keep reading until its close frame or EOF. */
+    write_shut_ = true;
+    g_socket_shutdown (socket_, FALSE, TRUE, nullptr);
+  }
 }
 
 void

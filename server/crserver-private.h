@@ -194,6 +194,7 @@ private:
   gsize out_off_ = 0;
   bool pong_queued_ = false;
   bool close_after_flush_ = false;
+  bool write_shut_ = false;
   GSource *close_timer_ = nullptr;
   guint16 close_code_ = WS_CLOSE_ABNORMAL;
   std::string close_reason_;
@@ -233,6 +234,10 @@ private:
   static gboolean on_wake (gpointer self);
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
+
+public:
+  /* Server thread: sends a frame published since the last fan-out, if any. */
+  void fan_out_pending ();
 
   std::shared_ptr<ServerImpl> server_;
   StreamSettings settings_;
@@ -304,6 +309,8 @@ public:
   void register_page (PageRouteImpl * page);
   void unregister_page (PageRouteImpl * page);
   guint64 next_id () { return ++last_id_; }
+  /* Sends frames the pipelines published meanwhile, without waiting for a main-loop iteration. */
+  void fan_out_pending ();
 
   /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
   static bool steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
@@ -315,6 +322,7 @@ private:
   void teardown ();
   static void on_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
       GHashTable * query, gpointer self);
+  static void on_request_started (SoupServer * soup, SoupServerMessage * msg, gpointer self);
   void route (SoupServerMessage * msg, const char *path, GHashTable * query);
   bool check_viewer_auth (SoupServerMessage * msg, const char *path);
 

@@ -236,6 +236,8 @@ ServerImpl::setup (GError ** error)
    * a WebSocket route can share "/" (libsoup's own WebSocket handler would be pre-empted by any
    * ordinary handler registered on the same path). */
   soup_server_add_handler (soup_, nullptr, on_request, this, nullptr);
+  if (options_.request_timeout_ms > 0)
+    g_signal_connect (soup_, "request-started", G_CALLBACK (on_request_started), this);
 
   g_autoptr (GSocket) socket = listen_socket (address_, requested_port_, &port_, error);
   if (!socket)
@@ -458,6 +460,13 @@ ServerImpl::unregister_stream (StreamImpl * stream)
   streams_.erase (stream->id ());
 }
 
+void
+ServerImpl::fan_out_pending ()
+{
+  for (auto &[id, stream] : streams_)
+    stream->fan_out_pending ();
+}
+
 StreamImpl *
 ServerImpl::stream_by_id (guint64 id) const
 {
@@ -533,6 +542,38 @@ is_websocket_upgrade (SoupServerMessage * msg)
   const char *upgrade = soup_message_headers_get_one (h, "Upgrade");
   return upgrade && g_ascii_strcasecmp (upgrade, "websocket") == 0 &&
       header_has_token (h, "Connection", "upgrade");
+}
+
+/* A client gets request_timeout_ms to send its request headers, from connecting (or from the end
+ * of its previous request); then it is answered 408 and disconnected. Without this, a client that
+ * trickles a header byte now and then (slowloris) holds a connection forever. */
+void
+ServerImpl::on_request_started (SoupServer *, SoupServerMessage * msg, gpointer data)
+{
+  auto *self = static_cast<ServerImpl *> (data);
+  GSource *timer = g_timeout_source_new (self->options_.request_timeout_ms);
+  g_source_set_callback (timer,[](gpointer m) -> gboolean {
+        auto *msg = static_cast<SoupServerMessage *> (m);
+        GSocket *socket = soup_server_message_get_socket (msg);
+        if (socket) {
+          static const char answer[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+              "Content-Type: text/plain\r\nContent-Length: 32\r\n\r\n"
+              "request headers took too long.\r\n";
+          g_socket_send_with_blocking (socket, answer, sizeof (answer) - 1, FALSE, nullptr,
+              nullptr);
+          g_socket_shutdown (socket, TRUE, TRUE, nullptr);
+        }
+        return G_SOURCE_REMOVE;
+      }, msg, nullptr);
+  g_source_attach (timer, self->context_);
+  /* The timer dies with the message, or as soon as the headers are in. */
+  g_object_set_data_full (G_OBJECT (msg), "camrelay-request-timer", timer,[](gpointer t) {
+        g_source_destroy (static_cast<GSource *> (t));
+        g_source_unref (static_cast<GSource *> (t));
+      });
+  g_signal_connect (msg, "got-headers", G_CALLBACK (+[](SoupServerMessage * m, gpointer) {
+            g_object_set_data (G_OBJECT (m), "camrelay-request-timer", nullptr);
+          }), nullptr);
 }
 
 void

@@ -360,6 +360,18 @@ StreamImpl::on_wake (gpointer data)
 }
 
 void
+StreamImpl::fan_out_pending ()
+{
+  bool pending;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    pending = pending_ || finish_pending_;
+  }
+  if (pending)
+    fan_out ();
+}
+
+void
 StreamImpl::fan_out ()
 {
   PartRef part;

@@ -222,21 +222,33 @@ WsParser::parse_header ()
   if (avail < 2)
     return true;
 
-  gsize need = 2 + 4;
+  /* Judge what the first two bytes already tell, so a broken frame is refused at once instead of
+   * waiting for a mask or length that may never come. */
+  fin_ = (h[0] & 0x80) != 0;
+  opcode_ = h[0] & 0x0f;
   guint8 len7 = h[1] & 0x7f;
+  if (h[0] & 0x70)
+    return fail (WS_CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)");
+  if (!(h[1] & 0x80))
+    return fail (WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
+  if (is_control (opcode_)) {
+    if (opcode_ != OP_CLOSE && opcode_ != OP_PING && opcode_ != OP_PONG)
+      return fail (WS_CLOSE_PROTOCOL_ERROR, "unknown control opcode 0x%x", opcode_);
+    if (!fin_)
+      return fail (WS_CLOSE_PROTOCOL_ERROR, "fragmented control frame");
+    if (len7 > 125)
+      return fail (WS_CLOSE_PROTOCOL_ERROR, "control frame longer than 125 bytes");
+  } else if (opcode_ != OP_CONTINUATION && opcode_ != OP_TEXT && opcode_ != OP_BINARY) {
+    return fail (WS_CLOSE_PROTOCOL_ERROR, "unknown data opcode 0x%x", opcode_);
+  }
+
+  gsize need = 2 + 4;
   if (len7 == 126)
     need += 2;
   else if (len7 == 127)
     need += 8;
   if (avail < need)
     return true;
-
-  fin_ = (h[0] & 0x80) != 0;
-  opcode_ = h[0] & 0x0f;
-  if (h[0] & 0x70)
-    return fail (WS_CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)");
-  if (!(h[1] & 0x80))
-    return fail (WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
 
   guint64 len = len7;
   gsize at = 2;
@@ -269,13 +281,6 @@ bool
 WsParser::begin_payload ()
 {
   if (is_control (opcode_)) {
-    if (opcode_ != OP_CLOSE && opcode_ != OP_PING && opcode_ != OP_PONG)
-      return fail (WS_CLOSE_PROTOCOL_ERROR, "unknown control opcode 0x%x", opcode_);
-    if (!fin_)
-      return fail (WS_CLOSE_PROTOCOL_ERROR, "fragmented control frame");
-    if (payload_len_ > 125)
-      return fail (WS_CLOSE_PROTOCOL_ERROR, "control frame of %" G_GUINT64_FORMAT
-          " bytes (at most 125)", payload_len_);
     payload_dst_ = control_;
     return true;
   }
@@ -287,8 +292,6 @@ WsParser::begin_payload ()
     if (msg_opcode_ != 0)
       return fail (WS_CLOSE_PROTOCOL_ERROR, "new message started inside a fragmented one");
     msg_opcode_ = opcode_;
-  } else {
-    return fail (WS_CLOSE_PROTOCOL_ERROR, "unknown data opcode 0x%x", opcode_);
   }
 
   guint64 limit = msg_opcode_ == OP_BINARY ? limits_.max_binary : limits_.max_text;

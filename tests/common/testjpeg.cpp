@@ -53,4 +53,27 @@ bytes_of (GstBuffer * buf)
   return out;
 }
 
+bool
+jpeg_dimensions (const std::vector<guint8> & j, int *width, int *height)
+{
+  if (j.size () < 4 || j[0] != 0xff || j[1] != 0xd8)
+    return false;
+  gsize pos = 2;
+  while (pos + 4 <= j.size ()) {
+    if (j[pos] != 0xff)
+      return false;
+    guint8 marker = j[pos + 1];
+    gsize len = (j[pos + 2] << 8) | j[pos + 3];
+    bool sof = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
+        marker != 0xcc;
+    if (sof && pos + 9 <= j.size ()) {
+      *height = (j[pos + 5] << 8) | j[pos + 6];
+      *width = (j[pos + 7] << 8) | j[pos + 8];
+      return true;
+    }
+    pos += 2 + len;
+  }
+  return false;
+}
+
 }  // namespace crtest

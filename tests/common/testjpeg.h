@@ -28,4 +28,7 @@ GstBuffer *buffer_from (const std::vector<guint8> & bytes);
 /* The bytes of @buf, for comparisons. */
 std::vector<guint8> bytes_of (GstBuffer * buf);
 
+/* Width and height from the frame's SOF segment; false if there is none. */
+bool jpeg_dimensions (const std::vector<guint8> & jpeg, int *width, int *height);
+
 }  // namespace crtest

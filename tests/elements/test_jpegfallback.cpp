@@ -1,9 +1,639 @@
-/* STUB: replaced by the real suite. */
+/* jpegfallback: live frames pass untouched, a placeholder covers start-up and stalls.
+ *
+ * Everything runs on GstTestClock. Two kinds of clock waits are pending at any time:
+ * imagefreeze's synchronous wait for its next placeholder tick (always), and
+ * jpegfallback's asynchronous timeout wait (while live frames are output).
+ * advance_to() releases them in time order, and after each one waits until both are
+ * registered again, which also means imagefreeze has finished pushing its tick. */
 #include <gtest/gtest.h>
+
+#include <gst/check/gstharness.h>
+#include <gst/check/gsttestclock.h>
 #include <gst/gst.h>
-TEST (jpegfallback, Exists)
+#include <glib/gstdio.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "testjpeg.h"
+
+namespace {
+
+constexpr GstClockTime kTimeout = 5 * GST_SECOND;
+constexpr GstClockTime kMs = GST_MSECOND;
+/* Upper bound on waiting for imagefreeze to come back to the clock; only reached
+ * when a test fails (a thread is stuck), never part of the timing under test. */
+constexpr guint kStuckMs = 10000;
+
+constexpr int kPlaceholderWidth = 320;
+constexpr int kLiveWidth = 640;
+
+struct Media
 {
-  GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
-  ASSERT_NE (e, nullptr);
-  gst_object_unref (e);
+  std::string dir;
+  std::string placeholder;      /* path of a 320x240 SMPTE-bars JPEG */
+  std::vector<guint8> placeholder_bytes;
+  std::vector<std::vector<guint8>> live;        /* 640x480 snow frames */
+};
+
+Media *media = nullptr;
+
+std::string
+write_file (const std::string & name, const guint8 * data, gsize size)
+{
+  std::string path = media->dir + G_DIR_SEPARATOR_S + name;
+  g_autoptr (GError) error = nullptr;
+  if (!g_file_set_contents (path.c_str (), (const gchar *) data, size, &error))
+    ADD_FAILURE () << error->message;
+  return path;
 }
+
+std::string
+write_file (const std::string & name, const std::vector<guint8> & bytes)
+{
+  return write_file (name, bytes.data (), bytes.size ());
+}
+
+/* Width from the first SOFn segment, or -1: tells placeholder from live frames. */
+int
+jpeg_width (GstBuffer * buf)
+{
+  std::vector<guint8> b = crtest::bytes_of (buf);
+  size_t i = 2;
+  while (i + 9 < b.size ()) {
+    if (b[i] != 0xFF)
+      return -1;
+    guint8 marker = b[i + 1];
+    size_t len = (b[i + 2] << 8) | b[i + 3];
+    bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4
+        && marker != 0xC8 && marker != 0xCC;
+    if (sof)
+      return (b[i + 7] << 8) | b[i + 8];
+    i += 2 + len;
+  }
+  return -1;
+}
+
+std::string
+nick_of_active (GstElement * element)
+{
+  gint value = 0;
+  g_object_get (element, "active", &value, nullptr);
+  GParamSpec *pspec =
+      g_object_class_find_property (G_OBJECT_GET_CLASS (element), "active");
+  GEnumValue *ev = g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class,
+      value);
+  return ev ? ev->value_nick : "?";
+}
+
+guint64
+stat (GstElement * element, const char *field)
+{
+  GstStructure *s = nullptr;
+  g_object_get (element, "stats", &s, nullptr);
+  guint64 v = G_MAXUINT64;
+  EXPECT_TRUE (gst_structure_get_uint64 (s, field, &v)) << field;
+  gst_structure_free (s);
+  return v;
+}
+
+struct Switch
+{
+  std::string active, reason;
+  guint64 running_time = 0, switches = 0;
+};
+
+class JpegFallback:public::testing::Test
+{
+protected:
+  static void SetUpTestSuite ()
+  {
+    media = new Media ();
+    g_autofree gchar *dir = g_dir_make_tmp ("jpegfallback-XXXXXX", nullptr);
+    media->dir = dir;
+    crtest::JpegSpec ph;
+    ph.width = kPlaceholderWidth;
+    ph.height = 240;
+    ph.pattern = "smpte";
+    media->placeholder_bytes = crtest::make_jpegs (1, ph)[0];
+    media->placeholder = write_file ("placeholder.jpg",
+        media->placeholder_bytes);
+    crtest::JpegSpec live;
+    live.width = kLiveWidth;
+    live.height = 480;
+    media->live = crtest::make_jpegs (4, live);
+  }
+
+  static void TearDownTestSuite ()
+  {
+    g_autoptr (GDir) dir = g_dir_open (media->dir.c_str (), 0, nullptr);
+    while (const gchar * name = dir ? g_dir_read_name (dir) : nullptr) {
+      std::string path = media->dir + G_DIR_SEPARATOR_S + name;
+      g_unlink (path.c_str ());
+    }
+    g_rmdir (media->dir.c_str ());
+    delete media;
+    media = nullptr;
+  }
+
+  void TearDown () override
+  {
+    if (h)
+      gst_harness_teardown (h);
+    if (clock)
+      gst_object_unref (clock);
+    if (bus)
+      gst_object_unref (bus);
+  }
+
+  void start (guint fps = 1, const std::string & placeholder = "")
+  {
+    GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
+    ASSERT_NE (e, nullptr);
+    g_object_set (e, "placeholder",
+        placeholder.empty ()? media->placeholder.c_str () :
+        placeholder.c_str (), "placeholder-fps", fps, "timeout", kTimeout,
+        nullptr);
+    g_signal_connect (e, "notify::active", G_CALLBACK (+[](GObject *,
+                GParamSpec *, gpointer data) {
+              ++*static_cast < int *>(data);}), &active_notifies);
+    bus = gst_bus_new ();
+    gst_element_set_bus (e, bus);
+    /* Attaches the harness's GstTestClock (base time 0) and goes to PLAYING. */
+    h = gst_harness_new_with_element (e, "sink", "src");
+    gst_object_unref (e);
+    clock = gst_harness_get_testclock (h);
+    gst_harness_set_src_caps_str (h, "image/jpeg, parsed=(boolean)true, "
+        "width=(int)640, height=(int)480, framerate=(fraction)0/1");
+  }
+
+  std::string active ()
+  {
+    return nick_of_active (h->element);
+  }
+
+  /* Releases every clock wait up to @target in time order, then sets the clock
+   * to @target. */
+  void advance_to (GstClockTime target)
+  {
+    for (int processed = 0;; processed++) {
+      ASSERT_LT (processed, 10000) << "clock waits re-armed without end";
+      guint expected = active () == "live" ? 2 : 1;
+      GList *pending = nullptr;
+      gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected,
+          kStuckMs, &pending);
+      ASSERT_GE (g_list_length (pending), expected)
+          << "a clock wait did not come back: imagefreeze stuck?";
+      GstClockID next = static_cast < GstClockID > (pending->data);
+      GstClockTime t = gst_clock_id_get_time (next);
+      if (t > target) {
+        g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
+        break;
+      }
+      if (t > gst_clock_get_time (GST_CLOCK (clock)))
+        gst_test_clock_set_time (clock, t);
+      gst_test_clock_process_id (clock, gst_clock_id_ref (next));
+      g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
+    }
+    if (target > gst_clock_get_time (GST_CLOCK (clock)))
+      gst_test_clock_set_time (clock, target);
+  }
+
+  /* Times of the pending clock waits, earliest first. */
+  std::vector<GstClockTime> pending_times ()
+  {
+    guint expected = active () == "live" ? 2 : 1;
+    GList *pending = nullptr;
+    gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected,
+        kStuckMs, &pending);
+    std::vector<GstClockTime> times;
+    for (GList * l = pending; l; l = l->next)
+      times.push_back (gst_clock_id_get_time (static_cast < GstClockID >
+              (l->data)));
+    g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
+    return times;
+  }
+
+  GstClockTime now ()
+  {
+    return gst_clock_get_time (GST_CLOCK (clock));
+  }
+
+  /* Pushes live frame @i stamped with the current time. */
+  GstFlowReturn push_live (size_t i)
+  {
+    GstBuffer *buf = crtest::buffer_from (media->live[i % media->live.size ()]);
+    GST_BUFFER_PTS (buf) = now ();
+    return gst_harness_push (h, buf);
+  }
+
+  /* Pulls every buffer already output and checks they are all placeholder
+   * frames; returns their PTS. */
+  std::vector<GstClockTime> pull_placeholders ()
+  {
+    std::vector<GstClockTime> pts;
+    while (GstBuffer * buf = gst_harness_try_pull (h)) {
+      EXPECT_EQ (jpeg_width (buf), kPlaceholderWidth);
+      pts.push_back (GST_BUFFER_PTS (buf));
+      gst_buffer_unref (buf);
+    }
+    return pts;
+  }
+
+  /* The next "jpegfallback-switched" message, if one was posted. */
+  bool next_switch (Switch * out)
+  {
+    while (GstMessage * m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) {
+      const GstStructure *s = gst_message_get_structure (m);
+      if (gst_structure_has_name (s, "jpegfallback-switched")) {
+        out->active = gst_structure_get_string (s, "active");
+        out->reason = gst_structure_get_string (s, "reason");
+        EXPECT_TRUE (gst_structure_get_uint64 (s, "running-time",
+                &out->running_time));
+        EXPECT_TRUE (gst_structure_get_uint64 (s, "switches", &out->switches));
+        gst_message_unref (m);
+        return true;
+      }
+      gst_message_unref (m);
+    }
+    return false;
+  }
+
+  void expect_switch (const char *active, const char *reason,
+      GstClockTime running_time, guint64 switches)
+  {
+    Switch sw;
+    ASSERT_TRUE (next_switch (&sw)) << "no switch to " << active;
+    EXPECT_EQ (sw.active, active);
+    EXPECT_EQ (sw.reason, reason);
+    EXPECT_EQ (sw.running_time, running_time);
+    EXPECT_EQ (sw.switches, switches);
+  }
+
+  GstHarness *h = nullptr;
+  GstTestClock *clock = nullptr;
+  GstBus *bus = nullptr;
+  int active_notifies = 0;
+};
+
+TEST_F (JpegFallback, PlaceholderFramesComeOutBeforeAnyLiveFrame)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (2 * GST_SECOND));
+
+  std::vector<GstClockTime> pts = pull_placeholders ();
+  EXPECT_EQ (pts, (std::vector<GstClockTime> {
+          0, GST_SECOND, 2 * GST_SECOND}));
+  EXPECT_EQ (active (), "placeholder");
+  Switch sw;
+  EXPECT_FALSE (next_switch (&sw)) << "start-up is not a switch";
+}
+
+TEST_F (JpegFallback, FirstLiveFrameComesOutUntouchedAndAtOnce)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+
+  for (size_t i = 0; i < 4; i++) {
+    GstBuffer *in = crtest::buffer_from (media->live[i]);
+    GST_BUFFER_PTS (in) = now ();
+    GstMemory *mem = gst_memory_ref (gst_buffer_peek_memory (in, 0));
+    ASSERT_EQ (gst_harness_push (h, in), GST_FLOW_OK);
+
+    /* No clock advanced, no other thread involved: out during the push. */
+    GstBuffer *out = gst_harness_try_pull (h);
+    ASSERT_NE (out, nullptr) << "live frame " << i << " was held back";
+    EXPECT_EQ (gst_buffer_n_memory (out), 1u);
+    EXPECT_EQ (gst_buffer_peek_memory (out, 0), mem) << "live frame copied";
+    EXPECT_EQ (crtest::bytes_of (out), media->live[i]);
+    gst_buffer_unref (out);
+    gst_memory_unref (mem);
+
+    if (i == 0)
+      expect_switch ("live", "first-frame", 500 * kMs, 1);
+    ASSERT_NO_FATAL_FAILURE (advance_to (now () + 100 * kMs));
+  }
+  EXPECT_EQ (active (), "live");
+  EXPECT_EQ (active_notifies, 1);
+
+  /* Placeholder ticks at 1 s, 2 s and 3 s stay inside while live. */
+  ASSERT_NO_FATAL_FAILURE (advance_to (3 * GST_SECOND));
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
+  Switch sw;
+  EXPECT_FALSE (next_switch (&sw));
+}
+
+TEST_F (JpegFallback, EndOfLiveStreamEndsTheOutputEvenOnThePlaceholder)
+{
+  /* gst-launch-1.0 -e and applications stop by sending EOS; it must come out, or they wait
+   * forever while the placeholder shows. */
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (active (), "placeholder");
+  ASSERT_TRUE (gst_harness_push_event (h, gst_event_new_eos ()));
+  bool got_eos = false;
+  while (GstEvent *ev = gst_harness_try_pull_event (h)) {
+    got_eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  EXPECT_TRUE (got_eos);
+}
+
+TEST_F (JpegFallback, NoLiveFrameForTimeoutSwitchesToPlaceholderThenResumes)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_try_pull (h));
+  expect_switch ("live", "first-frame", 500 * kMs, 1);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs + kTimeout - 1));
+  EXPECT_EQ (active (), "live");
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs + kTimeout));
+  EXPECT_EQ (active (), "placeholder");
+  expect_switch ("placeholder", "timeout", 500 * kMs + kTimeout, 2);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (7200 * kMs));
+  EXPECT_EQ (pull_placeholders (), (std::vector<GstClockTime> {
+          6 * GST_SECOND, 7 * GST_SECOND}));
+
+  GstBuffer *in = crtest::buffer_from (media->live[1]);
+  GstMemory *mem = gst_memory_ref (gst_buffer_peek_memory (in, 0));
+  ASSERT_EQ (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *out = gst_harness_try_pull (h);
+  ASSERT_NE (out, nullptr);
+  EXPECT_EQ (gst_buffer_peek_memory (out, 0), mem);
+  gst_buffer_unref (out);
+  gst_memory_unref (mem);
+  EXPECT_EQ (active (), "live");
+  expect_switch ("live", "resumed", 7200 * kMs, 3);
+  EXPECT_EQ (active_notifies, 3);
+}
+
+TEST_F (JpegFallback, FramesJustBeforeTheDeadlineKeepItLive)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  EXPECT_EQ (pending_times ().back (), 500 * kMs + kTimeout);
+  ASSERT_NO_FATAL_FAILURE (advance_to (5400 * kMs));
+
+  /* A burst like a fast camera's: still one pending timeout wait. */
+  for (int i = 0; i < 1000; i++)
+    ASSERT_EQ (push_live (i), GST_FLOW_OK);
+  EXPECT_EQ (pending_times (), (std::vector<GstClockTime> {
+          500 * kMs + kTimeout, 6 * GST_SECOND}))
+      << "imagefreeze's next tick and exactly one timeout wait";
+
+  /* The first deadline passes: the wait re-arms at 5.4 s + timeout. */
+  ASSERT_NO_FATAL_FAILURE (advance_to (5500 * kMs));
+  EXPECT_EQ (active (), "live");
+  EXPECT_EQ (pending_times ().back (), 5400 * kMs + kTimeout);
+  ASSERT_NO_FATAL_FAILURE (advance_to (5400 * kMs + kTimeout - 1));
+  EXPECT_EQ (active (), "live");
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 1001u) << "live frames only";
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (5400 * kMs + kTimeout));
+  EXPECT_EQ (active (), "placeholder");
+  expect_switch ("live", "first-frame", 500 * kMs, 1);
+  expect_switch ("placeholder", "timeout", 5400 * kMs + kTimeout, 2);
+}
+
+/* Holds buffers at a pad until released; tells when one is held. */
+struct Gate
+{
+  GMutex lock;
+  GCond cond;
+  bool holding = false;
+
+  Gate () { g_mutex_init (&lock); g_cond_init (&cond); }
+  ~Gate () { g_mutex_clear (&lock); g_cond_clear (&cond); }
+
+  static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
+  {
+    auto *gate = static_cast < Gate * >(data);
+    g_mutex_lock (&gate->lock);
+    gate->holding = true;
+    g_cond_signal (&gate->cond);
+    g_mutex_unlock (&gate->lock);
+    return GST_PAD_PROBE_OK;
+  }
+
+  bool wait_holding ()
+  {
+    gint64 until = g_get_monotonic_time () + kStuckMs * G_TIME_SPAN_MILLISECOND;
+    g_mutex_lock (&lock);
+    while (!holding && g_cond_wait_until (&cond, &lock, until)) {
+    }
+    bool ok = holding;
+    g_mutex_unlock (&lock);
+    return ok;
+  }
+};
+
+/* A placeholder frame already encoded when live frames take over reaches the
+ * selector's now inactive pad. It must be dropped at once, not held until the
+ * live stream's timestamps pass its own (input-selector's sync-streams), which
+ * would stall the placeholder branch. */
+TEST_F (JpegFallback, PlaceholderFrameCaughtInASwitchIsDroppedAtOnce)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+
+  g_autoptr (GstElement) enc =
+      gst_bin_get_by_name (GST_BIN (h->element), "placeholder-encoder");
+  ASSERT_NE (enc, nullptr);
+  g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
+  Gate gate;
+  gulong probe = gst_pad_add_probe (enc_src, (GstPadProbeType)
+      (GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER), Gate::on_buffer,
+      &gate, nullptr);
+
+  /* Release the 1 s tick; it stops between encoder and selector. */
+  GstClockID tick = nullptr;
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
+  gst_test_clock_set_time (clock, GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  ASSERT_TRUE (gate.wait_holding ());
+
+  /* Live frames take over; their capture times lag their arrival. */
+  GstBuffer *in = crtest::buffer_from (media->live[0]);
+  GST_BUFFER_PTS (in) = 900 * kMs;
+  ASSERT_EQ (gst_harness_push (h, in), GST_FLOW_OK);
+  EXPECT_EQ (active (), "live");
+
+  gst_pad_remove_probe (enc_src, probe);
+  /* imagefreeze comes back to the clock for its 2 s tick only once the held
+   * frame has left the selector. */
+  ASSERT_NO_FATAL_FAILURE (advance_to (2500 * kMs));
+  GstBuffer *out = gst_harness_try_pull (h);
+  ASSERT_NE (out, nullptr);
+  EXPECT_EQ (jpeg_width (out), kLiveWidth);
+  gst_buffer_unref (out);
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u) << "held frame was output";
+}
+
+TEST_F (JpegFallback, StatsCountFramesSwitchesAndTimeOnPlaceholder)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  for (int i = 0; i < 4; i++)
+    ASSERT_EQ (push_live (i), GST_FLOW_OK);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (3 * GST_SECOND));
+  EXPECT_EQ (stat (h->element, "switches"), 1u);
+  EXPECT_EQ (stat (h->element, "live-frames"), 4u);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u);
+  EXPECT_EQ (stat (h->element, "time-on-placeholder"), 500 * kMs);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (7 * GST_SECOND));
+  EXPECT_EQ (stat (h->element, "switches"), 2u);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 3u) << "0 s, 6 s, 7 s";
+  /* 0-0.5 s, then 5.5 s until now, the current stretch included. */
+  EXPECT_EQ (stat (h->element, "time-on-placeholder"), 2 * GST_SECOND);
+
+  GstStructure *s = nullptr;
+  g_object_get (h->element, "stats", &s, nullptr);
+  EXPECT_TRUE (gst_structure_has_name (s, "jpegfallback-stats"));
+  EXPECT_STREQ (gst_structure_get_string (s, "active"), "placeholder");
+  gst_structure_free (s);
+}
+
+TEST_F (JpegFallback, PlaceholderFpsIsHonoured)
+{
+  ASSERT_NO_FATAL_FAILURE (start (5));
+  ASSERT_NO_FATAL_FAILURE (advance_to (2 * GST_SECOND));
+
+  std::vector<GstClockTime> pts = pull_placeholders ();
+  ASSERT_EQ (pts.size (), 11u) << "0 s to 2 s at 5 frames a second";
+  for (size_t i = 0; i < pts.size (); i++)
+    EXPECT_EQ (pts[i], i * 200 * kMs);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 11u);
+}
+
+TEST_F (JpegFallback, ShorterTimeoutAppliesToThePendingDeadline)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  g_object_set (h->element, "timeout", GST_SECOND, nullptr);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (1500 * kMs));
+  EXPECT_EQ (active (), "placeholder");
+  expect_switch ("live", "first-frame", 500 * kMs, 1);
+  expect_switch ("placeholder", "timeout", 1500 * kMs, 2);
+}
+
+TEST_F (JpegFallback, StoppingCancelsTheTimeoutWait)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  ASSERT_EQ (pending_times ().size (), 2u);
+
+  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  EXPECT_EQ (gst_test_clock_peek_id_count (clock), 0u);
+}
+
+TEST_F (JpegFallback, DeletingThePlaceholderFileWhileRunningIsHarmless)
+{
+  std::string path = write_file ("doomed.jpg", media->placeholder_bytes);
+  ASSERT_NO_FATAL_FAILURE (start (1, path));
+  ASSERT_NO_FATAL_FAILURE (advance_to (GST_SECOND));
+  EXPECT_EQ (pull_placeholders ().size (), 2u);
+
+  ASSERT_EQ (g_unlink (path.c_str ()), 0);
+  ASSERT_NO_FATAL_FAILURE (advance_to (3 * GST_SECOND));
+  EXPECT_EQ (pull_placeholders ().size (), 2u);
+  ASSERT_NO_FATAL_FAILURE (advance_to (3500 * kMs));
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  ASSERT_NO_FATAL_FAILURE (advance_to (9 * GST_SECOND));
+  EXPECT_EQ (active (), "placeholder") << "timed out at 8.5 s";
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 2u) << "live frame, 9 s tick";
+}
+
+/* Start-up failures: the element in a pipeline, as an application would see it. */
+class JpegFallbackStartup:public JpegFallback
+{
+protected:
+  /* Returns the error message text of a failed start, or "" if it started. */
+  std::string start_with (const std::string & placeholder, GQuark * domain,
+      gint * code)
+  {
+    g_autoptr (GstElement) pipeline = gst_pipeline_new (nullptr);
+    GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
+    EXPECT_NE (e, nullptr);
+    g_object_set (e, "placeholder", placeholder.c_str (), nullptr);
+    gst_bin_add (GST_BIN (pipeline), e);
+
+    GstStateChangeReturn ret = gst_element_set_state (pipeline,
+        GST_STATE_PAUSED);
+    std::string text;
+    g_autoptr (GstBus) pbus = gst_element_get_bus (pipeline);
+    if (GstMessage * m = gst_bus_pop_filtered (pbus, GST_MESSAGE_ERROR)) {
+      g_autoptr (GError) error = nullptr;
+      gst_message_parse_error (m, &error, nullptr);
+      EXPECT_EQ (GST_MESSAGE_SRC (m), GST_OBJECT (e));
+      *domain = error->domain;
+      *code = error->code;
+      text = error->message;
+      gst_message_unref (m);
+    }
+    EXPECT_EQ (ret == GST_STATE_CHANGE_FAILURE, !text.empty ());
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    return text;
+  }
+};
+
+TEST_F (JpegFallbackStartup, MissingPlaceholderFailsNamingThePath)
+{
+  std::string path = media->dir + "/no-such-placeholder.jpg";
+  GQuark domain = 0;
+  gint code = 0;
+  std::string text = start_with (path, &domain, &code);
+  ASSERT_FALSE (text.empty ()) << "started without a placeholder";
+  EXPECT_NE (text.find (path), std::string::npos) << text;
+  EXPECT_EQ (domain, GST_RESOURCE_ERROR);
+  EXPECT_EQ (code, GST_RESOURCE_ERROR_NOT_FOUND);
+}
+
+TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
+{
+  const char text_file[] = "this is a text file, not a picture\n";
+  std::vector<guint8> truncated (media->placeholder_bytes.begin (),
+      media->placeholder_bytes.begin () + media->placeholder_bytes.size () / 2);
+  std::vector<guint8> no_headers = { 0xFF, 0xD8, 0x12, 0x34, 0x56, 0xFF, 0xD9 };
+  const std::vector<std::string> paths = {
+    write_file ("text.jpg", (const guint8 *) text_file, sizeof (text_file) - 1),
+    write_file ("truncated.jpg", truncated),
+    write_file ("no-headers.jpg", no_headers),
+    write_file ("empty.jpg", nullptr, 0),
+    media->dir,                 /* a directory */
+  };
+  for (const std::string & path:paths) {
+    GQuark domain = 0;
+    gint code = 0;
+    std::string text = start_with (path, &domain, &code);
+    ASSERT_FALSE (text.empty ()) << "started with " << path;
+    EXPECT_NE (text.find (path), std::string::npos) << text;
+    EXPECT_EQ (domain, GST_RESOURCE_ERROR) << text;
+  }
+}
+
+TEST_F (JpegFallbackStartup, GoodPlaceholderStarts)
+{
+  GQuark domain = 0;
+  gint code = 0;
+  EXPECT_EQ (start_with (media->placeholder, &domain, &code), "");
+}
+
+}  // namespace

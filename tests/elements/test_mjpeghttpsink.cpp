@@ -1,0 +1,290 @@
+/* mjpeghttpsink under GstHarness: real multipartmux output in, real HTTP viewers out. */
+#include "netclient.h"
+#include "testjpeg.h"
+
+#include <gst/check/gstharness.h>
+#include <gtest/gtest.h>
+
+#include <glib/gstdio.h>
+
+#include <memory>
+
+namespace {
+
+using crtest::Bytes;
+using crtest::MjpegReader;
+
+struct HarnessDeleter
+{
+  void operator() (GstHarness * h) const { gst_harness_teardown (h); }
+};
+using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
+
+class MjpegHttpSinkTest : public ::testing::Test
+{
+protected:
+  void SetUp () override { start (""); }
+
+  void start (const std::string & props)
+  {
+    sink.reset ();
+    mux.reset (gst_harness_new_with_padnames ("multipartmux", "sink_0", "src"));
+    gst_harness_set_src_caps_str (mux.get (), "image/jpeg,width=320,height=240,framerate=0/1");
+    std::string desc = "mjpeghttpsink address=127.0.0.1 port=0 " + props;
+    sink.reset (gst_harness_new_parse (desc.c_str ()));
+    bus = gst_bus_new ();
+    gst_element_set_bus (sink->element, bus);
+    gst_harness_play (sink.get ());
+    sink_element = gst_bin_get_by_name (GST_BIN (sink->element), "mjpeghttpsink0");
+    if (!sink_element) {
+      GstIterator *it = gst_bin_iterate_sinks (GST_BIN (sink->element));
+      GValue v = G_VALUE_INIT;
+      if (gst_iterator_next (it, &v) == GST_ITERATOR_OK)
+        sink_element = GST_ELEMENT (g_value_dup_object (&v));
+      g_value_unset (&v);
+      gst_iterator_free (it);
+    }
+    ASSERT_TRUE (sink_element);
+    g_object_get (sink_element, "bound-port", &port, nullptr);
+    ASSERT_NE (port, 0u);
+    caps_sent = false;
+  }
+
+  void TearDown () override
+  {
+    gst_clear_object (&sink_element);
+    sink.reset ();
+    mux.reset ();
+    gst_clear_object (&bus);
+  }
+
+  /* Runs @frame through the real multipartmux and pushes its output buffers into the sink. */
+  void push_frame (const Bytes & frame)
+  {
+    ASSERT_EQ (gst_harness_push (mux.get (), crtest::buffer_from (frame)), GST_FLOW_OK);
+    if (!caps_sent) {
+      g_autoptr (GstCaps) caps = gst_pad_get_current_caps (mux->sinkpad);
+      gst_harness_set_src_caps (sink.get (), gst_caps_ref (caps));
+      caps_sent = true;
+    }
+    while (GstBuffer *b = gst_harness_try_pull (mux.get ()))
+      ASSERT_EQ (gst_harness_push (sink.get (), b), GST_FLOW_OK);
+  }
+
+  guint64 stat (const char *field)
+  {
+    GstStructure *s = nullptr;
+    g_object_get (sink_element, "stats", &s, nullptr);
+    guint64 v = 0;
+    guint u = 0;
+    if (!gst_structure_get_uint64 (s, field, &v) && gst_structure_get_uint (s, field, &u))
+      v = u;
+    gst_structure_free (s);
+    return v;
+  }
+
+  void wait_viewers (guint64 n)
+  {
+    for (int i = 0; i < 1000 && stat ("viewers") != n; i++)
+      g_usleep (2000);
+    ASSERT_EQ (stat ("viewers"), n);
+  }
+
+  Harness mux, sink;
+  GstElement *sink_element = nullptr;
+  GstBus *bus = nullptr;
+  guint port = 0;
+  bool caps_sent = false;
+};
+
+TEST_F (MjpegHttpSinkTest, ViewersGetEveryFrameByteIdenticalUnderTheMuxBoundary)
+{
+  auto frames = crtest::make_jpegs (10, { 320, 240 });
+  MjpegReader a (port), b (port);
+  ASSERT_EQ (a.status (), 200);
+  EXPECT_EQ (a.boundary (), "ThisRandomString");
+  EXPECT_NE (a.header ("content-type").find ("multipart/x-mixed-replace"), std::string::npos);
+  wait_viewers (2);
+  for (const auto &f : frames) {
+    push_frame (f);
+    Bytes got;
+    ASSERT_TRUE (a.next_part (got));
+    EXPECT_EQ (got, f);
+    EXPECT_EQ (a.part_headers ().at ("content-type"), "image/jpeg");
+    ASSERT_TRUE (b.next_part (got));
+    EXPECT_EQ (got, f);
+  }
+  EXPECT_EQ (stat ("frames-in"), 10u);
+  EXPECT_EQ (stat ("parts-sent"), 20u);
+}
+
+TEST_F (MjpegHttpSinkTest, CustomMuxBoundaryIsAnnounced)
+{
+  mux.reset (gst_harness_new_with_padnames ("multipartmux", "sink_0", "src"));
+  g_object_set (mux->element, "boundary", "camrelayframe", nullptr);
+  gst_harness_set_src_caps_str (mux.get (), "image/jpeg");
+  auto frames = crtest::make_jpegs (1, { 160, 120 });
+  push_frame (frames[0]);
+  MjpegReader v (port);
+  EXPECT_EQ (v.boundary (), "camrelayframe");
+  Bytes got;
+  ASSERT_TRUE (v.next_part (got));
+  EXPECT_EQ (got, frames[0]);
+}
+
+TEST_F (MjpegHttpSinkTest, LateViewerGetsTheLatestFrameAtOnce)
+{
+  auto frames = crtest::make_jpegs (3, { 160, 120 });
+  for (const auto &f : frames)
+    push_frame (f);
+  MjpegReader late (port);
+  Bytes got;
+  ASSERT_TRUE (late.next_part (got, 2000));
+  EXPECT_EQ (got, frames[2]);
+}
+
+TEST_F (MjpegHttpSinkTest, PlainJpegInputWorksWithoutTheMux)
+{
+  start ("boundary=myboundary");
+  gst_harness_set_src_caps_str (sink.get (), "image/jpeg");
+  auto frames = crtest::make_jpegs (2, { 160, 120 });
+  MjpegReader v (port);
+  EXPECT_EQ (v.boundary (), "myboundary");
+  wait_viewers (1);
+  for (const auto &f : frames) {
+    ASSERT_EQ (gst_harness_push (sink.get (), crtest::buffer_from (f)), GST_FLOW_OK);
+    Bytes got;
+    ASSERT_TRUE (v.next_part (got));
+    EXPECT_EQ (got, f);
+  }
+}
+
+TEST_F (MjpegHttpSinkTest, ViewerThatNeverReadsSlowsNothingAndSkipsWholeFrames)
+{
+  auto frames = crtest::make_jpegs (8, { 640, 480, 95 });
+  MjpegReader stuck (port);
+  MjpegReader fast (port);
+  wait_viewers (2);
+  std::vector<Bytes> sent;
+  for (int i = 0; i < 160; i++) {
+    sent.push_back (frames[i % frames.size ()]);
+    /* A blocked render would hang the push and fail the test by timeout. */
+    push_frame (sent.back ());
+    Bytes got;
+    ASSERT_TRUE (fast.next_part (got, 2000)) << i;
+    ASSERT_EQ (got, sent.back ());
+  }
+  EXPECT_GT (stat ("parts-skipped"), 0u);
+  /* Now the stuck one reads: whole frames only, and the newest one last. */
+  Bytes got, last;
+  while (stuck.next_part (got, 1000)) {
+    EXPECT_TRUE (std::find (frames.begin (), frames.end (), got) != frames.end ())
+        << "partial or foreign frame of " << got.size () << " bytes";
+    last = got;
+  }
+  EXPECT_EQ (last, sent.back ());
+}
+
+TEST_F (MjpegHttpSinkTest, ContentLengthOnRequest)
+{
+  auto frames = crtest::make_jpegs (2, { 160, 120 });
+  MjpegReader v (port, "/?content-length=1");
+  wait_viewers (1);
+  for (const auto &f : frames) {
+    push_frame (f);
+    Bytes got;
+    ASSERT_TRUE (v.next_part (got));
+    EXPECT_EQ (got, f);
+    EXPECT_EQ (v.part_headers ().at ("content-length"), std::to_string (f.size ()));
+  }
+}
+
+TEST_F (MjpegHttpSinkTest, EosEndsEveryResponse)
+{
+  auto frames = crtest::make_jpegs (1, { 160, 120 });
+  MjpegReader v (port), cl (port, "/?content-length=1");
+  wait_viewers (2);
+  push_frame (frames[0]);
+  Bytes got;
+  ASSERT_TRUE (v.next_part (got));
+  ASSERT_TRUE (cl.next_part (got));
+  gst_harness_push_event (sink.get (), gst_event_new_eos ());
+  while (v.next_part (got, 2000))
+    EXPECT_TRUE (got.empty ());
+  EXPECT_TRUE (v.ended ());
+  EXPECT_TRUE (v.wait_closed ());
+  EXPECT_FALSE (cl.next_part (got, 2000));
+  EXPECT_TRUE (cl.ended ());
+  EXPECT_TRUE (cl.wait_closed ());
+}
+
+TEST_F (MjpegHttpSinkTest, StoppingThePipelineEndsResponses)
+{
+  auto frames = crtest::make_jpegs (1, { 160, 120 });
+  MjpegReader v (port, "/?content-length=1");
+  wait_viewers (1);
+  push_frame (frames[0]);
+  Bytes got;
+  ASSERT_TRUE (v.next_part (got));
+  gst_element_set_state (sink->element, GST_STATE_NULL);
+  EXPECT_FALSE (v.next_part (got, 2000));
+  EXPECT_TRUE (v.ended ());
+  EXPECT_TRUE (v.wait_closed ());
+}
+
+TEST_F (MjpegHttpSinkTest, SnapshotAndLimits)
+{
+  start ("snapshot-path=/snap.jpg max-viewers=1");
+  auto frames = crtest::make_jpegs (2, { 160, 120 });
+  EXPECT_EQ (crtest::http_request (port, "GET", "/snap.jpg").status, 503);
+  push_frame (frames[0]);
+  push_frame (frames[1]);
+  auto snap = crtest::http_request (port, "GET", "/snap.jpg");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.header ("content-type"), "image/jpeg");
+  EXPECT_EQ (snap.body, frames[1]);
+
+  MjpegReader first (port);
+  wait_viewers (1);
+  auto refused = crtest::http_request (port, "GET", "/");
+  EXPECT_EQ (refused.status, 503);
+  EXPECT_FALSE (refused.header ("retry-after").empty ());
+  EXPECT_EQ (stat ("viewers-refused"), 1u);
+}
+
+TEST_F (MjpegHttpSinkTest, LatestFileIsWrittenWhole)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("camrelay-XXXXXX", nullptr);
+  g_autofree gchar *path = g_build_filename (dir, "image.jpg", nullptr);
+  start (std::string ("latest-file=") + path);
+  auto frames = crtest::make_jpegs (5, { 160, 120 });
+  for (const auto &f : frames)
+    push_frame (f);
+  Bytes on_disk;
+  for (int i = 0; i < 500; i++) {
+    gchar *data = nullptr;
+    gsize len = 0;
+    if (g_file_get_contents (path, &data, &len, nullptr)) {
+      on_disk.assign (data, data + len);
+      g_free (data);
+      if (on_disk == frames.back ())
+        break;
+    }
+    g_usleep (2000);
+  }
+  EXPECT_EQ (on_disk, frames.back ());
+  sink.reset ();
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+TEST_F (MjpegHttpSinkTest, InputThatIsNotMuxOutputIsAnError)
+{
+  gst_harness_set_src_caps_str (sink.get (), "multipart/x-mixed-replace,boundary=abc");
+  Bytes junk (10000, 'x');
+  EXPECT_EQ (gst_harness_push (sink.get (), crtest::buffer_from (junk)), GST_FLOW_ERROR);
+  g_autoptr (GstMessage) err = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  EXPECT_TRUE (err);
+}
+
+}  // namespace

@@ -1,0 +1,563 @@
+/* The server layer against clients that misbehave, and its access control: floods, resource
+ * churn, credentials, TLS. Real sockets on loopback. */
+#include "crserver.h"
+#include "netclient.h"
+#include "subprocess.h"
+
+#include <gtest/gtest.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+using crtest::Bytes;
+using crtest::MjpegReader;
+using crtest::RawWs;
+
+namespace {
+
+class Frames : public cr::IngestListener
+{
+public:
+  void camera_connected (const std::string &, const std::string &) override
+  {
+    std::lock_guard<std::mutex> g (m);
+    connects++;
+  }
+  void camera_frame (GBytes * frame) override
+  {
+    std::lock_guard<std::mutex> g (m);
+    sizes.push_back (g_bytes_get_size (frame));
+    cv.notify_all ();
+  }
+  void camera_disconnected (const std::string &, guint16, const std::string &) override
+  {
+    std::lock_guard<std::mutex> g (m);
+    disconnects++;
+    cv.notify_all ();
+  }
+  bool wait_frames (gsize n, int ms = 5000)
+  {
+    std::unique_lock<std::mutex> l (m);
+    return cv.wait_for (l, std::chrono::milliseconds (ms),[&] { return sizes.size () >= n; });
+  }
+  bool wait_disconnects (int n, int ms = 5000)
+  {
+    std::unique_lock<std::mutex> l (m);
+    return cv.wait_for (l, std::chrono::milliseconds (ms),[&] { return disconnects >= n; });
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<gsize> sizes;
+  int connects = 0, disconnects = 0;
+};
+
+std::string
+list_fds ()
+{
+  std::string out;
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/fd", 0, nullptr);
+  while (const gchar *name = g_dir_read_name (d)) {
+    g_autofree gchar *path = g_build_filename ("/proc/self/fd", name, nullptr);
+    g_autofree gchar *target = g_file_read_link (path, nullptr);
+    out += std::string (name) + "->" + (target ? target : "?") + " ";
+  }
+  return out;
+}
+
+int
+open_fds ()
+{
+  int n = 0;
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/fd", 0, nullptr);
+  while (g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* The descriptor count once connections being torn down have gone: unchanged for 300 ms. */
+int
+settled_fds ()
+{
+  int last = open_fds (), stable_ms = 0;
+  for (int waited = 0; stable_ms < 300 && waited < 10000; waited += 20) {
+    g_usleep (20000);
+    int now = open_fds ();
+    stable_ms = now == last ? stable_ms + 20 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/* Resident memory in KiB; under AddressSanitizer freed memory sits in its quarantine, so growth is
+ * not measured there (LeakSanitizer checks for leaks instead). */
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
+long
+rss_kib ()
+{
+  std::ifstream status ("/proc/self/status");
+  std::string line;
+  while (std::getline (status, line))
+    if (line.rfind ("VmRSS:", 0) == 0)
+      return atol (line.c_str () + 6);
+  return -1;
+}
+
+void
+publish (cr::Stream & s, gsize size, guint8 fill)
+{
+  Bytes b (size, fill);
+  GBytes *bytes = g_bytes_new (b.data (), b.size ());
+  s.publish (bytes);
+  g_bytes_unref (bytes);
+}
+
+class Hostile : public ::testing::Test
+{
+protected:
+  void start (const cr::ServerOptions & opts = {})
+  {
+    g_autoptr (GError) error = nullptr;
+    server = cr::Server::acquire ("127.0.0.1", crtest::free_port (), &error, &opts);
+    ASSERT_TRUE (server) << error->message;
+    port = server->port ();
+  }
+  void TearDown () override
+  {
+    if (stream)
+      server->remove_stream (stream);
+    stream.reset ();
+    route.reset ();
+    server.reset ();
+  }
+  void add_stream (cr::StreamSettings s = {})
+  {
+    g_autoptr (GError) error = nullptr;
+    stream = server->add_stream (s, &error);
+    ASSERT_TRUE (stream);
+  }
+  void add_ingest (cr::IngestSettings s = {})
+  {
+    g_autoptr (GError) error = nullptr;
+    route = server->add_ingest (s, &frames, &error);
+    ASSERT_TRUE (route);
+  }
+  void wait_viewers (guint n)
+  {
+    for (int i = 0; i < 2000 && stream->stats ().viewers != n; i++)
+      g_usleep (1000);
+    ASSERT_EQ (stream->stats ().viewers, n);
+  }
+
+  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Stream> stream;
+  std::unique_ptr<cr::IngestRoute> route;
+  Frames frames;
+  guint port = 0;
+};
+
+TEST_F (Hostile, PingAndTextFloodsCostNothingElse)
+{
+  start ();
+  add_ingest ();
+  add_stream ();
+  MjpegReader viewer (port);
+  RawWs cam (port, "/");
+  ASSERT_EQ (cam.status (), 101);
+  /* 20,000 pings of 125 bytes and 20,000 texts, never reading a pong. */
+  Bytes ping (125, 'p');
+  Bytes burst;
+  for (int i = 0; i < 20000; i++) {
+    Bytes f = crtest::ws_client_frame (9, ping.data (), ping.size ());
+    burst.insert (burst.end (), f.begin (), f.end ());
+    Bytes t = crtest::ws_client_frame (1, reinterpret_cast<const guint8 *> ("hello"), 5);
+    burst.insert (burst.end (), t.begin (), t.end ());
+  }
+  long rss_before = rss_kib ();
+  cam.send_raw (burst);
+  Bytes jpeg (20000, 0xaa);
+  cam.send_binary (jpeg);
+  ASSERT_TRUE (frames.wait_frames (1, 10000)) << "the camera's frame was lost behind the flood";
+  EXPECT_EQ (route->stats ().text_messages, 20000u);
+  /* Pongs wait for a writable socket; at most one is kept, so memory does not follow the flood. */
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss_before, 8 * 1024);
+
+  /* Viewers were not held up. */
+  publish (*stream, 6000, 1);
+  Bytes got;
+  ASSERT_TRUE (viewer.next_part (got, 2000));
+  EXPECT_EQ (got.size (), 6000u);
+}
+
+TEST_F (Hostile, ViewerChurnReturnsFileDescriptorsAndMemory)
+{
+  start ();
+  add_stream ();
+  publish (*stream, 30000, 7);
+  auto cycle = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      int fd = crtest::connect_loopback (port);
+      const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+      send (fd, req, sizeof (req) - 1, MSG_NOSIGNAL);
+      /* Read the headers and part of the frame, then vanish. */
+      char buf[4096];
+      recv (fd, buf, sizeof (buf), 0);
+      close (fd);
+    }
+  };
+  cycle (500);                  /* warm-up: allocator arenas, libsoup caches */
+  wait_viewers (0);
+  int fds = settled_fds ();
+  long rss = rss_kib ();
+  cycle (10000);
+  wait_viewers (0);
+  EXPECT_LE (settled_fds (), fds) << list_fds ();
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory grew with viewer churn";
+  EXPECT_GE (stream->stats ().viewers_total, 10000u);
+}
+
+TEST_F (Hostile, CameraChurnReturnsFileDescriptorsAndMemory)
+{
+  start ();
+  add_ingest ();
+  Bytes jpeg (20000, 0x11);
+  auto cycle = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      RawWs cam (port, i % 2 ? "/" : "/ws");
+      cam.send_binary (jpeg);
+      if (i % 3 == 0)
+        cam.close (1000);       /* some say goodbye, the others just vanish */
+    }
+  };
+  cycle (100);
+  ASSERT_TRUE (frames.wait_disconnects (100, 10000));
+  int fds = settled_fds ();
+  long rss = rss_kib ();
+  cycle (1000);
+  ASSERT_TRUE (frames.wait_disconnects (1100, 20000));
+  EXPECT_LE (settled_fds (), fds) << list_fds ();
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory grew with camera churn";
+}
+
+/* Publishes a distinct 30 KB frame every 33 ms for @ms, tagging each with its sequence number. */
+static void
+camera_at_30fps (cr::Stream & s, int ms, int *last_seq)
+{
+  for (int elapsed = 0; elapsed < ms; elapsed += 33) {
+    (*last_seq)++;
+    Bytes b (30000, static_cast<guint8> (*last_seq & 0xff));
+    memcpy (b.data (), last_seq, sizeof (*last_seq));
+    GBytes *bytes = g_bytes_new (b.data (), b.size ());
+    s.publish (bytes);
+    g_bytes_unref (bytes);
+    g_usleep (33000);
+  }
+}
+
+static int
+seq_of (const Bytes & part)
+{
+  int seq = -1;
+  if (part.size () == 30000)
+    memcpy (&seq, part.data (), sizeof (seq));
+  return seq;
+}
+
+TEST_F (Hostile, ViewerReadingAt1KiBPerSecondGetsWholeFramesAndCostsLittle)
+{
+  start ();
+  add_stream ();
+  MjpegReader slow (port);
+  int small = 2048;
+  setsockopt (slow.fd (), SOL_SOCKET, SO_RCVBUF, &small, sizeof (small));
+  MjpegReader fast (port);
+  wait_viewers (2);
+  long rss = rss_kib ();
+
+  int seq = 0;
+  std::thread camera (camera_at_30fps, std::ref (*stream), 4000, &seq);
+  /* The slow viewer reads 1 KiB per second; the fast one reads everything. */
+  std::thread slow_reader ([&] {
+        for (int i = 0; i < 4; i++) {
+          char buf[1024];
+          recv (slow.fd (), buf, sizeof (buf), 0);
+          g_usleep (1000000);
+        }
+      });
+  int fast_parts = 0, last = 0;
+  Bytes got;
+  while (fast.next_part (got, 1000)) {
+    int s = seq_of (got);
+    ASSERT_GT (s, last);
+    last = s;
+    fast_parts++;
+  }
+  camera.join ();
+  slow_reader.join ();
+  EXPECT_GE (fast_parts, seq - 2) << "the fast viewer lost frames to the slow one";
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 2 * 1024) << "memory grew with a slow viewer";
+  EXPECT_GT (stream->stats ().parts_skipped, 50u);
+}
+
+TEST_F (Hostile, ViewerThatStallsThenResumesSeesARecentFrame)
+{
+  start ();
+  cr::StreamSettings ss;
+  ss.stall_timeout_ms = 10000;
+  add_stream (ss);
+  MjpegReader viewer (port);
+  wait_viewers (1);
+  int seq = 0;
+  /* Three seconds without reading a byte, while the camera goes on. */
+  camera_at_30fps (*stream, 3000, &seq);
+  int at_resume = seq;
+  std::thread camera (camera_at_30fps, std::ref (*stream), 1000, &seq);
+  /* Frames already delivered into the viewer's own receive buffer (its kernel's default 128 KiB,
+   * about four frames) come first; right behind them is the newest frame, not three seconds of
+   * backlog. */
+  Bytes got;
+  int parts = 0, newest = 0, parts_to_live_edge = -1;
+  gint64 resumed = g_get_monotonic_time (), live_edge_ms = -1;
+  while (viewer.next_part (got, 500) && parts < 100) {
+    parts++;
+    newest = std::max (newest, seq_of (got));
+    if (parts_to_live_edge < 0 && newest >= at_resume) {
+      parts_to_live_edge = parts;
+      live_edge_ms = (g_get_monotonic_time () - resumed) / 1000;
+    }
+  }
+  EXPECT_GT (parts_to_live_edge, 0);
+  EXPECT_LE (parts_to_live_edge, 8) << "the viewer had to wade through a backlog";
+  EXPECT_LT (live_edge_ms, 500);
+  camera.join ();
+  EXPECT_EQ (newest, seq);
+  EXPECT_EQ (stream->stats ().viewers_stalled, 0u);
+}
+
+TEST_F (Hostile, OversizedRequestHeadersAreRefusedWithBoundedMemory)
+{
+  start ();
+  add_stream ();
+  long rss = rss_kib ();
+  int fd = crtest::connect_loopback (port);
+  std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+  send (fd, head.data (), head.size (), MSG_NOSIGNAL);
+  std::string junk = "X-Junk: " + std::string (8000, 'a') + "\r\n";
+  gsize sent = 0;
+  struct timeval tv = { 0, 200000 };
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv));
+  while (sent < 64 * 1024 * 1024) {
+    ssize_t n = send (fd, junk.data (), junk.size (), MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += n;
+  }
+  close (fd);
+  EXPECT_LT (sent, 64u * 1024 * 1024) << "the server kept reading an endless header block";
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 16 * 1024);
+  /* And it still serves. */
+  EXPECT_EQ (crtest::http_request (port, "HEAD", "/").status, 200);
+}
+
+TEST_F (Hostile, Http10ClientsAndHeadWork)
+{
+  start ();
+  add_stream ();
+  publish (*stream, 7000, 3);
+  for (int i = 0; i < 100 && !stream->latest (); i++)
+    g_usleep (1000);
+  int fd = crtest::connect_loopback (port);
+  const char req[] = "GET / HTTP/1.0\r\n\r\n";
+  send (fd, req, sizeof (req) - 1, MSG_NOSIGNAL);
+  std::string got;
+  char buf[65536];
+  struct timeval tv = { 2, 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  while (got.size () < 7000) {
+    ssize_t n = recv (fd, buf, sizeof (buf), 0);
+    if (n <= 0)
+      break;
+    got.append (buf, n);
+  }
+  close (fd);
+  EXPECT_EQ (got.substr (0, 12), "HTTP/1.0 200");
+  EXPECT_NE (got.find ("multipart/x-mixed-replace"), std::string::npos);
+  EXPECT_GT (got.size (), 7000u);
+}
+
+TEST_F (Hostile, ViewerCredentialsAndLoopbackMetrics)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "p4ss:word";
+  opts.open_on_loopback = { "/metrics" };
+  start (opts);
+  cr::StreamSettings ss;
+  ss.snapshot_path = "/snapshot.jpg";
+  add_stream (ss);
+  g_autoptr (GError) error = nullptr;
+  auto metrics = server->add_page ("/metrics",[](SoupServerMessage * msg, const char *, GHashTable *) {
+        soup_server_message_set_status (msg, 200, nullptr);
+        soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "up 1\n", 5);
+      }, &error);
+  ASSERT_TRUE (metrics);
+  publish (*stream, 6000, 9);
+
+  auto basic = [](const char *user_pass) {
+    g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (user_pass),
+        strlen (user_pass));
+    return std::string ("Authorization: Basic ") + b64 + "\r\n";
+  };
+  auto none = crtest::http_request (port, "GET", "/snapshot.jpg");
+  EXPECT_EQ (none.status, 401);
+  EXPECT_NE (none.header ("www-authenticate").find ("Basic"), std::string::npos);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/snapshot.jpg", basic ("ha:wrong")).status, 401);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/snapshot.jpg", basic ("ha:p4ss:word")).status,
+      200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/").status, 401);
+  MjpegReader viewer (port, "/", basic ("ha:p4ss:word"));
+  EXPECT_EQ (viewer.status (), 200);
+  /* A scraper on loopback needs no credentials for /metrics. */
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* libsoup's client over TLS, trusting the test's self-signed certificate. */
+class SoupClient
+{
+public:
+  SoupClient ()
+  {
+    context_ = g_main_context_new ();
+    g_main_context_push_thread_default (context_);
+    session_ = soup_session_new ();
+  }
+  ~SoupClient ()
+  {
+    g_clear_object (&ws_);
+    g_clear_object (&session_);
+    g_main_context_pop_thread_default (context_);
+    g_main_context_unref (context_);
+  }
+  static gboolean accept_any (SoupMessage *, GTlsCertificate *, GTlsCertificateFlags, gpointer)
+  {
+    return TRUE;
+  }
+  template <typename Pred> bool iterate_until (Pred pred, int ms = 5000)
+  {
+    gint64 end = g_get_monotonic_time () + ms * 1000LL;
+    while (!pred ()) {
+      if (g_get_monotonic_time () > end)
+        return false;
+      if (!g_main_context_iteration (context_, FALSE))
+        g_usleep (500);
+    }
+    return true;
+  }
+  bool connect_ws (const std::string & url)
+  {
+    SoupMessage *msg = soup_message_new ("GET", url.c_str ());
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any), nullptr);
+    bool done = false;
+    soup_session_websocket_connect_async (session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT,
+        nullptr,[](GObject * s, GAsyncResult * r, gpointer d) {
+          auto *self = static_cast<std::pair<SoupClient *, bool *> *> (d);
+          self->first->ws_ = soup_session_websocket_connect_finish (SOUP_SESSION (s), r, nullptr);
+          *self->second = true;
+          delete self;
+        }, new std::pair<SoupClient *, bool *> (this, &done));
+    g_object_unref (msg);
+    iterate_until ([&] { return done; });
+    return ws_ != nullptr;
+  }
+  void send (const Bytes & b)
+  {
+    soup_websocket_connection_send_binary (ws_, b.data (), b.size ());
+    iterate_until ([] { return false; }, 50);
+  }
+  /* Reads @url's body until @want bytes or timeout. */
+  Bytes read (const std::string & url, gsize want, guint * status)
+  {
+    SoupMessage *msg = soup_message_new ("GET", url.c_str ());
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any), nullptr);
+    GInputStream *in = soup_session_send (session_, msg, nullptr, nullptr);
+    *status = soup_message_get_status (msg);
+    Bytes out;
+    if (in) {
+      guint8 buf[16384];
+      while (out.size () < want) {
+        gssize n = g_input_stream_read (in, buf, sizeof (buf), nullptr, nullptr);
+        if (n <= 0)
+          break;
+        out.insert (out.end (), buf, buf + n);
+      }
+      g_object_unref (in);
+    }
+    g_object_unref (msg);
+    return out;
+  }
+
+private:
+  GMainContext *context_;
+  SoupSession *session_;
+  SoupWebsocketConnection *ws_ = nullptr;
+};
+
+TEST_F (Hostile, TlsServesHttpsViewersAndWssCameras)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("camrelay-tls-XXXXXX", nullptr);
+  std::string cert = std::string (dir) + "/cert.pem", key = std::string (dir) + "/key.pem";
+  crtest::Child openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+        "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
+  ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
+
+  cr::ServerOptions opts;
+  opts.tls_certificate = cert;
+  opts.tls_key = key;
+  start (opts);
+  EXPECT_TRUE (server->tls ());
+  add_ingest ();
+  add_stream ();
+
+  SoupClient client;
+  std::string base = "127.0.0.1:" + std::to_string (port);
+  ASSERT_TRUE (client.connect_ws ("wss://" + base + "/ws"));
+  Bytes jpeg (30000, 0x42);
+  client.send (jpeg);
+  ASSERT_TRUE (frames.wait_frames (1));
+  EXPECT_EQ (frames.sizes[0], jpeg.size ());
+
+  publish (*stream, 50000, 0x24);
+  guint status = 0;
+  Bytes body = client.read ("https://" + base + "/", 50000, &status);
+  EXPECT_EQ (status, 200u);
+  ASSERT_GE (body.size (), 50000u);
+  std::string text (body.begin (), body.begin () + 60);
+  EXPECT_EQ (text.rfind ("--ThisRandomString\r\n", 0), 0u) << text;
+
+  /* Plain HTTP on the TLS port gets nothing useful. */
+  auto plain = crtest::http_request (port, "GET", "/", "", 2000);
+  EXPECT_NE (plain.status, 200);
+  g_unlink (cert.c_str ());
+  g_unlink (key.c_str ());
+  g_rmdir (dir);
+}
+
+}  // namespace

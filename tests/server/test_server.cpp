@@ -1,0 +1,640 @@
+/* The server layer alone (no GStreamer): real sockets on 127.0.0.1, raw clients. */
+#include "crserver.h"
+#include "netclient.h"
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using crtest::Bytes;
+using crtest::MjpegReader;
+using crtest::RawWs;
+
+namespace {
+
+/* Records what the server reports to an ingest listener; waits are bounded. */
+class Recorder : public cr::IngestListener
+{
+public:
+  void camera_connected (const std::string & peer, const std::string & path) override
+  {
+    std::lock_guard<std::mutex> g (m);
+    connected.push_back (path);
+    peers.push_back (peer);
+    cv.notify_all ();
+  }
+  void camera_frame (GBytes * frame) override
+  {
+    gsize size;
+    auto *data = static_cast<const guint8 *> (g_bytes_get_data (frame, &size));
+    std::lock_guard<std::mutex> g (m);
+    frames.emplace_back (data, data + size);
+    cv.notify_all ();
+  }
+  void camera_disconnected (const std::string &, guint16 code, const std::string & reason) override
+  {
+    std::lock_guard<std::mutex> g (m);
+    disconnect_codes.push_back (code);
+    disconnect_reasons.push_back (reason);
+    cv.notify_all ();
+  }
+  template <typename Pred> bool wait (Pred pred, int ms = 5000)
+  {
+    std::unique_lock<std::mutex> l (m);
+    return cv.wait_for (l, std::chrono::milliseconds (ms), pred);
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> connected, peers, disconnect_reasons;
+  std::vector<Bytes> frames;
+  std::vector<guint16> disconnect_codes;
+};
+
+Bytes
+fake_frame (gsize size, guint8 seed)
+{
+  /* Not a JPEG on purpose: the server layer must relay bytes, not judge them. */
+  Bytes b (size);
+  for (gsize i = 0; i < size; i++)
+    b[i] = static_cast<guint8> ((i * 31 + seed * 7) & 0xff);
+  return b;
+}
+
+GBytes *
+gbytes (const Bytes & b)
+{
+  return g_bytes_new (b.data (), b.size ());
+}
+
+void
+publish (cr::Stream & stream, const Bytes & b)
+{
+  GBytes *bytes = gbytes (b);
+  stream.publish (bytes);
+  g_bytes_unref (bytes);
+}
+
+class ServerTest : public ::testing::Test
+{
+protected:
+  void SetUp () override
+  {
+    g_autoptr (GError) error = nullptr;
+    server = cr::Server::acquire ("127.0.0.1", 0, &error);
+    ASSERT_TRUE (server) << error->message;
+    port = server->port ();
+  }
+
+  std::shared_ptr<cr::Stream> add_stream (cr::StreamSettings s = {})
+  {
+    g_autoptr (GError) error = nullptr;
+    auto stream = server->add_stream (s, &error);
+    EXPECT_TRUE (stream) << (error ? error->message : "");
+    return stream;
+  }
+
+  std::unique_ptr<cr::IngestRoute> add_ingest (Recorder & rec, cr::IngestSettings s = {})
+  {
+    g_autoptr (GError) error = nullptr;
+    auto route = server->add_ingest (s, &rec, &error);
+    EXPECT_TRUE (route) << (error ? error->message : "");
+    return route;
+  }
+
+  /* Waits until the stream reports @n viewers (they attach asynchronously after the headers). */
+  void wait_viewers (cr::Stream & stream, guint n)
+  {
+    for (int i = 0; i < 500 && stream.stats ().viewers != n; i++)
+      g_usleep (2000);
+    ASSERT_EQ (stream.stats ().viewers, n);
+  }
+
+  std::shared_ptr<cr::Server> server;
+  guint port = 0;
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Viewers                                                                                        */
+
+TEST_F (ServerTest, ViewerReceivesEveryFrameByteIdenticalInOrder)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port);
+  ASSERT_EQ (viewer.status (), 200);
+  EXPECT_EQ (viewer.boundary (), "ThisRandomString");
+  EXPECT_NE (viewer.header ("cache-control").find ("no-cache"), std::string::npos);
+  wait_viewers (*stream, 1);
+
+  for (int i = 0; i < 20; i++) {
+    Bytes frame = fake_frame (30000 + i * 101, i);
+    publish (*stream, frame);
+    Bytes got;
+    ASSERT_TRUE (viewer.next_part (got)) << "frame " << i;
+    EXPECT_EQ (got, frame) << "frame " << i;
+    EXPECT_EQ (viewer.part_headers ().at ("content-type"), "image/jpeg");
+  }
+}
+
+TEST_F (ServerTest, NextPartHeadersArriveRightAfterEachFrame)
+{
+  /* Browsers show a part only once the next boundary and header block are in: the server must
+   * send them with the frame, not with the next one. */
+  auto stream = add_stream ();
+  MjpegReader viewer (port);
+  wait_viewers (*stream, 1);
+  Bytes frame = fake_frame (5000, 1);
+  publish (*stream, frame);
+  Bytes got;
+  ASSERT_TRUE (viewer.next_part (got, 2000));
+  EXPECT_EQ (got, frame);
+  viewer.pump (200);
+  std::string expected = "--ThisRandomString\r\nContent-Type: image/jpeg\r\n\r\n";
+  EXPECT_EQ (viewer.buffered (), expected.size ());
+}
+
+TEST_F (ServerTest, NewViewerGetsLatestFrameAtOnce)
+{
+  auto stream = add_stream ();
+  Bytes first = fake_frame (8000, 1), second = fake_frame (9000, 2);
+  publish (*stream, first);
+  publish (*stream, second);
+  for (int i = 0; i < 100 && !stream->latest (); i++)
+    g_usleep (1000);
+  MjpegReader viewer (port);
+  Bytes got;
+  ASSERT_TRUE (viewer.next_part (got, 2000));
+  EXPECT_EQ (got, second);
+}
+
+TEST_F (ServerTest, ContentLengthOnRequest)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port, "/?content-length=1");
+  wait_viewers (*stream, 1);
+  for (int i = 0; i < 3; i++) {
+    Bytes frame = fake_frame (7000 + i, i);
+    publish (*stream, frame);
+    Bytes got;
+    ASSERT_TRUE (viewer.next_part (got));
+    EXPECT_EQ (got, frame);
+    EXPECT_EQ (viewer.part_headers ().at ("content-length"), std::to_string (frame.size ()));
+  }
+}
+
+TEST_F (ServerTest, SlowViewerSkipsWholeFramesAndNeverSlowsOthers)
+{
+  cr::StreamSettings s;
+  s.stall_timeout_ms = 0;
+  auto stream = add_stream (s);
+  /* The slow viewer reads nothing until the end: its socket buffers fill after a few MB. */
+  MjpegReader slow (port);
+  MjpegReader fast (port);
+  wait_viewers (*stream, 2);
+
+  std::vector<Bytes> sent;
+  const int count = 100;
+  for (int i = 0; i < count; i++) {
+    sent.push_back (fake_frame (100000, i));
+    publish (*stream, sent.back ());
+    Bytes got;
+    ASSERT_TRUE (fast.next_part (got, 2000)) << "fast viewer stalled at frame " << i;
+    ASSERT_EQ (got, sent.back ());
+  }
+  EXPECT_GT (stream->stats ().parts_skipped, 0u);
+
+  /* The slow viewer now reads: only whole frames that were sent, in order, ending with the last. */
+  int last_index = -1;
+  Bytes got;
+  while (slow.next_part (got, 1000)) {
+    auto it = std::find (sent.begin (), sent.end (), got);
+    ASSERT_NE (it, sent.end ()) << "slow viewer got a frame that was never sent";
+    int index = it - sent.begin ();
+    EXPECT_GT (index, last_index);
+    last_index = index;
+  }
+  EXPECT_EQ (last_index, count - 1);
+}
+
+TEST_F (ServerTest, StalledViewerIsDisconnected)
+{
+  cr::StreamSettings s;
+  s.stall_timeout_ms = 300;
+  auto stream = add_stream (s);
+  MjpegReader stuck (port);
+  int small = 4096;
+  setsockopt (stuck.fd (), SOL_SOCKET, SO_RCVBUF, &small, sizeof (small));
+  wait_viewers (*stream, 1);
+  for (int i = 0; i < 40 && stream->stats ().viewers_stalled == 0; i++) {
+    publish (*stream, fake_frame (100000, i));
+    g_usleep (50000);
+  }
+  EXPECT_EQ (stream->stats ().viewers_stalled, 1u);
+  wait_viewers (*stream, 0);
+}
+
+TEST_F (ServerTest, ViewerBeyondMaxViewersGets503WithRetryAfter)
+{
+  cr::StreamSettings s;
+  s.max_viewers = 1;
+  auto stream = add_stream (s);
+  MjpegReader first (port);
+  wait_viewers (*stream, 1);
+  auto resp = crtest::http_request (port, "GET", "/");
+  EXPECT_EQ (resp.status, 503);
+  EXPECT_FALSE (resp.header ("retry-after").empty ());
+  EXPECT_EQ (stream->stats ().viewers_refused, 1u);
+  /* The first one is unaffected. */
+  Bytes frame = fake_frame (6000, 3), got;
+  publish (*stream, frame);
+  ASSERT_TRUE (first.next_part (got));
+  EXPECT_EQ (got, frame);
+}
+
+TEST_F (ServerTest, MethodsAndUnknownPaths)
+{
+  cr::StreamSettings s;
+  s.path = "/stream";
+  s.snapshot_path = "/snapshot.jpg";
+  auto stream = add_stream (s);
+  Recorder rec;
+  cr::IngestSettings is;
+  is.paths = { "/ws" };
+  auto route = add_ingest (rec, is);
+
+  auto head = crtest::http_request (port, "HEAD", "/stream");
+  EXPECT_EQ (head.status, 200);
+  EXPECT_NE (head.header ("content-type").find ("multipart/x-mixed-replace"), std::string::npos);
+  auto post = crtest::http_request (port, "POST", "/stream", "Content-Length: 0\r\n");
+  EXPECT_EQ (post.status, 405);
+  EXPECT_NE (post.header ("allow").find ("GET"), std::string::npos);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/nothing-here").status, 404);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/ws").status, 426);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/snapshot.jpg").status, 503);
+
+  Bytes frame = fake_frame (12345, 9);
+  publish (*stream, frame);
+  for (int i = 0; i < 100 && !stream->latest (); i++)
+    g_usleep (1000);
+  auto snap = crtest::http_request (port, "GET", "/snapshot.jpg");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.header ("content-type"), "image/jpeg");
+  EXPECT_EQ (snap.header ("content-length"), "12345");
+  EXPECT_EQ (snap.body, frame);
+}
+
+TEST_F (ServerTest, RemovingTheStreamEndsEveryResponse)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port);
+  wait_viewers (*stream, 1);
+  Bytes frame = fake_frame (6000, 1), got;
+  publish (*stream, frame);
+  ASSERT_TRUE (viewer.next_part (got));
+  server->remove_stream (stream);
+  /* Frames are followed by the next part's headers, so the response may end with an empty part. */
+  while (viewer.next_part (got, 2000))
+    EXPECT_TRUE (got.empty ());
+  EXPECT_TRUE (viewer.ended ()) << "no closing delimiter";
+  EXPECT_TRUE (viewer.wait_closed (2000));
+  EXPECT_EQ (crtest::http_request (port, "GET", "/").status, 404);
+}
+
+TEST_F (ServerTest, FinishEndsResponsesWithClosingDelimiter)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port, "/?content-length=1");
+  wait_viewers (*stream, 1);
+  Bytes frame = fake_frame (6000, 1), got;
+  publish (*stream, frame);
+  ASSERT_TRUE (viewer.next_part (got));
+  stream->finish ();
+  EXPECT_FALSE (viewer.next_part (got, 2000));
+  EXPECT_TRUE (viewer.ended ());
+  EXPECT_TRUE (viewer.wait_closed (2000));
+}
+
+TEST_F (ServerTest, DisconnectedViewersAreForgottenAtOnce)
+{
+  auto stream = add_stream ();
+  {
+    MjpegReader a (port), b (port);
+    wait_viewers (*stream, 2);
+  }
+  /* No frame is being sent: the server must notice the hang-up by itself. */
+  wait_viewers (*stream, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Cameras                                                                                        */
+
+TEST_F (ServerTest, CameraMessagesArriveByteIdenticalAndTextIsIgnored)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  RawWs cam (port, "/");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
+  EXPECT_EQ (rec.connected[0], "/");
+
+  cam.send_text ("hello from ESP32 camera stream!");
+  std::vector<Bytes> sent;
+  for (int i = 0; i < 10; i++) {
+    sent.push_back (fake_frame (20000 + i * 1000, i));
+    cam.send_binary (sent.back ());
+  }
+  sent.push_back (fake_frame (70000, 77));     /* 64-bit length encoding */
+  cam.send_binary (sent.back ());
+  sent.push_back (fake_frame (100, 78));       /* 7-bit length encoding */
+  cam.send_binary (sent.back ());
+  ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == sent.size (); }));
+  EXPECT_EQ (rec.frames, sent);
+  auto st = route->stats ();
+  EXPECT_EQ (st.messages, sent.size ());
+  EXPECT_EQ (st.text_messages, 1u);
+  EXPECT_TRUE (st.connected);
+}
+
+TEST_F (ServerTest, FragmentedMessageIsReassembled)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  RawWs cam (port, "/ws");
+  ASSERT_EQ (cam.status (), 101);
+  Bytes frame = fake_frame (30000, 5);
+  cam.send_frame (2, frame.data (), 10000, false);
+  guint8 ping[] = { 'p' };
+  cam.send_frame (9, ping, 1);                 /* control frames may interleave */
+  cam.send_frame (0, frame.data () + 10000, 10000, false);
+  cam.send_frame (0, frame.data () + 20000, 10000, true);
+  ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == 1; }));
+  EXPECT_EQ (rec.frames[0], frame);
+  RawWs::Frame pong;
+  ASSERT_TRUE (cam.read_frame (pong));
+  EXPECT_EQ (pong.opcode, 0xA);
+  EXPECT_EQ (pong.payload, Bytes ({ 'p' }));
+}
+
+TEST_F (ServerTest, NewerCameraTakesOverAndOlderIsToldWhy)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  RawWs old_cam (port, "/");
+  ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
+  RawWs new_cam (port, "/ws");
+  ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 2; }));
+  std::string reason;
+  EXPECT_EQ (old_cam.wait_close (&reason), 1000);
+  EXPECT_NE (reason.find ("replaced by a newer connection"), std::string::npos) << reason;
+
+  Bytes frame = fake_frame (9000, 4);
+  new_cam.send_binary (frame);
+  old_cam.send_binary (fake_frame (9000, 5));  /* too late: must not be delivered */
+  ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == 1; }));
+  g_usleep (100000);
+  ASSERT_EQ (rec.frames.size (), 1u);
+  EXPECT_EQ (rec.frames[0], frame);
+  EXPECT_EQ (route->stats ().takeovers, 1u);
+}
+
+TEST_F (ServerTest, OversizedMessageIsRefusedFromItsHeader)
+{
+  Recorder rec;
+  cr::IngestSettings s;
+  s.max_message_size = 100000;
+  auto route = add_ingest (rec, s);
+  RawWs cam (port, "/");
+  /* Announce 50 MB and send none of it: the refusal must not wait for the payload. */
+  Bytes header = crtest::ws_client_frame (2, nullptr, 0);
+  Bytes big = { 0x82, 0x80 | 127, 0, 0, 0, 0, 0x02, 0xfa, 0xf0, 0x80, 1, 2, 3, 4 };
+  cam.send_raw (big);
+  std::string reason;
+  EXPECT_EQ (cam.wait_close (&reason, 3000), 1009);
+  EXPECT_TRUE (cam.wait_eof (4000));
+  EXPECT_TRUE (rec.frames.empty ());
+  EXPECT_EQ (route->stats ().refused_messages, 1u);
+}
+
+TEST_F (ServerTest, FragmentsCannotGrowPastTheLimit)
+{
+  Recorder rec;
+  cr::IngestSettings s;
+  s.max_message_size = 50000;
+  auto route = add_ingest (rec, s);
+  RawWs cam (port, "/");
+  Bytes chunk = fake_frame (20000, 1);
+  cam.send_frame (2, chunk.data (), chunk.size (), false);
+  cam.send_frame (0, chunk.data (), chunk.size (), false);
+  cam.send_frame (0, chunk.data (), chunk.size (), false);
+  EXPECT_EQ (cam.wait_close (nullptr, 3000), 1009);
+  EXPECT_TRUE (rec.frames.empty ());
+}
+
+struct Violation
+{
+  const char *name;
+  Bytes bytes;
+  int code;
+};
+
+TEST_F (ServerTest, ProtocolViolationsGetTheRightCloseCode)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  guint8 bad_utf8[] = { 0xc3, 0x28 };
+  Bytes long_ping (126, 'x');
+  std::vector<Violation> cases = {
+    { "unmasked frame", crtest::ws_client_frame (2, bad_utf8, 2, true, false), 1002 },
+    { "reserved bits", crtest::ws_client_frame (2, bad_utf8, 2, true, true, 4), 1002 },
+    { "reserved opcode", crtest::ws_client_frame (3, bad_utf8, 2), 1002 },
+    { "reserved control opcode", crtest::ws_client_frame (0xB, bad_utf8, 2), 1002 },
+    { "control frame over 125 bytes", crtest::ws_client_frame (9, long_ping.data (), 126), 1002 },
+    { "fragmented control frame", crtest::ws_client_frame (9, bad_utf8, 2, false), 1002 },
+    { "continuation without a start", crtest::ws_client_frame (0, bad_utf8, 2), 1002 },
+    { "bad UTF-8 in text", crtest::ws_client_frame (1, bad_utf8, 2), 1007 },
+  };
+  for (const auto &c : cases) {
+    RawWs cam (port, "/");
+    ASSERT_EQ (cam.status (), 101);
+    cam.send_raw (c.bytes);
+    EXPECT_EQ (cam.wait_close (nullptr, 3000), c.code) << c.name;
+    EXPECT_TRUE (cam.wait_eof (4000)) << c.name;
+  }
+  EXPECT_TRUE (rec.frames.empty ());
+  EXPECT_EQ (route->stats ().protocol_errors, cases.size ());
+}
+
+TEST_F (ServerTest, CleanCloseIsAnsweredAndReported)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  RawWs cam (port, "/");
+  ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
+  cam.close (1000);
+  EXPECT_EQ (cam.wait_close (), 1000);
+  EXPECT_TRUE (cam.wait_eof ());
+  ASSERT_TRUE (rec.wait ([&] { return rec.disconnect_codes.size () == 1; }));
+  EXPECT_EQ (rec.disconnect_codes[0], 1000);
+  EXPECT_FALSE (route->stats ().connected);
+}
+
+TEST_F (ServerTest, CameraThatVanishesIsReported)
+{
+  Recorder rec;
+  auto route = add_ingest (rec);
+  {
+    RawWs cam (port, "/");
+    ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
+    Bytes frame = fake_frame (20000, 1);
+    Bytes f = crtest::ws_client_frame (2, frame.data (), frame.size ());
+    cam.send_raw (f.data (), f.size () / 2);  /* stops mid-message */
+  }
+  ASSERT_TRUE (rec.wait ([&] { return rec.disconnect_codes.size () == 1; }));
+  EXPECT_EQ (rec.disconnect_codes[0], 1006);
+  EXPECT_TRUE (rec.frames.empty ());
+}
+
+TEST_F (ServerTest, SecretIsRequiredWhenSet)
+{
+  Recorder rec;
+  cr::IngestSettings s;
+  s.secret = "s3cret";
+  auto route = add_ingest (rec, s);
+  EXPECT_EQ (RawWs (port, "/").status (), 401);
+  EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer wrong\r\n").status (), 401);
+  EXPECT_EQ (RawWs (port, "/?token=wrong").status (), 401);
+  EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer s3cret\r\n").status (), 101);
+  EXPECT_EQ (RawWs (port, "/?token=s3cret").status (), 101);
+  EXPECT_EQ (route->stats ().unauthorized, 3u);
+}
+
+TEST_F (ServerTest, CamerasAndViewersShareOnePath)
+{
+  Recorder rec;
+  cr::IngestSettings is;
+  is.paths = { "/" };
+  auto route = add_ingest (rec, is);
+  auto stream = add_stream ();
+  RawWs cam (port, "/");
+  ASSERT_EQ (cam.status (), 101);
+  MjpegReader viewer (port, "/");
+  ASSERT_EQ (viewer.status (), 200);
+}
+
+TEST_F (ServerTest, UpgradeOnAPathWithoutCamerasIsRefused)
+{
+  auto stream = add_stream ();
+  EXPECT_EQ (RawWs (port, "/").status (), 404);
+}
+
+TEST_F (ServerTest, TwoRoutesCannotClaimOnePath)
+{
+  Recorder a, b;
+  auto first = add_ingest (a);
+  g_autoptr (GError) error = nullptr;
+  cr::IngestSettings s;
+  EXPECT_FALSE (server->add_ingest (s, &b, &error));
+  ASSERT_TRUE (error);
+  EXPECT_NE (std::string (error->message).find ("/ws"), std::string::npos);
+}
+
+TEST (ServerLimits, SlowRequestHeadersGet408AndTheConnectionEnds)
+{
+  cr::ServerOptions opts;
+  opts.request_timeout_ms = 300;
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", crtest::free_port (), &error, &opts);
+  ASSERT_TRUE (server);
+  cr::StreamSettings ss;
+  auto stream = server->add_stream (ss, &error);
+
+  /* A viewer whose request was complete in time keeps its stream past the timeout. */
+  MjpegReader viewer (server->port ());
+  ASSERT_EQ (viewer.status (), 200);
+
+  /* slowloris: one header byte every 100 ms */
+  int fd = crtest::connect_loopback (server->port ());
+  const char *start = "GET / HTTP/1.1\r\nX-Slow: ";
+  send (fd, start, strlen (start), MSG_NOSIGNAL);
+  gint64 t0 = g_get_monotonic_time ();
+  std::string answer;
+  char buf[256];
+  for (int i = 0; i < 30; i++) {
+    send (fd, "a", 1, MSG_NOSIGNAL);
+    struct timeval tv = { 0, 100000 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+    ssize_t n = recv (fd, buf, sizeof (buf), 0);
+    if (n > 0)
+      answer.append (buf, n);
+    if (n == 0)
+      break;
+  }
+  gint64 waited_ms = (g_get_monotonic_time () - t0) / 1000;
+  close (fd);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 408");
+  EXPECT_LT (waited_ms, 1500);
+
+  /* A client that connects and says nothing at all is let go too. */
+  int idle = crtest::connect_loopback (server->port ());
+  struct timeval tv = { 3, 0 };
+  setsockopt (idle, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  ssize_t n = recv (idle, buf, sizeof (buf), 0);
+  EXPECT_GT (n, 0);
+  EXPECT_EQ (std::string (buf, 12), "HTTP/1.1 408");
+  close (idle);
+
+  Bytes frame = fake_frame (5000, 1), got;
+  publish (*stream, frame);
+  ASSERT_TRUE (viewer.next_part (got));
+  EXPECT_EQ (got, frame);
+  server->remove_stream (stream);
+}
+
+TEST (ServerRegistry, SameAddressAndPortShareOneServer)
+{
+  g_autoptr (GError) error = nullptr;
+  auto a = cr::Server::acquire ("127.0.0.1", 0, &error);
+  auto b = cr::Server::acquire ("127.0.0.1", 0, &error);
+  ASSERT_TRUE (a && b);
+  EXPECT_EQ (a.get (), b.get ());
+}
+
+TEST (ServerRegistry, PortInUseIsAClearError)
+{
+  guint port = crtest::free_port ();
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = { };
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  ASSERT_EQ (bind (fd, reinterpret_cast<struct sockaddr *> (&sa), sizeof (sa)), 0);
+  listen (fd, 1);
+  g_autoptr (GError) error = nullptr;
+  auto s = cr::Server::acquire ("127.0.0.1", port, &error);
+  EXPECT_FALSE (s);
+  ASSERT_TRUE (error);
+  EXPECT_NE (std::string (error->message).find (std::to_string (port)), std::string::npos)
+      << error->message;
+  close (fd);
+}
+
+TEST (ServerRegistry, ReleasedPortCanBeBoundAgain)
+{
+  guint port = crtest::free_port ();
+  for (int i = 0; i < 3; i++) {
+    g_autoptr (GError) error = nullptr;
+    auto s = cr::Server::acquire ("127.0.0.1", port, &error);
+    ASSERT_TRUE (s) << error->message;
+    MjpegReader probe (port, "/");
+    EXPECT_EQ (probe.status (), 404);
+  }
+}
+
+}  // namespace
