@@ -223,6 +223,36 @@ Camera::teardown ()
 }
 
 void
+Camera::begin_stop ()
+{
+  stopping_ = true;
+  if (restart_source_) {
+    g_source_remove (restart_source_);
+    restart_source_ = 0;
+  }
+  if (pipeline_)
+    gst_element_send_event (pipeline_, gst_event_new_eos ());
+}
+
+bool
+Camera::drained () const
+{
+  GstElement *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    sink = ref_or_null (elements_.sink);
+  }
+  guint viewers = 0;
+  if (GstStructure *s = element_stats (sink)) {
+    gst_structure_get_uint (s, "viewers", &viewers);
+    gst_structure_free (s);
+  }
+  if (sink)
+    gst_object_unref (sink);
+  return viewers == 0;
+}
+
+void
 Camera::stop ()
 {
   if (restart_source_) {
@@ -287,7 +317,8 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
       break;
     }
     case GST_MESSAGE_EOS:
-      self->handle_error ("the pipeline ended (end of stream)");
+      if (!self->stopping_)
+        self->handle_error ("the pipeline ended (end of stream)");
       return G_SOURCE_CONTINUE;
     case GST_MESSAGE_ELEMENT:
       self->handle_element_message (message);

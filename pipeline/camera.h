@@ -65,7 +65,13 @@ public:
 
   /* Main thread. Builds the pipeline and sets it playing; failures are retried with backoff. */
   void start ();
-  /* Main thread. Stops the pipeline (cameras get a WebSocket close, viewers' responses end). */
+  /* Main thread, at shutdown: sends end-of-stream, so that mjpeghttpsink ends every viewer's
+   * response with the closing boundary while the pipeline still runs. */
+  void begin_stop ();
+  /* Any thread: true once no viewer is still being sent the end of its response. */
+  bool drained () const;
+  /* Main thread. Stops the pipeline (cameras get a WebSocket close; viewers still connected are
+   * disconnected). */
   void stop ();
   /* Main thread, once a second: updates the frame rate. */
   void sample ();
@@ -102,6 +108,7 @@ private:
   guint bus_watch_ = 0;
   guint restart_source_ = 0;
   guint backoff_ms_ = 1000;
+  bool stopping_ = false;
   gint64 started_us_ = 0;
   gint64 last_reject_log_us_ = 0;
   guint64 rejects_unlogged_ = 0;

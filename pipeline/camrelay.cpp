@@ -24,6 +24,9 @@
 
 namespace {
 
+/* How long a stop waits for viewers to receive the end of their responses. */
+const gint64 DRAIN_TIMEOUT_US = 500 * G_TIME_SPAN_MILLISECOND;
+
 enum ExitCode
 {
   EXIT_OK = 0,
@@ -220,6 +223,20 @@ run (camrelay::Config & config)
   g_source_remove (sampler);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  /* Viewers that keep reading get the end of their response; one that does not read gets
+   * disconnected when the time is up, so the whole stop stays well within a second. */
+  for (auto &c : cameras)
+    c->begin_stop ();
+  gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
+  auto drained = [&cameras] {
+    for (auto &c : cameras) {
+      if (!c->drained ())
+        return false;
+    }
+    return true;
+  };
+  while (!drained () && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
   pages.reset ();
   for (auto &c : cameras)
     c->stop ();

@@ -340,9 +340,12 @@ free_port ()
 /* Network clients                                                                                */
 
 int
-connect_loopback (guint port)
+connect_loopback (guint port, int rcvbuf)
 {
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Before connect(), so that the window the server sees is small from the start. */
+  if (rcvbuf > 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf));
   struct sockaddr_in sa = { };
   sa.sin_family = AF_INET;
   sa.sin_port = htons (port);
@@ -374,7 +377,7 @@ send_all (int fd, const void *data, gsize len)
 
 /* Appends what arrives before @deadline_us; false on timeout, end of stream or error. */
 static bool
-read_some (int fd, std::string & buf, gint64 deadline_us, bool *eof)
+read_some (int fd, std::string & buf, gint64 deadline_us, bool *eof, gsize max = 65536)
 {
   gint64 left = deadline_us - g_get_monotonic_time ();
   if (left <= 0)
@@ -384,7 +387,7 @@ read_some (int fd, std::string & buf, gint64 deadline_us, bool *eof)
   if (r <= 0)
     return false;
   char tmp[65536];
-  ssize_t n = recv (fd, tmp, sizeof (tmp), 0);
+  ssize_t n = recv (fd, tmp, MIN (max, sizeof (tmp)), 0);
   if (n <= 0) {
     *eof = true;
     return false;
@@ -468,9 +471,10 @@ http_get (guint port, const std::string & path, const std::string & extra_header
   return r;
 }
 
-MjpegViewer::MjpegViewer (guint port, const std::string & path)
+MjpegViewer::MjpegViewer (guint port, const std::string & path, int rcvbuf, int read_delay_ms)
+  : read_delay_ms_ (read_delay_ms)
 {
-  fd_ = connect_loopback (port);
+  fd_ = connect_loopback (port, rcvbuf);
   if (fd_ < 0)
     return;
   std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string (port) +
@@ -514,7 +518,10 @@ MjpegViewer::fill (gint64 deadline_us)
 {
   if (fd_ < 0 || eof_)
     return false;
-  return read_some (fd_, buf_, deadline_us, &eof_);
+  bool ok = read_some (fd_, buf_, deadline_us, &eof_, read_delay_ms_ ? 4096 : 65536);
+  if (ok && read_delay_ms_)
+    g_usleep (read_delay_ms_ * 1000);
+  return ok;
 }
 
 bool

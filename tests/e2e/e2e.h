@@ -117,7 +117,8 @@ guint free_port ();
 /* ---------------------------------------------------------------------------------------------- */
 /* Network clients                                                                                */
 
-int connect_loopback (guint port);
+/* @rcvbuf > 0 sets a small receive buffer. */
+int connect_loopback (guint port, int rcvbuf = 0);
 
 struct HttpResponse
 {
@@ -135,7 +136,9 @@ HttpResponse http_get (guint port, const std::string & path, const std::string &
 class MjpegViewer
 {
 public:
-  MjpegViewer (guint port, const std::string & path);
+  /* @rcvbuf > 0: a small socket receive buffer, so that a slow reader is felt by the server;
+   * @read_delay_ms: a pause after every read (a viewer on a slow link). */
+  MjpegViewer (guint port, const std::string & path, int rcvbuf = 0, int read_delay_ms = 0);
   ~MjpegViewer ();
   MjpegViewer (const MjpegViewer &) = delete;
   MjpegViewer & operator= (const MjpegViewer &) = delete;
@@ -155,6 +158,7 @@ private:
 
   int fd_ = -1;
   int status_ = 0;
+  int read_delay_ms_ = 0;
   std::map<std::string, std::string> headers_;
   std::string boundary_;
   std::string buf_;
