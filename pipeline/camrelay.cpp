@@ -328,5 +328,9 @@ main (int argc, char **argv)
     print_check (config);
     return EXIT_OK;
   }
-  return run (config);
+  int code = run (config);
+  /* Waits for GStreamer's pooled threads, so that the process ends with only its main thread:
+   * nothing is left half-way when exit() runs (leak checkers stop every thread to look). */
+  gst_deinit ();
+  return code;
 }

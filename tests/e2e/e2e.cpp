@@ -284,6 +284,23 @@ run (const std::vector<std::string> & argv, int timeout_ms,
   return r;
 }
 
+std::map<std::string, std::string>
+gst_child_env ()
+{
+  const char *preload = g_getenv ("CAMRELAY_CHILD_PRELOAD");
+  if (!preload || !*preload)
+    return {};
+  /* Leak checking stays with our own processes. */
+  return { { "LD_PRELOAD", preload }, { "ASAN_OPTIONS", "detect_leaks=0" } };
+}
+
+bool
+installed (const char *program)
+{
+  g_autofree gchar *path = g_find_program_in_path (program);
+  return path != nullptr;
+}
+
 static std::vector<std::string>
 prepend (const std::string & first, const std::vector<std::string> & rest)
 {

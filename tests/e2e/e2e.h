@@ -97,6 +97,13 @@ struct RunResult
 RunResult run (const std::vector<std::string> & argv, int timeout_ms = 60000,
     const std::map<std::string, std::string> & env = {}, const std::string & cwd = "");
 
+/* Environment for a child that is not instrumented but loads our plugin (gst-launch-1.0): in a
+ * sanitizer build it needs the sanitizer runtime preloaded (tests/meson.build says which). */
+std::map<std::string, std::string> gst_child_env ();
+
+/* True if @program is on PATH. */
+bool installed (const char *program);
+
 /* camrelay started with @args; port() is the one its start-up line names. */
 class Camrelay : public Process
 {
