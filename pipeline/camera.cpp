@@ -452,6 +452,20 @@ Camera::sample ()
   fps_ = fps;
 }
 
+std::vector<guint>
+Camera::bound_ports () const
+{
+  std::vector<guint> ports;
+  std::lock_guard<std::mutex> guard (lock_);
+  for (GstElement *e : { elements_.src, elements_.sink }) {
+    guint port = 0;
+    if (e)
+      g_object_get (e, "bound-port", &port, nullptr);
+    ports.push_back (port);
+  }
+  return ports;
+}
+
 CameraStatus
 Camera::status () const
 {

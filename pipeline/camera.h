@@ -78,6 +78,8 @@ public:
 
   /* Any thread. */
   CameraStatus status () const;
+  /* Any thread: the ports wsjpegsrc and mjpeghttpsink listen on (0 while not running). */
+  std::vector<guint> bound_ports () const;
 
 private:
   struct Elements

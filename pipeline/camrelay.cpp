@@ -161,6 +161,19 @@ print_check (const camrelay::Config & config)
   }
 }
 
+/* The elements must have found the program's server: its port, its pages, its access rules. */
+bool
+same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, guint port)
+{
+  for (const auto &c : cameras) {
+    for (guint p : c->bound_ports ()) {
+      if (p != 0 && p != port)
+        return false;
+    }
+  }
+  return true;
+}
+
 gboolean
 on_quit_signal (gpointer loop)
 {
@@ -215,6 +228,12 @@ run (camrelay::Config & config)
 
   for (auto &c : cameras)
     c->start ();
+  if (!same_server (cameras, server->port ())) {
+    g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
+        "plugin does not share the program's server (libcamrelay-server must be one shared "
+        "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
+    return EXIT_CANNOT_RUN;
+  }
   g_message ("%s", startup_line (config, *server).c_str ());
   warn_open_ingest (config, server->port ());
 

@@ -90,7 +90,11 @@ async def run(args, frames):
                                       compression=None, open_timeout=args.connect_timeout,
                                       ping_interval=None)
     except Exception as e:  # refused, 401, DNS, timeout: all mean "could not connect"
-        log(args, "cannot connect to %s: %s" % (args.url, e))
+        why = str(e) or type(e).__name__
+        if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
+            why = "no WebSocket handshake within %g s (a wrong or missing --secret?)" % (
+                args.connect_timeout)
+        log(args, "cannot connect to %s: %s" % (args.url, why))
         return 1
     log(args, "connected to %s" % args.url)
     # Ctrl-C or SIGTERM: stop sending and close the connection properly.
