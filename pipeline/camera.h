@@ -8,7 +8,7 @@
  * server thread (the /status, /metrics and /view handlers): it copies the state kept under the
  * lock and reads the elements' "stats" properties, which are thread-safe. The lock is never held
  * while the pipeline changes state, because wsjpegsrc and mjpeghttpsink wait for the server thread
- * while they stop. */
+ * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
 #pragma once
 
 #include "relayconfig.h"
