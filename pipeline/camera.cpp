@@ -1,0 +1,513 @@
+/* camrelay program: one camera's pipeline at run time. */
+#define G_LOG_DOMAIN "camrelay"
+
+#include "camera.h"
+
+#include <algorithm>
+
+namespace camrelay {
+
+static const guint BACKOFF_MIN_MS = 1000;
+static const guint BACKOFF_MAX_MS = 30000;
+/* A pipeline that ran this long before failing starts again after the shortest delay. */
+static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
+/* At most one log line about rejected frames per camera in this time. */
+static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
+/* The frame rate is averaged over this much history. */
+static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
+
+/* The element's "stats" structure, or nullptr if it has none. */
+static GstStructure *
+element_stats (GstElement * element)
+{
+  if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), "stats"))
+    return nullptr;
+  GstStructure *s = nullptr;
+  g_object_get (element, "stats", &s, nullptr);
+  return s;
+}
+
+/* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
+static void
+add_element_counters (GstElement * element, const char *prefix,
+    std::map<std::string, guint64> & into)
+{
+  GstStructure *s = element_stats (element);
+  if (!s)
+    return;
+  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
+    const gchar *field = gst_structure_nth_field_name (s, i);
+    const GValue *v = gst_structure_get_value (s, field);
+    if (G_VALUE_HOLDS_UINT64 (v))
+      into[std::string (prefix) + "." + field] += g_value_get_uint64 (v);
+  }
+  gst_structure_free (s);
+}
+
+static GstElement *
+ref_or_null (GstElement * e)
+{
+  return e ? GST_ELEMENT (gst_object_ref (e)) : nullptr;
+}
+
+void
+Camera::Elements::clear ()
+{
+  for (GstElement **e : { &src, &validate, &fallback, &sink }) {
+    if (*e)
+      gst_object_unref (*e);
+    *e = nullptr;
+  }
+}
+
+Camera::Camera (const CameraConfig & config) : config_ (config)
+{
+  since_us_ = g_get_real_time ();
+  /* Counters start at zero with the program: frames that arrive before the first sample count. */
+  samples_.push_back ({ g_get_monotonic_time (), 0 });
+}
+
+Camera::~Camera ()
+{
+  stop ();
+}
+
+void
+Camera::set_state (const std::string & state)
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  if (state_ != state) {
+    state_ = state;
+    since_us_ = g_get_real_time ();
+  }
+}
+
+bool
+Camera::build (std::string & error)
+{
+  g_autoptr (GError) gerror = nullptr;
+  GstElement *parsed = gst_parse_launch_full (config_.line.description ().c_str (), nullptr,
+      GST_PARSE_FLAG_FATAL_ERRORS, &gerror);
+  if (!parsed) {
+    error = std::string ("cannot build the pipeline: ") + (gerror ? gerror->message : "?");
+    return false;
+  }
+  GstElement *pipeline = parsed;
+  if (!GST_IS_PIPELINE (parsed)) {
+    pipeline = gst_pipeline_new (nullptr);
+    gst_bin_add (GST_BIN (pipeline), parsed);
+  }
+  std::string name = "camera-" + config_.name;
+  gst_object_set_name (GST_OBJECT (pipeline), name.c_str ());
+  pipeline_ = GST_ELEMENT (gst_object_ref_sink (pipeline));
+
+  /* The first element of each camrelay kind is the one /status reports on. */
+  Elements found;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline_));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    auto *el = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (el);
+    const gchar *factory = f ? GST_OBJECT_NAME (f) : "";
+    GstElement **slot = nullptr;
+    if (g_str_equal (factory, "wsjpegsrc"))
+      slot = &found.src;
+    else if (g_str_equal (factory, "jpegvalidate"))
+      slot = &found.validate;
+    else if (g_str_equal (factory, "jpegfallback"))
+      slot = &found.fallback;
+    else if (g_str_equal (factory, "mjpeghttpsink"))
+      slot = &found.sink;
+    /* The iterator goes from sinks to sources; keep the one nearest the source. */
+    if (slot) {
+      if (*slot)
+        gst_object_unref (*slot);
+      *slot = ref_or_null (el);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    elements_.clear ();
+    elements_ = found;
+    connected_ = false;
+    peer_.clear ();
+  }
+
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
+  bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
+  return true;
+}
+
+void
+Camera::start ()
+{
+  std::string error;
+  started_us_ = g_get_monotonic_time ();
+  if (!build (error)) {
+    handle_error (error);
+    return;
+  }
+  g_debug ("camera %s: starting %s", config_.name.c_str (),
+      config_.has_secret ? "(pipeline not logged: it holds a secret)" :
+      config_.line.description ().c_str ());
+
+  if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    /* The element that failed said why on the bus; take the reason from there. */
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
+    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    std::string cause = "the pipeline could not start";
+    if (msg) {
+      g_autoptr (GError) gerror = nullptr;
+      g_autofree gchar *debug = nullptr;
+      gst_message_parse_error (msg, &gerror, &debug);
+      cause = gerror->message;
+      if (debug)
+        cause += std::string (" (") + debug + ")";
+    }
+    handle_error (cause);
+    return;
+  }
+  /* Not on the pipeline's PLAYING message: a live pipeline only gets there once its sinks have
+   * data, which without a jpegfallback waits for the camera. */
+  std::string state = running_state ();
+  set_state (state);
+  g_debug ("camera %s: pipeline started, %s", config_.name.c_str (), state.c_str ());
+}
+
+/* The state of a running pipeline: jpegfallback's choice, else whether a camera is connected. */
+std::string
+Camera::running_state () const
+{
+  GstStructure *s;
+  std::string state;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    s = element_stats (elements_.fallback);
+    state = connected_ ? "live" : "offline";
+  }
+  if (s) {
+    const gchar *active = gst_structure_get_string (s, "active");
+    state = active ? active : "placeholder";
+    gst_structure_free (s);
+  }
+  return state;
+}
+
+void
+Camera::teardown ()
+{
+  if (!pipeline_)
+    return;
+  /* Counters are read while the elements still run: stopping resets some of them. */
+  std::map<std::string, guint64> last;
+  add_counters (last);
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    for (const auto &[key, value] : last)
+      base_[key] += value;
+    elements_.clear ();
+    connected_ = false;
+    peer_.clear ();
+    fps_ = 0;
+  }
+  if (bus_watch_) {
+    g_source_remove (bus_watch_);
+    bus_watch_ = 0;
+  }
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
+  gst_clear_object (&pipeline_);
+}
+
+void
+Camera::begin_stop ()
+{
+  stopping_ = true;
+  if (restart_source_) {
+    g_source_remove (restart_source_);
+    restart_source_ = 0;
+  }
+  if (pipeline_)
+    gst_element_send_event (pipeline_, gst_event_new_eos ());
+}
+
+bool
+Camera::drained () const
+{
+  GstElement *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    sink = ref_or_null (elements_.sink);
+  }
+  guint viewers = 0;
+  if (GstStructure *s = element_stats (sink)) {
+    gst_structure_get_uint (s, "viewers", &viewers);
+    gst_structure_free (s);
+  }
+  if (sink)
+    gst_object_unref (sink);
+  return viewers == 0;
+}
+
+void
+Camera::stop ()
+{
+  if (restart_source_) {
+    g_source_remove (restart_source_);
+    restart_source_ = 0;
+  }
+  teardown ();
+}
+
+void
+Camera::handle_error (const std::string & cause)
+{
+  if (g_get_monotonic_time () - started_us_ >= HEALTHY_RUN_US)
+    backoff_ms_ = BACKOFF_MIN_MS;
+  g_warning ("camera %s: %s; restarting its pipeline in %u s", config_.name.c_str (),
+      cause.c_str (), backoff_ms_ / 1000);
+  teardown ();
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    restarts_++;
+    last_error_ = cause;
+    last_error_us_ = g_get_real_time ();
+  }
+  set_state ("restarting");
+  if (restart_source_)
+    g_source_remove (restart_source_);
+  restart_source_ = g_timeout_add (backoff_ms_, on_restart, this);
+  backoff_ms_ = std::min (backoff_ms_ * 2, BACKOFF_MAX_MS);
+}
+
+gboolean
+Camera::on_restart (gpointer data)
+{
+  auto *self = static_cast<Camera *> (data);
+  self->restart_source_ = 0;
+  g_info ("camera %s: starting its pipeline again", self->config_.name.c_str ());
+  self->start ();
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
+{
+  auto *self = static_cast<Camera *> (data);
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_ERROR:{
+      g_autoptr (GError) error = nullptr;
+      g_autofree gchar *debug = nullptr;
+      gst_message_parse_error (message, &error, &debug);
+      g_autofree gchar *source = gst_object_get_path_string (GST_MESSAGE_SRC (message));
+      std::string cause = std::string (error->message) + " (" + source +
+          (debug ? std::string (": ") + debug : "") + ")";
+      /* handle_error() removes this watch; returning TRUE is still right for the old source id. */
+      self->handle_error (cause);
+      return G_SOURCE_CONTINUE;
+    }
+    case GST_MESSAGE_WARNING:{
+      g_autoptr (GError) error = nullptr;
+      g_autofree gchar *debug = nullptr;
+      gst_message_parse_warning (message, &error, &debug);
+      g_warning ("camera %s: %s", self->config_.name.c_str (), error->message);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      if (!self->stopping_)
+        self->handle_error ("the pipeline ended (end of stream)");
+      return G_SOURCE_CONTINUE;
+    case GST_MESSAGE_ELEMENT:
+      self->handle_element_message (message);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+Camera::handle_element_message (GstMessage * message)
+{
+  const GstStructure *s = gst_message_get_structure (message);
+  const char *name = config_.name.c_str ();
+  bool have_fallback;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    have_fallback = elements_.fallback != nullptr;
+  }
+
+  if (gst_structure_has_name (s, "wsjpegsrc-connected")) {
+    const gchar *peer = gst_structure_get_string (s, "peer");
+    const gchar *path = gst_structure_get_string (s, "path");
+    {
+      std::lock_guard<std::mutex> guard (lock_);
+      connected_ = true;
+      peer_ = peer ? peer : "";
+    }
+    g_info ("camera %s: %s connected on %s", name, peer, path);
+    if (!have_fallback)
+      set_state ("live");
+  } else if (gst_structure_has_name (s, "wsjpegsrc-disconnected")) {
+    const gchar *peer = gst_structure_get_string (s, "peer");
+    const gchar *reason = gst_structure_get_string (s, "reason");
+    guint code = 0;
+    gst_structure_get_uint (s, "code", &code);
+    bool current;
+    {
+      /* A camera that took over posts its "connected" before the old one's "disconnected". */
+      std::lock_guard<std::mutex> guard (lock_);
+      current = peer && peer_ == peer;
+      if (current) {
+        connected_ = false;
+        peer_.clear ();
+      }
+    }
+    g_info ("camera %s: %s disconnected (%u%s%s)", name, peer, code,
+        reason && *reason ? " " : "", reason ? reason : "");
+    if (current && !have_fallback)
+      set_state ("offline");
+  } else if (gst_structure_has_name (s, "jpegfallback-switched")) {
+    const gchar *active = gst_structure_get_string (s, "active");
+    const gchar *reason = gst_structure_get_string (s, "reason");
+    if (!active)
+      return;
+    set_state (active);
+    if (g_str_equal (active, "live"))
+      g_info ("camera %s: live (%s)", name, reason ? reason : "");
+    else
+      g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
+  } else if (gst_structure_has_name (s, "jpegvalidate-rejected")) {
+    handle_rejected (s);
+  }
+}
+
+/* jpegvalidate reports at most once a second per reason; a camera sending garbage for hours
+ * still deserves fewer lines than that. */
+void
+Camera::handle_rejected (const GstStructure * s)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 suppressed = 0, size = 0, count = 0;
+  gst_structure_get_uint64 (s, "suppressed", &suppressed);
+  gst_structure_get_uint64 (s, "size", &size);
+  gst_structure_get_uint64 (s, "count", &count);
+  if (last_reject_log_us_ && now - last_reject_log_us_ < REJECT_LOG_INTERVAL_US) {
+    rejects_unlogged_ += 1 + suppressed;
+    return;
+  }
+  last_reject_log_us_ = now;
+  guint64 unlogged = rejects_unlogged_ + suppressed;
+  rejects_unlogged_ = 0;
+  const gchar *reason = gst_structure_get_string (s, "reason");
+  const gchar *detail = gst_structure_get_string (s, "detail");
+  g_warning ("camera %s: rejected a %" G_GUINT64_FORMAT "-byte frame as %s: %s "
+      "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
+      " rejections not logged since the last line)", config_.name.c_str (), size,
+      reason ? reason : "?", detail ? detail : "", count, count == 1 ? "frame" : "frames",
+      unlogged);
+}
+
+void
+Camera::add_counters (std::map<std::string, guint64> & into) const
+{
+  Elements e;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    e.src = ref_or_null (elements_.src);
+    e.validate = ref_or_null (elements_.validate);
+    e.fallback = ref_or_null (elements_.fallback);
+    e.sink = ref_or_null (elements_.sink);
+  }
+  add_element_counters (e.src, "wsjpegsrc", into);
+  add_element_counters (e.validate, "jpegvalidate", into);
+  add_element_counters (e.fallback, "jpegfallback", into);
+  add_element_counters (e.sink, "mjpeghttpsink", into);
+  e.clear ();
+}
+
+void
+Camera::sample ()
+{
+  std::map<std::string, guint64> now;
+  add_counters (now);
+  gint64 t = g_get_monotonic_time ();
+  guint64 frames;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    auto it = base_.find ("wsjpegsrc.messages");
+    frames = now["wsjpegsrc.messages"] + (it == base_.end ()? 0 : it->second);
+  }
+  samples_.push_back ({ t, frames });
+  while (samples_.size () > 2 && t - samples_[1].time_us >= FPS_WINDOW_US)
+    samples_.pop_front ();
+  double fps = 0;
+  const Sample & first = samples_.front ();
+  if (samples_.size () >= 2 && t > first.time_us && frames >= first.frames)
+    fps = (frames - first.frames) * 1e6 / (t - first.time_us);
+  std::lock_guard<std::mutex> guard (lock_);
+  fps_ = fps;
+}
+
+std::vector<guint>
+Camera::bound_ports () const
+{
+  std::vector<guint> ports;
+  std::lock_guard<std::mutex> guard (lock_);
+  for (GstElement *e : { elements_.src, elements_.sink }) {
+    guint port = 0;
+    if (e)
+      g_object_get (e, "bound-port", &port, nullptr);
+    ports.push_back (port);
+  }
+  return ports;
+}
+
+CameraStatus
+Camera::status () const
+{
+  CameraStatus st;
+  Elements e;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    st.state = state_;
+    st.since_us = since_us_;
+    st.connected = connected_;
+    st.peer = peer_;
+    st.fps = fps_;
+    st.counters = base_;
+    st.restarts = restarts_;
+    st.last_error = last_error_;
+    st.last_error_us = last_error_us_;
+    e.src = ref_or_null (elements_.src);
+    e.sink = ref_or_null (elements_.sink);
+  }
+  add_counters (st.counters);
+
+  /* The elements know best whether a camera is connected and how many viewers there are now. */
+  if (GstStructure *s = element_stats (e.src)) {
+    gboolean connected = FALSE;
+    if (gst_structure_get_boolean (s, "connected", &connected)) {
+      st.connected = connected;
+      const gchar *peer = gst_structure_get_string (s, "peer");
+      st.peer = connected && peer ? peer : "";
+    }
+    gst_structure_free (s);
+  }
+  if (GstStructure *s = element_stats (e.sink)) {
+    gst_structure_get_uint (s, "viewers", &st.viewers);
+    gst_structure_free (s);
+  }
+  e.clear ();
+
+  st.name = config_.name;
+  st.ingest_paths = config_.routes_ingest;
+  st.stream_path = config_.routes_stream;
+  st.snapshot_path = config_.routes_snapshot;
+  return st;
+}
+
+}  // namespace camrelay

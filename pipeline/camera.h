@@ -1,0 +1,138 @@
+/* camrelay program: one camera's pipeline at run time.
+ *
+ * Each camera runs its own GstPipeline, watched on the main GMainContext. An error in it is logged
+ * with its cause, the pipeline is torn down and built again after a delay that doubles from one
+ * second up to thirty; the other cameras are not touched.
+ *
+ * Threads: start(), stop() and the bus watch run in the main thread. status() is called from the
+ * server thread (the /status, /metrics and /view handlers): it copies the state kept under the
+ * lock and reads the elements' "stats" properties, which are thread-safe. The lock is never held
+ * while the pipeline changes state, because wsjpegsrc and mjpeghttpsink wait for the server thread
+ * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
+#pragma once
+
+#include "relayconfig.h"
+
+#include <gst/gst.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace camrelay {
+
+struct CameraStatus
+{
+  std::string name;
+  /* "live", "placeholder" (jpegfallback shows its picture), "offline" (no jpegfallback and no
+   * camera connected), "starting" or "restarting" (after an error). */
+  std::string state;
+  gint64 since_us = 0;          /* g_get_real_time() of the last change of state */
+  bool connected = false;
+  std::string peer;
+  double fps = 0;               /* frames received per second, recent average */
+  /* Counters summed over every pipeline this camera ran, keyed "element.field", e.g.
+   * "wsjpegsrc.messages", "jpegvalidate.too-small", "mjpeghttpsink.bytes-sent". */
+  std::map<std::string, guint64> counters;
+  guint viewers = 0;
+  guint64 restarts = 0;
+  std::string last_error;
+  gint64 last_error_us = 0;
+
+  std::vector<std::string> ingest_paths;
+  std::string stream_path;
+  std::string snapshot_path;
+
+  guint64 counter (const std::string & key) const
+  {
+    auto it = counters.find (key);
+    return it == counters.end ()? 0 : it->second;
+  }
+};
+
+class Camera
+{
+public:
+  explicit Camera (const CameraConfig & config);
+  ~Camera ();
+  Camera (const Camera &) = delete;
+  Camera & operator= (const Camera &) = delete;
+
+  const std::string & name () const { return config_.name; }
+  const CameraConfig & config () const { return config_; }
+
+  /* Main thread. Builds the pipeline and sets it playing; failures are retried with backoff. */
+  void start ();
+  /* Main thread, at shutdown: sends end-of-stream, so that mjpeghttpsink ends every viewer's
+   * response with the closing boundary while the pipeline still runs. */
+  void begin_stop ();
+  /* Any thread: true once no viewer is still being sent the end of its response. */
+  bool drained () const;
+  /* Main thread. Stops the pipeline (cameras get a WebSocket close; viewers still connected are
+   * disconnected). */
+  void stop ();
+  /* Main thread, once a second: updates the frame rate. */
+  void sample ();
+
+  /* Any thread. */
+  CameraStatus status () const;
+  /* Any thread: the ports wsjpegsrc and mjpeghttpsink listen on (0 while not running). */
+  std::vector<guint> bound_ports () const;
+
+private:
+  struct Elements
+  {
+    GstElement *src = nullptr;        /* wsjpegsrc */
+    GstElement *validate = nullptr;   /* jpegvalidate */
+    GstElement *fallback = nullptr;   /* jpegfallback */
+    GstElement *sink = nullptr;       /* mjpeghttpsink */
+    void clear ();
+  };
+
+  static gboolean on_bus_message (GstBus * bus, GstMessage * message, gpointer self);
+  static gboolean on_restart (gpointer self);
+
+  bool build (std::string & error);
+  void handle_error (const std::string & cause);
+  void handle_element_message (GstMessage * message);
+  void handle_rejected (const GstStructure * s);
+  void teardown ();
+  void set_state (const std::string & state);
+  std::string running_state () const;
+  void add_counters (std::map<std::string, guint64> & into) const;
+
+  CameraConfig config_;
+
+  /* Main thread only. */
+  GstElement *pipeline_ = nullptr;
+  guint bus_watch_ = 0;
+  guint restart_source_ = 0;
+  guint backoff_ms_ = 1000;
+  bool stopping_ = false;
+  gint64 started_us_ = 0;
+  gint64 last_reject_log_us_ = 0;
+  guint64 rejects_unlogged_ = 0;
+  struct Sample
+  {
+    gint64 time_us;
+    guint64 frames;
+  };
+  std::deque<Sample> samples_;
+
+  /* Guards everything below. */
+  mutable std::mutex lock_;
+  Elements elements_;
+  std::string state_ = "starting";
+  gint64 since_us_ = 0;
+  bool connected_ = false;
+  std::string peer_;
+  double fps_ = 0;
+  std::map<std::string, guint64> base_;   /* counters of the pipelines already torn down */
+  guint64 restarts_ = 0;
+  std::string last_error_;
+  gint64 last_error_us_ = 0;
+};
+
+}  // namespace camrelay

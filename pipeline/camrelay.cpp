@@ -1,0 +1,355 @@
+/* camrelay: relays JPEG frames from WebSocket cameras to MJPEG viewers.
+ *
+ * The program reads a configuration (or uses the built-in legacy default), runs one GStreamer
+ * pipeline per camera on one shared HTTP/WebSocket server, and serves /status, /metrics and /view
+ * beside the streams. See configs/default.conf for every setting.
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM, --check, --print-pipeline, --help or --version;
+ * 1 when it cannot run (port in use, plugin missing); 2 for a bad command line or configuration. */
+#define G_LOG_DOMAIN "camrelay"
+
+#include "camera.h"
+#include "camrelay-config.h"
+#include "crserver.h"
+#include "pages.h"
+#include "relayconfig.h"
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+namespace {
+
+/* How long a stop waits for viewers to receive the end of their responses. */
+const gint64 DRAIN_TIMEOUT_US = 500 * G_TIME_SPAN_MILLISECOND;
+
+enum ExitCode
+{
+  EXIT_OK = 0,
+  EXIT_CANNOT_RUN = 1,
+  EXIT_BAD_CONFIG = 2,
+};
+
+struct Options
+{
+  gchar *config = nullptr;
+  gint port = -1;
+  gboolean check = FALSE;
+  gboolean print_pipeline = FALSE;
+  gboolean version = FALSE;
+
+  ~Options () { g_free (config); }
+};
+
+/* The plugin is found through GST_PLUGIN_PATH or GStreamer's own directories; failing that, the
+ * program looks beside itself in the build tree and in the directory it was installed with. */
+bool
+ensure_plugin ()
+{
+  auto present = [] {
+    g_autoptr (GstElementFactory) f = gst_element_factory_find ("wsjpegsrc");
+    return f != nullptr;
+  };
+  if (present ())
+    return true;
+
+  std::vector<std::string> dirs;
+  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", nullptr);
+  if (exe) {
+    g_autofree gchar *dir = g_path_get_dirname (exe);
+    g_autofree gchar *build = g_build_filename (dir, "..", "plugins", nullptr);
+    g_autofree gchar *canon = g_canonicalize_filename (build, nullptr);
+    dirs.emplace_back (canon);
+  }
+  dirs.emplace_back (CAMRELAY_PLUGINDIR);
+  for (const auto &d : dirs) {
+    if (g_file_test (d.c_str (), G_FILE_TEST_IS_DIR) &&
+        gst_registry_scan_path (gst_registry_get (), d.c_str ()) && present ())
+      return true;
+  }
+  return present ();
+}
+
+bool
+is_loopback (const std::string & address)
+{
+  if (address == "localhost")
+    return true;
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address.c_str ());
+  return inet && g_inet_address_get_is_loopback (inet);
+}
+
+bool
+is_wildcard (const std::string & address)
+{
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address.c_str ());
+  return inet && g_inet_address_get_is_any (inet);
+}
+
+/* "http://HOST:PORT" for log lines: a wildcard address is shown as this machine's name. */
+std::string
+base_url (const camrelay::Config & config, guint port, bool tls, bool websocket)
+{
+  std::string host = is_wildcard (config.server.address) ? g_get_host_name () :
+      config.server.address;
+  if (host.find (':') != std::string::npos)
+    host = "[" + host + "]";
+  const char *scheme = websocket ? (tls ? "wss" : "ws") : (tls ? "https" : "http");
+  return std::string (scheme) + "://" + host + ":" + std::to_string (port);
+}
+
+std::string
+startup_line (const camrelay::Config & config, const cr::Server & server)
+{
+  std::string http = base_url (config, server.port (), server.tls (), false);
+  std::string ws = base_url (config, server.port (), server.tls (), true);
+  std::string line = std::string ("camrelay ") + CAMRELAY_VERSION + " listening on " +
+      config.server.address + " port " + std::to_string (server.port ()) + ":";
+  for (const auto &c : config.cameras) {
+    line += " camera " + c.name + " takes frames on";
+    for (const auto &p : c.routes_ingest)
+      line += " " + ws + p;
+    if (c.routes_ingest.empty ())
+      line += " (none)";
+    if (!c.routes_stream.empty ())
+      line += ", streams " + http + c.routes_stream;
+    if (!c.routes_snapshot.empty ())
+      line += ", snapshot " + http + c.routes_snapshot;
+    line += ";";
+  }
+  line += " status " + http + "/status, metrics " + http + "/metrics, viewer page " + http +
+      "/view";
+  return line;
+}
+
+void
+warn_open_ingest (const camrelay::Config & config, guint port)
+{
+  if (is_loopback (config.server.address))
+    return;
+  std::string open;
+  for (const auto &c : config.cameras) {
+    if (!c.has_secret && !c.routes_ingest.empty ())
+      open += (open.empty ()? "" : ", ") + c.name;
+  }
+  if (!open.empty ())
+    g_warning ("listening on %s beyond this machine with no ingest secret for camera %s: "
+        "anyone who reaches port %u can send pictures (set secret= in the [camera] section)",
+        config.server.address.c_str (), open.c_str (), port);
+}
+
+void
+print_check (const camrelay::Config & config)
+{
+  printf ("# %s: configuration OK, %zu camera%s on %s port %u\n", config.origin ().c_str (),
+      config.cameras.size (), config.cameras.size () == 1 ? "" : "s",
+      config.server.address.c_str (), config.server.port);
+  for (const auto &c : config.cameras) {
+    std::string ingest;
+    for (const auto &p : c.routes_ingest)
+      ingest += (ingest.empty ()? "" : " ") + p;
+    printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n",
+        c.name.c_str (), ingest.empty ()? "(none)" : ingest.c_str (),
+        c.routes_stream.empty ()? "(none)" : c.routes_stream.c_str (),
+        c.routes_snapshot.empty ()? "(none)" : c.routes_snapshot.c_str (),
+        c.placeholder_file.empty ()? "(none)" : c.placeholder_file.c_str ());
+    printf ("%s\n", c.line.command ().c_str ());
+  }
+}
+
+/* The elements must have found the program's server: its port, its pages, its access rules. */
+bool
+same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, guint port)
+{
+  for (const auto &c : cameras) {
+    for (guint p : c->bound_ports ()) {
+      if (p != 0 && p != port)
+        return false;
+    }
+  }
+  return true;
+}
+
+gboolean
+on_quit_signal (gpointer loop)
+{
+  g_message ("stopping");
+  g_main_loop_quit (static_cast<GMainLoop *> (loop));
+  return G_SOURCE_CONTINUE;
+}
+
+int
+run (camrelay::Config & config)
+{
+  cr::ServerOptions options;
+  options.viewer_user = config.server.viewer_user;
+  options.viewer_password = config.server.viewer_password;
+  if (config.server.metrics_open_on_loopback)
+    options.open_on_loopback = { "/metrics" };
+  options.tls_certificate = config.server.tls_certificate;
+  options.tls_key = config.server.tls_key;
+
+  /* The program holds the server for its whole life: the pipelines acquire the same one, so the
+   * options above apply to them and the port stays open while a pipeline is rebuilt. */
+  g_autoptr (GError) error = nullptr;
+  std::shared_ptr<cr::Server> server = cr::Server::acquire (config.server.address,
+      config.server.port, &error, &options);
+  if (!server) {
+    g_printerr ("camrelay: %s\n", error->message);
+    return EXIT_CANNOT_RUN;
+  }
+
+  std::vector<std::unique_ptr<camrelay::Camera>> cameras;
+  camrelay::PageContext ctx;
+  ctx.started_real_us = g_get_real_time ();
+  ctx.started_mono_us = g_get_monotonic_time ();
+  for (const auto &c : config.cameras) {
+    cameras.push_back (std::make_unique<camrelay::Camera> (c));
+    ctx.cameras.push_back (cameras.back ().get ());
+  }
+  std::unique_ptr<camrelay::Pages> pages = camrelay::Pages::create (*server, ctx, &error);
+  if (!pages) {
+    g_printerr ("camrelay: %s\n", error->message);
+    return EXIT_CANNOT_RUN;
+  }
+
+  g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  guint sampler = g_timeout_add_seconds (1,[](gpointer data) -> gboolean {
+        for (auto &c : *static_cast<std::vector<std::unique_ptr<camrelay::Camera>> *> (data))
+          c->sample ();
+        return G_SOURCE_CONTINUE;
+      }, &cameras);
+
+  for (auto &c : cameras)
+    c->start ();
+  if (!same_server (cameras, server->port ())) {
+    g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
+        "plugin does not share the program's server (libcamrelay-server must be one shared "
+        "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
+    return EXIT_CANNOT_RUN;
+  }
+  g_message ("%s", startup_line (config, *server).c_str ());
+  warn_open_ingest (config, server->port ());
+
+  g_main_loop_run (loop);
+
+  g_source_remove (sampler);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  /* Viewers that keep reading get the end of their response; one that does not read gets
+   * disconnected when the time is up, so the whole stop stays well within a second. */
+  for (auto &c : cameras)
+    c->begin_stop ();
+  gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
+  auto drained = [&cameras] {
+    for (auto &c : cameras) {
+      if (!c->drained ())
+        return false;
+    }
+    return true;
+  };
+  while (!drained () && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  pages.reset ();
+  for (auto &c : cameras)
+    c->stop ();
+  cameras.clear ();
+  server.reset ();
+  return EXIT_OK;
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  Options opt;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config,
+      "Read the configuration from FILE (without it: the built-in legacy setup)", "FILE" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &opt.port,
+      "Listen on port N instead of the configured one (0 = any free port)", "N" },
+    { "check", 0, 0, G_OPTION_ARG_NONE, &opt.check,
+      "Check the configuration and placeholder files, print the pipelines, exit 0 (or 2)",
+      nullptr },
+    { "print-pipeline", 0, 0, G_OPTION_ARG_NONE, &opt.print_pipeline,
+      "Print each camera's pipeline as a gst-launch-1.0 command line and exit", nullptr },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", nullptr },
+    { nullptr },
+  };
+
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- relay JPEG frames from WebSocket cameras to MJPEG viewers");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  g_option_context_set_description (context,
+      "Without --config camrelay behaves like the legacy server: port 3001, cameras on\n"
+      "ws://HOST:3001/ws and ws://HOST:3001/, viewers on http://HOST:3001/, placeholder.jpg\n"
+      "from the working directory. Beside the streams it serves /status (JSON), /metrics\n"
+      "(Prometheus) and /view (a page showing every camera).\n"
+      "Configuration: " CAMRELAY_SYSCONFDIR "/default.conf documents every key.\n");
+
+  g_autoptr (GError) error = nullptr;
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    g_printerr ("camrelay: %s (see camrelay --help)\n", error->message);
+    return EXIT_BAD_CONFIG;
+  }
+  if (argc > 1) {
+    g_printerr ("camrelay: unexpected argument \"%s\" (see camrelay --help)\n", argv[1]);
+    return EXIT_BAD_CONFIG;
+  }
+  if (opt.version) {
+    g_autofree gchar *gst = gst_version_string ();
+    printf ("camrelay %s (%s)\n", CAMRELAY_VERSION, gst);
+    return EXIT_OK;
+  }
+  if (opt.port > 65535 || opt.port < -1) {
+    g_printerr ("camrelay: --port %d: expected 0 to 65535\n", opt.port);
+    return EXIT_BAD_CONFIG;
+  }
+
+  if (!ensure_plugin ()) {
+    g_printerr ("camrelay: the camrelay GStreamer plugin (libgstcamrelay.so) was not found; "
+        "set GST_PLUGIN_PATH to the directory that holds it\n");
+    return EXIT_CANNOT_RUN;
+  }
+
+  camrelay::Config config;
+  std::string message;
+  if (opt.config) {
+    if (!camrelay::load_config (opt.config, config, message)) {
+      g_printerr ("camrelay: %s\n", message.c_str ());
+      return EXIT_BAD_CONFIG;
+    }
+  } else {
+    config = camrelay::default_config ();
+  }
+  if (opt.port >= 0)
+    config.server.port = opt.port;
+  if (!camrelay::resolve_config (config, message)) {
+    g_printerr ("camrelay: %s\n", message.c_str ());
+    return EXIT_BAD_CONFIG;
+  }
+
+  if (opt.print_pipeline) {
+    for (const auto &c : config.cameras)
+      printf ("%s\n", c.line.command ().c_str ());
+    return EXIT_OK;
+  }
+  if (opt.check) {
+    print_check (config);
+    return EXIT_OK;
+  }
+  int code = run (config);
+  /* Waits for GStreamer's pooled threads, so that the process ends with only its main thread:
+   * nothing is left half-way when exit() runs (leak checkers stop every thread to look). */
+  gst_deinit ();
+  return code;
+}

@@ -1,0 +1,541 @@
+/* camrelay program: /status, /metrics and /view. */
+#define G_LOG_DOMAIN "camrelay"
+
+#include "pages.h"
+
+#include "camrelay-config.h"
+
+#include <cstring>
+#include <set>
+
+namespace camrelay {
+
+namespace {
+
+/* Reasons jpegvalidate counts; always reported, so a dashboard sees zeros rather than gaps. */
+const char *const REJECT_REASONS[] = {
+  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "decode-failed",
+};
+
+std::map<std::string, guint64>
+rejections (const CameraStatus & st)
+{
+  std::map<std::string, guint64> out;
+  for (const char *r : REJECT_REASONS)
+    out[r] = 0;
+  const std::string prefix = "jpegvalidate.";
+  for (const auto &[key, value] : st.counters) {
+    if (key.compare (0, prefix.size (), prefix) != 0)
+      continue;
+    std::string field = key.substr (prefix.size ());
+    if (field != "accepted" && field != "rejected" && field != "bytes-accepted")
+      out[field] = value;
+  }
+  return out;
+}
+
+std::string
+iso_time (gint64 real_us)
+{
+  if (real_us <= 0)
+    return "";
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (real_us / G_USEC_PER_SEC);
+  if (!t)
+    return "";
+  g_autoptr (GDateTime) precise = g_date_time_add (t, real_us % G_USEC_PER_SEC);
+  g_autofree gchar *s = g_date_time_format_iso8601 (precise);
+  return s ? s : "";
+}
+
+std::string
+format_double (double v, int decimals)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autofree gchar *fmt = g_strdup_printf ("%%.%df", decimals);
+  return g_ascii_formatd (buf, sizeof (buf), fmt, v);
+}
+
+/* A small JSON writer: commas and escaping, nothing else. */
+class Json
+{
+public:
+  Json & begin_object () { value_prefix (); out_ += '{'; first_ = true; return *this; }
+  Json & end_object () { out_ += '}'; first_ = false; return *this; }
+  Json & begin_array () { value_prefix (); out_ += '['; first_ = true; return *this; }
+  Json & end_array () { out_ += ']'; first_ = false; return *this; }
+
+  Json & key (const std::string & k)
+  {
+    if (!first_)
+      out_ += ',';
+    string_literal (k);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+
+  Json & str (const std::string & s) { value_prefix (); string_literal (s); return *this; }
+  Json & str_or_null (const std::string & s) { return s.empty ()? null () : str (s); }
+  Json & null () { value_prefix (); out_ += "null"; return *this; }
+  Json & boolean (bool b) { value_prefix (); out_ += b ? "true" : "false"; return *this; }
+  Json & number (guint64 n) { value_prefix (); out_ += std::to_string (n); return *this; }
+  Json & number (double d, int decimals)
+  {
+    value_prefix ();
+    out_ += format_double (d, decimals);
+    return *this;
+  }
+
+  const std::string & text () const { return out_; }
+
+private:
+  void value_prefix ()
+  {
+    if (!after_key_ && !first_)
+      out_ += ',';
+    after_key_ = false;
+    first_ = false;
+  }
+
+  void string_literal (const std::string & s)
+  {
+    out_ += '"';
+    for (unsigned char c : s) {
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            g_snprintf (buf, sizeof (buf), "\\u%04x", c);
+            out_ += buf;
+          } else {
+            out_ += static_cast<char> (c);
+          }
+      }
+    }
+    out_ += '"';
+  }
+
+  std::string out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+/* "http://host:port" as the client reached us, from the request's Host. */
+void
+request_bases (SoupServerMessage * msg, bool tls, std::string & http, std::string & ws)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *host = uri ? g_uri_get_host (uri) : nullptr;
+  gint port = uri ? g_uri_get_port (uri) : -1;
+  std::string h = host ? host : "localhost";
+  if (h.find (':') != std::string::npos && h[0] != '[')
+    h = "[" + h + "]";
+  if (port > 0)
+    h += ":" + std::to_string (port);
+  http = std::string (tls ? "https://" : "http://") + h;
+  ws = std::string (tls ? "wss://" : "ws://") + h;
+}
+
+void
+respond (SoupServerMessage * msg, const char *content_type, const std::string & body)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (h, "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY, body.data (),
+      body.size ());
+}
+
+std::vector<CameraStatus>
+collect (const PageContext & ctx)
+{
+  std::vector<CameraStatus> out;
+  for (const Camera *c : ctx.cameras)
+    out.push_back (c->status ());
+  return out;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Prometheus text format                                                                         */
+
+class Metrics
+{
+public:
+  void family (const char *name, const char *type, const char *help)
+  {
+    name_ = name;
+    out_ += std::string ("# HELP ") + name + " " + help + "\n";
+    out_ += std::string ("# TYPE ") + name + " " + type + "\n";
+  }
+
+  void sample (const std::vector<std::pair<std::string, std::string>> & labels,
+      const std::string & value)
+  {
+    out_ += name_;
+    if (!labels.empty ()) {
+      out_ += '{';
+      bool first = true;
+      for (const auto &[k, v] : labels) {
+        out_ += (first ? "" : ",") + k + "=\"" + escape (v) + "\"";
+        first = false;
+      }
+      out_ += '}';
+    }
+    out_ += " " + value + "\n";
+  }
+
+  void camera (const std::string & camera, guint64 value)
+  {
+    sample ({ { "camera", camera } }, std::to_string (value));
+  }
+
+  void camera (const std::string & camera, double value)
+  {
+    sample ({ { "camera", camera } }, format_double (value, 3));
+  }
+
+  const std::string & text () const { return out_; }
+
+private:
+  static std::string escape (const std::string & v)
+  {
+    std::string out;
+    for (char c : v) {
+      if (c == '\\' || c == '"')
+        out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  }
+
+  std::string out_;
+  std::string name_;
+};
+
+struct CounterMetric
+{
+  const char *name;
+  const char *key;
+  const char *help;
+};
+
+const CounterMetric COUNTERS[] = {
+  { "camrelay_camera_connections_total", "wsjpegsrc.connections",
+    "WebSocket connections accepted from the camera." },
+  { "camrelay_camera_received_frames_total", "wsjpegsrc.messages",
+    "Binary messages (candidate frames) received from the camera." },
+  { "camrelay_camera_received_bytes_total", "wsjpegsrc.bytes",
+    "Bytes of binary messages received from the camera." },
+  { "camrelay_camera_text_messages_total", "wsjpegsrc.text-messages",
+    "Text messages (greetings) received from the camera and ignored." },
+  { "camrelay_camera_refused_messages_total", "wsjpegsrc.refused-messages",
+    "Messages refused while arriving for exceeding max-message-size." },
+  { "camrelay_camera_unauthorized_total", "wsjpegsrc.unauthorized",
+    "Camera connections refused for a missing or wrong secret." },
+  { "camrelay_camera_dropped_frames_total", "wsjpegsrc.dropped",
+    "Received frames dropped because the pipeline was busy." },
+  { "camrelay_camera_accepted_frames_total", "jpegvalidate.accepted",
+    "Frames that passed validation." },
+  { "camrelay_camera_switches_total", "jpegfallback.switches",
+    "Switches between the live stream and the placeholder." },
+  { "camrelay_camera_placeholder_frames_total", "jpegfallback.placeholder-frames",
+    "Placeholder frames sent to viewers." },
+  { "camrelay_viewer_connections_total", "mjpeghttpsink.viewers-total",
+    "Viewers ever accepted on the stream." },
+  { "camrelay_viewers_refused_total", "mjpeghttpsink.viewers-refused",
+    "Viewers refused with 503 over max-viewers." },
+  { "camrelay_viewers_stalled_total", "mjpeghttpsink.viewers-stalled",
+    "Viewers disconnected because their connection accepted nothing for too long." },
+  { "camrelay_sent_frames_total", "mjpeghttpsink.parts-sent",
+    "Frames completely written to viewers." },
+  { "camrelay_skipped_frames_total", "mjpeghttpsink.parts-skipped",
+    "Frames that slow viewers skipped." },
+  { "camrelay_sent_bytes_total", "mjpeghttpsink.bytes-sent",
+    "Bytes written to viewers." },
+  { "camrelay_snapshots_total", "mjpeghttpsink.snapshots",
+    "Snapshot requests answered." },
+};
+
+void
+page_status (const PageContext & ctx, SoupServerMessage * msg, bool tls)
+{
+  std::string http, ws;
+  request_bases (msg, tls, http, ws);
+  respond (msg, "application/json", status_json (ctx, collect (ctx), http, ws));
+}
+
+}  // namespace
+
+/* ---------------------------------------------------------------------------------------------- */
+
+std::string
+status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
+    const std::string & base, const std::string & ws_base)
+{
+  gint64 now_real = g_get_real_time ();
+  gint64 now_mono = g_get_monotonic_time ();
+  Json j;
+  j.begin_object ();
+  j.key ("program").str (CAMRELAY_PACKAGE);
+  j.key ("version").str (CAMRELAY_VERSION);
+  j.key ("started").str (iso_time (ctx.started_real_us));
+  j.key ("uptime_seconds").number ((now_mono - ctx.started_mono_us) / 1e6, 3);
+  j.key ("cameras").begin_array ();
+  for (const auto &st : cameras) {
+    j.begin_object ();
+    j.key ("name").str (st.name);
+    j.key ("state").str (st.state);
+    j.key ("since").str (iso_time (st.since_us));
+    j.key ("seconds_in_state").number (MAX (0, now_real - st.since_us) / 1e6, 3);
+    j.key ("connected").boolean (st.connected);
+    j.key ("peer").str_or_null (st.peer);
+    j.key ("frames_per_second").number (st.fps, 2);
+    j.key ("frames_received").number (st.counter ("wsjpegsrc.messages"));
+    j.key ("bytes_received").number (st.counter ("wsjpegsrc.bytes"));
+    j.key ("connections").number (st.counter ("wsjpegsrc.connections"));
+    j.key ("messages_refused").number (st.counter ("wsjpegsrc.refused-messages"));
+    j.key ("frames_dropped").number (st.counter ("wsjpegsrc.dropped"));
+    j.key ("frames_accepted").number (st.counter ("jpegvalidate.accepted"));
+    j.key ("frames_rejected").number (st.counter ("jpegvalidate.rejected"));
+    j.key ("rejected").begin_object ();
+    for (const auto &[reason, count] : rejections (st))
+      j.key (reason).number (count);
+    j.end_object ();
+    j.key ("viewers").number (static_cast<guint64> (st.viewers));
+    j.key ("viewers_total").number (st.counter ("mjpeghttpsink.viewers-total"));
+    j.key ("frames_sent").number (st.counter ("mjpeghttpsink.parts-sent"));
+    j.key ("bytes_out").number (st.counter ("mjpeghttpsink.bytes-sent"));
+    j.key ("snapshots").number (st.counter ("mjpeghttpsink.snapshots"));
+    j.key ("switches").number (st.counter ("jpegfallback.switches"));
+    j.key ("seconds_on_placeholder")
+        .number (st.counter ("jpegfallback.time-on-placeholder") / 1e9, 3);
+    j.key ("restarts").number (st.restarts);
+    if (st.last_error.empty ()) {
+      j.key ("last_error").null ();
+    } else {
+      j.key ("last_error").begin_object ();
+      j.key ("message").str (st.last_error);
+      j.key ("at").str (iso_time (st.last_error_us));
+      j.end_object ();
+    }
+    j.key ("paths").begin_object ();
+    j.key ("ingest").begin_array ();
+    for (const auto &p : st.ingest_paths)
+      j.str (p);
+    j.end_array ();
+    j.key ("stream").str_or_null (st.stream_path);
+    j.key ("snapshot").str_or_null (st.snapshot_path);
+    j.end_object ();
+    j.key ("urls").begin_object ();
+    j.key ("ingest").begin_array ();
+    for (const auto &p : st.ingest_paths)
+      j.str (ws_base + p);
+    j.end_array ();
+    j.key ("stream").str_or_null (st.stream_path.empty ()? "" : base + st.stream_path);
+    j.key ("snapshot").str_or_null (st.snapshot_path.empty ()? "" : base + st.snapshot_path);
+    j.end_object ();
+    j.end_object ();
+  }
+  j.end_array ();
+  j.end_object ();
+  return j.text () + "\n";
+}
+
+std::string
+metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+{
+  Metrics m;
+  m.family ("camrelay_build_info", "gauge", "Always 1; the version label says which camrelay.");
+  m.sample ({ { "version", CAMRELAY_VERSION } }, "1");
+  m.family ("camrelay_start_time_seconds", "gauge", "When camrelay started, in Unix time.");
+  m.sample ({ }, format_double (ctx.started_real_us / 1e6, 3));
+  m.family ("camrelay_uptime_seconds", "gauge", "Seconds since camrelay started.");
+  m.sample ({ }, format_double ((g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3));
+
+  m.family ("camrelay_camera_up", "gauge",
+      "1 while the camera's pipeline runs, 0 while it is being restarted after an error.");
+  for (const auto &st : cameras)
+    m.camera (st.name, static_cast<guint64> (st.state != "restarting" && st.state != "starting"));
+  m.family ("camrelay_camera_live", "gauge",
+      "1 while viewers see the camera's own frames, 0 while they see the placeholder.");
+  for (const auto &st : cameras)
+    m.camera (st.name, static_cast<guint64> (st.state == "live"));
+  m.family ("camrelay_camera_connected", "gauge", "1 while a camera is connected.");
+  for (const auto &st : cameras)
+    m.camera (st.name, static_cast<guint64> (st.connected));
+  m.family ("camrelay_camera_state_change_timestamp_seconds", "gauge",
+      "When the camera last changed between live, placeholder and restarting, in Unix time.");
+  for (const auto &st : cameras)
+    m.camera (st.name, st.since_us / 1e6);
+  m.family ("camrelay_camera_received_frames_per_second", "gauge",
+      "Frames received per second, averaged over the last few seconds.");
+  for (const auto &st : cameras)
+    m.camera (st.name, st.fps);
+  m.family ("camrelay_viewers", "gauge", "Viewers connected to the camera's stream now.");
+  for (const auto &st : cameras)
+    m.camera (st.name, static_cast<guint64> (st.viewers));
+
+  for (const auto &c : COUNTERS) {
+    m.family (c.name, "counter", c.help);
+    for (const auto &st : cameras)
+      m.camera (st.name, st.counter (c.key));
+  }
+  m.family ("camrelay_camera_rejected_frames_total", "counter",
+      "Frames jpegvalidate rejected, by reason.");
+  for (const auto &st : cameras) {
+    for (const auto &[reason, count] : rejections (st))
+      m.sample ({ { "camera", st.name }, { "reason", reason } }, std::to_string (count));
+  }
+  m.family ("camrelay_camera_placeholder_seconds_total", "counter",
+      "Seconds the placeholder was shown instead of the camera.");
+  for (const auto &st : cameras)
+    m.camera (st.name, st.counter ("jpegfallback.time-on-placeholder") / 1e9);
+  m.family ("camrelay_camera_pipeline_restarts_total", "counter",
+      "Times the camera's pipeline failed and was rebuilt.");
+  for (const auto &st : cameras)
+    m.camera (st.name, st.restarts);
+  return m.text ();
+}
+
+static std::string
+html_escape (const std::string & s)
+{
+  g_autofree gchar *e = g_markup_escape_text (s.c_str (), -1);
+  return e;
+}
+
+std::string
+view_html (const std::vector<CameraStatus> & cameras)
+{
+  std::string figures;
+  for (const auto &st : cameras) {
+    std::string name = html_escape (st.name);
+    figures += "<figure data-camera=\"" + name + "\">";
+    if (st.stream_path.empty ())
+      figures += "<div class=\"nostream\">no stream</div>";
+    else
+      figures += "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
+    figures += "<figcaption><span class=\"name\">" + name + "</span><span class=\"state " +
+        html_escape (st.state) + "\">" + html_escape (st.state) +
+        "</span><span class=\"info\"></span></figcaption></figure>\n";
+  }
+
+  static const char *head = R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>camrelay</title>
+<style>
+body{margin:0;font:14px/1.4 system-ui,sans-serif;background:#111;color:#eee}
+header{display:flex;justify-content:space-between;align-items:baseline;padding:8px 14px}
+h1{margin:0;font-size:16px}
+#server{color:#999;font-size:12px}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px;padding:0 12px 12px}
+figure{margin:0;background:#000;border-radius:6px;overflow:hidden}
+img,.nostream{display:block;width:100%;aspect-ratio:4/3;max-height:calc(100vh - 90px);object-fit:contain;background:#000}
+.nostream{display:flex;align-items:center;justify-content:center;color:#777}
+figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#222}
+.name{font-weight:600}
+.state{padding:0 8px;border-radius:9px;font-size:12px;background:#555}
+.state.live{background:#1a7f37}
+.state.placeholder{background:#9a6700}
+.state.restarting,.state.offline{background:#a40e26}
+.info{margin-left:auto;color:#aaa;font-size:12px}
+</style>
+</head>
+<body>
+<header><h1>camrelay</h1><span id="server"></span></header>
+<main>
+)html";
+
+  static const char *tail = R"html(</main>
+<script>
+"use strict";
+function ago(s) {
+  if (s < 90) return Math.round(s) + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  return Math.round(s / 3600) + " h";
+}
+async function refresh() {
+  try {
+    const r = await fetch("/status", {cache: "no-store"});
+    const s = await r.json();
+    document.getElementById("server").textContent =
+      "camrelay " + s.version + ", up " + ago(s.uptime_seconds);
+    for (const c of s.cameras) {
+      const fig = document.querySelector('figure[data-camera="' + c.name + '"]');
+      if (!fig) continue;
+      const state = fig.querySelector(".state");
+      const img = fig.querySelector("img");
+      /* A rebuilt pipeline ended the old response: open the stream again. */
+      if (img && fig.dataset.restarts !== undefined && fig.dataset.restarts != c.restarts)
+        img.src = c.paths.stream + "?t=" + Date.now();
+      fig.dataset.restarts = c.restarts;
+      state.textContent = c.state;
+      state.className = "state " + c.state;
+      fig.querySelector(".info").textContent =
+        (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + c.peer : "no camera") +
+        " \u00b7 " + c.viewers + " watching \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
+    }
+  } catch (e) {
+    document.getElementById("server").textContent = "camrelay is not answering";
+  }
+}
+for (const img of document.querySelectorAll("img")) {
+  img.addEventListener("error", () => {
+    setTimeout(() => { img.src = img.src.split("?")[0] + "?t=" + Date.now(); }, 2000);
+  });
+}
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+)html";
+
+  return std::string (head) + figures + tail;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+std::unique_ptr<Pages>
+Pages::create (cr::Server & server, const PageContext & ctx, GError ** error)
+{
+  std::unique_ptr<Pages> pages (new Pages ());
+  bool tls = server.tls ();
+  const PageContext *c = &ctx;
+
+  auto add = [&](const char *path, cr::PageHandler handler) {
+    auto route = server.add_page (path, std::move (handler), error);
+    if (!route)
+      return false;
+    pages->routes_.push_back (std::move (route));
+    return true;
+  };
+
+  bool ok = add ("/status",[c, tls](SoupServerMessage * msg, const char *, GHashTable *) {
+        page_status (*c, msg, tls);
+      }) && add ("/metrics",[c](SoupServerMessage * msg, const char *, GHashTable *) {
+        respond (msg, "text/plain; version=0.0.4; charset=utf-8",
+            metrics_text (*c, collect (*c)));
+      }) && add ("/view",[c](SoupServerMessage * msg, const char *, GHashTable *) {
+        respond (msg, "text/html; charset=utf-8", view_html (collect (*c)));
+      });
+  if (!ok)
+    return nullptr;
+  return pages;
+}
+
+Pages::~Pages () = default;
+
+}  // namespace camrelay

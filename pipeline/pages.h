@@ -1,0 +1,47 @@
+/* camrelay program: the pages it serves beside the streams.
+ *
+ *   GET /status   JSON: per camera its state and since when, peer, frame rate, counters, viewers,
+ *                 URLs; the server's uptime and version.
+ *   GET /metrics  the same figures in the Prometheus text exposition format.
+ *   GET /view     one self-contained HTML page showing every camera's stream with its state.
+ *
+ * The handlers run in the server thread; they only read Camera::status(). */
+#pragma once
+
+#include "camera.h"
+#include "crserver.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace camrelay {
+
+struct PageContext
+{
+  std::vector<const Camera *> cameras;
+  gint64 started_real_us = 0;
+  gint64 started_mono_us = 0;
+};
+
+/* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees
+ * the server; @ws_base likewise for WebSocket URLs. */
+std::string status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
+    const std::string & base, const std::string & ws_base);
+std::string metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras);
+std::string view_html (const std::vector<CameraStatus> & cameras);
+
+class Pages
+{
+public:
+  /* Registers /status, /metrics and /view on @server; @ctx must outlive this object. */
+  static std::unique_ptr<Pages> create (cr::Server & server, const PageContext & ctx,
+      GError ** error);
+  ~Pages ();
+
+private:
+  Pages () = default;
+  std::vector<std::unique_ptr<cr::PageRoute>> routes_;
+};
+
+}  // namespace camrelay

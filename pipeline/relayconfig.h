@@ -1,0 +1,85 @@
+/* camrelay program: the configuration (a GKeyFile, or the built-in legacy default) and the
+ * pipeline description it gives for each camera.
+ *
+ * Loading happens in two steps: load_config() reads and checks every key; resolve_config() then
+ * (after command-line overrides) finds the placeholder files, builds each camera's description,
+ * parses it with GStreamer to prove that it can run, and checks that no two cameras claim the same
+ * URL path. Every error names the file, the section and the key. */
+#pragma once
+
+#include "launchline.h"
+
+#include <glib.h>
+
+#include <string>
+#include <vector>
+
+namespace camrelay {
+
+struct ServerConfig
+{
+  std::string address = "0.0.0.0";
+  guint port = 3001;
+  std::string viewer_user;
+  std::string viewer_password;
+  bool metrics_open_on_loopback = false;
+  std::string tls_certificate;
+  std::string tls_key;
+};
+
+struct CameraConfig
+{
+  std::string name;
+  /* Keys given explicitly in the file, for error messages and for pipeline= checks. */
+  std::vector<std::string> keys_set;
+
+  std::vector<std::string> ingest_paths;
+  std::string stream_path;
+  std::string snapshot_path;
+  std::string placeholder = "placeholder.jpg";
+  double timeout = 5.0;               /* seconds */
+  guint placeholder_fps = 1;
+  guint min_size = 5001;
+  guint max_size = 4 * 1024 * 1024;
+  guint64 max_message_size = 4 * 1024 * 1024;
+  guint max_viewers = 0;
+  bool decode_check = false;
+  std::string secret;
+  std::string latest_file;
+  std::string pipeline;               /* a complete description; empty = the generated one */
+
+  /* Filled by resolve_config(). */
+  LaunchLine line;
+  std::vector<std::string> routes_ingest;   /* as the pipeline's elements report them */
+  std::string routes_stream;
+  std::string routes_snapshot;
+  std::string placeholder_file;             /* absolute, "" without a jpegfallback */
+  bool has_secret = false;
+
+  std::string section () const { return "camera " + name; }
+};
+
+struct Config
+{
+  /* The config file as given, or "" for the built-in default. */
+  std::string file;
+  ServerConfig server;
+  std::vector<CameraConfig> cameras;
+
+  /* "FILE" or "built-in default": where an error message says the problem is. */
+  std::string origin () const;
+};
+
+/* The legacy contract: one camera, port 3001, ingest on /ws and /, MJPEG on /. */
+Config default_config ();
+
+/* Reads @file. On error returns false with a message naming file, section and key. */
+bool load_config (const std::string & file, Config & config, std::string & error);
+
+/* Builds and checks every camera's pipeline (see above). Needs gst_init() and the plugin. */
+bool resolve_config (Config & config, std::string & error);
+
+/* Where a relative placeholder path is looked for, in order. */
+std::vector<std::string> placeholder_search_dirs (const Config & config);
+
+}  // namespace camrelay

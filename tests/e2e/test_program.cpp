@@ -1,0 +1,812 @@
+/* camrelay end to end: the real binary on 127.0.0.1 with real cameras and viewers. */
+#include "e2e.h"
+
+#include "camrelay-config.h"
+
+#include <glib/gstdio.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <thread>
+
+using namespace e2e;
+
+namespace {
+
+/* Polls @done until it holds or @timeout_ms pass. */
+template<typename F> bool
+wait_until (F done, int timeout_ms = 15000)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
+  while (!done ()) {
+    if (g_get_monotonic_time () >= deadline)
+      return false;
+    g_usleep (20000);
+  }
+  return true;
+}
+
+/* camrelay with a config file in a temporary directory (next to a copy of placeholder.jpg). */
+struct Relay
+{
+  TempDir dir;
+  std::string conf;
+  std::unique_ptr<Camrelay> proc;
+  guint port = 0;
+
+  bool start (const std::string & config, const std::vector<std::string> & extra = {})
+  {
+    dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+    conf = dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n" + config);
+    std::vector<std::string> args{ "--config", conf, "--port", "0" };
+    args.insert (args.end (), extra.begin (), extra.end ());
+    proc = std::make_unique<Camrelay> (args, std::map<std::string, std::string>{ }, dir.path ());
+    if (!proc->started ())
+      return false;
+    port = proc->port ();
+    return true;
+  }
+
+  std::string url (const std::string & path, const char *scheme = "http") const
+  {
+    return std::string (scheme) + "://127.0.0.1:" + std::to_string (port) + path;
+  }
+
+  std::string status_text () const { return http_get (port, "/status").text (); }
+};
+
+/* Sends frames from its own thread, paced like a camera, until stopped or @count are sent. */
+class Sender
+{
+public:
+  Sender (WsCamera & cam, std::vector<Bytes> frames, double fps, int count = 0)
+    : cam_ (cam), frames_ (std::move (frames)), fps_ (fps), count_ (count),
+      thread_ ([this] { run (); }) { }
+  ~Sender () { stop (); }
+
+  void stop ()
+  {
+    stop_ = true;
+    if (thread_.joinable ())
+      thread_.join ();
+  }
+  int sent () const { return sent_; }
+  bool failed () const { return failed_; }
+
+private:
+  void run ()
+  {
+    gint64 start = g_get_monotonic_time ();
+    for (int i = 0; !stop_ && (count_ == 0 || i < count_); i++) {
+      if (!cam_.send_binary (frames_[i % frames_.size ()])) {
+        failed_ = true;
+        return;
+      }
+      sent_ = i + 1;
+      if (fps_ > 0) {
+        gint64 next = start + static_cast<gint64> ((i + 1) * 1e6 / fps_);
+        while (!stop_ && g_get_monotonic_time () < next)
+          g_usleep (2000);
+      }
+    }
+  }
+
+  WsCamera & cam_;
+  std::vector<Bytes> frames_;
+  double fps_;
+  int count_;
+  std::atomic<bool> stop_{ false };
+  std::atomic<int> sent_{ 0 };
+  std::atomic<bool> failed_{ false };
+  std::thread thread_;
+};
+
+/* Reads parts until @sent's last frame arrives. Returns the index in @sent of every part that is
+ * one of them; other parts (the placeholder) only count in @others. */
+std::vector<int>
+read_until_last (MjpegViewer & viewer, const std::vector<Bytes> & sent, int *others,
+    int timeout_ms = 20000)
+{
+  std::map<Bytes, int> index;
+  for (gsize i = 0; i < sent.size (); i++)
+    index[sent[i]] = static_cast<int> (i);
+  std::vector<int> seen;
+  *others = 0;
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
+  Bytes part;
+  while (g_get_monotonic_time () < deadline) {
+    int left = static_cast<int> ((deadline - g_get_monotonic_time ()) / 1000);
+    if (!viewer.next_part (part, MAX (left, 1)))
+      break;
+    auto it = index.find (part);
+    if (it == index.end ()) {
+      (*others)++;
+      continue;
+    }
+    seen.push_back (it->second);
+    if (it->second == static_cast<int> (sent.size ()) - 1)
+      break;
+  }
+  return seen;
+}
+
+/* Every live part is a sent frame, byte for byte, in the order sent, ending with the last. */
+void
+expect_in_order (const std::vector<int> & seen, gsize sent)
+{
+  ASSERT_FALSE (seen.empty ()) << "no live frame arrived";
+  for (gsize i = 1; i < seen.size (); i++)
+    EXPECT_LT (seen[i - 1], seen[i]) << "frame " << seen[i] << " after " << seen[i - 1];
+  EXPECT_EQ (seen.back (), static_cast<int> (sent) - 1) << "the last frame did not arrive";
+  /* A viewer reading as fast as loopback allows misses few frames, if any. */
+  EXPECT_GE (seen.size (), sent / 2) << "a fast viewer skipped most frames";
+}
+
+std::string
+str_member (JsonObject * o, const char *name)
+{
+  if (!o || !json_object_has_member (o, name) || json_object_get_null_member (o, name))
+    return "(null)";
+  return json_object_get_string_member (o, name);
+}
+
+gint64
+int_member (JsonObject * o, const char *name)
+{
+  return o && json_object_has_member (o, name) ? json_object_get_int_member (o, name) : -1;
+}
+
+gint64
+camera_int (const Relay & relay, const char *camera, const char *field)
+{
+  Json j (relay.status_text ());
+  return int_member (j.camera (camera), field);
+}
+
+std::string
+camera_state (const Relay & relay, const char *camera)
+{
+  Json j (relay.status_text ());
+  return str_member (j.camera (camera), "state");
+}
+
+/* Frames camrelay has dealt with: accepted, rejected, or dropped while its pipeline was busy. */
+gint64
+frames_settled (const Relay & relay, const char *camera)
+{
+  Json j (relay.status_text ());
+  JsonObject *c = j.camera (camera);
+  return int_member (c, "frames_accepted") + int_member (c, "frames_rejected") +
+      int_member (c, "frames_dropped");
+}
+
+/* Sends @frame and waits until camrelay has dealt with it, so that the next frame cannot push it
+ * out of wsjpegsrc's short queue: the counts a test expects are then exact. */
+bool
+send_settled (const Relay & relay, WsCamera & cam, const char *camera, const Bytes & frame)
+{
+  gint64 before = frames_settled (relay, camera);
+  return cam.send_binary (frame) &&
+      wait_until ([&] { return frames_settled (relay, camera) == before + 1; });
+}
+
+Bytes
+cut (const Bytes & frame, gsize len)
+{
+  return Bytes (frame.begin (), frame.begin () + MIN (len, frame.size ()));
+}
+
+}  // namespace
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* A config without camera sections is the legacy server: the firmware connects to "/", greets,
+ * sends frames back to back; viewers GET "/"; frames of 5000 bytes or less are ignored. */
+TEST (Program, LegacyCameraOnRootPath)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("")) << relay.proc->output ();
+
+  std::vector<Bytes> all = make_frames (23);
+  std::vector<Bytes> frames (all.begin (), all.begin () + 20);
+  std::vector<Bytes> more (all.begin () + 20, all.end ());
+  MjpegViewer viewer (relay.port, "/");
+  ASSERT_EQ (viewer.status (), 200);
+  EXPECT_EQ (viewer.header ("content-type"),
+      "multipart/x-mixed-replace;boundary=ThisRandomString");
+
+  WsCamera cam (relay.port, "/");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (cam.send_text ("hello from ESP32 camera stream!"));
+  Bytes small = make_solid_jpeg (0x336699, 160, 120);
+  ASSERT_LE (small.size (), 5000u);
+  ASSERT_TRUE (send_settled (relay, cam, "default", small));
+  int others = 0;
+  std::vector<int> seen;
+  {
+    /* The firmware's rate over a good Wi-Fi link. */
+    Sender sender (cam, frames, 25, frames.size ());
+    seen = read_until_last (viewer, frames, &others);
+  }
+  expect_in_order (seen, frames.size ());
+
+  HttpResponse snap = http_get (relay.port, "/snapshot.jpg");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.header ("content-type"), "image/jpeg");
+  EXPECT_EQ (snap.header ("content-length"), std::to_string (snap.body.size ()));
+  EXPECT_EQ (snap.body, frames.back ());
+
+  EXPECT_TRUE (wait_until ([&] {
+        Json j (relay.status_text ());
+        JsonObject *c = j.camera ("default");
+        return c && int_member (c, "frames_received") == 21 &&
+            int_member (c, "frames_rejected") == 1 &&
+            int_member (json_object_get_object_member (c, "rejected"), "too-small") == 1;
+      })) << relay.status_text ();
+
+  /* The FastAPI server's path works too; the newer camera takes over. */
+  WsCamera cam2 (relay.port, "/ws");
+  ASSERT_EQ (cam2.status (), 101);
+  EXPECT_EQ (cam.wait_close (5000), 1000);
+  for (const auto &f : more)
+    ASSERT_TRUE (send_settled (relay, cam2, "default", f));
+  seen = read_until_last (viewer, more, &others);
+  ASSERT_FALSE (seen.empty ());
+  EXPECT_EQ (seen.back (), 2);
+}
+
+/* Two cameras on one port: one like the firmware (C++ client on "/"), one driven by the bundled
+ * tools/fake-camera.py; each viewer gets its own camera's frames, byte for byte, in order. */
+TEST (Program, TwoCamerasStayApart)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\ningest-paths = /\n[camera b]\n")) <<
+      relay.proc->output ();
+
+  std::vector<Bytes> all = make_frames (39);
+  std::vector<Bytes> a (all.begin (), all.begin () + 24);
+  std::vector<Bytes> b (all.begin () + 24, all.end ());
+  for (gsize i = 0; i < b.size (); i++) {
+    g_autofree gchar *name = g_strdup_printf ("b/%03zu.jpg", i);
+    relay.dir.write (name, b[i]);
+  }
+
+  MjpegViewer va (relay.port, "/stream/a");
+  MjpegViewer vb (relay.port, "/stream/b");
+  ASSERT_EQ (va.status (), 200);
+  ASSERT_EQ (vb.status (), 200);
+
+  Process fake ({ "/usr/bin/python3", source_path ("tools/fake-camera.py"), "--url",
+          relay.url ("/ws/b", "ws"), "--dir", relay.dir.file ("b"), "--count", "15", "--fps",
+          "15", "--linger", "60" });
+  WsCamera cam (relay.port, "/");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (cam.send_text ("hello from ESP32 camera stream!"));
+
+  int others_a = 0, others_b = 0;
+  std::vector<int> seen_a, seen_b;
+  {
+    Sender sender (cam, a, 25, a.size ());
+    std::thread tb ([&] { seen_b = read_until_last (vb, b, &others_b, 30000); });
+    seen_a = read_until_last (va, a, &others_a, 30000);
+    tb.join ();
+  }
+  expect_in_order (seen_a, a.size ());
+  expect_in_order (seen_b, b.size ()) ;
+  EXPECT_TRUE (fake.wait_for_output ("sent 15 frames", 10000)) << fake.output ();
+  EXPECT_TRUE (wait_until ([&] { return camera_int (relay, "b", "frames_received") == 15; }))
+      << relay.status_text () << fake.output ();
+  EXPECT_EQ (camera_int (relay, "a", "frames_received"), 24);
+
+  /* Still-image URLs of both. */
+  EXPECT_EQ (http_get (relay.port, "/snapshot/a.jpg").body, a.back ());
+  EXPECT_EQ (http_get (relay.port, "/snapshot/b.jpg").body, b.back ());
+
+  /* The program's log: one start-up line with every URL, then connects, as info. */
+  std::string log = relay.proc->output ();
+  for (const char *url : { "/ws/b", "/stream/a", "/stream/b", "/snapshot/a.jpg", "/status",
+          "/metrics", "/view" })
+    EXPECT_NE (log.find (relay.url (url, strcmp (url, "/ws/b") == 0 ? "ws" : "http")),
+        std::string::npos) << url << " not in\n" << log;
+  EXPECT_NE (log.find ("camera a: " + cam.local_address () + " connected on /"),
+      std::string::npos) << log;
+  EXPECT_NE (log.find ("camera b: live (first-frame)"), std::string::npos) << log;
+}
+
+TEST (Program, StatusReportsEveryCameraFieldByField)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\n[camera idle]\n")) << relay.proc->output ();
+
+  std::vector<Bytes> frames = make_frames (10);
+  Bytes small = make_solid_jpeg (0x102030, 160, 120);
+  Bytes garbage (6000);
+  for (auto &c : garbage)
+    c = static_cast<guint8> (g_random_int ());
+  garbage[0] = 0x00;
+  Bytes truncated = cut (frames[5], frames[5].size () - 100);
+  ASSERT_GT (truncated.size (), 5001u);
+
+  MjpegViewer v1 (relay.port, "/stream/a");
+  MjpegViewer v2 (relay.port, "/stream/a");
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (cam.send_text ("hello"));
+  guint64 bytes = 0;
+  for (const auto &f : { small, garbage, truncated, small }) {
+    ASSERT_TRUE (send_settled (relay, cam, "a", f));
+    bytes += f.size ();
+  }
+  for (const auto &f : frames) {
+    ASSERT_TRUE (send_settled (relay, cam, "a", f));
+    bytes += f.size ();
+  }
+  ASSERT_TRUE (wait_until ([&] {
+        Json j (relay.status_text ());
+        JsonObject *c = j.camera ("a");
+        return c && int_member (c, "frames_received") == 14 &&
+            int_member (c, "frames_accepted") == 10 && int_member (c, "viewers") == 2 &&
+            json_object_get_double_member (c, "frames_per_second") > 0 &&
+            str_member (c, "state") == "live";
+      })) << relay.status_text ();
+
+  HttpResponse res = http_get (relay.port, "/status");
+  EXPECT_EQ (res.status, 200);
+  EXPECT_EQ (res.header ("content-type"), "application/json");
+  Json j (res.text ());
+  ASSERT_TRUE (j.ok ()) << res.text ();
+  JsonObject *root = j.root ();
+  EXPECT_EQ (str_member (root, "program"), "camrelay");
+  EXPECT_EQ (str_member (root, "version"), CAMRELAY_VERSION);
+  EXPECT_GT (json_object_get_double_member (root, "uptime_seconds"), 0);
+  g_autoptr (GDateTime) started = g_date_time_new_from_iso8601 (
+      str_member (root, "started").c_str (), nullptr);
+  EXPECT_TRUE (started);
+  EXPECT_EQ (json_array_get_length (json_object_get_array_member (root, "cameras")), 2u);
+
+  JsonObject *c = j.camera ("a");
+  ASSERT_TRUE (c);
+  EXPECT_EQ (str_member (c, "state"), "live");
+  g_autoptr (GDateTime) since = g_date_time_new_from_iso8601 (str_member (c, "since").c_str (),
+      nullptr);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  ASSERT_TRUE (since);
+  EXPECT_LE (g_date_time_compare (since, now), 0);
+  EXPECT_GE (g_date_time_compare (since, started), 0);
+  EXPECT_GE (json_object_get_double_member (c, "seconds_in_state"), 0);
+  EXPECT_TRUE (json_object_get_boolean_member (c, "connected"));
+  EXPECT_EQ (str_member (c, "peer"), cam.local_address ());
+  EXPECT_GT (json_object_get_double_member (c, "frames_per_second"), 0);
+  EXPECT_EQ (int_member (c, "frames_received"), 14);
+  EXPECT_EQ (int_member (c, "bytes_received"), static_cast<gint64> (bytes));
+  EXPECT_EQ (int_member (c, "connections"), 1);
+  EXPECT_EQ (int_member (c, "messages_refused"), 0);
+  EXPECT_EQ (int_member (c, "frames_dropped"), 0);
+  EXPECT_EQ (int_member (c, "frames_accepted"), 10);
+  EXPECT_EQ (int_member (c, "frames_rejected"), 4);
+  JsonObject *rejected = json_object_get_object_member (c, "rejected");
+  EXPECT_EQ (int_member (rejected, "too-small"), 2);
+  EXPECT_EQ (int_member (rejected, "not-jpeg"), 1);
+  EXPECT_EQ (int_member (rejected, "truncated"), 1);
+  EXPECT_EQ (int_member (rejected, "too-large"), 0);
+  EXPECT_EQ (int_member (rejected, "malformed"), 0);
+  EXPECT_EQ (int_member (rejected, "decode-failed"), 0);
+  EXPECT_EQ (int_member (c, "viewers"), 2);
+  EXPECT_EQ (int_member (c, "viewers_total"), 2);
+  EXPECT_GT (int_member (c, "frames_sent"), 0);
+  EXPECT_GT (int_member (c, "bytes_out"), 0);
+  EXPECT_EQ (int_member (c, "snapshots"), 0);
+  EXPECT_EQ (int_member (c, "switches"), 1);
+  EXPECT_GT (json_object_get_double_member (c, "seconds_on_placeholder"), 0);
+  EXPECT_EQ (int_member (c, "restarts"), 0);
+  EXPECT_TRUE (json_object_get_null_member (c, "last_error"));
+  JsonObject *paths = json_object_get_object_member (c, "paths");
+  JsonArray *ingest = json_object_get_array_member (paths, "ingest");
+  ASSERT_EQ (json_array_get_length (ingest), 1u);
+  EXPECT_STREQ (json_array_get_string_element (ingest, 0), "/ws/a");
+  EXPECT_EQ (str_member (paths, "stream"), "/stream/a");
+  EXPECT_EQ (str_member (paths, "snapshot"), "/snapshot/a.jpg");
+  JsonObject *urls = json_object_get_object_member (c, "urls");
+  EXPECT_STREQ (json_array_get_string_element (json_object_get_array_member (urls, "ingest"),
+          0), relay.url ("/ws/a", "ws").c_str ());
+  EXPECT_EQ (str_member (urls, "stream"), relay.url ("/stream/a"));
+  EXPECT_EQ (str_member (urls, "snapshot"), relay.url ("/snapshot/a.jpg"));
+
+  /* Rejections are logged, but not one line per frame: four rejections, one warning. */
+  std::string log = relay.proc->output ();
+  gsize first = log.find ("camera a: rejected a ");
+  EXPECT_NE (first, std::string::npos) << log;
+  EXPECT_EQ (log.find ("camera a: rejected a ", first + 1), std::string::npos) << log;
+  /* On loopback only, no warning about cameras without a secret. */
+  EXPECT_EQ (log.find ("no ingest secret"), std::string::npos) << log;
+
+  JsonObject *idle = j.camera ("idle");
+  ASSERT_TRUE (idle);
+  EXPECT_EQ (str_member (idle, "state"), "placeholder");
+  EXPECT_FALSE (json_object_get_boolean_member (idle, "connected"));
+  EXPECT_EQ (str_member (idle, "peer"), "(null)");
+  EXPECT_EQ (int_member (idle, "frames_received"), 0);
+  EXPECT_EQ (int_member (idle, "viewers"), 0);
+
+  /* The camera goes away: not connected any more, counters stay. */
+  cam.close ();
+  EXPECT_TRUE (wait_until ([&] {
+        Json k (relay.status_text ());
+        JsonObject *a = k.camera ("a");
+        return a && !json_object_get_boolean_member (a, "connected") &&
+            str_member (a, "peer") == "(null)" && int_member (a, "frames_accepted") == 10;
+      })) << relay.status_text ();
+}
+
+TEST (Program, MetricsPassPromtool)
+{
+  if (!installed ("promtool"))
+    GTEST_SKIP () << "promtool (Debian package prometheus) is not installed";
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\n[camera b]\nmin-size = 0\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_frames (5);
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (send_settled (relay, cam, "a", make_solid_jpeg (0x112233, 160, 120)));
+  for (const auto &f : frames)
+    ASSERT_TRUE (send_settled (relay, cam, "a", f));
+  MjpegViewer viewer (relay.port, "/stream/b");
+  ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "a", "frames_accepted") == 5 &&
+              camera_int (relay, "b", "viewers") == 1; }));
+
+  HttpResponse res = http_get (relay.port, "/metrics");
+  ASSERT_EQ (res.status, 200);
+  EXPECT_EQ (res.header ("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  std::string file = relay.dir.write ("metrics.txt", res.body);
+  RunResult check = run ({ "sh", "-c", "promtool check metrics < \"$0\"", file });
+  EXPECT_EQ (check.code, 0) << check.output << "\n" << res.text ();
+  EXPECT_EQ (check.output, "") << "promtool lint findings";
+
+  std::string text = res.text ();
+  for (const char *line : {
+          "camrelay_build_info{version=\"" CAMRELAY_VERSION "\"} 1\n",
+          "# TYPE camrelay_camera_accepted_frames_total counter\n",
+          "camrelay_camera_accepted_frames_total{camera=\"a\"} 5\n",
+          "camrelay_camera_accepted_frames_total{camera=\"b\"} 0\n",
+          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"too-small\"} 1\n",
+          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"not-jpeg\"} 0\n",
+          "camrelay_camera_received_frames_total{camera=\"a\"} 6\n",
+          "camrelay_camera_connected{camera=\"a\"} 1\n",
+          "camrelay_camera_connected{camera=\"b\"} 0\n",
+          "camrelay_camera_live{camera=\"a\"} 1\n",
+          "camrelay_camera_live{camera=\"b\"} 0\n",
+          "camrelay_camera_up{camera=\"b\"} 1\n",
+          "# TYPE camrelay_viewers gauge\n",
+          "camrelay_viewers{camera=\"b\"} 1\n",
+          "camrelay_camera_pipeline_restarts_total{camera=\"a\"} 0\n" })
+    EXPECT_NE (text.find (line), std::string::npos) << line << "not in\n" << text;
+}
+
+/* Readers nobody here wrote: ffmpeg and GStreamer's own souphttpsrc ! multipartdemux. */
+TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_frames (30);
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  Sender sender (cam, frames, 15);
+  ASSERT_TRUE (wait_until ([&] { return camera_state (relay, "a") == "live"; }));
+
+  std::set<Bytes> sent (frames.begin (), frames.end ());
+  auto count_sent = [&](const std::string & dir, int *files) {
+    int matches = 0;
+    *files = 0;
+    GDir *d = g_dir_open (dir.c_str (), 0, nullptr);
+    while (const gchar *name = d ? g_dir_read_name (d) : nullptr) {
+      (*files)++;
+      matches += sent.count (read_file (dir + "/" + name));
+    }
+    if (d)
+      g_dir_close (d);
+    return matches;
+  };
+
+  if (installed ("ffmpeg")) {
+    std::string out = relay.dir.file ("ffmpeg");
+    g_mkdir (out.c_str (), 0755);
+    RunResult r = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", relay.url ("/stream/a"),
+            "-frames:v", "5", "-c", "copy", "-f", "image2", out + "/%02d.jpg" }, 60000);
+    EXPECT_EQ (r.code, 0) << r.output;
+    int files = 0;
+    EXPECT_EQ (count_sent (out, &files), 5) << "ffmpeg's frames are not the camera's";
+    EXPECT_EQ (files, 5);
+
+    /* The snapshot, decoded by ffmpeg. */
+    std::string png = relay.dir.file ("snapshot.png");
+    RunResult s = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", relay.url ("/snapshot/a.jpg"),
+            "-frames:v", "1", png }, 60000);
+    EXPECT_EQ (s.code, 0) << s.output;
+    Bytes rgb;
+    int w = 0, h = 0;
+    EXPECT_TRUE (decode_rgb (png, rgb, &w, &h));
+    EXPECT_EQ (w, 640);
+    EXPECT_EQ (h, 480);
+  }
+
+  std::string out = relay.dir.file ("gst");
+  g_mkdir (out.c_str (), 0755);
+  RunResult g = run ({ "gst-launch-1.0", "-q", "souphttpsrc", "location=" + relay.url ("/stream/a"),
+          "!", "multipartdemux", "!", "image/jpeg", "!", "identity", "eos-after=5", "!",
+          "multifilesink", "location=" + out + "/%02d.jpg" }, 60000,
+      /* Only GStreamer's own elements here: no plugin scan, so ours is never loaded into it. */
+      { { "GST_REGISTRY_UPDATE", "no" } });
+  EXPECT_EQ (g.code, 0) << g.output;
+  int files = 0;
+  EXPECT_EQ (count_sent (out, &files), files) << "GStreamer's frames are not the camera's";
+  EXPECT_GE (files, 4);
+
+  HttpResponse head = http_get (relay.port, "/snapshot/a.jpg");
+  EXPECT_EQ (head.status, 200);
+  EXPECT_TRUE (sent.count (head.body));
+  sender.stop ();
+}
+
+/* The camera stops sending: viewers see the placeholder after the timeout, and the camera's
+ * frames again when it resumes; /status and the log say so. */
+TEST (Program, PlaceholderAfterTimeoutAndBack)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\ntimeout = 0.5\nplaceholder-fps = 10\n")) <<
+      relay.proc->output ();
+  Bytes placeholder = read_file (source_path ("placeholder.jpg"));
+  std::vector<Bytes> frames = make_frames (6);
+  std::vector<Bytes> first (frames.begin (), frames.begin () + 3);
+  std::vector<Bytes> second (frames.begin () + 3, frames.end ());
+
+  MjpegViewer viewer (relay.port, "/stream/a");
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  int others = 0;
+  for (const auto &f : first)
+    ASSERT_TRUE (cam.send_binary (f));
+  ASSERT_FALSE (read_until_last (viewer, first, &others).empty ());
+
+  /* Nothing more from the camera: placeholder parts follow, none of them a camera frame. */
+  Bytes part;
+  int placeholder_parts = 0;
+  while (placeholder_parts < 3 && viewer.next_part (part, 10000)) {
+    ASSERT_EQ (std::find (frames.begin (), frames.end (), part), frames.end ());
+    int w = 0, h = 0;
+    ASSERT_TRUE (jpeg_size (part, &w, &h));
+    placeholder_parts++;
+  }
+  EXPECT_EQ (placeholder_parts, 3);
+  EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "a") == "placeholder"; }))
+      << relay.status_text ();
+  EXPECT_TRUE (relay.proc->wait_for_output ("camera a: showing the placeholder (timeout)"))
+      << relay.proc->output ();
+
+  for (const auto &f : second)
+    ASSERT_TRUE (cam.send_binary (f));
+  std::vector<int> seen = read_until_last (viewer, second, &others);
+  ASSERT_FALSE (seen.empty ());
+  EXPECT_EQ (seen.back (), 2);
+  EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "a") == "live"; }))
+      << relay.status_text ();
+  EXPECT_TRUE (relay.proc->wait_for_output ("camera a: live (resumed)")) << relay.proc->output ();
+  EXPECT_GE (camera_int (relay, "a", "switches"), 3);
+}
+
+TEST (Program, LatestFileHoldsTheLatestFrame)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\nlatest-file = image.jpg\n")) << relay.proc->output ();
+  std::string latest = relay.dir.file ("image.jpg");
+  std::vector<Bytes> frames = make_frames (8);
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  for (const auto &f : frames)
+    ASSERT_TRUE (cam.send_binary (f));
+  EXPECT_TRUE (wait_until ([&] { return read_file (latest) == frames.back (); }));
+  /* Written by rename: no temporary file stays behind. */
+  GDir *d = g_dir_open (relay.dir.path ().c_str (), 0, nullptr);
+  while (const gchar *name = g_dir_read_name (d))
+    EXPECT_FALSE (g_str_has_prefix (name, "image.jpg.")) << name;
+  g_dir_close (d);
+}
+
+/* pipeline= runs as written, on the shared server and port. */
+TEST (Program, CustomPipelineRunsOnTheSharedServer)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera plain]\n[camera turned]\npipeline = wsjpegsrc "
+          "paths=/ws/turned ! jpegvalidate ! jpegfallback ! jpegdec ! videoflip "
+          "video-direction=90r ! jpegenc ! multipartmux ! mjpeghttpsink path=/stream/turned "
+          "snapshot-path=/turned.jpg\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_frames (10, 640, 480);
+  MjpegViewer viewer (relay.port, "/stream/turned");
+  ASSERT_EQ (viewer.status (), 200);
+  WsCamera cam (relay.port, "/ws/turned");
+  ASSERT_EQ (cam.status (), 101);
+  Sender sender (cam, frames, 20);
+  /* Frames re-encoded after a quarter turn: 480 wide, 640 high. */
+  bool turned = false;
+  Bytes part;
+  for (int i = 0; i < 40 && !turned && viewer.next_part (part, 10000); i++) {
+    int w = 0, h = 0;
+    turned = jpeg_size (part, &w, &h) && w == 480 && h == 640;
+  }
+  EXPECT_TRUE (turned);
+  EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "turned") == "live"; }));
+  Json j (relay.status_text ());
+  JsonObject *paths = json_object_get_object_member (j.camera ("turned"), "paths");
+  EXPECT_EQ (str_member (paths, "snapshot"), "/turned.jpg");
+  EXPECT_EQ (http_get (relay.port, "/turned.jpg").status, 200);
+}
+
+/* A camera whose pipeline fails is rebuilt with its cause logged; the other camera's viewer
+ * keeps getting frames on the same connection all along. */
+TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera good]\n[camera bad]\npipeline = wsjpegsrc paths=/ws/bad ! "
+          "capsfilter caps=video/x-raw ! fakesink\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_frames (20);
+  MjpegViewer viewer (relay.port, "/stream/good");
+  WsCamera good (relay.port, "/ws/good");
+  ASSERT_EQ (good.status (), 101);
+  Sender sender (good, frames, 20);
+
+  int others = 0;
+  ASSERT_FALSE (read_until_last (viewer, frames, &others).empty ());
+  {
+    /* Any frame into "bad" stops its pipeline: JPEG cannot become raw video. */
+    WsCamera bad (relay.port, "/ws/bad");
+    ASSERT_EQ (bad.status (), 101);
+    ASSERT_TRUE (bad.send_binary (frames[0]));
+    EXPECT_TRUE (relay.proc->wait_for_output ("camera bad: ")) << relay.proc->output ();
+    EXPECT_TRUE (relay.proc->wait_for_output ("restarting its pipeline in 1 s"))
+        << relay.proc->output ();
+    EXPECT_NE (bad.wait_close (5000), -1);
+  }
+  EXPECT_TRUE (wait_until ([&] { return camera_int (relay, "bad", "restarts") >= 1; }));
+  Json j (relay.status_text ());
+  JsonObject *bad = j.camera ("bad");
+  JsonObject *err = bad && json_object_has_member (bad, "last_error") &&
+      !json_object_get_null_member (bad, "last_error") ?
+      json_object_get_object_member (bad, "last_error") : nullptr;
+  ASSERT_TRUE (err) << relay.status_text ();
+  EXPECT_NE (str_member (err, "message").find ("not-negotiated"), std::string::npos)
+      << str_member (err, "message");
+
+  /* Rebuilt: it takes cameras again. */
+  EXPECT_TRUE (relay.proc->wait_for_output ("camera bad: starting its pipeline again"));
+  EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "bad") != "restarting"; }));
+  WsCamera again (relay.port, "/ws/bad");
+  EXPECT_EQ (again.status (), 101);
+
+  /* Meanwhile the good camera's viewer, on its first connection, still gets live frames. */
+  EXPECT_FALSE (read_until_last (viewer, frames, &others).empty ());
+  EXPECT_FALSE (viewer.ended ());
+  EXPECT_EQ (camera_int (relay, "good", "restarts"), 0);
+}
+
+/* SIGTERM (and SIGINT) while a camera sends back to back and viewers read: exit code 0 within a
+ * second; the camera gets a WebSocket close, every viewer's response ends properly. */
+class Stop : public::testing::TestWithParam<int> { };
+
+TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\n[camera b]\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_frames (10);
+  WsCamera cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+  /* Viewers that read all the time, as browsers do; the last one on a slow link, so that it is
+   * always in the middle of a frame when the signal comes. */
+  std::vector<std::unique_ptr<MjpegViewer>> viewers;
+  for (int i = 0; i < 4; i++)
+    viewers.push_back (std::make_unique<MjpegViewer> (relay.port, i % 2 ? "/stream/b" :
+            "/stream/a"));
+  viewers.push_back (std::make_unique<MjpegViewer> (relay.port, "/stream/a", 8192, 2));
+  std::vector<int> parts (viewers.size (), 0);
+  std::vector<std::thread> readers;
+  for (gsize i = 0; i < viewers.size (); i++) {
+    readers.emplace_back ([&, i] {
+          Bytes part;
+          while (viewers[i]->next_part (part, 20000))
+            parts[i]++;
+        });
+  }
+  Sender sender (cam, frames, 0);
+  ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "a", "frames_accepted") > 20; }));
+
+  gint64 t0 = g_get_monotonic_time ();
+  relay.proc->send_signal (GetParam ());
+  int code = relay.proc->wait (10000);
+  gint64 elapsed_ms = (g_get_monotonic_time () - t0) / 1000;
+  EXPECT_EQ (code, 0) << relay.proc->output ();
+  EXPECT_LT (elapsed_ms, 1000) << "camrelay took " << elapsed_ms << " ms to stop";
+  sender.stop ();
+
+  EXPECT_EQ (cam.wait_close (5000), 1001);
+  for (auto &r : readers)
+    r.join ();
+  for (gsize i = 0; i < viewers.size (); i++) {
+    EXPECT_GT (parts[i], 0);
+    EXPECT_TRUE (viewers[i]->ended ()) << "viewer " << i << "'s response was cut, not ended";
+    EXPECT_TRUE (viewers[i]->wait_closed (5000));
+  }
+  EXPECT_NE (relay.proc->output ().find ("stopping"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P (Program, Stop, ::testing::Values (SIGTERM, SIGINT));
+
+/* --print-pipeline's line, pasted into a shell, does the same job as the program. */
+TEST (Program, PrintedPipelineRunsUnderGstLaunch)
+{
+  TempDir dir;
+  dir.write ("offline picture.jpg", read_file (source_path ("placeholder.jpg")));
+  guint port = free_port ();
+  std::string conf = dir.write ("one.conf", "[server]\naddress = 127.0.0.1\nport = " +
+      std::to_string (port) + "\n[camera front]\nplaceholder = offline picture.jpg\n"
+      "timeout = 2\n");
+  RunResult print = run ({ program_path (), "--config", conf, "--print-pipeline" });
+  ASSERT_EQ (print.code, 0) << print.output;
+  std::string line = print.output.substr (0, print.output.find ('\n'));
+  ASSERT_NE (line.find ("gst-launch-1.0 "), std::string::npos) << line;
+
+  /* "env" runs the line as a shell would, and lets the shell hand over to gst-launch. */
+  Process launch ({ "sh", "-c", "exec env " + line }, gst_child_env ());
+  ASSERT_TRUE (wait_until ([&] { return http_get (port, "/snapshot/front.jpg", "",
+                  1000).status == 200; })) << launch.output ();
+  std::vector<Bytes> frames = make_frames (10);
+  MjpegViewer viewer (port, "/stream/front");
+  ASSERT_EQ (viewer.status (), 200);
+  WsCamera cam (port, "/ws/front");
+  ASSERT_EQ (cam.status (), 101);
+  int others = 0;
+  std::vector<int> seen;
+  {
+    Sender sender (cam, frames, 20, frames.size ());
+    seen = read_until_last (viewer, frames, &others);
+  }
+  expect_in_order (seen, frames.size ());
+  EXPECT_EQ (http_get (port, "/snapshot/front.jpg").body, frames.back ());
+  launch.send_signal (SIGINT);
+  EXPECT_EQ (launch.wait (10000), 0) << launch.output ();
+}
+
+/* [server] viewer credentials guard streams, snapshots and pages; /metrics may stay open to a
+ * local scraper; a camera secret guards ingest. */
+TEST (Program, CredentialsAndSecret)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("viewer-user = family\nviewer-password = s3cret\n"
+          "metrics-open-on-loopback = true\n[camera a]\nsecret = board-token\n")) <<
+      relay.proc->output ();
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> ("family:s3cret"), 13);
+  std::string auth = std::string ("Authorization: Basic ") + b64 + "\r\n";
+  for (const char *path : { "/status", "/view", "/stream/a", "/snapshot/a.jpg" }) {
+    HttpResponse r = http_get (relay.port, path);
+    EXPECT_EQ (r.status, 401) << path;
+    EXPECT_NE (r.header ("www-authenticate").find ("Basic"), std::string::npos) << path;
+  }
+  EXPECT_EQ (http_get (relay.port, "/status", auth).status, 200);
+  EXPECT_EQ (http_get (relay.port, "/view", auth).status, 200);
+  EXPECT_EQ (http_get (relay.port, "/metrics").status, 200);
+
+  WsCamera stranger (relay.port, "/ws/a");
+  EXPECT_EQ (stranger.status (), 401);
+  WsCamera board (relay.port, "/ws/a?token=board-token");
+  ASSERT_EQ (board.status (), 101);
+  std::vector<Bytes> frames = make_frames (3);
+  for (const auto &f : frames)
+    ASSERT_TRUE (board.send_binary (f));
+  EXPECT_TRUE (wait_until ([&] {
+        return http_get (relay.port, "/snapshot/a.jpg", auth).body == frames.back ();
+      }));
+  /* The secret is never printed. */
+  EXPECT_EQ (relay.proc->output ().find ("board-token"), std::string::npos);
+}
