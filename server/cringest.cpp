@@ -94,14 +94,17 @@ IngestRouteImpl::handle_upgrade (SoupServerMessage * msg, const char *path, GHas
         soup_server_message_get_remote_host (msg), path);
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
         "WWW-Authenticate", "Bearer realm=\"camrelay\"");
+    close_after_response (msg);
     set_plain_response (msg, SOUP_STATUS_UNAUTHORIZED, "camera secret required");
     return;
   }
 
   /* No extensions offered: permessage-deflate would cost a copy and buys nothing on JPEG. On
    * failure libsoup has already set the error status (400, or 400 with the supported version). */
-  if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr, nullptr, nullptr))
+  if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr, nullptr, nullptr)) {
+    close_after_response (msg);
     return;
+  }
 
   auto *pending = new PendingCamera{ server_, id_, path };
   g_signal_connect_data (msg, "wrote-informational",

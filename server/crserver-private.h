@@ -85,6 +85,10 @@ public:
   void offer (const PartRef & part);      /* a new frame to send when the socket allows */
   void finish ();                          /* closing boundary, then close */
   void drop (const char *why);             /* close now */
+  /* The stream is going away: finish the part in flight and the closing boundary on our own,
+   * within a grace period, then close. */
+  void orphan ();
+  ~Viewer () override;
   bool blocked () const { return blocked_since_ != 0; }
   gint64 blocked_since () const { return blocked_since_; }
   const std::string & boundary () const { return boundary_; }
@@ -96,7 +100,8 @@ private:
   bool flush ();
   void discard_input ();
 
-  StreamImpl & stream_;
+  StreamImpl *stream_;                     /* nullptr once orphaned */
+  GSource *drain_timer_ = nullptr;
   bool with_length_;
   std::string boundary_;
   std::string preamble_;            /* advance mode: the first part's headers */
@@ -359,6 +364,7 @@ private:
 
 void set_plain_response (SoupServerMessage * msg, guint status, const char *text);
 bool method_is (SoupServerMessage * msg, const char *method);
+void close_after_response (SoupServerMessage * msg);
 bool is_loopback_peer (SoupServerMessage * msg);
 bool secrets_equal (const std::string & a, const std::string & b);
 

@@ -48,6 +48,15 @@ set_plain_response (SoupServerMessage * msg, guint status, const char *text)
       static_cast<const char *> (g_steal_pointer (&body)), len);
 }
 
+void
+close_after_response (SoupServerMessage * msg)
+{
+  /* A refused WebSocket client (firmware, python-websockets) waits for the connection to end
+   * rather than for the next response; end it. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+      "close");
+}
+
 bool
 method_is (SoupServerMessage * msg, const char *method)
 {
@@ -591,6 +600,7 @@ ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query
   if (is_websocket_upgrade (msg)) {
     auto it = ingest_paths_.find (p);
     if (it == ingest_paths_.end ()) {
+      close_after_response (msg);
       set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "no camera endpoint at this path");
       return;
     }

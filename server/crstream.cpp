@@ -41,7 +41,7 @@ static const char CRLF[] = "\r\n";
 
 Viewer::Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
     bool with_length, const std::string & boundary)
-  : Connection (stream.server_ref (), io, socket, std::move (peer)), stream_ (stream),
+  : Connection (stream.server_ref (), io, socket, std::move (peer)), stream_ (&stream),
     with_length_ (with_length), boundary_ (boundary)
 {
   int one = 1;
@@ -96,9 +96,9 @@ Viewer::offer (const PartRef & part)
     return;
   }
   queue_.push_back (part);
-  while (queue_.size () > stream_.settings ().max_queued_frames) {
+  while (queue_.size () > stream_->settings ().max_queued_frames) {
     queue_.pop_front ();
-    stream_.count_skipped ();
+    stream_->count_skipped ();
   }
   if (!blocked ())
     flush ();
@@ -141,7 +141,8 @@ Viewer::flush ()
       off_ += written;
       blocked_since_ = 0;
       bool done = off_ == total_;
-      stream_.count_sent (written, done);
+      if (stream_)
+        stream_->count_sent (written, done);
       if (done)
         cur_.reset ();
     }
@@ -149,7 +150,8 @@ Viewer::flush ()
       if (!blocked_since_)
         blocked_since_ = g_get_monotonic_time ();
       watch (true, true);
-      stream_.viewer_blocked ();
+      if (stream_)
+        stream_->viewer_blocked ();
       return true;
     }
   }
@@ -200,8 +202,41 @@ Viewer::drop (const char *why)
     g_debug ("viewer %s: %s", peer_.c_str (), why);
   if (socket_)
     g_socket_shutdown (socket_, FALSE, TRUE, nullptr);
-  stream_.viewer_gone (this);
+  if (stream_)
+    stream_->viewer_gone (this);
+  stream_ = nullptr;
   destroy ();
+}
+
+/* Long enough for a part in flight to reach a viewer on a slow link; short enough that shutting a
+ * stream down never waits on a stuck one. */
+static const guint ORPHAN_GRACE_MS = 1000;
+
+void
+Viewer::orphan ()
+{
+  if (destroyed_)
+    return;
+  stream_ = nullptr;
+  finish ();
+  if (destroyed_)
+    return;
+  drain_timer_ = g_timeout_source_new (ORPHAN_GRACE_MS);
+  g_source_set_callback (drain_timer_,[](gpointer self) -> gboolean {
+        auto *viewer = static_cast<Viewer *> (self);
+        g_clear_pointer (&viewer->drain_timer_, g_source_unref);
+        viewer->drop ("did not take the end of its response in time");
+        return G_SOURCE_REMOVE;
+      }, this, nullptr);
+  g_source_attach (drain_timer_, server_.context ());
+}
+
+Viewer::~Viewer ()
+{
+  if (drain_timer_) {
+    g_source_destroy (drain_timer_);
+    g_source_unref (drain_timer_);
+  }
 }
 
 void
@@ -292,14 +327,12 @@ StreamImpl::detach ()
     g_source_destroy (stall_timer_);
     g_clear_pointer (&stall_timer_, g_source_unref);
   }
+  /* Viewers finish the part in flight and the closing boundary on their own (a cut-off part would
+   * be a broken picture); they no longer report to this stream. */
   std::vector<Viewer *> viewers;
   viewers.swap (viewers_);
   for (Viewer *v : viewers)
-    v->finish ();
-  /* finish() either closed the viewer or left it flushing its tail; those that still wait have no
-   * stream to report to any more, so close them now. */
-  for (Viewer *v : viewers)
-    v->drop (nullptr);
+    v->orphan ();
   std::lock_guard<std::mutex> lock (mutex_);
   stats_.viewers = 0;
 }

@@ -307,6 +307,41 @@ TEST_F (ServerTest, RemovingTheStreamEndsEveryResponse)
   EXPECT_EQ (crtest::http_request (port, "GET", "/").status, 404);
 }
 
+TEST_F (ServerTest, ViewerCaughtMidFrameByRemovalStillGetsWholeFrameAndEnd)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port, "/?content-length=1");
+  wait_viewers (*stream, 1);
+  /* 16 MB cannot fit in the socket buffers of a viewer that does not read yet: the part is in
+   * flight when the stream goes. */
+  Bytes big = fake_frame (16 * 1024 * 1024, 3);
+  publish (*stream, big);
+  g_usleep (100000);
+  server->remove_stream (stream);
+  Bytes got;
+  ASSERT_TRUE (viewer.next_part (got, 3000)) << "the part in flight was cut off";
+  EXPECT_EQ (got, big);
+  EXPECT_FALSE (viewer.next_part (got, 2000));
+  EXPECT_TRUE (viewer.ended ());
+  EXPECT_TRUE (viewer.wait_closed (2000));
+}
+
+TEST_F (ServerTest, StuckViewerIsClosedSoonAfterRemoval)
+{
+  auto stream = add_stream ();
+  MjpegReader stuck (port);
+  int small = 4096;
+  setsockopt (stuck.fd (), SOL_SOCKET, SO_RCVBUF, &small, sizeof (small));
+  wait_viewers (*stream, 1);
+  publish (*stream, fake_frame (4 * 1024 * 1024, 4));
+  g_usleep (100000);
+  gint64 t0 = g_get_monotonic_time ();
+  server->remove_stream (stream);
+  /* The grace period ends and the connection with it, even though the viewer never reads. */
+  EXPECT_TRUE (stuck.wait_closed (5000));
+  EXPECT_LT ((g_get_monotonic_time () - t0) / 1000, 3000);
+}
+
 TEST_F (ServerTest, FinishEndsResponsesWithClosingDelimiter)
 {
   auto stream = add_stream ();
@@ -507,7 +542,12 @@ TEST_F (ServerTest, SecretIsRequiredWhenSet)
   cr::IngestSettings s;
   s.secret = "s3cret";
   auto route = add_ingest (rec, s);
-  EXPECT_EQ (RawWs (port, "/").status (), 401);
+  {
+    /* Refused clients are not left waiting on an open connection. */
+    RawWs refused (port, "/");
+    EXPECT_EQ (refused.status (), 401);
+    EXPECT_TRUE (refused.wait_eof (2000));
+  }
   EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer wrong\r\n").status (), 401);
   EXPECT_EQ (RawWs (port, "/?token=wrong").status (), 401);
   EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer s3cret\r\n").status (), 101);
