@@ -24,6 +24,7 @@
  */
 #include "gstmjpeghttpsink.h"
 
+#include "crlisten.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
 
@@ -36,8 +37,6 @@
 #include <mutex>
 #include <thread>
 
-#define DEFAULT_ADDRESS "0.0.0.0"
-#define DEFAULT_PORT 3001
 #define DEFAULT_PATH "/"
 #define DEFAULT_SNAPSHOT_PATH ""
 #define DEFAULT_MAX_VIEWERS 0
@@ -53,9 +52,8 @@
 enum
 {
   PROP_0,
-  PROP_ADDRESS,
-  PROP_PORT,
-  PROP_PATH,
+  /* address, port and bound-port come first: see crlisten.h */
+  PROP_PATH = cr::LISTEN_PROP_LAST,
   PROP_SNAPSHOT_PATH,
   PROP_MAX_VIEWERS,
   PROP_MAX_QUEUED_FRAMES,
@@ -63,7 +61,6 @@ enum
   PROP_SEND_LOWAT,
   PROP_BOUNDARY,
   PROP_LATEST_FILE,
-  PROP_BOUND_PORT,
   PROP_STATS,
 };
 
@@ -78,8 +75,7 @@ namespace {
 
 struct Settings
 {
-  std::string address = DEFAULT_ADDRESS;
-  guint port = DEFAULT_PORT;
+  cr::ListenSettings listen;
   std::string path = DEFAULT_PATH;
   std::string snapshot_path = DEFAULT_SNAPSHOT_PATH;
   guint max_viewers = DEFAULT_MAX_VIEWERS;
@@ -248,14 +244,7 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
       GST_PARAM_MUTABLE_READY);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
-  g_object_class_install_property (gobject_class, PROP_ADDRESS,
-      g_param_spec_string ("address", "Address",
-          "IP address to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv4 and IPv6, "
-          "127.0.0.1 for this machine only", DEFAULT_ADDRESS, ready));
-  g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_uint ("port", "Port",
-          "TCP port shared with every camrelay element on the same address; 0 = any free port",
-          0, 65535, DEFAULT_PORT, ready));
+  cr::listen_install_properties (gobject_class);
   g_object_class_install_property (gobject_class, PROP_PATH,
       g_param_spec_string ("path", "Path", "URL path of the MJPEG stream", DEFAULT_PATH, ready));
   g_object_class_install_property (gobject_class, PROP_SNAPSHOT_PATH,
@@ -286,10 +275,6 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
       g_param_spec_string ("latest-file", "Latest file",
           "Also write the latest frame to this file, atomically (temporary file + rename); "
           "empty = none", DEFAULT_LATEST_FILE, ready));
-  g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
-      g_param_spec_uint ("bound-port", "Bound port",
-          "The port actually listened on (useful with port=0); 0 when not listening",
-          0, 65535, 0, readonly));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
@@ -568,13 +553,9 @@ cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue *
   std::lock_guard<std::mutex> guard (self->priv->lock);
   Settings & s = self->priv->settings;
 
+  if (cr::listen_set_property (s.listen, prop_id, value))
+    return;
   switch (prop_id) {
-    case PROP_ADDRESS:
-      set_string (s.address, value, DEFAULT_ADDRESS);
-      break;
-    case PROP_PORT:
-      s.port = g_value_get_uint (value);
-      break;
     case PROP_PATH:
       set_string (s.path, value, DEFAULT_PATH);
       break;
@@ -619,13 +600,9 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
 
   std::lock_guard<std::mutex> guard (priv->lock);
   const Settings & s = priv->settings;
+  if (cr::listen_get_property (s.listen, priv->server.get (), prop_id, value))
+    return;
   switch (prop_id) {
-    case PROP_ADDRESS:
-      g_value_set_string (value, s.address.c_str ());
-      break;
-    case PROP_PORT:
-      g_value_set_uint (value, s.port);
-      break;
     case PROP_PATH:
       g_value_set_string (value, s.path.c_str ());
       break;
@@ -650,9 +627,6 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
     case PROP_LATEST_FILE:
       g_value_set_string (value, s.latest_file.c_str ());
       break;
-    case PROP_BOUND_PORT:
-      g_value_set_uint (value, priv->server ? priv->server->port () : 0);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -668,17 +642,10 @@ open_server (CrMjpegHttpSink * self)
     std::lock_guard<std::mutex> guard (priv->lock);
     s = priv->settings;
   }
-  g_autoptr (GError) error = nullptr;
-  auto server = cr::Server::acquire (s.address, s.port, &error);
-  if (!server) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Could not listen for viewers on %s port %u.", s.address.c_str (), s.port),
-        ("%s", error->message));
-    return FALSE;
-  }
+  auto server = cr::listen_acquire (GST_ELEMENT (self), s.listen, "viewers");
   std::lock_guard<std::mutex> guard (priv->lock);
-  priv->server = std::move (server);
-  return TRUE;
+  priv->server = server;
+  return server != nullptr;
 }
 
 static gboolean

@@ -23,6 +23,7 @@
  */
 #include "gstwsjpegsrc.h"
 
+#include "crlisten.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
 
@@ -30,8 +31,6 @@
 #include <mutex>
 #include <sstream>
 
-#define DEFAULT_ADDRESS "0.0.0.0"
-#define DEFAULT_PORT 3001
 #define DEFAULT_PATHS "/ws,/"
 #define DEFAULT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
 #define DEFAULT_SECRET ""
@@ -40,12 +39,10 @@
 enum
 {
   PROP_0,
-  PROP_ADDRESS,
-  PROP_PORT,
-  PROP_PATHS,
+  /* address, port and bound-port come first: see crlisten.h */
+  PROP_PATHS = cr::LISTEN_PROP_LAST,
   PROP_MAX_MESSAGE_SIZE,
   PROP_SECRET,
-  PROP_BOUND_PORT,
   PROP_STATS,
 };
 
@@ -59,8 +56,7 @@ namespace {
 
 struct Settings
 {
-  std::string address = DEFAULT_ADDRESS;
-  guint port = DEFAULT_PORT;
+  cr::ListenSettings listen;
   std::string paths = DEFAULT_PATHS;
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::string secret = DEFAULT_SECRET;
@@ -136,14 +132,7 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
       GST_PARAM_MUTABLE_READY);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
-  g_object_class_install_property (gobject_class, PROP_ADDRESS,
-      g_param_spec_string ("address", "Address",
-          "IP address to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv4 and IPv6, "
-          "127.0.0.1 for this machine only", DEFAULT_ADDRESS, ready));
-  g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_uint ("port", "Port",
-          "TCP port shared with every camrelay element on the same address; 0 = any free port",
-          0, 65535, DEFAULT_PORT, ready));
+  cr::listen_install_properties (gobject_class);
   g_object_class_install_property (gobject_class, PROP_PATHS,
       g_param_spec_string ("paths", "Paths",
           "Comma-separated URL paths cameras connect to (legacy firmware uses /)",
@@ -156,10 +145,6 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
       g_param_spec_string ("secret", "Secret",
           "Token a camera must present (Authorization: Bearer, or ?token= in the URL); "
           "empty = any camera may connect", DEFAULT_SECRET, ready));
-  g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
-      g_param_spec_uint ("bound-port", "Bound port",
-          "The port actually listened on (useful with port=0); 0 when not listening",
-          0, 65535, 0, readonly));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "connections, messages, bytes, text-messages, refused-messages, protocol-errors, "
@@ -283,13 +268,9 @@ cr_ws_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * val
   std::lock_guard<std::mutex> guard (self->priv->lock);
   Settings & s = self->priv->settings;
 
+  if (cr::listen_set_property (s.listen, prop_id, value))
+    return;
   switch (prop_id) {
-    case PROP_ADDRESS:
-      s.address = g_value_get_string (value) ? g_value_get_string (value) : DEFAULT_ADDRESS;
-      break;
-    case PROP_PORT:
-      s.port = g_value_get_uint (value);
-      break;
     case PROP_PATHS:
       s.paths = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
@@ -316,24 +297,15 @@ cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_STATS:
       g_value_take_boxed (value, build_stats (self));
       return;
-    case PROP_BOUND_PORT:{
-      std::lock_guard<std::mutex> guard (priv->lock);
-      g_value_set_uint (value, priv->server ? priv->server->port () : 0);
-      return;
-    }
     default:
       break;
   }
 
   std::lock_guard<std::mutex> guard (priv->lock);
   const Settings & s = priv->settings;
+  if (cr::listen_get_property (s.listen, priv->server.get (), prop_id, value))
+    return;
   switch (prop_id) {
-    case PROP_ADDRESS:
-      g_value_set_string (value, s.address.c_str ());
-      break;
-    case PROP_PORT:
-      g_value_set_uint (value, s.port);
-      break;
     case PROP_PATHS:
       g_value_set_string (value, s.paths.c_str ());
       break;
@@ -359,19 +331,10 @@ open_server (CrWsJpegSrc * self)
     std::lock_guard<std::mutex> guard (priv->lock);
     s = priv->settings;
   }
-  g_autoptr (GError) error = nullptr;
-  auto server = cr::Server::acquire (s.address, s.port, &error);
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    priv->server = server;
-  }
-  if (!server) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not listen for cameras on %s port %u.", s.address.c_str (), s.port),
-        ("%s", error->message));
-    return FALSE;
-  }
-  return TRUE;
+  auto server = cr::listen_acquire (GST_ELEMENT (self), s.listen, "cameras");
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->server = server;
+  return server != nullptr;
 }
 
 static gboolean
