@@ -258,7 +258,10 @@ public:
   /* Any thread, under mutex_. */
   mutable std::mutex mutex_;
   PartRef latest_;
-  PartRef pending_;
+  /* Published, not yet fanned out. A burst that arrives while the server thread is busy is kept
+   * (up to MAX_PENDING, oldest dropped), so a healthy viewer sees no gap. */
+  std::deque<PartRef> pending_;
+  static constexpr gsize MAX_PENDING = 4;
   bool finish_pending_ = false;
   bool finished_ = false;
   std::string boundary_ = "ThisRandomString";

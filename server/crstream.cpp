@@ -346,7 +346,9 @@ StreamImpl::publish (GBytes * jpeg, const char *content_type)
   auto part = std::make_shared<const Part> (jpeg, content_type ? content_type : "image/jpeg",
       boundary_, ++seq_);
   latest_ = part;
-  pending_ = part;
+  pending_.push_back (part);
+  if (pending_.size () > MAX_PENDING)
+    pending_.pop_front ();
   stats_.frames_in++;
   if (wake_)
     g_source_set_ready_time (wake_, 0);
@@ -398,7 +400,7 @@ StreamImpl::fan_out_pending ()
   bool pending;
   {
     std::lock_guard<std::mutex> lock (mutex_);
-    pending = pending_ || finish_pending_;
+    pending = !pending_.empty () || finish_pending_;
   }
   if (pending)
     fan_out ();
@@ -407,20 +409,20 @@ StreamImpl::fan_out_pending ()
 void
 StreamImpl::fan_out ()
 {
-  PartRef part;
+  std::deque<PartRef> parts;
   bool finish;
   {
     std::lock_guard<std::mutex> lock (mutex_);
-    part = std::move (pending_);
-    pending_.reset ();
+    parts.swap (pending_);
     finish = finish_pending_;
     finish_pending_ = false;
   }
-  if (part) {
+  if (!parts.empty ()) {
     /* Iterate over a copy: a failing write removes the viewer from viewers_. */
     std::vector<Viewer *> viewers (viewers_);
-    for (Viewer *v : viewers)
-      v->offer (part);
+    for (const PartRef & part : parts)
+      for (Viewer *v : viewers)
+        v->offer (part);
   }
   if (finish) {
     std::vector<Viewer *> viewers (viewers_);
