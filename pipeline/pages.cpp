@@ -238,7 +238,7 @@ const CounterMetric COUNTERS[] = {
   { "camrelay_camera_text_messages_total", "wsjpegsrc.text-messages",
     "Text messages (greetings) received from the camera and ignored." },
   { "camrelay_camera_refused_messages_total", "wsjpegsrc.refused-messages",
-    "Messages refused while arriving for exceeding max-message-size." },
+    "Messages refused while arriving for exceeding max-message-size (64 KiB for text)." },
   { "camrelay_camera_unauthorized_total", "wsjpegsrc.unauthorized",
     "Camera connections refused for a missing or wrong secret." },
   { "camrelay_camera_protocol_errors_total", "wsjpegsrc.protocol-errors",

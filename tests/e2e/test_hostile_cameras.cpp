@@ -458,6 +458,14 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     b_.counters["messages_refused"]++;
   }
   expect_counted ("an oversized message");
+  /* Text has a fixed limit of its own (64 KiB), counted the same way. */
+  {
+    auto chatty = connect_b ();
+    chatty->send_text (std::string (70000, 'x'));
+    EXPECT_EQ (chatty->wait_close (nullptr, 5000), 1009);
+    b_.counters["messages_refused"]++;
+  }
+  expect_counted ("an oversized text message");
 
   /* Frames that break RFC 6455, each on a connection of its own. */
   struct Violation
