@@ -238,9 +238,15 @@ const CounterMetric COUNTERS[] = {
   { "camrelay_camera_text_messages_total", "wsjpegsrc.text-messages",
     "Text messages (greetings) received from the camera and ignored." },
   { "camrelay_camera_refused_messages_total", "wsjpegsrc.refused-messages",
-    "Messages refused while arriving for exceeding max-message-size." },
+    "Messages refused while arriving for exceeding max-message-size (64 KiB for text)." },
   { "camrelay_camera_unauthorized_total", "wsjpegsrc.unauthorized",
     "Camera connections refused for a missing or wrong secret." },
+  { "camrelay_camera_protocol_errors_total", "wsjpegsrc.protocol-errors",
+    "Camera connections closed for breaking the WebSocket protocol (close code 1002 or 1007)." },
+  { "camrelay_camera_takeovers_total", "wsjpegsrc.takeovers",
+    "Camera connections closed because a newer one took over the same camera." },
+  { "camrelay_camera_pings_total", "wsjpegsrc.pings",
+    "Ping frames received from the camera (a flood is answered with fewer pongs)." },
   { "camrelay_camera_dropped_frames_total", "wsjpegsrc.dropped",
     "Received frames dropped because the pipeline was busy." },
   { "camrelay_camera_accepted_frames_total", "jpegvalidate.accepted",
@@ -303,6 +309,11 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("bytes_received").number (st.counter ("wsjpegsrc.bytes"));
     j.key ("connections").number (st.counter ("wsjpegsrc.connections"));
     j.key ("messages_refused").number (st.counter ("wsjpegsrc.refused-messages"));
+    j.key ("protocol_errors").number (st.counter ("wsjpegsrc.protocol-errors"));
+    j.key ("unauthorized").number (st.counter ("wsjpegsrc.unauthorized"));
+    j.key ("takeovers").number (st.counter ("wsjpegsrc.takeovers"));
+    j.key ("text_messages").number (st.counter ("wsjpegsrc.text-messages"));
+    j.key ("pings").number (st.counter ("wsjpegsrc.pings"));
     j.key ("frames_dropped").number (st.counter ("wsjpegsrc.dropped"));
     j.key ("frames_accepted").number (st.counter ("jpegvalidate.accepted"));
     j.key ("frames_rejected").number (st.counter ("jpegvalidate.rejected"));

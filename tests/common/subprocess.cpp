@@ -1,125 +1,224 @@
 #include "subprocess.h"
 
 #include <glib/gstdio.h>
-#include <signal.h>
 
-#include <condition_variable>
-#include <cstdlib>
-#include <mutex>
-#include <thread>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char **environ;
 
 namespace crtest {
 
-struct Child::Reader
+Process::Process (const std::vector<std::string> & argv, const Env & env,
+    const std::string & cwd)
 {
-  std::mutex m;
-  std::condition_variable cv;
-  std::string text;
-  std::thread thread;
-};
-
-Child::Child (const std::vector<std::string> & argv, bool loads_camrelay_plugin)
-{
-  std::vector<const gchar *> args;
-  for (const auto &a : argv)
-    args.push_back (a.c_str ());
+  /* Everything the child needs is prepared before fork(): after it, only exec-safe calls. */
+  Env vars;
+  for (char **e = environ; *e; e++) {
+    const char *eq = strchr (*e, '=');
+    if (eq)
+      vars[std::string (*e, eq - *e)] = eq + 1;
+  }
+  for (const auto &[k, v] : env)
+    vars[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto &[k, v] : vars)
+    env_strings.push_back (k + "=" + v);
+  std::vector<char *> envp, args;
+  for (auto &s : env_strings)
+    envp.push_back (&s[0]);
+  envp.push_back (nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto &a : argv_copy)
+    args.push_back (&a[0]);
   args.push_back (nullptr);
-  g_autoptr (GError) error = nullptr;
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (static_cast<GSubprocessFlags>
-      (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE));
-  /* Leak checking stays with our own processes. */
-  const gchar *preload = g_getenv ("CAMRELAY_CHILD_PRELOAD");
-  if (preload && *preload && loads_camrelay_plugin) {
-    g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", preload, TRUE);
-    g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
+
+  int fds[2];
+  if (pipe2 (fds, O_CLOEXEC) != 0)
+    return;
+  pid_t parent = getpid ();
+  pid_t pid = fork ();
+  if (pid == 0) {
+    setpgid (0, 0);
+    /* Even a test that crashes takes its child with it. */
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+      _exit (125);
+    dup2 (fds[1], 1);
+    dup2 (fds[1], 2);
+    int devnull = open ("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      dup2 (devnull, 0);
+    if (!cwd.empty () && chdir (cwd.c_str ()) != 0)
+      _exit (126);
+    execvpe (args[0], args.data (), envp.data ());
+    _exit (127);
   }
-  proc_ = g_subprocess_launcher_spawnv (launcher, args.data (), &error);
-  if (!proc_) {
-    g_printerr ("cannot start %s: %s\n", argv[0].c_str (), error->message);
-    abort ();
+  close (fds[1]);
+  if (pid < 0) {
+    close (fds[0]);
+    return;
   }
-  reader_ = new Reader;
-  GInputStream *out = g_subprocess_get_stdout_pipe (proc_);
-  reader_->thread = std::thread ([r = reader_, out] {
-        char buf[4096];
-        for (;;) {
-          gssize n = g_input_stream_read (out, buf, sizeof (buf), nullptr, nullptr);
-          if (n <= 0)
-            break;
-          std::lock_guard<std::mutex> g (r->m);
-          r->text.append (buf, n);
-          r->cv.notify_all ();
-        }
-      });
+  /* Also from here, so that a kill() right away cannot miss the group. */
+  setpgid (pid, pid);
+  pid_ = pid;
+  out_fd_ = fds[0];
+  reader_ = std::thread ([this] { reader (); });
 }
 
-Child::~Child ()
+Process::~Process ()
 {
-  if (running ())
-    stop (SIGKILL, 5000);
-  reader_->thread.join ();
+  kill ();
   if (g_getenv ("CAMRELAY_TEST_VERBOSE"))
-    g_printerr ("---- child output ----\n%s\n----\n", reader_->text.c_str ());
-  delete reader_;
-  g_object_unref (proc_);
+    g_printerr ("---- child output ----\n%s\n----\n", output ().c_str ());
 }
 
-bool
-Child::running () const
+void
+Process::reader ()
 {
-  return g_subprocess_get_identifier (proc_) != nullptr;
-}
-
-int
-Child::pid () const
-{
-  const gchar *id = g_subprocess_get_identifier (proc_);
-  return id ? atoi (id) : -1;
-}
-
-int
-Child::wait (int timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + timeout_ms * 1000LL;
-  /* GLib reaps the child from its own worker thread; the identifier goes away when it has. */
-  while (running ()) {
-    if (g_get_monotonic_time () > end)
-      return -1;
-    g_usleep (5000);
+  char buf[4096];
+  for (;;) {
+    struct pollfd p = { out_fd_, POLLIN, 0 };
+    int r = poll (&p, 1, 100);
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      if (eof_)
+        return;
+    }
+    if (r <= 0)
+      continue;
+    ssize_t n = read (out_fd_, buf, sizeof (buf));
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (n > 0) {
+      output_.append (buf, n);
+    } else if (n == 0 || errno != EINTR) {
+      eof_ = true;
+      cond_.notify_all ();
+      return;
+    }
+    cond_.notify_all ();
   }
-  if (g_subprocess_get_if_exited (proc_))
-    return g_subprocess_get_exit_status (proc_);
-  return 128 + g_subprocess_get_term_sig (proc_);
-}
-
-int
-Child::stop (int signum, int timeout_ms)
-{
-  if (pid () > 0)
-    kill (pid (), signum);
-  int status = wait (timeout_ms);
-  if (status < 0 && pid () > 0) {
-    kill (pid (), SIGKILL);
-    wait (5000);
-  }
-  return status;
 }
 
 std::string
-Child::output () const
+Process::output () const
 {
-  std::lock_guard<std::mutex> g (reader_->m);
-  return reader_->text;
+  std::lock_guard<std::mutex> lock (mutex_);
+  return output_;
 }
 
 bool
-Child::wait_for_output (const std::string & needle, int timeout_ms)
+Process::wait_for_output (const std::string & needle, int timeout_ms)
 {
-  std::unique_lock<std::mutex> l (reader_->m);
-  return reader_->cv.wait_for (l, std::chrono::milliseconds (timeout_ms),[&] {
-        return reader_->text.find (needle) != std::string::npos;
-      });
+  std::unique_lock<std::mutex> lock (mutex_);
+  return cond_.wait_for (lock, std::chrono::milliseconds (timeout_ms),[&] {
+        return output_.find (needle) != std::string::npos || eof_;
+      }) && output_.find (needle) != std::string::npos;
 }
+
+void
+Process::send_signal (int signum)
+{
+  if (pid_ > 0 && !exited_)
+    ::kill (pid_, signum);
+}
+
+int
+Process::wait (int timeout_ms)
+{
+  if (pid_ <= 0)
+    return -1;
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
+  while (!exited_) {
+    int status;
+    pid_t r = waitpid (pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      status_ = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+      break;
+    }
+    if (g_get_monotonic_time () >= deadline)
+      return -1;
+    g_usleep (2000);
+  }
+  return status_;
+}
+
+int
+Process::stop (int signum, int timeout_ms)
+{
+  send_signal (signum);
+  int code = wait (timeout_ms);
+  if (code < 0)
+    kill ();
+  return code;
+}
+
+void
+Process::kill ()
+{
+  if (pid_ > 0 && !group_killed_) {
+    /* Once only: the number must not be signalled again after it may have been reused. */
+    group_killed_ = true;
+    ::kill (-pid_, SIGKILL);
+    if (!exited_) {
+      int status;
+      waitpid (pid_, &status, 0);
+      exited_ = true;
+      status_ = 128 + SIGKILL;
+    }
+  }
+  if (reader_.joinable ()) {
+    {
+      /* Collect what is still in the pipe, without waiting on descendants that escaped. */
+      std::unique_lock<std::mutex> lock (mutex_);
+      cond_.wait_for (lock, std::chrono::milliseconds (500),[this] { return eof_; });
+      eof_ = true;
+    }
+    reader_.join ();
+  }
+  if (out_fd_ >= 0)
+    close (out_fd_);
+  out_fd_ = -1;
+}
+
+RunResult
+run (const std::vector<std::string> & argv, int timeout_ms, const Env & env,
+    const std::string & cwd)
+{
+  Process p (argv, env, cwd);
+  RunResult r;
+  r.code = p.wait (timeout_ms);
+  p.kill ();
+  r.output = p.output ();
+  return r;
+}
+
+Env
+gst_child_env ()
+{
+  const char *preload = g_getenv ("CAMRELAY_CHILD_PRELOAD");
+  if (!preload || !*preload)
+    return {};
+  /* Leak checking stays with our own processes. */
+  return { { "LD_PRELOAD", preload }, { "ASAN_OPTIONS", "detect_leaks=0" } };
+}
+
+bool
+installed (const char *program)
+{
+  g_autofree gchar *path = g_find_program_in_path (program);
+  return path != nullptr;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 
 static std::string
 rooted (const char *var, const std::string & relative)
@@ -141,14 +240,66 @@ build_path (const std::string & relative)
   return rooted ("CAMRELAY_BUILD_ROOT", relative);
 }
 
-std::string
-write_temp_file (const std::string & name, const std::vector<guint8> & data)
+static void
+remove_tree (const std::string & path)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("camrelay-test-XXXXXX", nullptr);
-  g_autofree gchar *path = g_build_filename (dir, name.c_str (), nullptr);
-  g_file_set_contents (path, reinterpret_cast<const gchar *> (data.data ()), data.size (),
-      nullptr);
-  return path;
+  if (g_file_test (path.c_str (), G_FILE_TEST_IS_DIR) &&
+      !g_file_test (path.c_str (), G_FILE_TEST_IS_SYMLINK)) {
+    if (GDir *dir = g_dir_open (path.c_str (), 0, nullptr)) {
+      while (const gchar *name = g_dir_read_name (dir))
+        remove_tree (path + "/" + name);
+      g_dir_close (dir);
+    }
+    g_rmdir (path.c_str ());
+  } else {
+    g_unlink (path.c_str ());
+  }
+}
+
+TempDir::TempDir ()
+{
+  g_autofree gchar *p = g_dir_make_tmp ("camrelay-test-XXXXXX", nullptr);
+  path_ = p ? p : "";
+}
+
+TempDir::~TempDir ()
+{
+  if (!path_.empty ())
+    remove_tree (path_);
+}
+
+std::string
+TempDir::file (const std::string & name) const
+{
+  return path_ + "/" + name;
+}
+
+std::string
+TempDir::write (const std::string & name, const std::string & text) const
+{
+  std::string p = file (name);
+  g_autofree gchar *dir = g_path_get_dirname (p.c_str ());
+  g_mkdir_with_parents (dir, 0755);
+  g_file_set_contents (p.c_str (), text.data (), text.size (), nullptr);
+  return p;
+}
+
+std::string
+TempDir::write (const std::string & name, const std::vector<guint8> & data) const
+{
+  return write (name, std::string (data.begin (), data.end ()));
+}
+
+std::vector<guint8>
+read_file (const std::string & path)
+{
+  gchar *data = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents (path.c_str (), &data, &len, nullptr))
+    return {};
+  std::vector<guint8> out (data, data + len);
+  g_free (data);
+  return out;
 }
 
 }  // namespace crtest

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-using namespace e2e;
+using namespace crtest;
 
 namespace {
 

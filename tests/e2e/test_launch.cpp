@@ -15,9 +15,9 @@
 namespace {
 
 using crtest::Bytes;
-using crtest::Child;
+using crtest::Process;
 using crtest::MjpegReader;
-using crtest::RawWs;
+using crtest::WsClient;
 
 /* Live frames are 320x240; the placeholder is 640x480, so a part tells which side it came from. */
 bool
@@ -39,13 +39,13 @@ protected:
     std::string p = std::to_string (port);
     std::string placeholder = crtest::source_path ("placeholder.jpg");
     /* The README line, on a free port, with a one-second timeout so the test stays short. */
-    launch = std::make_unique<Child> (std::vector<std::string> {
+    launch = std::make_unique<Process> (std::vector<std::string> {
           "gst-launch-1.0", "-e",
           "wsjpegsrc", "address=127.0.0.1", "port=" + p, "!",
           "jpegvalidate", "!",
           "jpegfallback", "placeholder=" + placeholder, "timeout=1000000000", "!",
           "multipartmux", "!",
-          "mjpeghttpsink", "address=127.0.0.1", "port=" + p}, true);
+          "mjpeghttpsink", "address=127.0.0.1", "port=" + p}, crtest::gst_child_env ());
     ASSERT_TRUE (launch->wait_for_output ("Setting pipeline to PLAYING", 10000))
         << launch->output ();
   }
@@ -78,7 +78,7 @@ protected:
 
   std::vector<Bytes> frames;
   guint port = 0;
-  std::unique_ptr<Child> launch;
+  std::unique_ptr<Process> launch;
 };
 
 TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
@@ -90,7 +90,7 @@ TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
   EXPECT_TRUE (is_placeholder (part)) << "first part is not the placeholder";
 
   /* Like the legacy firmware: connect to /, greet, then frames back to back. */
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   cam.send_text ("hello from ESP32 camera stream!");
   std::thread sender ([&] {
@@ -137,7 +137,7 @@ TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
 TEST_F (LaunchLine, InvalidFramesNeverReachViewers)
 {
   MjpegReader viewer (port);
-  RawWs cam (port, "/ws");
+  WsClient cam (port, "/ws");
   ASSERT_EQ (cam.status (), 101);
   Bytes truncated (frames[0].begin (), frames[0].begin () + frames[0].size () / 2);
   Bytes tiny (frames[1].begin (), frames[1].begin () + 4000);
@@ -166,10 +166,10 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
   g_autofree gchar *dir = g_dir_make_tmp ("camrelay-e2e-XXXXXX", nullptr);
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
   std::string pattern = std::string (dir) + "/part-%05d.jpg";
-  Child reader ({ "gst-launch-1.0", "-q", "souphttpsrc", "location=" + url, "is-live=true", "!",
+  Process reader ({ "gst-launch-1.0", "-q", "souphttpsrc", "location=" + url, "is-live=true", "!",
         "multipartdemux", "!", "image/jpeg", "!", "multifilesink", "location=" + pattern });
   std::string ffout = std::string (dir) + "/ff-%05d.jpg";
-  Child ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "mpjpeg", "-i", url,
+  Process ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "mpjpeg", "-i", url,
         "-c", "copy", "-f", "image2", ffout });
 
   /* Both readers are connected once each has written its first part (the placeholder). */
@@ -185,7 +185,7 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
   ASSERT_TRUE (has_file ("part-")) << reader.output ();
   ASSERT_TRUE (has_file ("ff-")) << ff.output ();
 
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   for (int i = 0; i < 10; i++) {
     cam.send_binary (frames[i]);
@@ -235,8 +235,9 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
 TEST_F (LaunchLine, PythonWebsocketsCameraIsRelayed)
 {
   /* Debian's python3-websockets: a client nobody here wrote, sending like the ESP32 firmware. */
-  std::string a = crtest::write_temp_file ("a.jpg", frames[3]);
-  std::string b = crtest::write_temp_file ("b.jpg", frames[4]);
+  crtest::TempDir dir;
+  std::string a = dir.write ("a.jpg", frames[3]);
+  std::string b = dir.write ("b.jpg", frames[4]);
   MjpegReader viewer (port);
   std::string script =
       "import asyncio, sys, websockets\n"
@@ -247,7 +248,7 @@ TEST_F (LaunchLine, PythonWebsocketsCameraIsRelayed)
       "            await ws.send(open(path, 'rb').read())\n"
       "            await asyncio.sleep(0.2)\n"
       "asyncio.run(main())\n";
-  Child cam ({ "/usr/bin/python3", "-c", script, "ws://127.0.0.1:" + std::to_string (port) + "/",
+  Process cam ({ "/usr/bin/python3", "-c", script, "ws://127.0.0.1:" + std::to_string (port) + "/",
         a, b });
   EXPECT_EQ (cam.wait (10000), 0) << cam.output ();
   std::vector<int> seen;
@@ -262,7 +263,7 @@ TEST_F (LaunchLine, PythonWebsocketsCameraIsRelayed)
 TEST_F (LaunchLine, InterruptEndsViewersAndCamerasCleanly)
 {
   MjpegReader viewer (port, "/?content-length=1");
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   cam.send_binary (frames[0]);
   Bytes part;

@@ -1,5 +1,7 @@
 /* camrelay end to end: the real binary on 127.0.0.1 with real cameras and viewers. */
 #include "e2e.h"
+#include "testjpeg.h"
+#include "wait.h"
 
 #include "camrelay-config.h"
 
@@ -14,102 +16,17 @@
 #include <set>
 #include <thread>
 
-using namespace e2e;
+using namespace crtest;
 
 namespace {
 
-/* Polls @done until it holds or @timeout_ms pass. */
-template<typename F> bool
-wait_until (F done, int timeout_ms = 15000)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
-  while (!done ()) {
-    if (g_get_monotonic_time () >= deadline)
-      return false;
-    g_usleep (20000);
-  }
-  return true;
-}
-
-/* camrelay with a config file in a temporary directory (next to a copy of placeholder.jpg). */
-struct Relay
-{
-  TempDir dir;
-  std::string conf;
-  std::unique_ptr<Camrelay> proc;
-  guint port = 0;
-
-  bool start (const std::string & config, const std::vector<std::string> & extra = {})
-  {
-    dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
-    conf = dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n" + config);
-    std::vector<std::string> args{ "--config", conf, "--port", "0" };
-    args.insert (args.end (), extra.begin (), extra.end ());
-    proc = std::make_unique<Camrelay> (args, std::map<std::string, std::string>{ }, dir.path ());
-    if (!proc->started ())
-      return false;
-    port = proc->port ();
-    return true;
-  }
-
-  std::string url (const std::string & path, const char *scheme = "http") const
-  {
-    return std::string (scheme) + "://127.0.0.1:" + std::to_string (port) + path;
-  }
-
-  std::string status_text () const { return http_get (port, "/status").text (); }
-};
-
-/* Sends frames from its own thread, paced like a camera, until stopped or @count are sent. */
-class Sender
-{
-public:
-  Sender (WsCamera & cam, std::vector<Bytes> frames, double fps, int count = 0)
-    : cam_ (cam), frames_ (std::move (frames)), fps_ (fps), count_ (count),
-      thread_ ([this] { run (); }) { }
-  ~Sender () { stop (); }
-
-  void stop ()
-  {
-    stop_ = true;
-    if (thread_.joinable ())
-      thread_.join ();
-  }
-  int sent () const { return sent_; }
-  bool failed () const { return failed_; }
-
-private:
-  void run ()
-  {
-    gint64 start = g_get_monotonic_time ();
-    for (int i = 0; !stop_ && (count_ == 0 || i < count_); i++) {
-      if (!cam_.send_binary (frames_[i % frames_.size ()])) {
-        failed_ = true;
-        return;
-      }
-      sent_ = i + 1;
-      if (fps_ > 0) {
-        gint64 next = start + static_cast<gint64> ((i + 1) * 1e6 / fps_);
-        while (!stop_ && g_get_monotonic_time () < next)
-          g_usleep (2000);
-      }
-    }
-  }
-
-  WsCamera & cam_;
-  std::vector<Bytes> frames_;
-  double fps_;
-  int count_;
-  std::atomic<bool> stop_{ false };
-  std::atomic<int> sent_{ 0 };
-  std::atomic<bool> failed_{ false };
-  std::thread thread_;
-};
+/* Distinct frames of about 9 KB at VGA, as the firmware sends. */
+const JpegSpec BALL{ 640, 480, 85, "ball" };
 
 /* Reads parts until @sent's last frame arrives. Returns the index in @sent of every part that is
  * one of them; other parts (the placeholder) only count in @others. */
 std::vector<int>
-read_until_last (MjpegViewer & viewer, const std::vector<Bytes> & sent, int *others,
+read_until_last (MjpegReader & viewer, const std::vector<Bytes> & sent, int *others,
     int timeout_ms = 20000)
 {
   std::map<Bytes, int> index;
@@ -148,51 +65,10 @@ expect_in_order (const std::vector<int> & seen, gsize sent)
 }
 
 std::string
-str_member (JsonObject * o, const char *name)
-{
-  if (!o || !json_object_has_member (o, name) || json_object_get_null_member (o, name))
-    return "(null)";
-  return json_object_get_string_member (o, name);
-}
-
-gint64
-int_member (JsonObject * o, const char *name)
-{
-  return o && json_object_has_member (o, name) ? json_object_get_int_member (o, name) : -1;
-}
-
-gint64
-camera_int (const Relay & relay, const char *camera, const char *field)
-{
-  Json j (relay.status_text ());
-  return int_member (j.camera (camera), field);
-}
-
-std::string
 camera_state (const Relay & relay, const char *camera)
 {
   Json j (relay.status_text ());
   return str_member (j.camera (camera), "state");
-}
-
-/* Frames camrelay has dealt with: accepted, rejected, or dropped while its pipeline was busy. */
-gint64
-frames_settled (const Relay & relay, const char *camera)
-{
-  Json j (relay.status_text ());
-  JsonObject *c = j.camera (camera);
-  return int_member (c, "frames_accepted") + int_member (c, "frames_rejected") +
-      int_member (c, "frames_dropped");
-}
-
-/* Sends @frame and waits until camrelay has dealt with it, so that the next frame cannot push it
- * out of wsjpegsrc's short queue: the counts a test expects are then exact. */
-bool
-send_settled (const Relay & relay, WsCamera & cam, const char *camera, const Bytes & frame)
-{
-  gint64 before = frames_settled (relay, camera);
-  return cam.send_binary (frame) &&
-      wait_until ([&] { return frames_settled (relay, camera) == before + 1; });
 }
 
 Bytes
@@ -212,15 +88,15 @@ TEST (Program, LegacyCameraOnRootPath)
   Relay relay;
   ASSERT_TRUE (relay.start ("")) << relay.proc->output ();
 
-  std::vector<Bytes> all = make_frames (23);
+  std::vector<Bytes> all = make_jpegs (23, BALL);
   std::vector<Bytes> frames (all.begin (), all.begin () + 20);
   std::vector<Bytes> more (all.begin () + 20, all.end ());
-  MjpegViewer viewer (relay.port, "/");
+  MjpegReader viewer (relay.port, "/");
   ASSERT_EQ (viewer.status (), 200);
   EXPECT_EQ (viewer.header ("content-type"),
       "multipart/x-mixed-replace;boundary=ThisRandomString");
 
-  WsCamera cam (relay.port, "/");
+  WsClient cam (relay.port, "/");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (cam.send_text ("hello from ESP32 camera stream!"));
   Bytes small = make_solid_jpeg (0x336699, 160, 120);
@@ -250,9 +126,9 @@ TEST (Program, LegacyCameraOnRootPath)
       })) << relay.status_text ();
 
   /* The FastAPI server's path works too; the newer camera takes over. */
-  WsCamera cam2 (relay.port, "/ws");
+  WsClient cam2 (relay.port, "/ws");
   ASSERT_EQ (cam2.status (), 101);
-  EXPECT_EQ (cam.wait_close (5000), 1000);
+  EXPECT_EQ (cam.wait_close (nullptr, 5000), 1000);
   for (const auto &f : more)
     ASSERT_TRUE (send_settled (relay, cam2, "default", f));
   seen = read_until_last (viewer, more, &others);
@@ -268,7 +144,7 @@ TEST (Program, TwoCamerasStayApart)
   ASSERT_TRUE (relay.start ("[camera a]\ningest-paths = /\n[camera b]\n")) <<
       relay.proc->output ();
 
-  std::vector<Bytes> all = make_frames (39);
+  std::vector<Bytes> all = make_jpegs (39, BALL);
   std::vector<Bytes> a (all.begin (), all.begin () + 24);
   std::vector<Bytes> b (all.begin () + 24, all.end ());
   for (gsize i = 0; i < b.size (); i++) {
@@ -276,15 +152,15 @@ TEST (Program, TwoCamerasStayApart)
     relay.dir.write (name, b[i]);
   }
 
-  MjpegViewer va (relay.port, "/stream/a");
-  MjpegViewer vb (relay.port, "/stream/b");
+  MjpegReader va (relay.port, "/stream/a");
+  MjpegReader vb (relay.port, "/stream/b");
   ASSERT_EQ (va.status (), 200);
   ASSERT_EQ (vb.status (), 200);
 
   Process fake ({ "/usr/bin/python3", source_path ("tools/fake-camera.py"), "--url",
           relay.url ("/ws/b", "ws"), "--dir", relay.dir.file ("b"), "--count", "15", "--fps",
           "15", "--linger", "60" });
-  WsCamera cam (relay.port, "/");
+  WsClient cam (relay.port, "/");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (cam.send_text ("hello from ESP32 camera stream!"));
 
@@ -323,7 +199,7 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\n[camera idle]\n")) << relay.proc->output ();
 
-  std::vector<Bytes> frames = make_frames (10);
+  std::vector<Bytes> frames = make_jpegs (10, BALL);
   Bytes small = make_solid_jpeg (0x102030, 160, 120);
   Bytes garbage (6000);
   for (auto &c : garbage)
@@ -332,9 +208,9 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   Bytes truncated = cut (frames[5], frames[5].size () - 100);
   ASSERT_GT (truncated.size (), 5001u);
 
-  MjpegViewer v1 (relay.port, "/stream/a");
-  MjpegViewer v2 (relay.port, "/stream/a");
-  WsCamera cam (relay.port, "/ws/a");
+  MjpegReader v1 (relay.port, "/stream/a");
+  MjpegReader v2 (relay.port, "/stream/a");
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (cam.send_text ("hello"));
   guint64 bytes = 0;
@@ -434,7 +310,7 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   EXPECT_EQ (int_member (idle, "viewers"), 0);
 
   /* The camera goes away: not connected any more, counters stay. */
-  cam.close ();
+  cam.close_and_hang_up ();
   EXPECT_TRUE (wait_until ([&] {
         Json k (relay.status_text ());
         JsonObject *a = k.camera ("a");
@@ -449,13 +325,13 @@ TEST (Program, MetricsPassPromtool)
     GTEST_SKIP () << "promtool (Debian package prometheus) is not installed";
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\n[camera b]\nmin-size = 0\n")) << relay.proc->output ();
-  std::vector<Bytes> frames = make_frames (5);
-  WsCamera cam (relay.port, "/ws/a");
+  std::vector<Bytes> frames = make_jpegs (5, BALL);
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (send_settled (relay, cam, "a", make_solid_jpeg (0x112233, 160, 120)));
   for (const auto &f : frames)
     ASSERT_TRUE (send_settled (relay, cam, "a", f));
-  MjpegViewer viewer (relay.port, "/stream/b");
+  MjpegReader viewer (relay.port, "/stream/b");
   ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "a", "frames_accepted") == 5 &&
               camera_int (relay, "b", "viewers") == 1; }));
 
@@ -492,8 +368,8 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\n")) << relay.proc->output ();
-  std::vector<Bytes> frames = make_frames (30);
-  WsCamera cam (relay.port, "/ws/a");
+  std::vector<Bytes> frames = make_jpegs (30, BALL);
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   Sender sender (cam, frames, 15);
   ASSERT_TRUE (wait_until ([&] { return camera_state (relay, "a") == "live"; }));
@@ -560,12 +436,12 @@ TEST (Program, PlaceholderAfterTimeoutAndBack)
   ASSERT_TRUE (relay.start ("[camera a]\ntimeout = 0.5\nplaceholder-fps = 10\n")) <<
       relay.proc->output ();
   Bytes placeholder = read_file (source_path ("placeholder.jpg"));
-  std::vector<Bytes> frames = make_frames (6);
+  std::vector<Bytes> frames = make_jpegs (6, BALL);
   std::vector<Bytes> first (frames.begin (), frames.begin () + 3);
   std::vector<Bytes> second (frames.begin () + 3, frames.end ());
 
-  MjpegViewer viewer (relay.port, "/stream/a");
-  WsCamera cam (relay.port, "/ws/a");
+  MjpegReader viewer (relay.port, "/stream/a");
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   int others = 0;
   for (const auto &f : first)
@@ -578,7 +454,7 @@ TEST (Program, PlaceholderAfterTimeoutAndBack)
   while (placeholder_parts < 3 && viewer.next_part (part, 10000)) {
     ASSERT_EQ (std::find (frames.begin (), frames.end (), part), frames.end ());
     int w = 0, h = 0;
-    ASSERT_TRUE (jpeg_size (part, &w, &h));
+    ASSERT_TRUE (jpeg_dimensions (part, &w, &h));
     placeholder_parts++;
   }
   EXPECT_EQ (placeholder_parts, 3);
@@ -603,8 +479,8 @@ TEST (Program, LatestFileHoldsTheLatestFrame)
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\nlatest-file = image.jpg\n")) << relay.proc->output ();
   std::string latest = relay.dir.file ("image.jpg");
-  std::vector<Bytes> frames = make_frames (8);
-  WsCamera cam (relay.port, "/ws/a");
+  std::vector<Bytes> frames = make_jpegs (8, BALL);
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   for (const auto &f : frames)
     ASSERT_TRUE (cam.send_binary (f));
@@ -624,10 +500,10 @@ TEST (Program, CustomPipelineRunsOnTheSharedServer)
           "paths=/ws/turned ! jpegvalidate ! jpegfallback ! jpegdec ! videoflip "
           "video-direction=90r ! jpegenc ! multipartmux ! mjpeghttpsink path=/stream/turned "
           "snapshot-path=/turned.jpg\n")) << relay.proc->output ();
-  std::vector<Bytes> frames = make_frames (10, 640, 480);
-  MjpegViewer viewer (relay.port, "/stream/turned");
+  std::vector<Bytes> frames = make_jpegs (10, BALL);
+  MjpegReader viewer (relay.port, "/stream/turned");
   ASSERT_EQ (viewer.status (), 200);
-  WsCamera cam (relay.port, "/ws/turned");
+  WsClient cam (relay.port, "/ws/turned");
   ASSERT_EQ (cam.status (), 101);
   Sender sender (cam, frames, 20);
   /* Frames re-encoded after a quarter turn: 480 wide, 640 high. */
@@ -635,7 +511,7 @@ TEST (Program, CustomPipelineRunsOnTheSharedServer)
   Bytes part;
   for (int i = 0; i < 40 && !turned && viewer.next_part (part, 10000); i++) {
     int w = 0, h = 0;
-    turned = jpeg_size (part, &w, &h) && w == 480 && h == 640;
+    turned = jpeg_dimensions (part, &w, &h) && w == 480 && h == 640;
   }
   EXPECT_TRUE (turned);
   EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "turned") == "live"; }));
@@ -652,9 +528,9 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera good]\n[camera bad]\npipeline = wsjpegsrc paths=/ws/bad ! "
           "capsfilter caps=video/x-raw ! fakesink\n")) << relay.proc->output ();
-  std::vector<Bytes> frames = make_frames (20);
-  MjpegViewer viewer (relay.port, "/stream/good");
-  WsCamera good (relay.port, "/ws/good");
+  std::vector<Bytes> frames = make_jpegs (20, BALL);
+  MjpegReader viewer (relay.port, "/stream/good");
+  WsClient good (relay.port, "/ws/good");
   ASSERT_EQ (good.status (), 101);
   Sender sender (good, frames, 20);
 
@@ -662,13 +538,13 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
   ASSERT_FALSE (read_until_last (viewer, frames, &others).empty ());
   {
     /* Any frame into "bad" stops its pipeline: JPEG cannot become raw video. */
-    WsCamera bad (relay.port, "/ws/bad");
+    WsClient bad (relay.port, "/ws/bad");
     ASSERT_EQ (bad.status (), 101);
     ASSERT_TRUE (bad.send_binary (frames[0]));
     EXPECT_TRUE (relay.proc->wait_for_output ("camera bad: ")) << relay.proc->output ();
     EXPECT_TRUE (relay.proc->wait_for_output ("restarting its pipeline in 1 s"))
         << relay.proc->output ();
-    EXPECT_NE (bad.wait_close (5000), -1);
+    EXPECT_NE (bad.wait_close (nullptr, 5000), -1);
   }
   EXPECT_TRUE (wait_until ([&] { return camera_int (relay, "bad", "restarts") >= 1; }));
   Json j (relay.status_text ());
@@ -683,7 +559,7 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
   /* Rebuilt: it takes cameras again. */
   EXPECT_TRUE (relay.proc->wait_for_output ("camera bad: starting its pipeline again"));
   EXPECT_TRUE (wait_until ([&] { return camera_state (relay, "bad") != "restarting"; }));
-  WsCamera again (relay.port, "/ws/bad");
+  WsClient again (relay.port, "/ws/bad");
   EXPECT_EQ (again.status (), 101);
 
   /* Meanwhile the good camera's viewer, on its first connection, still gets live frames. */
@@ -700,16 +576,16 @@ TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\n[camera b]\n")) << relay.proc->output ();
-  std::vector<Bytes> frames = make_frames (10);
-  WsCamera cam (relay.port, "/ws/a");
+  std::vector<Bytes> frames = make_jpegs (10, BALL);
+  WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   /* Viewers that read all the time, as browsers do; the last one on a slow link, so that it is
    * always in the middle of a frame when the signal comes. */
-  std::vector<std::unique_ptr<MjpegViewer>> viewers;
+  std::vector<std::unique_ptr<MjpegReader>> viewers;
   for (int i = 0; i < 4; i++)
-    viewers.push_back (std::make_unique<MjpegViewer> (relay.port, i % 2 ? "/stream/b" :
+    viewers.push_back (std::make_unique<MjpegReader> (relay.port, i % 2 ? "/stream/b" :
             "/stream/a"));
-  viewers.push_back (std::make_unique<MjpegViewer> (relay.port, "/stream/a", 8192, 2));
+  viewers.push_back (std::make_unique<MjpegReader> (relay.port, "/stream/a", "", 8192, 2));
   std::vector<int> parts (viewers.size (), 0);
   std::vector<std::thread> readers;
   for (gsize i = 0; i < viewers.size (); i++) {
@@ -730,7 +606,7 @@ TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
   EXPECT_LT (elapsed_ms, 1000) << "camrelay took " << elapsed_ms << " ms to stop";
   sender.stop ();
 
-  EXPECT_EQ (cam.wait_close (5000), 1001);
+  EXPECT_EQ (cam.wait_close (nullptr, 5000), 1001);
   for (auto &r : readers)
     r.join ();
   for (gsize i = 0; i < viewers.size (); i++) {
@@ -761,10 +637,10 @@ TEST (Program, PrintedPipelineRunsUnderGstLaunch)
   Process launch ({ "sh", "-c", "exec env " + line }, gst_child_env ());
   ASSERT_TRUE (wait_until ([&] { return http_get (port, "/snapshot/front.jpg", "",
                   1000).status == 200; })) << launch.output ();
-  std::vector<Bytes> frames = make_frames (10);
-  MjpegViewer viewer (port, "/stream/front");
+  std::vector<Bytes> frames = make_jpegs (10, BALL);
+  MjpegReader viewer (port, "/stream/front");
   ASSERT_EQ (viewer.status (), 200);
-  WsCamera cam (port, "/ws/front");
+  WsClient cam (port, "/ws/front");
   ASSERT_EQ (cam.status (), 101);
   int others = 0;
   std::vector<int> seen;
@@ -797,11 +673,11 @@ TEST (Program, CredentialsAndSecret)
   EXPECT_EQ (http_get (relay.port, "/view", auth).status, 200);
   EXPECT_EQ (http_get (relay.port, "/metrics").status, 200);
 
-  WsCamera stranger (relay.port, "/ws/a");
+  WsClient stranger (relay.port, "/ws/a");
   EXPECT_EQ (stranger.status (), 401);
-  WsCamera board (relay.port, "/ws/a?token=board-token");
+  WsClient board (relay.port, "/ws/a?token=board-token");
   ASSERT_EQ (board.status (), 101);
-  std::vector<Bytes> frames = make_frames (3);
+  std::vector<Bytes> frames = make_jpegs (3, BALL);
   for (const auto &f : frames)
     ASSERT_TRUE (board.send_binary (f));
   EXPECT_TRUE (wait_until ([&] {

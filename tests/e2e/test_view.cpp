@@ -1,5 +1,7 @@
 /* /view in a real browser: headless Chromium shows the frame a test camera sent. */
 #include "e2e.h"
+#include "testjpeg.h"
+#include "wait.h"
 
 #include "camrelay-config.h"
 
@@ -10,23 +12,11 @@
 #include <memory>
 #include <thread>
 
-using namespace e2e;
+using namespace crtest;
 
 namespace {
 
 const guint32 COLOUR = 0xC82896;   /* a magenta nothing else on the page uses */
-
-template<typename F> bool
-wait_until (F done, int timeout_ms = 15000)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
-  while (!done ()) {
-    if (g_get_monotonic_time () >= deadline)
-      return false;
-    g_usleep (20000);
-  }
-  return true;
-}
 
 class ViewTest : public::testing::Test
 {
@@ -47,7 +37,7 @@ protected:
 
     frame_ = make_solid_jpeg (COLOUR);
     ASSERT_FALSE (frame_.empty ());
-    camera_ = std::make_unique<WsCamera> (port_, "/ws/cam");
+    camera_ = std::make_unique<WsClient> (port_, "/ws/cam");
     ASSERT_EQ (camera_->status (), 101);
     sender_ = std::thread ([this] {
           while (!stop_ && camera_->send_binary (frame_))
@@ -86,7 +76,7 @@ protected:
   std::unique_ptr<Camrelay> relay_;
   guint port_ = 0;
   Bytes frame_;
-  std::unique_ptr<WsCamera> camera_;
+  std::unique_ptr<WsClient> camera_;
   std::thread sender_;
   std::atomic<bool> stop_{ false };
   gchar *chromium_ = nullptr;

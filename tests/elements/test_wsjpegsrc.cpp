@@ -1,6 +1,7 @@
 /* wsjpegsrc under GstHarness, fed by libsoup's WebSocket client (a real, independent client). */
 #include "netclient.h"
 #include "testjpeg.h"
+#include "wait.h"
 
 #include <gst/check/gstharness.h>
 #include <gtest/gtest.h>
@@ -98,14 +99,7 @@ public:
   }
   template <typename Pred> bool iterate_until (Pred pred, int ms = 5000)
   {
-    gint64 end = g_get_monotonic_time () + ms * 1000;
-    while (!pred ()) {
-      if (g_get_monotonic_time () > end)
-        return false;
-      if (!g_main_context_iteration (context_, FALSE))
-        g_usleep (500);
-    }
-    return true;
+    return crtest::iterate_until (context_, pred, ms);
   }
 
 private:

@@ -3,6 +3,7 @@
 #include "crserver.h"
 #include "netclient.h"
 #include "subprocess.h"
+#include "wait.h"
 
 #include <gtest/gtest.h>
 #include <glib/gstdio.h>
@@ -18,7 +19,7 @@
 
 using crtest::Bytes;
 using crtest::MjpegReader;
-using crtest::RawWs;
+using crtest::WsClient;
 
 namespace {
 
@@ -173,7 +174,7 @@ TEST_F (Hostile, PingAndTextFloodsCostNothingElse)
   add_ingest ();
   add_stream ();
   MjpegReader viewer (port);
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   /* 20,000 pings of 125 bytes and 20,000 texts, never reading a pong. */
   Bytes ping (125, 'p');
@@ -236,7 +237,7 @@ TEST_F (Hostile, CameraChurnReturnsFileDescriptorsAndMemory)
   Bytes jpeg (20000, 0x11);
   auto cycle = [&](int n) {
     for (int i = 0; i < n; i++) {
-      RawWs cam (port, i % 2 ? "/" : "/ws");
+      WsClient cam (port, i % 2 ? "/" : "/ws");
       cam.send_binary (jpeg);
       if (i % 3 == 0)
         cam.close (1000);       /* some say goodbye, the others just vanish */
@@ -462,14 +463,7 @@ public:
   }
   template <typename Pred> bool iterate_until (Pred pred, int ms = 5000)
   {
-    gint64 end = g_get_monotonic_time () + ms * 1000LL;
-    while (!pred ()) {
-      if (g_get_monotonic_time () > end)
-        return false;
-      if (!g_main_context_iteration (context_, FALSE))
-        g_usleep (500);
-    }
-    return true;
+    return crtest::iterate_until (context_, pred, ms);
   }
   bool connect_ws (const std::string & url)
   {
@@ -524,7 +518,7 @@ TEST_F (Hostile, TlsServesHttpsViewersAndWssCameras)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("camrelay-tls-XXXXXX", nullptr);
   std::string cert = std::string (dir) + "/cert.pem", key = std::string (dir) + "/key.pem";
-  crtest::Child openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+  crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
         "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
   ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
 

@@ -16,7 +16,7 @@
 
 using crtest::Bytes;
 using crtest::MjpegReader;
-using crtest::RawWs;
+using crtest::WsClient;
 
 namespace {
 
@@ -374,7 +374,7 @@ TEST_F (ServerTest, CameraMessagesArriveByteIdenticalAndTextIsIgnored)
 {
   Recorder rec;
   auto route = add_ingest (rec);
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
   EXPECT_EQ (rec.connected[0], "/");
@@ -401,7 +401,7 @@ TEST_F (ServerTest, FragmentedMessageIsReassembled)
 {
   Recorder rec;
   auto route = add_ingest (rec);
-  RawWs cam (port, "/ws");
+  WsClient cam (port, "/ws");
   ASSERT_EQ (cam.status (), 101);
   Bytes frame = fake_frame (30000, 5);
   cam.send_frame (2, frame.data (), 10000, false);
@@ -411,7 +411,7 @@ TEST_F (ServerTest, FragmentedMessageIsReassembled)
   cam.send_frame (0, frame.data () + 20000, 10000, true);
   ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == 1; }));
   EXPECT_EQ (rec.frames[0], frame);
-  RawWs::Frame pong;
+  WsClient::Frame pong;
   ASSERT_TRUE (cam.read_frame (pong));
   EXPECT_EQ (pong.opcode, 0xA);
   EXPECT_EQ (pong.payload, Bytes ({ 'p' }));
@@ -421,9 +421,9 @@ TEST_F (ServerTest, NewerCameraTakesOverAndOlderIsToldWhy)
 {
   Recorder rec;
   auto route = add_ingest (rec);
-  RawWs old_cam (port, "/");
+  WsClient old_cam (port, "/");
   ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
-  RawWs new_cam (port, "/ws");
+  WsClient new_cam (port, "/ws");
   ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 2; }));
   std::string reason;
   EXPECT_EQ (old_cam.wait_close (&reason), 1000);
@@ -445,7 +445,7 @@ TEST_F (ServerTest, OversizedMessageIsRefusedFromItsHeader)
   cr::IngestSettings s;
   s.max_message_size = 100000;
   auto route = add_ingest (rec, s);
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   /* Announce 50 MB and send none of it: the refusal must not wait for the payload. */
   Bytes header = crtest::ws_client_frame (2, nullptr, 0);
   Bytes big = { 0x82, 0x80 | 127, 0, 0, 0, 0, 0x02, 0xfa, 0xf0, 0x80, 1, 2, 3, 4 };
@@ -463,7 +463,7 @@ TEST_F (ServerTest, FragmentsCannotGrowPastTheLimit)
   cr::IngestSettings s;
   s.max_message_size = 50000;
   auto route = add_ingest (rec, s);
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   Bytes chunk = fake_frame (20000, 1);
   cam.send_frame (2, chunk.data (), chunk.size (), false);
   cam.send_frame (0, chunk.data (), chunk.size (), false);
@@ -496,7 +496,7 @@ TEST_F (ServerTest, ProtocolViolationsGetTheRightCloseCode)
     { "bad UTF-8 in text", crtest::ws_client_frame (1, bad_utf8, 2), 1007 },
   };
   for (const auto &c : cases) {
-    RawWs cam (port, "/");
+    WsClient cam (port, "/");
     ASSERT_EQ (cam.status (), 101);
     cam.send_raw (c.bytes);
     EXPECT_EQ (cam.wait_close (nullptr, 3000), c.code) << c.name;
@@ -510,7 +510,7 @@ TEST_F (ServerTest, CleanCloseIsAnsweredAndReported)
 {
   Recorder rec;
   auto route = add_ingest (rec);
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
   cam.close (1000);
   EXPECT_EQ (cam.wait_close (), 1000);
@@ -525,7 +525,7 @@ TEST_F (ServerTest, CameraThatVanishesIsReported)
   Recorder rec;
   auto route = add_ingest (rec);
   {
-    RawWs cam (port, "/");
+    WsClient cam (port, "/");
     ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
     Bytes frame = fake_frame (20000, 1);
     Bytes f = crtest::ws_client_frame (2, frame.data (), frame.size ());
@@ -544,14 +544,14 @@ TEST_F (ServerTest, SecretIsRequiredWhenSet)
   auto route = add_ingest (rec, s);
   {
     /* Refused clients are not left waiting on an open connection. */
-    RawWs refused (port, "/");
+    WsClient refused (port, "/");
     EXPECT_EQ (refused.status (), 401);
     EXPECT_TRUE (refused.wait_eof (2000));
   }
-  EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer wrong\r\n").status (), 401);
-  EXPECT_EQ (RawWs (port, "/?token=wrong").status (), 401);
-  EXPECT_EQ (RawWs (port, "/", "Authorization: Bearer s3cret\r\n").status (), 101);
-  EXPECT_EQ (RawWs (port, "/?token=s3cret").status (), 101);
+  EXPECT_EQ (WsClient (port, "/", "Authorization: Bearer wrong\r\n").status (), 401);
+  EXPECT_EQ (WsClient (port, "/?token=wrong").status (), 401);
+  EXPECT_EQ (WsClient (port, "/", "Authorization: Bearer s3cret\r\n").status (), 101);
+  EXPECT_EQ (WsClient (port, "/?token=s3cret").status (), 101);
   EXPECT_EQ (route->stats ().unauthorized, 3u);
 }
 
@@ -562,7 +562,7 @@ TEST_F (ServerTest, CamerasAndViewersShareOnePath)
   is.paths = { "/" };
   auto route = add_ingest (rec, is);
   auto stream = add_stream ();
-  RawWs cam (port, "/");
+  WsClient cam (port, "/");
   ASSERT_EQ (cam.status (), 101);
   MjpegReader viewer (port, "/");
   ASSERT_EQ (viewer.status (), 200);
@@ -571,7 +571,7 @@ TEST_F (ServerTest, CamerasAndViewersShareOnePath)
 TEST_F (ServerTest, UpgradeOnAPathWithoutCamerasIsRefused)
 {
   auto stream = add_stream ();
-  EXPECT_EQ (RawWs (port, "/").status (), 404);
+  EXPECT_EQ (WsClient (port, "/").status (), 404);
 }
 
 TEST_F (ServerTest, TwoRoutesCannotClaimOnePath)
