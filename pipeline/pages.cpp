@@ -242,7 +242,11 @@ const CounterMetric COUNTERS[] = {
   { "camrelay_camera_unauthorized_total", "wsjpegsrc.unauthorized",
     "Camera connections refused for a missing or wrong secret." },
   { "camrelay_camera_protocol_errors_total", "wsjpegsrc.protocol-errors",
-    "Camera connections closed for breaking the WebSocket protocol (close code 1002 or 1007)." },
+    "Camera connections closed for breaking the WebSocket protocol (close code 1002)." },
+  { "camrelay_camera_invalid_utf8_total", "wsjpegsrc.invalid-utf8",
+    "Camera connections closed for text that is not UTF-8 (close code 1007)." },
+  { "camrelay_camera_connections_lost_total", "wsjpegsrc.connections-lost",
+    "Camera connections that ended without a close handshake (1006), e.g. in the middle of a frame." },
   { "camrelay_camera_takeovers_total", "wsjpegsrc.takeovers",
     "Camera connections closed because a newer one took over the same camera." },
   { "camrelay_camera_pings_total", "wsjpegsrc.pings",
@@ -310,6 +314,8 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("connections").number (st.counter ("wsjpegsrc.connections"));
     j.key ("messages_refused").number (st.counter ("wsjpegsrc.refused-messages"));
     j.key ("protocol_errors").number (st.counter ("wsjpegsrc.protocol-errors"));
+    j.key ("invalid_utf8").number (st.counter ("wsjpegsrc.invalid-utf8"));
+    j.key ("connections_lost").number (st.counter ("wsjpegsrc.connections-lost"));
     j.key ("unauthorized").number (st.counter ("wsjpegsrc.unauthorized"));
     j.key ("takeovers").number (st.counter ("wsjpegsrc.takeovers"));
     j.key ("text_messages").number (st.counter ("wsjpegsrc.text-messages"));

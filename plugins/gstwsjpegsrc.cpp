@@ -147,8 +147,10 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
           "empty = any camera may connect", DEFAULT_SECRET, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "connections, messages, bytes, text-messages, refused-messages, protocol-errors, "
-          "unauthorized, takeovers, pings, dropped (queue full), connected, peer",
+          "connections, messages, bytes, text-messages, refused-messages (over the size limit; "
+          "64 KiB for text), protocol-errors (closed with 1002), invalid-utf8 (closed with 1007), "
+          "connections-lost (ended without a close, e.g. mid-message), unauthorized, takeovers, "
+          "pings, dropped (queue full), connected, peer",
           GST_TYPE_STRUCTURE, readonly));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -252,6 +254,8 @@ build_stats (CrWsJpegSrc * self)
       "text-messages", G_TYPE_UINT64, s.text_messages,
       "refused-messages", G_TYPE_UINT64, s.refused_messages,
       "protocol-errors", G_TYPE_UINT64, s.protocol_errors,
+      "invalid-utf8", G_TYPE_UINT64, s.invalid_utf8,
+      "connections-lost", G_TYPE_UINT64, s.connections_lost,
       "unauthorized", G_TYPE_UINT64, s.unauthorized,
       "takeovers", G_TYPE_UINT64, s.takeovers,
       "pings", G_TYPE_UINT64, s.pings,

@@ -157,12 +157,17 @@ IngestRouteImpl::adopt (WsConn * conn, const std::string & path)
 void
 IngestRouteImpl::release (WsConn * conn, guint16 code, const std::string & reason)
 {
-  if (active_ == conn) {
-    active_ = nullptr;
+  {
     std::lock_guard<std::mutex> lock (mutex_);
-    stats_.connected = false;
-    stats_.peer.clear ();
+    if (code == WS_CLOSE_ABNORMAL)
+      stats_.connections_lost++;
+    if (active_ == conn) {
+      stats_.connected = false;
+      stats_.peer.clear ();
+    }
   }
+  if (active_ == conn)
+    active_ = nullptr;
   if (listener_)
     listener_->camera_disconnected (conn->peer (), code, reason);
 }
@@ -194,10 +199,13 @@ IngestRouteImpl::count_refused ()
 }
 
 void
-IngestRouteImpl::count_protocol_error ()
+IngestRouteImpl::count_protocol_error (guint16 code)
 {
   std::lock_guard<std::mutex> lock (mutex_);
-  stats_.protocol_errors++;
+  if (code == WS_CLOSE_BAD_DATA)
+    stats_.invalid_utf8++;
+  else
+    stats_.protocol_errors++;
 }
 
 void
@@ -268,8 +276,12 @@ WsConn::read_input ()
     if (r == Io::WOULD_BLOCK)
       return;
     if (r == Io::CLOSED) {
-      finish (state_ == State::CLOSING ? close_code_ : static_cast<guint16> (WS_CLOSE_ABNORMAL),
-          state_ == State::CLOSING ? close_reason_ : "connection lost");
+      if (state_ == State::CLOSING)
+        finish (close_code_, close_reason_);
+      else if (parser_.pending_message_bytes () > 0 || parser_.in_frame ())
+        finish (WS_CLOSE_ABNORMAL, "connection lost in the middle of a message, which is dropped");
+      else
+        finish (WS_CLOSE_ABNORMAL, "connection lost");
       return;
     }
     budget -= got;
@@ -279,7 +291,7 @@ WsConn::read_input ()
         if (code == WS_CLOSE_TOO_BIG)
           route_->count_refused ();
         else
-          route_->count_protocol_error ();
+          route_->count_protocol_error (code);
       }
       g_info ("camera %s on %s: %s; closing with code %u", peer_.c_str (), path_.c_str (),
           parser_.error_reason ().c_str (), code);

@@ -140,7 +140,7 @@ public:
   void deliver (GBytes * frame);
   void count_text ();
   void count_refused ();
-  void count_protocol_error ();
+  void count_protocol_error (guint16 code);
   void count_ping ();
   void detach ();
 

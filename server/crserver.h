@@ -57,7 +57,9 @@ struct IngestStats
   guint64 bytes = 0;             /* bytes of binary messages delivered */
   guint64 text_messages = 0;     /* text messages (greetings), ignored */
   guint64 refused_messages = 0;  /* messages over a size limit */
-  guint64 protocol_errors = 0;   /* connections closed for breaking RFC 6455 */
+  guint64 protocol_errors = 0;   /* connections closed for breaking RFC 6455 (close code 1002) */
+  guint64 invalid_utf8 = 0;      /* connections closed for text that is not UTF-8 (1007) */
+  guint64 connections_lost = 0;  /* connections that ended without a close handshake (1006) */
   guint64 unauthorized = 0;      /* upgrades refused for a missing or wrong secret */
   guint64 takeovers = 0;         /* older connections closed because a newer one arrived */
   guint64 pings = 0;

@@ -71,6 +71,8 @@ public:
 
   /* Bytes of the message being assembled (0 between messages). */
   guint64 pending_message_bytes () const { return msg_len_; }
+  /* True while part of a frame has arrived and the rest has not. */
+  bool in_frame () const { return state_ == State::PAYLOAD || st_end_ > st_start_; }
 
 private:
   enum class State { HEADER, PAYLOAD };

@@ -43,6 +43,8 @@ const std::pair<const char *, const char *> COUNTERS[] = {
   { "bytes_received", "camrelay_camera_received_bytes_total" },
   { "messages_refused", "camrelay_camera_refused_messages_total" },
   { "protocol_errors", "camrelay_camera_protocol_errors_total" },
+  { "invalid_utf8", "camrelay_camera_invalid_utf8_total" },
+  { "connections_lost", "camrelay_camera_connections_lost_total" },
   { "unauthorized", "camrelay_camera_unauthorized_total" },
   { "takeovers", "camrelay_camera_takeovers_total" },
   { "text_messages", "camrelay_camera_text_messages_total" },
@@ -487,7 +489,7 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     auto bad = connect_b ();
     ASSERT_TRUE (bad->send_raw (v.bytes));
     EXPECT_EQ (bad->wait_close (nullptr, 5000), v.code) << v.name;
-    b_.counters["protocol_errors"]++;
+    b_.counters[v.code == 1007 ? "invalid_utf8" : "protocol_errors"]++;
     expect_counted (v.name);
   }
 
@@ -501,6 +503,7 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     EXPECT_TRUE (relay_.proc->wait_for_output ("camera b: " + peer + " disconnected (1006"))
         << relay_.proc->output ();
   }
+  b_.counters["connections_lost"]++;
   expect_counted ("a camera that stopped mid-message");
 
   /* Two cameras fighting over B's path: each newer one takes over, the older is told why, and

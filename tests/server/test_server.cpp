@@ -503,7 +503,8 @@ TEST_F (ServerTest, ProtocolViolationsGetTheRightCloseCode)
     EXPECT_TRUE (cam.wait_eof (4000)) << c.name;
   }
   EXPECT_TRUE (rec.frames.empty ());
-  EXPECT_EQ (route->stats ().protocol_errors, cases.size ());
+  EXPECT_EQ (route->stats ().protocol_errors, cases.size () - 1);
+  EXPECT_EQ (route->stats ().invalid_utf8, 1u);
 }
 
 TEST_F (ServerTest, CleanCloseIsAnsweredAndReported)
@@ -533,7 +534,10 @@ TEST_F (ServerTest, CameraThatVanishesIsReported)
   }
   ASSERT_TRUE (rec.wait ([&] { return rec.disconnect_codes.size () == 1; }));
   EXPECT_EQ (rec.disconnect_codes[0], 1006);
+  EXPECT_NE (rec.disconnect_reasons[0].find ("middle of a message"), std::string::npos)
+      << rec.disconnect_reasons[0];
   EXPECT_TRUE (rec.frames.empty ());
+  EXPECT_EQ (route->stats ().connections_lost, 1u);
 }
 
 TEST_F (ServerTest, SecretIsRequiredWhenSet)
