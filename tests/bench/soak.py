@@ -81,9 +81,8 @@ def main():
             benchlib.log("soak: %4d s  RSS %.1f MiB  fds %d  threads %d" % (
                 s["t_s"], s["rss_kib"] / 1024, s["fds"], s["threads"]))
             load.join(args.interval)
-        s = proc_sample(server.pid)
-        s["t_s"] = round(time.monotonic() - start)
-        samples.append(s)
+        after = proc_sample(server.pid)
+        after["t_s"] = round(time.monotonic() - start)
     finally:
         benchlib.stop_all()
 
@@ -98,6 +97,7 @@ def main():
         "rss_max_mib": round(max(s["rss_kib"] for s in samples) / 1024, 1),
         "rss_growth_kib": steady[-1]["rss_kib"] - steady[0]["rss_kib"],
         "fds_first": steady[0]["fds"], "fds_last": steady[-1]["fds"],
+        "fds_after": after["fds"], "rss_after_mib": round(after["rss_kib"] / 1024, 1),
         "live_fps_min": fast.get("live_fps_min"), "gaps": fast.get("gaps"),
         "corrupt": fast.get("corrupt"), "placeholder": fast.get("placeholder"),
         "latency_ms": fast.get("latency_ms"), "server_cpu_pct": result.get("server", {}).get("cpu_pct"),
@@ -119,7 +119,7 @@ def write_docs(s):
 - command: `tests/bench/soak.py --docs` (camrelay program, one camera at 30 fps, {viewers} viewers, {minutes:g} minutes)
 - date: {date}; machine: {machine}
 - resident memory after warm-up {rss_first_mib} MiB, at the end {rss_last_mib} MiB (growth {rss_growth_kib} KiB), peak {rss_max_mib} MiB
-- open descriptors {fds_first} → {fds_last}
+- open descriptors {fds_first} → {fds_last} while the viewers were connected; {fds_after} once they had left (RSS then {rss_after_mib} MiB)
 - viewers: every one at ≥ {live_fps_min} live fps; gaps {gaps}; corrupt parts {corrupt}; placeholder parts {placeholder}; latency p50 {p50} ms, p99 {p99} ms; server CPU {server_cpu_pct}% of a core
 
 | time (s) | RSS (MiB) | open fds | threads |
