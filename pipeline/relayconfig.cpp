@@ -2,6 +2,7 @@
 #include "relayconfig.h"
 
 #include "camrelay-config.h"
+#include "crserver.h"
 
 #include <gio/gio.h>
 #include <gst/gst.h>
@@ -111,19 +112,6 @@ parse_bool (const std::string & text, bool & out)
     return true;
   }
   return false;
-}
-
-std::vector<std::string>
-split_list (const std::string & text)
-{
-  std::vector<std::string> out;
-  g_auto (GStrv) parts = g_strsplit_set (text.c_str (), ",;", -1);
-  for (gchar **p = parts; *p; p++) {
-    g_strstrip (*p);
-    if (**p)
-      out.emplace_back (*p);
-  }
-  return out;
 }
 
 std::string
@@ -309,7 +297,7 @@ read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter
     std::string list;
     if (!r.string ("ingest-paths", list))
       return false;
-    c.ingest_paths = split_list (list);
+    c.ingest_paths = cr::split_list (list);
     if (c.ingest_paths.empty ())
       return report.fail (section, "ingest-paths", "give at least one path, e.g. /ws/" + name);
     std::set<std::string> seen;
@@ -674,7 +662,7 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
       g_autofree gchar *paths = nullptr;
       g_autofree gchar *secret = nullptr;
       g_object_get (el, "paths", &paths, "secret", &secret, nullptr);
-      for (const auto &p : split_list (paths ? paths : ""))
+      for (const auto &p : cr::split_list (paths ? paths : ""))
         c.routes_ingest.push_back (p);
       c.has_secret = c.has_secret || (secret && *secret);
     } else if (ok && factory == "mjpeghttpsink") {

@@ -62,20 +62,6 @@ struct Settings
   std::string secret = DEFAULT_SECRET;
 };
 
-/* "/ws, /" -> {"/ws", "/"} */
-std::vector<std::string>
-split_paths (const std::string & paths)
-{
-  std::vector<std::string> out;
-  g_auto (GStrv) parts = g_strsplit (paths.c_str (), ",", -1);
-  for (gchar **p = parts; *p; p++) {
-    g_strstrip (*p);
-    if (**p)
-      out.emplace_back (*p);
-  }
-  return out;
-}
-
 }  // namespace
 
 struct CrWsJpegSrcPrivate : public cr::IngestListener
@@ -348,7 +334,7 @@ start_ingest (CrWsJpegSrc * self)
   cr::IngestSettings ingest;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    ingest.paths = split_paths (priv->settings.paths);
+    ingest.paths = cr::split_list (priv->settings.paths);
     ingest.max_message_size = priv->settings.max_message_size;
     ingest.secret = priv->settings.secret;
     priv->dropped = 0;

@@ -23,6 +23,19 @@ server_error_quark ()
   return g_quark_from_static_string ("camrelay-server-error");
 }
 
+std::vector<std::string>
+split_list (const std::string & text)
+{
+  std::vector<std::string> out;
+  g_auto (GStrv) parts = g_strsplit_set (text.c_str (), ",;", -1);
+  for (gchar **p = parts; *p; p++) {
+    g_strstrip (*p);
+    if (**p)
+      out.emplace_back (*p);
+  }
+  return out;
+}
+
 std::string
 format_address (GSocketAddress * address)
 {

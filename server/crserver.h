@@ -203,6 +203,9 @@ public:
   virtual void invoke_sync (const std::function<void ()> & fn) = 0;
 };
 
+/* "/ws, /" or "/ws; /" -> {"/ws", "/"}: the list syntax of path properties and config keys. */
+std::vector<std::string> split_list (const std::string & text);
+
 /* "a.b.c.d:port" or "[v6]:port" for a socket address. */
 std::string format_address (GSocketAddress * address);
 
