@@ -500,10 +500,19 @@ cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
         stream->finish ();
       break;
     }
-    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_FLUSH_STOP:{
       gst_adapter_clear (priv->adapter);
       priv->in_body = false;
+      /* A flush ends the EOS state, as in every sink: what comes next is served again. */
+      std::shared_ptr<cr::Stream> stream;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        stream = priv->stream;
+      }
+      if (stream)
+        stream->reopen ();
       break;
+    }
     default:
       break;
   }

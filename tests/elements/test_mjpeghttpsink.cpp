@@ -218,6 +218,38 @@ TEST_F (MjpegHttpSinkTest, EosEndsEveryResponse)
   EXPECT_TRUE (cl.wait_closed ());
 }
 
+/* A seek in an application that reuses the element: EOS, then a flush, then new frames. The sink
+ * must serve again, as every GStreamer sink does after a flush. */
+TEST_F (MjpegHttpSinkTest, FlushAfterEosServesNewFramesAgain)
+{
+  start ("snapshot-path=/snap.jpg");
+  auto frames = crtest::make_jpegs (4, { 160, 120 });
+  push_frame (frames[0]);
+  push_frame (frames[1]);
+  ASSERT_TRUE (gst_harness_push_event (sink.get (), gst_event_new_eos ()));
+  ASSERT_TRUE (gst_harness_push_event (sink.get (), gst_event_new_flush_start ()));
+  ASSERT_TRUE (gst_harness_push_event (sink.get (), gst_event_new_flush_stop (TRUE)));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE (gst_harness_push_event (sink.get (), gst_event_new_segment (&segment)));
+
+  push_frame (frames[2]);
+  MjpegReader v (port);
+  ASSERT_EQ (v.status (), 200);
+  Bytes got;
+  ASSERT_TRUE (v.next_part (got, 2000));
+  EXPECT_EQ (got, frames[2]) << "the viewer got a frame from before the flush";
+  wait_viewers (1);
+  push_frame (frames[3]);
+  ASSERT_TRUE (v.next_part (got, 2000)) << "frames after the flush are not served";
+  EXPECT_EQ (got, frames[3]);
+  EXPECT_FALSE (v.ended ());
+
+  auto snap = crtest::http_request (port, "GET", "/snap.jpg");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.body, frames[3]);
+}
+
 TEST_F (MjpegHttpSinkTest, StoppingThePipelineEndsResponses)
 {
   auto frames = crtest::make_jpegs (1, { 160, 120 });
