@@ -24,7 +24,8 @@
  * thousands of frames a second costs no clock traffic.
  *
  * Every switch posts an element message "jpegfallback-switched" with the fields
- * active ("live" or "placeholder"), reason ("first-frame", "timeout" or "resumed"),
+ * active ("live" or "placeholder"), reason ("first-frame", "timeout", "resumed",
+ * or "end-of-stream": the live input ended while the placeholder showed),
  * running-time (guint64, ns) and switches (guint64, total so far), and notifies
  * #CrJpegFallback:active.
  *
@@ -131,6 +132,8 @@ struct CrJpegFallbackPrivate
   GstPad *placeholder_pad = nullptr;
   /* FALSE when a GStreamer element jpegfallback needs is not installed. */
   bool complete = false;
+  /* Why the children could not be linked, or empty: reported at NULL→READY. */
+  std::string link_error;
 };
 
 struct _CrJpegFallback
@@ -460,7 +463,19 @@ on_live_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
     return GST_PAD_PROBE_OK;
   GST_DEBUG_OBJECT (self, "live stream ended: ending the output");
-  g_object_set (self->priv->selector, "active-pad", pad, nullptr);
+  GstClockTime running_time = current_running_time (self);
+  GstMessage *message = nullptr;
+  {
+    std::lock_guard < std::mutex > guard (self->priv->lock);
+    State & st = self->priv->state;
+    /* The stream is over: no timeout may switch back to the placeholder now. */
+    cancel_timeout_locked (st);
+    if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE)
+      message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE,
+          "end-of-stream", running_time);
+  }
+  if (message)
+    announce_switch (self, message);
   gst_element_call_async (GST_ELEMENT (self),[](GstElement * element, gpointer) {
         CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
         gst_pad_send_event (fallback->priv->placeholder_pad, gst_event_new_eos ());
@@ -524,11 +539,13 @@ add_ghost_pad (CrJpegFallback * self, const gchar * name, GstPad * target)
 }
 
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
- * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc */
-static void
+ * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc
+ * Returns FALSE with @why set when a link fails: the element must not run
+ * half-linked. */
+static bool
 assemble_children (CrJpegFallback * self, GstElement * selector,
     GstElement * filesrc, GstElement * dec, GstElement * freeze,
-    GstElement * rate, GstElement * enc)
+    GstElement * rate, GstElement * enc, std::string & why)
 {
   CrJpegFallbackPrivate *priv = self->priv;
 
@@ -540,12 +557,25 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
       nullptr);
   /* filesrc made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
-  gst_element_link_many (filesrc, dec, freeze, rate, enc, nullptr);
+  if (!gst_element_link_many (filesrc, dec, freeze, rate, enc, nullptr)) {
+    why = "could not link filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc";
+    return false;
+  }
 
   priv->live_pad = gst_element_request_pad_simple (selector, "sink_%u");
   priv->placeholder_pad = gst_element_request_pad_simple (selector, "sink_%u");
+  if (!priv->live_pad || !priv->placeholder_pad) {
+    why = "input-selector gave no sink pad";
+    return false;
+  }
   g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
-  gst_pad_link (enc_src, priv->placeholder_pad);
+  GstPadLinkReturn link = enc_src ? gst_pad_link (enc_src, priv->placeholder_pad)
+      : GST_PAD_LINK_NOFORMAT;
+  if (GST_PAD_LINK_FAILED (link)) {
+    why = std::string ("could not link jpegenc to input-selector: ") +
+        gst_pad_link_get_name (link);
+    return false;
+  }
 
   gst_pad_add_probe (priv->live_pad, (GstPadProbeType)
       (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
@@ -563,10 +593,11 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
   priv->selector = selector;
   priv->filesrc = filesrc;
   priv->ratefilter = rate;
+  return true;
 }
 
-/* A missing GStreamer plugin leaves the element unusable but harmless: it
- * fails NULL→READY with an error saying so. */
+/* A missing GStreamer plugin, or children that do not link, leave the element
+ * unusable but harmless: it fails NULL→READY with an error saying so. */
 static void
 build_children (CrJpegFallback * self)
 {
@@ -582,14 +613,18 @@ build_children (CrJpegFallback * self)
   for (GstElement * e : all)
     complete = complete && e;
   if (complete) {
-    assemble_children (self, selector, filesrc, dec, freeze, rate, enc);
-    self->priv->complete = true;
-    return;
+    std::string why;
+    if (assemble_children (self, selector, filesrc, dec, freeze, rate, enc, why)) {
+      self->priv->complete = true;
+      return;
+    }
+    GST_ERROR_OBJECT (self, "%s", why.c_str ());
+    self->priv->link_error = why;
+  } else {
+    for (GstElement * e : all)
+      if (e)
+        gst_object_unref (gst_object_ref_sink (e));
   }
-
-  for (GstElement * e : all)
-    if (e)
-      gst_object_unref (gst_object_ref_sink (e));
   add_ghost_pad (self, "sink", nullptr);
   add_ghost_pad (self, "src", nullptr);
 }
@@ -816,6 +851,12 @@ change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
 {
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!self->priv->link_error.empty ()) {
+        GST_ELEMENT_ERROR (self, CORE, PAD,
+            ("jpegfallback could not link the elements of its placeholder "
+                "branch."), ("%s", self->priv->link_error.c_str ()));
+        return GST_STATE_CHANGE_FAILURE;
+      }
       if (!self->priv->complete) {
         GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
             ("jpegfallback needs the GStreamer elements input-selector, "
