@@ -114,8 +114,9 @@ bytes_from_buffer (GstBuffer * buffer)
 class LatestFileWriter
 {
 public:
-  explicit LatestFileWriter (std::string path) : path_ (std::move (path)),
-      thread_ ([this] { run (); }) { }
+  /* @owner names the element in log lines; it outlives the writer. */
+  LatestFileWriter (GstElement * owner, std::string path) : owner_ (owner),
+      path_ (std::move (path)), thread_ ([this] { run (); }) { }
 
   ~LatestFileWriter ()
   {
@@ -171,9 +172,10 @@ private:
     /* g_file_set_contents writes a temporary file and renames it over the target. */
     if (!g_file_set_contents_full (path_.c_str (), data, size,
             G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
-      GST_WARNING ("could not write %s: %s", path_.c_str (), error->message);
+      GST_WARNING_OBJECT (owner_, "could not write %s: %s", path_.c_str (), error->message);
   }
 
+  GstElement *owner_;
   std::string path_;
   mutable std::mutex mutex_;
   std::condition_variable cond_;
@@ -691,7 +693,7 @@ start_stream (CrMjpegHttpSink * self)
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
-    priv->latest_file = std::make_unique<LatestFileWriter> (latest_file);
+    priv->latest_file = std::make_unique<LatestFileWriter> (GST_ELEMENT (self), latest_file);
   return TRUE;
 }
 

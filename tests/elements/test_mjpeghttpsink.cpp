@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 
+#include <cstring>
 #include <memory>
 
 namespace {
@@ -308,6 +309,51 @@ TEST_F (MjpegHttpSinkTest, LatestFileIsWrittenWhole)
   sink.reset ();
   g_unlink (path);
   g_rmdir (dir);
+}
+
+/* GST_DEBUG output must say which sink could not write its file: a program runs several. */
+TEST_F (MjpegHttpSinkTest, LatestFileWarningNamesTheSink)
+{
+  struct Seen
+  {
+    GMutex lock;
+    GObject *object = nullptr;
+    bool warned = false;
+  } seen;
+  g_mutex_init (&seen.lock);
+  GstLogFunction record = [](GstDebugCategory * category, GstDebugLevel level,
+      const gchar *, const gchar *, gint, GObject * object, GstDebugMessage * message,
+      gpointer data) {
+    auto *s = static_cast<Seen *> (data);
+    const gchar *text = gst_debug_message_get (message);
+    if (level != GST_LEVEL_WARNING || !text || !strstr (text, "could not write"))
+      return;
+    g_mutex_lock (&s->lock);
+    s->warned = true;
+    s->object = object;
+    g_mutex_unlock (&s->lock);
+  };
+  gst_debug_set_threshold_for_name ("mjpeghttpsink", GST_LEVEL_WARNING);
+  gst_debug_add_log_function (record, &seen, nullptr);
+
+  start ("latest-file=/nonexistent-camrelay-dir/image.jpg");
+  push_frame (crtest::make_jpegs (1, { 160, 120 })[0]);
+  bool warned = false;
+  GObject *object = nullptr;
+  for (int i = 0; i < 500 && !warned; i++) {
+    g_usleep (2000);
+    g_mutex_lock (&seen.lock);
+    warned = seen.warned;
+    object = seen.object;
+    g_mutex_unlock (&seen.lock);
+  }
+  sink.reset ();
+  gst_debug_remove_log_function_by_data (&seen);
+  gst_debug_unset_threshold_for_name ("mjpeghttpsink");
+  g_mutex_clear (&seen.lock);
+
+  ASSERT_TRUE (warned) << "no warning about the file that cannot be written";
+  EXPECT_EQ (object, G_OBJECT (sink_element)) << "the warning does not name its element";
 }
 
 TEST_F (MjpegHttpSinkTest, InputThatIsNotMuxOutputIsAnError)
