@@ -39,16 +39,13 @@
  */
 
 #include "gstjpegfallback.h"
+#include "crjpegdecode.h"
 #include "gstcamrelayelements.h"
+#include "jpegcheck.h"
 
-#include <csetjmp>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <string>
-
-#include <jpeglib.h>
 
 #define DEFAULT_PLACEHOLDER "placeholder.jpg"
 #define DEFAULT_PLACEHOLDER_FPS 1
@@ -631,79 +628,29 @@ build_children (CrJpegFallback * self)
 
 /* ------------------------------------------------------ placeholder check */
 
-namespace {
-
-struct JpegErrorManager
+/* The checks a live frame gets from jpegvalidate decode-check=true, without its
+ * size limits: the structural walk, then a full decode. Zero or newline padding
+ * after EOI, which some tools write, is tolerated. */
+static cr::JpegCheckResult
+check_placeholder (const guint8 * data, gsize size)
 {
-  jpeg_error_mgr pub;
-  jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-}  // namespace
-
-static void
-on_jpeg_error (j_common_ptr cinfo)
-{
-  auto *err = reinterpret_cast < JpegErrorManager * >(cinfo->err);
-  cinfo->err->format_message (cinfo, err->message);
-  longjmp (err->jump, 1);
-}
-
-static void
-on_jpeg_message (j_common_ptr, int)
-{
-  /* Warnings about the placeholder are not worth stderr noise. */
-}
-
-/* Whether libjpeg (and so jpegdec) can parse the headers up to the first scan.
- * C-style on purpose: longjmp must not skip C++ destructors. */
-static gboolean
-jpeg_headers_ok (const guint8 * data, gsize size, gchar ** why)
-{
-  jpeg_decompress_struct cinfo;
-  JpegErrorManager jerr;
-
-  memset (&cinfo, 0, sizeof (cinfo));
-  cinfo.err = jpeg_std_error (&jerr.pub);
-  jerr.pub.error_exit = on_jpeg_error;
-  jerr.pub.emit_message = on_jpeg_message;
-  jerr.message[0] = '\0';
-  if (setjmp (jerr.jump)) {
-    *why = g_strdup_printf ("libjpeg: %s", jerr.message);
-    jpeg_destroy_decompress (&cinfo);
-    return FALSE;
-  }
-  jpeg_create_decompress (&cinfo);
-  jpeg_mem_src (&cinfo, const_cast < guint8 * >(data), (unsigned long) size);
-  int ret = jpeg_read_header (&cinfo, TRUE);
-  gboolean ok = ret == JPEG_HEADER_OK && cinfo.image_width > 0
-      && cinfo.image_height > 0;
-  if (!ok)
-    *why = g_strdup ("libjpeg found no image in it");
-  jpeg_destroy_decompress (&cinfo);
-  return ok;
-}
-
-/* SOI first, EOI last (trailing zero or newline padding tolerated), and headers
- * libjpeg accepts. */
-static gboolean
-placeholder_is_jpeg (const guint8 * data, gsize size, gchar ** why)
-{
-  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) {
-    *why = g_strdup ("it does not start with a JPEG start-of-image marker");
-    return FALSE;
-  }
   gsize end = size;
-  while (end > 4 && (data[end - 1] == 0x00 || data[end - 1] == '\n'
+  while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == '\n'
           || data[end - 1] == '\r'))
     end--;
-  if (data[end - 2] != 0xFF || data[end - 1] != 0xD9) {
-    *why = g_strdup ("it does not end with a JPEG end-of-image marker "
-        "(truncated?)");
-    return FALSE;
+
+  cr::JpegCheckLimits limits;
+  limits.min_size = 0;
+  limits.max_size = 0;
+  limits.max_width = 0;
+  limits.max_height = 0;
+  cr::JpegCheckResult res = cr::jpeg_check (data, end, limits);
+  if (res.ok ()) {
+    cr::JpegDecoder decoder;
+    if (!decoder.decode (data, end, res.detail, sizeof (res.detail)))
+      res.reason = cr::JpegReject::DecodeFailed;
   }
-  return jpeg_headers_ok (data, end, why);
+  return res;
 }
 
 /* Reads and checks the placeholder file and points the branch at it. Posts an
@@ -735,12 +682,12 @@ prepare_placeholder (CrJpegFallback * self)
     return FALSE;
   }
 
-  g_autofree gchar *why = nullptr;
   auto *data = reinterpret_cast < const guint8 *>(g_mapped_file_get_contents (file));
-  if (!placeholder_is_jpeg (data, g_mapped_file_get_length (file), &why)) {
+  cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
+  if (!res.ok ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Placeholder image \"%s\" is not a usable JPEG file.", path.c_str ()),
-        ("%s", why));
+        ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
+            cr::jpeg_reject_nick (res.reason)), ("%s", res.detail));
     return FALSE;
   }
 

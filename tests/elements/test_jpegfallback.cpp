@@ -20,6 +20,8 @@
 
 namespace {
 
+using Bytes = std::vector<guint8>;
+
 constexpr GstClockTime kTimeout = 5 * GST_SECOND;
 constexpr GstClockTime kMs = GST_MSECOND;
 /* Upper bound on waiting for imagefreeze to come back to the clock; only reached
@@ -640,6 +642,53 @@ TEST_F (JpegFallbackStartup, MissingPlaceholderFailsNamingThePath)
   EXPECT_NE (text.find (path), std::string::npos) << text;
   EXPECT_EQ (domain, GST_RESOURCE_ERROR);
   EXPECT_EQ (code, GST_RESOURCE_ERROR_NOT_FOUND);
+}
+
+/* A placeholder is refused with the reason jpegvalidate would name for a frame. */
+TEST_F (JpegFallbackStartup, BrokenPlaceholderIsRefusedWithTheReason)
+{
+  const Bytes &good = media->placeholder_bytes;
+  const char text_file[] = "this is a text file, not a picture\n";
+  /* SOF claims more bytes than the file has. */
+  Bytes truncated (good.begin (), good.begin () + good.size () / 2);
+  /* Structurally whole, but the scan stops a quarter of the way in: only a decode
+   * can tell. */
+  gsize sos = 2;
+  while (sos + 4 < good.size () && !(good[sos] == 0xFF && good[sos + 1] == 0xDA))
+    sos += 2 + ((good[sos + 2] << 8) | good[sos + 3]);
+  ASSERT_LT (sos + 4, good.size ());
+  gsize scan = sos + 2 + ((good[sos + 2] << 8) | good[sos + 3]);
+  Bytes short_scan (good.begin (), good.begin () + scan + (good.size () - scan) / 4);
+  while (short_scan.back () == 0xFF)
+    short_scan.pop_back ();
+  short_scan.push_back (0xFF);
+  short_scan.push_back (0xD9);
+  /* Zero and newline padding after EOI is tolerated, anything else is not. */
+  Bytes padded (good);
+  padded.insert (padded.end (), { '\r', '\n', 0, 0 });
+  Bytes trailing (good);
+  trailing.insert (trailing.end (), { 'x', 'y', 'z' });
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    { write_file ("text.jpg", (const guint8 *) text_file, sizeof (text_file) - 1), "not-jpeg" },
+    { write_file ("half.jpg", truncated), "truncated" },
+    { write_file ("short-scan.jpg", short_scan), "decode-failed" },
+    { write_file ("trailing.jpg", trailing), "malformed" },
+    { write_file ("padded.jpg", padded), "" },
+  };
+  for (const auto &[path, reason] : cases) {
+    GQuark domain = 0;
+    gint code = 0;
+    std::string text = start_with (path, &domain, &code);
+    if (reason.empty ()) {
+      EXPECT_EQ (text, "") << path;
+      continue;
+    }
+    ASSERT_FALSE (text.empty ()) << "started with " << path;
+    EXPECT_NE (text.find (path), std::string::npos) << text;
+    EXPECT_NE (text.find ("(" + reason + ")"), std::string::npos) << text;
+    EXPECT_EQ (domain, GST_RESOURCE_ERROR) << text;
+  }
 }
 
 TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
