@@ -14,6 +14,9 @@
  * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
  * that wants Content-Length on every part asks for it with `?content-length=1`.
  *
+ * End of stream ends every viewer's response with the closing boundary; after a flush (a seek in
+ * an application that reuses the element) frames are served again.
+ *
  * The listening socket is shared with every other camrelay element of the process that uses the
  * same address and port (e.g. wsjpegsrc).
  *
