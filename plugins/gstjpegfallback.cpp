@@ -24,7 +24,8 @@
  * thousands of frames a second costs no clock traffic.
  *
  * Every switch posts an element message "jpegfallback-switched" with the fields
- * active ("live" or "placeholder"), reason ("first-frame", "timeout" or "resumed"),
+ * active ("live" or "placeholder"), reason ("first-frame", "timeout", "resumed",
+ * or "end-of-stream": the live input ended while the placeholder showed),
  * running-time (guint64, ns) and switches (guint64, total so far), and notifies
  * #CrJpegFallback:active.
  *
@@ -38,16 +39,13 @@
  */
 
 #include "gstjpegfallback.h"
+#include "crjpegdecode.h"
 #include "gstcamrelayelements.h"
+#include "jpegcheck.h"
 
-#include <csetjmp>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <string>
-
-#include <jpeglib.h>
 
 #define DEFAULT_PLACEHOLDER "placeholder.jpg"
 #define DEFAULT_PLACEHOLDER_FPS 1
@@ -131,6 +129,8 @@ struct CrJpegFallbackPrivate
   GstPad *placeholder_pad = nullptr;
   /* FALSE when a GStreamer element jpegfallback needs is not installed. */
   bool complete = false;
+  /* Why the children could not be linked, or empty: reported at NULL→READY. */
+  std::string link_error;
 };
 
 struct _CrJpegFallback
@@ -460,7 +460,19 @@ on_live_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
     return GST_PAD_PROBE_OK;
   GST_DEBUG_OBJECT (self, "live stream ended: ending the output");
-  g_object_set (self->priv->selector, "active-pad", pad, nullptr);
+  GstClockTime running_time = current_running_time (self);
+  GstMessage *message = nullptr;
+  {
+    std::lock_guard < std::mutex > guard (self->priv->lock);
+    State & st = self->priv->state;
+    /* The stream is over: no timeout may switch back to the placeholder now. */
+    cancel_timeout_locked (st);
+    if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE)
+      message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE,
+          "end-of-stream", running_time);
+  }
+  if (message)
+    announce_switch (self, message);
   gst_element_call_async (GST_ELEMENT (self),[](GstElement * element, gpointer) {
         CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
         gst_pad_send_event (fallback->priv->placeholder_pad, gst_event_new_eos ());
@@ -524,11 +536,13 @@ add_ghost_pad (CrJpegFallback * self, const gchar * name, GstPad * target)
 }
 
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
- * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc */
-static void
+ * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc
+ * Returns FALSE with @why set when a link fails: the element must not run
+ * half-linked. */
+static bool
 assemble_children (CrJpegFallback * self, GstElement * selector,
     GstElement * filesrc, GstElement * dec, GstElement * freeze,
-    GstElement * rate, GstElement * enc)
+    GstElement * rate, GstElement * enc, std::string & why)
 {
   CrJpegFallbackPrivate *priv = self->priv;
 
@@ -540,12 +554,25 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
       nullptr);
   /* filesrc made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
-  gst_element_link_many (filesrc, dec, freeze, rate, enc, nullptr);
+  if (!gst_element_link_many (filesrc, dec, freeze, rate, enc, nullptr)) {
+    why = "could not link filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc";
+    return false;
+  }
 
   priv->live_pad = gst_element_request_pad_simple (selector, "sink_%u");
   priv->placeholder_pad = gst_element_request_pad_simple (selector, "sink_%u");
+  if (!priv->live_pad || !priv->placeholder_pad) {
+    why = "input-selector gave no sink pad";
+    return false;
+  }
   g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
-  gst_pad_link (enc_src, priv->placeholder_pad);
+  GstPadLinkReturn link = enc_src ? gst_pad_link (enc_src, priv->placeholder_pad)
+      : GST_PAD_LINK_NOFORMAT;
+  if (GST_PAD_LINK_FAILED (link)) {
+    why = std::string ("could not link jpegenc to input-selector: ") +
+        gst_pad_link_get_name (link);
+    return false;
+  }
 
   gst_pad_add_probe (priv->live_pad, (GstPadProbeType)
       (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
@@ -563,10 +590,11 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
   priv->selector = selector;
   priv->filesrc = filesrc;
   priv->ratefilter = rate;
+  return true;
 }
 
-/* A missing GStreamer plugin leaves the element unusable but harmless: it
- * fails NULL→READY with an error saying so. */
+/* A missing GStreamer plugin, or children that do not link, leave the element
+ * unusable but harmless: it fails NULL→READY with an error saying so. */
 static void
 build_children (CrJpegFallback * self)
 {
@@ -582,93 +610,47 @@ build_children (CrJpegFallback * self)
   for (GstElement * e : all)
     complete = complete && e;
   if (complete) {
-    assemble_children (self, selector, filesrc, dec, freeze, rate, enc);
-    self->priv->complete = true;
-    return;
+    std::string why;
+    if (assemble_children (self, selector, filesrc, dec, freeze, rate, enc, why)) {
+      self->priv->complete = true;
+      return;
+    }
+    GST_ERROR_OBJECT (self, "%s", why.c_str ());
+    self->priv->link_error = why;
+  } else {
+    for (GstElement * e : all)
+      if (e)
+        gst_object_unref (gst_object_ref_sink (e));
   }
-
-  for (GstElement * e : all)
-    if (e)
-      gst_object_unref (gst_object_ref_sink (e));
   add_ghost_pad (self, "sink", nullptr);
   add_ghost_pad (self, "src", nullptr);
 }
 
 /* ------------------------------------------------------ placeholder check */
 
-namespace {
-
-struct JpegErrorManager
+/* The checks a live frame gets from jpegvalidate decode-check=true, without its
+ * size limits: the structural walk, then a full decode. Zero or newline padding
+ * after EOI, which some tools write, is tolerated. */
+static cr::JpegCheckResult
+check_placeholder (const guint8 * data, gsize size)
 {
-  jpeg_error_mgr pub;
-  jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-}  // namespace
-
-static void
-on_jpeg_error (j_common_ptr cinfo)
-{
-  auto *err = reinterpret_cast < JpegErrorManager * >(cinfo->err);
-  cinfo->err->format_message (cinfo, err->message);
-  longjmp (err->jump, 1);
-}
-
-static void
-on_jpeg_message (j_common_ptr, int)
-{
-  /* Warnings about the placeholder are not worth stderr noise. */
-}
-
-/* Whether libjpeg (and so jpegdec) can parse the headers up to the first scan.
- * C-style on purpose: longjmp must not skip C++ destructors. */
-static gboolean
-jpeg_headers_ok (const guint8 * data, gsize size, gchar ** why)
-{
-  jpeg_decompress_struct cinfo;
-  JpegErrorManager jerr;
-
-  memset (&cinfo, 0, sizeof (cinfo));
-  cinfo.err = jpeg_std_error (&jerr.pub);
-  jerr.pub.error_exit = on_jpeg_error;
-  jerr.pub.emit_message = on_jpeg_message;
-  jerr.message[0] = '\0';
-  if (setjmp (jerr.jump)) {
-    *why = g_strdup_printf ("libjpeg: %s", jerr.message);
-    jpeg_destroy_decompress (&cinfo);
-    return FALSE;
-  }
-  jpeg_create_decompress (&cinfo);
-  jpeg_mem_src (&cinfo, const_cast < guint8 * >(data), (unsigned long) size);
-  int ret = jpeg_read_header (&cinfo, TRUE);
-  gboolean ok = ret == JPEG_HEADER_OK && cinfo.image_width > 0
-      && cinfo.image_height > 0;
-  if (!ok)
-    *why = g_strdup ("libjpeg found no image in it");
-  jpeg_destroy_decompress (&cinfo);
-  return ok;
-}
-
-/* SOI first, EOI last (trailing zero or newline padding tolerated), and headers
- * libjpeg accepts. */
-static gboolean
-placeholder_is_jpeg (const guint8 * data, gsize size, gchar ** why)
-{
-  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) {
-    *why = g_strdup ("it does not start with a JPEG start-of-image marker");
-    return FALSE;
-  }
   gsize end = size;
-  while (end > 4 && (data[end - 1] == 0x00 || data[end - 1] == '\n'
+  while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == '\n'
           || data[end - 1] == '\r'))
     end--;
-  if (data[end - 2] != 0xFF || data[end - 1] != 0xD9) {
-    *why = g_strdup ("it does not end with a JPEG end-of-image marker "
-        "(truncated?)");
-    return FALSE;
+
+  cr::JpegCheckLimits limits;
+  limits.min_size = 0;
+  limits.max_size = 0;
+  limits.max_width = 0;
+  limits.max_height = 0;
+  cr::JpegCheckResult res = cr::jpeg_check (data, end, limits);
+  if (res.ok ()) {
+    cr::JpegDecoder decoder;
+    if (!decoder.decode (data, end, res.detail, sizeof (res.detail)))
+      res.reason = cr::JpegReject::DecodeFailed;
   }
-  return jpeg_headers_ok (data, end, why);
+  return res;
 }
 
 /* Reads and checks the placeholder file and points the branch at it. Posts an
@@ -700,12 +682,12 @@ prepare_placeholder (CrJpegFallback * self)
     return FALSE;
   }
 
-  g_autofree gchar *why = nullptr;
   auto *data = reinterpret_cast < const guint8 *>(g_mapped_file_get_contents (file));
-  if (!placeholder_is_jpeg (data, g_mapped_file_get_length (file), &why)) {
+  cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
+  if (!res.ok ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Placeholder image \"%s\" is not a usable JPEG file.", path.c_str ()),
-        ("%s", why));
+        ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
+            cr::jpeg_reject_nick (res.reason)), ("%s", res.detail));
     return FALSE;
   }
 
@@ -816,6 +798,12 @@ change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
 {
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!self->priv->link_error.empty ()) {
+        GST_ELEMENT_ERROR (self, CORE, PAD,
+            ("jpegfallback could not link the elements of its placeholder "
+                "branch."), ("%s", self->priv->link_error.c_str ()));
+        return GST_STATE_CHANGE_FAILURE;
+      }
       if (!self->priv->complete) {
         GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
             ("jpegfallback needs the GStreamer elements input-selector, "

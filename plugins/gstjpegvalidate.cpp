@@ -28,16 +28,12 @@
  */
 #include "gstjpegvalidate.h"
 
+#include "crjpegdecode.h"
 #include "gstcamrelayelements.h"
 #include "jpegcheck.h"
 
-#include <csetjmp>
-#include <cstdio>
 #include <mutex>
 #include <vector>
-
-#include <jpeglib.h>
-#include <jerror.h>
 
 using cr::JpegReject;
 
@@ -52,11 +48,6 @@ using cr::JpegReject;
 
 /* Warnings and element messages per reason are limited to one per interval. */
 #define REPORT_INTERVAL_US G_USEC_PER_SEC
-
-/* Caps what libjpeg may allocate for one decode-check: a progressive frame
- * keeps all its coefficients, 2 bytes per sample (8192x8192 4:2:0 needs
- * 192 MiB). Beyond it the decode fails ("Backing store not supported"). */
-#define DECODE_MAX_MEMORY (256 * 1024 * 1024)
 
 enum
 {
@@ -83,126 +74,6 @@ GST_DEBUG_CATEGORY_STATIC (cr_jpeg_validate_debug);
 #define GST_CAT_DEFAULT cr_jpeg_validate_debug
 
 namespace {
-
-/* Full decode with libjpeg, for decode-check. Used only from the streaming
- * thread (the probe runs under jpegparse's sink pad stream lock), so it
- * needs no lock; one decompressor is kept and reused across frames. */
-class FrameDecoder
-{
-public:
-  FrameDecoder () = default;
-  FrameDecoder (const FrameDecoder &) = delete;
-  FrameDecoder & operator= (const FrameDecoder &) = delete;
-  ~FrameDecoder ()
-  {
-    if (created_)
-      jpeg_destroy_decompress (&cinfo_);
-  }
-
-  /* On failure, writes libjpeg's message to @detail. */
-  bool decode (const guint8 * data, gsize size, char *detail,
-      gsize detail_size);
-
-private:
-  struct ErrorManager
-  {
-    jpeg_error_mgr pub;
-    jmp_buf escape;
-    char message[JMSG_LENGTH_MAX];
-  };
-
-  static void error_exit (j_common_ptr cinfo);
-  static void emit_message (j_common_ptr cinfo, int msg_level);
-  static void output_message (j_common_ptr) { }
-  static bool is_corrupt_data_warning (int msg_code);
-
-  jpeg_decompress_struct cinfo_ { };
-  ErrorManager err_ { };
-  bool created_ = false;
-};
-
-void
-FrameDecoder::error_exit (j_common_ptr cinfo)
-{
-  auto *err = reinterpret_cast<ErrorManager *> (cinfo->err);
-
-  cinfo->err->format_message (cinfo, err->message);
-  longjmp (err->escape, 1);
-}
-
-bool
-FrameDecoder::is_corrupt_data_warning (int msg_code)
-{
-  /* Not JWRN_JFIF_MAJOR, JWRN_ADOBE_XFORM, JWRN_BOGUS_ICC: metadata oddities
-   * that do not change the picture. */
-  switch (msg_code) {
-    case JWRN_ARITH_BAD_CODE:
-    case JWRN_BOGUS_PROGRESSION:
-    case JWRN_EXTRANEOUS_DATA:
-    case JWRN_HIT_MARKER:
-    case JWRN_HUFF_BAD_CODE:
-    case JWRN_JPEG_EOF:
-    case JWRN_MUST_RESYNC:
-    case JWRN_NOT_SEQUENTIAL:
-      return true;
-    default:
-      return false;
-  }
-}
-
-/* Level -1 is a warning: libjpeg's way to say "corrupt data, I patched it
- * up". A viewer would show the patched-up picture, so stop right there. */
-void
-FrameDecoder::emit_message (j_common_ptr cinfo, int msg_level)
-{
-  if (msg_level < 0 && is_corrupt_data_warning (cinfo->err->msg_code))
-    error_exit (cinfo);
-}
-
-bool
-FrameDecoder::decode (const guint8 * data, gsize size, char *detail,
-    gsize detail_size)
-{
-  /* Nothing with a destructor may live in this function: longjmp skips
-   * them. */
-  if (setjmp (err_.escape)) {
-    if (created_)
-      jpeg_abort_decompress (&cinfo_);
-    g_strlcpy (detail, err_.message, detail_size);
-    return false;
-  }
-
-  if (!created_) {
-    cinfo_.err = jpeg_std_error (&err_.pub);
-    err_.pub.error_exit = error_exit;
-    err_.pub.emit_message = emit_message;
-    err_.pub.output_message = output_message;
-    jpeg_create_decompress (&cinfo_);
-    cinfo_.mem->max_memory_to_use = DECODE_MAX_MEMORY;
-    created_ = true;
-  }
-
-  jpeg_mem_src (&cinfo_, data, size);
-  jpeg_read_header (&cinfo_, TRUE);
-  /* Only errors matter, not pixels: skip colour conversion and smoothing.
-   * The entropy decoder, where corruption shows, runs in full either way. */
-  cinfo_.out_color_space = cinfo_.jpeg_color_space;
-  cinfo_.dct_method = JDCT_IFAST;
-  cinfo_.do_fancy_upsampling = FALSE;
-  cinfo_.do_block_smoothing = FALSE;
-  jpeg_start_decompress (&cinfo_);
-
-  /* One scratch row from libjpeg's per-image pool, freed when the image is
-   * finished or aborted. */
-  JSAMPARRAY row = cinfo_.mem->alloc_sarray (
-      reinterpret_cast<j_common_ptr> (&cinfo_), JPOOL_IMAGE,
-      cinfo_.output_width * cinfo_.output_components, 1);
-  while (cinfo_.output_scanline < cinfo_.output_height)
-    jpeg_read_scanlines (&cinfo_, row, 1);
-  /* Reads up to EOI, which reports data left over after the last scan. */
-  jpeg_finish_decompress (&cinfo_);
-  return true;
-}
 
 struct Settings
 {
@@ -237,8 +108,9 @@ struct CrJpegValidatePrivate
   Settings settings;
   State state;
 
-  /* Streaming thread only (under jpegparse's sink pad stream lock). */
-  FrameDecoder decoder;
+  /* Streaming thread only (under jpegparse's sink pad stream lock), so the
+   * decoder for decode-check needs no lock. */
+  cr::JpegDecoder decoder;
   /* PTS of the frames just accepted (one, or several from a buffer list),
    * put back on what jpegparse pushes for them, in order: see
    * cr_jpeg_validate_src_probe(). Cleared, not freed, for every input. */

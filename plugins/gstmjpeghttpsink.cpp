@@ -14,6 +14,9 @@
  * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
  * that wants Content-Length on every part asks for it with `?content-length=1`.
  *
+ * End of stream ends every viewer's response with the closing boundary; after a flush (a seek in
+ * an application that reuses the element) frames are served again.
+ *
  * The listening socket is shared with every other camrelay element of the process that uses the
  * same address and port (e.g. wsjpegsrc).
  *
@@ -24,18 +27,14 @@
  */
 #include "gstmjpeghttpsink.h"
 
+#include "crlatestfile.h"
 #include "crlisten.h"
+#include "crmultipartsplit.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
 
-#include <gst/base/gstadapter.h>
-#include <glib/gstdio.h>
-
-#include <condition_variable>
-#include <cstring>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #define DEFAULT_PATH "/"
 #define DEFAULT_SNAPSHOT_PATH ""
@@ -45,9 +44,6 @@
 #define DEFAULT_SEND_LOWAT (16 * 1024)
 #define DEFAULT_BOUNDARY "ThisRandomString"
 #define DEFAULT_LATEST_FILE ""
-
-/* A multipart header block larger than this is not multipartmux output. */
-#define MAX_PART_HEADER 4096
 
 enum
 {
@@ -64,7 +60,8 @@ enum
   PROP_STATS,
 };
 
-GST_DEBUG_CATEGORY_STATIC (cr_mjpeg_http_sink_debug);
+/* Not static: the latest-file writer (crlatestfile.cpp) logs in it too. */
+GST_DEBUG_CATEGORY (cr_mjpeg_http_sink_debug);
 #define GST_CAT_DEFAULT cr_mjpeg_http_sink_debug
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -109,80 +106,6 @@ bytes_from_buffer (GstBuffer * buffer)
       }, m);
 }
 
-/* Writes the newest frame to a file, atomically, from its own thread: disk I/O stays off both the
- * streaming thread and the server thread, and a slow disk only means fewer writes. */
-class LatestFileWriter
-{
-public:
-  explicit LatestFileWriter (std::string path) : path_ (std::move (path)),
-      thread_ ([this] { run (); }) { }
-
-  ~LatestFileWriter ()
-  {
-    {
-      std::lock_guard<std::mutex> guard (mutex_);
-      stop_ = true;
-    }
-    cond_.notify_all ();
-    thread_.join ();
-    g_clear_pointer (&pending_, g_bytes_unref);
-  }
-
-  void offer (GBytes * frame)
-  {
-    {
-      std::lock_guard<std::mutex> guard (mutex_);
-      if (pending_)
-        g_bytes_unref (pending_);
-      pending_ = g_bytes_ref (frame);
-    }
-    cond_.notify_one ();
-  }
-
-  guint64 writes () const
-  {
-    std::lock_guard<std::mutex> guard (mutex_);
-    return writes_;
-  }
-
-private:
-  void run ()
-  {
-    std::unique_lock<std::mutex> lock (mutex_);
-    for (;;) {
-      cond_.wait (lock,[this] { return stop_ || pending_; });
-      if (stop_)
-        return;
-      GBytes *frame = pending_;
-      pending_ = nullptr;
-      lock.unlock ();
-      write (frame);
-      g_bytes_unref (frame);
-      lock.lock ();
-      writes_++;
-    }
-  }
-
-  void write (GBytes * frame)
-  {
-    gsize size;
-    const gchar *data = static_cast<const gchar *> (g_bytes_get_data (frame, &size));
-    g_autoptr (GError) error = nullptr;
-    /* g_file_set_contents writes a temporary file and renames it over the target. */
-    if (!g_file_set_contents_full (path_.c_str (), data, size,
-            G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
-      GST_WARNING ("could not write %s: %s", path_.c_str (), error->message);
-  }
-
-  std::string path_;
-  mutable std::mutex mutex_;
-  std::condition_variable cond_;
-  GBytes *pending_ = nullptr;
-  bool stop_ = false;
-  guint64 writes_ = 0;
-  std::thread thread_;
-};
-
 }  // namespace
 
 struct CrMjpegHttpSinkPrivate
@@ -192,15 +115,13 @@ struct CrMjpegHttpSinkPrivate
   Settings settings;
   std::shared_ptr<cr::Server> server;
   std::shared_ptr<cr::Stream> stream;
-  std::unique_ptr<LatestFileWriter> latest_file;
+  std::unique_ptr<cr::LatestFileWriter> latest_file;
 
   /* Streaming thread only. */
-  GstAdapter *adapter = nullptr;
   bool multipart = false;
-  std::string boundary;
+  cr::MultipartSplitter splitter;
+  /* Content-Type of plain (not multipart) input. */
   std::string part_type = "image/jpeg";
-  gsize body_left = 0;          /* > 0 while a part body is expected */
-  bool in_body = false;
 };
 
 struct _CrMjpegHttpSink
@@ -295,7 +216,6 @@ static void
 cr_mjpeg_http_sink_init (CrMjpegHttpSink * self)
 {
   self->priv = new CrMjpegHttpSinkPrivate;
-  self->priv->adapter = gst_adapter_new ();
   /* Frames go out as soon as they arrive: they are already stamped with their arrival time, and
    * waiting on the clock would only add latency. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
@@ -307,7 +227,6 @@ static void
 cr_mjpeg_http_sink_finalize (GObject * object)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
-  g_clear_object (&self->priv->adapter);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -316,7 +235,7 @@ cr_mjpeg_http_sink_finalize (GObject * object)
 /* Streaming                                                                                      */
 
 static void
-publish (CrMjpegHttpSink * self, GstBuffer * frame)
+publish (CrMjpegHttpSink * self, GstBuffer * frame, const char *content_type)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   GBytes *bytes = bytes_from_buffer (frame);
@@ -330,7 +249,7 @@ publish (CrMjpegHttpSink * self, GstBuffer * frame)
       priv->latest_file->offer (bytes);
   }
   if (stream)
-    stream->publish (bytes, priv->part_type.c_str ());
+    stream->publish (bytes, content_type);
   g_bytes_unref (bytes);
 }
 
@@ -357,9 +276,7 @@ cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
             boundary.c_str ()), ("RFC 2046 allows 1 to 70 characters"));
     return FALSE;
   }
-  priv->boundary = boundary;
-  gst_adapter_clear (priv->adapter);
-  priv->in_body = false;
+  priv->splitter.reset (boundary);
 
   std::shared_ptr<cr::Stream> stream;
   {
@@ -373,101 +290,6 @@ cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   return TRUE;
 }
 
-/* Parses "--boundary\r\nName: value\r\n...\r\n\r\n"; fills the part's Content-Type and length. */
-static bool
-parse_part_header (CrMjpegHttpSink * self, const char *block, gsize len, gsize * length)
-{
-  CrMjpegHttpSinkPrivate *priv = self->priv;
-  std::string text (block, len);
-  std::string opening = "--" + priv->boundary + "\r\n";
-  if (text.compare (0, opening.size (), opening) != 0)
-    return false;
-
-  bool have_length = false;
-  gsize pos = opening.size ();
-  while (pos < text.size ()) {
-    gsize eol = text.find ("\r\n", pos);
-    if (eol == std::string::npos || eol == pos)
-      break;
-    std::string line = text.substr (pos, eol - pos);
-    pos = eol + 2;
-    gsize colon = line.find (':');
-    if (colon == std::string::npos)
-      continue;
-    std::string name = line.substr (0, colon);
-    g_autofree gchar *value = g_strstrip (g_strdup (line.c_str () + colon + 1));
-    if (g_ascii_strcasecmp (name.c_str (), "Content-Type") == 0) {
-      priv->part_type = value;
-    } else if (g_ascii_strcasecmp (name.c_str (), "Content-Length") == 0) {
-      guint64 n;
-      if (!g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT32, &n, nullptr))
-        return false;
-      *length = n;
-      have_length = true;
-    }
-  }
-  return have_length;
-}
-
-/* Splits multipartmux output back into frames. multipartmux pushes the header block, the frame
- * itself and a CRLF as separate buffers, so taking the body from the adapter returns the original
- * frame buffer without a copy. */
-static GstFlowReturn
-render_multipart (CrMjpegHttpSink * self)
-{
-  CrMjpegHttpSinkPrivate *priv = self->priv;
-  GstAdapter *adapter = priv->adapter;
-
-  for (;;) {
-    gsize avail = gst_adapter_available (adapter);
-    if (priv->in_body) {
-      if (avail < priv->body_left)
-        return GST_FLOW_OK;
-      GstBuffer *frame = gst_adapter_take_buffer (adapter, priv->body_left);
-      priv->in_body = false;
-      publish (self, frame);
-      gst_buffer_unref (frame);
-      continue;
-    }
-
-    /* The CRLF that ends the previous part. */
-    while (avail >= 2) {
-      guint8 crlf[2];
-      gst_adapter_copy (adapter, crlf, 0, 2);
-      if (crlf[0] != '\r' || crlf[1] != '\n')
-        break;
-      gst_adapter_flush (adapter, 2);
-      avail -= 2;
-    }
-    if (avail < 4)
-      return GST_FLOW_OK;
-
-    gssize end = gst_adapter_masked_scan_uint32 (adapter, 0xffffffff, 0x0d0a0d0a, 0, avail);
-    if (end < 0) {
-      if (avail > MAX_PART_HEADER)
-        goto bad_input;
-      return GST_FLOW_OK;
-    }
-    {
-      gsize block = end + 4;
-      const char *data = static_cast<const char *> (gst_adapter_map (adapter, block));
-      gsize length = 0;
-      bool ok = parse_part_header (self, data, block, &length);
-      gst_adapter_unmap (adapter);
-      if (!ok)
-        goto bad_input;
-      gst_adapter_flush (adapter, block);
-      priv->in_body = true;
-      priv->body_left = length;
-    }
-  }
-
-bad_input:
-  GST_ELEMENT_ERROR (self, STREAM, DEMUX, ("Input is not multipart data as multipartmux makes it."),
-      ("expected \"--%s\" and a Content-Length header", priv->boundary.c_str ()));
-  return GST_FLOW_ERROR;
-}
-
 static GstFlowReturn
 cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
@@ -475,11 +297,27 @@ cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   CrMjpegHttpSinkPrivate *priv = self->priv;
 
   if (!priv->multipart) {
-    publish (self, buffer);
+    publish (self, buffer, priv->part_type.c_str ());
     return GST_FLOW_OK;
   }
-  gst_adapter_push (priv->adapter, gst_buffer_ref (buffer));
-  return render_multipart (self);
+  priv->splitter.push (gst_buffer_ref (buffer));
+  for (;;) {
+    GstBuffer *frame = nullptr;
+    switch (priv->splitter.next (&frame)) {
+      case cr::MultipartSplitter::Result::PART:
+        publish (self, frame, priv->splitter.content_type ().c_str ());
+        gst_buffer_unref (frame);
+        break;
+      case cr::MultipartSplitter::Result::NEED_DATA:
+        return GST_FLOW_OK;
+      case cr::MultipartSplitter::Result::NOT_MULTIPART:
+        GST_ELEMENT_ERROR (self, STREAM, DEMUX,
+            ("Input is not multipart data as multipartmux makes it."),
+            ("expected \"--%s\" and a Content-Length header",
+                priv->splitter.boundary ().c_str ()));
+        return GST_FLOW_ERROR;
+    }
+  }
 }
 
 static gboolean
@@ -500,10 +338,18 @@ cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
         stream->finish ();
       break;
     }
-    case GST_EVENT_FLUSH_STOP:
-      gst_adapter_clear (priv->adapter);
-      priv->in_body = false;
+    case GST_EVENT_FLUSH_STOP:{
+      priv->splitter.clear ();
+      /* A flush ends the EOS state, as in every sink: what comes next is served again. */
+      std::shared_ptr<cr::Stream> stream;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        stream = priv->stream;
+      }
+      if (stream)
+        stream->reopen ();
       break;
+    }
     default:
       break;
   }
@@ -682,7 +528,7 @@ start_stream (CrMjpegHttpSink * self)
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
-    priv->latest_file = std::make_unique<LatestFileWriter> (latest_file);
+    priv->latest_file = std::make_unique<cr::LatestFileWriter> (GST_ELEMENT (self), latest_file);
   return TRUE;
 }
 
@@ -692,7 +538,7 @@ stop_stream (CrMjpegHttpSink * self)
   CrMjpegHttpSinkPrivate *priv = self->priv;
   std::shared_ptr<cr::Stream> stream;
   std::shared_ptr<cr::Server> server;
-  std::unique_ptr<LatestFileWriter> writer;
+  std::unique_ptr<cr::LatestFileWriter> writer;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     stream = std::move (priv->stream);
@@ -701,8 +547,7 @@ stop_stream (CrMjpegHttpSink * self)
   }
   if (stream && server)
     server->remove_stream (stream);
-  gst_adapter_clear (priv->adapter);
-  priv->in_body = false;
+  priv->splitter.clear ();
 }
 
 static GstStateChangeReturn

@@ -216,6 +216,7 @@ public:
   void publish (GBytes * jpeg, const char *content_type) override;
   void set_boundary (const std::string & boundary) override;
   void finish () override;
+  void reopen () override;
   GBytes *latest () const override;
   StreamStats stats () const override;
 

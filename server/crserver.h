@@ -137,6 +137,10 @@ public:
   /* Any thread. Ends every viewer's response with the closing boundary (end of stream). */
   virtual void finish () = 0;
 
+  /* Any thread. Undoes finish(): published frames are served again, to the viewers that connect
+   * from now on (a flush after the end of stream, e.g. a seek). No-op unless finished. */
+  virtual void reopen () = 0;
+
   /* Any thread. The latest frame (transfer full), or nullptr before the first one. */
   virtual GBytes *latest () const = 0;
 

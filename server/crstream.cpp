@@ -371,6 +371,21 @@ StreamImpl::finish ()
     g_source_set_ready_time (wake_, 0);
 }
 
+void
+StreamImpl::reopen ()
+{
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (!finished_)
+      return;
+  }
+  /* A finish not yet fanned out belongs to the ended stream: deliver it first, or it would end the
+   * responses of viewers that join after the reopen. */
+  server_->invoke_sync ([this] { fan_out_pending (); });
+  std::lock_guard<std::mutex> lock (mutex_);
+  finished_ = false;
+}
+
 GBytes *
 StreamImpl::latest () const
 {

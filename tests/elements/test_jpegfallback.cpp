@@ -20,6 +20,8 @@
 
 namespace {
 
+using Bytes = std::vector<guint8>;
+
 constexpr GstClockTime kTimeout = 5 * GST_SECOND;
 constexpr GstClockTime kMs = GST_MSECOND;
 /* Upper bound on waiting for imagefreeze to come back to the clock; only reached
@@ -341,6 +343,42 @@ TEST_F (JpegFallback, EndOfLiveStreamEndsTheOutputEvenOnThePlaceholder)
   EXPECT_TRUE (got_eos);
 }
 
+TEST_F (JpegFallback, EndOfStreamOnThePlaceholderIsASwitchToLive)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_TRUE (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* The selector now outputs the live input (its EOS): the state, the stats and the
+   * notifications must say so. */
+  EXPECT_EQ (active (), "live");
+  expect_switch ("live", "end-of-stream", 500 * kMs, 1);
+  EXPECT_EQ (active_notifies, 1);
+  EXPECT_EQ (stat (h->element, "switches"), 1u);
+  EXPECT_EQ (stat (h->element, "time-on-placeholder"), 500 * kMs);
+}
+
+TEST_F (JpegFallback, NoTimeoutSwitchAfterTheEndOfTheLiveStream)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  expect_switch ("live", "first-frame", 500 * kMs, 1);
+  ASSERT_EQ (pending_times ().back (), 500 * kMs + kTimeout);
+  ASSERT_TRUE (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  /* The stream has ended: its timeout wait is gone, so nothing can switch the
+   * selector back to the placeholder behind the EOS. */
+  GList *pending = nullptr;
+  gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 1000, &pending);
+  for (GList * l = pending; l; l = l->next)
+    EXPECT_NE (gst_clock_id_get_time (static_cast < GstClockID > (l->data)),
+        500 * kMs + kTimeout) << "the timeout wait outlived the stream";
+  g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
+  EXPECT_EQ (active (), "live");
+  Switch sw;
+  EXPECT_FALSE (next_switch (&sw));
+}
+
 TEST_F (JpegFallback, NoLiveFrameForTimeoutSwitchesToPlaceholderThenResumes)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
@@ -606,6 +644,53 @@ TEST_F (JpegFallbackStartup, MissingPlaceholderFailsNamingThePath)
   EXPECT_EQ (code, GST_RESOURCE_ERROR_NOT_FOUND);
 }
 
+/* A placeholder is refused with the reason jpegvalidate would name for a frame. */
+TEST_F (JpegFallbackStartup, BrokenPlaceholderIsRefusedWithTheReason)
+{
+  const Bytes &good = media->placeholder_bytes;
+  const char text_file[] = "this is a text file, not a picture\n";
+  /* SOF claims more bytes than the file has. */
+  Bytes truncated (good.begin (), good.begin () + good.size () / 2);
+  /* Structurally whole, but the scan stops a quarter of the way in: only a decode
+   * can tell. */
+  gsize sos = 2;
+  while (sos + 4 < good.size () && !(good[sos] == 0xFF && good[sos + 1] == 0xDA))
+    sos += 2 + ((good[sos + 2] << 8) | good[sos + 3]);
+  ASSERT_LT (sos + 4, good.size ());
+  gsize scan = sos + 2 + ((good[sos + 2] << 8) | good[sos + 3]);
+  Bytes short_scan (good.begin (), good.begin () + scan + (good.size () - scan) / 4);
+  while (short_scan.back () == 0xFF)
+    short_scan.pop_back ();
+  short_scan.push_back (0xFF);
+  short_scan.push_back (0xD9);
+  /* Zero and newline padding after EOI is tolerated, anything else is not. */
+  Bytes padded (good);
+  padded.insert (padded.end (), { '\r', '\n', 0, 0 });
+  Bytes trailing (good);
+  trailing.insert (trailing.end (), { 'x', 'y', 'z' });
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    { write_file ("text.jpg", (const guint8 *) text_file, sizeof (text_file) - 1), "not-jpeg" },
+    { write_file ("half.jpg", truncated), "truncated" },
+    { write_file ("short-scan.jpg", short_scan), "decode-failed" },
+    { write_file ("trailing.jpg", trailing), "malformed" },
+    { write_file ("padded.jpg", padded), "" },
+  };
+  for (const auto &[path, reason] : cases) {
+    GQuark domain = 0;
+    gint code = 0;
+    std::string text = start_with (path, &domain, &code);
+    if (reason.empty ()) {
+      EXPECT_EQ (text, "") << path;
+      continue;
+    }
+    ASSERT_FALSE (text.empty ()) << "started with " << path;
+    EXPECT_NE (text.find (path), std::string::npos) << text;
+    EXPECT_NE (text.find ("(" + reason + ")"), std::string::npos) << text;
+    EXPECT_EQ (domain, GST_RESOURCE_ERROR) << text;
+  }
+}
+
 TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
 {
   const char text_file[] = "this is a text file, not a picture\n";
@@ -627,6 +712,90 @@ TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
     EXPECT_NE (text.find (path), std::string::npos) << text;
     EXPECT_EQ (domain, GST_RESOURCE_ERROR) << text;
   }
+}
+
+/* Stands in for jpegdec, with output that imagefreeze does not take: the
+ * placeholder branch cannot be linked. */
+struct UnlinkableDec
+{
+  GstElement parent;
+};
+
+struct UnlinkableDecClass
+{
+  GstElementClass parent_class;
+};
+
+G_DEFINE_TYPE (UnlinkableDec, unlinkable_dec, GST_TYPE_ELEMENT);
+
+GstStaticPadTemplate unlinkable_sink = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+GstStaticPadTemplate unlinkable_src = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
+
+void
+unlinkable_dec_class_init (UnlinkableDecClass * klass)
+{
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  gst_element_class_add_static_pad_template (element_class, &unlinkable_sink);
+  gst_element_class_add_static_pad_template (element_class, &unlinkable_src);
+  gst_element_class_set_static_metadata (element_class, "unlinkable", "Codec",
+      "test stand-in", "camrelay");
+}
+
+void
+unlinkable_dec_init (UnlinkableDec * self)
+{
+  GstPad *sink = gst_pad_new_from_static_template (&unlinkable_sink, "sink");
+  /* Half-linked, the file's bytes would arrive here: take them quietly. */
+  gst_pad_set_chain_function (sink, +[](GstPad *, GstObject *, GstBuffer * b) {
+        gst_buffer_unref (b);
+        return GST_FLOW_OK;
+      });
+  gst_element_add_pad (GST_ELEMENT (self), sink);
+  gst_element_add_pad (GST_ELEMENT (self),
+      gst_pad_new_from_static_template (&unlinkable_src, "src"));
+}
+
+/* Replaces the registry's factory @name with @type while alive. */
+class ReplacedFactory
+{
+public:
+  ReplacedFactory (const char *name, GType type)
+  {
+    /* Loaded first, so that its plugin cannot register it again over ours. */
+    g_autoptr (GstElementFactory) found = gst_element_factory_find (name);
+    if (found)
+      original_ = GST_PLUGIN_FEATURE (gst_plugin_feature_load (GST_PLUGIN_FEATURE (found)));
+    gst_element_register (nullptr, name, GST_RANK_NONE, type);
+  }
+  ~ReplacedFactory ()
+  {
+    if (!original_)
+      return;
+    gst_registry_add_feature (gst_registry_get (), original_);
+    gst_object_unref (original_);
+  }
+
+private:
+  GstPluginFeature *original_ = nullptr;
+};
+
+TEST_F (JpegFallbackStartup, ChildrenThatDoNotLinkFailTheStart)
+{
+  GQuark domain = 0;
+  gint code = 0;
+  std::string text;
+  {
+    ReplacedFactory fake ("jpegdec", unlinkable_dec_get_type ());
+    text = start_with (media->placeholder, &domain, &code);
+  }
+  ASSERT_FALSE (text.empty ()) << "started half-linked";
+  EXPECT_NE (text.find ("link"), std::string::npos) << text;
+  EXPECT_EQ (domain, GST_CORE_ERROR) << text;
+
+  /* The real jpegdec is back for everybody else. */
+  EXPECT_EQ (start_with (media->placeholder, &domain, &code), "");
 }
 
 TEST_F (JpegFallbackStartup, GoodPlaceholderStarts)

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay: decodes one JPEG image in memory with libjpeg, to tell whether it decodes cleanly.
+ *
+ * libjpeg reports an error by calling a function that must not return; this module is the one
+ * place in camrelay that catches it (setjmp/longjmp), and it treats the corrupt-data warnings
+ * libjpeg patches over as errors too, since a viewer would see the patched-up picture. Used by
+ * jpegvalidate's decode-check for every frame and by jpegfallback for its placeholder file.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include <csetjmp>
+#include <cstdio>
+
+#include <jpeglib.h>
+
+namespace cr {
+
+/* One decompressor, kept and reused across images. Not thread-safe: one thread at a time. */
+class JpegDecoder
+{
+public:
+  JpegDecoder () = default;
+  JpegDecoder (const JpegDecoder &) = delete;
+  JpegDecoder & operator= (const JpegDecoder &) = delete;
+  ~JpegDecoder ();
+
+  /* Decodes all of @data (the pixels are thrown away). On failure, writes libjpeg's message to
+   * @detail. */
+  bool decode (const guint8 * data, gsize size, char *detail, gsize detail_size);
+
+private:
+  struct ErrorManager
+  {
+    jpeg_error_mgr pub;
+    jmp_buf escape;
+    char message[JMSG_LENGTH_MAX];
+  };
+
+  static void error_exit (j_common_ptr cinfo);
+  static void emit_message (j_common_ptr cinfo, int msg_level);
+  static void output_message (j_common_ptr) { }
+  static bool is_corrupt_data_warning (int msg_code);
+
+  jpeg_decompress_struct cinfo_ { };
+  ErrorManager err_ { };
+  bool created_ = false;
+};
+
+}  // namespace cr
