@@ -1,7 +1,8 @@
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, four elements:
+ * One plugin, five elements:
  *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
+ *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
  */
 #include "gstcamrelayelements.h"
 
@@ -14,6 +15,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (jpegvalidate, plugin);
   ok |= GST_ELEMENT_REGISTER (jpegfallback, plugin);
   ok |= GST_ELEMENT_REGISTER (mjpeghttpsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (wsjpegsink, plugin);
 
   return ok;
 }
