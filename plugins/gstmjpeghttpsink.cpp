@@ -75,7 +75,6 @@ namespace {
 
 struct Settings
 {
-  cr::ListenSettings listen;
   std::string path = DEFAULT_PATH;
   std::string snapshot_path = DEFAULT_SNAPSHOT_PATH;
   guint max_viewers = DEFAULT_MAX_VIEWERS;
@@ -187,10 +186,11 @@ private:
 
 struct CrMjpegHttpSinkPrivate
 {
+  cr::Listener listener;
+
   /* Guards settings and the pointers below; never held while waiting for the server thread. */
   std::mutex lock;
   Settings settings;
-  std::shared_ptr<cr::Server> server;
   std::shared_ptr<cr::Stream> stream;
   std::unique_ptr<LatestFileWriter> latest_file;
 
@@ -550,11 +550,11 @@ cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue *
     GParamSpec * pspec)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
+  if (self->priv->listener.set_property (prop_id, value))
+    return;
+
   std::lock_guard<std::mutex> guard (self->priv->lock);
   Settings & s = self->priv->settings;
-
-  if (cr::listen_set_property (s.listen, prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATH:
       set_string (s.path, value, DEFAULT_PATH);
@@ -597,11 +597,11 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
     g_value_take_boxed (value, build_stats (self));
     return;
   }
+  if (priv->listener.get_property (prop_id, value))
+    return;
 
   std::lock_guard<std::mutex> guard (priv->lock);
   const Settings & s = priv->settings;
-  if (cr::listen_get_property (s.listen, priv->server.get (), prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATH:
       g_value_set_string (value, s.path.c_str ());
@@ -634,27 +634,12 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
 }
 
 static gboolean
-open_server (CrMjpegHttpSink * self)
-{
-  CrMjpegHttpSinkPrivate *priv = self->priv;
-  Settings s;
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    s = priv->settings;
-  }
-  auto server = cr::listen_acquire (GST_ELEMENT (self), s.listen, "viewers");
-  std::lock_guard<std::mutex> guard (priv->lock);
-  priv->server = server;
-  return server != nullptr;
-}
-
-static gboolean
 start_stream (CrMjpegHttpSink * self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamSettings ss;
   std::string latest_file;
-  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Server> server = priv->listener.server ();
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     const Settings & s = priv->settings;
@@ -668,7 +653,6 @@ start_stream (CrMjpegHttpSink * self)
       ss.stall_timeout_ms = 1;
     ss.send_lowat = s.send_lowat;
     latest_file = s.latest_file;
-    server = priv->server;
   }
   g_autoptr (GError) error = nullptr;
   auto stream = server->add_stream (ss, &error);
@@ -677,8 +661,8 @@ start_stream (CrMjpegHttpSink * self)
             error->message), (nullptr));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "serving MJPEG on http://%s:%u%s", server->address ().c_str (),
-      server->port (), ss.path.c_str ());
+  GST_INFO_OBJECT (self, "serving MJPEG on %s://%s:%u%s", server->tls ()? "https" : "http",
+      server->address ().c_str (), server->port (), ss.path.c_str ());
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
@@ -691,12 +675,11 @@ stop_stream (CrMjpegHttpSink * self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   std::shared_ptr<cr::Stream> stream;
-  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Server> server = priv->listener.server ();
   std::unique_ptr<LatestFileWriter> writer;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     stream = std::move (priv->stream);
-    server = priv->server;
     writer = std::move (priv->latest_file);
   }
   if (stream && server)
@@ -712,7 +695,7 @@ cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition
 
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!open_server (self))
+      if (!self->priv->listener.open (element, "viewers"))
         return GST_STATE_CHANGE_FAILURE;
       break;
     case GST_STATE_CHANGE_READY_TO_PAUSED:
@@ -734,15 +717,9 @@ cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition
       stop_stream (self);
       break;
     }
-    case GST_STATE_CHANGE_READY_TO_NULL:{
-      std::shared_ptr<cr::Server> server;
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        server = std::move (self->priv->server);
-      }
-      server.reset ();
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      self->priv->listener.close ();
       break;
-    }
     default:
       break;
   }
