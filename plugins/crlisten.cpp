@@ -174,6 +174,41 @@ Listener::get_property (guint prop_id, GValue * value) const
   }
 }
 
+GstStateChangeReturn
+Listener::change_state (GstElement * element, GstStateChange transition,
+    GstElementClass * parent_class, const char *purpose, const std::function<bool ()> & start,
+    const std::function<void ()> & stop)
+{
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!open (element, purpose))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!start ())
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
+
+  GstStateChangeReturn ret = parent_class->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      stop ();
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      close ();
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
 bool
 Listener::open (GstElement * element, const char *purpose)
 {

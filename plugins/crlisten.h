@@ -8,6 +8,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,14 @@ public:
   /* True if @prop_id is a listen property; then it was handled. */
   bool set_property (guint prop_id, const GValue * value);
   bool get_property (guint prop_id, GValue * value) const;
+
+  /* The lifecycle both elements share, for their change_state: the server is held from
+   * NULL→READY (acquired for @purpose, e.g. "cameras") to READY→NULL, and the element's own route
+   * on it from READY→PAUSED (@start; false = failure, after posting an error) to PAUSED→READY
+   * (@stop), around @parent_class's change_state. */
+  GstStateChangeReturn change_state (GstElement * element, GstStateChange transition,
+      GstElementClass * parent_class, const char *purpose, const std::function<bool ()> & start,
+      const std::function<void ()> & stop);
 
   /* NULL→READY: acquires the server, or posts the error and returns false. */
   bool open (GstElement * element, const char *purpose);

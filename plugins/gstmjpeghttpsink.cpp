@@ -15,7 +15,9 @@
  * that wants Content-Length on every part asks for it with `?content-length=1`.
  *
  * The listening socket is shared with every other camrelay element of the process that uses the
- * same address and port (e.g. wsjpegsrc).
+ * same address and port (e.g. wsjpegsrc). The server settings (tls-certificate, tls-key,
+ * viewer-user, viewer-password, open-on-loopback, request-timeout) must then be the same on all
+ * of them.
  *
  * ## Example launch line
  * |[
@@ -692,36 +694,10 @@ static GstStateChangeReturn
 cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (element);
-
-  switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!self->priv->listener.open (element, "viewers"))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (!start_stream (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    default:
-      break;
-  }
-
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:{
-      g_autoptr (GstStructure) stats = build_stats (self);
-      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
-      stop_stream (self);
-      break;
-    }
-    case GST_STATE_CHANGE_READY_TO_NULL:
-      self->priv->listener.close ();
-      break;
-    default:
-      break;
-  }
-  return ret;
+  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
+      "viewers",[self] { return start_stream (self); },[self] {
+        g_autoptr (GstStructure) stats = build_stats (self);
+        GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
+        stop_stream (self);
+      });
 }

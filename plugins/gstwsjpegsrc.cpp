@@ -362,47 +362,25 @@ start_ingest (CrWsJpegSrc * self)
   return TRUE;
 }
 
+static void
+stop_ingest (CrWsJpegSrc * self)
+{
+  g_autoptr (GstStructure) stats = build_stats (self);
+  GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
+  /* Destroyed outside the lock: it waits for the server thread, which may be inside
+   * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
+  std::unique_ptr<cr::IngestRoute> route;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    route = std::move (self->priv->route);
+  }
+  route.reset ();
+}
+
 static GstStateChangeReturn
 cr_ws_jpeg_src_change_state (GstElement * element, GstStateChange transition)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
-
-  switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!self->priv->listener.open (element, "cameras"))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (!start_ingest (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    default:
-      break;
-  }
-
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:{
-      /* Destroyed outside the lock: it waits for the server thread, which may be inside
-       * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
-      g_autoptr (GstStructure) stats = build_stats (self);
-      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
-      std::unique_ptr<cr::IngestRoute> route;
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        route = std::move (self->priv->route);
-      }
-      route.reset ();
-      break;
-    }
-    case GST_STATE_CHANGE_READY_TO_NULL:
-      self->priv->listener.close ();
-      break;
-    default:
-      break;
-  }
-  return ret;
+  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
+      "cameras",[self] { return start_ingest (self); },[self] { stop_ingest (self); });
 }
