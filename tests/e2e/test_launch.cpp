@@ -315,8 +315,6 @@ TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
         "mjpeghttpsink", "address=127.0.0.1", "port=" + p, tls[0], tls[1], "viewer-user=u",
         "viewer-password=p"}, crtest::gst_child_env ());
   ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();
-  EXPECT_EQ (launch.output ().find ("viewer-password=p"), std::string::npos)
-      << "the password is printed";
   std::string url = "https://127.0.0.1:" + p + "/";
 
   auto status = [&](const std::vector<std::string> & extra, const std::string & target) {
