@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: wsjpegsrc, JPEG frames from WebSocket cameras. */
 #pragma once
 
