@@ -18,7 +18,9 @@
  * an application that reuses the element) frames are served again.
  *
  * The listening socket is shared with every other camrelay element of the process that uses the
- * same address and port (e.g. wsjpegsrc).
+ * same address and port (e.g. wsjpegsrc). The server settings (tls-certificate, tls-key,
+ * viewer-user, viewer-password, open-on-loopback, request-timeout) must then be the same on all
+ * of them.
  *
  * ## Example launch line
  * |[
@@ -72,7 +74,6 @@ namespace {
 
 struct Settings
 {
-  cr::ListenSettings listen;
   std::string path = DEFAULT_PATH;
   std::string snapshot_path = DEFAULT_SNAPSHOT_PATH;
   guint max_viewers = DEFAULT_MAX_VIEWERS;
@@ -110,10 +111,11 @@ bytes_from_buffer (GstBuffer * buffer)
 
 struct CrMjpegHttpSinkPrivate
 {
+  cr::Listener listener;
+
   /* Guards settings and the pointers below; never held while waiting for the server thread. */
   std::mutex lock;
   Settings settings;
-  std::shared_ptr<cr::Server> server;
   std::shared_ptr<cr::Stream> stream;
   std::unique_ptr<cr::LatestFileWriter> latest_file;
 
@@ -396,11 +398,11 @@ cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue *
     GParamSpec * pspec)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
+  if (self->priv->listener.set_property (prop_id, value))
+    return;
+
   std::lock_guard<std::mutex> guard (self->priv->lock);
   Settings & s = self->priv->settings;
-
-  if (cr::listen_set_property (s.listen, prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATH:
       set_string (s.path, value, DEFAULT_PATH);
@@ -443,11 +445,11 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
     g_value_take_boxed (value, build_stats (self));
     return;
   }
+  if (priv->listener.get_property (prop_id, value))
+    return;
 
   std::lock_guard<std::mutex> guard (priv->lock);
   const Settings & s = priv->settings;
-  if (cr::listen_get_property (s.listen, priv->server.get (), prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATH:
       g_value_set_string (value, s.path.c_str ());
@@ -480,27 +482,12 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
 }
 
 static gboolean
-open_server (CrMjpegHttpSink * self)
-{
-  CrMjpegHttpSinkPrivate *priv = self->priv;
-  Settings s;
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    s = priv->settings;
-  }
-  auto server = cr::listen_acquire (GST_ELEMENT (self), s.listen, "viewers");
-  std::lock_guard<std::mutex> guard (priv->lock);
-  priv->server = server;
-  return server != nullptr;
-}
-
-static gboolean
 start_stream (CrMjpegHttpSink * self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamSettings ss;
   std::string latest_file;
-  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Server> server = priv->listener.server ();
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     const Settings & s = priv->settings;
@@ -514,7 +501,6 @@ start_stream (CrMjpegHttpSink * self)
       ss.stall_timeout_ms = 1;
     ss.send_lowat = s.send_lowat;
     latest_file = s.latest_file;
-    server = priv->server;
   }
   g_autoptr (GError) error = nullptr;
   auto stream = server->add_stream (ss, &error);
@@ -523,8 +509,8 @@ start_stream (CrMjpegHttpSink * self)
             error->message), (nullptr));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "serving MJPEG on http://%s:%u%s", server->address ().c_str (),
-      server->port (), ss.path.c_str ());
+  GST_INFO_OBJECT (self, "serving MJPEG on %s://%s:%u%s", server->tls ()? "https" : "http",
+      server->address ().c_str (), server->port (), ss.path.c_str ());
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
@@ -537,12 +523,11 @@ stop_stream (CrMjpegHttpSink * self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   std::shared_ptr<cr::Stream> stream;
-  std::shared_ptr<cr::Server> server;
+  std::shared_ptr<cr::Server> server = priv->listener.server ();
   std::unique_ptr<cr::LatestFileWriter> writer;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     stream = std::move (priv->stream);
-    server = priv->server;
     writer = std::move (priv->latest_file);
   }
   if (stream && server)
@@ -554,42 +539,10 @@ static GstStateChangeReturn
 cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (element);
-
-  switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!open_server (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (!start_stream (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    default:
-      break;
-  }
-
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:{
-      g_autoptr (GstStructure) stats = build_stats (self);
-      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
-      stop_stream (self);
-      break;
-    }
-    case GST_STATE_CHANGE_READY_TO_NULL:{
-      std::shared_ptr<cr::Server> server;
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        server = std::move (self->priv->server);
-      }
-      server.reset ();
-      break;
-    }
-    default:
-      break;
-  }
-  return ret;
+  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
+      "viewers",[self] { return start_stream (self); },[self] {
+        g_autoptr (GstStructure) stats = build_stats (self);
+        GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
+        stop_stream (self);
+      });
 }

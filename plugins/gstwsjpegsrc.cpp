@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * SECTION:element-wsjpegsrc
  * @title: wsjpegsrc
@@ -11,6 +12,13 @@
  *
  * A newer connection on the element's paths takes over from an older one, which is closed with a
  * reason: a rebooted board reconnects while its old TCP connection still looks open.
+ *
+ * Inside, an appsrc holds a small queue that drops its oldest frame and never blocks: the
+ * element is a bin, so that none of appsrc's knobs (block=true would stall the server thread that
+ * every camera and viewer on the port shares) reach users.
+ *
+ * The server settings (tls-certificate, tls-key, viewer-user, viewer-password, open-on-loopback,
+ * request-timeout) must be the same on every element that listens on the same address and port.
  *
  * Element messages: "wsjpegsrc-connected" (peer, path) and "wsjpegsrc-disconnected"
  * (peer, code, reason).
@@ -26,6 +34,8 @@
 #include "crlisten.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
+
+#include <gst/app/gstappsrc.h>
 
 #include <memory>
 #include <mutex>
@@ -56,7 +66,6 @@ namespace {
 
 struct Settings
 {
-  cr::ListenSettings listen;
   std::string paths = DEFAULT_PATHS;
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::string secret = DEFAULT_SECRET;
@@ -74,6 +83,9 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
       const std::string & reason) override;
 
   CrWsJpegSrc *self;
+  /* The internal appsrc, owned by the bin; set in init, never changed. */
+  GstAppSrc *appsrc = nullptr;
+  cr::Listener listener;
 
   /* Guards everything below. Never held while waiting for the server thread (route and server
    * teardown), because the server thread takes it in camera_frame(). */
@@ -81,18 +93,17 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
   Settings settings;
   guint64 dropped = 0;
   /* Set and cleared in change_state only. */
-  std::shared_ptr<cr::Server> server;
   std::unique_ptr<cr::IngestRoute> route;
 };
 
 struct _CrWsJpegSrc
 {
-  GstAppSrc parent;
+  GstBin parent;
   CrWsJpegSrcPrivate *priv;
 };
 
 #define cr_ws_jpeg_src_parent_class parent_class
-G_DEFINE_TYPE (CrWsJpegSrc, cr_ws_jpeg_src, GST_TYPE_APP_SRC);
+G_DEFINE_TYPE (CrWsJpegSrc, cr_ws_jpeg_src, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE (wsjpegsrc, "wsjpegsrc", GST_RANK_NONE, CR_TYPE_WS_JPEG_SRC);
 
 static void cr_ws_jpeg_src_finalize (GObject * object);
@@ -152,16 +163,27 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
 static void
 cr_ws_jpeg_src_init (CrWsJpegSrc * self)
 {
-  self->priv = new CrWsJpegSrcPrivate (self);
+  CrWsJpegSrcPrivate *priv = new CrWsJpegSrcPrivate (self);
+  self->priv = priv;
 
+  /* By type rather than by factory: the app library is linked in, so no registry lookup can fail. */
+  GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
+  priv->appsrc = GST_APP_SRC (appsrc);
   g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
   /* A small queue that drops its oldest frame: a busy pipeline never backs up the camera's socket,
-   * and what does get through is the newest picture. */
-  g_object_set (self, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps,
+   * and what does get through is the newest picture. Never blocking: the server thread that
+   * pushes is shared by every camera and viewer on the port. */
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps,
       "max-buffers", static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes",
       static_cast<guint64> (0), "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE,
       "min-latency", static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM,
       "emit-signals", FALSE, nullptr);
+  gst_bin_add (GST_BIN (self), appsrc);
+
+  g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
+  GstPad *ghost = gst_ghost_pad_new_from_template ("src", target,
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "src"));
+  gst_element_add_pad (GST_ELEMENT (self), ghost);
 }
 
 static void
@@ -200,7 +222,6 @@ CrWsJpegSrcPrivate::camera_disconnected (const std::string & peer, guint16 code,
 void
 CrWsJpegSrcPrivate::camera_frame (GBytes * frame)
 {
-  GstAppSrc *appsrc = GST_APP_SRC (self);
   GstBuffer *buffer = gst_buffer_new_wrapped_bytes (frame);
 
   /* Arrival time, against the pipeline clock: what the fallback's timeout is measured in. */
@@ -255,11 +276,11 @@ cr_ws_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * val
     GParamSpec * pspec)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
+  if (self->priv->listener.set_property (prop_id, value))
+    return;
+
   std::lock_guard<std::mutex> guard (self->priv->lock);
   Settings & s = self->priv->settings;
-
-  if (cr::listen_set_property (s.listen, prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATHS:
       s.paths = g_value_get_string (value) ? g_value_get_string (value) : "";
@@ -283,18 +304,15 @@ cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
   CrWsJpegSrcPrivate *priv = self->priv;
 
-  switch (prop_id) {
-    case PROP_STATS:
-      g_value_take_boxed (value, build_stats (self));
-      return;
-    default:
-      break;
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, build_stats (self));
+    return;
   }
+  if (priv->listener.get_property (prop_id, value))
+    return;
 
   std::lock_guard<std::mutex> guard (priv->lock);
   const Settings & s = priv->settings;
-  if (cr::listen_get_property (s.listen, priv->server.get (), prop_id, value))
-    return;
   switch (prop_id) {
     case PROP_PATHS:
       g_value_set_string (value, s.paths.c_str ());
@@ -313,21 +331,6 @@ cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gboolean
-open_server (CrWsJpegSrc * self)
-{
-  CrWsJpegSrcPrivate *priv = self->priv;
-  Settings s;
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    s = priv->settings;
-  }
-  auto server = cr::listen_acquire (GST_ELEMENT (self), s.listen, "cameras");
-  std::lock_guard<std::mutex> guard (priv->lock);
-  priv->server = server;
-  return server != nullptr;
-}
-
-static gboolean
 start_ingest (CrWsJpegSrc * self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
@@ -339,8 +342,9 @@ start_ingest (CrWsJpegSrc * self)
     ingest.secret = priv->settings.secret;
     priv->dropped = 0;
   }
+  std::shared_ptr<cr::Server> server = priv->listener.server ();
   g_autoptr (GError) error = nullptr;
-  auto route = priv->server->add_ingest (ingest, priv, &error);
+  auto route = server->add_ingest (ingest, priv, &error);
   if (!route) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not accept cameras: %s",
             error->message), (nullptr));
@@ -352,58 +356,31 @@ start_ingest (CrWsJpegSrc * self)
   }
   std::ostringstream urls;
   for (const auto &path : ingest.paths)
-    urls << " ws://" << priv->server->address () << ":" << priv->server->port () << path;
+    urls << (server->tls ()? " wss://" : " ws://") << server->address () << ":" <<
+        server->port () << path;
   GST_INFO_OBJECT (self, "accepting cameras on%s", urls.str ().c_str ());
   return TRUE;
+}
+
+static void
+stop_ingest (CrWsJpegSrc * self)
+{
+  g_autoptr (GstStructure) stats = build_stats (self);
+  GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
+  /* Destroyed outside the lock: it waits for the server thread, which may be inside
+   * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
+  std::unique_ptr<cr::IngestRoute> route;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    route = std::move (self->priv->route);
+  }
+  route.reset ();
 }
 
 static GstStateChangeReturn
 cr_ws_jpeg_src_change_state (GstElement * element, GstStateChange transition)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
-
-  switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!open_server (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (!start_ingest (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    default:
-      break;
-  }
-
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:{
-      /* Destroyed outside the lock: it waits for the server thread, which may be inside
-       * camera_frame() wanting that lock. Once it returns, no callback can run any more. */
-      g_autoptr (GstStructure) stats = build_stats (self);
-      GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
-      std::unique_ptr<cr::IngestRoute> route;
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        route = std::move (self->priv->route);
-      }
-      route.reset ();
-      break;
-    }
-    case GST_STATE_CHANGE_READY_TO_NULL:{
-      std::shared_ptr<cr::Server> server;
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        server = std::move (self->priv->server);
-      }
-      server.reset ();
-      break;
-    }
-    default:
-      break;
-  }
-  return ret;
+  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
+      "cameras",[self] { return start_ingest (self); },[self] { stop_ingest (self); });
 }

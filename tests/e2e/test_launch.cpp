@@ -1,6 +1,8 @@
 /* The README's gst-launch-1.0 line, end to end: a real gst-launch-1.0 process on 127.0.0.1, cameras
  * sending real JPEGs over WebSocket, viewers reading MJPEG over HTTP (ours, and GStreamer's own
- * souphttpsrc ! multipartdemux, and Debian's python3-websockets as a camera). */
+ * souphttpsrc ! multipartdemux, and Debian's python3-websockets as a camera); and the same line
+ * with TLS and viewer credentials set on the elements (python3-websockets over wss://, curl over
+ * https://). */
 #include "netclient.h"
 #include "subprocess.h"
 #include "testjpeg.h"
@@ -273,6 +275,108 @@ TEST_F (LaunchLine, InterruptEndsViewersAndCamerasCleanly)
   while (viewer.next_part (part, 2000)) {
   }
   EXPECT_TRUE (viewer.ended ()) << "response not ended with the closing delimiter";
+}
+
+bool
+contains (const Bytes & haystack, const Bytes & needle, gsize from = 0, gsize * at = nullptr)
+{
+  if (from > haystack.size ())
+    return false;
+  auto it = std::search (haystack.begin () + from, haystack.end (), needle.begin (), needle.end ());
+  if (at)
+    *at = it - haystack.begin ();
+  return it != haystack.end ();
+}
+
+/* What the program does with its [server] keys, a gst-launch user does with element properties. */
+TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
+{
+  ASSERT_TRUE (crtest::installed ("openssl"));
+  ASSERT_TRUE (crtest::installed ("curl"));
+  crtest::TempDir dir;
+  std::string cert = dir.file ("cert.pem"), key = dir.file ("key.pem");
+  Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
+  ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
+
+  auto frames = crtest::make_jpegs (5, { 320, 240, 85 });
+  for (const auto &f : frames)
+    ASSERT_GT (f.size (), 5000u) << "test frames must pass the legacy size rule";
+  guint port = crtest::free_port ();
+  std::string p = std::to_string (port);
+  std::string tls[] = { "tls-certificate=" + cert, "tls-key=" + key };
+  Process launch (std::vector<std::string> {
+        "gst-launch-1.0", "-e",
+        "wsjpegsrc", "address=127.0.0.1", "port=" + p, tls[0], tls[1], "!",
+        "jpegvalidate", "!",
+        "jpegfallback", "placeholder=" + crtest::source_path ("placeholder.jpg"),
+        "timeout=1000000000", "!",
+        "multipartmux", "!",
+        "mjpeghttpsink", "address=127.0.0.1", "port=" + p, tls[0], tls[1], "viewer-user=u",
+        "viewer-password=p"}, crtest::gst_child_env ());
+  ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();
+  std::string url = "https://127.0.0.1:" + p + "/";
+
+  auto status = [&](const std::vector<std::string> & extra, const std::string & target) {
+    std::vector<std::string> argv { "curl", "-k", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+        "--max-time", "5" };
+    argv.insert (argv.end (), extra.begin (), extra.end ());
+    argv.push_back (target);
+    return crtest::run (argv, 10000).output;
+  };
+  EXPECT_EQ (status ({}, url), "401");
+  EXPECT_EQ (status ({ "-u", "u:wrong" }, url), "401");
+  EXPECT_NE (status ({}, "http://127.0.0.1:" + p + "/"), "200") << "plain http on the TLS port";
+
+  /* A viewer with the credentials; it has connected once a whole part (the placeholder) has
+   * arrived: the next part's headers follow each frame at once. */
+  std::string headers = dir.file ("headers.txt"), body = dir.file ("body.mjpeg");
+  Process viewer ({ "curl", "-k", "-s", "-N", "-u", "u:p", "--max-time", "30", "-D", headers,
+        "-o", body, url });
+  std::string part_head = "Content-Type: image/jpeg\r\n\r\n";
+  Bytes head_bytes (part_head.begin (), part_head.end ());
+  auto one_part = [&] {
+    gsize at = 0;
+    Bytes got = crtest::read_file (body);
+    return contains (got, head_bytes, 0, &at) && contains (got, head_bytes, at + 1);
+  };
+  for (int i = 0; i < 200 && !one_part (); i++)
+    g_usleep (50000);
+  ASSERT_TRUE (one_part ()) << viewer.output ();
+
+  std::string a = dir.write ("a.jpg", frames[3]);
+  std::string b = dir.write ("b.jpg", frames[4]);
+  std::string script =
+      "import asyncio, ssl, sys, websockets\n"
+      "async def main():\n"
+      "    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "    ctx.check_hostname = False\n"
+      "    ctx.verify_mode = ssl.CERT_NONE\n"
+      "    async with websockets.connect(sys.argv[1], ssl=ctx) as ws:\n"
+      "        await ws.send('hello from ESP32 camera stream!')\n"
+      "        for path in sys.argv[2:]:\n"
+      "            await ws.send(open(path, 'rb').read())\n"
+      "            await asyncio.sleep(0.2)\n"
+      "asyncio.run(main())\n";
+  Process cam ({ "/usr/bin/python3", "-c", script, "wss://127.0.0.1:" + p + "/ws", a, b });
+  EXPECT_EQ (cam.wait (15000), 0) << cam.output ();
+
+  /* Both live frames, whole and in order, after the placeholder. */
+  auto both_arrived = [&] {
+    Bytes got = crtest::read_file (body);
+    gsize first = 0, second = 0;
+    return contains (got, frames[3], 0, &first) && contains (got, frames[4], first, &second);
+  };
+  for (int i = 0; i < 200 && !both_arrived (); i++)
+    g_usleep (50000);
+  EXPECT_TRUE (both_arrived ()) << launch.output ();
+  viewer.stop (SIGINT, 3000);
+  Bytes h = crtest::read_file (headers);
+  std::string head (h.begin (), h.end ());
+  EXPECT_EQ (head.rfind ("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE (head.find ("multipart/x-mixed-replace"), std::string::npos) << head;
+
+  EXPECT_EQ (launch.stop (SIGINT, 5000), 0) << launch.output ();
 }
 
 }  // namespace

@@ -527,7 +527,7 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera good]\n[camera bad]\npipeline = wsjpegsrc paths=/ws/bad ! "
-          "capsfilter caps=video/x-raw ! fakesink\n")) << relay.proc->output ();
+          "jpegdec ! video/x-raw,width=7 ! fakesink\n")) << relay.proc->output ();
   std::vector<Bytes> frames = make_jpegs (20, BALL);
   MjpegReader viewer (relay.port, "/stream/good");
   WsClient good (relay.port, "/ws/good");
@@ -537,7 +537,7 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
   int others = 0;
   ASSERT_FALSE (read_until_last (viewer, frames, &others).empty ());
   {
-    /* Any frame into "bad" stops its pipeline: JPEG cannot become raw video. */
+    /* Any frame into "bad" stops its pipeline: a decoded frame is never 7 pixels wide. */
     WsClient bad (relay.port, "/ws/bad");
     ASSERT_EQ (bad.status (), 101);
     ASSERT_TRUE (bad.send_binary (frames[0]));

@@ -12,6 +12,9 @@
 #include <cstring>
 #include <memory>
 
+#include <poll.h>
+#include <unistd.h>
+
 namespace {
 
 using crtest::Bytes;
@@ -475,6 +478,59 @@ TEST (MultipartSplitter, ClearDropsAPartialPart)
   ASSERT_EQ (splitter.next (&body), Split::PART);
   EXPECT_EQ (text_of (body), "next");
   gst_buffer_unref (body);
+}
+
+/* "Basic dTpw" is "u:p". */
+TEST_F (MjpegHttpSinkTest, ViewerCredentialsAreRequiredWhenSet)
+{
+  start ("viewer-user=u viewer-password=p snapshot-path=/snap.jpg");
+  auto frames = crtest::make_jpegs (1, { 160, 120 });
+  push_frame (frames[0]);
+
+  for (const char *path : { "/", "/snap.jpg" }) {
+    auto open = crtest::http_get (port, path);
+    EXPECT_EQ (open.status, 401) << path;
+    EXPECT_NE (open.header ("www-authenticate").find ("Basic"), std::string::npos) << path;
+    EXPECT_EQ (crtest::http_get (port, path, "Authorization: Basic dTp3cm9uZw==\r\n").status, 401)
+        << path;
+  }
+  auto snap = crtest::http_get (port, "/snap.jpg", "Authorization: Basic dTpw\r\n");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.body, frames[0]);
+  MjpegReader viewer (port, "/", "Authorization: Basic dTpw\r\n");
+  ASSERT_EQ (viewer.status (), 200);
+  Bytes part;
+  ASSERT_TRUE (viewer.next_part (part, 5000));
+  EXPECT_EQ (part, frames[0]);
+}
+
+TEST_F (MjpegHttpSinkTest, OpenOnLoopbackPathsNeedNoCredentialsFromThisMachine)
+{
+  start ("viewer-user=u viewer-password=p snapshot-path=/snap.jpg open-on-loopback=/snap.jpg");
+  auto frames = crtest::make_jpegs (1, { 160, 120 });
+  push_frame (frames[0]);
+  EXPECT_EQ (crtest::http_get (port, "/snap.jpg").status, 200);
+  EXPECT_EQ (crtest::http_get (port, "/").status, 401);
+}
+
+TEST_F (MjpegHttpSinkTest, RequestTimeoutDisconnectsAClientThatSendsNothing)
+{
+  /* The default gives a silent client 10 s; this one gives it a fifth of a second, so the
+   * connection must be over long before the default would end it. */
+  start ("request-timeout=200000000");
+  int fd = crtest::connect_loopback (port);
+  ASSERT_GE (fd, 0);
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  bool closed = false;
+  while (!closed && g_get_monotonic_time () < end) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll (&p, 1, 100) <= 0)
+      continue;
+    char buf[512];
+    closed = read (fd, buf, sizeof buf) <= 0;
+  }
+  close (fd);
+  EXPECT_TRUE (closed) << "a silent client is still connected after 5 s";
 }
 
 }  // namespace

@@ -1,13 +1,17 @@
 /* wsjpegsrc under GstHarness, fed by libsoup's WebSocket client (a real, independent client). */
 #include "netclient.h"
+#include "subprocess.h"
 #include "testjpeg.h"
 #include "wait.h"
 
+#include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
 #include <gtest/gtest.h>
 #include <libsoup/soup.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -19,17 +23,35 @@ struct HarnessDeleter
 };
 using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
 
+/* Stopped before it goes, even when an assertion returns early. */
+struct PipelineDeleter
+{
+  void operator() (GstElement * e) const
+  {
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_object_unref (e);
+  }
+};
+using Pipeline = std::unique_ptr<GstElement, PipelineDeleter>;
+
 /* A camera made of libsoup's client, driven from a private main context. */
 class SoupCamera
 {
 public:
-  SoupCamera (guint port, const std::string & path, const std::string & header = "")
+  /* @tls: wss://, taking whatever certificate the server shows (the tests make their own). */
+  SoupCamera (guint port, const std::string & path, const std::string & header = "",
+      bool tls = false)
   {
     context_ = g_main_context_new ();
     g_main_context_push_thread_default (context_);
     session_ = soup_session_new ();
-    g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u%s", port, path.c_str ());
+    g_autofree gchar *url = g_strdup_printf ("%s://127.0.0.1:%u%s", tls ? "wss" : "ws", port,
+        path.c_str ());
     SoupMessage *msg = soup_message_new ("GET", url);
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[](SoupMessage *,
+                GTlsCertificate *, GTlsCertificateFlags, gpointer) -> gboolean {
+              return TRUE;
+            }), nullptr);
     if (!header.empty ())
       soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization",
           header.c_str ());
@@ -373,6 +395,177 @@ TEST (WsJpegSrc, PortInUseIsAClearErrorAtStart)
   EXPECT_NE (std::string (debug).find (std::to_string (port)), std::string::npos) << debug;
   gst_element_set_state (second, GST_STATE_NULL);
   gst_element_set_state (holder, GST_STATE_NULL);
+}
+
+/* What gst-inspect-1.0 shows users is what the element's class offers: none of appsrc's knobs
+ * (block=true would stall the server thread every camera and viewer on the port shares). */
+TEST (WsJpegSrc, OffersNoneOfAppsrcsPropertiesOrActions)
+{
+  GstElement *src = gst_element_factory_make ("wsjpegsrc", nullptr);
+  ASSERT_TRUE (src);
+  gst_object_ref_sink (src);
+  GObjectClass *klass = G_OBJECT_GET_CLASS (src);
+  EXPECT_FALSE (g_type_is_a (G_OBJECT_TYPE (src), GST_TYPE_APP_SRC));
+
+  std::vector<std::string> shown;
+  auto *appsrc_class = static_cast<GObjectClass *> (g_type_class_ref (GST_TYPE_APP_SRC));
+  guint n = 0;
+  GParamSpec **specs = g_object_class_list_properties (appsrc_class, &n);
+  for (guint i = 0; i < n; i++) {
+    /* "name" and "parent" belong to every GstObject. */
+    if (specs[i]->owner_type == GST_TYPE_OBJECT)
+      continue;
+    if (g_object_class_find_property (klass, specs[i]->name))
+      shown.push_back (specs[i]->name);
+  }
+  g_free (specs);
+  guint *ids = g_signal_list_ids (GST_TYPE_APP_SRC, &n);
+  for (guint i = 0; i < n; i++) {
+    const gchar *name = g_signal_name (ids[i]);
+    if (g_signal_lookup (name, G_OBJECT_TYPE (src)))
+      shown.push_back (std::string (name) + " (signal)");
+  }
+  g_free (ids);
+  g_type_class_unref (appsrc_class);
+
+  std::string list;
+  for (const auto &name : shown)
+    list += name + " ";
+  EXPECT_TRUE (shown.empty ()) << "appsrc's knobs on wsjpegsrc: " << list;
+  /* Its own properties are all there. */
+  for (const char *name : { "address", "port", "bound-port", "paths", "max-message-size",
+          "secret", "stats", "tls-certificate", "tls-key", "viewer-user", "viewer-password",
+          "open-on-loopback", "request-timeout" })
+    EXPECT_TRUE (g_object_class_find_property (klass, name)) << name;
+  gst_object_unref (src);
+}
+
+TEST (WsJpegSrc, IsALiveSourceOfJpegOnOneAlwaysPad)
+{
+  GstElement *src = gst_element_factory_make ("wsjpegsrc", nullptr);
+  ASSERT_TRUE (src);
+  gst_object_ref_sink (src);
+  g_object_set (src, "address", "127.0.0.1", "port", 0u, nullptr);
+  EXPECT_EQ (gst_element_set_state (src, GST_STATE_PAUSED), GST_STATE_CHANGE_NO_PREROLL);
+  EXPECT_EQ (src->numpads, 1);
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (src, "src");
+  ASSERT_TRUE (pad);
+  EXPECT_EQ (GST_PAD_DIRECTION (pad), GST_PAD_SRC);
+  g_autoptr (GstCaps) caps = gst_pad_query_caps (pad, nullptr);
+  g_autoptr (GstCaps) jpeg = gst_caps_from_string ("image/jpeg");
+  EXPECT_TRUE (gst_caps_is_equal (caps, jpeg)) << gst_caps_to_string (caps);
+  EXPECT_TRUE (GST_OBJECT_FLAG_IS_SET (src, GST_ELEMENT_FLAG_SOURCE));
+  EXPECT_TRUE (g_str_has_prefix (gst_element_get_metadata (src, GST_ELEMENT_METADATA_KLASS),
+          "Source/Network"));
+  gst_element_set_state (src, GST_STATE_NULL);
+  gst_object_unref (src);
+}
+
+TEST (WsJpegSrc, ServerSettingsAreSetBeforeStartAndThePasswordIsNeverReadBack)
+{
+  GstElement *src = gst_element_factory_make ("wsjpegsrc", nullptr);
+  ASSERT_TRUE (src);
+  gst_object_ref_sink (src);
+  GObjectClass *klass = G_OBJECT_GET_CLASS (src);
+  for (const char *name : { "tls-certificate", "tls-key", "viewer-user", "viewer-password",
+          "open-on-loopback", "request-timeout" }) {
+    GParamSpec *spec = g_object_class_find_property (klass, name);
+    ASSERT_TRUE (spec) << name;
+    EXPECT_TRUE (spec->flags & GST_PARAM_MUTABLE_READY) << name;
+    EXPECT_TRUE (spec->flags & G_PARAM_WRITABLE) << name;
+  }
+  EXPECT_FALSE (g_object_class_find_property (klass, "viewer-password")->flags & G_PARAM_READABLE);
+
+  g_object_set (src, "viewer-user", "ann", "viewer-password", "hunter2", "open-on-loopback",
+      "/metrics, /status", "request-timeout", static_cast<guint64> (3 * GST_SECOND), nullptr);
+  g_autofree gchar *user = nullptr;
+  g_autofree gchar *open = nullptr;
+  guint64 timeout = 0;
+  g_object_get (src, "viewer-user", &user, "open-on-loopback", &open, "request-timeout", &timeout,
+      nullptr);
+  EXPECT_STREQ (user, "ann");
+  EXPECT_STREQ (open, "/metrics,/status");
+  EXPECT_EQ (timeout, 3 * GST_SECOND);
+  gst_object_unref (src);
+}
+
+/* A self-signed certificate for 127.0.0.1 in @dir. */
+void
+make_certificate (const crtest::TempDir & dir, std::string * cert, std::string * key)
+{
+  *cert = dir.file ("cert.pem");
+  *key = dir.file ("key.pem");
+  crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+        "1", "-subj", "/CN=127.0.0.1", "-keyout", *key, "-out", *cert });
+  ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
+}
+
+TEST (WsJpegSrc, WithACertificateCamerasConnectOverWssOnly)
+{
+  crtest::TempDir dir;
+  std::string cert, key;
+  ASSERT_NO_FATAL_FAILURE (make_certificate (dir, &cert, &key));
+  Harness h (gst_harness_new ("wsjpegsrc"));
+  g_object_set (h->element, "address", "127.0.0.1", "port", 0u, "tls-certificate", cert.c_str (),
+      "tls-key", key.c_str (), nullptr);
+  gst_harness_use_systemclock (h.get ());
+  gst_harness_play (h.get ());
+  guint port = 0;
+  g_object_get (h->element, "bound-port", &port, nullptr);
+  ASSERT_NE (port, 0u);
+
+  EXPECT_FALSE (SoupCamera (port, "/").connected ()) << "plain ws:// on a TLS port";
+  SoupCamera cam (port, "/", "", true);
+  ASSERT_TRUE (cam.connected ());
+  auto frames = crtest::make_jpegs (1, { 320, 240 });
+  cam.send (frames[0]);
+  GstBuffer *b = nullptr;
+  ASSERT_TRUE (cam.iterate_until ([&] { return (b = gst_harness_try_pull (h.get ())) != nullptr;
+          }));
+  GstMapInfo map;
+  ASSERT_TRUE (gst_buffer_map (b, &map, GST_MAP_READ));
+  EXPECT_EQ (Bytes (map.data, map.data + map.size), frames[0]);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+}
+
+/* All elements on one address and port share one server, so they must agree on its settings.
+ * Needs Server::acquire to refuse differing options (the server/ side of this change). */
+TEST (WsJpegSrc, ElementsOnOnePortMustAgreeOnTheServerSettings)
+{
+  guint port = crtest::free_port ();
+  auto launch = [port](const char *user_a, const char *user_b) {
+    g_autofree gchar *desc = g_strdup_printf (
+        "wsjpegsrc address=127.0.0.1 port=%u paths=/a viewer-user=%s ! fakesink "
+        "wsjpegsrc address=127.0.0.1 port=%u paths=/b viewer-user=%s ! fakesink",
+        port, user_a, port, user_b);
+    return Pipeline (gst_parse_launch (desc, nullptr));
+  };
+
+  {
+    Pipeline agree = launch ("ann", "ann");
+    ASSERT_TRUE (agree);
+    EXPECT_NE (gst_element_set_state (agree.get (), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  }
+
+  Pipeline differ = launch ("ann", "bob");
+  ASSERT_TRUE (differ);
+  EXPECT_EQ (gst_element_set_state (differ.get (), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  g_autoptr (GstBus) bus = gst_element_get_bus (differ.get ());
+  g_autoptr (GstMessage) err = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  ASSERT_TRUE (err) << "two elements on one port with different viewer-user both started";
+  g_autoptr (GError) error = nullptr;
+  g_autofree gchar *debug = nullptr;
+  gst_message_parse_error (err, &error, &debug);
+  g_autofree gchar *text = g_ascii_strdown ((std::string (error->message) + " " +
+          (debug ? debug : "")).c_str (), -1);
+  std::string said (text);
+  EXPECT_NE (said.find ("viewer"), std::string::npos) << said;
+  EXPECT_NE (said.find ("user"), std::string::npos) << said;
+  GstElementFactory *from = GST_IS_ELEMENT (GST_MESSAGE_SRC (err)) ?
+      gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (err))) : nullptr;
+  EXPECT_TRUE (from && g_str_equal (GST_OBJECT_NAME (from), "wsjpegsrc"))
+      << "the error does not come from the element: " << GST_OBJECT_NAME (GST_MESSAGE_SRC (err));
 }
 
 }  // namespace
