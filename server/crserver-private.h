@@ -282,6 +282,30 @@ public:
   PageHandler handler_;
 };
 
+/* A TLS connection whose request timed out, taken from libsoup: its 408 goes inside TLS, then a
+ * close_notify, asynchronously so that a peer that reads nothing cannot hold up the server thread.
+ * Owns itself; ends after the close or after the grace period, whichever comes first. */
+class TimedOutTlsClose
+{
+public:
+  static void start (ServerImpl & server, GIOStream * io, GSocket * socket);
+  /* Server teardown: give up at once. */
+  void abort () { g_cancellable_cancel (cancellable_); }
+
+private:
+  TimedOutTlsClose (ServerImpl & server, GIOStream * io, GSocket * socket);
+  ~TimedOutTlsClose ();
+  static void on_written (GObject * source, GAsyncResult * result, gpointer self);
+  static void on_closed (GObject * source, GAsyncResult * result, gpointer self);
+  static gboolean on_grace_over (gpointer self);
+
+  ServerImpl & server_;
+  GIOStream *io_;
+  GSocket *socket_;
+  GCancellable *cancellable_;
+  GSource *grace_;
+};
+
 class ServerImpl : public Server, public std::enable_shared_from_this<ServerImpl>
 {
 public:
@@ -363,6 +387,8 @@ private:
 
   friend class Connection;
   std::set<Connection *> connections_;
+  friend class TimedOutTlsClose;
+  std::set<TimedOutTlsClose *> timed_out_tls_;
 };
 
 void set_plain_response (SoupServerMessage * msg, guint status, const char *text);
