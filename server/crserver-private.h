@@ -313,6 +313,8 @@ public:
   ~ServerImpl () override;
 
   bool start (GError ** error);
+  /* The shared_ptr deleter: never deletes in the server thread itself. */
+  static void release (ServerImpl * self);
 
   guint port () const override { return port_; }
   const std::string & address () const override { return address_; }
@@ -367,6 +369,10 @@ private:
   GMainContext *context_ = nullptr;
   GMainLoop *loop_ = nullptr;
   GThread *thread_ = nullptr;
+  /* Set in the server thread when the last reference went there. */
+  bool release_in_thread_ = false;
+  friend std::shared_ptr<Server> Server::acquire (const std::string &, guint, GError **,
+      const ServerOptions *);
 
   /* Start-up handshake between acquire() and the thread. */
   std::mutex start_mutex_;

@@ -99,8 +99,18 @@ is_loopback_peer (SoupServerMessage * msg)
 
 namespace {
 
+struct RegistryEntry
+{
+  std::weak_ptr<ServerImpl> server;
+  /* Identify the entry while the server is dying, when @server has expired. */
+  const ServerImpl *raw;
+  GThread *thread;
+};
+
 std::mutex registry_mutex;
-std::map<std::pair<std::string, guint>, std::weak_ptr<ServerImpl>> registry;
+/* Signalled whenever a dying server has let go of its socket. */
+std::condition_variable registry_cond;
+std::map<std::pair<std::string, guint>, RegistryEntry> registry;
 
 }  // namespace
 
@@ -108,19 +118,27 @@ std::shared_ptr<Server>
 Server::acquire (const std::string & address, guint port, GError ** error,
     const ServerOptions * options)
 {
-  std::lock_guard<std::mutex> lock (registry_mutex);
+  std::unique_lock<std::mutex> lock (registry_mutex);
   auto key = std::make_pair (address, port);
-  auto it = registry.find (key);
-  if (it != registry.end ()) {
-    if (auto existing = it->second.lock ())
+  for (;;) {
+    auto it = registry.find (key);
+    if (it == registry.end ())
+      break;
+    if (auto existing = it->second.server.lock ())
       return existing;
+    /* Its last reference is gone but its socket may still be open: binding now could fail with
+     * "port in use". Wait for it to close, unless this is that server's own thread, which is
+     * unwinding towards its own teardown. */
+    if (it->second.thread == g_thread_self ())
+      break;
+    registry_cond.wait (lock);
   }
 
   ServerOptions opts = options ? *options : ServerOptions ();
-  auto server = std::make_shared<ServerImpl> (address, port, opts);
+  std::shared_ptr<ServerImpl> server (new ServerImpl (address, port, opts), ServerImpl::release);
   if (!server->start (error))
     return nullptr;
-  registry[key] = server;
+  registry[key] = RegistryEntry{ server, server.get (), server->thread_ };
   return server;
 }
 
@@ -152,26 +170,40 @@ ServerImpl::start (GError ** error)
   return true;
 }
 
+void
+ServerImpl::release (ServerImpl * self)
+{
+  /* The last reference may go in the server thread (a closure or handler that held it), which
+   * cannot join itself: stop the loop there, and the thread deletes the server once it has torn
+   * everything down (thread_main). */
+  if (self->thread_ && g_thread_self () == self->thread_) {
+    self->release_in_thread_ = true;
+    g_main_loop_quit (self->loop_);
+    return;
+  }
+  delete self;
+}
+
 ServerImpl::~ServerImpl ()
 {
   if (thread_) {
-    if (g_thread_self () == thread_) {
-      g_critical ("camrelay server released from its own thread; leaking it");
-      return;
-    }
-    {
-      /* Hold the registry while the socket closes, so that a new server for the same port cannot
-       * try to bind before this one has let go of it. */
-      std::lock_guard<std::mutex> lock (registry_mutex);
-      auto it = registry.find (std::make_pair (address_, requested_port_));
-      if (it != registry.end () && it->second.expired ())
-        registry.erase (it);
+    if (release_in_thread_) {
+      /* Called at the very end of thread_main: the thread ends on its own. */
+      g_thread_unref (thread_);
+    } else {
       g_main_context_invoke (context_, [](gpointer loop) -> gboolean {
             g_main_loop_quit (static_cast<GMainLoop *> (loop));
             return G_SOURCE_REMOVE;
           }, loop_);
       g_thread_join (thread_);
     }
+    thread_ = nullptr;
+    /* The socket is closed: a new server for this address and port may bind it now. */
+    std::lock_guard<std::mutex> lock (registry_mutex);
+    auto it = registry.find (std::make_pair (address_, requested_port_));
+    if (it != registry.end () && it->second.raw == this)
+      registry.erase (it);
+    registry_cond.notify_all ();
   }
   g_clear_pointer (&loop_, g_main_loop_unref);
   g_clear_pointer (&context_, g_main_context_unref);
@@ -197,6 +229,8 @@ ServerImpl::thread_main (gpointer data)
 
   self->teardown ();
   g_main_context_pop_thread_default (self->context_);
+  if (self->release_in_thread_)
+    delete self;
   return nullptr;
 }
 
@@ -286,6 +320,10 @@ ServerImpl::teardown ()
   std::vector<Connection *> leftover (connections_.begin (), connections_.end ());
   for (auto *conn : leftover)
     conn->shutdown ();
+  if (soup_) {
+    soup_server_disconnect (soup_);
+    g_clear_object (&soup_);
+  }
   /* Cancelled operations still report, through this context: let them, so nothing leaks. */
   for (auto *closing : timed_out_tls_)
     closing->abort ();
@@ -293,10 +331,6 @@ ServerImpl::teardown ()
   while (!timed_out_tls_.empty () && g_get_monotonic_time () < deadline) {
     if (!g_main_context_iteration (context_, FALSE))
       g_usleep (1000);
-  }
-  if (soup_) {
-    soup_server_disconnect (soup_);
-    g_clear_object (&soup_);
   }
   poller_.reset ();
 }
@@ -739,8 +773,11 @@ ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query
     stream->second->handle_stream (msg, query);
   else if (snapshot != snapshot_paths_.end ())
     snapshot->second->handle_snapshot (msg);
-  else
-    page->second->handler_ (msg, path, query);
+  else {
+    /* A copy: the handler may remove its own route (and with it the server's last reference). */
+    PageHandler handler = page->second->handler_;
+    handler (msg, path, query);
+  }
 }
 
 static bool

@@ -1,6 +1,7 @@
 /* The server layer alone (no GStreamer): real sockets on 127.0.0.1, raw clients. */
 #include "crserver.h"
 #include "netclient.h"
+#include "wait.h"
 
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -679,6 +681,123 @@ TEST (ServerRegistry, ReleasedPortCanBeBoundAgain)
     MjpegReader probe (port, "/");
     EXPECT_EQ (probe.status (), 404);
   }
+}
+
+/* Threads of this process now. */
+int
+thread_count ()
+{
+  int n = 0;
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, nullptr);
+  while (g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* The port is free again once a plain socket can bind it. */
+bool
+port_bindable (guint port)
+{
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+  struct sockaddr_in sa = { };
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  bool ok = bind (fd, reinterpret_cast<struct sockaddr *> (&sa), sizeof (sa)) == 0;
+  close (fd);
+  return ok;
+}
+
+/* A closure run in the server thread may hold the last reference (a pipeline dropped its own
+ * meanwhile): the server must still stop its thread and free its port. */
+TEST (ServerRegistry, LastReferenceReleasedInTheServerThreadEndsItAndFreesThePort)
+{
+  guint port = crtest::free_port ();
+  int threads = thread_count ();
+  {
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", port, &error);
+    ASSERT_TRUE (server) << error->message;
+    EXPECT_GT (thread_count (), threads);
+    cr::Server *raw = server.get ();
+    std::mutex m;
+    std::condition_variable cv;
+    bool ran = false;
+    raw->invoke ([s = std::move (server), &m, &cv, &ran] () mutable {
+          s.reset ();
+          std::lock_guard<std::mutex> g (m);
+          ran = true;
+          cv.notify_all ();
+        });
+    std::unique_lock<std::mutex> l (m);
+    ASSERT_TRUE (cv.wait_for (l, std::chrono::seconds (5), [&] { return ran; }));
+  }
+  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
+      << thread_count () << " threads, " << threads << " before";
+  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
+  g_autoptr (GError) error = nullptr;
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (again) << error->message;
+  EXPECT_EQ (again->port (), port);
+}
+
+/* The same from a page handler that removes its own route, the last holder of the server. */
+TEST (ServerRegistry, PageHandlerDroppingTheLastReferenceEndsTheServer)
+{
+  guint port = crtest::free_port ();
+  int threads = thread_count ();
+  std::unique_ptr<cr::PageRoute> page;
+  {
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", port, &error);
+    ASSERT_TRUE (server) << error->message;
+    page = server->add_page ("/bye", [&page] (SoupServerMessage * msg, const char *,
+            GHashTable *) {
+          soup_server_message_set_status (msg, 200, nullptr);
+          page.reset ();
+        }, &error);
+    ASSERT_TRUE (page);
+  }
+  auto r = crtest::http_request (port, "GET", "/bye", "", 3000);
+  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
+      << thread_count () << " threads, " << threads << " before";
+  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
+  g_autoptr (GError) error = nullptr;
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (again) << error->message;
+}
+
+/* Elements on one port come and go independently: acquiring a port whose previous server is still
+ * closing waits for it instead of failing with "port in use". */
+TEST (ServerRegistry, AcquireAndReleaseOfOnePortFromSeveralThreadsNeverFails)
+{
+  guint port = crtest::free_port ();
+  std::atomic<int> failures{ 0 }, cycles{ 0 };
+  std::mutex m;
+  std::string first_error;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; t++) {
+    threads.emplace_back ([&] {
+          while (g_get_monotonic_time () < end) {
+            g_autoptr (GError) error = nullptr;
+            auto s = cr::Server::acquire ("127.0.0.1", port, &error);
+            if (!s) {
+              std::lock_guard<std::mutex> g (m);
+              if (failures++ == 0)
+                first_error = error->message;
+              continue;
+            }
+            cycles++;
+          }
+        });
+  }
+  for (auto &t : threads)
+    t.join ();
+  EXPECT_EQ (failures.load (), 0) << first_error;
+  EXPECT_GT (cycles.load (), 10);
 }
 
 }  // namespace
