@@ -251,6 +251,7 @@ public:
   /* Server thread only. */
   std::vector<Viewer *> viewers_;
   guint pending_viewers_ = 0;
+  /* Written in the server thread under mutex_; publish() and finish() read it under mutex_. */
   GSource *wake_ = nullptr;
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;

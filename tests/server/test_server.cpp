@@ -800,4 +800,58 @@ TEST (ServerRegistry, AcquireAndReleaseOfOnePortFromSeveralThreadsNeverFails)
   EXPECT_GT (cycles.load (), 10);
 }
 
+/* Pipelines publish from their streaming threads while the stream is removed in the server thread
+ * (an element stopping): publish() must never touch the stream's wake-up source once removal has
+ * destroyed it. Many publishers against many add/remove cycles; under ThreadSanitizer or
+ * AddressSanitizer an unguarded source is reported. */
+TEST (StreamRace, PublishersRacingStreamRemovalNeverTouchADestroyedSource)
+{
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", 0, &error);
+  ASSERT_TRUE (server) << error->message;
+  Bytes frame = fake_frame (1000, 3);
+  GBytes *bytes = gbytes (frame);
+  std::shared_ptr<cr::Stream> current;
+  std::atomic<bool> stop{ false };
+  std::atomic<guint64> published{ 0 };
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 4; t++) {
+    publishers.emplace_back ([&] {
+          while (!stop) {
+            std::shared_ptr<cr::Stream> s = std::atomic_load (&current);
+            if (!s) {
+              std::this_thread::yield ();
+              continue;
+            }
+            for (int i = 0; i < 50; i++) {
+              s->publish (bytes);
+              if (i % 10 == 0)
+                s->finish ();
+            }
+            published += 50;
+          }
+        });
+  }
+  int cycles = 0;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end) {
+    cr::StreamSettings ss;
+    ss.path = "/race";
+    auto stream = server->add_stream (ss, &error);
+    ASSERT_TRUE (stream) << error->message;
+    std::atomic_store (&current, stream);
+    g_usleep (cycles % 7 * 100);
+    /* Publishers still hold it and keep publishing while it is detached. */
+    server->remove_stream (stream);
+    std::atomic_store (&current, std::shared_ptr<cr::Stream> ());
+    cycles++;
+  }
+  stop = true;
+  for (auto &t : publishers)
+    t.join ();
+  g_bytes_unref (bytes);
+  EXPECT_GT (cycles, 100);
+  EXPECT_GT (published.load (), 0u);
+}
+
 }  // namespace
