@@ -275,6 +275,10 @@ listen_socket (const std::string & address, guint port, guint * bound_port, GErr
 bool
 ServerImpl::setup (GError ** error)
 {
+  poller_ = Poller::create (context_, error);
+  if (!poller_)
+    return false;
+
   g_autoptr (GTlsCertificate) certificate = nullptr;
   if (!options_.tls_certificate.empty () || !options_.tls_key.empty ()) {
     certificate = g_tls_certificate_new_from_files (options_.tls_certificate.c_str (),
@@ -302,7 +306,6 @@ ServerImpl::setup (GError ** error)
   if (!soup_server_listen_socket (soup_, socket, flags, error))
     return false;
 
-  poller_ = std::make_unique<Poller> (context_);
   g_debug ("listening on %s port %u%s", address_.c_str (), port_, tls_ ? " (TLS)" : "");
   return true;
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -852,6 +853,45 @@ TEST (StreamRace, PublishersRacingStreamRemovalNeverTouchADestroyedSource)
   g_bytes_unref (bytes);
   EXPECT_GT (cycles, 100);
   EXPECT_GT (published.load (), 0u);
+}
+
+/* Out of descriptors, the server reports an error to the caller (the element posts it) instead of
+ * aborting the whole program. The descriptor limit is lowered step by step from "none left" so that
+ * each resource the server needs at start-up fails in turn: the epoll set among them. */
+TEST (ServerLimits, OutOfDescriptorsIsAnErrorNotAnAbort)
+{
+  {
+    /* GLib's and libsoup's process-wide helpers (worker context, ...) are made once, on first use;
+     * they abort when they cannot be, which is not ours to change. */
+    g_autoptr (GError) error = nullptr;
+    auto warm_up = cr::Server::acquire ("127.0.0.1", 0, &error);
+    ASSERT_TRUE (warm_up);
+    MjpegReader probe (warm_up->port ());
+  }
+  struct rlimit saved;
+  ASSERT_EQ (getrlimit (RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = dup (0);
+  ASSERT_GE (lowest_free, 0);
+  close (lowest_free);
+  std::vector<std::string> errors;
+  bool started = false;
+  for (int extra = 1; extra <= 12 && !started; extra++) {
+    struct rlimit low = saved;
+    low.rlim_cur = lowest_free + extra;
+    ASSERT_EQ (setrlimit (RLIMIT_NOFILE, &low), 0);
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", 0, &error);
+    setrlimit (RLIMIT_NOFILE, &saved);
+    if (server)
+      started = true;
+    else
+      errors.push_back (error ? error->message : "(no message)");
+  }
+  EXPECT_TRUE (started);
+  std::string all;
+  for (const auto &e : errors)
+    all += e + "\n";
+  EXPECT_NE (all.find ("epoll"), std::string::npos) << all;
 }
 
 }  // namespace
