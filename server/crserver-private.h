@@ -331,6 +331,9 @@ public:
   void invoke (std::function<void ()> fn) override;
   void invoke_sync (const std::function<void ()> & fn) override;
 
+  /* Any thread: adds to the paths that stay open to loopback clients. */
+  void open_on_loopback (const std::vector<std::string> & paths);
+
   /* Server thread only. */
   Poller & poller () { return *poller_; }
   bool in_server_thread () const;

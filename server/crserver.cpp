@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -112,6 +113,54 @@ std::mutex registry_mutex;
 std::condition_variable registry_cond;
 std::map<std::pair<std::string, guint>, RegistryEntry> registry;
 
+/* An absolute path, so that "cert.pem" and "/etc/camrelay/cert.pem" given from there agree. */
+std::string
+canonical_file (const std::string & path)
+{
+  if (path.empty ())
+    return path;
+  g_autofree gchar *canonical = g_canonicalize_filename (path.c_str (), nullptr);
+  return canonical;
+}
+
+/* The settings that make a server what it is must be the same for everybody sharing it. */
+bool
+options_agree (const ServerImpl & server, const ServerOptions & running,
+    const ServerOptions & wanted, GError ** error)
+{
+  const char *differs = nullptr;
+  std::string detail;
+  auto quoted = [](const std::string & a, const std::string & b) {
+    return " (\"" + a + "\", asked for \"" + b + "\")";
+  };
+  if (canonical_file (running.tls_certificate) != canonical_file (wanted.tls_certificate)) {
+    differs = "tls-certificate";
+    detail = quoted (running.tls_certificate, wanted.tls_certificate);
+  } else if (canonical_file (running.tls_key) != canonical_file (wanted.tls_key)) {
+    differs = "tls-key";
+    detail = quoted (running.tls_key, wanted.tls_key);
+  } else if (running.viewer_user != wanted.viewer_user) {
+    differs = "viewer-user";
+    detail = quoted (running.viewer_user, wanted.viewer_user);
+  } else if (!secrets_equal (running.viewer_password, wanted.viewer_password)) {
+    /* Never shown. */
+    differs = "viewer-password";
+  } else if (running.request_timeout_ms != wanted.request_timeout_ms) {
+    differs = "request timeout";
+    detail = " (" + std::to_string (running.request_timeout_ms) + " ms, asked for " +
+        std::to_string (wanted.request_timeout_ms) + " ms)";
+  }
+  if (!differs)
+    return true;
+  const std::string & address = server.address ();
+  bool v6 = address.find (':') != std::string::npos;
+  g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_OPTIONS_DIFFER,
+      "the server on %s%s%s:%u already runs with a different %s%s; everything that listens on "
+      "one address and port must use the same server settings", v6 ? "[" : "", address.c_str (),
+      v6 ? "]" : "", server.port (), differs, detail.c_str ());
+  return false;
+}
+
 }  // namespace
 
 std::shared_ptr<Server>
@@ -124,8 +173,16 @@ Server::acquire (const std::string & address, guint port, GError ** error,
     auto it = registry.find (key);
     if (it == registry.end ())
       break;
-    if (auto existing = it->second.server.lock ())
+    if (auto existing = it->second.server.lock ()) {
+      lock.unlock ();
+      if (!options)
+        return existing;
+      if (!options_agree (*existing, existing->options_, *options, error))
+        return nullptr;
+      if (!options->open_on_loopback.empty ())
+        existing->open_on_loopback (options->open_on_loopback);
       return existing;
+    }
     /* Its last reference is gone but its socket may still be open: binding now could fail with
      * "port in use". Wait for it to close, unless this is that server's own thread, which is
      * unwinding towards its own teardown. */
@@ -336,6 +393,18 @@ ServerImpl::teardown ()
       g_usleep (1000);
   }
   poller_.reset ();
+}
+
+void
+ServerImpl::open_on_loopback (const std::vector<std::string> & paths)
+{
+  invoke_sync ([&] {
+        for (const auto &path : paths) {
+          auto &open = options_.open_on_loopback;
+          if (std::find (open.begin (), open.end (), path) == open.end ())
+            open.push_back (path);
+        }
+      });
 }
 
 bool

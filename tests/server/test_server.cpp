@@ -14,6 +14,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -892,6 +893,128 @@ TEST (ServerLimits, OutOfDescriptorsIsAnErrorNotAnAbort)
   for (const auto &e : errors)
     all += e + "\n";
   EXPECT_NE (all.find ("epoll"), std::string::npos) << all;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Everybody on one address and port agrees on the server's settings                              */
+
+std::string
+basic_auth (const char *user_pass)
+{
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (user_pass),
+      strlen (user_pass));
+  return std::string ("Authorization: Basic ") + b64 + "\r\n";
+}
+
+TEST (ServerOptionsAgreement, SameOptionsShareTheServerAndNoOpinionAcceptsIt)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "secret";
+  opts.request_timeout_ms = 5000;
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto a = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (a) << error->message;
+  cr::ServerOptions same = opts;
+  auto b = cr::Server::acquire ("127.0.0.1", port, &error, &same);
+  ASSERT_TRUE (b) << error->message;
+  EXPECT_EQ (a.get (), b.get ());
+  auto c = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (c) << error->message;
+  EXPECT_EQ (a.get (), c.get ());
+}
+
+TEST (ServerOptionsAgreement, DifferentSettingIsAClearErrorNamingItAndThePort)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "s3cr3t-pw";
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (server) << error->message;
+  std::string where = "127.0.0.1:" + std::to_string (port);
+
+  struct Case
+  {
+    const char *setting;
+    std::function<void (cr::ServerOptions &)> change;
+  };
+  std::vector<Case> cases = {
+    { "viewer-user", [](cr::ServerOptions & o) { o.viewer_user = "other"; } },
+    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password = "wrong-pw"; } },
+    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password.clear (); } },
+    { "tls-certificate", [](cr::ServerOptions & o) { o.tls_certificate = "/x/cert.pem";
+            o.tls_key = "/x/key.pem"; } },
+    { "tls-key", [](cr::ServerOptions & o) { o.tls_key = "/x/key.pem"; } },
+    { "request timeout", [](cr::ServerOptions & o) { o.request_timeout_ms = 300; } },
+  };
+  for (const auto &c : cases) {
+    cr::ServerOptions other = opts;
+    c.change (other);
+    g_autoptr (GError) err = nullptr;
+    auto s = cr::Server::acquire ("127.0.0.1", port, &err, &other);
+    EXPECT_FALSE (s) << c.setting;
+    ASSERT_TRUE (err) << c.setting;
+    EXPECT_TRUE (g_error_matches (err, CR_SERVER_ERROR, cr::SERVER_ERROR_OPTIONS_DIFFER));
+    std::string message = err->message;
+    EXPECT_NE (message.find (c.setting), std::string::npos) << message;
+    EXPECT_NE (message.find (where), std::string::npos) << message;
+    EXPECT_EQ (message.find ("s3cr3t-pw"), std::string::npos) << message;
+    EXPECT_EQ (message.find ("wrong-pw"), std::string::npos) << message;
+  }
+  /* The running server is untouched: its viewers still need its credentials. */
+  auto stream = server->add_stream ({}, &error);
+  ASSERT_TRUE (stream);
+  EXPECT_EQ (crtest::http_request (port, "HEAD", "/").status, 401);
+  EXPECT_EQ (crtest::http_request (port, "HEAD", "/", basic_auth ("ha:s3cr3t-pw")).status, 200);
+  server->remove_stream (stream);
+
+  /* A server made without options (defaults) refuses an acquirer that wants credentials. */
+  guint port2 = crtest::free_port ();
+  auto open = cr::Server::acquire ("127.0.0.1", port2, &error);
+  ASSERT_TRUE (open);
+  g_autoptr (GError) err = nullptr;
+  EXPECT_FALSE (cr::Server::acquire ("127.0.0.1", port2, &err, &opts));
+  ASSERT_TRUE (err);
+  EXPECT_NE (std::string (err->message).find ("viewer-user"), std::string::npos) << err->message;
+}
+
+TEST (ServerOptionsAgreement, OpenOnLoopbackIsTheUnionOfWhatEveryoneAsks)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "pw";
+  opts.open_on_loopback = { "/metrics" };
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (server) << error->message;
+  auto page = [](SoupServerMessage * msg, const char *, GHashTable *) {
+    soup_server_message_set_status (msg, 200, nullptr);
+  };
+  auto metrics = server->add_page ("/metrics", page, &error);
+  auto status = server->add_page ("/status", page, &error);
+  ASSERT_TRUE (metrics && status);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 401);
+
+  cr::ServerOptions more = opts;
+  more.open_on_loopback = { "/status" };
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error, &more);
+  ASSERT_TRUE (again) << error->message;
+  EXPECT_EQ (again.get (), server.get ());
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
+
+  /* Asking for nothing open closes nothing. */
+  cr::ServerOptions none = opts;
+  none.open_on_loopback.clear ();
+  auto third = cr::Server::acquire ("127.0.0.1", port, &error, &none);
+  ASSERT_TRUE (third) << error->message;
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
 }
 
 }  // namespace
