@@ -51,23 +51,25 @@ Poller::~Poller ()
 }
 
 void
-Poller::add (int fd, uint32_t events, Handler * handler)
+Poller::control (int op, const char *name, int fd, uint32_t events, Handler * handler)
 {
   struct epoll_event ev = { };
   ev.events = events;
   ev.data.ptr = handler;
-  if (epoll_ctl (epfd_, EPOLL_CTL_ADD, fd, &ev) < 0)
-    g_warning ("epoll_ctl(ADD, %d): %s", fd, g_strerror (errno));
+  if (epoll_ctl (epfd_, op, fd, &ev) < 0)
+    g_warning ("epoll_ctl(%s, %d): %s", name, fd, g_strerror (errno));
+}
+
+void
+Poller::add (int fd, uint32_t events, Handler * handler)
+{
+  control (EPOLL_CTL_ADD, "ADD", fd, events, handler);
 }
 
 void
 Poller::modify (int fd, uint32_t events, Handler * handler)
 {
-  struct epoll_event ev = { };
-  ev.events = events;
-  ev.data.ptr = handler;
-  if (epoll_ctl (epfd_, EPOLL_CTL_MOD, fd, &ev) < 0)
-    g_warning ("epoll_ctl(MOD, %d): %s", fd, g_strerror (errno));
+  control (EPOLL_CTL_MOD, "MOD", fd, events, handler);
 }
 
 void

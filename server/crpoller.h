@@ -47,6 +47,7 @@ private:
   Poller (GMainContext * context, int epfd);
   struct Source;
   static gboolean dispatch (GSource * source, GSourceFunc, gpointer);
+  void control (int op, const char *name, int fd, uint32_t events, Handler * handler);
   void run_events ();
   void reap ();
 
