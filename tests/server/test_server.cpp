@@ -712,6 +712,19 @@ port_bindable (guint port)
   return ok;
 }
 
+/* The server on @port has ended: its thread (back to @threads), its socket, its registry entry. */
+void
+expect_server_gone (guint port, int threads)
+{
+  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
+      << thread_count () << " threads, " << threads << " before";
+  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
+  g_autoptr (GError) error = nullptr;
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (again) << error->message;
+  EXPECT_EQ (again->port (), port);
+}
+
 /* A closure run in the server thread may hold the last reference (a pipeline dropped its own
  * meanwhile): the server must still stop its thread and free its port. */
 TEST (ServerRegistry, LastReferenceReleasedInTheServerThreadEndsItAndFreesThePort)
@@ -736,13 +749,7 @@ TEST (ServerRegistry, LastReferenceReleasedInTheServerThreadEndsItAndFreesThePor
     std::unique_lock<std::mutex> l (m);
     ASSERT_TRUE (cv.wait_for (l, std::chrono::seconds (5), [&] { return ran; }));
   }
-  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
-      << thread_count () << " threads, " << threads << " before";
-  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
-  g_autoptr (GError) error = nullptr;
-  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
-  ASSERT_TRUE (again) << error->message;
-  EXPECT_EQ (again->port (), port);
+  expect_server_gone (port, threads);
 }
 
 /* The same from a page handler that removes its own route, the last holder of the server. */
@@ -762,13 +769,8 @@ TEST (ServerRegistry, PageHandlerDroppingTheLastReferenceEndsTheServer)
         }, &error);
     ASSERT_TRUE (page);
   }
-  auto r = crtest::http_request (port, "GET", "/bye", "", 3000);
-  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
-      << thread_count () << " threads, " << threads << " before";
-  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
-  g_autoptr (GError) error = nullptr;
-  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
-  ASSERT_TRUE (again) << error->message;
+  crtest::http_request (port, "GET", "/bye", "", 3000);
+  expect_server_gone (port, threads);
 }
 
 /* Elements on one port come and go independently: acquiring a port whose previous server is still
