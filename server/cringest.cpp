@@ -3,7 +3,11 @@
  *
  * libsoup validates the upgrade request and writes the 101 response; from then on the connection is
  * read here, frame by frame, with the payload landing directly in the buffer that is handed on. */
-#include "crserver-private.h"
+#include "cringest-private.h"
+
+#include "crauth.h"
+#include "crhttp.h"
+#include "crserverimpl.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -54,27 +58,6 @@ IngestRouteImpl::stats () const
   return stats_;
 }
 
-bool
-IngestRouteImpl::authorized (SoupServerMessage * msg, GHashTable * query) const
-{
-  if (settings_.secret.empty ())
-    return true;
-  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-      "Authorization");
-  if (auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0) {
-    g_autofree gchar *token = g_strstrip (g_strdup (auth + 7));
-    if (secrets_equal (token, settings_.secret))
-      return true;
-  }
-  /* Firmware that cannot set headers passes it in the URL. */
-  if (query) {
-    auto *token = static_cast<const char *> (g_hash_table_lookup (query, "token"));
-    if (token && secrets_equal (token, settings_.secret))
-      return true;
-  }
-  return false;
-}
-
 struct PendingCamera
 {
   std::shared_ptr<ServerImpl> server;
@@ -85,7 +68,7 @@ struct PendingCamera
 void
 IngestRouteImpl::handle_upgrade (SoupServerMessage * msg, const char *path, GHashTable * query)
 {
-  if (!authorized (msg, query)) {
+  if (!camera_authorized (msg, query, settings_.secret)) {
     {
       std::lock_guard<std::mutex> lock (mutex_);
       stats_.unauthorized++;
@@ -185,17 +168,10 @@ IngestRouteImpl::deliver (GBytes * frame)
 }
 
 void
-IngestRouteImpl::count_text ()
+IngestRouteImpl::count (guint64 IngestStats::*counter)
 {
   std::lock_guard<std::mutex> lock (mutex_);
-  stats_.text_messages++;
-}
-
-void
-IngestRouteImpl::count_refused ()
-{
-  std::lock_guard<std::mutex> lock (mutex_);
-  stats_.refused_messages++;
+  (stats_.*counter)++;
 }
 
 void
@@ -206,13 +182,6 @@ IngestRouteImpl::count_protocol_error (guint16 code)
     stats_.invalid_utf8++;
   else
     stats_.protocol_errors++;
-}
-
-void
-IngestRouteImpl::count_ping ()
-{
-  std::lock_guard<std::mutex> lock (mutex_);
-  stats_.pings++;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -289,7 +258,7 @@ WsConn::read_input ()
       guint16 code = parser_.error_code ();
       if (route_) {
         if (code == WS_CLOSE_TOO_BIG)
-          route_->count_refused ();
+          route_->count (&IngestStats::refused_messages);
         else
           route_->count_protocol_error (code);
       }
@@ -330,13 +299,22 @@ WsConn::ws_binary (GBytes * message)
   server_.fan_out_pending ();
 }
 
+bool
+WsConn::count_if_open (guint64 IngestStats::*counter)
+{
+  /* After we started closing, the peer's messages are read only to find its close frame. */
+  if (state_ != State::OPEN)
+    return false;
+  if (route_)
+    route_->count (counter);
+  return true;
+}
+
 void
 WsConn::ws_text (const char *text, gsize len)
 {
-  if (state_ != State::OPEN)
+  if (!count_if_open (&IngestStats::text_messages))
     return;
-  if (route_)
-    route_->count_text ();
   /* Legacy firmware greets with a text message; show its start, sanitised. */
   std::string shown;
   for (gsize i = 0; i < len && shown.size () < 80; i++)
@@ -348,10 +326,8 @@ WsConn::ws_text (const char *text, gsize len)
 void
 WsConn::ws_ping (const guint8 * payload, gsize len)
 {
-  if (state_ != State::OPEN)
+  if (!count_if_open (&IngestStats::pings))
     return;
-  if (route_)
-    route_->count_ping ();
   std::string frame;
   ws_build_frame (frame, 0xA, payload, len);
   queue_control (frame, true);

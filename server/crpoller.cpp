@@ -1,5 +1,7 @@
 #include "crpoller.h"
 
+#include <gio/gio.h>
+
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -14,12 +16,22 @@ struct Poller::Source
   Poller *poller;
 };
 
-Poller::Poller (GMainContext * context)
+std::unique_ptr<Poller>
+Poller::create (GMainContext * context, GError ** error)
 {
-  epfd_ = epoll_create1 (EPOLL_CLOEXEC);
-  if (epfd_ < 0)
-    g_error ("epoll_create1: %s", g_strerror (errno));
+  int epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (epfd < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+        "cannot create an epoll set: %s", g_strerror (saved));
+    return nullptr;
+  }
+  return std::unique_ptr<Poller> (new Poller (context, epfd));
+}
 
+Poller::Poller (GMainContext * context, int epfd)
+  : epfd_ (epfd)
+{
   static GSourceFuncs funcs = {
     nullptr, nullptr, Poller::dispatch, nullptr, nullptr, nullptr,
   };
@@ -39,23 +51,25 @@ Poller::~Poller ()
 }
 
 void
-Poller::add (int fd, uint32_t events, Handler * handler)
+Poller::control (int op, const char *name, int fd, uint32_t events, Handler * handler)
 {
   struct epoll_event ev = { };
   ev.events = events;
   ev.data.ptr = handler;
-  if (epoll_ctl (epfd_, EPOLL_CTL_ADD, fd, &ev) < 0)
-    g_warning ("epoll_ctl(ADD, %d): %s", fd, g_strerror (errno));
+  if (epoll_ctl (epfd_, op, fd, &ev) < 0)
+    g_warning ("epoll_ctl(%s, %d): %s", name, fd, g_strerror (errno));
+}
+
+void
+Poller::add (int fd, uint32_t events, Handler * handler)
+{
+  control (EPOLL_CTL_ADD, "ADD", fd, events, handler);
 }
 
 void
 Poller::modify (int fd, uint32_t events, Handler * handler)
 {
-  struct epoll_event ev = { };
-  ev.events = events;
-  ev.data.ptr = handler;
-  if (epoll_ctl (epfd_, EPOLL_CTL_MOD, fd, &ev) < 0)
-    g_warning ("epoll_ctl(MOD, %d): %s", fd, g_strerror (errno));
+  control (EPOLL_CTL_MOD, "MOD", fd, events, handler);
 }
 
 void

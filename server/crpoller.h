@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace cr {
@@ -28,7 +29,8 @@ public:
     bool retired_ = false;
   };
 
-  explicit Poller (GMainContext * context);
+  /* Returns nullptr with @error set if the kernel refuses an epoll set (e.g. out of descriptors). */
+  static std::unique_ptr<Poller> create (GMainContext * context, GError ** error);
   ~Poller ();
   Poller (const Poller &) = delete;
   Poller & operator= (const Poller &) = delete;
@@ -42,8 +44,10 @@ public:
   void retire (Handler * handler);
 
 private:
+  Poller (GMainContext * context, int epfd);
   struct Source;
   static gboolean dispatch (GSource * source, GSourceFunc, gpointer);
+  void control (int op, const char *name, int fd, uint32_t events, Handler * handler);
   void run_events ();
   void reap ();
 

@@ -33,6 +33,7 @@ enum ServerError
   SERVER_ERROR_LISTEN,          /* bind()/listen() failed, e.g. port in use */
   SERVER_ERROR_ROUTE_TAKEN,     /* another route already serves that path */
   SERVER_ERROR_INVALID,         /* bad settings */
+  SERVER_ERROR_OPTIONS_DIFFER,  /* the server on that address and port runs with other options */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -181,7 +182,11 @@ class Server
 public:
   /* Returns the server for (@address, @port), creating it and binding the port on first use.
    * Port 0 picks a free port once; later calls with port 0 and the same address share it.
-   * @options only applies when this call creates the server. */
+   * @options: nullptr = no opinion (defaults if this call creates the server). Otherwise everybody
+   * on one address and port must agree: when the server already runs, TLS certificate and key,
+   * viewer credentials and request timeout must equal its own, or this fails with
+   * SERVER_ERROR_OPTIONS_DIFFER; open_on_loopback adds to the paths the server already keeps open.
+   * If the previous server of this address and port is still closing, waits for it. */
   static std::shared_ptr<Server> acquire (const std::string & address, guint port,
       GError ** error, const ServerOptions * options = nullptr);
 

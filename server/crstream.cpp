@@ -305,10 +305,15 @@ StreamImpl::attach ()
       return cb (data);
     }, nullptr, nullptr, nullptr,
   };
-  wake_ = g_source_new (&funcs, sizeof (WakeSource));
-  g_source_set_callback (wake_, on_wake, this, nullptr);
-  g_source_set_name (wake_, "camrelay stream wake");
-  g_source_attach (wake_, server_->context ());
+  GSource *wake = g_source_new (&funcs, sizeof (WakeSource));
+  g_source_set_callback (wake, on_wake, this, nullptr);
+  g_source_set_name (wake, "camrelay stream wake");
+  g_source_attach (wake, server_->context ());
+  {
+    /* publish() and finish() read wake_ from any thread, under mutex_. */
+    std::lock_guard<std::mutex> lock (mutex_);
+    wake_ = wake;
+  }
   attached_ = true;
 }
 
@@ -319,9 +324,16 @@ StreamImpl::detach ()
     return;
   attached_ = false;
   server_->unregister_stream (this);
-  if (wake_) {
-    g_source_destroy (wake_);
-    g_clear_pointer (&wake_, g_source_unref);
+  GSource *wake;
+  {
+    /* Once wake_ is cleared under mutex_, no publishing thread can still be using the source. */
+    std::lock_guard<std::mutex> lock (mutex_);
+    wake = wake_;
+    wake_ = nullptr;
+  }
+  if (wake) {
+    g_source_destroy (wake);
+    g_source_unref (wake);
   }
   if (stall_timer_) {
     g_source_destroy (stall_timer_);

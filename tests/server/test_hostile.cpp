@@ -514,13 +514,29 @@ private:
   SoupWebsocketConnection *ws_ = nullptr;
 };
 
+/* A self-signed certificate and its key, made with openssl, removed with the object. */
+struct TestCertificate
+{
+  TestCertificate ()
+  {
+    cert = dir.file ("cert.pem");
+    key = dir.file ("key.pem");
+    crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+          "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
+    made = openssl.wait (30000) == 0;
+    output = openssl.output ();
+  }
+  crtest::TempDir dir;
+  std::string cert, key, output;
+  bool made = false;
+};
+
 TEST_F (Hostile, TlsServesHttpsViewersAndWssCameras)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("camrelay-tls-XXXXXX", nullptr);
-  std::string cert = std::string (dir) + "/cert.pem", key = std::string (dir) + "/key.pem";
-  crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-        "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
-  ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  const std::string & cert = tc.cert;
+  const std::string & key = tc.key;
 
   cr::ServerOptions opts;
   opts.tls_certificate = cert;
@@ -549,9 +565,60 @@ TEST_F (Hostile, TlsServesHttpsViewersAndWssCameras)
   /* Plain HTTP on the TLS port gets nothing useful. */
   auto plain = crtest::http_request (port, "GET", "/", "", 2000);
   EXPECT_NE (plain.status, 200);
-  g_unlink (cert.c_str ());
-  g_unlink (key.c_str ());
-  g_rmdir (dir);
+}
+
+/* A TLS client that completes the handshake, then sends nothing (a slowloris over https): it gets
+ * its 408 inside TLS and a clean close (close_notify), never plaintext bytes, which a TLS
+ * client reports as a record error (SSL: WRONG_VERSION_NUMBER). Python's ssl module is a real TLS
+ * client that tells a close_notify from a bare TCP close (suppress_ragged_eofs=False). */
+TEST_F (Hostile, SilentTlsClientGets408InsideTlsThenACleanClose)
+{
+  if (!crtest::installed ("/usr/bin/python3"))
+    GTEST_SKIP () << "needs /usr/bin/python3";
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  cr::ServerOptions opts;
+  opts.tls_certificate = tc.cert;
+  opts.tls_key = tc.key;
+  opts.request_timeout_ms = 300;
+  start (opts);
+  add_stream ();
+
+  static const char script[] =
+      "import socket, ssl, sys\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "ctx.check_hostname = False\n"
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+      "tls = ctx.wrap_socket(raw, suppress_ragged_eofs=False)\n"
+      "print('handshake done', flush=True)\n"
+      "data = b''\n"
+      "try:\n"
+      "    while True:\n"
+      "        chunk = tls.recv(4096)\n"
+      "        if not chunk:\n"
+      "            break\n"
+      "        data += chunk\n"
+      "except Exception as e:\n"
+      "    print('error after %r: %s: %s' % (data[:40], type(e).__name__, e))\n"
+      "    sys.exit(1)\n"
+      "if data and not data.startswith(b'HTTP/1.1 408'):\n"
+      "    print('unexpected answer %r' % data[:40])\n"
+      "    sys.exit(1)\n"
+      "print('clean close after %r' % data[:12])\n";
+  for (int i = 0; i < 3; i++) {
+    auto r = crtest::run ({ "/usr/bin/python3", "-c", script, std::to_string (port) }, 20000);
+    EXPECT_EQ (r.code, 0) << r.output;
+    EXPECT_NE (r.output.find ("handshake done"), std::string::npos) << r.output;
+    EXPECT_NE (r.output.find ("clean close after b'HTTP/1.1 408'"), std::string::npos) << r.output;
+  }
+
+  /* The server is still fine for clients that do speak. */
+  SoupClient client;
+  publish (*stream, 5000, 0x33);
+  guint status = 0;
+  Bytes body = client.read ("https://127.0.0.1:" + std::to_string (port) + "/", 5000, &status);
+  EXPECT_EQ (status, 200u);
 }
 
 }  // namespace

@@ -1,16 +1,20 @@
 /* The server layer alone (no GStreamer): real sockets on 127.0.0.1, raw clients. */
 #include "crserver.h"
 #include "netclient.h"
+#include "wait.h"
 
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
+#include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -679,6 +683,340 @@ TEST (ServerRegistry, ReleasedPortCanBeBoundAgain)
     MjpegReader probe (port, "/");
     EXPECT_EQ (probe.status (), 404);
   }
+}
+
+/* Threads of this process now. */
+int
+thread_count ()
+{
+  int n = 0;
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, nullptr);
+  while (g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* The port is free again once a plain socket can bind it. */
+bool
+port_bindable (guint port)
+{
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+  struct sockaddr_in sa = { };
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  bool ok = bind (fd, reinterpret_cast<struct sockaddr *> (&sa), sizeof (sa)) == 0;
+  close (fd);
+  return ok;
+}
+
+/* The server on @port has ended: its thread (back to @threads), its socket, its registry entry. */
+void
+expect_server_gone (guint port, int threads)
+{
+  EXPECT_TRUE (crtest::wait_until ([&] { return thread_count () == threads; }, 5000))
+      << thread_count () << " threads, " << threads << " before";
+  EXPECT_TRUE (crtest::wait_until ([&] { return port_bindable (port); }, 5000));
+  g_autoptr (GError) error = nullptr;
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (again) << error->message;
+  EXPECT_EQ (again->port (), port);
+}
+
+/* A closure run in the server thread may hold the last reference (a pipeline dropped its own
+ * meanwhile): the server must still stop its thread and free its port. */
+TEST (ServerRegistry, LastReferenceReleasedInTheServerThreadEndsItAndFreesThePort)
+{
+  guint port = crtest::free_port ();
+  int threads = thread_count ();
+  {
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", port, &error);
+    ASSERT_TRUE (server) << error->message;
+    EXPECT_GT (thread_count (), threads);
+    cr::Server *raw = server.get ();
+    std::mutex m;
+    std::condition_variable cv;
+    bool ran = false;
+    raw->invoke ([s = std::move (server), &m, &cv, &ran] () mutable {
+          s.reset ();
+          std::lock_guard<std::mutex> g (m);
+          ran = true;
+          cv.notify_all ();
+        });
+    std::unique_lock<std::mutex> l (m);
+    ASSERT_TRUE (cv.wait_for (l, std::chrono::seconds (5), [&] { return ran; }));
+  }
+  expect_server_gone (port, threads);
+}
+
+/* The same from a page handler that removes its own route, the last holder of the server. */
+TEST (ServerRegistry, PageHandlerDroppingTheLastReferenceEndsTheServer)
+{
+  guint port = crtest::free_port ();
+  int threads = thread_count ();
+  std::unique_ptr<cr::PageRoute> page;
+  {
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", port, &error);
+    ASSERT_TRUE (server) << error->message;
+    page = server->add_page ("/bye", [&page] (SoupServerMessage * msg, const char *,
+            GHashTable *) {
+          soup_server_message_set_status (msg, 200, nullptr);
+          page.reset ();
+        }, &error);
+    ASSERT_TRUE (page);
+  }
+  crtest::http_request (port, "GET", "/bye", "", 3000);
+  expect_server_gone (port, threads);
+}
+
+/* Elements on one port come and go independently: acquiring a port whose previous server is still
+ * closing waits for it instead of failing with "port in use". */
+TEST (ServerRegistry, AcquireAndReleaseOfOnePortFromSeveralThreadsNeverFails)
+{
+  guint port = crtest::free_port ();
+  std::atomic<int> failures{ 0 }, cycles{ 0 };
+  std::mutex m;
+  std::string first_error;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; t++) {
+    threads.emplace_back ([&] {
+          while (g_get_monotonic_time () < end) {
+            g_autoptr (GError) error = nullptr;
+            auto s = cr::Server::acquire ("127.0.0.1", port, &error);
+            if (!s) {
+              std::lock_guard<std::mutex> g (m);
+              if (failures++ == 0)
+                first_error = error->message;
+              continue;
+            }
+            cycles++;
+          }
+        });
+  }
+  for (auto &t : threads)
+    t.join ();
+  EXPECT_EQ (failures.load (), 0) << first_error;
+  EXPECT_GT (cycles.load (), 10);
+}
+
+/* Pipelines publish from their streaming threads while the stream is removed in the server thread
+ * (an element stopping): publish() must never touch the stream's wake-up source once removal has
+ * destroyed it. Many publishers against many add/remove cycles; under ThreadSanitizer or
+ * AddressSanitizer an unguarded source is reported. */
+TEST (StreamRace, PublishersRacingStreamRemovalNeverTouchADestroyedSource)
+{
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", 0, &error);
+  ASSERT_TRUE (server) << error->message;
+  Bytes frame = fake_frame (1000, 3);
+  GBytes *bytes = gbytes (frame);
+  std::shared_ptr<cr::Stream> current;
+  std::atomic<bool> stop{ false };
+  std::atomic<guint64> published{ 0 };
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 4; t++) {
+    publishers.emplace_back ([&] {
+          while (!stop) {
+            std::shared_ptr<cr::Stream> s = std::atomic_load (&current);
+            if (!s) {
+              std::this_thread::yield ();
+              continue;
+            }
+            for (int i = 0; i < 50; i++) {
+              s->publish (bytes);
+              if (i % 10 == 0)
+                s->finish ();
+            }
+            published += 50;
+          }
+        });
+  }
+  int cycles = 0;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end) {
+    cr::StreamSettings ss;
+    ss.path = "/race";
+    auto stream = server->add_stream (ss, &error);
+    ASSERT_TRUE (stream) << error->message;
+    std::atomic_store (&current, stream);
+    g_usleep (cycles % 7 * 100);
+    /* Publishers still hold it and keep publishing while it is detached. */
+    server->remove_stream (stream);
+    std::atomic_store (&current, std::shared_ptr<cr::Stream> ());
+    cycles++;
+  }
+  stop = true;
+  for (auto &t : publishers)
+    t.join ();
+  g_bytes_unref (bytes);
+  EXPECT_GT (cycles, 100);
+  EXPECT_GT (published.load (), 0u);
+}
+
+/* Out of descriptors, the server reports an error to the caller (the element posts it) instead of
+ * aborting the whole program. The descriptor limit is lowered step by step from "none left" so that
+ * each resource the server needs at start-up fails in turn: the epoll set among them. */
+TEST (ServerLimits, OutOfDescriptorsIsAnErrorNotAnAbort)
+{
+  {
+    /* GLib's and libsoup's process-wide helpers (worker context, ...) are made once, on first use;
+     * they abort when they cannot be, which is not ours to change. */
+    g_autoptr (GError) error = nullptr;
+    auto warm_up = cr::Server::acquire ("127.0.0.1", 0, &error);
+    ASSERT_TRUE (warm_up);
+    MjpegReader probe (warm_up->port ());
+  }
+  struct rlimit saved;
+  ASSERT_EQ (getrlimit (RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = dup (0);
+  ASSERT_GE (lowest_free, 0);
+  close (lowest_free);
+  std::vector<std::string> errors;
+  bool started = false;
+  for (int extra = 1; extra <= 12 && !started; extra++) {
+    struct rlimit low = saved;
+    low.rlim_cur = lowest_free + extra;
+    ASSERT_EQ (setrlimit (RLIMIT_NOFILE, &low), 0);
+    g_autoptr (GError) error = nullptr;
+    auto server = cr::Server::acquire ("127.0.0.1", 0, &error);
+    setrlimit (RLIMIT_NOFILE, &saved);
+    if (server)
+      started = true;
+    else
+      errors.push_back (error ? error->message : "(no message)");
+  }
+  EXPECT_TRUE (started);
+  std::string all;
+  for (const auto &e : errors)
+    all += e + "\n";
+  EXPECT_NE (all.find ("epoll"), std::string::npos) << all;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Everybody on one address and port agrees on the server's settings                              */
+
+std::string
+basic_auth (const char *user_pass)
+{
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (user_pass),
+      strlen (user_pass));
+  return std::string ("Authorization: Basic ") + b64 + "\r\n";
+}
+
+TEST (ServerOptionsAgreement, SameOptionsShareTheServerAndNoOpinionAcceptsIt)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "secret";
+  opts.request_timeout_ms = 5000;
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto a = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (a) << error->message;
+  cr::ServerOptions same = opts;
+  auto b = cr::Server::acquire ("127.0.0.1", port, &error, &same);
+  ASSERT_TRUE (b) << error->message;
+  EXPECT_EQ (a.get (), b.get ());
+  auto c = cr::Server::acquire ("127.0.0.1", port, &error);
+  ASSERT_TRUE (c) << error->message;
+  EXPECT_EQ (a.get (), c.get ());
+}
+
+TEST (ServerOptionsAgreement, DifferentSettingIsAClearErrorNamingItAndThePort)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "s3cr3t-pw";
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (server) << error->message;
+  std::string where = "127.0.0.1:" + std::to_string (port);
+
+  struct Case
+  {
+    const char *setting;
+    std::function<void (cr::ServerOptions &)> change;
+  };
+  std::vector<Case> cases = {
+    { "viewer-user", [](cr::ServerOptions & o) { o.viewer_user = "other"; } },
+    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password = "wrong-pw"; } },
+    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password.clear (); } },
+    { "tls-certificate", [](cr::ServerOptions & o) { o.tls_certificate = "/x/cert.pem";
+            o.tls_key = "/x/key.pem"; } },
+    { "tls-key", [](cr::ServerOptions & o) { o.tls_key = "/x/key.pem"; } },
+    { "request timeout", [](cr::ServerOptions & o) { o.request_timeout_ms = 300; } },
+  };
+  for (const auto &c : cases) {
+    cr::ServerOptions other = opts;
+    c.change (other);
+    g_autoptr (GError) err = nullptr;
+    auto s = cr::Server::acquire ("127.0.0.1", port, &err, &other);
+    EXPECT_FALSE (s) << c.setting;
+    ASSERT_TRUE (err) << c.setting;
+    EXPECT_TRUE (g_error_matches (err, CR_SERVER_ERROR, cr::SERVER_ERROR_OPTIONS_DIFFER));
+    std::string message = err->message;
+    EXPECT_NE (message.find (c.setting), std::string::npos) << message;
+    EXPECT_NE (message.find (where), std::string::npos) << message;
+    EXPECT_EQ (message.find ("s3cr3t-pw"), std::string::npos) << message;
+    EXPECT_EQ (message.find ("wrong-pw"), std::string::npos) << message;
+  }
+  /* The running server is untouched: its viewers still need its credentials. */
+  auto stream = server->add_stream ({}, &error);
+  ASSERT_TRUE (stream);
+  EXPECT_EQ (crtest::http_request (port, "HEAD", "/").status, 401);
+  EXPECT_EQ (crtest::http_request (port, "HEAD", "/", basic_auth ("ha:s3cr3t-pw")).status, 200);
+  server->remove_stream (stream);
+
+  /* A server made without options (defaults) refuses an acquirer that wants credentials. */
+  guint port2 = crtest::free_port ();
+  auto open = cr::Server::acquire ("127.0.0.1", port2, &error);
+  ASSERT_TRUE (open);
+  g_autoptr (GError) err = nullptr;
+  EXPECT_FALSE (cr::Server::acquire ("127.0.0.1", port2, &err, &opts));
+  ASSERT_TRUE (err);
+  EXPECT_NE (std::string (err->message).find ("viewer-user"), std::string::npos) << err->message;
+}
+
+TEST (ServerOptionsAgreement, OpenOnLoopbackIsTheUnionOfWhatEveryoneAsks)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "pw";
+  opts.open_on_loopback = { "/metrics" };
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (server) << error->message;
+  auto page = [](SoupServerMessage * msg, const char *, GHashTable *) {
+    soup_server_message_set_status (msg, 200, nullptr);
+  };
+  auto metrics = server->add_page ("/metrics", page, &error);
+  auto status = server->add_page ("/status", page, &error);
+  ASSERT_TRUE (metrics && status);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 401);
+
+  cr::ServerOptions more = opts;
+  more.open_on_loopback = { "/status" };
+  auto again = cr::Server::acquire ("127.0.0.1", port, &error, &more);
+  ASSERT_TRUE (again) << error->message;
+  EXPECT_EQ (again.get (), server.get ());
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
+
+  /* Asking for nothing open closes nothing. */
+  cr::ServerOptions none = opts;
+  none.open_on_loopback.clear ();
+  auto third = cr::Server::acquire ("127.0.0.1", port, &error, &none);
+  ASSERT_TRUE (third) << error->message;
+  EXPECT_EQ (crtest::http_request (port, "GET", "/metrics").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay server: the one libsoup handler. Every request comes here and is dispatched by exact
+ * path to a camera, stream, snapshot or page route, after the viewer check. */
+#define G_LOG_DOMAIN "camrelay-server"
+#include "crserverimpl.h"
+
+#include "crauth.h"
+#include "crhttp.h"
+#include "cringest-private.h"
+#include "crpage.h"
+#include "crserver-private.h"
+
+namespace cr {
+
+static bool
+header_has_token (SoupMessageHeaders * headers, const char *name, const char *token)
+{
+  const char *value = soup_message_headers_get_list (headers, name);
+  return value && soup_header_contains (value, token);
+}
+
+static bool
+is_websocket_upgrade (SoupServerMessage * msg)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const char *upgrade = soup_message_headers_get_one (h, "Upgrade");
+  return upgrade && g_ascii_strcasecmp (upgrade, "websocket") == 0 &&
+      header_has_token (h, "Connection", "upgrade");
+}
+
+void
+ServerImpl::on_request (SoupServer *, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer self)
+{
+  static_cast<ServerImpl *> (self)->route (msg, path, query);
+}
+
+void
+ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query)
+{
+  std::string p (path ? path : "/");
+
+  if (is_websocket_upgrade (msg)) {
+    auto it = ingest_paths_.find (p);
+    if (it == ingest_paths_.end ()) {
+      close_after_response (msg);
+      set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "no camera endpoint at this path");
+      return;
+    }
+    it->second->handle_upgrade (msg, path, query);
+    return;
+  }
+
+  bool get_or_head = method_is (msg, "GET") || method_is (msg, "HEAD");
+  auto stream = stream_paths_.find (p);
+  auto snapshot = snapshot_paths_.find (p);
+  auto page = pages_.find (p);
+  bool served = stream != stream_paths_.end () || snapshot != snapshot_paths_.end () ||
+      page != pages_.end ();
+
+  if (!served) {
+    if (ingest_paths_.count (p)) {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Upgrade",
+          "websocket");
+      set_plain_response (msg, 426,
+          "this is a camera endpoint: connect with a WebSocket");
+      return;
+    }
+    set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "not found");
+    return;
+  }
+  if (!get_or_head) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+        "GET, HEAD");
+    set_plain_response (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET and HEAD are allowed here");
+    return;
+  }
+  if (!viewer_authorized (msg, path, options_))
+    return;
+
+  if (stream != stream_paths_.end ())
+    stream->second->handle_stream (msg, query);
+  else if (snapshot != snapshot_paths_.end ())
+    snapshot->second->handle_snapshot (msg);
+  else {
+    /* A copy: the handler may remove its own route (and with it the server's last reference). */
+    PageHandler handler = page->second->handler_;
+    handler (msg, path, query);
+  }
+}
+
+}  // namespace cr

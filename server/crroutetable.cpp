@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay server: the route table. Adding and removing camera, stream and page routes (from any
+ * thread, applied in the server thread) and looking them up. */
+#define G_LOG_DOMAIN "camrelay-server"
+#include "crserverimpl.h"
+
+#include "cringest-private.h"
+#include "crpage.h"
+#include "crserver-private.h"
+
+namespace cr {
+
+bool
+ServerImpl::path_taken (const std::string & path) const
+{
+  return ingest_paths_.count (path) || stream_paths_.count (path) ||
+      snapshot_paths_.count (path) || pages_.count (path);
+}
+
+std::unique_ptr<IngestRoute>
+ServerImpl::add_ingest (const IngestSettings & settings, IngestListener * listener,
+    GError ** error)
+{
+  if (settings.paths.empty ()) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "no ingest path given");
+    return nullptr;
+  }
+  for (const auto &path : settings.paths) {
+    if (path.empty () || path[0] != '/') {
+      g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+          "ingest path \"%s\" must start with /", path.c_str ());
+      return nullptr;
+    }
+  }
+  auto route = std::make_unique<IngestRouteImpl> (shared_from_this (), settings, listener,
+      next_id ());
+  bool ok = true;
+  invoke_sync ([&] {
+        for (const auto &path : settings.paths) {
+          if (ingest_paths_.count (path)) {
+            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+                "another camera already uses the WebSocket path %s on port %u",
+                path.c_str (), port_);
+            ok = false;
+            return;
+          }
+        }
+        register_ingest (route.get ());
+      });
+  if (!ok)
+    return nullptr;
+  return route;
+}
+
+void
+ServerImpl::register_ingest (IngestRouteImpl * route)
+{
+  for (const auto &path : route->settings ().paths)
+    ingest_paths_[path] = route;
+  ingests_[route->id ()] = route;
+}
+
+void
+ServerImpl::unregister_ingest (IngestRouteImpl * route)
+{
+  for (auto it = ingest_paths_.begin (); it != ingest_paths_.end ();) {
+    if (it->second == route)
+      it = ingest_paths_.erase (it);
+    else
+      ++it;
+  }
+  ingests_.erase (route->id ());
+}
+
+IngestRouteImpl *
+ServerImpl::ingest_by_id (guint64 id) const
+{
+  auto it = ingests_.find (id);
+  return it == ingests_.end ()? nullptr : it->second;
+}
+
+std::shared_ptr<Stream>
+ServerImpl::add_stream (const StreamSettings & settings, GError ** error)
+{
+  if (settings.path.empty () || settings.path[0] != '/' ||
+      (!settings.snapshot_path.empty () && settings.snapshot_path[0] != '/')) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "stream and snapshot paths must start with /");
+    return nullptr;
+  }
+  if (settings.path == settings.snapshot_path) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "the stream and its snapshot cannot share the path %s", settings.path.c_str ());
+    return nullptr;
+  }
+  auto stream = std::make_shared<StreamImpl> (shared_from_this (), settings, next_id ());
+  bool ok = true;
+  invoke_sync ([&] {
+        for (const auto &path : { settings.path, settings.snapshot_path }) {
+          if (path.empty ())
+            continue;
+          if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+                "the path %s is already served on port %u", path.c_str (), port_);
+            ok = false;
+            return;
+          }
+        }
+        stream->attach ();
+      });
+  if (!ok)
+    return nullptr;
+  return stream;
+}
+
+void
+ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream)
+{
+  auto impl = std::static_pointer_cast<StreamImpl> (stream);
+  invoke_sync ([&] { impl->detach (); });
+}
+
+void
+ServerImpl::register_stream (StreamImpl * stream)
+{
+  stream_paths_[stream->settings ().path] = stream;
+  if (!stream->settings ().snapshot_path.empty ())
+    snapshot_paths_[stream->settings ().snapshot_path] = stream;
+  streams_[stream->id ()] = stream;
+}
+
+void
+ServerImpl::unregister_stream (StreamImpl * stream)
+{
+  auto drop = [stream](std::map<std::string, StreamImpl *> &m) {
+    for (auto it = m.begin (); it != m.end ();) {
+      if (it->second == stream)
+        it = m.erase (it);
+      else
+        ++it;
+    }
+  };
+  drop (stream_paths_);
+  drop (snapshot_paths_);
+  streams_.erase (stream->id ());
+}
+
+void
+ServerImpl::fan_out_pending ()
+{
+  for (auto &[id, stream] : streams_)
+    stream->fan_out_pending ();
+}
+
+StreamImpl *
+ServerImpl::stream_by_id (guint64 id) const
+{
+  auto it = streams_.find (id);
+  return it == streams_.end ()? nullptr : it->second;
+}
+
+PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, std::string path,
+    PageHandler handler)
+  : server_ (std::move (server)), path_ (std::move (path)), handler_ (std::move (handler))
+{
+}
+
+PageRouteImpl::~PageRouteImpl ()
+{
+  server_->invoke_sync ([this] { server_->unregister_page (this); });
+}
+
+std::unique_ptr<PageRoute>
+ServerImpl::add_page (const std::string & path, PageHandler handler, GError ** error)
+{
+  if (path.empty () || path[0] != '/') {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "page path \"%s\" must start with /", path.c_str ());
+    return nullptr;
+  }
+  auto page = std::make_unique<PageRouteImpl> (shared_from_this (), path, std::move (handler));
+  bool ok = true;
+  invoke_sync ([&] {
+        if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+          g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+              "the path %s is already served on port %u", path.c_str (), port_);
+          ok = false;
+          return;
+        }
+        register_page (page.get ());
+      });
+  if (!ok) {
+    page->path_.clear ();
+    return nullptr;
+  }
+  return page;
+}
+
+void
+ServerImpl::register_page (PageRouteImpl * page)
+{
+  pages_[page->path_] = page;
+}
+
+void
+ServerImpl::unregister_page (PageRouteImpl * page)
+{
+  auto it = pages_.find (page->path_);
+  if (it != pages_.end () && it->second == page)
+    pages_.erase (it);
+}
+
+}  // namespace cr

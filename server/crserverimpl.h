@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay server: ServerImpl, one server per (address, port): its thread, listening socket and
+ * route table. Public methods are safe from any thread; the rest runs in the server thread. */
+#pragma once
+
+#include "crpoller.h"
+#include "crserver.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+namespace cr {
+
+class Connection;
+class IngestRouteImpl;
+class PageRouteImpl;
+class StreamImpl;
+class TimedOutTlsClose;
+
+class ServerImpl : public Server, public std::enable_shared_from_this<ServerImpl>
+{
+public:
+  ServerImpl (std::string address, guint requested_port, const ServerOptions & options);
+  ~ServerImpl () override;
+
+  bool start (GError ** error);
+  /* The shared_ptr deleter: never deletes in the server thread itself. */
+  static void release (ServerImpl * self);
+
+  guint port () const override { return port_; }
+  guint requested_port () const { return requested_port_; }
+  /* Any thread for everything but open_on_loopback, which the server thread may extend. */
+  const ServerOptions & options () const { return options_; }
+  GThread *thread () const { return thread_; }
+  const std::string & address () const override { return address_; }
+  bool tls () const override { return tls_; }
+  GMainContext *context () const override { return context_; }
+
+  std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
+      IngestListener * listener, GError ** error) override;
+  std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError ** error) override;
+  void remove_stream (const std::shared_ptr<Stream> & stream) override;
+  std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
+      GError ** error) override;
+  void invoke (std::function<void ()> fn) override;
+  void invoke_sync (const std::function<void ()> & fn) override;
+
+  /* Any thread: adds to the paths that stay open to loopback clients. */
+  void open_on_loopback (const std::vector<std::string> & paths);
+
+  /* Server thread only. */
+  Poller & poller () { return *poller_; }
+  bool in_server_thread () const;
+  bool path_taken (const std::string & path) const;
+  void register_ingest (IngestRouteImpl * route);
+  void unregister_ingest (IngestRouteImpl * route);
+  IngestRouteImpl *ingest_by_id (guint64 id) const;
+  void register_stream (StreamImpl * stream);
+  void unregister_stream (StreamImpl * stream);
+  StreamImpl *stream_by_id (guint64 id) const;
+  void register_page (PageRouteImpl * page);
+  void unregister_page (PageRouteImpl * page);
+  guint64 next_id () { return ++last_id_; }
+  /* Sends frames the pipelines published meanwhile, without waiting for a main-loop iteration. */
+  void fan_out_pending ();
+
+  /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
+  static bool steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
+      std::string * peer);
+
+private:
+  static gpointer thread_main (gpointer self);
+  bool setup (GError ** error);
+  void teardown ();
+  static void on_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
+      GHashTable * query, gpointer self);
+  static void on_request_started (SoupServer * soup, SoupServerMessage * msg, gpointer self);
+  void route (SoupServerMessage * msg, const char *path, GHashTable * query);
+
+  std::string address_;
+  guint requested_port_;
+  guint port_ = 0;
+  ServerOptions options_;
+  bool tls_ = false;
+
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  GThread *thread_ = nullptr;
+  /* Set in the server thread when the last reference went there. */
+  bool release_in_thread_ = false;
+
+  /* Start-up handshake between acquire() and the thread. */
+  std::mutex start_mutex_;
+  std::condition_variable start_cond_;
+  bool started_ = false;
+  GError *start_error_ = nullptr;
+
+  /* Server thread only. */
+  SoupServer *soup_ = nullptr;
+  std::unique_ptr<Poller> poller_;
+  std::map<std::string, IngestRouteImpl *> ingest_paths_;
+  std::map<guint64, IngestRouteImpl *> ingests_;
+  std::map<std::string, StreamImpl *> stream_paths_;
+  std::map<std::string, StreamImpl *> snapshot_paths_;
+  std::map<guint64, StreamImpl *> streams_;
+  std::map<std::string, PageRouteImpl *> pages_;
+  std::atomic<guint64> last_id_{ 0 };
+
+  friend class Connection;
+  std::set<Connection *> connections_;
+  friend class TimedOutTlsClose;
+  std::set<TimedOutTlsClose *> timed_out_tls_;
+};
+
+}  // namespace cr
