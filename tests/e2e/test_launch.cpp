@@ -304,16 +304,18 @@ TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
     ASSERT_GT (f.size (), 5000u) << "test frames must pass the legacy size rule";
   guint port = crtest::free_port ();
   std::string p = std::to_string (port);
-  std::string tls[] = { "tls-certificate=" + cert, "tls-key=" + key };
+  /* The server settings of one address and port, on every element that listens there. */
+  std::string tls[] = { "tls-certificate=" + cert, "tls-key=" + key, "viewer-user=u",
+    "viewer-password=p" };
   Process launch (std::vector<std::string> {
         "gst-launch-1.0", "-e",
-        "wsjpegsrc", "address=127.0.0.1", "port=" + p, tls[0], tls[1], "!",
+        "wsjpegsrc", "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3], "!",
         "jpegvalidate", "!",
         "jpegfallback", "placeholder=" + crtest::source_path ("placeholder.jpg"),
         "timeout=1000000000", "!",
         "multipartmux", "!",
-        "mjpeghttpsink", "address=127.0.0.1", "port=" + p, tls[0], tls[1], "viewer-user=u",
-        "viewer-password=p"}, crtest::gst_child_env ());
+        "mjpeghttpsink", "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3] },
+      crtest::gst_child_env ());
   ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();
   std::string url = "https://127.0.0.1:" + p + "/";
 
