@@ -3,6 +3,7 @@
  * the rest of what the user wrote is kept as written. */
 #include "customline.h"
 
+#include "elementfields.h"
 #include "pipelinegen.h"
 #include "placeholderfile.h"
 
@@ -11,7 +12,7 @@ namespace camrelay {
 bool
 is_network_element (const std::string & factory)
 {
-  return factory == "wsjpegsrc" || factory == "mjpeghttpsink";
+  return factory == elements::WSJPEGSRC || factory == elements::MJPEGHTTPSINK;
 }
 
 bool
@@ -31,7 +32,7 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
     std::string factory = in[i];
     out.push_back (in[i++]);
     bool element = is_element_token (factory) &&
-        (is_network_element (factory) || factory == "jpegfallback");
+        (is_network_element (factory) || factory == elements::JPEGFALLBACK);
     if (!element)
       continue;
 
@@ -41,7 +42,7 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
       if (is_network_element (factory) && (name == "address" || name == "port"))
         return report.fail (section, "pipeline", "leave " + name + "= out of " + factory +
             ": every camera shares the [server] address and port");
-      if (factory == "jpegfallback" && name == "placeholder") {
+      if (factory == elements::JPEGFALLBACK && name == "placeholder") {
         if (!find_placeholder (config, gst_unquote (value), c.placeholder_file, why))
           return report.fail (section, "pipeline", "jpegfallback placeholder: " + why);
         out.push_back ("placeholder=" + gst_quote (c.placeholder_file));

@@ -5,6 +5,7 @@
 
 #include "crserver.h"
 #include "customline.h"
+#include "elementfields.h"
 
 #include <gst/gst.h>
 
@@ -53,22 +54,22 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
     if (ok && is_network_element (factory)) {
       g_autofree gchar *address = nullptr;
       guint port = 0;
-      g_object_get (el, "address", &address, "port", &port, nullptr);
+      g_object_get (el, elements::ADDRESS, &address, elements::PORT, &port, nullptr);
       if (config.server.address != address || config.server.port != port)
         ok = report.fail (section, key, factory + " is not on the [server] address and port; "
             "write elements, properties and ! separated by spaces");
     }
-    if (ok && factory == "wsjpegsrc") {
+    if (ok && factory == elements::WSJPEGSRC) {
       g_autofree gchar *paths = nullptr;
       g_autofree gchar *secret = nullptr;
-      g_object_get (el, "paths", &paths, "secret", &secret, nullptr);
+      g_object_get (el, elements::PATHS, &paths, elements::SECRET, &secret, nullptr);
       for (const auto &p : cr::split_list (paths ? paths : ""))
         c.routes_ingest.push_back (p);
       c.has_secret = c.has_secret || (secret && *secret);
-    } else if (ok && factory == "mjpeghttpsink") {
+    } else if (ok && factory == elements::MJPEGHTTPSINK) {
       g_autofree gchar *path = nullptr;
       g_autofree gchar *snapshot = nullptr;
-      g_object_get (el, "path", &path, "snapshot-path", &snapshot, nullptr);
+      g_object_get (el, elements::PATH, &path, elements::SNAPSHOT_PATH, &snapshot, nullptr);
       if (c.routes_stream.empty ()) {
         c.routes_stream = path ? path : "";
         c.routes_snapshot = snapshot ? snapshot : "";

@@ -5,6 +5,7 @@
 
 #include "abspath.h"
 #include "camrelay-config.h"
+#include "elementfields.h"
 
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -14,6 +15,8 @@
 namespace camrelay {
 
 namespace {
+
+using elements::Field;
 
 /* How long jpegvalidate may take over one picture (a decode of a large one included). */
 const GstClockTime CHECK_TIMEOUT = 20 * GST_SECOND;
@@ -44,7 +47,7 @@ validate_jpeg (const std::string & path, std::string & why)
               "placeholder-check")));
   GstElement *src = gst_element_factory_make ("filesrc", nullptr);
   GstElement *queue = gst_element_factory_make ("queue", nullptr);
-  GstElement *validate = gst_element_factory_make ("jpegvalidate", nullptr);
+  GstElement *validate = gst_element_factory_make (elements::JPEGVALIDATE, nullptr);
   GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
   for (GstElement * e : { src, queue, validate, sink }) {
     if (e)
@@ -58,8 +61,8 @@ validate_jpeg (const std::string & path, std::string & why)
   }
   g_object_set (src, "location", path.c_str (), "blocksize", static_cast<guint> (st.st_size),
       nullptr);
-  g_object_set (validate, "min-size", 0u, "max-size", 0u, "max-width", 65535u, "max-height",
-      65535u, "decode-check", TRUE, nullptr);
+  g_object_set (validate, elements::MIN_SIZE, 0u, elements::MAX_SIZE, 0u, elements::MAX_WIDTH,
+      65535u, elements::MAX_HEIGHT, 65535u, elements::DECODE_CHECK, TRUE, nullptr);
   g_object_set (sink, "sync", FALSE, nullptr);
   if (!gst_element_link_many (src, queue, validate, sink, nullptr)) {
     why = "cannot check " + path + ": GStreamer cannot link filesrc ! queue ! jpegvalidate";
@@ -82,19 +85,19 @@ validate_jpeg (const std::string & path, std::string & why)
       gst_message_parse_error (msg, &gerror, nullptr);
       error = gerror ? gerror->message : "unknown error";
     } else if (gst_structure_has_name (gst_message_get_structure (msg),
-            "jpegvalidate-rejected") && reason.empty ()) {
+            elements::MSG_REJECTED) && reason.empty ()) {
       const GstStructure *s = gst_message_get_structure (msg);
-      const gchar *r = gst_structure_get_string (s, "reason");
-      const gchar *d = gst_structure_get_string (s, "detail");
+      const gchar *r = gst_structure_get_string (s, elements::name (Field::RejectedReason));
+      const gchar *d = gst_structure_get_string (s, elements::name (Field::RejectedDetail));
       reason = r ? r : "rejected";
       detail = d ? d : "";
     }
   }
   guint64 accepted = 0;
   GstStructure *stats = nullptr;
-  g_object_get (validate, "stats", &stats, nullptr);
+  g_object_get (validate, elements::STATS, &stats, nullptr);
   if (stats) {
-    gst_structure_get_uint64 (stats, "accepted", &accepted);
+    gst_structure_get_uint64 (stats, elements::name (Field::ValidateAccepted), &accepted);
     gst_structure_free (stats);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);

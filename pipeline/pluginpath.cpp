@@ -4,6 +4,7 @@
 #include "pluginpath.h"
 
 #include "abspath.h"
+#include "elementfields.h"
 
 #include <gst/gst.h>
 
@@ -27,7 +28,7 @@ plugin_dir_of (const char *feature)
 std::string
 plugin_path_for_command ()
 {
-  std::string ours = plugin_dir_of ("wsjpegsrc");
+  std::string ours = plugin_dir_of (elements::WSJPEGSRC);
   if (ours.empty () || ours == plugin_dir_of ("fakesink"))
     return "";
   const char *env = g_getenv ("GST_PLUGIN_PATH");
