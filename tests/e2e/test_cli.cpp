@@ -31,6 +31,24 @@ write_config (const TempDir & dir, const std::string & text)
   return dir.write ("camrelay.conf", text);
 }
 
+/* camrelay refuses @conf, with and without --check, with exit code 2 and "FILE: @expected". */
+void
+expect_refused (const TempDir & dir, const std::string & conf, const std::string & expected,
+    const char *what)
+{
+  for (bool check : { true, false }) {
+    std::vector<std::string> args{ "--config", conf, "--port", "0" };
+    if (check)
+      args.push_back ("--check");
+    RunResult r = camrelay (args, dir.path ());
+    EXPECT_EQ (r.code, 2) << what << (check ? " (--check)" : "") << ":\n" << r.output;
+    std::string line = "camrelay: " + conf + ": " + expected;
+    EXPECT_NE (r.output.find (line), std::string::npos) << what << ": expected\n  " << line <<
+        "\nin\n  " << r.output;
+    EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
+  }
+}
+
 }  // namespace
 
 TEST (Cli, VersionNamesProgramAndGStreamer)
@@ -161,17 +179,7 @@ TEST_P (ConfigErrors, RefusedWithFileSectionAndKey)
   const BadConfig & c = GetParam ();
   TempDir dir;
   std::string conf = write_config (dir, c.text);
-  for (bool check : { true, false }) {
-    std::vector<std::string> args{ "--config", conf, "--port", "0" };
-    if (check)
-      args.push_back ("--check");
-    RunResult r = camrelay (args, dir.path ());
-    EXPECT_EQ (r.code, 2) << c.what << (check ? " (--check)" : "") << ":\n" << r.output;
-    std::string expected = "camrelay: " + conf + ": " + c.expected;
-    EXPECT_NE (r.output.find (expected), std::string::npos) << c.what << ": expected\n  " <<
-        expected << "\nin\n  " << r.output;
-    EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
-  }
+  expect_refused (dir, conf, c.expected, c.what);
 }
 
 INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors, ::testing::Values (
@@ -247,18 +255,8 @@ TEST_P (BrokenPlaceholders, RefusedWithTheValidatorsReason)
   TempDir dir;
   dir.write ("offline.jpg", p.contents ());
   std::string conf = write_config (dir, "[camera a]\nplaceholder = offline.jpg\n");
-  for (bool check : { true, false }) {
-    std::vector<std::string> args{ "--config", conf, "--port", "0" };
-    if (check)
-      args.push_back ("--check");
-    RunResult r = camrelay (args, dir.path ());
-    EXPECT_EQ (r.code, 2) << p.what << (check ? " (--check)" : "") << ":\n" << r.output;
-    std::string expected = "camrelay: " + conf + ": [camera a] placeholder: " +
-        dir.file ("offline.jpg") + " is not a usable JPEG: " + p.reason + " (";
-    EXPECT_NE (r.output.find (expected), std::string::npos) << p.what << ": expected\n  " <<
-        expected << "\nin\n  " << r.output;
-    EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
-  }
+  expect_refused (dir, conf, "[camera a] placeholder: " + dir.file ("offline.jpg") +
+      " is not a usable JPEG: " + p.reason + " (", p.what);
 }
 
 INSTANTIATE_TEST_SUITE_P (Cli, BrokenPlaceholders, ::testing::Values (
