@@ -3,9 +3,13 @@
 
 #include "camera.h"
 
+#include "elementfields.h"
+
 #include <algorithm>
 
 namespace camrelay {
+
+using elements::Field;
 
 static const guint BACKOFF_MIN_MS = 1000;
 static const guint BACKOFF_MAX_MS = 30000;
@@ -20,10 +24,10 @@ static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 static GstStructure *
 element_stats (GstElement * element)
 {
-  if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), "stats"))
+  if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
     return nullptr;
   GstStructure *s = nullptr;
-  g_object_get (element, "stats", &s, nullptr);
+  g_object_get (element, elements::STATS, &s, nullptr);
   return s;
 }
 
@@ -110,13 +114,13 @@ Camera::build (std::string & error)
     GstElementFactory *f = gst_element_get_factory (el);
     const gchar *factory = f ? GST_OBJECT_NAME (f) : "";
     GstElement **slot = nullptr;
-    if (g_str_equal (factory, "wsjpegsrc"))
+    if (g_str_equal (factory, elements::WSJPEGSRC))
       slot = &found.src;
-    else if (g_str_equal (factory, "jpegvalidate"))
+    else if (g_str_equal (factory, elements::JPEGVALIDATE))
       slot = &found.validate;
-    else if (g_str_equal (factory, "jpegfallback"))
+    else if (g_str_equal (factory, elements::JPEGFALLBACK))
       slot = &found.fallback;
-    else if (g_str_equal (factory, "mjpeghttpsink"))
+    else if (g_str_equal (factory, elements::MJPEGHTTPSINK))
       slot = &found.sink;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
@@ -187,11 +191,11 @@ Camera::running_state () const
   {
     std::lock_guard<std::mutex> guard (lock_);
     s = element_stats (elements_.fallback);
-    state = connected_ ? "live" : "offline";
+    state = connected_ ? elements::ACTIVE_LIVE : "offline";
   }
   if (s) {
-    const gchar *active = gst_structure_get_string (s, "active");
-    state = active ? active : "placeholder";
+    const gchar *active = gst_structure_get_string (s, elements::name (Field::FallbackActive));
+    state = active ? active : elements::ACTIVE_PLACEHOLDER;
     gst_structure_free (s);
   }
   return state;
@@ -244,7 +248,7 @@ Camera::drained () const
   }
   guint viewers = 0;
   if (GstStructure *s = element_stats (sink)) {
-    gst_structure_get_uint (s, "viewers", &viewers);
+    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &viewers);
     gst_structure_free (s);
   }
   if (sink)
@@ -340,9 +344,9 @@ Camera::handle_element_message (GstMessage * message)
     have_fallback = elements_.fallback != nullptr;
   }
 
-  if (gst_structure_has_name (s, "wsjpegsrc-connected")) {
-    const gchar *peer = gst_structure_get_string (s, "peer");
-    const gchar *path = gst_structure_get_string (s, "path");
+  if (gst_structure_has_name (s, elements::MSG_CONNECTED)) {
+    const gchar *peer = gst_structure_get_string (s, elements::name (Field::ConnectedPeer));
+    const gchar *path = gst_structure_get_string (s, elements::name (Field::ConnectedPath));
     {
       std::lock_guard<std::mutex> guard (lock_);
       connected_ = true;
@@ -350,12 +354,13 @@ Camera::handle_element_message (GstMessage * message)
     }
     g_info ("camera %s: %s connected on %s", name, peer, path);
     if (!have_fallback)
-      set_state ("live");
-  } else if (gst_structure_has_name (s, "wsjpegsrc-disconnected")) {
-    const gchar *peer = gst_structure_get_string (s, "peer");
-    const gchar *reason = gst_structure_get_string (s, "reason");
+      set_state (elements::ACTIVE_LIVE);
+  } else if (gst_structure_has_name (s, elements::MSG_DISCONNECTED)) {
+    const gchar *peer = gst_structure_get_string (s, elements::name (Field::DisconnectedPeer));
+    const gchar *reason = gst_structure_get_string (s,
+        elements::name (Field::DisconnectedReason));
     guint code = 0;
-    gst_structure_get_uint (s, "code", &code);
+    gst_structure_get_uint (s, elements::name (Field::DisconnectedCode), &code);
     bool current;
     {
       /* A camera that took over posts its "connected" before the old one's "disconnected". */
@@ -370,17 +375,17 @@ Camera::handle_element_message (GstMessage * message)
         reason && *reason ? " " : "", reason ? reason : "");
     if (current && !have_fallback)
       set_state ("offline");
-  } else if (gst_structure_has_name (s, "jpegfallback-switched")) {
-    const gchar *active = gst_structure_get_string (s, "active");
-    const gchar *reason = gst_structure_get_string (s, "reason");
+  } else if (gst_structure_has_name (s, elements::MSG_SWITCHED)) {
+    const gchar *active = gst_structure_get_string (s, elements::name (Field::SwitchedActive));
+    const gchar *reason = gst_structure_get_string (s, elements::name (Field::SwitchedReason));
     if (!active)
       return;
     set_state (active);
-    if (g_str_equal (active, "live"))
+    if (g_str_equal (active, elements::ACTIVE_LIVE))
       g_info ("camera %s: live (%s)", name, reason ? reason : "");
     else
       g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
-  } else if (gst_structure_has_name (s, "jpegvalidate-rejected")) {
+  } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
   }
 }
@@ -392,9 +397,9 @@ Camera::handle_rejected (const GstStructure * s)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 suppressed = 0, size = 0, count = 0;
-  gst_structure_get_uint64 (s, "suppressed", &suppressed);
-  gst_structure_get_uint64 (s, "size", &size);
-  gst_structure_get_uint64 (s, "count", &count);
+  gst_structure_get_uint64 (s, elements::name (Field::RejectedSuppressed), &suppressed);
+  gst_structure_get_uint64 (s, elements::name (Field::RejectedSize), &size);
+  gst_structure_get_uint64 (s, elements::name (Field::RejectedCount), &count);
   if (last_reject_log_us_ && now - last_reject_log_us_ < REJECT_LOG_INTERVAL_US) {
     rejects_unlogged_ += 1 + suppressed;
     return;
@@ -402,8 +407,8 @@ Camera::handle_rejected (const GstStructure * s)
   last_reject_log_us_ = now;
   guint64 unlogged = rejects_unlogged_ + suppressed;
   rejects_unlogged_ = 0;
-  const gchar *reason = gst_structure_get_string (s, "reason");
-  const gchar *detail = gst_structure_get_string (s, "detail");
+  const gchar *reason = gst_structure_get_string (s, elements::name (Field::RejectedReason));
+  const gchar *detail = gst_structure_get_string (s, elements::name (Field::RejectedDetail));
   g_warning ("camera %s: rejected a %" G_GUINT64_FORMAT "-byte frame as %s: %s "
       "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
       " rejections not logged since the last line)", config_.name.c_str (), size,
@@ -422,10 +427,10 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
   }
-  add_element_counters (e.src, "wsjpegsrc", into);
-  add_element_counters (e.validate, "jpegvalidate", into);
-  add_element_counters (e.fallback, "jpegfallback", into);
-  add_element_counters (e.sink, "mjpeghttpsink", into);
+  add_element_counters (e.src, elements::WSJPEGSRC, into);
+  add_element_counters (e.validate, elements::JPEGVALIDATE, into);
+  add_element_counters (e.fallback, elements::JPEGFALLBACK, into);
+  add_element_counters (e.sink, elements::MJPEGHTTPSINK, into);
   e.clear ();
 }
 
@@ -438,8 +443,9 @@ Camera::sample ()
   guint64 frames;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    auto it = base_.find ("wsjpegsrc.messages");
-    frames = now["wsjpegsrc.messages"] + (it == base_.end ()? 0 : it->second);
+    const std::string key = elements::counter_key (Field::SrcMessages);
+    auto it = base_.find (key);
+    frames = now[key] + (it == base_.end ()? 0 : it->second);
   }
   samples_.push_back ({ t, frames });
   while (samples_.size () > 2 && t - samples_[1].time_us >= FPS_WINDOW_US)
@@ -460,7 +466,7 @@ Camera::bound_ports () const
   for (GstElement *e : { elements_.src, elements_.sink }) {
     guint port = 0;
     if (e)
-      g_object_get (e, "bound-port", &port, nullptr);
+      g_object_get (e, elements::BOUND_PORT, &port, nullptr);
     ports.push_back (port);
   }
   return ports;
@@ -490,15 +496,15 @@ Camera::status () const
   /* The elements know best whether a camera is connected and how many viewers there are now. */
   if (GstStructure *s = element_stats (e.src)) {
     gboolean connected = FALSE;
-    if (gst_structure_get_boolean (s, "connected", &connected)) {
+    if (gst_structure_get_boolean (s, elements::name (Field::SrcConnected), &connected)) {
       st.connected = connected;
-      const gchar *peer = gst_structure_get_string (s, "peer");
+      const gchar *peer = gst_structure_get_string (s, elements::name (Field::SrcPeer));
       st.peer = connected && peer ? peer : "";
     }
     gst_structure_free (s);
   }
   if (GstStructure *s = element_stats (e.sink)) {
-    gst_structure_get_uint (s, "viewers", &st.viewers);
+    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
     gst_structure_free (s);
   }
   e.clear ();

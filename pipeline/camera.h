@@ -11,6 +11,7 @@
  * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
 #pragma once
 
+#include "elementfields.h"
 #include "relayconfig.h"
 
 #include <gst/gst.h>
@@ -50,6 +51,7 @@ struct CameraStatus
     auto it = counters.find (key);
     return it == counters.end ()? 0 : it->second;
   }
+  guint64 counter (elements::Field field) const { return counter (elements::counter_key (field)); }
 };
 
 class Camera

@@ -11,6 +11,7 @@
 #include "camera.h"
 #include "camrelay-config.h"
 #include "crserver.h"
+#include "elementfields.h"
 #include "pages.h"
 #include "relayconfig.h"
 
@@ -51,7 +52,7 @@ bool
 ensure_plugin ()
 {
   auto present = [] {
-    g_autoptr (GstElementFactory) f = gst_element_factory_find ("wsjpegsrc");
+    g_autoptr (GstElementFactory) f = gst_element_factory_find (camrelay::elements::WSJPEGSRC);
     return f != nullptr;
   };
   if (present ())

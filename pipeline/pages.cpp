@@ -12,23 +12,23 @@ namespace camrelay {
 
 namespace {
 
-/* Reasons jpegvalidate counts; always reported, so a dashboard sees zeros rather than gaps. */
-const char *const REJECT_REASONS[] = {
-  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "decode-failed",
-};
+using elements::Field;
 
+/* Reasons jpegvalidate counts; always reported, so a dashboard sees zeros rather than gaps. */
 std::map<std::string, guint64>
 rejections (const CameraStatus & st)
 {
   std::map<std::string, guint64> out;
-  for (const char *r : REJECT_REASONS)
-    out[r] = 0;
-  const std::string prefix = "jpegvalidate.";
+  for (Field r : elements::REJECT_REASONS)
+    out[elements::name (r)] = 0;
+  const std::string prefix = std::string (elements::JPEGVALIDATE) + ".";
   for (const auto &[key, value] : st.counters) {
     if (key.compare (0, prefix.size (), prefix) != 0)
       continue;
     std::string field = key.substr (prefix.size ());
-    if (field != "accepted" && field != "rejected" && field != "bytes-accepted")
+    if (field != elements::name (Field::ValidateAccepted) &&
+        field != elements::name (Field::ValidateRejected) &&
+        field != elements::name (Field::ValidateBytesAccepted))
       out[field] = value;
   }
   return out;
@@ -224,54 +224,54 @@ private:
 struct CounterMetric
 {
   const char *name;
-  const char *key;
+  Field key;
   const char *help;
 };
 
 const CounterMetric COUNTERS[] = {
-  { "camrelay_camera_connections_total", "wsjpegsrc.connections",
+  { "camrelay_camera_connections_total", Field::SrcConnections,
     "WebSocket connections accepted from the camera." },
-  { "camrelay_camera_received_frames_total", "wsjpegsrc.messages",
+  { "camrelay_camera_received_frames_total", Field::SrcMessages,
     "Binary messages (candidate frames) received from the camera." },
-  { "camrelay_camera_received_bytes_total", "wsjpegsrc.bytes",
+  { "camrelay_camera_received_bytes_total", Field::SrcBytes,
     "Bytes of binary messages received from the camera." },
-  { "camrelay_camera_text_messages_total", "wsjpegsrc.text-messages",
+  { "camrelay_camera_text_messages_total", Field::SrcTextMessages,
     "Text messages (greetings) received from the camera and ignored." },
-  { "camrelay_camera_refused_messages_total", "wsjpegsrc.refused-messages",
+  { "camrelay_camera_refused_messages_total", Field::SrcRefusedMessages,
     "Messages refused while arriving for exceeding max-message-size (64 KiB for text)." },
-  { "camrelay_camera_unauthorized_total", "wsjpegsrc.unauthorized",
+  { "camrelay_camera_unauthorized_total", Field::SrcUnauthorized,
     "Camera connections refused for a missing or wrong secret." },
-  { "camrelay_camera_protocol_errors_total", "wsjpegsrc.protocol-errors",
+  { "camrelay_camera_protocol_errors_total", Field::SrcProtocolErrors,
     "Camera connections closed for breaking the WebSocket protocol (close code 1002)." },
-  { "camrelay_camera_invalid_utf8_total", "wsjpegsrc.invalid-utf8",
+  { "camrelay_camera_invalid_utf8_total", Field::SrcInvalidUtf8,
     "Camera connections closed for text that is not UTF-8 (close code 1007)." },
-  { "camrelay_camera_connections_lost_total", "wsjpegsrc.connections-lost",
+  { "camrelay_camera_connections_lost_total", Field::SrcConnectionsLost,
     "Camera connections that ended without a close handshake (1006), e.g. in the middle of a frame." },
-  { "camrelay_camera_takeovers_total", "wsjpegsrc.takeovers",
+  { "camrelay_camera_takeovers_total", Field::SrcTakeovers,
     "Camera connections closed because a newer one took over the same camera." },
-  { "camrelay_camera_pings_total", "wsjpegsrc.pings",
+  { "camrelay_camera_pings_total", Field::SrcPings,
     "Ping frames received from the camera (a flood is answered with fewer pongs)." },
-  { "camrelay_camera_dropped_frames_total", "wsjpegsrc.dropped",
+  { "camrelay_camera_dropped_frames_total", Field::SrcDropped,
     "Received frames dropped because the pipeline was busy." },
-  { "camrelay_camera_accepted_frames_total", "jpegvalidate.accepted",
+  { "camrelay_camera_accepted_frames_total", Field::ValidateAccepted,
     "Frames that passed validation." },
-  { "camrelay_camera_switches_total", "jpegfallback.switches",
+  { "camrelay_camera_switches_total", Field::FallbackSwitches,
     "Switches between the live stream and the placeholder." },
-  { "camrelay_camera_placeholder_frames_total", "jpegfallback.placeholder-frames",
+  { "camrelay_camera_placeholder_frames_total", Field::FallbackPlaceholderFrames,
     "Placeholder frames sent to viewers." },
-  { "camrelay_viewer_connections_total", "mjpeghttpsink.viewers-total",
+  { "camrelay_viewer_connections_total", Field::SinkViewersTotal,
     "Viewers ever accepted on the stream." },
-  { "camrelay_viewers_refused_total", "mjpeghttpsink.viewers-refused",
+  { "camrelay_viewers_refused_total", Field::SinkViewersRefused,
     "Viewers refused with 503 over max-viewers." },
-  { "camrelay_viewers_stalled_total", "mjpeghttpsink.viewers-stalled",
+  { "camrelay_viewers_stalled_total", Field::SinkViewersStalled,
     "Viewers disconnected because their connection accepted nothing for too long." },
-  { "camrelay_sent_frames_total", "mjpeghttpsink.parts-sent",
+  { "camrelay_sent_frames_total", Field::SinkPartsSent,
     "Frames completely written to viewers." },
-  { "camrelay_skipped_frames_total", "mjpeghttpsink.parts-skipped",
+  { "camrelay_skipped_frames_total", Field::SinkPartsSkipped,
     "Frames that slow viewers skipped." },
-  { "camrelay_sent_bytes_total", "mjpeghttpsink.bytes-sent",
+  { "camrelay_sent_bytes_total", Field::SinkBytesSent,
     "Bytes written to viewers." },
-  { "camrelay_snapshots_total", "mjpeghttpsink.snapshots",
+  { "camrelay_snapshots_total", Field::SinkSnapshots,
     "Snapshot requests answered." },
 };
 
@@ -309,32 +309,32 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("connected").boolean (st.connected);
     j.key ("peer").str_or_null (st.peer);
     j.key ("frames_per_second").number (st.fps, 2);
-    j.key ("frames_received").number (st.counter ("wsjpegsrc.messages"));
-    j.key ("bytes_received").number (st.counter ("wsjpegsrc.bytes"));
-    j.key ("connections").number (st.counter ("wsjpegsrc.connections"));
-    j.key ("messages_refused").number (st.counter ("wsjpegsrc.refused-messages"));
-    j.key ("protocol_errors").number (st.counter ("wsjpegsrc.protocol-errors"));
-    j.key ("invalid_utf8").number (st.counter ("wsjpegsrc.invalid-utf8"));
-    j.key ("connections_lost").number (st.counter ("wsjpegsrc.connections-lost"));
-    j.key ("unauthorized").number (st.counter ("wsjpegsrc.unauthorized"));
-    j.key ("takeovers").number (st.counter ("wsjpegsrc.takeovers"));
-    j.key ("text_messages").number (st.counter ("wsjpegsrc.text-messages"));
-    j.key ("pings").number (st.counter ("wsjpegsrc.pings"));
-    j.key ("frames_dropped").number (st.counter ("wsjpegsrc.dropped"));
-    j.key ("frames_accepted").number (st.counter ("jpegvalidate.accepted"));
-    j.key ("frames_rejected").number (st.counter ("jpegvalidate.rejected"));
+    j.key ("frames_received").number (st.counter (Field::SrcMessages));
+    j.key ("bytes_received").number (st.counter (Field::SrcBytes));
+    j.key ("connections").number (st.counter (Field::SrcConnections));
+    j.key ("messages_refused").number (st.counter (Field::SrcRefusedMessages));
+    j.key ("protocol_errors").number (st.counter (Field::SrcProtocolErrors));
+    j.key ("invalid_utf8").number (st.counter (Field::SrcInvalidUtf8));
+    j.key ("connections_lost").number (st.counter (Field::SrcConnectionsLost));
+    j.key ("unauthorized").number (st.counter (Field::SrcUnauthorized));
+    j.key ("takeovers").number (st.counter (Field::SrcTakeovers));
+    j.key ("text_messages").number (st.counter (Field::SrcTextMessages));
+    j.key ("pings").number (st.counter (Field::SrcPings));
+    j.key ("frames_dropped").number (st.counter (Field::SrcDropped));
+    j.key ("frames_accepted").number (st.counter (Field::ValidateAccepted));
+    j.key ("frames_rejected").number (st.counter (Field::ValidateRejected));
     j.key ("rejected").begin_object ();
     for (const auto &[reason, count] : rejections (st))
       j.key (reason).number (count);
     j.end_object ();
     j.key ("viewers").number (static_cast<guint64> (st.viewers));
-    j.key ("viewers_total").number (st.counter ("mjpeghttpsink.viewers-total"));
-    j.key ("frames_sent").number (st.counter ("mjpeghttpsink.parts-sent"));
-    j.key ("bytes_out").number (st.counter ("mjpeghttpsink.bytes-sent"));
-    j.key ("snapshots").number (st.counter ("mjpeghttpsink.snapshots"));
-    j.key ("switches").number (st.counter ("jpegfallback.switches"));
+    j.key ("viewers_total").number (st.counter (Field::SinkViewersTotal));
+    j.key ("frames_sent").number (st.counter (Field::SinkPartsSent));
+    j.key ("bytes_out").number (st.counter (Field::SinkBytesSent));
+    j.key ("snapshots").number (st.counter (Field::SinkSnapshots));
+    j.key ("switches").number (st.counter (Field::FallbackSwitches));
     j.key ("seconds_on_placeholder")
-        .number (st.counter ("jpegfallback.time-on-placeholder") / 1e9, 3);
+        .number (st.counter (Field::FallbackTimeOnPlaceholder) / 1e9, 3);
     j.key ("restarts").number (st.restarts);
     if (st.last_error.empty ()) {
       j.key ("last_error").null ();
@@ -415,7 +415,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   m.family ("camrelay_camera_placeholder_seconds_total", "counter",
       "Seconds the placeholder was shown instead of the camera.");
   for (const auto &st : cameras)
-    m.camera (st.name, st.counter ("jpegfallback.time-on-placeholder") / 1e9);
+    m.camera (st.name, st.counter (Field::FallbackTimeOnPlaceholder) / 1e9);
   m.family ("camrelay_camera_pipeline_restarts_total", "counter",
       "Times the camera's pipeline failed and was rebuilt.");
   for (const auto &st : cameras)

@@ -1,5 +1,6 @@
 /* camrelay's command line and configuration checks, run through the real binary. */
 #include "e2e.h"
+#include "testjpeg.h"
 
 #include "camrelay-config.h"
 
@@ -28,6 +29,24 @@ write_config (const TempDir & dir, const std::string & text)
 {
   dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
   return dir.write ("camrelay.conf", text);
+}
+
+/* camrelay refuses @conf, with and without --check, with exit code 2 and "FILE: @expected". */
+void
+expect_refused (const TempDir & dir, const std::string & conf, const std::string & expected,
+    const char *what)
+{
+  for (bool check : { true, false }) {
+    std::vector<std::string> args{ "--config", conf, "--port", "0" };
+    if (check)
+      args.push_back ("--check");
+    RunResult r = camrelay (args, dir.path ());
+    EXPECT_EQ (r.code, 2) << what << (check ? " (--check)" : "") << ":\n" << r.output;
+    std::string line = "camrelay: " + conf + ": " + expected;
+    EXPECT_NE (r.output.find (line), std::string::npos) << what << ": expected\n  " << line <<
+        "\nin\n  " << r.output;
+    EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace
@@ -160,17 +179,7 @@ TEST_P (ConfigErrors, RefusedWithFileSectionAndKey)
   const BadConfig & c = GetParam ();
   TempDir dir;
   std::string conf = write_config (dir, c.text);
-  for (bool check : { true, false }) {
-    std::vector<std::string> args{ "--config", conf, "--port", "0" };
-    if (check)
-      args.push_back ("--check");
-    RunResult r = camrelay (args, dir.path ());
-    EXPECT_EQ (r.code, 2) << c.what << (check ? " (--check)" : "") << ":\n" << r.output;
-    std::string expected = "camrelay: " + conf + ": " + c.expected;
-    EXPECT_NE (r.output.find (expected), std::string::npos) << c.what << ": expected\n  " <<
-        expected << "\nin\n  " << r.output;
-    EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
-  }
+  expect_refused (dir, conf, c.expected, c.what);
 }
 
 INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors, ::testing::Values (
@@ -229,6 +238,61 @@ INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors, ::testing::Values (
             "[camera a]\n[camera b]\npipeline = wsjpegsrc paths=/ws/a ! fakesink\n",
             "[camera b] pipeline: /ws/a is already used by [camera a] ingest-paths" },
         BadConfig{ "not a key file", "this is not a config\n", "" }));
+
+/* A picture jpegfallback cannot show is refused up front, with jpegvalidate's own reason. */
+struct BrokenPlaceholder
+{
+  const char *what;
+  std::vector<guint8> (*contents) ();
+  const char *reason;
+};
+
+class BrokenPlaceholders : public::testing::TestWithParam<BrokenPlaceholder> { };
+
+TEST_P (BrokenPlaceholders, RefusedWithTheValidatorsReason)
+{
+  const BrokenPlaceholder & p = GetParam ();
+  TempDir dir;
+  dir.write ("offline.jpg", p.contents ());
+  std::string conf = write_config (dir, "[camera a]\nplaceholder = offline.jpg\n");
+  expect_refused (dir, conf, "[camera a] placeholder: " + dir.file ("offline.jpg") +
+      " is not a usable JPEG: " + p.reason + " (", p.what);
+}
+
+INSTANTIATE_TEST_SUITE_P (Cli, BrokenPlaceholders, ::testing::Values (
+        BrokenPlaceholder{ "truncated JPEG", [] {
+            std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
+            jpeg.resize (jpeg.size () / 2);
+            return jpeg;
+          }, "truncated" },
+        BrokenPlaceholder{ "PNG named .jpg", [] {
+            /* A 1x1 PNG, as any image editor would write it. */
+            static const guint8 png[] = {
+              0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+              0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+              0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+              0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x56, 0xc7,
+              0x2f, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+            };
+            return std::vector<guint8> (png, png + sizeof (png));
+          }, "not-jpeg" },
+        BrokenPlaceholder{ "JPEG with its end cut off by a few bytes", [] {
+            std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
+            jpeg.resize (jpeg.size () - 3);
+            return jpeg;
+          }, "truncated" }));
+
+/* A placeholder smaller than jpegvalidate's min-size for camera frames is still a picture. */
+TEST (Cli, SmallPlaceholderPassesCheck)
+{
+  TempDir dir;
+  std::vector<guint8> small = make_solid_jpeg (0x202020, 64, 48);
+  ASSERT_LT (small.size (), 5001u);
+  dir.write ("small.jpg", small);
+  std::string conf = write_config (dir, "[camera a]\nplaceholder = small.jpg\n");
+  RunResult r = camrelay ({ "--config", conf, "--port", "0", "--check" }, dir.path ());
+  EXPECT_EQ (r.code, 0) << r.output;
+}
 
 TEST (Cli, PortInUseExitsWithOne)
 {

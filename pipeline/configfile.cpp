@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay program: reading the key file. Each key of [server] and [camera NAME] is read, parsed
+ * and checked on its own (type, range, URL-path syntax, keys that go together); whatever needs
+ * GStreamer or other files comes later, in resolve_config(). */
+#include "relayconfig.h"
+
+#include "configreport.h"
+#include "crserver.h"
+
+#include <gio/gio.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace camrelay {
+
+namespace {
+
+const char *const SERVER_KEYS[] = {
+  "address", "port", "viewer-user", "viewer-password", "metrics-open-on-loopback",
+  "tls-certificate", "tls-key",
+};
+
+const char *const CAMERA_KEYS[] = {
+  "ingest-paths", "stream-path", "snapshot-path", "placeholder", "timeout", "placeholder-fps",
+  "min-size", "max-size", "max-message-size", "max-viewers", "decode-check", "secret",
+  "latest-file", "pipeline",
+};
+
+bool
+valid_camera_name (const std::string & name)
+{
+  if (name.empty () || name.size () > 64 || !g_ascii_isalnum (name[0]))
+    return false;
+  for (char c : name) {
+    if (!g_ascii_isalnum (c) && c != '-' && c != '_')
+      return false;
+  }
+  return true;
+}
+
+/* A URL path as the server routes it: absolute, nothing that would end or split it. */
+bool
+valid_path (const std::string & path, std::string & why)
+{
+  if (path.empty () || path[0] != '/') {
+    why = "\"" + path + "\" must start with /";
+    return false;
+  }
+  for (char c : path) {
+    if (g_ascii_isspace (c) || g_ascii_iscntrl (c) || c == '?' || c == '#' || c == ',' ||
+        c == '"' || c == '\\') {
+      why = "\"" + path + "\" may not contain spaces, ?, #, commas, quotes or backslashes";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool
+parse_uint (const std::string & text, guint64 min, guint64 max, guint64 & out)
+{
+  return g_ascii_string_to_unsigned (text.c_str (), 10, min, max, &out, nullptr);
+}
+
+bool
+parse_bool (const std::string & text, bool & out)
+{
+  if (text == "true" || text == "1" || text == "yes") {
+    out = true;
+    return true;
+  }
+  if (text == "false" || text == "0" || text == "no") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+std::string
+describe_range (guint64 min, guint64 max)
+{
+  return "expected a whole number from " + std::to_string (min) + " to " + std::to_string (max);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Reading keys                                                                                   */
+
+class SectionReader
+{
+public:
+  SectionReader (GKeyFile * kf, std::string section, Reporter & report)
+    : kf_ (kf), section_ (std::move (section)), report_ (report) { }
+
+  bool has (const char *key) const
+  {
+    return g_key_file_has_key (kf_, section_.c_str (), key, nullptr);
+  }
+
+  /* The value with GKeyFile's escapes (\s, \n, ...) applied. */
+  bool string (const char *key, std::string & out)
+  {
+    if (!has (key))
+      return true;
+    g_autoptr (GError) error = nullptr;
+    g_autofree gchar *v = g_key_file_get_string (kf_, section_.c_str (), key, &error);
+    if (!v)
+      return report_.fail (section_, key, error->message);
+    out = v;
+    return true;
+  }
+
+  bool uint (const char *key, guint64 min, guint64 max, guint64 & out)
+  {
+    return parsed (key, [&](const std::string & v) -> std::string {
+          if (parse_uint (v, min, max, out))
+            return "";
+          return describe_range (min, max) + ", got \"" + v + "\"";
+        });
+  }
+
+  template<typename T> bool uint_as (const char *key, guint64 min, guint64 max, T & out)
+  {
+    guint64 v = out;
+    if (!uint (key, min, max, v))
+      return false;
+    out = static_cast<T> (v);
+    return true;
+  }
+
+  bool boolean (const char *key, bool & out)
+  {
+    return parsed (key, [&](const std::string & v) -> std::string {
+          if (parse_bool (v, out))
+            return "";
+          return "expected true or false, got \"" + v + "\"";
+        });
+  }
+
+  bool seconds (const char *key, double min, double max, double & out)
+  {
+    return parsed (key, [&](const std::string & v) -> std::string {
+          gchar *end = nullptr;
+          errno = 0;
+          double d = g_ascii_strtod (v.c_str (), &end);
+          if (v.empty () || errno || !end || *end || !std::isfinite (d) || d < min || d > max) {
+            g_autofree gchar *range = g_strdup_printf ("expected a number of seconds from %g "
+                "to %g", min, max);
+            return std::string (range) + ", got \"" + v + "\"";
+          }
+          out = d;
+          return "";
+        });
+  }
+
+  bool path (const char *key, bool allow_empty, std::string & out)
+  {
+    return parsed (key, [&](const std::string & v) -> std::string {
+          std::string why;
+          if (!(allow_empty && v.empty ()) && !valid_path (v, why))
+            return why;
+          out = v;
+          return "";
+        });
+  }
+
+  bool unknown_keys (const char *const *known, gsize n_known, const char *what)
+  {
+    gsize n = 0;
+    g_auto (GStrv) keys = g_key_file_get_keys (kf_, section_.c_str (), &n, nullptr);
+    for (gsize i = 0; i < n; i++) {
+      bool ok = false;
+      for (gsize k = 0; k < n_known; k++)
+        ok = ok || g_strcmp0 (keys[i], known[k]) == 0;
+      if (!ok) {
+        std::string list;
+        for (gsize k = 0; k < n_known; k++)
+          list += (k ? ", " : "") + std::string (known[k]);
+        return report_.fail (section_, keys[i], std::string ("unknown key (a ") + what +
+            " section knows " + list + ")");
+      }
+    }
+    return true;
+  }
+
+  std::vector<std::string> keys () const
+  {
+    std::vector<std::string> out;
+    g_auto (GStrv) keys = g_key_file_get_keys (kf_, section_.c_str (), nullptr, nullptr);
+    for (gchar **k = keys; k && *k; k++)
+      out.emplace_back (*k);
+    return out;
+  }
+
+private:
+  /* A key the file sets, handed to @parse as text; @parse stores the value and returns "", or
+   * returns why the text is wrong. A key the file leaves out keeps its default. */
+  template<typename Parse> bool parsed (const char *key, Parse parse)
+  {
+    std::string v;
+    if (!has (key))
+      return true;
+    if (!string (key, v))
+      return false;
+    std::string why = parse (v);
+    if (!why.empty ())
+      return report_.fail (section_, key, why);
+    return true;
+  }
+
+  GKeyFile *kf_;
+  std::string section_;
+  Reporter & report_;
+};
+
+bool
+read_server (GKeyFile * kf, ServerConfig & s, Reporter & report)
+{
+  SectionReader r (kf, "server", report);
+  if (!r.unknown_keys (SERVER_KEYS, G_N_ELEMENTS (SERVER_KEYS), "[server]"))
+    return false;
+  if (!r.string ("address", s.address) || !r.uint_as ("port", 0, 65535, s.port) ||
+      !r.string ("viewer-user", s.viewer_user) ||
+      !r.string ("viewer-password", s.viewer_password) ||
+      !r.boolean ("metrics-open-on-loopback", s.metrics_open_on_loopback) ||
+      !r.string ("tls-certificate", s.tls_certificate) || !r.string ("tls-key", s.tls_key))
+    return false;
+
+  std::string host = s.address == "localhost" ? "127.0.0.1" : s.address;
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (host.c_str ());
+  if (!inet)
+    return report.fail ("server", "address", "\"" + s.address +
+        "\" is not an IP address (use e.g. 0.0.0.0, ::, 127.0.0.1)");
+  if (s.viewer_user.find (':') != std::string::npos)
+    return report.fail ("server", "viewer-user", "may not contain a colon (HTTP Basic auth)");
+  if (s.viewer_user.empty () != s.viewer_password.empty ())
+    return report.fail ("server", s.viewer_user.empty ()? "viewer-user" : "viewer-password",
+        "viewer-user and viewer-password go together: set both, or neither");
+  if (s.tls_certificate.empty () != s.tls_key.empty ())
+    return report.fail ("server", s.tls_certificate.empty ()? "tls-certificate" : "tls-key",
+        "tls-certificate and tls-key go together: set both, or neither");
+  return true;
+}
+
+bool
+read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter & report)
+{
+  std::string section = "camera " + name;
+  SectionReader r (kf, section, report);
+  if (!valid_camera_name (name))
+    return report.fail (section, "", "camera names may use letters, digits, - and _ "
+        "(they appear in URLs and metrics), starting with a letter or digit");
+  if (!r.unknown_keys (CAMERA_KEYS, G_N_ELEMENTS (CAMERA_KEYS), "[camera NAME]"))
+    return false;
+
+  c.name = name;
+  c.keys_set = r.keys ();
+  c.ingest_paths = { "/ws/" + name };
+  c.stream_path = "/stream/" + name;
+  c.snapshot_path = "/snapshot/" + name + ".jpg";
+
+  if (r.has ("ingest-paths")) {
+    std::string list;
+    if (!r.string ("ingest-paths", list))
+      return false;
+    c.ingest_paths = cr::split_list (list);
+    if (c.ingest_paths.empty ())
+      return report.fail (section, "ingest-paths", "give at least one path, e.g. /ws/" + name);
+    std::set<std::string> seen;
+    for (const auto &p : c.ingest_paths) {
+      std::string why;
+      if (!valid_path (p, why))
+        return report.fail (section, "ingest-paths", why);
+      if (!seen.insert (p).second)
+        return report.fail (section, "ingest-paths", p + " is listed twice");
+    }
+  }
+  if (!r.path ("stream-path", false, c.stream_path) ||
+      !r.path ("snapshot-path", true, c.snapshot_path) ||
+      !r.string ("placeholder", c.placeholder) ||
+      !r.seconds ("timeout", 0.001, 1e6, c.timeout) ||
+      !r.uint_as ("placeholder-fps", 1, 30, c.placeholder_fps) ||
+      !r.uint_as ("min-size", 0, G_MAXUINT, c.min_size) ||
+      !r.uint_as ("max-size", 0, G_MAXUINT, c.max_size) ||
+      !r.uint_as ("max-message-size", 1024, G_MAXUINT32, c.max_message_size) ||
+      !r.uint_as ("max-viewers", 0, G_MAXINT, c.max_viewers) ||
+      !r.boolean ("decode-check", c.decode_check) ||
+      !r.string ("secret", c.secret) ||
+      !r.string ("latest-file", c.latest_file) ||
+      !r.string ("pipeline", c.pipeline))
+    return false;
+
+  if (c.placeholder.empty ())
+    return report.fail (section, "placeholder", "give the path of a JPEG file");
+  if (c.max_size != 0 && c.min_size > c.max_size)
+    return report.fail (section, "min-size", "is larger than max-size (" +
+        std::to_string (c.max_size) + ")");
+  if (c.stream_path == c.snapshot_path)
+    return report.fail (section, "snapshot-path", c.snapshot_path +
+        " is also the stream-path; give the snapshot its own path");
+  if (!c.pipeline.empty ()) {
+    for (const auto &key : c.keys_set) {
+      if (key != "pipeline")
+        return report.fail (section, key, "has no effect with pipeline= (set it as a property "
+            "in the description instead)");
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool
+load_config (const std::string & file, Config & config, std::string & error)
+{
+  config = Config ();
+  config.file = file;
+  Reporter report (config, error);
+
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) gerror = nullptr;
+  if (!g_key_file_load_from_file (kf, file.c_str (), G_KEY_FILE_NONE, &gerror))
+    return report.fail ("", "", gerror->message);
+
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, nullptr);
+  for (gchar **g = groups; *g; g++) {
+    std::string group = *g;
+    if (group == "server") {
+      if (!read_server (kf, config.server, report))
+        return false;
+    } else if (g_str_has_prefix (group.c_str (), "camera ")) {
+      std::string name = group.substr (strlen ("camera "));
+      g_strstrip (&name[0]);
+      name = name.c_str ();
+      CameraConfig c;
+      if (!read_camera (kf, name, c, report))
+        return false;
+      config.cameras.push_back (c);
+    } else {
+      return report.fail (group, "", "unknown section (expected [server] or [camera NAME])");
+    }
+  }
+  /* A file that only sets up the server runs the legacy single camera. */
+  if (config.cameras.empty ())
+    config.cameras = default_config ().cameras;
+  return true;
+}
+
+}  // namespace camrelay

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay program: the generated pipeline of a camera (wsjpegsrc ! jpegvalidate ! jpegfallback !
+ * multipartmux ! mjpeghttpsink), each key a property checked against the element itself. */
+#include "pipelinegen.h"
+
+#include <gst/gst.h>
+
+#include <cmath>
+
+namespace camrelay {
+
+Emitter::~Emitter ()
+{
+  if (klass_)
+    g_type_class_unref (klass_);
+}
+
+bool
+Emitter::element (const char *factory_name)
+{
+  if (klass_)
+    g_type_class_unref (klass_);
+  klass_ = nullptr;
+  g_autoptr (GstElementFactory) factory = gst_element_factory_find (factory_name);
+  if (factory) {
+    GstPluginFeature *loaded = gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
+    if (loaded) {
+      GType type = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
+      klass_ = static_cast<GObjectClass *> (g_type_class_ref (type));
+      gst_object_unref (loaded);
+    }
+  }
+  if (!klass_)
+    return report_.fail (section_, "", std::string ("the GStreamer element ") + factory_name +
+        " is not installed");
+  if (!tokens_.empty ())
+    tokens_.emplace_back ("!");
+  tokens_.emplace_back (factory_name);
+  factory_ = factory_name;
+  return true;
+}
+
+bool
+Emitter::prop (const char *name, const std::string & raw, const char *key, bool always)
+{
+  GParamSpec *pspec = g_object_class_find_property (klass_, name);
+  if (!pspec)
+    return report_.fail (section_, key, factory_ + " has no property " + name +
+        " (is the camrelay plugin up to date?)");
+  GValue value = G_VALUE_INIT;
+  g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (pspec));
+  bool ok = true;
+  if (G_VALUE_HOLDS_STRING (&value))
+    g_value_set_string (&value, raw.c_str ());
+  else
+    ok = gst_value_deserialize (&value, raw.c_str ());
+  if (ok && g_param_value_validate (pspec, &value)) {
+    g_value_unset (&value);
+    return report_.fail (section_, key, "\"" + raw + "\" is out of range for " + factory_ +
+        " " + name);
+  }
+  if (!ok) {
+    g_value_unset (&value);
+    return report_.fail (section_, key, "\"" + raw + "\" is not a valid " + name);
+  }
+  bool is_default = g_param_value_defaults (pspec, &value);
+  g_value_unset (&value);
+  if (!is_default || always)
+    tokens_.push_back (std::string (name) + "=" + gst_quote (raw));
+  return true;
+}
+
+namespace {
+
+std::string
+join (const std::vector<std::string> & list, const char *sep)
+{
+  std::string out;
+  for (const auto &s : list)
+    out += (out.empty ()? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+bool
+generate_line (const Config & config, CameraConfig & c, Reporter & report)
+{
+  const ServerConfig & s = config.server;
+  std::string section = c.section ();
+  std::vector<std::string> & t = c.line.tokens;
+  t.clear ();
+  Emitter e (t, section, report);
+  g_autofree gchar *timeout_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
+      static_cast<guint64> (std::llround (c.timeout * GST_SECOND)));
+
+  return e.element ("wsjpegsrc") &&
+      e.prop ("address", s.address, "address") &&
+      e.prop ("port", std::to_string (s.port), "port") &&
+      e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
+      e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
+      e.prop ("secret", c.secret, "secret") &&
+      e.element ("jpegvalidate") &&
+      e.prop ("min-size", std::to_string (c.min_size), "min-size") &&
+      e.prop ("max-size", std::to_string (c.max_size), "max-size") &&
+      e.prop ("decode-check", c.decode_check ? "true" : "false", "decode-check") &&
+      e.element ("jpegfallback") &&
+      e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
+      e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
+      e.prop ("timeout", timeout_ns, "timeout") &&
+      e.element ("multipartmux") &&
+      e.element ("mjpeghttpsink") &&
+      e.prop ("address", s.address, "address") &&
+      e.prop ("port", std::to_string (s.port), "port") &&
+      e.prop ("path", c.stream_path, "stream-path") &&
+      e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
+      e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
+      e.prop ("latest-file", c.latest_file, "latest-file");
+}
+
+}  // namespace camrelay

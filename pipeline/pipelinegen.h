@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay program: the pipeline a camera's keys describe, written as gst-launch tokens.
+ *
+ * Each key becomes a property of one element; a value is checked against the element's own
+ * property (type and range), and values equal to the element's default are left out, so that
+ * --print-pipeline reads like a line written by hand. */
+#pragma once
+
+#include "configreport.h"
+#include "relayconfig.h"
+
+#include <glib-object.h>
+
+#include <string>
+#include <vector>
+
+namespace camrelay {
+
+/* Adds an element and its properties in gst-launch syntax to @tokens, leaving out values that
+ * equal the element's defaults. */
+class Emitter
+{
+public:
+  Emitter (std::vector<std::string> & tokens, const std::string & section, Reporter & report)
+    : tokens_ (tokens), section_ (section), report_ (report) { }
+  ~Emitter ();
+  Emitter (const Emitter &) = delete;
+  Emitter & operator= (const Emitter &) = delete;
+
+  /* Appends "!" (unless first) and @factory_name; false if GStreamer has no such element. */
+  bool element (const char *factory_name);
+  /* A property of the last element. @raw: the value as text; @key: the config key it came from,
+   * for errors; @always: written even when it is the default. */
+  bool prop (const char *name, const std::string & raw, const char *key, bool always = false);
+
+private:
+  std::vector<std::string> & tokens_;
+  std::string section_;
+  Reporter & report_;
+  GObjectClass *klass_ = nullptr;
+  std::string factory_;
+};
+
+/* Fills @c.line.tokens from @c's keys (c.placeholder_file already found). */
+bool generate_line (const Config & config, CameraConfig & c, Reporter & report);
+
+}  // namespace camrelay
