@@ -15,6 +15,22 @@ is_network_element (const std::string & factory)
   return factory == elements::WSJPEGSRC || factory == elements::MJPEGHTTPSINK;
 }
 
+namespace {
+
+/* Element properties that are settings of the shared server, which [server] keys set. */
+bool
+is_server_setting (const std::string & name)
+{
+  for (const char *setting : { "tls-certificate", "tls-key", "viewer-user", "viewer-password",
+          "open-on-loopback", "request-timeout" }) {
+    if (name == setting)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool
 rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
 {
@@ -42,6 +58,9 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
       if (is_network_element (factory) && (name == "address" || name == "port"))
         return report.fail (section, "pipeline", "leave " + name + "= out of " + factory +
             ": every camera shares the [server] address and port");
+      if (is_network_element (factory) && is_server_setting (name))
+        return report.fail (section, "pipeline", "leave " + name + "= out of " + factory +
+            ": the [server] section sets it for every camera");
       if (factory == elements::JPEGFALLBACK && name == "placeholder") {
         if (!find_placeholder (config, gst_unquote (value), c.placeholder_file, why))
           return report.fail (section, "pipeline", "jpegfallback placeholder: " + why);
@@ -55,9 +74,7 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
       /* Emitter::element() would add "!" and the name again; only its property logic is wanted. */
       std::vector<std::string> props;
       Emitter pe (props, section, report);
-      if (!pe.element (factory.c_str ()) ||
-          !pe.prop ("address", config.server.address, "pipeline") ||
-          !pe.prop ("port", std::to_string (config.server.port), "pipeline"))
+      if (!pe.element (factory.c_str ()) || !pe.listen_props (config.server))
         return false;
       out.insert (out.end (), props.begin () + 1, props.end ());
     } else if (!have_placeholder) {

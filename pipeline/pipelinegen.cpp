@@ -70,6 +70,19 @@ Emitter::prop (const char *name, const std::string & raw, const char *key, bool 
   return true;
 }
 
+bool
+Emitter::listen_props (const ServerConfig & s)
+{
+  return prop ("address", s.address, "address") &&
+      prop ("port", std::to_string (s.port), "port") &&
+      prop ("tls-certificate", s.tls_certificate, "tls-certificate") &&
+      prop ("tls-key", s.tls_key, "tls-key") &&
+      prop ("viewer-user", s.viewer_user, "viewer-user") &&
+      prop ("viewer-password", s.viewer_password, "viewer-password") &&
+      prop ("open-on-loopback", s.metrics_open_on_loopback ? "/metrics" : "",
+      "metrics-open-on-loopback");
+}
+
 namespace {
 
 std::string
@@ -95,8 +108,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       static_cast<guint64> (std::llround (c.timeout * GST_SECOND)));
 
   return e.element ("wsjpegsrc") &&
-      e.prop ("address", s.address, "address") &&
-      e.prop ("port", std::to_string (s.port), "port") &&
+      e.listen_props (s) &&
       e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
       e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
       e.prop ("secret", c.secret, "secret") &&
@@ -110,8 +122,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("timeout", timeout_ns, "timeout") &&
       e.element ("multipartmux") &&
       e.element ("mjpeghttpsink") &&
-      e.prop ("address", s.address, "address") &&
-      e.prop ("port", std::to_string (s.port), "port") &&
+      e.listen_props (s) &&
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&

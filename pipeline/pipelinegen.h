@@ -32,6 +32,10 @@ public:
   /* A property of the last element. @raw: the value as text; @key: the config key it came from,
    * for errors; @always: written even when it is the default. */
   bool prop (const char *name, const std::string & raw, const char *key, bool always = false);
+  /* The [server] settings on the last element, a network one: every element that listens on one
+   * address and port must carry the same settings (the elements refuse to share otherwise), and
+   * a printed line must run with TLS and credentials as the program does. */
+  bool listen_props (const ServerConfig & server);
 
 private:
   std::vector<std::string> & tokens_;
