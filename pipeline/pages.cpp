@@ -14,7 +14,12 @@ namespace {
 
 /* Reasons jpegvalidate counts; always reported, so a dashboard sees zeros rather than gaps. */
 const char *const REJECT_REASONS[] = {
-  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "decode-failed",
+  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "merged", "decode-failed",
+};
+
+/* jpegvalidate's counters that are not rejection reasons. */
+const char *const VALIDATE_TOTALS[] = {
+  "accepted", "rejected", "bytes-accepted", "trimmed", "dht-inserted",
 };
 
 std::map<std::string, guint64>
@@ -28,7 +33,10 @@ rejections (const CameraStatus & st)
     if (key.compare (0, prefix.size (), prefix) != 0)
       continue;
     std::string field = key.substr (prefix.size ());
-    if (field != "accepted" && field != "rejected" && field != "bytes-accepted")
+    bool total = false;
+    for (const char *t : VALIDATE_TOTALS)
+      total |= field == t;
+    if (!total)
       out[field] = value;
   }
   return out;
@@ -255,6 +263,10 @@ const CounterMetric COUNTERS[] = {
     "Received frames dropped because the pipeline was busy." },
   { "camrelay_camera_accepted_frames_total", "jpegvalidate.accepted",
     "Frames that passed validation." },
+  { "camrelay_camera_trimmed_frames_total", "jpegvalidate.trimmed",
+    "Accepted frames with encoder padding after EOI (at most 4 KiB), handed on without it." },
+  { "camrelay_camera_dht_inserted_frames_total", "jpegvalidate.dht-inserted",
+    "Accepted frames without Huffman tables, handed on with the standard ones (JPEG Annex K)." },
   { "camrelay_camera_switches_total", "jpegfallback.switches",
     "Switches between the live stream and the placeholder." },
   { "camrelay_camera_placeholder_frames_total", "jpegfallback.placeholder-frames",
@@ -323,6 +335,8 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("frames_dropped").number (st.counter ("wsjpegsrc.dropped"));
     j.key ("frames_accepted").number (st.counter ("jpegvalidate.accepted"));
     j.key ("frames_rejected").number (st.counter ("jpegvalidate.rejected"));
+    j.key ("frames_trimmed").number (st.counter ("jpegvalidate.trimmed"));
+    j.key ("frames_dht_inserted").number (st.counter ("jpegvalidate.dht-inserted"));
     j.key ("rejected").begin_object ();
     for (const auto &[reason, count] : rejections (st))
       j.key (reason).number (count);
