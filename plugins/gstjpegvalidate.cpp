@@ -465,7 +465,7 @@ cr_jpeg_validate_mend (GstBuffer * buf, const guint8 * data,
     }
     cr::jpeg_write_repaired (data, res, map.data);
     gst_buffer_unmap (out, &map);
-    gst_buffer_copy_into (out, buf, metadata, 0, 0);
+    gst_buffer_copy_into (out, buf, metadata, 0, -1);
     return out;
   }
   if (res.trailing)
