@@ -4,14 +4,15 @@
  * hold exactly one JPEG (SOI ... EOI) and says whether it is safe to hand to
  * jpegparse and to a viewer, and which of two quirks of real cameras it has:
  * padding after EOI (the image is then the first image_size bytes) and no
- * Huffman tables (jpeg_write_repaired() puts the standard ones in). It never allocates, never decodes, reads every
- * byte at most a small constant number of times and never reads outside
+ * Huffman tables (jpeg_write_repaired() puts the standard ones in). It
+ * never allocates, never decodes, reads every byte at most a small constant
+ * number of times and never reads outside
  * [data, data + size): it runs on every frame and is fuzzed with ASan.
  *
  * The walk follows the same segmentation rules as GStreamer 1.22's jpegparse
  * (gst_jpeg_parse() in codecparsers): whatever jpeg_check() accepts, jpegparse
- * splits at exactly the same EOI, so an accepted buffer comes out of jpegparse
- * whole and alone, and nothing that would make jpegparse post an error
+ * splits at exactly the same EOI, so an accepted image (the buffer without
+ * its padding) comes out of jpegparse whole and alone, and nothing that would make jpegparse post an error
  * (a second SOF, a frame header it cannot parse) gets through.
  *
  * GLib only: no GStreamer, so the fuzzer links just this file.

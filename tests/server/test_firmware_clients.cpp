@@ -368,7 +368,8 @@ links_read_response (Board & board)
     }
     if (line.rfind ("HTTP/1.", 0) == 0) {
       const gsize sp = line.find (' ', 9);
-      v.code = atoi (line.substr (9, sp == std::string::npos ? std::string::npos : sp - 9).c_str ());
+      const gsize len = sp == std::string::npos ? std::string::npos : sp - 9;
+      v.code = atoi (line.substr (9, len).c_str ());
     } else if (line.find (':') != std::string::npos) {
       const gsize colon = line.find (':');
       const std::string name = line.substr (0, colon);
