@@ -108,9 +108,9 @@ enum class Field
   SrcInvalidUtf8, SrcConnectionsLost, SrcUnauthorized, SrcTakeovers, SrcPings, SrcDropped,
   SrcConnected, SrcPeer,
   /* jpegvalidate stats: totals, then one counter per rejection reason */
-  ValidateAccepted, ValidateRejected, ValidateBytesAccepted,
+  ValidateAccepted, ValidateRejected, ValidateBytesAccepted, ValidateTrimmed, ValidateDhtInserted,
   ValidateTooSmall, ValidateTooLarge, ValidateNotJpeg, ValidateTruncated, ValidateMalformed,
-  ValidateDecodeFailed,
+  ValidateMerged, ValidateDecodeFailed,
   /* jpegfallback stats */
   FallbackSwitches, FallbackPlaceholderFrames, FallbackTimeOnPlaceholder, FallbackActive,
   /* mjpeghttpsink stats */
@@ -158,11 +158,14 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::ValidateAccepted, Source::Stats, JPEGVALIDATE, "accepted", G_TYPE_UINT64 },
   { Field::ValidateRejected, Source::Stats, JPEGVALIDATE, "rejected", G_TYPE_UINT64 },
   { Field::ValidateBytesAccepted, Source::Stats, JPEGVALIDATE, "bytes-accepted", G_TYPE_UINT64 },
+  { Field::ValidateTrimmed, Source::Stats, JPEGVALIDATE, "trimmed", G_TYPE_UINT64 },
+  { Field::ValidateDhtInserted, Source::Stats, JPEGVALIDATE, "dht-inserted", G_TYPE_UINT64 },
   { Field::ValidateTooSmall, Source::Stats, JPEGVALIDATE, "too-small", G_TYPE_UINT64 },
   { Field::ValidateTooLarge, Source::Stats, JPEGVALIDATE, "too-large", G_TYPE_UINT64 },
   { Field::ValidateNotJpeg, Source::Stats, JPEGVALIDATE, "not-jpeg", G_TYPE_UINT64 },
   { Field::ValidateTruncated, Source::Stats, JPEGVALIDATE, "truncated", G_TYPE_UINT64 },
   { Field::ValidateMalformed, Source::Stats, JPEGVALIDATE, "malformed", G_TYPE_UINT64 },
+  { Field::ValidateMerged, Source::Stats, JPEGVALIDATE, "merged", G_TYPE_UINT64 },
   { Field::ValidateDecodeFailed, Source::Stats, JPEGVALIDATE, "decode-failed", G_TYPE_UINT64 },
 
   { Field::FallbackSwitches, Source::Stats, JPEGFALLBACK, "switches", G_TYPE_UINT64 },
@@ -212,7 +215,8 @@ static_assert (fields_in_order (), "FIELDS lists the fields in the order of Fiel
 /* jpegvalidate's rejection reasons; /status and /metrics always show each, zeros included. */
 inline constexpr Field REJECT_REASONS[] = {
   Field::ValidateTooSmall, Field::ValidateTooLarge, Field::ValidateNotJpeg,
-  Field::ValidateTruncated, Field::ValidateMalformed, Field::ValidateDecodeFailed,
+  Field::ValidateTruncated, Field::ValidateMalformed, Field::ValidateMerged,
+  Field::ValidateDecodeFailed,
 };
 
 constexpr const FieldSpec &

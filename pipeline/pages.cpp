@@ -20,17 +20,7 @@ rejections (const CameraStatus & st)
 {
   std::map<std::string, guint64> out;
   for (Field r : elements::REJECT_REASONS)
-    out[elements::name (r)] = 0;
-  const std::string prefix = std::string (elements::JPEGVALIDATE) + ".";
-  for (const auto &[key, value] : st.counters) {
-    if (key.compare (0, prefix.size (), prefix) != 0)
-      continue;
-    std::string field = key.substr (prefix.size ());
-    if (field != elements::name (Field::ValidateAccepted) &&
-        field != elements::name (Field::ValidateRejected) &&
-        field != elements::name (Field::ValidateBytesAccepted))
-      out[field] = value;
-  }
+    out[elements::name (r)] = st.counter (r);
   return out;
 }
 
@@ -255,6 +245,10 @@ const CounterMetric COUNTERS[] = {
     "Received frames dropped because the pipeline was busy." },
   { "camrelay_camera_accepted_frames_total", Field::ValidateAccepted,
     "Frames that passed validation." },
+  { "camrelay_camera_trimmed_frames_total", Field::ValidateTrimmed,
+    "Accepted frames with encoder padding after EOI (at most 4 KiB), handed on without it." },
+  { "camrelay_camera_dht_inserted_frames_total", Field::ValidateDhtInserted,
+    "Accepted frames without Huffman tables, handed on with the standard ones (JPEG Annex K)." },
   { "camrelay_camera_switches_total", Field::FallbackSwitches,
     "Switches between the live stream and the placeholder." },
   { "camrelay_camera_placeholder_frames_total", Field::FallbackPlaceholderFrames,
@@ -323,6 +317,8 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("frames_dropped").number (st.counter (Field::SrcDropped));
     j.key ("frames_accepted").number (st.counter (Field::ValidateAccepted));
     j.key ("frames_rejected").number (st.counter (Field::ValidateRejected));
+    j.key ("frames_trimmed").number (st.counter (Field::ValidateTrimmed));
+    j.key ("frames_dht_inserted").number (st.counter (Field::ValidateDhtInserted));
     j.key ("rejected").begin_object ();
     for (const auto &[reason, count] : rejections (st))
       j.key (reason).number (count);

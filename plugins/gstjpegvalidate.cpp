@@ -10,10 +10,20 @@
  * `image/jpeg, parsed=true` with width and height in the caps.
  *
  * Every buffer is checked by cr::jpeg_check() (plugins/jpegcheck.h): size
- * limits, SOI at the start, a marker walk that must end with EOI exactly at
- * the end of the buffer, one SOF with sane dimensions, at least one SOS.
+ * limits, SOI at the start, a marker walk that must end with EOI, one SOF
+ * with sane dimensions, at least one SOS.
  * With decode-check=true the frame is also decoded with libjpeg and rejected
  * on any error or corrupt-data warning.
+ *
+ * Two quirks of real cameras are mended rather than rejected, and counted:
+ * up to 4 KiB of padding after EOI (Raspberry Pi, ArduCAM, esp32-camera) is
+ * cut off, without a copy: the frame leaves as a sub-buffer of the same
+ * memory ("trimmed"); padding that holds another SOI is two frames in one
+ * buffer and rejected as "merged". A baseline or extended Huffman frame
+ * without DHT (UVC webcams and other MJPEG sources, which rely on the tables
+ * of JPEG Annex K) gets the standard tables inserted before its first SOS,
+ * in a copy ("dht-inserted"), because some decoders (Safari) do not assume
+ * them.
  *
  * Each rejection is counted in #CrJpegValidate:stats under its reason and
  * logged at DEBUG level; a WARNING log line and an element message
@@ -95,6 +105,8 @@ struct State
   guint64 accepted = 0;
   guint64 rejected = 0;
   guint64 bytes_accepted = 0;
+  guint64 trimmed = 0;
+  guint64 dht_inserted = 0;
   ReasonState reasons[cr::kJpegRejectCount];
 };
 
@@ -187,8 +199,10 @@ cr_jpeg_validate_class_init (CrJpegValidateClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters since the element last started: accepted, rejected, "
-          "bytes-accepted and one per rejection reason (too-small, too-large, "
-          "not-jpeg, truncated, malformed, decode-failed)",
+          "bytes-accepted (as handed on), trimmed (accepted with padding after "
+          "EOI cut off), dht-inserted (accepted with the standard Huffman "
+          "tables put in) and one per rejection reason (too-small, too-large, "
+          "not-jpeg, truncated, malformed, merged, decode-failed)",
           GST_TYPE_STRUCTURE,
           static_cast<GParamFlags> (G_PARAM_READABLE |
               G_PARAM_STATIC_STRINGS)));
@@ -279,7 +293,9 @@ cr_jpeg_validate_build_stats (const State & state)
   GstStructure *s = gst_structure_new ("jpegvalidate-stats",
       "accepted", G_TYPE_UINT64, state.accepted,
       "rejected", G_TYPE_UINT64, state.rejected,
-      "bytes-accepted", G_TYPE_UINT64, state.bytes_accepted, nullptr);
+      "bytes-accepted", G_TYPE_UINT64, state.bytes_accepted,
+      "trimmed", G_TYPE_UINT64, state.trimmed,
+      "dht-inserted", G_TYPE_UINT64, state.dht_inserted, nullptr);
 
   for (guint i = 1; i < cr::kJpegRejectCount; i++) {
     gst_structure_set (s, cr::jpeg_reject_nick (static_cast<JpegReject> (i)),
@@ -289,12 +305,45 @@ cr_jpeg_validate_build_stats (const State & state)
 }
 
 static void
-cr_jpeg_validate_count_accepted (CrJpegValidate * self, gsize size)
+cr_jpeg_validate_count_accepted (CrJpegValidate * self, gsize size,
+    bool trimmed, bool dht_inserted)
 {
   std::lock_guard<std::mutex> guard (self->priv->lock);
 
   self->priv->state.accepted++;
   self->priv->state.bytes_accepted += size;
+  self->priv->state.trimmed += trimmed;
+  self->priv->state.dht_inserted += dht_inserted;
+}
+
+/* What goes on for an accepted frame: @buf itself, a sub-buffer of its
+ * memory without the padding after EOI, or, for a frame without Huffman
+ * tables, a new buffer with them. @data maps @buf. */
+static GstBuffer *
+cr_jpeg_validate_mend (GstBuffer * buf, const guint8 * data,
+    const cr::JpegCheckResult & res)
+{
+  const auto metadata = static_cast<GstBufferCopyFlags> (GST_BUFFER_COPY_FLAGS
+      | GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META);
+
+  if (res.dht_insert_at) {
+    GstBuffer *out = gst_buffer_new_allocate (nullptr,
+        cr::jpeg_repaired_size (res), nullptr);
+    GstMapInfo map;
+
+    if (!out || !gst_buffer_map (out, &map, GST_MAP_WRITE)) {
+      gst_clear_buffer (&out);
+      return nullptr;
+    }
+    cr::jpeg_write_repaired (data, res, map.data);
+    gst_buffer_unmap (out, &map);
+    gst_buffer_copy_into (out, buf, metadata, 0, -1);
+    return out;
+  }
+  if (res.trailing)
+    return gst_buffer_copy_region (buf, static_cast<GstBufferCopyFlags> (
+            metadata | GST_BUFFER_COPY_MEMORY), 0, res.image_size);
+  return gst_buffer_ref (buf);
 }
 
 static void
@@ -342,12 +391,16 @@ cr_jpeg_validate_count_rejected (CrJpegValidate * self, JpegReject reason,
   }
 }
 
-/* TRUE if @buf may go on to jpegparse. Never modifies @buf. */
+/* TRUE if the frame in *@buf may go on to jpegparse. Never modifies the
+ * buffer; when the frame is accepted mended (trimmed, tables inserted),
+ * *@buf is replaced by the buffer to hand on and its reference dropped. */
 static bool
-cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer * buf,
+cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer ** bufp,
     guint64 * format_key = nullptr)
 {
   CrJpegValidatePrivate *priv = self->priv;
+  GstBuffer *buf = *bufp;
+  GstBuffer *out = nullptr;
   Settings settings;
   GstMapInfo map;
 
@@ -370,6 +423,14 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer * buf,
       && !priv->decoder.decode (map.data, map.size, res.detail,
           sizeof (res.detail)))
     res.reason = JpegReject::DecodeFailed;
+  if (res.ok ()) {
+    out = cr_jpeg_validate_mend (buf, map.data, res);
+    if (!out) {
+      res.reason = JpegReject::Malformed;
+      g_strlcpy (res.detail, "no memory for a copy with Huffman tables",
+          sizeof (res.detail));
+    }
+  }
   const gsize size = map.size;
   gst_buffer_unmap (buf, &map);
 
@@ -379,18 +440,24 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer * buf,
   }
 
   GST_LOG_OBJECT (self, "accepted %" G_GSIZE_FORMAT " bytes, %ux%u SOF%u, "
-      "%u components, %u scans, pts %" GST_TIME_FORMAT, size, res.info.width,
+      "%u components, %u scans, %" G_GSIZE_FORMAT " bytes of padding cut "
+      "off, %s, pts %" GST_TIME_FORMAT, size, res.info.width,
       res.info.height, res.info.sof_marker - 0xc0u, res.info.components,
-      res.info.scans, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
-  cr_jpeg_validate_count_accepted (self, size);
+      res.info.scans, res.trailing, res.dht_insert_at ?
+      "standard Huffman tables inserted" : "own Huffman tables",
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  cr_jpeg_validate_count_accepted (self, gst_buffer_get_size (out),
+      res.trailing != 0, res.dht_insert_at != 0);
   priv->accepted_pts.push_back (GST_BUFFER_PTS (buf));
+  gst_buffer_unref (buf);
+  *bufp = out;
   if (format_key)
     *format_key = res.info.format_key;
   return true;
 }
 
-/* A list is rebuilt without its rejected buffers; the common case, where
- * all pass, leaves it untouched. */
+/* A list is rebuilt without its rejected buffers and with its mended ones;
+ * the common case, where all pass as they are, leaves it untouched. */
 static GstPadProbeReturn
 cr_jpeg_validate_filter_list (CrJpegValidate * self, GstPadProbeInfo * info)
 {
@@ -399,15 +466,19 @@ cr_jpeg_validate_filter_list (CrJpegValidate * self, GstPadProbeInfo * info)
   GstBufferList *out = nullptr;
 
   for (guint i = 0; i < n; i++) {
-    GstBuffer *buf = gst_buffer_list_get (in, i);
-    const bool ok = cr_jpeg_validate_check_buffer (self, buf);
+    GstBuffer *orig = gst_buffer_list_get (in, i);
+    GstBuffer *buf = gst_buffer_ref (orig);
+    const bool ok = cr_jpeg_validate_check_buffer (self, &buf);
 
-    if (!ok && !out) {
+    if ((!ok || buf != orig) && !out) {
       out = gst_buffer_list_new_sized (n);
       for (guint j = 0; j < i; j++)
         gst_buffer_list_add (out, gst_buffer_ref (gst_buffer_list_get (in, j)));
-    } else if (ok && out) {
-      gst_buffer_list_add (out, gst_buffer_ref (buf));
+    }
+    if (ok && out) {
+      gst_buffer_list_add (out, buf);
+    } else {
+      gst_buffer_unref (buf);
     }
   }
 
@@ -436,8 +507,9 @@ cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
     guint64 key = 0;
-    if (!cr_jpeg_validate_check_buffer (self, buf, &key))
+    if (!cr_jpeg_validate_check_buffer (self, &buf, &key))
       return GST_PAD_PROBE_DROP;
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
     /* jpegparse scans every byte of the entropy-coded data for markers, which jpeg_check() has
      * just done, and for a frame whose caps-defining segments equal the previous frame's it would
      * only hand the same buffer on under the same caps. So such frames skip it: at thousands of

@@ -41,4 +41,42 @@ bool jpeg_dimensions (const std::vector<guint8> & jpeg, int *width, int *height)
 /* Decodes a PNG or JPEG file to packed RGB (no row padding). */
 bool decode_rgb (const std::string & path, std::vector<guint8> & rgb, int *width, int *height);
 
+/* A picture encoded with libjpeg directly, for what jpegenc cannot be told to write. */
+struct LibjpegSpec
+{
+  int width = 320;
+  int height = 240;
+  int quality = 85;
+  /* 1 (grey) or 3 (YCbCr). */
+  int components = 3;
+  /* Luma sampling factors: 2x2 is 4:2:0, 2x1 4:2:2, 1x1 4:4:4. */
+  int h_samp = 2;
+  int v_samp = 2;
+  bool progressive = false;
+  /* MCUs between restart markers; 0 = none. */
+  unsigned restart_interval = 0;
+  /* JFIF APP0, which libjpeg writes by default; cameras with EXIF often have none. */
+  bool jfif = true;
+  /* Huffman tables computed for the picture instead of the standard ones of Annex K. */
+  bool optimize = false;
+  /* An APP1 "Exif" segment (a TIFF header with an Orientation tag) after SOI/APP0. */
+  bool exif = false;
+  /* An ICC profile of this many bytes, which libjpeg splits into APP2 segments of at most
+   * 65519 bytes of profile each; 0 = none. */
+  gsize icc_size = 0;
+  /* The picture: a gradient with noise from this seed (more noise, bigger frames). */
+  guint32 seed = 1;
+  int noise = 40;
+};
+
+std::vector<guint8> encode_libjpeg (const LibjpegSpec & spec);
+
+/* Decodes @jpeg with libjpeg to packed RGB (grey: one byte per pixel); false, with libjpeg's
+ * message in @error, on an error or a corrupt-data warning. */
+bool decode_libjpeg (const std::vector<guint8> & jpeg, std::vector<guint8> & pixels, int *width,
+    int *height, std::string *error = nullptr);
+
+/* @jpeg without any of its DHT segments: what UVC webcams send, relying on the standard tables. */
+std::vector<guint8> without_huffman_tables (const std::vector<guint8> & jpeg);
+
 }  // namespace crtest

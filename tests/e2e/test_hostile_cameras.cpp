@@ -53,7 +53,7 @@ const std::pair<const char *, const char *> COUNTERS[] = {
   { "frames_accepted", "camrelay_camera_accepted_frames_total" },
 };
 const char *const REASONS[] = {
-  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "decode-failed",
+  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "merged", "decode-failed",
 };
 
 /* What B's counters must read after what the test has sent so far. */

@@ -363,6 +363,118 @@ TEST (Program, MetricsPassPromtool)
     EXPECT_NE (text.find (line), std::string::npos) << line << "not in\n" << text;
 }
 
+/* Frames real cameras send (issue 9): a Raspberry Pi's and an esp32-camera's padding after EOI,
+ * a UVC webcam's frame without Huffman tables. Viewers get clean JPEGs (trimmed; with the
+ * standard tables), and the counts show in /status and /metrics. */
+TEST (Program, PaddedAndTablelessFramesReachViewersCleanAndCounted)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\n")) << relay.proc->output ();
+  std::vector<Bytes> f;
+  for (guint32 seed = 1; seed <= 4; seed++) {
+    LibjpegSpec spec;
+    spec.width = 640;
+    spec.height = 480;
+    spec.seed = seed;
+    f.push_back (encode_libjpeg (spec));
+  }
+  Bytes pi = f[0];
+  pi.insert (pi.end (), { 0, 0, 0 });
+  Bytes esp32 = f[1];
+  esp32.insert (esp32.end (), f[3].begin () + f[3].size () / 2,
+      f[3].begin () + f[3].size () / 2 + 500);
+  const Bytes uvc = without_huffman_tables (f[2]);
+  Bytes merged = f[0];
+  merged.insert (merged.end (), f[1].begin (), f[1].end ());
+
+  MjpegReader viewer (relay.port, "/stream/a");
+  ASSERT_EQ (viewer.status (), 200);
+  WsClient cam (relay.port, "/ws/a");
+  ASSERT_EQ (cam.status (), 101);
+
+  /* The webcam frame as viewers must get it: one DHT segment with the tables its encoder used
+   * (libjpeg's defaults, the standard ones) right before the scan. */
+  gsize sos = 2;
+  while (sos + 1 < uvc.size () && !(uvc[sos] == 0xff && uvc[sos + 1] == 0xda))
+    sos++;
+  Bytes dht = { 0xff, 0xc4, 0, 0 };
+  for (gsize at = 2; f[2][at + 1] != 0xda; at += 2 + ((f[2][at + 2] << 8) | f[2][at + 3])) {
+    if (f[2][at + 1] == 0xc4)
+      dht.insert (dht.end (), f[2].begin () + at + 4, f[2].begin () + at + 2 +
+          ((f[2][at + 2] << 8) | f[2][at + 3]));
+  }
+  dht[2] = (dht.size () - 2) >> 8;
+  dht[3] = (dht.size () - 2) & 0xff;
+  Bytes uvc_fixed (uvc.begin (), uvc.begin () + sos);
+  uvc_fixed.insert (uvc_fixed.end (), dht.begin (), dht.end ());
+  uvc_fixed.insert (uvc_fixed.end (), uvc.begin () + sos, uvc.end ());
+
+  /* Each frame, then the part it must become (placeholder parts before it are skipped). */
+  std::vector<Bytes> parts;
+  auto deliver = [&](const Bytes & frame, const Bytes & want) {
+    if (!send_settled (relay, cam, "a", frame))
+      return false;
+    Bytes part;
+    for (int i = 0; i < 20 && viewer.next_part (part); i++) {
+      parts.push_back (part);
+      if (part == want)
+        return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE (deliver (pi, f[0])) << "the Raspberry Pi frame did not arrive trimmed";
+  EXPECT_TRUE (deliver (esp32, f[1])) << "the esp32-camera frame did not arrive trimmed";
+  ASSERT_TRUE (send_settled (relay, cam, "a", merged));
+  EXPECT_TRUE (deliver (uvc, uvc_fixed)) << "the webcam frame did not arrive with tables";
+  EXPECT_TRUE (deliver (f[3], f[3]));
+  std::vector<guint8> got, want;
+  int w = 0, h = 0;
+  std::string error;
+  ASSERT_TRUE (decode_libjpeg (uvc_fixed, got, &w, &h, &error)) << error;
+  ASSERT_TRUE (decode_libjpeg (f[2], want, &w, &h, &error)) << error;
+  EXPECT_TRUE (got == want) << "the webcam frame decodes to other pixels";
+  for (const Bytes & part : parts) {
+    EXPECT_NE (part, pi) << "padding reached a viewer";
+    EXPECT_NE (part, esp32) << "padding reached a viewer";
+    EXPECT_NE (part, uvc) << "a frame without tables reached a viewer";
+    EXPECT_NE (part, merged) << "a merged frame reached a viewer";
+  }
+
+  Json j (relay.status_text ());
+  JsonObject *c = j.camera ("a");
+  ASSERT_TRUE (c) << relay.status_text ();
+  EXPECT_EQ (int_member (c, "frames_accepted"), 4);
+  EXPECT_EQ (int_member (c, "frames_trimmed"), 2);
+  EXPECT_EQ (int_member (c, "frames_dht_inserted"), 1);
+  EXPECT_EQ (int_member (c, "frames_rejected"), 1);
+  JsonObject *rejected = json_object_get_object_member (c, "rejected");
+  EXPECT_EQ (int_member (rejected, "merged"), 1);
+  EXPECT_EQ (int_member (rejected, "malformed"), 0);
+  EXPECT_FALSE (json_object_has_member (rejected, "trimmed")) << "not a rejection";
+  EXPECT_FALSE (json_object_has_member (rejected, "dht-inserted")) << "not a rejection";
+
+  HttpResponse res = http_get (relay.port, "/metrics");
+  ASSERT_EQ (res.status, 200);
+  std::string text = res.text ();
+  for (const char *line : {
+          "# TYPE camrelay_camera_trimmed_frames_total counter\n",
+          "camrelay_camera_trimmed_frames_total{camera=\"a\"} 2\n",
+          "# TYPE camrelay_camera_dht_inserted_frames_total counter\n",
+          "camrelay_camera_dht_inserted_frames_total{camera=\"a\"} 1\n",
+          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"merged\"} 1\n",
+          "camrelay_camera_accepted_frames_total{camera=\"a\"} 4\n" })
+    EXPECT_NE (text.find (line), std::string::npos) << line << "not in\n" << text;
+  EXPECT_EQ (text.find ("reason=\"trimmed\""), std::string::npos) << text;
+  EXPECT_NE (text.find ("# HELP camrelay_camera_trimmed_frames_total "), std::string::npos);
+  EXPECT_NE (text.find ("# HELP camrelay_camera_dht_inserted_frames_total "), std::string::npos);
+  if (installed ("promtool")) {
+    std::string file = relay.dir.write ("metrics.txt", res.body);
+    RunResult check = run ({ "sh", "-c", "promtool check metrics < \"$0\"", file });
+    EXPECT_EQ (check.code, 0) << check.output;
+    EXPECT_EQ (check.output, "") << "promtool lint findings";
+  }
+}
+
 /* Readers nobody here wrote: ffmpeg and GStreamer's own souphttpsrc ! multipartdemux. */
 TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
 {

@@ -1,12 +1,15 @@
 /* jpegvalidate: cr::jpeg_check() unit tests and element tests with real
- * JPEGs (jpegenc output, plus libjpeg-written progressive/arithmetic/restart
- * files from the fuzz seed corpus). */
+ * JPEGs (jpegenc output, frames written with libjpeg and with Pillow, plus
+ * libjpeg-written progressive/arithmetic/restart files from the fuzz seed
+ * corpus), and the two camera quirks it mends: padding after EOI and frames
+ * without Huffman tables. */
 #include <gst/check/gstharness.h>
 #include <gst/check/gsttestclock.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
 #include "jpegcheck.h"
+#include "subprocess.h"
 #include "testjpeg.h"
 
 #include <cstring>
@@ -79,6 +82,32 @@ corpus_file (const char *name)
     return {};
   }
   return Bytes (contents, contents + len);
+}
+
+/* Encoded once per spec, like frames(). */
+const Bytes &
+libjpeg (const crtest::LibjpegSpec & spec)
+{
+  static std::map<std::string, Bytes> cache;
+  g_autofree gchar *key = g_strdup_printf ("%dx%d q%d c%d %dx%d p%d r%u j%d o%d e%d i%"
+      G_GSIZE_FORMAT " s%u n%d", spec.width, spec.height, spec.quality, spec.components,
+      spec.h_samp, spec.v_samp, spec.progressive, spec.restart_interval, spec.jfif,
+      spec.optimize, spec.exif, spec.icc_size, spec.seed, spec.noise);
+  auto it = cache.find (key);
+  if (it == cache.end ())
+    it = cache.emplace (key, crtest::encode_libjpeg (spec)).first;
+  return it->second;
+}
+
+/* A VGA 4:2:0 frame with the standard tables, as a UVC webcam's encoder makes it, with the
+ * tables left in. */
+const Bytes &
+webcam ()
+{
+  crtest::LibjpegSpec spec;
+  spec.width = 640;
+  spec.height = 480;
+  return libjpeg (spec);
 }
 
 /* ---- byte surgery on JPEGs ------------------------------------------- */
@@ -179,6 +208,92 @@ with_short_scan (const Bytes & b)
   out.push_back (0xff);
   out.push_back (0xd9);
   return out;
+}
+
+Bytes
+with_tail (Bytes b, const Bytes & tail)
+{
+  b.insert (b.end (), tail.begin (), tail.end ());
+  return b;
+}
+
+/* What esp32-camera leaves after EOI: the rest of its DMA buffer, i.e. stale entropy-coded data
+ * of an older frame (which never holds FF D8). */
+Bytes
+dma_tail (gsize size)
+{
+  const Bytes & old = vga (2);
+  const gsize from = old.size () / 2;
+  return Bytes (old.begin () + from, old.begin () + from + size);
+}
+
+/* Where the marker @marker first occurs (FF followed by it), from @from; npos if nowhere. */
+gsize
+find_marker (const Bytes & b, guint8 marker, gsize from = 0)
+{
+  for (gsize i = from; i + 1 < b.size (); i++) {
+    if (b[i] == 0xff && b[i + 1] == marker)
+      return i;
+  }
+  return std::string::npos;
+}
+
+guint
+count_markers (const Bytes & b, guint8 marker)
+{
+  guint n = 0;
+  for (gsize at = find_marker (b, marker); at != std::string::npos;
+      at = find_marker (b, marker, at + 2))
+    n++;
+  return n;
+}
+
+/* Header segments with @marker before the first SOS, walking lengths. */
+guint
+count_segments (const Bytes & b, guint8 marker)
+{
+  guint n = 0;
+  for (gsize pos = 2; pos + 4 <= b.size () && b[pos] == 0xff && b[pos + 1] != 0xda;
+      pos += 2 + segment_length (b, pos))
+    n += b[pos + 1] == marker;
+  return n;
+}
+
+/* What jpegvalidate must hand on for @b, by jpeg_check()'s verdict. */
+Bytes
+repaired (const Bytes & b, const cr::JpegCheckLimits & limits)
+{
+  const cr::JpegCheckResult r = cr::jpeg_check (b.data (), b.size (), limits);
+  EXPECT_TRUE (r.ok ()) << r.detail;
+  Bytes out (cr::jpeg_repaired_size (r));
+  cr::jpeg_write_repaired (b.data (), r, out.data ());
+  return out;
+}
+
+/* The same pixels, decoded by libjpeg without a single warning. */
+void
+expect_same_pixels (const Bytes & got, const Bytes & want)
+{
+  std::vector<guint8> a, b;
+  int aw = 0, ah = 0, bw = 0, bh = 0;
+  std::string error;
+  ASSERT_TRUE (crtest::decode_libjpeg (got, a, &aw, &ah, &error)) << error;
+  ASSERT_TRUE (crtest::decode_libjpeg (want, b, &bw, &bh, &error)) << error;
+  EXPECT_EQ (aw, bw);
+  EXPECT_EQ (ah, bh);
+  EXPECT_TRUE (a == b) << "the pixels differ";
+}
+
+/* True if @out holds its bytes in the very memory @in does: nothing was copied. */
+bool
+same_memory (GstBuffer * out, const Bytes & in_bytes, const guint8 * in_data)
+{
+  GstMapInfo map;
+  if (gst_buffer_n_memory (out) != 1 || !gst_buffer_map (out, &map, GST_MAP_READ))
+    return false;
+  const bool same = map.data == in_data && map.size <= in_bytes.size ();
+  gst_buffer_unmap (out, &map);
+  return same;
 }
 
 Bytes
@@ -484,19 +599,100 @@ TEST (JpegCheck, BadDimensions)
   EXPECT_EQ (check (small (), limits).reason, JpegReject::Malformed);
 }
 
-TEST (JpegCheck, BytesAfterEoi)
+/* Hardware encoders pad: Raspberry Pi stills end ff d9 00 00 00, ArduCAM pads with zeros,
+ * esp32-camera leaves up to about 500 bytes of DMA tail. */
+TEST (JpegCheck, PaddingAfterEoiIsAcceptedAndMeasuredUpTo4KiB)
 {
-  Bytes b = small ();
-  b.insert (b.end (), 7, 0);
-  g_autofree gchar *text = g_strdup_printf ("7 bytes after EOI at offset %"
-      G_GSIZE_FORMAT, small ().size () - 2);
-  EXPECT_REJECTS (b, "malformed", text);
+  const Bytes & b = small ();
+  const Bytes pi = with_tail (b, { 0, 0, 0 });
+  ASSERT_EQ (Bytes (pi.end () - 5, pi.end ()), Bytes ({ 0xff, 0xd9, 0, 0, 0 }));
+  for (const Bytes & tail : { Bytes (3, 0), Bytes (1, 0), dma_tail (500), Bytes (4096, 0),
+          dma_tail (4096), Bytes ({ 0xff, 0xd9 }), Bytes ({ 0xff, 0xd8, 0x00 }),
+          Bytes ({ 0xff, 0xd8 }) }) {
+    const cr::JpegCheckResult r = check (with_tail (b, tail));
+    ASSERT_TRUE (r.ok ()) << tail.size () << " bytes of padding: " << r.detail;
+    EXPECT_EQ (r.image_size, b.size ());
+    EXPECT_EQ (r.trailing, tail.size ());
+    EXPECT_EQ (r.dht_insert_at, 0u) << "jpegenc writes its tables";
+    EXPECT_EQ (cr::jpeg_repaired_size (r), b.size ());
+  }
+  const cr::JpegCheckResult whole = check (b);
+  EXPECT_EQ (whole.image_size, b.size ());
+  EXPECT_EQ (whole.trailing, 0u);
+  EXPECT_EQ (cr::kJpegMaxTrailingBytes, 4096u);
 
-  /* Two images in one buffer must not reach jpegparse, which would split
-   * them into two frames. */
-  Bytes two = small ();
-  two.insert (two.end (), small ().begin (), small ().end ());
-  EXPECT_REJECTS (two, "malformed", "bytes after EOI");
+  g_autofree gchar *text = g_strdup_printf ("4097 bytes after EOI at offset %" G_GSIZE_FORMAT
+      ", more than the 4096 of padding accepted", b.size () - 2);
+  EXPECT_REJECTS (with_tail (b, Bytes (4097, 0)), "malformed", text);
+  EXPECT_REJECTS (with_tail (b, dma_tail (20000)), "malformed", "bytes after EOI");
+  /* A frame cut short and padded is still truncated: no EOI, whatever follows. */
+  const Bytes cut (b.begin (), b.begin () + b.size () / 2);
+  EXPECT_EQ (check (with_tail (cut, Bytes (3, 0))).reason, JpegReject::Truncated);
+}
+
+/* Two images in one buffer must not reach jpegparse, which would split them into two frames. */
+TEST (JpegCheck, AnotherImageAfterEoiIsAMergedFrame)
+{
+  const Bytes & b = small ();
+  g_autofree gchar *text = g_strdup_printf ("another image (SOI at offset %" G_GSIZE_FORMAT
+      ") after EOI at offset %" G_GSIZE_FORMAT, b.size (), b.size () - 2);
+  EXPECT_REJECTS (with_tail (b, b), "merged", text);
+  EXPECT_REJECTS (with_tail (b, with_tail (Bytes (100, 0), b)), "merged", "another image");
+  /* However little of it is there, and however far behind the padding limit. */
+  EXPECT_REJECTS (with_tail (b, Bytes ({ 0, 0xff, 0xd8, 0xff })), "merged", "another image");
+  EXPECT_REJECTS (with_tail (b, with_tail (Bytes (8000, 0), b)), "merged", "another image");
+  const Bytes progressive = corpus_file ("progressive-420.jpg");
+  EXPECT_REJECTS (with_tail (progressive, b), "merged", "another image");
+}
+
+TEST (JpegCheck, FramesWithoutHuffmanTablesAreFlaggedForTheStandardOnes)
+{
+  const Bytes & full = webcam ();
+  const Bytes bare = crtest::without_huffman_tables (full);
+  ASSERT_EQ (count_segments (full, 0xc4) - count_segments (bare, 0xc4), 4u);
+  ASSERT_EQ (segment_at (bare, 0xc4), 0u);
+
+  const cr::JpegCheckResult r = check (bare);
+  ASSERT_TRUE (r.ok ()) << r.detail;
+  EXPECT_EQ (r.dht_insert_at, segment_at (bare, 0xda));
+  EXPECT_EQ (r.image_size, bare.size ());
+  gsize dht_size = 0;
+  cr::jpeg_standard_dht (&dht_size);
+  EXPECT_EQ (dht_size, 420u);
+  EXPECT_EQ (cr::jpeg_repaired_size (r), bare.size () + 420);
+
+  const Bytes fixed = repaired (bare, no_min ());
+  const cr::JpegCheckResult again = check (fixed);
+  ASSERT_TRUE (again.ok ()) << again.detail;
+  EXPECT_EQ (again.dht_insert_at, 0u);
+  EXPECT_EQ (again.info.format_key, r.info.format_key) << "the caps do not change";
+
+  /* Frames with tables of their own, or that need none, are left alone. */
+  EXPECT_EQ (check (full).dht_insert_at, 0u);
+  EXPECT_EQ (check (corpus_file ("arithmetic-420.jpg")).dht_insert_at, 0u);
+  crtest::LibjpegSpec progressive;
+  progressive.progressive = true;
+  EXPECT_EQ (check (crtest::without_huffman_tables (libjpeg (progressive))).dht_insert_at, 0u)
+      << "only baseline and extended frames get the Annex K tables";
+}
+
+/* The segment jpegvalidate inserts holds exactly the tables libjpeg writes when it is not told
+ * to optimise them, in the order it writes them (DC 0, AC 0, DC 1, AC 1). */
+TEST (JpegCheck, StandardDhtHoldsTheTablesLibjpegWritesByDefault)
+{
+  const Bytes & b = webcam ();
+  Bytes tables;
+  for (gsize at = 2; b[at + 1] != 0xda; at += 2 + segment_length (b, at)) {
+    if (b[at + 1] == 0xc4)
+      tables.insert (tables.end (), b.begin () + at + 4, b.begin () + at + 2 +
+          segment_length (b, at));
+  }
+  gsize size = 0;
+  const guint8 *dht = cr::jpeg_standard_dht (&size);
+  ASSERT_EQ (dht[0], 0xff);
+  ASSERT_EQ (dht[1], 0xc4);
+  EXPECT_EQ (gsize ((dht[2] << 8) | dht[3]), size - 2);
+  EXPECT_EQ (Bytes (dht + 4, dht + size), tables);
 }
 
 TEST (JpegCheck, WhatJpegparseOrLibjpegCannotHandleIsMalformed)
@@ -564,6 +760,7 @@ TEST (JpegCheck, RejectNicks)
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::NotJpeg), "not-jpeg");
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Truncated), "truncated");
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Malformed), "malformed");
+  EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Merged), "merged");
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::DecodeFailed),
       "decode-failed");
 }
@@ -679,7 +876,7 @@ TEST (JpegValidate, EveryRejectionReasonDropsTheFrameAndIsCounted)
   ASSERT_GT (vga ().size (), 190000u);
   g_object_set (h->element, "max-size", 190000u, nullptr);
   Bytes after_eoi = qvga ();
-  after_eoi.insert (after_eoi.end (), 100, 0);
+  after_eoi.insert (after_eoi.end (), 5000, 0);
   Bytes overrun = qvga ();
   put_be16 (overrun, segment_at (overrun, 0xdb) + 2, 0xfff0);
 
@@ -696,6 +893,7 @@ TEST (JpegValidate, EveryRejectionReasonDropsTheFrameAndIsCounted)
     { "malformed", after_eoi },
     { "malformed", overrun },
     { "malformed", without_segment (qvga (), 0xc0) },
+    { "merged", with_tail (qvga (), qvga ()) },
   };
 
   std::map<std::string, guint64> expected;
@@ -705,7 +903,7 @@ TEST (JpegValidate, EveryRejectionReasonDropsTheFrameAndIsCounted)
     expected[c.reason]++;
   }
   for (const char *reason : { "too-small", "too-large", "not-jpeg",
-          "truncated", "malformed", "decode-failed" })
+          "truncated", "malformed", "merged", "decode-failed" })
     EXPECT_EQ (stat (h->element, reason), expected[reason]) << reason;
   EXPECT_EQ (stat (h->element, "rejected"), G_N_ELEMENTS (cases));
   EXPECT_EQ (stat (h->element, "accepted"), 0u);
@@ -1066,7 +1264,7 @@ TEST (JpegValidate, DamagedFramesNeverMergeOrStopThePipeline)
     ASSERT_EQ (push (h.get (), b), GST_FLOW_OK) << "iteration " << i;
     ASSERT_EQ (push (h.get (), good), GST_FLOW_OK) << "iteration " << i;
     if (ok) {
-      ASSERT_EQ (try_pull (h.get ()), b) << "iteration " << i;
+      ASSERT_EQ (try_pull (h.get ()), repaired (b, no_min ())) << "iteration " << i;
     }
     ASSERT_EQ (try_pull (h.get ()), good) << "iteration " << i;
     ASSERT_TRUE (try_pull (h.get ()).empty ()) << "iteration " << i;
@@ -1074,4 +1272,330 @@ TEST (JpegValidate, DamagedFramesNeverMergeOrStopThePipeline)
   /* Some damage is invisible to a structural check (pixels, APP data). */
   EXPECT_GT (accepted, 0u);
   EXPECT_EQ (gst_bus_pop_filtered (bus.get (), GST_MESSAGE_ERROR), nullptr);
+}
+
+/* ====================================================================== */
+/* Frames of real cameras and encoders                                    */
+/* ====================================================================== */
+
+TEST (JpegValidate, PaddedFramesLeaveTrimmedInTheSameMemory)
+{
+  Harness h = validator ();
+  const Bytes pi = with_tail (vga (0), { 0, 0, 0 });
+  const Bytes esp32 = with_tail (vga (1), dma_tail (500));
+  const Bytes arducam = with_tail (vga (2), Bytes (4096, 0));
+  const Bytes *expected[] = { &vga (0), &vga (1), &vga (2) };
+  /* The first goes through jpegparse, the others (same format) past it: both paths trim. */
+  const Bytes *in[] = { &pi, &esp32, &arducam };
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *buf = crtest::buffer_from (*in[i]);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND;
+    GstMapInfo map;
+    ASSERT_TRUE (gst_buffer_map (buf, &map, GST_MAP_READ));
+    const guint8 *data = map.data;
+    gst_buffer_unmap (buf, &map);
+    ASSERT_EQ (gst_harness_push (h.get (), buf), GST_FLOW_OK);
+
+    GstBuffer *out = gst_harness_try_pull (h.get ());
+    ASSERT_NE (out, nullptr) << i;
+    EXPECT_EQ (crtest::bytes_of (out), *expected[i]) << i;
+    EXPECT_TRUE (same_memory (out, *in[i], data)) << "frame " << i << " was copied";
+    EXPECT_EQ (GST_BUFFER_PTS (out), i * GST_SECOND);
+    gst_buffer_unref (out);
+    EXPECT_EQ (gst_harness_try_pull (h.get ()), nullptr) << "the padding came out on its own";
+  }
+  /* Nothing of the padding leaks into the next frame. */
+  push (h.get (), vga (0));
+  EXPECT_EQ (try_pull (h.get ()), vga (0));
+
+  EXPECT_EQ (stat (h->element, "trimmed"), 3u);
+  EXPECT_EQ (stat (h->element, "accepted"), 4u);
+  EXPECT_EQ (stat (h->element, "rejected"), 0u);
+  EXPECT_EQ (stat (h->element, "dht-inserted"), 0u);
+  EXPECT_EQ (stat (h->element, "bytes-accepted"), 2 * vga (0).size () + vga (1).size () +
+      vga (2).size ()) << "counts what is handed on";
+}
+
+TEST (JpegValidate, MergedFramesAndLongTailsAreRejected)
+{
+  Harness h = validator ();
+  Bus bus = attach_bus (h.get ());
+  push (h.get (), with_tail (vga (0), vga (1)));
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+  push (h.get (), with_tail (vga (0), Bytes (4097, 0)));
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+  push (h.get (), vga (2));
+  EXPECT_EQ (try_pull (h.get ()), vga (2));
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+
+  EXPECT_EQ (stat (h->element, "merged"), 1u);
+  EXPECT_EQ (stat (h->element, "malformed"), 1u);
+  EXPECT_EQ (stat (h->element, "trimmed"), 0u);
+  const std::vector<Rejection> got = rejections (bus.get ());
+  ASSERT_EQ (got.size (), 2u);
+  EXPECT_EQ (got[0].reason, "merged");
+  EXPECT_NE (got[0].detail.find ("another image (SOI at offset"), std::string::npos)
+      << got[0].detail;
+  EXPECT_EQ (got[1].reason, "malformed");
+}
+
+/* UVC webcams send no DHT and rely on the tables of Annex K; Safari then paints nothing. */
+TEST (JpegValidate, FramesWithoutHuffmanTablesGetTheStandardOnes)
+{
+  const Bytes & original = webcam ();
+  const Bytes bare = crtest::without_huffman_tables (original);
+  ASSERT_EQ (segment_at (bare, 0xc4), 0u);
+
+  for (bool decode_check : { false, true }) {
+    Harness h = validator ();
+    g_object_set (h->element, "decode-check", gboolean (decode_check), nullptr);
+    for (int i = 0; i < 3; i++) {
+      /* The first through jpegparse, the next past it; the third with padding too. */
+      const Bytes in = i == 2 ? with_tail (bare, { 0, 0, 0 }) : bare;
+      ASSERT_EQ (push (h.get (), in, (i + 1) * GST_SECOND), GST_FLOW_OK);
+      GstBuffer *out = gst_harness_try_pull (h.get ());
+      ASSERT_NE (out, nullptr) << i;
+      const Bytes got = crtest::bytes_of (out);
+      EXPECT_EQ (GST_BUFFER_PTS (out), (i + 1) * GST_SECOND);
+      gst_buffer_unref (out);
+      EXPECT_EQ (gst_harness_try_pull (h.get ()), nullptr);
+
+      /* The standard segment, right before the first SOS, everything else as it was. */
+      const gsize sos = segment_at (bare, 0xda);
+      gsize dht_size = 0;
+      const guint8 *dht = cr::jpeg_standard_dht (&dht_size);
+      ASSERT_EQ (got.size (), bare.size () + dht_size);
+      EXPECT_EQ (Bytes (got.begin (), got.begin () + sos), Bytes (bare.begin (),
+              bare.begin () + sos));
+      EXPECT_EQ (Bytes (got.begin () + sos, got.begin () + sos + dht_size),
+          Bytes (dht, dht + dht_size));
+      EXPECT_EQ (Bytes (got.begin () + sos + dht_size, got.end ()), Bytes (bare.begin () + sos,
+              bare.end ()));
+      EXPECT_EQ (segment_at (got, 0xc4), sos);
+      /* Decodes to exactly the picture the encoder made with its tables. */
+      expect_same_pixels (got, original);
+    }
+    EXPECT_EQ (stat (h->element, "dht-inserted"), 3u);
+    EXPECT_EQ (stat (h->element, "trimmed"), 1u);
+    EXPECT_EQ (stat (h->element, "accepted"), 3u);
+    EXPECT_EQ (stat (h->element, "rejected"), 0u);
+
+    /* Frames with their tables pass as they are. */
+    push (h.get (), original);
+    EXPECT_EQ (try_pull (h.get ()), original);
+    EXPECT_EQ (stat (h->element, "dht-inserted"), 3u);
+  }
+}
+
+/* jpegenc writes the standard tables too: its frames, stripped as a webcam would send them, come
+ * back as they decoded before, in 4:2:0, 4:2:2 and grey. */
+TEST (JpegValidate, JpegencFramesWithoutTablesDecodeAsBefore)
+{
+  Harness h = validator ();
+  g_object_set (h->element, "min-size", 0u, nullptr);
+  for (const char *format : { "I420", "Y42B", "GRAY8" }) {
+    crtest::JpegSpec spec;
+    spec.width = 320;
+    spec.height = 240;
+    spec.format = format;
+    const Bytes & original = frames (spec).at (0);
+    const Bytes bare = crtest::without_huffman_tables (original);
+    ASSERT_LT (bare.size (), original.size ()) << format;
+    push (h.get (), bare);
+    const Bytes got = try_pull (h.get ());
+    ASSERT_FALSE (got.empty ()) << format;
+    EXPECT_EQ (got, repaired (bare, no_min ())) << format;
+    expect_same_pixels (got, original);
+  }
+  EXPECT_EQ (stat (h->element, "dht-inserted"), 3u);
+}
+
+TEST (JpegValidate, BufferListsGetTheirFramesMendedToo)
+{
+  Harness h = validator ();
+  const Bytes bare = crtest::without_huffman_tables (webcam ());
+  const Bytes in[] = { vga (0), with_tail (vga (1), { 0, 0, 0 }), png_like (6000), bare,
+    with_tail (vga (0), vga (1)) };
+  GstBufferList *list = gst_buffer_list_new ();
+  for (gsize i = 0; i < G_N_ELEMENTS (in); i++) {
+    GstBuffer *buf = crtest::buffer_from (in[i]);
+    GST_BUFFER_PTS (buf) = (i + 1) * GST_SECOND;
+    gst_buffer_list_add (list, buf);
+  }
+  ASSERT_EQ (gst_pad_push_list (h->srcpad, list), GST_FLOW_OK);
+
+  const Bytes want[] = { vga (0), vga (1), repaired (bare, no_min ()) };
+  const GstClockTime pts[] = { 1, 2, 4 };
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *out = gst_harness_try_pull (h.get ());
+    ASSERT_NE (out, nullptr) << i;
+    EXPECT_EQ (crtest::bytes_of (out), want[i]) << i;
+    EXPECT_EQ (GST_BUFFER_PTS (out), pts[i] * GST_SECOND);
+    gst_buffer_unref (out);
+  }
+  EXPECT_TRUE (try_pull (h.get ()).empty ());
+  EXPECT_EQ (stat (h->element, "trimmed"), 1u);
+  EXPECT_EQ (stat (h->element, "dht-inserted"), 1u);
+  EXPECT_EQ (stat (h->element, "not-jpeg"), 1u);
+  EXPECT_EQ (stat (h->element, "merged"), 1u);
+}
+
+/* Everything else real encoders produce passes byte-identical, in the same memory, and
+ * decodes. */
+void
+expect_passes_untouched (GstHarness * h, const Bytes & b, const std::string & what)
+{
+  const cr::JpegCheckResult r = check (b);
+  ASSERT_TRUE (r.ok ()) << what << ": " << r.detail;
+  EXPECT_EQ (r.trailing, 0u) << what;
+  EXPECT_EQ (r.dht_insert_at, 0u) << what;
+
+  GstBuffer *buf = crtest::buffer_from (b);
+  GstMapInfo map;
+  ASSERT_TRUE (gst_buffer_map (buf, &map, GST_MAP_READ));
+  const guint8 *data = map.data;
+  gst_buffer_unmap (buf, &map);
+  ASSERT_EQ (gst_harness_push (h, buf), GST_FLOW_OK) << what;
+  GstBuffer *out = gst_harness_try_pull (h);
+  ASSERT_NE (out, nullptr) << what << " was rejected";
+  EXPECT_EQ (crtest::bytes_of (out), b) << what;
+  EXPECT_TRUE (same_memory (out, b, data)) << what << " was copied";
+  gst_buffer_unref (out);
+  EXPECT_EQ (gst_harness_try_pull (h), nullptr) << what;
+
+  std::vector<guint8> pixels;
+  int w = 0, hgt = 0;
+  std::string error;
+  EXPECT_TRUE (crtest::decode_libjpeg (b, pixels, &w, &hgt, &error)) << what << ": " << error;
+}
+
+TEST (JpegValidate, LibjpegFramesOfEveryKindPassByteIdentical)
+{
+  struct Case
+  {
+    const char *what;
+    crtest::LibjpegSpec spec;
+  };
+  std::vector<Case> cases;
+  auto add = [&](const char *what, auto edit) {
+    crtest::LibjpegSpec spec;
+    edit (spec);
+    cases.push_back ({ what, spec });
+  };
+  add ("baseline 4:2:0", [](auto &) { });
+  add ("EXIF APP1 after APP0", [](auto & s) { s.exif = true; });
+  add ("EXIF APP1 and no APP0", [](auto & s) { s.exif = true; s.jfif = false; });
+  add ("no APP0 at all", [](auto & s) { s.jfif = false; });
+  add ("4:2:2", [](auto & s) { s.h_samp = 2; s.v_samp = 1; });
+  add ("4:4:4", [](auto & s) { s.h_samp = 1; s.v_samp = 1; });
+  add ("progressive", [](auto & s) { s.progressive = true; });
+  add ("progressive 4:2:2", [](auto & s) { s.progressive = true; s.h_samp = 2; s.v_samp = 1; });
+  add ("grey", [](auto & s) { s.components = 1; s.h_samp = 1; s.v_samp = 1; });
+  add ("progressive grey", [](auto & s) {
+        s.components = 1; s.h_samp = 1; s.v_samp = 1; s.progressive = true; });
+  add ("restart every MCU", [](auto & s) { s.restart_interval = 1; });
+  add ("restart every 7 MCUs", [](auto & s) { s.restart_interval = 7; });
+  add ("optimised Huffman tables", [](auto & s) { s.optimize = true; });
+  add ("ICC profile of 150 KB in 3 APP2 segments", [](auto & s) { s.icc_size = 150000; });
+  add ("UXGA", [](auto & s) { s.width = 1600; s.height = 1200; s.quality = 92; });
+
+  Harness h = validator ();
+  for (const auto &c : cases) {
+    const Bytes & b = libjpeg (c.spec);
+    expect_passes_untouched (h.get (), b, c.what);
+  }
+  /* The cases are what they say. */
+  crtest::LibjpegSpec spec;
+  spec.icc_size = 150000;
+  EXPECT_EQ (count_segments (libjpeg (spec), 0xe2), 3u);
+  spec = {};
+  spec.restart_interval = 1;
+  EXPECT_GT (count_markers (libjpeg (spec), 0xd0), 10u);
+  spec = {};
+  spec.width = 1600, spec.height = 1200, spec.quality = 92;
+  EXPECT_GT (libjpeg (spec).size (), 300000u);
+  spec = {};
+  spec.jfif = false;
+  EXPECT_EQ (count_segments (libjpeg (spec), 0xe0), 0u);
+  spec.exif = true;
+  EXPECT_EQ (libjpeg (spec)[3], 0xe1) << "APP1 right after SOI";
+
+  EXPECT_EQ (stat (h->element, "accepted"), cases.size ());
+  EXPECT_EQ (stat (h->element, "trimmed"), 0u);
+  EXPECT_EQ (stat (h->element, "dht-inserted"), 0u);
+}
+
+TEST (JpegValidate, FillBytesBeforeMarkersPassByteIdentical)
+{
+  /* T.81 B.1.1.2: any marker may be preceded by FF fill bytes. */
+  Bytes b = webcam ();
+  for (guint8 marker : { 0xda, 0xc0, 0xdb }) {
+    const gsize at = segment_at (b, marker);
+    ASSERT_NE (at, 0u);
+    b.insert (b.begin () + at, 3, 0xff);
+  }
+  b.insert (b.end () - 2, 2, 0xff);
+  Harness h = validator ();
+  expect_passes_untouched (h.get (), b, "fill bytes");
+
+  /* And a frame without tables whose SOS has fill bytes before it keeps them. */
+  Bytes bare = crtest::without_huffman_tables (webcam ());
+  const gsize sos = segment_at (bare, 0xda);
+  bare.insert (bare.begin () + sos, 2, 0xff);
+  const cr::JpegCheckResult r = check (bare);
+  ASSERT_TRUE (r.ok ()) << r.detail;
+  EXPECT_EQ (r.dht_insert_at, sos + 2);
+  const Bytes fixed = repaired (bare, no_min ());
+  expect_same_pixels (fixed, webcam ());
+}
+
+/* Pillow, which many camera scripts and the legacy server use, writes its own variants:
+ * EXIF, ICC profiles over 64 KB (several APP2 segments), 4:2:2, progressive, grey, optimised
+ * tables, big frames. */
+TEST (JpegValidate, PillowFramesPassByteIdentical)
+{
+  if (crtest::run ({ "/usr/bin/python3", "-c", "import PIL" }).code != 0)
+    GTEST_SKIP () << "Pillow (Debian package python3-pil) is not installed";
+  crtest::TempDir dir;
+  const char *script = R"(
+import io, random, sys
+from PIL import Image
+out = sys.argv[1]
+random.seed(7)
+def picture(mode, w, h):
+    im = Image.radial_gradient('L').resize((w, h)).convert(mode)
+    noise = Image.effect_noise((w, h), 40).convert(mode)
+    return Image.blend(im, noise, 0.5)
+rgb = picture('RGB', 640, 480)
+exif = Image.Exif()
+exif[0x0110] = 'camrelay test camera'
+exif[0x0112] = 1
+icc = bytes(random.getrandbits(8) for _ in range(100000))
+cases = {
+  'exif': dict(image=rgb, exif=exif.tobytes()),
+  'icc': dict(image=rgb, icc_profile=icc),
+  '422': dict(image=rgb, subsampling=1),
+  '444': dict(image=rgb, subsampling=0),
+  'progressive': dict(image=rgb, progressive=True),
+  'grey': dict(image=picture('L', 640, 480)),
+  'optimize': dict(image=rgb, optimize=True),
+  'uxga': dict(image=picture('RGB', 1600, 1200), quality=92),
+}
+for name, args in cases.items():
+    im = args.pop('image')
+    im.save(f'{out}/{name}.jpg', 'JPEG', **args)
+)";
+  crtest::RunResult res = crtest::run ({ "/usr/bin/python3", "-c", script, dir.path () });
+  ASSERT_EQ (res.code, 0) << res.output;
+
+  Harness h = validator ();
+  for (const char *name : { "exif", "icc", "422", "444", "progressive", "grey", "optimize",
+          "uxga" }) {
+    const Bytes b = crtest::read_file (dir.file (std::string (name) + ".jpg"));
+    ASSERT_FALSE (b.empty ()) << name;
+    expect_passes_untouched (h.get (), b, std::string ("Pillow ") + name);
+  }
+  EXPECT_EQ (count_segments (crtest::read_file (dir.file ("icc.jpg")), 0xe2), 2u);
+  EXPECT_EQ (count_segments (crtest::read_file (dir.file ("exif.jpg")), 0xe1), 1u);
+  EXPECT_GT (crtest::read_file (dir.file ("uxga.jpg")).size (), 300000u);
 }
