@@ -629,25 +629,20 @@ build_children (CrJpegFallback * self)
 /* ------------------------------------------------------ placeholder check */
 
 /* The checks a live frame gets from jpegvalidate decode-check=true, without its
- * size limits: the structural walk, then a full decode. Zero or newline padding
- * after EOI, which some tools write, is tolerated. */
+ * size limits: the structural walk, then a full decode. Padding after EOI, which
+ * some tools write as cameras do, is tolerated the same way (up to 4 KiB). */
 static cr::JpegCheckResult
 check_placeholder (const guint8 * data, gsize size)
 {
-  gsize end = size;
-  while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == '\n'
-          || data[end - 1] == '\r'))
-    end--;
-
   cr::JpegCheckLimits limits;
   limits.min_size = 0;
   limits.max_size = 0;
   limits.max_width = 0;
   limits.max_height = 0;
-  cr::JpegCheckResult res = cr::jpeg_check (data, end, limits);
+  cr::JpegCheckResult res = cr::jpeg_check (data, size, limits);
   if (res.ok ()) {
     cr::JpegDecoder decoder;
-    if (!decoder.decode (data, end, res.detail, sizeof (res.detail)))
+    if (!decoder.decode (data, res.image_size, res.detail, sizeof (res.detail)))
       res.reason = cr::JpegReject::DecodeFailed;
   }
   return res;

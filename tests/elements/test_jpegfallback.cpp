@@ -663,17 +663,17 @@ TEST_F (JpegFallbackStartup, BrokenPlaceholderIsRefusedWithTheReason)
     short_scan.pop_back ();
   short_scan.push_back (0xFF);
   short_scan.push_back (0xD9);
-  /* Zero and newline padding after EOI is tolerated, anything else is not. */
+  /* Padding after EOI is tolerated as it is for camera frames; a second image is not. */
   Bytes padded (good);
-  padded.insert (padded.end (), { '\r', '\n', 0, 0 });
-  Bytes trailing (good);
-  trailing.insert (trailing.end (), { 'x', 'y', 'z' });
+  padded.insert (padded.end (), { '\r', '\n', 0, 0, 'x' });
+  Bytes merged (good);
+  merged.insert (merged.end (), good.begin (), good.end ());
 
   const std::vector<std::pair<std::string, std::string>> cases = {
     { write_file ("text.jpg", (const guint8 *) text_file, sizeof (text_file) - 1), "not-jpeg" },
     { write_file ("half.jpg", truncated), "truncated" },
     { write_file ("short-scan.jpg", short_scan), "decode-failed" },
-    { write_file ("trailing.jpg", trailing), "malformed" },
+    { write_file ("merged.jpg", merged), "merged" },
     { write_file ("padded.jpg", padded), "" },
   };
   for (const auto &[path, reason] : cases) {
