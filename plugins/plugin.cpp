@@ -1,8 +1,9 @@
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, five elements:
+ * One plugin, six elements:
  *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
+ *   pulljpegsrc location=http://camera/stream ! jpegvalidate ! ...
  */
 #include "gstcamrelayelements.h"
 
@@ -16,6 +17,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (jpegfallback, plugin);
   ok |= GST_ELEMENT_REGISTER (mjpeghttpsink, plugin);
   ok |= GST_ELEMENT_REGISTER (wsjpegsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (pulljpegsrc, plugin);
 
   return ok;
 }
