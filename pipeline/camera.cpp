@@ -17,6 +17,8 @@ static const guint BACKOFF_MAX_MS = 30000;
 static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
 /* At most one log line about rejected frames per camera in this time. */
 static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
+/* on-demand: a pulled camera is closed this long after the last viewer left. */
+static const gint64 DEMAND_LINGER_US = 5 * G_USEC_PER_SEC;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
@@ -57,7 +59,7 @@ ref_or_null (GstElement * e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink }) {
+  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -122,6 +124,8 @@ Camera::build (std::string & error)
       slot = &found.fallback;
     else if (g_str_equal (factory, elements::MJPEGHTTPSINK))
       slot = &found.sink;
+    else if (g_str_equal (factory, elements::PULLJPEGSRC))
+      slot = &found.pull;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -139,6 +143,12 @@ Camera::build (std::string & error)
     elements_ = found;
     connected_ = false;
     peer_.clear ();
+  }
+
+  /* on-demand: closed until a viewer comes (see update_demand). */
+  if (found.pull && config_.on_demand) {
+    demand_open_ = false;
+    g_object_set (found.pull, elements::ACTIVE, FALSE, nullptr);
   }
 
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
@@ -387,6 +397,16 @@ Camera::handle_element_message (GstMessage * message)
       g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
   } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
+  } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
+    /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
+    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
+    const gchar *state = gst_structure_get_string (s, elements::name (Field::PullStateState));
+    const gchar *reason = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    if (g_strcmp0 (state, elements::PULL_RETRYING) == 0)
+      g_warning ("camera %s: source %s failed: %s; retrying (1 s to 30 s apart) until it answers",
+          name, location, reason ? reason : "");
+    else
+      g_info ("camera %s: source %s %s", name, location, state);
   }
 }
 
@@ -426,11 +446,13 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.validate = ref_or_null (elements_.validate);
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
+    e.pull = ref_or_null (elements_.pull);
   }
   add_element_counters (e.src, elements::WSJPEGSRC, into);
   add_element_counters (e.validate, elements::JPEGVALIDATE, into);
   add_element_counters (e.fallback, elements::JPEGFALLBACK, into);
   add_element_counters (e.sink, elements::MJPEGHTTPSINK, into);
+  add_element_counters (e.pull, elements::PULLJPEGSRC, into);
   e.clear ();
 }
 
@@ -443,10 +465,12 @@ Camera::sample ()
   guint64 frames;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    const std::string key = elements::counter_key (Field::SrcMessages);
+    const std::string key = elements::counter_key (config_.pulled ()? Field::PullFrames :
+        Field::SrcMessages);
     auto it = base_.find (key);
     frames = now[key] + (it == base_.end ()? 0 : it->second);
   }
+  update_demand ();
   samples_.push_back ({ t, frames });
   while (samples_.size () > 2 && t - samples_[1].time_us >= FPS_WINDOW_US)
     samples_.pop_front ();
@@ -456,6 +480,43 @@ Camera::sample ()
     fps = (frames - first.frames) * 1e6 / (t - first.time_us);
   std::lock_guard<std::mutex> guard (lock_);
   fps_ = fps;
+}
+
+/* on-demand: a pulled camera is open while a viewer watches or a snapshot was asked for, and
+ * closed DEMAND_LINGER_US after the last one. Main thread, from sample(). */
+void
+Camera::update_demand ()
+{
+  if (!config_.on_demand)
+    return;
+  GstElement *pull, *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    pull = ref_or_null (elements_.pull);
+    sink = ref_or_null (elements_.sink);
+  }
+  guint viewers = 0;
+  guint64 snapshots = 0;
+  if (GstStructure *s = element_stats (sink)) {
+    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &viewers);
+    gst_structure_get_uint64 (s, elements::name (Field::SinkSnapshots), &snapshots);
+    gst_structure_free (s);
+  }
+  gint64 now = g_get_monotonic_time ();
+  if (viewers > 0 || snapshots != snapshots_seen_)
+    last_demand_us_ = now;
+  snapshots_seen_ = snapshots;
+  bool want = last_demand_us_ && now - last_demand_us_ < DEMAND_LINGER_US;
+  if (pull && want != demand_open_) {
+    demand_open_ = want;
+    g_info ("camera %s: %s the source (%s)", config_.name.c_str (), want ? "opening" : "closing",
+        want ? "a viewer wants it" : "no viewer for a few seconds");
+    g_object_set (pull, elements::ACTIVE, want ? TRUE : FALSE, nullptr);
+  }
+  if (pull)
+    gst_object_unref (pull);
+  if (sink)
+    gst_object_unref (sink);
 }
 
 std::vector<guint>
@@ -490,6 +551,7 @@ Camera::status () const
     st.last_error_us = last_error_us_;
     e.src = ref_or_null (elements_.src);
     e.sink = ref_or_null (elements_.sink);
+    e.pull = ref_or_null (elements_.pull);
   }
   add_counters (st.counters);
 
@@ -505,6 +567,22 @@ Camera::status () const
   }
   if (GstStructure *s = element_stats (e.sink)) {
     gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
+    gst_structure_free (s);
+  }
+  if (config_.pulled ()) {
+    st.source = config_.source_shown;
+    st.source_state = "starting";
+    st.source_reconnects = st.counter (Field::PullReconnects);
+  }
+  if (GstStructure *s = element_stats (e.pull)) {
+    const gchar *state = gst_structure_get_string (s, elements::name (Field::PullState));
+    const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
+    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));
+    st.source_state = state ? state : "";
+    st.source_error = error ? error : "";
+    if (location)
+      st.source = location;
+    st.connected = st.source_state == elements::PULL_STREAMING;
     gst_structure_free (s);
   }
   e.clear ();

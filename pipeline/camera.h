@@ -42,6 +42,13 @@ struct CameraStatus
   std::string last_error;
   gint64 last_error_us = 0;
 
+  /* A pulled camera (pulljpegsrc): its URL without credentials, "" for a pushing camera; its
+   * state ("connecting", "streaming", "retrying", "idle"), reconnects and last failure. */
+  std::string source;
+  std::string source_state;
+  guint64 source_reconnects = 0;
+  std::string source_error;
+
   std::vector<std::string> ingest_paths;
   std::string stream_path;
   std::string snapshot_path;
@@ -90,6 +97,7 @@ private:
     GstElement *validate = nullptr;   /* jpegvalidate */
     GstElement *fallback = nullptr;   /* jpegfallback */
     GstElement *sink = nullptr;       /* mjpeghttpsink */
+    GstElement *pull = nullptr;       /* pulljpegsrc */
     void clear ();
   };
 
@@ -104,6 +112,7 @@ private:
   void set_state (const std::string & state);
   std::string running_state () const;
   void add_counters (std::map<std::string, guint64> & into) const;
+  void update_demand ();
 
   CameraConfig config_;
 
@@ -122,6 +131,10 @@ private:
     guint64 frames;
   };
   std::deque<Sample> samples_;
+  /* on-demand: when a viewer or a snapshot last wanted the camera, and the snapshots seen. */
+  gint64 last_demand_us_ = 0;
+  guint64 snapshots_seen_ = 0;
+  bool demand_open_ = false;
 
   /* Guards everything below. */
   mutable std::mutex lock_;

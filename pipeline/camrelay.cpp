@@ -111,10 +111,10 @@ startup_line (const camrelay::Config & config, const cr::Server & server)
   std::string line = std::string ("camrelay ") + CAMRELAY_VERSION + " listening on " +
       config.server.address + " port " + std::to_string (server.port ()) + ":";
   for (const auto &c : config.cameras) {
-    line += " camera " + c.name + " takes frames on";
+    line += " camera " + c.name + (c.pulled ()? " pulls " + c.source_shown : " takes frames on");
     for (const auto &p : c.routes_ingest)
       line += " " + ws + p;
-    if (c.routes_ingest.empty ())
+    if (c.routes_ingest.empty () && !c.pulled ())
       line += " (none)";
     if (!c.routes_stream.empty ())
       line += ", streams " + http + c.routes_stream;

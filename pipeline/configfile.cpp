@@ -26,8 +26,44 @@ const char *const SERVER_KEYS[] = {
 const char *const CAMERA_KEYS[] = {
   "ingest-paths", "stream-path", "snapshot-path", "placeholder", "timeout", "placeholder-fps",
   "min-size", "max-size", "max-message-size", "max-viewers", "decode-check", "secret",
-  "latest-file", "pipeline",
+  "latest-file", "pipeline", "source", "snapshot-interval", "on-demand",
 };
+
+/* Keys that only mean something for a camera that pushes frames over WebSocket. */
+const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
+
+/* A pulled camera's URL: checks it and gives it without credentials in @shown. */
+bool
+valid_source (const std::string & source, std::string & shown, std::string & why)
+{
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GUri) uri = g_uri_parse (source.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  if (!uri) {
+    why = "\"" + source + "\" is not websocket or a URL (" + error->message + ")";
+    return false;
+  }
+  std::string scheme = g_uri_get_scheme (uri);
+  bool v4l2 = scheme == "v4l2";
+  if (scheme != "http" && scheme != "https" && scheme != "rtsp" && scheme != "rtsps" &&
+      scheme != "rtspt" && !v4l2) {
+    why = "\"" + scheme + ":\" is not a source camrelay knows (websocket, http://, https://, "
+        "rtsp://, rtsps://, rtspt:// or v4l2:///dev/videoN)";
+    return false;
+  }
+  if (v4l2) {
+    const gchar *path = g_uri_get_path (uri);
+    if (!path || path[0] != '/' || (g_uri_get_host (uri) && *g_uri_get_host (uri))) {
+      why = "a V4L2 source names the device after three slashes, e.g. v4l2:///dev/video0";
+      return false;
+    }
+  } else if (!g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    why = "\"" + source + "\" has no host";
+    return false;
+  }
+  g_autofree gchar *partial = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
+  shown = partial;
+  return true;
+}
 
 bool
 valid_camera_name (const std::string & name)
@@ -289,8 +325,39 @@ read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter
       !r.boolean ("decode-check", c.decode_check) ||
       !r.string ("secret", c.secret) ||
       !r.string ("latest-file", c.latest_file) ||
-      !r.string ("pipeline", c.pipeline))
+      !r.string ("pipeline", c.pipeline) ||
+      !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
+      !r.boolean ("on-demand", c.on_demand))
     return false;
+
+  if (r.has ("source")) {
+    std::string source;
+    if (!r.string ("source", source))
+      return false;
+    if (source != "websocket") {
+      std::string why;
+      if (!valid_source (source, c.source_shown, why))
+        return report.fail (section, "source", why);
+      c.source = source;
+    }
+  }
+  if (!c.pulled ()) {
+    for (const char *key : { "snapshot-interval", "on-demand" }) {
+      if (r.has (key))
+        return report.fail (section, key, "only applies to a pulled source (source = http://..., "
+            "rtsp://... or v4l2://...); this camera pushes over WebSocket");
+    }
+  } else {
+    for (const char *key : PUSH_ONLY_KEYS) {
+      if (r.has (key))
+        return report.fail (section, key, "has no effect with source = " + c.source_shown +
+            " (the camera is pulled, not pushing over WebSocket)");
+    }
+    if (r.has ("snapshot-interval") && !g_str_has_prefix (c.source.c_str (), "http"))
+      return report.fail (section, "snapshot-interval", "only applies to an http:// or "
+          "https:// snapshot URL");
+    c.ingest_paths.clear ();
+  }
 
   if (c.placeholder.empty ())
     return report.fail (section, "placeholder", "give the path of a JPEG file");

@@ -45,6 +45,8 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
   }
 
   bool ok = true;
+  /* A pulled camera's URL may hold credentials: the line is then not logged. */
+  c.has_secret = c.pulled () && c.source != c.source_shown;
   c.routes_ingest.clear ();
   c.routes_stream.clear ();
   c.routes_snapshot.clear ();

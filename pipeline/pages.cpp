@@ -332,6 +332,15 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("seconds_on_placeholder")
         .number (st.counter (Field::FallbackTimeOnPlaceholder) / 1e9, 3);
     j.key ("restarts").number (st.restarts);
+    /* A pulled camera: its URL (never with credentials), state and reconnects. */
+    if (st.source.empty ()) {
+      j.key ("source").str ("websocket");
+    } else {
+      j.key ("source").str (st.source);
+      j.key ("source_state").str (st.source_state);
+      j.key ("source_reconnects").number (st.source_reconnects);
+      j.key ("source_error").str_or_null (st.source_error);
+    }
     if (st.last_error.empty ()) {
       j.key ("last_error").null ();
     } else {
@@ -412,6 +421,20 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
       "Seconds the placeholder was shown instead of the camera.");
   for (const auto &st : cameras)
     m.camera (st.name, st.counter (Field::FallbackTimeOnPlaceholder) / 1e9);
+  m.family ("camrelay_camera_source_info", "gauge",
+      "1 for each pulled camera; the source label is its URL without credentials, state its "
+      "state (connecting, streaming, retrying, idle).");
+  for (const auto &st : cameras) {
+    if (!st.source.empty ())
+      m.sample ({ { "camera", st.name }, { "source", st.source }, { "state", st.source_state } },
+          "1");
+  }
+  m.family ("camrelay_camera_source_reconnects_total", "counter",
+      "Times a pulled camera's connection failed and was tried again.");
+  for (const auto &st : cameras) {
+    if (!st.source.empty ())
+      m.camera (st.name, st.source_reconnects);
+  }
   m.family ("camrelay_camera_pipeline_restarts_total", "counter",
       "Times the camera's pipeline failed and was rebuilt.");
   for (const auto &st : cameras)
@@ -439,7 +462,9 @@ view_html (const std::vector<CameraStatus> & cameras)
       figures += "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
     figures += "<figcaption><span class=\"name\">" + name + "</span><span class=\"state " +
         html_escape (st.state) + "\">" + html_escape (st.state) +
-        "</span><span class=\"info\"></span></figcaption></figure>\n";
+        "</span><span class=\"info\"></span>" + (st.source.empty ()? std::string () :
+        "<span class=\"source\">" + html_escape (st.source) + "</span>") +
+        "</figcaption></figure>\n";
   }
 
   static const char *head = R"html(<!doctype html>
@@ -464,6 +489,7 @@ figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#
 .state.placeholder{background:#9a6700}
 .state.restarting,.state.offline{background:#a40e26}
 .info{margin-left:auto;color:#aaa;font-size:12px}
+.source{color:#777;font-size:11px;overflow-wrap:anywhere}
 </style>
 </head>
 <body>
@@ -497,7 +523,9 @@ async function refresh() {
       state.textContent = c.state;
       state.className = "state " + c.state;
       fig.querySelector(".info").textContent =
-        (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + c.peer : "no camera") +
+        (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + (c.peer || c.source) :
+         c.source_state ? "source " + c.source_state + " (" + c.source_reconnects + " reconnects)" :
+         "no camera") +
         " \u00b7 " + c.viewers + " watching \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
     }
   } catch (e) {

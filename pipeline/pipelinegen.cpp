@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the generated pipeline of a camera (wsjpegsrc ! jpegvalidate ! jpegfallback !
- * multipartmux ! mjpeghttpsink), each key a property checked against the element itself. */
+ * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera), each key a property
+ * checked against the element itself. */
 #include "pipelinegen.h"
 
 #include <gst/gst.h>
@@ -107,11 +108,21 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
   g_autofree gchar *timeout_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
       static_cast<guint64> (std::llround (c.timeout * GST_SECOND)));
 
-  return e.element ("wsjpegsrc") &&
-      e.listen_props (s) &&
-      e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
-      e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
-      e.prop ("secret", c.secret, "secret") &&
+  bool source_ok;
+  if (c.pulled ()) {
+    g_autofree gchar *interval_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
+        static_cast<guint64> (std::llround (c.snapshot_interval * GST_SECOND)));
+    source_ok = e.element ("pulljpegsrc") &&
+        e.prop ("location", c.source, "source", true) &&
+        e.prop ("snapshot-interval", interval_ns, "snapshot-interval");
+  } else {
+    source_ok = e.element ("wsjpegsrc") &&
+        e.listen_props (s) &&
+        e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
+        e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
+        e.prop ("secret", c.secret, "secret");
+  }
+  return source_ok &&
       e.element ("jpegvalidate") &&
       e.prop ("min-size", std::to_string (c.min_size), "min-size") &&
       e.prop ("max-size", std::to_string (c.max_size), "max-size") &&

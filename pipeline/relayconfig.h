@@ -47,6 +47,13 @@ struct CameraConfig
   std::string secret;
   std::string latest_file;
   std::string pipeline;               /* a complete description; empty = the generated one */
+  /* Where frames come from: "" (websocket, pushed) or a URL pulled by pulljpegsrc. */
+  std::string source;
+  std::string source_shown;           /* the URL without its credentials */
+  double snapshot_interval = 1.0;     /* seconds */
+  bool on_demand = false;
+
+  bool pulled () const { return !source.empty (); }
 
   /* Filled by resolve_config(). */
   LaunchLine line;

@@ -615,9 +615,17 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
       priv->fail_run (cause, !from_camera);
       break;
     }
-    case GST_MESSAGE_EOS:
-      priv->fail_run ("the camera ended the stream");
+    case GST_MESSAGE_EOS:{
+      /* A snapshot ends each answer; on_eos() has taken the picture already. */
+      bool snapshot;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        snapshot = priv->snapshot;
+      }
+      if (!snapshot)
+        priv->fail_run ("the camera ended the stream");
       break;
+    }
     case GST_MESSAGE_ELEMENT:{
       /* souphttpsrc's answer headers: anything but MJPEG or a picture is a clear mistake. */
       const GstStructure *s = gst_message_get_structure (message);
@@ -629,7 +637,7 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
         headers = gst_value_get_structure (v);
       guint status = 0;
       gst_structure_get_uint (s, "http-status-code", &status);
-      {
+      if (status) {
         std::lock_guard<std::mutex> guard (priv->lock);
         priv->answered = true;
       }
