@@ -627,7 +627,7 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
       break;
     }
     case GST_MESSAGE_ELEMENT:{
-      /* souphttpsrc's answer headers: anything but MJPEG or a picture is a clear mistake. */
+      /* souphttpsrc's answer headers: a page of text is a clear mistake. */
       const GstStructure *s = gst_message_get_structure (message);
       const GstStructure *headers = nullptr;
       if (!gst_structure_has_name (s, "http-headers"))
@@ -648,7 +648,9 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
         if (g_ascii_strcasecmp (name, "Content-Type") != 0)
           continue;
         const gchar *type = gst_structure_get_string (headers, name);
-        if (type && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "image/"))
+        /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
+         * send MJPEG as application/octet-stream, so other types are left to typefind. */
+        if (type && g_str_has_prefix (type, "text/"))
           priv->fail_run (std::string ("the camera answered ") + type + ", not MJPEG "
               "(multipart/x-mixed-replace) or a JPEG picture");
       }

@@ -28,7 +28,8 @@ STREAM_PART = b"Content-Type: image/jpeg\r\nContent-Length: %u\r\nX-Timestamp: %
 
 stream_lock = threading.Lock()
 stats_lock = threading.Lock()
-stats = {"stream_connections": 0, "stream_active": 0, "captures": 0, "unauthorized": 0}
+stats = {"stream_connections": 0, "stream_active": 0, "stream_frames": 0, "captures": 0,
+         "unauthorized": 0}
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -113,6 +114,8 @@ class Handler(socketserver.StreamRequestHandler):
             self.chunk(STREAM_BOUNDARY)
             self.chunk(STREAM_PART % (len(frame), int(now), int(now * 1e6) % 1000000))
             self.chunk(frame)
+            with stats_lock:
+                stats["stream_frames"] += 1
             next_time += period
             delay = next_time - time.monotonic()
             if delay > 0:

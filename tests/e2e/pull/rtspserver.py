@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""An RTSP camera for camrelay's tests, from gst-rtsp-server (Debian: gir1.2-gst-rtsp-server-1.0):
+/h264 serves H.264, /mjpeg serves JPEG over RTP (4:2:0, as rtpjpegpay needs), both 640x480 at the
+given rate from videotestsrc.
+
+usage: rtspserver.py PORT [--fps N]"""
+
+import argparse
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("port", type=int)
+    p.add_argument("--fps", type=int, default=10)
+    a = p.parse_args()
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(a.port))
+    source = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,"
+              "framerate=%d/1,format=I420" % a.fps)
+    mounts = server.get_mount_points()
+    for path, tail in (("/h264", "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
+                                 "! rtph264pay name=pay0 pt=96" % a.fps),
+                       ("/mjpeg", "jpegenc ! rtpjpegpay name=pay0 pt=26")):
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch("( %s ! %s )" % (source, tail))
+        factory.set_shared(True)
+        mounts.add_factory(path, factory)
+    if server.attach(None) == 0:
+        sys.exit("cannot listen on port %d" % a.port)
+    print("listening", a.port, flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()
