@@ -104,7 +104,9 @@ run_elements ()
   std::string description = std::string (el::WSJPEGSRC) + " address=127.0.0.1 port=0 paths=/ws ! " +
       el::JPEGVALIDATE + " min-size=0 ! " + el::JPEGFALLBACK + " placeholder=\"" +
       crtest::source_path ("placeholder.jpg") + "\" ! multipartmux ! " + el::MJPEGHTTPSINK +
-      " address=127.0.0.1 port=0";
+      " address=127.0.0.1 port=0 " +
+      /* A pulled camera that cannot be reached still posts its state and has its stats. */
+      el::PULLJPEGSRC + " location=http://127.0.0.1:1/ ! fakesink sync=false async=false";
   g_autoptr (GError) error = nullptr;
   GstElement *parsed = gst_parse_launch (description.c_str (), &error);
   if (!parsed) {

@@ -6,6 +6,7 @@ without leading dashes), parts with or without Content-Length, chunked or not.
 
 usage: mjpegserver.py PORT FRAMES_DIR [--fps N] [--header-boundary B] [--body-boundary B]
                       [--no-length] [--chunked] [--status CODE] [--html] [--not-jpeg]
+                      [--endless-part]
 --header-boundary is written as is after "boundary=" (so it may carry quotes); --body-boundary
 is the line that starts each part (default "--" + the header boundary without quotes)."""
 
@@ -41,6 +42,11 @@ class Handler(socketserver.StreamRequestHandler):
                          b"\r\n")
         i = 0
         try:
+            if a.endless_part:
+                # A part whose boundary never comes.
+                self.wfile.write(body_b + b"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8")
+                while True:
+                    self.wfile.write(b"\x00" * 65536)
             while True:
                 frame = self.server.frames[i % len(self.server.frames)]
                 if a.not_jpeg:
@@ -76,6 +82,7 @@ def main():
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--html", action="store_true")
     p.add_argument("--not-jpeg", action="store_true")
+    p.add_argument("--endless-part", action="store_true")
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.args = a
