@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """An RTSP camera for camrelay's tests, from gst-rtsp-server (Debian: gir1.2-gst-rtsp-server-1.0):
-/h264 serves H.264, /mjpeg serves JPEG over RTP (4:2:0, as rtpjpegpay needs), both 640x480 at the
-given rate from videotestsrc.
+/h264 serves H.264, /mjpeg serves JPEG over RTP (4:2:0, as rtpjpegpay needs), both from
+videotestsrc (640x480 at 10 fps unless told otherwise).
 
-usage: rtspserver.py PORT [--fps N]"""
+usage: rtspserver.py PORT [--fps N] [--size WxH] [--pattern NAME]"""
 
 import argparse
 import sys
@@ -20,13 +20,16 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("port", type=int)
     p.add_argument("--fps", type=int, default=10)
+    p.add_argument("--size", default="640x480")
+    p.add_argument("--pattern", default="ball")
     a = p.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(a.port))
-    source = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,"
-              "framerate=%d/1,format=I420" % a.fps)
+    width, height = a.size.split("x")
+    source = ("videotestsrc is-live=true pattern=%s ! video/x-raw,width=%s,height=%s,"
+              "framerate=%d/1,format=I420" % (a.pattern, width, height, a.fps))
     mounts = server.get_mount_points()
     for path, tail in (("/h264", "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
                                  "! rtph264pay name=pay0 pt=96" % a.fps),
