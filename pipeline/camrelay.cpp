@@ -153,6 +153,8 @@ print_check (const camrelay::Config & config)
     std::string ingest;
     for (const auto &p : c.routes_ingest)
       ingest += (ingest.empty ()? "" : " ") + p;
+    if (c.pulled ())
+      ingest = "(none; pulls " + c.source_shown + (c.on_demand ? " on demand)" : ")");
     printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n",
         c.name.c_str (), ingest.empty ()? "(none)" : ingest.c_str (),
         c.routes_stream.empty ()? "(none)" : c.routes_stream.c_str (),

@@ -357,6 +357,22 @@ TEST (Pull, CredentialsInTheUrlLogInAndNeverShow)
   EXPECT_EQ (relay.proc->output ().find (password), std::string::npos) << relay.proc->output ();
 }
 
+/* A camera that asks for HTTP Digest: the same user:password@ logs in. */
+TEST (Pull, DigestCredentialsLogIn)
+{
+  const std::string password = "dig-3st-pw";
+  Helper board;
+  ASSERT_TRUE (board.start ("esp32cam.py", { "--auth", "cam:" + password, "--digest" }));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera board]\nsource = http://cam:" + password + "@127.0.0.1:" +
+          std::to_string (board.port) + "/stream\n")) << relay.proc->output ();
+  MjpegReader viewer (relay.port, "/stream/board");
+  EXPECT_TRUE (wait_part (viewer, frame_set (board), true, 15000)) << relay.status_text ();
+  EXPECT_GT (board.stat ("unauthorized"), 0) << "the board never asked for Digest";
+  EXPECT_EQ (relay.status_text ().find (password), std::string::npos);
+  EXPECT_EQ (relay.proc->output ().find (password), std::string::npos);
+}
+
 /* on-demand: the board is opened while someone watches, and closed a few seconds after. */
 TEST (Pull, OnDemandOpensTheCameraOnlyForViewers)
 {

@@ -8,13 +8,17 @@ then the part header (Content-Type, Content-Length, X-Timestamp), then the JPEG.
 single stream task, so a second /stream client waits until the first one leaves. /capture answers
 one JPEG. /stats (not on the board) says how many stream connections were served, for the tests.
 
-usage: esp32cam.py PORT FRAMES_DIR [--fps N] [--auth USER:PASSWORD] [--basic-only]
-The frames are the *.jpg files of FRAMES_DIR, sent in turn."""
+usage: esp32cam.py PORT FRAMES_DIR [--fps N] [--auth USER:PASSWORD] [--digest]
+The frames are the *.jpg files of FRAMES_DIR, sent in turn. --auth asks for HTTP Basic (the
+usual reverse proxy in front of a board), with --digest for HTTP Digest (RFC 7616, MD5, qop=auth)
+as many IP cameras do."""
 
 import argparse
 import base64
 import glob
+import hashlib
 import json
+import re
 import socket
 import socketserver
 import sys
@@ -25,6 +29,9 @@ PART_BOUNDARY = b"123456789000000000000987654321"
 STREAM_CONTENT_TYPE = b"multipart/x-mixed-replace;boundary=" + PART_BOUNDARY
 STREAM_BOUNDARY = b"\r\n--" + PART_BOUNDARY + b"\r\n"
 STREAM_PART = b"Content-Type: image/jpeg\r\nContent-Length: %u\r\nX-Timestamp: %d.%06d\r\n\r\n"
+
+REALM = "esp32"
+NONCE = "5ba3c4d9e0f1a2b3c4d5e6f708192a3b"
 
 stream_lock = threading.Lock()
 stats_lock = threading.Lock()
@@ -47,15 +54,36 @@ class Handler(socketserver.StreamRequestHandler):
             headers[k.strip().lower()] = v.strip()
         return (parts[1] if len(parts) > 1 else "/"), headers
 
-    def authorized(self, headers):
+    def digest_ok(self, header, path):
+        if not header.startswith("Digest "):
+            return False
+        f = {k: a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]*))', header[7:])}
+        user, _, password = self.server.auth.partition(":")
+        md5 = lambda t: hashlib.md5(t.encode()).hexdigest()
+        if f.get("username") != user or f.get("nonce") != NONCE:
+            return False
+        ha1 = md5("%s:%s:%s" % (user, REALM, password))
+        ha2 = md5("GET:%s" % f.get("uri", path))
+        want = md5("%s:%s:%s:%s:%s:%s" % (ha1, NONCE, f.get("nc", ""), f.get("cnonce", ""),
+                                          f.get("qop", ""), ha2))
+        return f.get("response") == want
+
+    def authorized(self, headers, path):
         if not self.server.auth:
             return True
-        want = "Basic " + base64.b64encode(self.server.auth.encode()).decode()
-        if headers.get("authorization") == want:
-            return True
+        got = headers.get("authorization", "")
+        if self.server.digest:
+            if self.digest_ok(got, path):
+                return True
+            challenge = b'Digest realm="%s", nonce="%s", qop="auth", algorithm=MD5' % (
+                REALM.encode(), NONCE.encode())
+        else:
+            if got == "Basic " + base64.b64encode(self.server.auth.encode()).decode():
+                return True
+            challenge = b'Basic realm="%s"' % REALM.encode()
         with stats_lock:
             stats["unauthorized"] += 1
-        self.wfile.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"esp32\"\r\n"
+        self.wfile.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " + challenge + b"\r\n"
                          b"Content-Length: 0\r\nConnection: close\r\n\r\n")
         return False
 
@@ -73,7 +101,7 @@ class Handler(socketserver.StreamRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
             return
-        if not self.authorized(headers):
+        if not self.authorized(headers, path):
             return
         if path.startswith("/capture"):
             with stats_lock:
@@ -126,12 +154,13 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, port, frames, fps, auth):
+    def __init__(self, port, frames, fps, auth, digest):
         super().__init__(("127.0.0.1", port), Handler)
         self.frames = frames
         self.index = 0
         self.fps = fps
         self.auth = auth
+        self.digest = digest
         self.stopping = False
         self.frame_lock = threading.Lock()
 
@@ -148,11 +177,12 @@ def main():
     p.add_argument("frames")
     p.add_argument("--fps", type=float, default=10)
     p.add_argument("--auth", default="")
+    p.add_argument("--digest", action="store_true")
     a = p.parse_args()
     frames = [open(f, "rb").read() for f in sorted(glob.glob(a.frames + "/*.jpg"))]
     if not frames:
         sys.exit("no *.jpg in " + a.frames)
-    server = Server(a.port, frames, a.fps, a.auth)
+    server = Server(a.port, frames, a.fps, a.auth, a.digest)
     print("listening", server.server_address[1], flush=True)
     server.serve_forever()
 
