@@ -184,6 +184,7 @@ struct CrPullJpegSrcPrivate
   bool snapshot = false;
   bool have_output = false;
   bool answered = false;
+  std::chrono::steady_clock::time_point last_progress;
   guint64 pending_bytes = 0;
   GstAdapter *adapter = nullptr;
 
@@ -246,7 +247,8 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass * klass)
           GST_MSECOND * 10, GST_SECOND * 3600, DEFAULT_SNAPSHOT_INTERVAL, ready));
   g_object_class_install_property (gobject_class, PROP_IO_TIMEOUT,
       g_param_spec_uint ("io-timeout", "I/O timeout",
-          "Seconds without data from a connected camera before the connection is given up",
+          "Seconds without a frame (or a snapshot) before the connection is given up and tried "
+          "again",
           1, 3600, DEFAULT_IO_TIMEOUT, ready));
   g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
       g_param_spec_uint64 ("max-frame-size", "Maximum frame size",
@@ -366,6 +368,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer * buffer)
     bytes += gst_buffer_get_size (buffer);
     pending_bytes = 0;
     run_got_frame = true;
+    last_progress = std::chrono::steady_clock::now ();
     if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc))
       dropped++;
     if (state != "streaming")
@@ -687,7 +690,9 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
   }
   gst_bin_add (GST_BIN (head), src);
   if (t.kind == Kind::Http) {
-    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", s.io_timeout,
+    /* Longer than the watchdog's: souphttpsrc's own timeout would try to resume with a Range
+     * request, which a camera refuses with a misleading "does not support seeking". */
+    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", s.io_timeout + 5,
         "retries", 0, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
@@ -760,7 +765,17 @@ CrPullJpegSrcPrivate::run ()
       fail_run (error);
 
     lk.lock ();
-    cond.wait (lk, [this] { return quit || run_ended || !settings.active; });
+    /* A watchdog over every kind of camera: one that stays connected but sends nothing (an
+     * RTSP server gone without a word, an HTTP camera stalled mid-part) is given up too. */
+    last_progress = std::chrono::steady_clock::now ();
+    auto silence = std::chrono::seconds (settings.io_timeout);
+    while (!cond.wait_for (lk, std::chrono::milliseconds (250),
+            [this] { return quit || run_ended || !settings.active; })) {
+      if (std::chrono::steady_clock::now () - last_progress > silence) {
+        run_error = "no frame from the camera for " + std::to_string (settings.io_timeout) + " s";
+        run_ended = true;
+      }
+    }
     lk.unlock ();
     /* Stopping it joins its threads: every error they post is in before the cause is read. */
     if (head) {

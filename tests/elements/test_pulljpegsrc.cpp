@@ -186,6 +186,20 @@ TEST (PullJpegSrc, EndlessPartIsCutAtMaxFrameSize)
   EXPECT_EQ (gst_harness_buffers_in_queue (h.h), 0u);
 }
 
+TEST (PullJpegSrc, CameraThatStallsMidPartIsGivenUpAfterIoTimeout)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ({ "--stall-after", "3" }));
+  Harness h (cam.url ());
+  g_object_set (h.h->element, "io-timeout", 1u, nullptr);
+  gst_harness_play (h.h);
+  ASSERT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("reconnects")) >= 1; }, 20000));
+  EXPECT_NE (h.stat ("last-error").find ("no frame from the camera for 1 s"), std::string::npos) <<
+      h.stat ("last-error");
+  /* It is tried again and its first frames come through again. */
+  EXPECT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("frames")) >= 6; }, 20000));
+}
+
 TEST (PullJpegSrc, InactiveMeansClosed)
 {
   Camera cam;

@@ -6,7 +6,7 @@ without leading dashes), parts with or without Content-Length, chunked or not.
 
 usage: mjpegserver.py PORT FRAMES_DIR [--fps N] [--header-boundary B] [--body-boundary B]
                       [--no-length] [--chunked] [--status CODE] [--html] [--not-jpeg]
-                      [--endless-part]
+                      [--endless-part] [--stall-after N]
 --header-boundary is written as is after "boundary=" (so it may carry quotes); --body-boundary
 is the line that starts each part (default "--" + the header boundary without quotes)."""
 
@@ -48,6 +48,11 @@ class Handler(socketserver.StreamRequestHandler):
                 while True:
                     self.wfile.write(b"\x00" * 65536)
             while True:
+                if a.stall_after and i >= a.stall_after:
+                    # Connected, silent, in the middle of a part.
+                    self.wfile.write(body_b + b"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8")
+                    self.wfile.flush()
+                    time.sleep(3600)
                 frame = self.server.frames[i % len(self.server.frames)]
                 if a.not_jpeg:
                     frame = b"this is not a picture " * 400
@@ -83,6 +88,7 @@ def main():
     p.add_argument("--html", action="store_true")
     p.add_argument("--not-jpeg", action="store_true")
     p.add_argument("--endless-part", action="store_true")
+    p.add_argument("--stall-after", type=int, default=0)
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.args = a
