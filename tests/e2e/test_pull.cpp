@@ -287,7 +287,8 @@ TEST (Pull, SnapshotUrlPolledAtTheSetRate)
   EXPECT_EQ (camera_int (relay, "snap", "source_reconnects"), 0);
 }
 
-/* gst-rtsp-server with an H.264 and an MJPEG mount. */
+/* gst-rtsp-server with H.264, H.265 (where x265enc and avdec_h265 are installed) and MJPEG
+ * mounts. */
 TEST (Pull, RtspH264AndMjpegReachViewers)
 {
   if (!python_has ("import gi; gi.require_version('GstRtspServer', '1.0')"))
@@ -298,12 +299,18 @@ TEST (Pull, RtspH264AndMjpegReachViewers)
   ASSERT_TRUE (server.start ("rtspserver.py", { "--fps", "10" }));
   std::string base = "rtsp://127.0.0.1:" + std::to_string (server.port);
   Relay relay;
+  bool h265 = run ({ "gst-inspect-1.0", "x265enc" }, 30000).code == 0 &&
+      run ({ "gst-inspect-1.0", "avdec_h265" }, 30000).code == 0;
   ASSERT_TRUE (relay.start ("[camera h264]\nsource = " + base + "/h264\nmin-size = 0\n"
+          "[camera h265]\nsource = " + base + "/h265\nmin-size = 0\n"
           "[camera mjpeg]\nsource = " + base + "/mjpeg\nmin-size = 0\n[camera idle]\n")) <<
       relay.proc->output ();
   Bytes placeholder = served_placeholder (relay);
   ASSERT_FALSE (placeholder.empty ());
-  for (const char *name : { "h264", "mjpeg" }) {
+  std::vector<const char *> names{ "h264", "mjpeg" };
+  if (h265)
+    names.push_back ("h265");
+  for (const char *name : names) {
     ASSERT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; },
             30000)) << name << ": " << relay.status_text () << relay.proc->output ();
     MjpegReader viewer (relay.port, std::string ("/stream/") + name);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """An RTSP camera for camrelay's tests, from gst-rtsp-server (Debian: gir1.2-gst-rtsp-server-1.0):
-/h264 serves H.264, /mjpeg serves JPEG over RTP (4:2:0, as rtpjpegpay needs), both from
+/h264 serves H.264, /h265 H.265, /mjpeg JPEG over RTP (4:2:0, as rtpjpegpay needs), both from
 videotestsrc (640x480 at 10 fps unless told otherwise).
 
 usage: rtspserver.py PORT [--fps N] [--size WxH] [--pattern NAME]"""
@@ -33,6 +33,8 @@ def main():
     mounts = server.get_mount_points()
     for path, tail in (("/h264", "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
                                  "! rtph264pay name=pay0 pt=96" % a.fps),
+                       ("/h265", "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
+                                 "! rtph265pay name=pay0 pt=96" % a.fps),
                        ("/mjpeg", "jpegenc ! rtpjpegpay name=pay0 pt=26")):
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch("( %s ! %s )" % (source, tail))
