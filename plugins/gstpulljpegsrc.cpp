@@ -84,7 +84,7 @@ enum class Kind
   None, Http, Rtsp, V4l2,
 };
 
-/* The location split into what the elements need; @shown has no credentials. */
+/* The location split into what the elements need; url has no credentials. */
 struct Target
 {
   Kind kind = Kind::None;
@@ -476,7 +476,7 @@ CrPullJpegSrcPrivate::link_output (GstElement * head, GstPad * pad)
     chain[0] = gst_element_factory_make ("fakesink", nullptr);
     g_object_set (chain[0], "sync", FALSE, "async", FALSE, nullptr);
   } else {
-    GstElement *sink = gst_element_factory_make ("appsink", nullptr);
+    GstElement *sink = GST_ELEMENT (g_object_new (GST_TYPE_APP_SINK, nullptr));
     g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE,
         "max-buffers", 4u, "drop", TRUE, "emit-signals", FALSE, nullptr);
     GstAppSinkCallbacks callbacks = { };
@@ -515,14 +515,12 @@ CrPullJpegSrcPrivate::link_output (GstElement * head, GstPad * pad)
 }
 
 static void
-on_decoded_pad (GstElement *, GstPad * pad, gpointer data)
+on_decoded_pad (GstElement * decodebin, GstPad * pad, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
-  GstElement *head = GST_ELEMENT (gst_object_get_parent (GST_OBJECT (gst_pad_get_parent_element
-              (pad))));
-  gst_object_unref (gst_pad_get_parent_element (pad));
+  GstObject *head = gst_object_get_parent (GST_OBJECT (decodebin));
   if (head) {
-    priv->link_output (head, pad);
+    priv->link_output (GST_ELEMENT (head), pad);
     gst_object_unref (head);
   }
 }
@@ -713,7 +711,23 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
     return nullptr;
   }
   gst_bin_add (GST_BIN (head), decode);
-  gst_element_link (src, decode);
+  GstElement *before_decode = src;
+  if (t.kind == Kind::V4l2) {
+    /* v4l2src prefers raw formats when downstream takes anything; a device that gives MJPEG
+     * is asked for it, so that its frames pass as they are instead of being encoded. */
+    gst_element_set_state (src, GST_STATE_READY);
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (src, "src");
+    g_autoptr (GstCaps) jpeg = gst_caps_new_empty_simple ("image/jpeg");
+    g_autoptr (GstCaps) device = gst_pad_query_caps (pad, jpeg);
+    if (device && !gst_caps_is_empty (device)) {
+      GstElement *filter = gst_element_factory_make ("capsfilter", nullptr);
+      g_object_set (filter, "caps", jpeg, nullptr);
+      gst_bin_add (GST_BIN (head), filter);
+      gst_element_link (src, filter);
+      before_decode = filter;
+    }
+  }
+  gst_element_link (before_decode, decode);
   if (t.kind == Kind::Http) {
     g_autoptr (GstPad) pad = gst_element_get_static_pad (src, "src");
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_input, this, nullptr);
