@@ -514,3 +514,32 @@ TEST (Pull, CheckAndPrintPipeline)
   EXPECT_NE (p.output.find ("pulljpegsrc location=http://u:p@cam.local/capture "
           "snapshot-interval=500000000 ! jpegvalidate"), std::string::npos) << p.output;
 }
+
+/* The printed line of a pulled camera runs as gst-launch-1.0 and does the program's job. */
+TEST (Pull, PrintedLineRunsInGstLaunch)
+{
+  Helper board;
+  ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }));
+  TempDir dir;
+  guint port = free_port ();
+  std::string conf = dir.write ("c.conf", "[server]\naddress = 127.0.0.1\nport = " +
+      std::to_string (port) + "\n[camera board]\nsource = " + board.url ("/stream") +
+      "\nplaceholder = " + source_path ("placeholder.jpg") + "\n");
+  RunResult p = run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000);
+  ASSERT_EQ (p.code, 0) << p.output;
+  std::string line = p.output.substr (0, p.output.find ('\n'));
+  gsize at = line.find ("gst-launch-1.0 ");
+  ASSERT_NE (at, std::string::npos) << line;
+  /* The line's own GST_PLUGIN_PATH= prefix is what the test environment already has. */
+  g_auto (GStrv) argv = nullptr;
+  ASSERT_TRUE (g_shell_parse_argv (line.substr (at).c_str (), nullptr, &argv, nullptr)) << line;
+  std::vector<std::string> args (argv, argv + g_strv_length (argv));
+  Process launch (args, gst_child_env ());
+  ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 20000)) << launch.output ();
+  std::unique_ptr<MjpegReader> viewer;
+  ASSERT_TRUE (wait_until ([&] {
+        viewer = std::make_unique<MjpegReader> (port, "/stream/board");
+        return viewer->status () == 200; }, 10000));
+  EXPECT_TRUE (wait_part (*viewer, frame_set (board), true, 15000)) << launch.output ();
+  EXPECT_EQ (board.stat ("stream_connections"), 1);
+}
