@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace camrelay {
@@ -112,9 +113,13 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
   if (c.pulled ()) {
     g_autofree gchar *interval_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
         static_cast<guint64> (std::llround (c.snapshot_interval * GST_SECOND)));
+    /* pulljpegsrc cuts a part that grows past its max-frame-size (16 MiB) to bound memory; a
+     * larger max-size must still reach jpegvalidate to be judged there. */
+    guint64 frame_limit = std::max<guint64> (16 * 1024 * 1024, c.max_size);
     source_ok = e.element ("pulljpegsrc") &&
         e.prop ("location", c.source, "source", true) &&
-        e.prop ("snapshot-interval", interval_ns, "snapshot-interval");
+        e.prop ("snapshot-interval", interval_ns, "snapshot-interval") &&
+        e.prop ("max-frame-size", std::to_string (frame_limit), "max-size");
   } else {
     source_ok = e.element ("wsjpegsrc") &&
         e.listen_props (s) &&
