@@ -592,7 +592,11 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
         std::string d = debug;
         size_t nl = d.rfind ('\n');
         std::string last = nl == std::string::npos ? d : d.substr (nl + 1);
-        if (!last.empty () && last.find (".c(") == std::string::npos && last != cause)
+        /* souphttpsrc: "Not Found (404), URL: ..., Redirect to: ..." says it all up to the URL. */
+        size_t url = last.find (", URL: ");
+        if (url != std::string::npos)
+          cause = last.substr (0, url);
+        else if (!last.empty () && last.find (".c(") == std::string::npos && last != cause)
           cause += " (" + last + ")";
       }
       /* The camera's own element knows best; decodebin's "cannot typefind" follows from it. */
