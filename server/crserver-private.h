@@ -101,7 +101,7 @@ private:
   void start_part (const PartRef & part);
   bool flush ();
   void discard_input ();
-  bool hold_for_link ();
+  bool hold_for_link (gsize next_size);
   static gboolean on_hold_over (gpointer self);
 
   StreamImpl *stream_;                     /* nullptr once orphaned */
@@ -123,6 +123,7 @@ private:
   int part_writes_ = 0;
   bool part_held_ = false;
   bool slow_ = false;
+  guint fast_looks_ = 0;
   gint64 last_probe_us_ = 0;
   GSource *hold_timer_ = nullptr;   /* created on the first hold, re-armed with a ready time */
 

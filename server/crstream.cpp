@@ -128,7 +128,7 @@ Viewer::flush ()
       gint64 published = queue_.front ()->published_us;
       if (slow_ || published - last_probe_us_ >= PROBE_INTERVAL_US) {
         last_probe_us_ = published;
-        if (hold_for_link ())
+        if (hold_for_link (queue_.front ()->size))
           return true;
       }
       PartRef next = std::move (queue_.front ());
@@ -164,7 +164,10 @@ Viewer::flush ()
       if (stream_)
         stream_->count_sent (written, done);
       if (done) {
-        slow_ = part_writes_ > 1 || part_held_;
+              if (part_writes_ > 1 || part_held_) {
+          slow_ = true;
+          fast_looks_ = 0;
+        }
         part_held_ = false;
         cur_.reset ();
       }
@@ -202,34 +205,48 @@ Viewer::flush ()
   return true;
 }
 
-/* Whatever still waits in the socket or travels the link when a part may start. Once no more than
- * this much time's worth is left, the next part goes: the link never idles for long, and the
- * part does not queue behind its predecessor. */
-static const gint64 HOLD_SLACK_US = 30 * 1000;
+/* A link that needs more than this for a whole part is watched before every part... */
+static const gint64 SLOW_LINK_US = 10 * 1000;
+/* ...until this many looks in a row found it fast. One is not enough: a token bucket lets its
+ * burst through at line rate, and the rate the kernel measures on that burst can be a thousand
+ * times the link's. */
+static const guint FAST_LOOKS = 8;
 /* Re-checked this soon at the earliest (a rate estimate is coarse) and at the latest. */
-static const gint64 HOLD_MIN_US = 2 * 1000;
-static const gint64 HOLD_MAX_US = 200 * 1000;
+static const gint64 HOLD_MIN_US = 5 * 1000;
+static const gint64 HOLD_MAX_US = 100 * 1000;
 
-/* Returns true when the next part should wait: more than about HOLD_SLACK_US of data is still on
- * its way to this viewer at the rate the kernel measured. The queue keeps only the newest frames
- * meanwhile, so a viewer on a thin link gets the freshest frame the moment its link is free. */
+/* Returns true when the next part should wait because the previous one is still on its way: more
+ * than an eighth of a part still unsent or unacknowledged on a link that needs more than
+ * SLOW_LINK_US for it. The next part then queues behind almost nothing (and its burst fits the
+ * link's buffer: a thin link's queue overflowing costs retransmissions of seconds), and the
+ * viewer's queue keeps only the newest frames meanwhile, so a viewer on a thin link gets the
+ * freshest frame the moment its link is free. */
 bool
-Viewer::hold_for_link ()
+Viewer::hold_for_link (gsize next_size)
 {
   struct tcp_info info = { };
   socklen_t len = sizeof (info);
   if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
       len < offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
     return false;
-  if (info.tcpi_delivery_rate == 0)
+  guint64 rate = info.tcpi_delivery_rate;       /* bytes per second; 0 before the first sample */
+  if (rate == 0)
     return false;
   guint64 pending = info.tcpi_notsent_bytes +
       static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
-  gint64 drain_us = static_cast<gint64> (pending * G_USEC_PER_SEC / info.tcpi_delivery_rate);
-  if (drain_us <= HOLD_SLACK_US)
+  /* Even when a part goes out in one send it may sit in the link's queue: a slow link stays
+   * watched until it has looked fast a few times in a row. */
+  if (static_cast<gint64> ((pending + next_size) * G_USEC_PER_SEC / rate) > SLOW_LINK_US) {
+    slow_ = true;
+    fast_looks_ = 0;
+  } else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
+    slow_ = false;
+  }
+  guint64 allowed = next_size / 8;
+  if (!slow_ || pending <= allowed)
     return false;
+  gint64 wait_us = static_cast<gint64> ((pending - allowed) * G_USEC_PER_SEC / rate);
 
-  slow_ = true;
   part_held_ = true;
   if (!hold_timer_) {
     static GSourceFuncs funcs = {
@@ -243,8 +260,7 @@ Viewer::hold_for_link ()
     g_source_attach (hold_timer_, server_.context ());
   }
   gint64 now = g_get_monotonic_time ();
-  g_source_set_ready_time (hold_timer_, now + CLAMP (drain_us - HOLD_SLACK_US, HOLD_MIN_US,
-          HOLD_MAX_US));
+  g_source_set_ready_time (hold_timer_, now + CLAMP (wait_us, HOLD_MIN_US, HOLD_MAX_US));
   /* Counts as blocked: new frames only replace the queued one, and a link that never drains
    * still meets the stall timeout. */
   if (!blocked_since_)
