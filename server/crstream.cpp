@@ -245,7 +245,10 @@ Viewer::hold_for_link (gsize next_size)
   guint64 allowed = next_size / 8;
   if (!slow_ || pending <= allowed)
     return false;
+  /* Not worth a timer; and a fast viewer that merely has not read yet is never held. */
   gint64 wait_us = static_cast<gint64> ((pending - allowed) * G_USEC_PER_SEC / rate);
+  if (wait_us < HOLD_MIN_US)
+    return false;
 
   part_held_ = true;
   if (!hold_timer_) {
