@@ -124,6 +124,7 @@ private:
   bool part_held_ = false;
   bool slow_ = false;
   guint fast_looks_ = 0;
+  guint64 link_rate_ = 0;           /* bytes/s, the kernel's samples with outliers capped */
   gint64 last_probe_us_ = 0;
   GSource *hold_timer_ = nullptr;   /* created on the first hold, re-armed with a ready time */
 

@@ -205,11 +205,9 @@ Viewer::flush ()
   return true;
 }
 
-/* A link that needs more than this for a whole part is watched before every part... */
+/* A link that needs more than this for a whole part is watched before every part, until this
+ * many looks in a row found it fast. */
 static const gint64 SLOW_LINK_US = 10 * 1000;
-/* ...until this many looks in a row found it fast. One is not enough: a token bucket lets its
- * burst through at line rate, and the rate the kernel measures on that burst can be a thousand
- * times the link's. */
 static const guint FAST_LOOKS = 8;
 /* Re-checked this soon at the earliest (a rate estimate is coarse) and at the latest. */
 static const gint64 HOLD_MIN_US = 5 * 1000;
@@ -232,6 +230,12 @@ Viewer::hold_for_link (gsize next_size)
   guint64 rate = info.tcpi_delivery_rate;       /* bytes per second; 0 before the first sample */
   if (rate == 0)
     return false;
+  /* Trusted downwards at once, upwards at most twofold per look: a token bucket lets its burst
+   * through at line rate, and the kernel's sample on that burst can be a thousand times the
+   * link's rate. */
+  if (link_rate_)
+    rate = MIN (rate, link_rate_ * 2);
+  link_rate_ = rate;
   guint64 pending = info.tcpi_notsent_bytes +
       static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
   /* Even when a part goes out in one send it may sit in the link's queue: a slow link stays
