@@ -4,7 +4,10 @@
  * Each published frame becomes one immutable Part shared by every viewer. A viewer writes its current
  * part with non-blocking vectored sends straight from the frame's bytes; while its socket is full,
  * newer frames replace the queued ones, so a slow viewer skips whole frames and costs at most
- * max_queued_frames + 1 frames of memory, all of them shared with everybody else.
+ * max_queued_frames + 1 frames of memory, all of them shared with everybody else. A viewer on a
+ * slow link is also held while its previous part is still in flight (hold_for_link), so that it
+ * gets the newest frame when its link is free instead of a queue of old ones. The layout of the
+ * parts (early headers for browsers, Content-Length for everybody else) is chosen per request.
  */
 #include "crserver-private.h"
 
@@ -164,7 +167,7 @@ Viewer::flush ()
       if (stream_)
         stream_->count_sent (written, done);
       if (done) {
-              if (part_writes_ > 1 || part_held_) {
+        if (part_writes_ > 1 || part_held_) {
           slow_ = true;
           fast_looks_ = 0;
         }
