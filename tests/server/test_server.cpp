@@ -2,7 +2,6 @@
 #include "crserver.h"
 #include "netclient.h"
 #include "subprocess.h"
-#include "testjpeg.h"
 
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
@@ -967,10 +966,18 @@ TEST_F (ServerTest, FfmpegHandsEachFrameOnAtOnce)
   if (!crtest::installed ("ffmpeg"))
     GTEST_SKIP () << "ffmpeg not installed";
   auto stream = add_stream ();
-  crtest::JpegSpec spec;
-  spec.width = 320;
-  spec.height = 240;
-  auto frames = crtest::make_jpegs (8, spec);
+  /* The placeholder, made distinct per frame by a comment segment right after SOI. */
+  Bytes picture = crtest::read_file (crtest::source_path ("placeholder.jpg"));
+  ASSERT_GT (picture.size (), 4u);
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 8; i++) {
+    std::string note = "frame " + std::to_string (i);
+    Bytes f (picture.begin (), picture.begin () + 2);
+    f.insert (f.end (), { 0xff, 0xfe, 0, static_cast<guint8> (note.size () + 2) });
+    f.insert (f.end (), note.begin (), note.end ());
+    f.insert (f.end (), picture.begin () + 2, picture.end ());
+    frames.push_back (std::move (f));
+  }
   publish (*stream, frames[0]);
 
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
