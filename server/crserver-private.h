@@ -18,16 +18,18 @@ namespace cr {
 struct Part
 {
   Part (GBytes * jpeg, const std::string & content_type, const std::string & boundary,
-      guint64 seq);
+      guint64 seq, gint64 wall_time_us);
   ~Part ();
 
   GBytes *jpeg;
   gsize size;
   const guint8 *data;
   guint64 seq;
+  gint64 published_us;              /* monotonic */
   std::string boundary;
   std::string content_type;
-  /* "--B\r\nContent-Type: T\r\nContent-Length: N\r\n\r\n", for viewers that asked for lengths. */
+  /* "--B\r\nContent-Type: T\r\nContent-Length: N\r\nX-Timestamp: S.UUUUUU\r\n\r\n" (the wall
+   * clock of publication), built once per frame for every Content-Length viewer. */
   std::string head_with_length;
   /* "\r\n--B\r\nContent-Type: T\r\n\r\n": ends this part and opens the next one at once, because
    * browsers only show a part once the next part's headers have arrived. */
@@ -60,6 +62,8 @@ private:
   void start_part (const PartRef & part);
   bool flush ();
   void discard_input ();
+  bool hold_for_link (gsize next_size);
+  static gboolean on_hold_over (gpointer self);
 
   StreamImpl *stream_;                     /* nullptr once orphaned */
   GSource *drain_timer_ = nullptr;
@@ -74,6 +78,16 @@ private:
   gsize total_ = 0;
   gsize off_ = 0;
   std::deque<PartRef> queue_;
+  /* Thin links: a viewer whose last part did not go out in one send may still have most of it in
+   * flight; the next part then waits (newer frames replacing it) until the link has nearly
+   * delivered it, so that the viewer gets fresh frames rather than a queue of old ones. */
+  int part_writes_ = 0;
+  bool part_held_ = false;
+  bool slow_ = false;
+  guint fast_looks_ = 0;
+  guint64 link_rate_ = 0;           /* bytes/s, the kernel's samples with outliers capped */
+  gint64 last_probe_us_ = 0;
+  GSource *hold_timer_ = nullptr;   /* created on the first hold, re-armed with a ready time */
 
   bool finishing_ = false;
   std::string tail_;
