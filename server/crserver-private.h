@@ -84,6 +84,7 @@ private:
   int part_writes_ = 0;
   bool part_held_ = false;
   bool slow_ = false;
+  guint64 last_seq_ = 0;          /* the newest part offered, so none is offered twice */
   guint fast_looks_ = 0;
   guint64 link_rate_ = 0;           /* bytes/s, the kernel's samples with outliers capped */
   gint64 last_probe_us_ = 0;

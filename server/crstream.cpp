@@ -103,6 +103,10 @@ Viewer::offer (const PartRef & part)
 {
   if (finishing_ || destroyed_)
     return;
+  /* A viewer that joined between a publish and its fan-out was given that part as the latest. */
+  if (part->seq <= last_seq_)
+    return;
+  last_seq_ = part->seq;
   if (part->boundary != boundary_) {
     /* The boundary was announced in this viewer's response headers; it cannot change mid-way. */
     drop ("multipart boundary changed");

@@ -183,6 +183,38 @@ TEST_F (ServerTest, NewViewerGetsLatestFrameAtOnce)
   EXPECT_EQ (got, second);
 }
 
+/* A viewer that joins between a frame's publication and its fan-out is given that frame as the
+ * latest one; the fan-out must not send it a second time. Frames are published back to back
+ * while viewers join, so some joins land in that window. */
+TEST_F (ServerTest, JoiningViewerNeverGetsAFrameTwice)
+{
+  auto stream = add_stream ();
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 64; i++)
+    frames.push_back (fake_frame (6000 + i, static_cast<guint8> (i)));
+  std::atomic<bool> stop{ false };
+  std::thread publisher ([&] {
+        for (int i = 0; !stop; i++) {
+          publish (*stream, frames[i % frames.size ()]);
+          g_usleep (200);
+        }
+      });
+  int repeats = 0;
+  for (int round = 0; round < 60; round++) {
+    MjpegReader viewer (port);
+    Bytes previous, got;
+    for (int part = 0; part < 4; part++) {
+      ASSERT_TRUE (viewer.next_part (got, 2000));
+      if (got == previous)
+        repeats++;
+      previous = got;
+    }
+  }
+  stop = true;
+  publisher.join ();
+  EXPECT_EQ (repeats, 0) << "viewers were sent a frame twice in a row";
+}
+
 TEST_F (ServerTest, ContentLengthOnRequest)
 {
   auto stream = add_stream ();
