@@ -39,11 +39,18 @@ using PartRef = std::shared_ptr<const Part>;
 
 class StreamImpl;
 
+/* What a viewer's request asked for. */
+struct ViewerRequest
+{
+  bool with_length = false;         /* classic parts with Content-Length (see PartLayout) */
+  gint64 min_interval_us = 0;       /* ?fps=N: at most N parts a second; 0 = every frame */
+};
+
 class Viewer : public Connection
 {
 public:
   Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
-      bool with_length, const std::string & boundary);
+      const ViewerRequest & request, const std::string & boundary);
 
   void offer (const PartRef & part);      /* a new frame to send when the socket allows */
   void finish ();                          /* closing boundary, then close */
@@ -63,11 +70,14 @@ private:
   bool flush ();
   void discard_input ();
   bool hold_for_link (gsize next_size);
+  bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
 
   StreamImpl *stream_;                     /* nullptr once orphaned */
   GSource *drain_timer_ = nullptr;
   bool with_length_;
+  gint64 min_interval_us_;
+  gint64 next_due_us_ = 0;          /* ?fps=N: when the next part is due */
   std::string boundary_;
   std::string preamble_;            /* advance mode: the first part's headers */
   bool preamble_sent_ = false;
@@ -116,7 +126,8 @@ public:
   void detach ();
   void handle_stream (SoupServerMessage * msg, GHashTable * query);
   void handle_snapshot (SoupServerMessage * msg);
-  void add_viewer (GIOStream * io, GSocket * socket, const std::string & peer, bool with_length);
+  void add_viewer (GIOStream * io, GSocket * socket, const std::string & peer,
+      const ViewerRequest & request);
   void viewer_gone (Viewer * viewer);
   void pending_viewer_settled ();
   ServerImpl & server_ref () { return *server_; }

@@ -52,9 +52,10 @@ static const char CRLF[] = "\r\n";
 static const gint64 PROBE_INTERVAL_US = G_USEC_PER_SEC;
 
 Viewer::Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
-    bool with_length, const std::string & boundary)
+    const ViewerRequest & request, const std::string & boundary)
   : Connection (stream.server_ref (), io, socket, std::move (peer)), stream_ (&stream),
-    with_length_ (with_length), boundary_ (boundary)
+    with_length_ (request.with_length), min_interval_us_ (request.min_interval_us),
+    boundary_ (boundary)
 {
   int one = 1;
   setsockopt (fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
@@ -107,6 +108,8 @@ Viewer::offer (const PartRef & part)
   if (part->seq <= last_seq_)
     return;
   last_seq_ = part->seq;
+  if (min_interval_us_ > 0 && !rate_allows (part->published_us))
+    return;
   if (part->boundary != boundary_) {
     /* The boundary was announced in this viewer's response headers; it cannot change mid-way. */
     drop ("multipart boundary changed");
@@ -119,6 +122,23 @@ Viewer::offer (const PartRef & part)
   }
   if (!blocked ())
     flush ();
+}
+
+/* ?fps=N: whole frames are skipped and the first one due is sent, never re-encoded. The schedule
+ * advances by the interval rather than from each send, so that a camera's frame spacing does not
+ * round N down (a 30 fps camera at ?fps=2 gives 2 parts a second, not 1.9); a viewer that fell a
+ * whole interval behind starts a new schedule. The slack absorbs a camera's jitter. */
+bool
+Viewer::rate_allows (gint64 published_us)
+{
+  const gint64 slack_us = 2000;
+  if (next_due_us_ && published_us + slack_us < next_due_us_)
+    return false;
+  if (next_due_us_ && published_us - next_due_us_ < min_interval_us_)
+    next_due_us_ += min_interval_us_;
+  else
+    next_due_us_ = published_us + min_interval_us_;
+  return true;
 }
 
 /* Writes as much as the socket takes. Returns false once the viewer is gone. */
@@ -628,7 +648,7 @@ struct PendingViewer
 {
   std::shared_ptr<ServerImpl> server;
   guint64 stream_id;
-  bool with_length;
+  ViewerRequest request;
   bool settled = false;
   int refs = 2;
 
@@ -648,9 +668,33 @@ struct PendingViewer
   }
 };
 
+/* ?fps=N (N > 0, fractions allowed, e.g. 0.5 for a part every 2 s) as the least time between two
+ * parts; false if it is there and not such a number. */
+static bool
+parse_fps (GHashTable * query, gint64 * min_interval_us)
+{
+  *min_interval_us = 0;
+  const char *text = query ? static_cast<const char *> (g_hash_table_lookup (query, "fps")) :
+      nullptr;
+  if (!text)
+    return true;
+  char *end = nullptr;
+  double fps = g_ascii_strtod (text, &end);
+  if (!*text || *end || !(fps > 0) || fps > 1000)
+    return false;
+  *min_interval_us = static_cast<gint64> (G_USEC_PER_SEC / fps);
+  return true;
+}
+
 void
 StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
 {
+  ViewerRequest request;
+  if (!parse_fps (query, &request.min_interval_us)) {
+    set_plain_response (msg, SOUP_STATUS_BAD_REQUEST,
+        "fps must be a number of frames per second above 0 and at most 1000, e.g. ?fps=2");
+    return;
+  }
   if (settings_.max_viewers && viewers_.size () + pending_viewers_ >= settings_.max_viewers) {
     {
       std::lock_guard<std::mutex> lock (mutex_);
@@ -688,8 +732,9 @@ StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
       static_cast<const char *> (g_hash_table_lookup (query, "content-length")) : nullptr,
       soup_message_headers_get_one (req, "User-Agent"),
       soup_message_headers_get_one (req, "Sec-Fetch-Dest"));
+  request.with_length = layout == PartLayout::CONTENT_LENGTH;
   pending_viewers_++;
-  auto *pending = new PendingViewer{ server_, id_, layout == PartLayout::CONTENT_LENGTH };
+  auto *pending = new PendingViewer{ server_, id_, request };
   g_signal_connect_data (msg, "wrote-headers", G_CALLBACK (+[](SoupServerMessage * m,
               gpointer data) {
             auto *pv = static_cast<PendingViewer *> (data);
@@ -705,7 +750,7 @@ StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
               g_object_unref (io);
               return;
             }
-            stream->add_viewer (io, socket, peer, pv->with_length);
+            stream->add_viewer (io, socket, peer, pv->request);
           }), pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
   /* A client that goes away before its headers are written never reaches wrote-headers. */
   g_signal_connect_data (msg, "finished", G_CALLBACK (+[](SoupServerMessage *, gpointer data) {
@@ -722,7 +767,7 @@ StreamImpl::pending_viewer_settled ()
 
 void
 StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & peer,
-    bool with_length)
+    const ViewerRequest & request)
 {
   std::string boundary;
   PartRef latest;
@@ -733,10 +778,10 @@ StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & pe
     stats_.viewers_total++;
     stats_.viewers = viewers_.size () + 1;
   }
-  auto *viewer = new Viewer (*this, io, socket, peer, with_length, boundary);
+  auto *viewer = new Viewer (*this, io, socket, peer, request, boundary);
   viewers_.push_back (viewer);
   g_debug ("viewer %s joined %s (%zu now), %s", peer.c_str (), settings_.path.c_str (),
-      viewers_.size (), with_length ? "Content-Length parts" : "early headers");
+      viewers_.size (), request.with_length ? "Content-Length parts" : "early headers");
   /* The latest frame at once, so a 1 fps camera or the placeholder shows without waiting. */
   if (latest)
     viewer->offer (latest);

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -213,6 +214,51 @@ TEST_F (ServerTest, JoiningViewerNeverGetsAFrameTwice)
   stop = true;
   publisher.join ();
   EXPECT_EQ (repeats, 0) << "viewers were sent a frame twice in a row";
+}
+
+/* ?fps=N caps what one viewer gets: whole frames skipped, in order, no re-encode; the other
+ * viewers of the stream still get every frame. */
+TEST_F (ServerTest, FpsQueryCapsOneViewersRate)
+{
+  auto stream = add_stream ();
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 60; i++)
+    frames.push_back (fake_frame (6000 + i, static_cast<guint8> (i)));
+  publish (*stream, frames[0]);
+  MjpegReader capped (port, "/?fps=4"), full (port, "/");
+  wait_viewers (*stream, 2);
+  std::thread camera ([&] {
+        for (int i = 1; i < 60; i++) {
+          g_usleep (50000);       /* 20 fps for 3 s */
+          publish (*stream, frames[i]);
+        }
+      });
+  auto read_all = [&](MjpegReader & viewer) {
+    std::vector<int> got;
+    Bytes part;
+    while (viewer.next_part (part, 1000)) {
+      auto it = std::find (frames.begin (), frames.end (), part);
+      got.push_back (it == frames.end () ? -1 : static_cast<int> (it - frames.begin ()));
+      if (got.back () == 59)
+        break;
+    }
+    return got;
+  };
+  std::vector<int> capped_got, full_got;
+  std::thread other ([&] { full_got = read_all (full); });
+  capped_got = read_all (capped);
+  camera.join ();
+  other.join ();
+  EXPECT_EQ (full_got.size (), 60u);
+  /* 3 s at 4 fps, plus the frame a viewer gets when it joins. */
+  EXPECT_GE (capped_got.size (), 11u);
+  EXPECT_LE (capped_got.size (), 15u);
+  for (gsize i = 1; i < capped_got.size (); i++) {
+    EXPECT_GT (capped_got[i], capped_got[i - 1]) << "parts in order, none repeated";
+    EXPECT_GE (capped_got[i] - capped_got[i - 1], 4) << "about 5 frames apart at 20 -> 4 fps";
+  }
+  for (const char *bad : { "/?fps=0", "/?fps=-1", "/?fps=abc", "/?fps=" })
+    EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
 }
 
 TEST_F (ServerTest, ContentLengthOnRequest)
