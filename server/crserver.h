@@ -123,6 +123,24 @@ struct StreamStats
   guint64 snapshots = 0;
 };
 
+/* How one viewer's parts are laid out (README, "Viewer stream format"). */
+enum class PartLayout
+{
+  /* Each frame is followed at once by the next part's boundary and headers, without Content-Length:
+   * browsers show a part only once the next header block has arrived. */
+  EARLY_HEADERS,
+  /* "--B", Content-Type, Content-Length, X-Timestamp, the frame: readers that go by the length
+   * (ffmpeg, go2rtc, GStreamer, VLC, scripts) hand each frame on as soon as it is complete. */
+  CONTENT_LENGTH,
+};
+
+/* The layout for one request, from what it carries (nullptr = absent): @content_length is the value
+ * of `?content-length=` ("1"/"" and "0" force a layout), then `Sec-Fetch-Dest` (sent by browsers;
+ * "empty" means a script reads the bytes), then the User-Agent (browsers and Home Assistant's proxy
+ * get early headers; everything else, no User-Agent included, gets Content-Length). */
+PartLayout choose_part_layout (const char *content_length, const char *user_agent,
+    const char *sec_fetch_dest);
+
 /* One MJPEG stream: every viewer is sent the same refcounted frames. */
 class Stream
 {
