@@ -51,14 +51,14 @@
 #include <thread>
 #include <vector>
 
-#define DEFAULT_LOCATION ""
+#define DEFAULT_LOCATION          ""
 #define DEFAULT_SNAPSHOT_INTERVAL GST_SECOND
-#define DEFAULT_IO_TIMEOUT 10
-#define DEFAULT_MAX_FRAME_SIZE (16 * 1024 * 1024)
-#define DEFAULT_ACTIVE TRUE
-#define DEFAULT_QUEUE_SIZE 2
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
+#define DEFAULT_IO_TIMEOUT        10
+#define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
+#define DEFAULT_ACTIVE            TRUE
+#define DEFAULT_QUEUE_SIZE        2
+#define BACKOFF_MIN_MS            1000
+#define BACKOFF_MAX_MS            30000
 
 enum
 {
@@ -74,24 +74,27 @@ enum
 GST_DEBUG_CATEGORY_STATIC (cr_pull_jpeg_src_debug);
 #define GST_CAT_DEFAULT cr_pull_jpeg_src_debug
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
 namespace {
 
 enum class Kind
 {
-  None, Http, Rtsp, V4l2,
+  None,
+  Http,
+  Rtsp,
+  V4l2,
 };
 
 /* The location split into what the elements need; url has no credentials. */
 struct Target
 {
   Kind kind = Kind::None;
-  std::string url;       /* without userinfo */
+  std::string url; /* without userinfo */
   std::string user;
   std::string password;
-  std::string device;    /* v4l2 */
+  std::string device; /* v4l2 */
   std::string error;
 };
 
@@ -153,19 +156,19 @@ struct Settings
 
 struct CrPullJpegSrcPrivate
 {
-  explicit CrPullJpegSrcPrivate (CrPullJpegSrc * self) : self (self) { }
+  explicit CrPullJpegSrcPrivate (CrPullJpegSrc *self) : self (self) {}
 
   void run ();
   GstElement *build_head (const Target & t, std::string & error);
-  void link_output (GstElement * head, GstPad * pad);
-  void frame (GstBuffer * buffer);
+  void link_output (GstElement *head, GstPad *pad);
+  void frame (GstBuffer *buffer);
   void fail_run (const std::string & cause, bool weak = false);
   /* Under the lock; returns the message to post (after unlocking), or nullptr. */
   GstMessage *set_state_locked (const std::string & state, const std::string & reason);
-  void post (GstMessage * msg);
+  void post (GstMessage *msg);
 
   CrPullJpegSrc *self;
-  GstAppSrc *appsrc = nullptr;   /* owned by the bin, set in init */
+  GstAppSrc *appsrc = nullptr; /* owned by the bin, set in init */
 
   /* Guards everything below. Never held while a private pipeline changes state. */
   std::mutex lock;
@@ -211,16 +214,16 @@ struct _CrPullJpegSrc
 G_DEFINE_TYPE (CrPullJpegSrc, cr_pull_jpeg_src, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE (pulljpegsrc, "pulljpegsrc", GST_RANK_NONE, CR_TYPE_PULL_JPEG_SRC);
 
-static void cr_pull_jpeg_src_finalize (GObject * object);
-static void cr_pull_jpeg_src_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void cr_pull_jpeg_src_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn cr_pull_jpeg_src_change_state (GstElement * element,
+static void cr_pull_jpeg_src_finalize (GObject *object);
+static void cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_pull_jpeg_src_change_state (GstElement *element,
     GstStateChange transition);
 
 static void
-cr_pull_jpeg_src_class_init (CrPullJpegSrcClass * klass)
+cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -230,17 +233,18 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass * klass)
   gobject_class->get_property = cr_pull_jpeg_src_get_property;
   element_class->change_state = GST_DEBUG_FUNCPTR (cr_pull_jpeg_src_change_state);
 
-  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY);
-  auto playing = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING);
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  auto playing = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "The camera: http(s)://[user:password@]host/path (MJPEG or snapshot), "
           "rtsp://[user:password@]host/path, or v4l2:///dev/videoN; read back without the "
-          "credentials", DEFAULT_LOCATION, ready));
+          "credentials",
+          DEFAULT_LOCATION, ready));
   g_object_class_install_property (gobject_class, PROP_SNAPSHOT_INTERVAL,
       g_param_spec_uint64 ("snapshot-interval", "Snapshot interval",
           "Nanoseconds from one fetch of a snapshot URL (one answering image/jpeg) to the next",
@@ -276,7 +280,7 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass * klass)
 }
 
 static void
-cr_pull_jpeg_src_init (CrPullJpegSrc * self)
+cr_pull_jpeg_src_init (CrPullJpegSrc *self)
 {
   CrPullJpegSrcPrivate *priv = new CrPullJpegSrcPrivate (self);
   self->priv = priv;
@@ -286,11 +290,11 @@ cr_pull_jpeg_src_init (CrPullJpegSrc * self)
   priv->appsrc = GST_APP_SRC (appsrc);
   g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
   /* As wsjpegsrc: a small queue that drops its oldest frame and never blocks the camera side. */
-  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps,
-      "max-buffers", static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes",
-      static_cast<guint64> (0), "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE,
-      "min-latency", static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM,
-      "emit-signals", FALSE, nullptr);
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
+      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
+      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
+      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
+      nullptr);
   gst_bin_add (GST_BIN (self), appsrc);
 
   g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
@@ -300,7 +304,7 @@ cr_pull_jpeg_src_init (CrPullJpegSrc * self)
 }
 
 static void
-cr_pull_jpeg_src_finalize (GObject * object)
+cr_pull_jpeg_src_finalize (GObject *object)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   g_object_unref (self->priv->adapter);
@@ -312,7 +316,7 @@ cr_pull_jpeg_src_finalize (GObject * object)
 /* The private pipeline's callbacks (its streaming threads)                                       */
 
 void
-CrPullJpegSrcPrivate::post (GstMessage * msg)
+CrPullJpegSrcPrivate::post (GstMessage *msg)
 {
   if (msg)
     gst_element_post_message (GST_ELEMENT (self), msg);
@@ -327,11 +331,10 @@ CrPullJpegSrcPrivate::set_state_locked (const std::string & new_state, const std
   posted_state = new_state;
   posted_reason = reason;
   GST_INFO_OBJECT (self, "%s: %s%s%s", shown_location.c_str (), new_state.c_str (),
-      reason.empty ()? "" : ", ", reason.c_str ());
-  GstStructure *s = gst_structure_new ("pulljpegsrc-state",
-      "location", G_TYPE_STRING, shown_location.c_str (),
-      "state", G_TYPE_STRING, new_state.c_str (),
-      "reason", G_TYPE_STRING, reason.c_str (), nullptr);
+      reason.empty () ? "" : ", ", reason.c_str ());
+  GstStructure *s = gst_structure_new ("pulljpegsrc-state", "location", G_TYPE_STRING,
+      shown_location.c_str (), "state", G_TYPE_STRING, new_state.c_str (), "reason", G_TYPE_STRING,
+      reason.c_str (), nullptr);
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
@@ -349,7 +352,7 @@ CrPullJpegSrcPrivate::fail_run (const std::string & cause, bool weak)
 
 /* A whole frame: stamped with its arrival on the outer pipeline's clock and queued. */
 void
-CrPullJpegSrcPrivate::frame (GstBuffer * buffer)
+CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
 {
   buffer = gst_buffer_make_writable (buffer);
   GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
@@ -379,7 +382,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer * buffer)
 }
 
 static GstFlowReturn
-on_new_sample (GstAppSink * sink, gpointer data)
+on_new_sample (GstAppSink *sink, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
@@ -433,7 +436,7 @@ on_eos (GstAppSink *, gpointer data)
 /* Bytes from the camera that have not become a frame yet: a part whose boundary never comes
  * would otherwise grow in multipartdemux without end. */
 static GstPadProbeReturn
-count_input (GstPad *, GstPadProbeInfo * info, gpointer data)
+count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -447,13 +450,14 @@ count_input (GstPad *, GstPadProbeInfo * info, gpointer data)
   }
   if (!over)
     return GST_PAD_PROBE_OK;
-  priv->fail_run ("more than " + std::to_string (limit) + " bytes arrived without a complete "
+  priv->fail_run ("more than " + std::to_string (limit) +
+      " bytes arrived without a complete "
       "frame (a part too large, or a boundary that never comes)");
   return GST_PAD_PROBE_DROP;
 }
 
 void
-CrPullJpegSrcPrivate::link_output (GstElement * head, GstPad * pad)
+CrPullJpegSrcPrivate::link_output (GstElement *head, GstPad *pad)
 {
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (!caps)
@@ -477,9 +481,9 @@ CrPullJpegSrcPrivate::link_output (GstElement * head, GstPad * pad)
     g_object_set (chain[0], "sync", FALSE, "async", FALSE, nullptr);
   } else {
     GstElement *sink = GST_ELEMENT (g_object_new (GST_TYPE_APP_SINK, nullptr));
-    g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE,
-        "max-buffers", 4u, "drop", TRUE, "emit-signals", FALSE, nullptr);
-    GstAppSinkCallbacks callbacks = { };
+    g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, "max-buffers",
+        4u, "drop", TRUE, "emit-signals", FALSE, nullptr);
+    GstAppSinkCallbacks callbacks = {};
     callbacks.eos = on_eos;
     callbacks.new_sample = on_new_sample;
     gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, this, nullptr);
@@ -515,7 +519,7 @@ CrPullJpegSrcPrivate::link_output (GstElement * head, GstPad * pad)
 }
 
 static void
-on_decoded_pad (GstElement * decodebin, GstPad * pad, gpointer data)
+on_decoded_pad (GstElement *decodebin, GstPad *pad, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstObject *head = gst_object_get_parent (GST_OBJECT (decodebin));
@@ -526,7 +530,7 @@ on_decoded_pad (GstElement * decodebin, GstPad * pad, gpointer data)
 }
 
 static void
-on_element_added (GstBin *, GstBin *, GstElement * element, gpointer data)
+on_element_added (GstBin *, GstBin *, GstElement *element, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstElementFactory *f = gst_element_get_factory (element);
@@ -539,7 +543,7 @@ on_element_added (GstBin *, GstBin *, GstElement * element, gpointer data)
 }
 
 static GstElement *
-new_decodebin (CrPullJpegSrcPrivate * priv)
+new_decodebin (CrPullJpegSrcPrivate *priv)
 {
   GstElement *decode = gst_element_factory_make ("decodebin", nullptr);
   if (!decode)
@@ -552,7 +556,7 @@ new_decodebin (CrPullJpegSrcPrivate * priv)
 
 /* rtspsrc: each video stream goes to its own decodebin, anything else to a fakesink. */
 static void
-on_rtsp_pad (GstElement * rtspsrc, GstPad * pad, gpointer data)
+on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstElement *head = GST_ELEMENT (gst_object_get_parent (GST_OBJECT (rtspsrc)));
@@ -578,11 +582,11 @@ on_rtsp_pad (GstElement * rtspsrc, GstPad * pad, gpointer data)
 
 /* The private pipeline's messages, in the thread that posts them. */
 static GstBusSyncReply
-on_head_message (GstBus *, GstMessage * message, gpointer data)
+on_head_message (GstBus *, GstMessage *message, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   switch (GST_MESSAGE_TYPE (message)) {
-    case GST_MESSAGE_ERROR:{
+    case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_error (message, &error, &debug);
@@ -600,8 +604,9 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
           cause += " (" + last + ")";
       }
       /* The camera's own element knows best; decodebin's "cannot typefind" follows from it. */
-      GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (message)) ?
-          gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (message))) : nullptr;
+      GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (message))
+          ? gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (message)))
+          : nullptr;
       const gchar *factory = f ? GST_OBJECT_NAME (f) : "";
       bool from_camera = g_str_equal (factory, "souphttpsrc") || g_str_equal (factory, "rtspsrc") ||
           g_str_equal (factory, "v4l2src");
@@ -614,13 +619,13 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
           std::lock_guard<std::mutex> guard (priv->lock);
           answered = priv->answered;
         }
-        cause = answered ? "the connection to the camera was lost" :
-            "cannot connect to the camera (refused, unreachable or timed out)";
+        cause = answered ? "the connection to the camera was lost"
+                         : "cannot connect to the camera (refused, unreachable or timed out)";
       }
       priv->fail_run (cause, !from_camera);
       break;
     }
-    case GST_MESSAGE_EOS:{
+    case GST_MESSAGE_EOS: {
       /* A snapshot ends each answer; on_eos() has taken the picture already. */
       bool snapshot;
       {
@@ -631,7 +636,7 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
         priv->fail_run ("the camera ended the stream");
       break;
     }
-    case GST_MESSAGE_ELEMENT:{
+    case GST_MESSAGE_ELEMENT: {
       /* souphttpsrc's answer headers: a page of text is a clear mistake. */
       const GstStructure *s = gst_message_get_structure (message);
       const GstStructure *headers = nullptr;
@@ -656,7 +661,8 @@ on_head_message (GstBus *, GstMessage * message, gpointer data)
         /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
          * send MJPEG as application/octet-stream, so other types are left to typefind. */
         if (type && g_str_has_prefix (type, "text/"))
-          priv->fail_run (std::string ("the camera answered ") + type + ", not MJPEG "
+          priv->fail_run (std::string ("the camera answered ") + type +
+              ", not MJPEG "
               "(multipart/x-mixed-replace) or a JPEG picture");
       }
       break;
@@ -682,8 +688,9 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
   g_signal_connect (head, "deep-element-added", G_CALLBACK (on_element_added), this);
 
   GstElement *src = nullptr;
-  const char *factory = t.kind == Kind::Http ? "souphttpsrc" :
-      t.kind == Kind::Rtsp ? "rtspsrc" : "v4l2src";
+  const char *factory = t.kind == Kind::Http ? "souphttpsrc"
+      : t.kind == Kind::Rtsp                 ? "rtspsrc"
+                                             : "v4l2src";
   src = gst_element_factory_make (factory, nullptr);
   if (!src) {
     error = std::string ("the GStreamer element ") + factory + " is not installed";
@@ -776,9 +783,9 @@ CrPullJpegSrcPrivate::run ()
 
     auto started = std::chrono::steady_clock::now ();
     std::string error = t.error;
-    GstElement *head = error.empty ()? build_head (t, error) : nullptr;
+    GstElement *head = error.empty () ? build_head (t, error) : nullptr;
     if (head)
-      gst_element_set_state (head, GST_STATE_PLAYING);   /* a failure says why on the bus */
+      gst_element_set_state (head, GST_STATE_PLAYING); /* a failure says why on the bus */
     else
       fail_run (error);
 
@@ -788,7 +795,7 @@ CrPullJpegSrcPrivate::run ()
     last_progress = std::chrono::steady_clock::now ();
     auto silence = std::chrono::seconds (settings.io_timeout);
     while (!cond.wait_for (lk, std::chrono::milliseconds (250),
-            [this] { return quit || run_ended || !settings.active; })) {
+        [this] { return quit || run_ended || !settings.active; })) {
       if (std::chrono::steady_clock::now () - last_progress > silence) {
         run_error = "no frame from the camera for " + std::to_string (settings.io_timeout) + " s";
         run_ended = true;
@@ -804,7 +811,7 @@ CrPullJpegSrcPrivate::run ()
     lk.lock ();
     bool got_frame = run_got_frame;
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
-    std::string cause = run_error.empty ()? run_error_weak : run_error;
+    std::string cause = run_error.empty () ? run_error_weak : run_error;
     if (quit)
       break;
     if (!settings.active)
@@ -835,34 +842,30 @@ CrPullJpegSrcPrivate::run ()
 /* ---------------------------------------------------------------------------------------------- */
 
 static GstStructure *
-build_stats (CrPullJpegSrc * self)
+build_stats (CrPullJpegSrc *self)
 {
   CrPullJpegSrcPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard (priv->lock);
-  return gst_structure_new ("pulljpegsrc-stats",
-      "location", G_TYPE_STRING, priv->shown_location.c_str (),
-      "state", G_TYPE_STRING, priv->state.c_str (),
-      "last-error", G_TYPE_STRING, priv->last_error.c_str (),
-      "reconnects", G_TYPE_UINT64, priv->reconnects,
-      "frames", G_TYPE_UINT64, priv->frames,
-      "bytes", G_TYPE_UINT64, priv->bytes,
-      "snapshots", G_TYPE_UINT64, priv->snapshots,
-      "dropped", G_TYPE_UINT64, priv->dropped, nullptr);
+  return gst_structure_new ("pulljpegsrc-stats", "location", G_TYPE_STRING,
+      priv->shown_location.c_str (), "state", G_TYPE_STRING, priv->state.c_str (), "last-error",
+      G_TYPE_STRING, priv->last_error.c_str (), "reconnects", G_TYPE_UINT64, priv->reconnects,
+      "frames", G_TYPE_UINT64, priv->frames, "bytes", G_TYPE_UINT64, priv->bytes, "snapshots",
+      G_TYPE_UINT64, priv->snapshots, "dropped", G_TYPE_UINT64, priv->dropped, nullptr);
 }
 
 static void
-cr_pull_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   CrPullJpegSrcPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard (priv->lock);
   Settings & s = priv->settings;
   switch (prop_id) {
-    case PROP_LOCATION:{
+    case PROP_LOCATION: {
       s.location = g_value_get_string (value) ? g_value_get_string (value) : "";
       Target t = parse_location (s.location);
-      priv->shown_location = t.url.empty ()? "" : t.url;
+      priv->shown_location = t.url.empty () ? "" : t.url;
       break;
     }
     case PROP_SNAPSHOT_INTERVAL:
@@ -885,8 +888,7 @@ cr_pull_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * v
 }
 
 static void
-cr_pull_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   CrPullJpegSrcPrivate *priv = self->priv;
@@ -920,7 +922,7 @@ cr_pull_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static GstStateChangeReturn
-cr_pull_jpeg_src_change_state (GstElement * element, GstStateChange transition)
+cr_pull_jpeg_src_change_state (GstElement *element, GstStateChange transition)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (element);
   CrPullJpegSrcPrivate *priv = self->priv;
@@ -929,8 +931,8 @@ cr_pull_jpeg_src_change_state (GstElement * element, GstStateChange transition)
     std::lock_guard<std::mutex> guard (priv->lock);
     Target t = parse_location (priv->settings.location);
     if (!t.error.empty ()) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid camera location: %s",
-              t.error.c_str ()), (nullptr));
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid camera location: %s", t.error.c_str ()), (nullptr));
       return GST_STATE_CHANGE_FAILURE;
     }
   }

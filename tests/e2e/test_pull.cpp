@@ -61,7 +61,7 @@ struct Helper
     if (r.status != 200)
       return -1;
     Json j (r.text ());
-    return j.ok ()? int_member (j.root (), name) : -1;
+    return j.ok () ? int_member (j.root (), name) : -1;
   }
 };
 
@@ -149,11 +149,11 @@ TEST (Pull, FfmpegMjpegServerReachesViewers)
   guint port = free_port ();
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
   Process ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
-          "testsrc=size=640x480:rate=5", "-c:v", "mjpeg", "-q:v", "3", "-f", "mpjpeg",
-          "-listen", "1", url });
+      "testsrc=size=640x480:rate=5", "-c:v", "mjpeg", "-q:v", "3", "-f", "mpjpeg", "-listen", "1",
+      url });
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera ff]\nsource = " + url + "\nmin-size = 0\n[camera idle]\n")) <<
-      relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera ff]\nsource = " + url + "\nmin-size = 0\n[camera idle]\n"))
+      << relay.proc->output ();
   ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "ff", "state") == "live"; }, 30000))
       << relay.status_text () << relay.proc->output () << ff.output ();
   MjpegReader viewer (relay.port, "/stream/ff");
@@ -177,10 +177,10 @@ TEST (Pull, Esp32FiftyViewersOverOneBoardConnection)
   Helper board;
   ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }));
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera board]\nsource = " + board.url ("/stream") + "\n")) <<
-      relay.proc->output ();
-  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; },
-          20000)) << relay.status_text () << relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera board]\nsource = " + board.url ("/stream") + "\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; }, 20000))
+      << relay.status_text () << relay.proc->output ();
 
   const int VIEWERS = 50;
   std::vector<std::unique_ptr<MjpegReader>> viewers;
@@ -198,16 +198,16 @@ TEST (Pull, Esp32FiftyViewersOverOneBoardConnection)
   gint64 until = g_get_monotonic_time () + 4 * G_USEC_PER_SEC;
   for (int i = 0; i < VIEWERS; i++) {
     readers.emplace_back ([&, i] {
-          Bytes part;
-          while (g_get_monotonic_time () < until && viewers[i]->next_part (part, 5000)) {
-            if (sent.count (part))
-              counts[i]++;
-            else
-              foreign[i]++;
-          }
-        });
+      Bytes part;
+      while (g_get_monotonic_time () < until && viewers[i]->next_part (part, 5000)) {
+        if (sent.count (part))
+          counts[i]++;
+        else
+          foreign[i]++;
+      }
+    });
   }
-  for (auto &t : readers)
+  for (auto & t : readers)
     t.join ();
   gint64 board_sent = board.stat ("stream_frames") - board_before;
   ASSERT_GT (board_sent, 10);
@@ -227,10 +227,11 @@ TEST (Pull, Esp32RebootShowsPlaceholderAndComesBackByItself)
   ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }));
   guint board_port = board.port;
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera board]\nsource = " + board.url ("/stream") +
-          "\ntimeout = 1\n")) << relay.proc->output ();
-  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; },
-          20000)) << relay.proc->output ();
+  ASSERT_TRUE (
+      relay.start ("[camera board]\nsource = " + board.url ("/stream") + "\ntimeout = 1\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; }, 20000))
+      << relay.proc->output ();
   MjpegReader viewer (relay.port, "/stream/board");
   ASSERT_EQ (viewer.status (), 200);
   std::set<Bytes> sent = frame_set (board);
@@ -243,8 +244,8 @@ TEST (Pull, Esp32RebootShowsPlaceholderAndComesBackByItself)
   EXPECT_EQ (camera_field (relay, "board", "source_state"), "retrying");
 
   ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }, board_port));
-  ASSERT_TRUE (wait_part (viewer, sent, true, 40000)) << "the board did not come back: " <<
-      relay.status_text ();
+  ASSERT_TRUE (wait_part (viewer, sent, true, 40000))
+      << "the board did not come back: " << relay.status_text ();
   EXPECT_FALSE (viewer.ended ());
   EXPECT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; }));
   EXPECT_GE (camera_int (relay, "board", "source_reconnects"), 2);
@@ -254,7 +255,7 @@ TEST (Pull, Esp32RebootShowsPlaceholderAndComesBackByItself)
   std::string out = relay.proc->output ();
   gsize lines = 0;
   for (gsize at = out.find ("cannot connect to the camera"); at != std::string::npos;
-      at = out.find ("cannot connect to the camera", at + 1))
+       at = out.find ("cannot connect to the camera", at + 1))
     lines++;
   EXPECT_EQ (lines, 1u) << out;
 }
@@ -266,9 +267,10 @@ TEST (Pull, SnapshotUrlPolledAtTheSetRate)
   ASSERT_TRUE (board.start ("esp32cam.py"));
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera snap]\nsource = " + board.url ("/capture") +
-          "\nsnapshot-interval = 0.25\ntimeout = 3\n")) << relay.proc->output ();
-  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "snap", "state") == "live"; },
-          20000)) << relay.proc->output ();
+      "\nsnapshot-interval = 0.25\ntimeout = 3\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "snap", "state") == "live"; }, 20000))
+      << relay.proc->output ();
   gint64 before = board.stat ("captures");
   g_usleep (3 * G_USEC_PER_SEC);
   gint64 fetched = board.stat ("captures") - before;
@@ -301,18 +303,22 @@ TEST (Pull, RtspH264AndMjpegReachViewers)
   Relay relay;
   bool h265 = run ({ "gst-inspect-1.0", "x265enc" }, 30000).code == 0 &&
       run ({ "gst-inspect-1.0", "avdec_h265" }, 30000).code == 0;
-  ASSERT_TRUE (relay.start ("[camera h264]\nsource = " + base + "/h264\nmin-size = 0\n"
-          "[camera h265]\nsource = " + base + "/h265\nmin-size = 0\n"
-          "[camera mjpeg]\nsource = " + base + "/mjpeg\nmin-size = 0\n[camera idle]\n")) <<
-      relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera h264]\nsource = " + base +
+      "/h264\nmin-size = 0\n"
+      "[camera h265]\nsource = " +
+      base +
+      "/h265\nmin-size = 0\n"
+      "[camera mjpeg]\nsource = " +
+      base + "/mjpeg\nmin-size = 0\n[camera idle]\n"))
+      << relay.proc->output ();
   Bytes placeholder = served_placeholder (relay);
   ASSERT_FALSE (placeholder.empty ());
   std::vector<const char *> names{ "h264", "mjpeg" };
   if (h265)
     names.push_back ("h265");
   for (const char *name : names) {
-    ASSERT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; },
-            30000)) << name << ": " << relay.status_text () << relay.proc->output ();
+    ASSERT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; }, 30000))
+        << name << ": " << relay.status_text () << relay.proc->output ();
     MjpegReader viewer (relay.port, std::string ("/stream/") + name);
     ASSERT_EQ (viewer.status (), 200);
     ASSERT_TRUE (wait_not (viewer, placeholder, 10000)) << name;
@@ -333,21 +339,23 @@ TEST (Pull, CredentialsInTheUrlLogInAndNeverShow)
   const std::string password = "pw-d0-not-show";
   Helper board;
   ASSERT_TRUE (board.start ("esp32cam.py", { "--auth", "admin:" + password }));
-  std::string authed = "http://admin:" + password + "@127.0.0.1:" + std::to_string (board.port) +
-      "/stream";
-  std::string wrong = "http://admin:nope-" + password + "@127.0.0.1:" +
-      std::to_string (board.port) + "/capture";
+  std::string authed =
+      "http://admin:" + password + "@127.0.0.1:" + std::to_string (board.port) + "/stream";
+  std::string wrong =
+      "http://admin:nope-" + password + "@127.0.0.1:" + std::to_string (board.port) + "/capture";
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera board]\nsource = " + authed + "\n[camera wrong]\nsource = " +
-          wrong + "\n")) << relay.proc->output ();
-  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; },
-          20000)) << relay.status_text () << relay.proc->output ();
+  ASSERT_TRUE (relay.start (
+      "[camera board]\nsource = " + authed + "\n[camera wrong]\nsource = " + wrong + "\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "board", "state") == "live"; }, 20000))
+      << relay.status_text () << relay.proc->output ();
   MjpegReader viewer (relay.port, "/stream/board");
   EXPECT_TRUE (wait_part (viewer, frame_set (board), true, 10000));
-  ASSERT_TRUE (wait_until ([&] {
-        return camera_field (relay, "wrong", "source_state") == "retrying"; }, 20000));
-  EXPECT_NE (camera_field (relay, "wrong", "source_error").find ("401"), std::string::npos) <<
-      relay.status_text ();
+  ASSERT_TRUE (
+      wait_until ([&] { return camera_field (relay, "wrong", "source_state") == "retrying"; },
+          20000));
+  EXPECT_NE (camera_field (relay, "wrong", "source_error").find ("401"), std::string::npos)
+      << relay.status_text ();
   EXPECT_GT (board.stat ("unauthorized"), 0);
 
   std::string status = relay.status_text ();
@@ -371,8 +379,9 @@ TEST (Pull, DigestCredentialsLogIn)
   Helper board;
   ASSERT_TRUE (board.start ("esp32cam.py", { "--auth", "cam:" + password, "--digest" }));
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera board]\nsource = http://cam:" + password + "@127.0.0.1:" +
-          std::to_string (board.port) + "/stream\n")) << relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera board]\nsource = http://cam:" + password +
+      "@127.0.0.1:" + std::to_string (board.port) + "/stream\n"))
+      << relay.proc->output ();
   MjpegReader viewer (relay.port, "/stream/board");
   EXPECT_TRUE (wait_part (viewer, frame_set (board), true, 15000)) << relay.status_text ();
   EXPECT_GT (board.stat ("unauthorized"), 0) << "the board never asked for Digest";
@@ -386,8 +395,9 @@ TEST (Pull, OnDemandOpensTheCameraOnlyForViewers)
   Helper board;
   ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }));
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera board]\nsource = " + board.url ("/stream") +
-          "\non-demand = true\ntimeout = 1\n")) << relay.proc->output ();
+  ASSERT_TRUE (relay.start (
+      "[camera board]\nsource = " + board.url ("/stream") + "\non-demand = true\ntimeout = 1\n"))
+      << relay.proc->output ();
   g_usleep (2 * G_USEC_PER_SEC);
   EXPECT_EQ (board.stat ("stream_connections"), 0) << "opened with nobody watching";
   EXPECT_EQ (camera_field (relay, "board", "source_state"), "idle");
@@ -398,8 +408,8 @@ TEST (Pull, OnDemandOpensTheCameraOnlyForViewers)
     ASSERT_TRUE (wait_part (viewer, frame_set (board), true, 15000)) << relay.status_text ();
     EXPECT_EQ (board.stat ("stream_active"), 1);
   }
-  ASSERT_TRUE (wait_until ([&] { return board.stat ("stream_active") == 0; }, 20000)) <<
-      "still open with nobody watching";
+  ASSERT_TRUE (wait_until ([&] { return board.stat ("stream_active") == 0; }, 20000))
+      << "still open with nobody watching";
   EXPECT_EQ (camera_field (relay, "board", "source_state"), "idle");
   EXPECT_EQ (board.stat ("stream_connections"), 1);
 
@@ -412,7 +422,7 @@ TEST (Pull, OnDemandOpensTheCameraOnlyForViewers)
 TEST (Pull, EveryBoundarySpellingAndFraming)
 {
   const std::vector<std::vector<std::string>> variants = {
-    { },
+    {},
     { "--no-length" },
     { "--chunked" },
     { "--chunked", "--no-length" },
@@ -435,10 +445,11 @@ TEST (Pull, EveryBoundarySpellingAndFraming)
   for (gsize i = 0; i < variants.size (); i++) {
     std::string name = "v" + std::to_string (i);
     std::string shown;
-    for (const auto &a : variants[i])
+    for (const auto & a : variants[i])
       shown += a + " ";
-    EXPECT_TRUE (wait_until ([&] { return camera_field (relay, name.c_str (), "state") == "live"; },
-            20000)) << shown << relay.status_text ();
+    EXPECT_TRUE (
+        wait_until ([&] { return camera_field (relay, name.c_str (), "state") == "live"; }, 20000))
+        << shown << relay.status_text ();
     EXPECT_EQ (camera_int (relay, name.c_str (), "frames_rejected"), 0) << shown;
   }
 }
@@ -452,19 +463,27 @@ TEST (Pull, BadAnswersAreClearReasonsAndRetried)
   ASSERT_TRUE (garbage.start ("mjpegserver.py", { "--not-jpeg", "--fps", "20" }));
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera notfound]\nsource = " + notfound.url ("/") +
-          "\n[camera html]\nsource = " + html.url ("/") + "\n[camera garbage]\nsource = " +
-          garbage.url ("/") + "\n")) << relay.proc->output ();
-  ASSERT_TRUE (wait_until ([&] {
+      "\n[camera html]\nsource = " + html.url ("/") +
+      "\n[camera garbage]\nsource = " + garbage.url ("/") + "\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until (
+      [&] {
         return camera_int (relay, "notfound", "source_reconnects") >= 2 &&
-            camera_int (relay, "html", "source_reconnects") >= 2; }, 20000)) << relay.status_text ();
+            camera_int (relay, "html", "source_reconnects") >= 2;
+      },
+      20000))
+      << relay.status_text ();
   EXPECT_NE (camera_field (relay, "notfound", "source_error").find ("404"), std::string::npos);
   EXPECT_NE (camera_field (relay, "html", "source_error").find ("text/html"), std::string::npos);
-  EXPECT_TRUE (wait_until ([&] {
+  EXPECT_TRUE (wait_until (
+      [&] {
         Json j (relay.status_text ());
         JsonObject *cam = j.camera ("garbage");
         JsonObject *rejected = cam ? json_object_get_object_member (cam, "rejected") : nullptr;
-        return rejected && json_object_get_int_member (rejected, "not-jpeg") >= 5; }, 20000)) <<
-      relay.status_text ();
+        return rejected && json_object_get_int_member (rejected, "not-jpeg") >= 5;
+      },
+      20000))
+      << relay.status_text ();
   EXPECT_EQ (camera_field (relay, "garbage", "state"), "placeholder");
   EXPECT_TRUE (relay.proc->running ());
 }
@@ -474,7 +493,7 @@ TEST (Pull, CheckAndPrintPipeline)
 {
   TempDir dir;
   dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
-  auto check = [&](const std::string & camera) {
+  auto check = [&] (const std::string & camera) {
     std::string conf = dir.write ("c.conf", "[camera cam]\n" + camera);
     return run ({ program_path (), "--config", conf, "--check" }, 30000, {}, dir.path ());
   };
@@ -489,11 +508,12 @@ TEST (Pull, CheckAndPrintPipeline)
     { "snapshot-interval = 2\n", "snapshot-interval", "only applies to a pulled source" },
     { "on-demand = true\n", "on-demand", "only applies to a pulled source" },
     { "source = http://cam/x\nsecret = s\n", "secret", "has no effect with source" },
-    { "source = rtsp://cam/x\nsnapshot-interval = 2\n", "snapshot-interval", "http:// or https://" },
+    { "source = rtsp://cam/x\nsnapshot-interval = 2\n", "snapshot-interval",
+        "http:// or https://" },
     { "source = http://cam/x\nsnapshot-interval = 0\n", "snapshot-interval", "seconds" },
     { "source = http://cam/x\non-demand = maybe\n", "on-demand", "true or false" },
   };
-  for (const auto &b : bad) {
+  for (const auto & b : bad) {
     RunResult r = check (b.keys);
     EXPECT_EQ (r.code, 2) << b.keys << r.output;
     EXPECT_NE (r.output.find ("c.conf"), std::string::npos) << r.output;
@@ -504,15 +524,19 @@ TEST (Pull, CheckAndPrintPipeline)
   EXPECT_EQ (ok.code, 0) << ok.output;
 
   /* A V4L2 device cannot be tested here; its line is built and GStreamer parses it. */
-  std::string conf = dir.write ("v.conf", "[camera desk]\nsource = v4l2:///dev/video0\n"
+  std::string conf = dir.write ("v.conf",
+      "[camera desk]\nsource = v4l2:///dev/video0\n"
       "[camera snap]\nsource = http://u:p@cam.local/capture\nsnapshot-interval = 0.5\n");
-  RunResult p = run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000, {},
-      dir.path ());
+  RunResult p =
+      run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000, {}, dir.path ());
   ASSERT_EQ (p.code, 0) << p.output;
   EXPECT_NE (p.output.find ("pulljpegsrc location=v4l2:///dev/video0 ! jpegvalidate"),
-      std::string::npos) << p.output;
+      std::string::npos)
+      << p.output;
   EXPECT_NE (p.output.find ("pulljpegsrc location=http://u:p@cam.local/capture "
-          "snapshot-interval=500000000 ! jpegvalidate"), std::string::npos) << p.output;
+                            "snapshot-interval=500000000 ! jpegvalidate"),
+      std::string::npos)
+      << p.output;
 }
 
 /* The printed line of a pulled camera runs as gst-launch-1.0 and does the program's job. */
@@ -522,9 +546,10 @@ TEST (Pull, PrintedLineRunsInGstLaunch)
   ASSERT_TRUE (board.start ("esp32cam.py", { "--fps", "10" }));
   TempDir dir;
   guint port = free_port ();
-  std::string conf = dir.write ("c.conf", "[server]\naddress = 127.0.0.1\nport = " +
-      std::to_string (port) + "\n[camera board]\nsource = " + board.url ("/stream") +
-      "\nplaceholder = " + source_path ("placeholder.jpg") + "\n");
+  std::string conf = dir.write ("c.conf",
+      "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
+          "\n[camera board]\nsource = " + board.url ("/stream") +
+          "\nplaceholder = " + source_path ("placeholder.jpg") + "\n");
   RunResult p = run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000);
   ASSERT_EQ (p.code, 0) << p.output;
   std::string line = p.output.substr (0, p.output.find ('\n'));
@@ -537,9 +562,12 @@ TEST (Pull, PrintedLineRunsInGstLaunch)
   Process launch (args, gst_child_env ());
   ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 20000)) << launch.output ();
   std::unique_ptr<MjpegReader> viewer;
-  ASSERT_TRUE (wait_until ([&] {
+  ASSERT_TRUE (wait_until (
+      [&] {
         viewer = std::make_unique<MjpegReader> (port, "/stream/board");
-        return viewer->status () == 200; }, 10000));
+        return viewer->status () == 200;
+      },
+      10000));
   EXPECT_TRUE (wait_part (*viewer, frame_set (board), true, 15000)) << launch.output ();
   EXPECT_EQ (board.stat ("stream_connections"), 1);
 }

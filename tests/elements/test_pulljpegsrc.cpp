@@ -32,8 +32,9 @@ struct Camera
     for (gsize i = 0; i < frames.size (); i++)
       dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
     port = free_port ();
-    std::vector<std::string> argv{ "/usr/bin/python3", source_path ("tests/e2e/pull/mjpegserver.py"),
-      std::to_string (port), dir.file ("frames"), "--fps", "20" };
+    std::vector<std::string> argv{ "/usr/bin/python3",
+      source_path ("tests/e2e/pull/mjpegserver.py"), std::to_string (port), dir.file ("frames"),
+      "--fps", "20" };
     argv.insert (argv.end (), extra.begin (), extra.end ());
     proc = std::make_unique<Process> (argv);
     return proc->wait_for_output ("listening");
@@ -65,8 +66,8 @@ struct Harness
     g_object_get (h->element, "stats", &s, nullptr);
     std::string out;
     if (const GValue *v = s ? gst_structure_get_value (s, field) : nullptr) {
-      g_autofree gchar *text = G_VALUE_HOLDS_STRING (v) ? g_value_dup_string (v) :
-          gst_value_serialize (v);
+      g_autofree gchar *text =
+          G_VALUE_HOLDS_STRING (v) ? g_value_dup_string (v) : gst_value_serialize (v);
       out = text ? text : "";
     }
     if (s)
@@ -101,7 +102,7 @@ struct Harness
 };
 
 bool
-no_events_but (GstHarness * h, std::initializer_list<GstEventType> allowed)
+no_events_but (GstHarness *h, std::initializer_list<GstEventType> allowed)
 {
   while (GstEvent *e = gst_harness_try_pull_event (h)) {
     bool ok = false;
@@ -119,8 +120,8 @@ no_events_but (GstHarness * h, std::initializer_list<GstEventType> allowed)
 TEST (PullJpegSrc, ChunkedPartsWithoutLengthLeaveOneBufferPerFrame)
 {
   Camera cam;
-  ASSERT_TRUE (cam.start ({ "--chunked", "--no-length", "--header-boundary=\"--b\"",
-              "--body-boundary=--b" }));
+  ASSERT_TRUE (cam.start (
+      { "--chunked", "--no-length", "--header-boundary=\"--b\"", "--body-boundary=--b" }));
   Harness h (cam.url ());
   gst_harness_play (h.h);
   std::set<Bytes> sent (cam.frames.begin (), cam.frames.end ());
@@ -161,9 +162,9 @@ TEST (PullJpegSrc, CameraThatComesBackIsStreamedAgain)
   cam.port = port;
   for (gsize i = 0; i < cam.frames.size (); i++)
     cam.dir.write ("frames/" + std::to_string (10 + i) + ".jpg", cam.frames[i]);
-  cam.proc = std::make_unique<Process> (std::vector<std::string> { "/usr/bin/python3",
-        source_path ("tests/e2e/pull/mjpegserver.py"), std::to_string (port),
-        cam.dir.file ("frames") });
+  cam.proc = std::make_unique<Process> (
+      std::vector<std::string>{ "/usr/bin/python3", source_path ("tests/e2e/pull/mjpegserver.py"),
+          std::to_string (port), cam.dir.file ("frames") });
   ASSERT_TRUE (cam.proc->wait_for_output ("listening"));
   GstBuffer *b = h.pull (20000);
   ASSERT_NE (b, nullptr);
@@ -181,8 +182,8 @@ TEST (PullJpegSrc, EndlessPartIsCutAtMaxFrameSize)
   g_object_set (h.h->element, "max-frame-size", static_cast<guint64> (1024 * 1024), nullptr);
   gst_harness_play (h.h);
   ASSERT_TRUE (wait_until ([&] { return h.stat ("state") == "retrying"; }, 20000));
-  EXPECT_NE (h.stat ("last-error").find ("without a complete frame"), std::string::npos) <<
-      h.stat ("last-error");
+  EXPECT_NE (h.stat ("last-error").find ("without a complete frame"), std::string::npos)
+      << h.stat ("last-error");
   EXPECT_EQ (gst_harness_buffers_in_queue (h.h), 0u);
 }
 
@@ -194,8 +195,8 @@ TEST (PullJpegSrc, CameraThatStallsMidPartIsGivenUpAfterIoTimeout)
   g_object_set (h.h->element, "io-timeout", 1u, nullptr);
   gst_harness_play (h.h);
   ASSERT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("reconnects")) >= 1; }, 20000));
-  EXPECT_NE (h.stat ("last-error").find ("no frame from the camera for 1 s"), std::string::npos) <<
-      h.stat ("last-error");
+  EXPECT_NE (h.stat ("last-error").find ("no frame from the camera for 1 s"), std::string::npos)
+      << h.stat ("last-error");
   /* It is tried again and its first frames come through again. */
   EXPECT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("frames")) >= 6; }, 20000));
 }
