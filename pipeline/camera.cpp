@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: one camera's pipeline at run time. */
 #define G_LOG_DOMAIN "camrelay"
 
@@ -22,7 +23,7 @@ static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
 /* The element's "stats" structure, or nullptr if it has none. */
 static GstStructure *
-element_stats (GstElement * element)
+element_stats (GstElement *element)
 {
   if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
     return nullptr;
@@ -33,7 +34,7 @@ element_stats (GstElement * element)
 
 /* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
 static void
-add_element_counters (GstElement * element, const char *prefix,
+add_element_counters (GstElement *element, const char *prefix,
     std::map<std::string, guint64> & into)
 {
   GstStructure *s = element_stats (element);
@@ -49,7 +50,7 @@ add_element_counters (GstElement * element, const char *prefix,
 }
 
 static GstElement *
-ref_or_null (GstElement * e)
+ref_or_null (GstElement *e)
 {
   return e ? GST_ELEMENT (gst_object_ref (e)) : nullptr;
 }
@@ -156,8 +157,8 @@ Camera::start ()
     return;
   }
   g_debug ("camera %s: starting %s", config_.name.c_str (),
-      config_.has_secret ? "(pipeline not logged: it holds a secret)" :
-      config_.line.description ().c_str ());
+      config_.has_secret ? "(pipeline not logged: it holds a secret)"
+                         : config_.line.description ().c_str ());
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
@@ -211,7 +212,7 @@ Camera::teardown ()
   add_counters (last);
   {
     std::lock_guard<std::mutex> guard (lock_);
-    for (const auto &[key, value] : last)
+    for (const auto & [key, value] : last)
       base_[key] += value;
     elements_.clear ();
     connected_ = false;
@@ -298,11 +299,11 @@ Camera::on_restart (gpointer data)
 }
 
 gboolean
-Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
+Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
 {
   auto *self = static_cast<Camera *> (data);
   switch (GST_MESSAGE_TYPE (message)) {
-    case GST_MESSAGE_ERROR:{
+    case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_error (message, &error, &debug);
@@ -313,7 +314,7 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
       self->handle_error (cause);
       return G_SOURCE_CONTINUE;
     }
-    case GST_MESSAGE_WARNING:{
+    case GST_MESSAGE_WARNING: {
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_warning (message, &error, &debug);
@@ -334,7 +335,7 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
 }
 
 void
-Camera::handle_element_message (GstMessage * message)
+Camera::handle_element_message (GstMessage *message)
 {
   const GstStructure *s = gst_message_get_structure (message);
   const char *name = config_.name.c_str ();
@@ -357,8 +358,7 @@ Camera::handle_element_message (GstMessage * message)
       set_state (elements::ACTIVE_LIVE);
   } else if (gst_structure_has_name (s, elements::MSG_DISCONNECTED)) {
     const gchar *peer = gst_structure_get_string (s, elements::name (Field::DisconnectedPeer));
-    const gchar *reason = gst_structure_get_string (s,
-        elements::name (Field::DisconnectedReason));
+    const gchar *reason = gst_structure_get_string (s, elements::name (Field::DisconnectedReason));
     guint code = 0;
     gst_structure_get_uint (s, elements::name (Field::DisconnectedCode), &code);
     bool current;
@@ -371,8 +371,8 @@ Camera::handle_element_message (GstMessage * message)
         peer_.clear ();
       }
     }
-    g_info ("camera %s: %s disconnected (%u%s%s)", name, peer, code,
-        reason && *reason ? " " : "", reason ? reason : "");
+    g_info ("camera %s: %s disconnected (%u%s%s)", name, peer, code, reason && *reason ? " " : "",
+        reason ? reason : "");
     if (current && !have_fallback)
       set_state ("offline");
   } else if (gst_structure_has_name (s, elements::MSG_SWITCHED)) {
@@ -393,7 +393,7 @@ Camera::handle_element_message (GstMessage * message)
 /* jpegvalidate reports at most once a second per reason; a camera sending garbage for hours
  * still deserves fewer lines than that. */
 void
-Camera::handle_rejected (const GstStructure * s)
+Camera::handle_rejected (const GstStructure *s)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 suppressed = 0, size = 0, count = 0;
@@ -410,10 +410,10 @@ Camera::handle_rejected (const GstStructure * s)
   const gchar *reason = gst_structure_get_string (s, elements::name (Field::RejectedReason));
   const gchar *detail = gst_structure_get_string (s, elements::name (Field::RejectedDetail));
   g_warning ("camera %s: rejected a %" G_GUINT64_FORMAT "-byte frame as %s: %s "
-      "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
-      " rejections not logged since the last line)", config_.name.c_str (), size,
-      reason ? reason : "?", detail ? detail : "", count, count == 1 ? "frame" : "frames",
-      unlogged);
+             "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
+             " rejections not logged since the last line)",
+      config_.name.c_str (), size, reason ? reason : "?", detail ? detail : "", count,
+      count == 1 ? "frame" : "frames", unlogged);
 }
 
 void
@@ -445,7 +445,7 @@ Camera::sample ()
     std::lock_guard<std::mutex> guard (lock_);
     const std::string key = elements::counter_key (Field::SrcMessages);
     auto it = base_.find (key);
-    frames = now[key] + (it == base_.end ()? 0 : it->second);
+    frames = now[key] + (it == base_.end () ? 0 : it->second);
   }
   samples_.push_back ({ t, frames });
   while (samples_.size () > 2 && t - samples_[1].time_us >= FPS_WINDOW_US)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: one camera's pipeline at run time.
  *
  * Each camera runs its own GstPipeline, watched on the main GMainContext. An error in it is logged
@@ -30,10 +31,10 @@ struct CameraStatus
   /* "live", "placeholder" (jpegfallback shows its picture), "offline" (no jpegfallback and no
    * camera connected), "starting" or "restarting" (after an error). */
   std::string state;
-  gint64 since_us = 0;          /* g_get_real_time() of the last change of state */
+  gint64 since_us = 0; /* g_get_real_time() of the last change of state */
   bool connected = false;
   std::string peer;
-  double fps = 0;               /* frames received per second, recent average */
+  double fps = 0; /* frames received per second, recent average */
   /* Counters summed over every pipeline this camera ran, keyed "element.field", e.g.
    * "wsjpegsrc.messages", "jpegvalidate.too-small", "mjpeghttpsink.bytes-sent". */
   std::map<std::string, guint64> counters;
@@ -49,7 +50,7 @@ struct CameraStatus
   guint64 counter (const std::string & key) const
   {
     auto it = counters.find (key);
-    return it == counters.end ()? 0 : it->second;
+    return it == counters.end () ? 0 : it->second;
   }
   guint64 counter (elements::Field field) const { return counter (elements::counter_key (field)); }
 };
@@ -86,20 +87,20 @@ public:
 private:
   struct Elements
   {
-    GstElement *src = nullptr;        /* wsjpegsrc */
-    GstElement *validate = nullptr;   /* jpegvalidate */
-    GstElement *fallback = nullptr;   /* jpegfallback */
-    GstElement *sink = nullptr;       /* mjpeghttpsink */
+    GstElement *src = nullptr;      /* wsjpegsrc */
+    GstElement *validate = nullptr; /* jpegvalidate */
+    GstElement *fallback = nullptr; /* jpegfallback */
+    GstElement *sink = nullptr;     /* mjpeghttpsink */
     void clear ();
   };
 
-  static gboolean on_bus_message (GstBus * bus, GstMessage * message, gpointer self);
+  static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);
   static gboolean on_restart (gpointer self);
 
   bool build (std::string & error);
   void handle_error (const std::string & cause);
-  void handle_element_message (GstMessage * message);
-  void handle_rejected (const GstStructure * s);
+  void handle_element_message (GstMessage *message);
+  void handle_rejected (const GstStructure *s);
   void teardown ();
   void set_state (const std::string & state);
   std::string running_state () const;
@@ -131,7 +132,7 @@ private:
   bool connected_ = false;
   std::string peer_;
   double fps_ = 0;
-  std::map<std::string, guint64> base_;   /* counters of the pipelines already torn down */
+  std::map<std::string, guint64> base_; /* counters of the pipelines already torn down */
   guint64 restarts_ = 0;
   std::string last_error_;
   gint64 last_error_us_ = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relays JPEG frames from WebSocket cameras to MJPEG viewers.
  *
  * The program reads a configuration (or uses the built-in legacy default), runs one GStreamer
@@ -67,7 +68,7 @@ ensure_plugin ()
     dirs.emplace_back (canon);
   }
   dirs.emplace_back (CAMRELAY_PLUGINDIR);
-  for (const auto &d : dirs) {
+  for (const auto & d : dirs) {
     if (g_file_test (d.c_str (), G_FILE_TEST_IS_DIR) &&
         gst_registry_scan_path (gst_registry_get (), d.c_str ()) && present ())
       return true;
@@ -95,8 +96,8 @@ is_wildcard (const std::string & address)
 std::string
 base_url (const camrelay::Config & config, guint port, bool tls, bool websocket)
 {
-  std::string host = is_wildcard (config.server.address) ? g_get_host_name () :
-      config.server.address;
+  std::string host =
+      is_wildcard (config.server.address) ? g_get_host_name () : config.server.address;
   if (host.find (':') != std::string::npos)
     host = "[" + host + "]";
   const char *scheme = websocket ? (tls ? "wss" : "ws") : (tls ? "https" : "http");
@@ -110,9 +111,9 @@ startup_line (const camrelay::Config & config, const cr::Server & server)
   std::string ws = base_url (config, server.port (), server.tls (), true);
   std::string line = std::string ("camrelay ") + CAMRELAY_VERSION + " listening on " +
       config.server.address + " port " + std::to_string (server.port ()) + ":";
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     line += " camera " + c.name + " takes frames on";
-    for (const auto &p : c.routes_ingest)
+    for (const auto & p : c.routes_ingest)
       line += " " + ws + p;
     if (c.routes_ingest.empty ())
       line += " (none)";
@@ -122,8 +123,8 @@ startup_line (const camrelay::Config & config, const cr::Server & server)
       line += ", snapshot " + http + c.routes_snapshot;
     line += ";";
   }
-  line += " status " + http + "/status, metrics " + http + "/metrics, viewer page " + http +
-      "/view";
+  line +=
+      " status " + http + "/status, metrics " + http + "/metrics, viewer page " + http + "/view";
   return line;
 }
 
@@ -133,13 +134,13 @@ warn_open_ingest (const camrelay::Config & config, guint port)
   if (is_loopback (config.server.address))
     return;
   std::string open;
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     if (!c.has_secret && !c.routes_ingest.empty ())
-      open += (open.empty ()? "" : ", ") + c.name;
+      open += (open.empty () ? "" : ", ") + c.name;
   }
   if (!open.empty ())
     g_warning ("listening on %s beyond this machine with no ingest secret for camera %s: "
-        "anyone who reaches port %u can send pictures (set secret= in the [camera] section)",
+               "anyone who reaches port %u can send pictures (set secret= in the [camera] section)",
         config.server.address.c_str (), open.c_str (), port);
 }
 
@@ -149,15 +150,15 @@ print_check (const camrelay::Config & config)
   printf ("# %s: configuration OK, %zu camera%s on %s port %u\n", config.origin ().c_str (),
       config.cameras.size (), config.cameras.size () == 1 ? "" : "s",
       config.server.address.c_str (), config.server.port);
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     std::string ingest;
-    for (const auto &p : c.routes_ingest)
-      ingest += (ingest.empty ()? "" : " ") + p;
-    printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n",
-        c.name.c_str (), ingest.empty ()? "(none)" : ingest.c_str (),
-        c.routes_stream.empty ()? "(none)" : c.routes_stream.c_str (),
-        c.routes_snapshot.empty ()? "(none)" : c.routes_snapshot.c_str (),
-        c.placeholder_file.empty ()? "(none)" : c.placeholder_file.c_str ());
+    for (const auto & p : c.routes_ingest)
+      ingest += (ingest.empty () ? "" : " ") + p;
+    printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n", c.name.c_str (),
+        ingest.empty () ? "(none)" : ingest.c_str (),
+        c.routes_stream.empty () ? "(none)" : c.routes_stream.c_str (),
+        c.routes_snapshot.empty () ? "(none)" : c.routes_snapshot.c_str (),
+        c.placeholder_file.empty () ? "(none)" : c.placeholder_file.c_str ());
     printf ("%s\n", c.line.command ().c_str ());
   }
 }
@@ -166,7 +167,7 @@ print_check (const camrelay::Config & config)
 bool
 same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, guint port)
 {
-  for (const auto &c : cameras) {
+  for (const auto & c : cameras) {
     for (guint p : c->bound_ports ()) {
       if (p != 0 && p != port)
         return false;
@@ -197,8 +198,8 @@ run (camrelay::Config & config)
   /* The program holds the server for its whole life: the pipelines acquire the same one, so the
    * options above apply to them and the port stays open while a pipeline is rebuilt. */
   g_autoptr (GError) error = nullptr;
-  std::shared_ptr<cr::Server> server = cr::Server::acquire (config.server.address,
-      config.server.port, &error, &options);
+  std::shared_ptr<cr::Server> server =
+      cr::Server::acquire (config.server.address, config.server.port, &error, &options);
   if (!server) {
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
@@ -208,7 +209,7 @@ run (camrelay::Config & config)
   camrelay::PageContext ctx;
   ctx.started_real_us = g_get_real_time ();
   ctx.started_mono_us = g_get_monotonic_time ();
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     cameras.push_back (std::make_unique<camrelay::Camera> (c));
     ctx.cameras.push_back (cameras.back ().get ());
   }
@@ -221,18 +222,21 @@ run (camrelay::Config & config)
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   guint sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
-  guint sampler = g_timeout_add_seconds (1,[](gpointer data) -> gboolean {
-        for (auto &c : *static_cast<std::vector<std::unique_ptr<camrelay::Camera>> *> (data))
+  guint sampler = g_timeout_add_seconds (
+      1,
+      [] (gpointer data) -> gboolean {
+        for (auto & c : *static_cast<std::vector<std::unique_ptr<camrelay::Camera>> *> (data))
           c->sample ();
         return G_SOURCE_CONTINUE;
-      }, &cameras);
+      },
+      &cameras);
 
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     c->start ();
   if (!same_server (cameras, server->port ())) {
     g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
-        "plugin does not share the program's server (libcamrelay-server must be one shared "
-        "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
+                "plugin does not share the program's server (libcamrelay-server must be one shared "
+                "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
     return EXIT_CANNOT_RUN;
   }
   g_message ("%s", startup_line (config, *server).c_str ());
@@ -245,11 +249,11 @@ run (camrelay::Config & config)
   g_source_remove (sigterm);
   /* Viewers that keep reading get the end of their response; one that does not read gets
    * disconnected when the time is up, so the whole stop stays well within a second. */
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     c->begin_stop ();
   gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
   auto drained = [&cameras] {
-    for (auto &c : cameras) {
+    for (auto & c : cameras) {
       if (!c->drained ())
         return false;
     }
@@ -258,7 +262,7 @@ run (camrelay::Config & config)
   while (!drained () && g_get_monotonic_time () < deadline)
     g_usleep (5000);
   pages.reset ();
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     c->stop ();
   cameras.clear ();
   server.reset ();
@@ -273,14 +277,14 @@ main (int argc, char **argv)
   Options opt;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config,
-      "Read the configuration from FILE (without it: the built-in legacy setup)", "FILE" },
+        "Read the configuration from FILE (without it: the built-in legacy setup)", "FILE" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &opt.port,
-      "Listen on port N instead of the configured one (0 = any free port)", "N" },
+        "Listen on port N instead of the configured one (0 = any free port)", "N" },
     { "check", 0, 0, G_OPTION_ARG_NONE, &opt.check,
-      "Check the configuration and placeholder files, print the pipelines, exit 0 (or 2)",
-      nullptr },
+        "Check the configuration and placeholder files, print the pipelines, exit 0 (or 2)",
+        nullptr },
     { "print-pipeline", 0, 0, G_OPTION_ARG_NONE, &opt.print_pipeline,
-      "Print each camera's pipeline as a gst-launch-1.0 command line and exit", nullptr },
+        "Print each camera's pipeline as a gst-launch-1.0 command line and exit", nullptr },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", nullptr },
     { nullptr },
   };
@@ -318,7 +322,7 @@ main (int argc, char **argv)
 
   if (!ensure_plugin ()) {
     g_printerr ("camrelay: the camrelay GStreamer plugin (libgstcamrelay.so) was not found; "
-        "set GST_PLUGIN_PATH to the directory that holds it\n");
+                "set GST_PLUGIN_PATH to the directory that holds it\n");
     return EXIT_CANNOT_RUN;
   }
 
@@ -340,7 +344,7 @@ main (int argc, char **argv)
   }
 
   if (opt.print_pipeline) {
-    for (const auto &c : config.cameras)
+    for (const auto & c : config.cameras)
       printf ("%s\n", c.line.command ().c_str ());
     return EXIT_OK;
   }

@@ -45,7 +45,8 @@ inline constexpr char DECODE_CHECK[] = "decode-check";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
-template<GType T> GType
+template<GType T>
+GType
 fundamental ()
 {
   return T;
@@ -92,7 +93,10 @@ inline constexpr char MSG_SWITCHED[] = "jpegfallback-switched";
 inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
 
 inline constexpr const char *MESSAGES[] = {
-  MSG_CONNECTED, MSG_DISCONNECTED, MSG_SWITCHED, MSG_REJECTED,
+  MSG_CONNECTED,
+  MSG_DISCONNECTED,
+  MSG_SWITCHED,
+  MSG_REJECTED,
 };
 
 /* The values of jpegfallback's "active" (stats field and message field) the program tells apart. */
@@ -104,30 +108,67 @@ inline constexpr char ACTIVE_PLACEHOLDER[] = "placeholder";
 enum class Field
 {
   /* wsjpegsrc stats */
-  SrcConnections, SrcMessages, SrcBytes, SrcTextMessages, SrcRefusedMessages, SrcProtocolErrors,
-  SrcInvalidUtf8, SrcConnectionsLost, SrcUnauthorized, SrcTakeovers, SrcPings, SrcDropped,
-  SrcConnected, SrcPeer,
+  SrcConnections,
+  SrcMessages,
+  SrcBytes,
+  SrcTextMessages,
+  SrcRefusedMessages,
+  SrcProtocolErrors,
+  SrcInvalidUtf8,
+  SrcConnectionsLost,
+  SrcUnauthorized,
+  SrcTakeovers,
+  SrcPings,
+  SrcDropped,
+  SrcConnected,
+  SrcPeer,
   /* jpegvalidate stats: totals, then one counter per rejection reason */
-  ValidateAccepted, ValidateRejected, ValidateBytesAccepted, ValidateTrimmed, ValidateDhtInserted,
-  ValidateTooSmall, ValidateTooLarge, ValidateNotJpeg, ValidateTruncated, ValidateMalformed,
-  ValidateMerged, ValidateDecodeFailed,
+  ValidateAccepted,
+  ValidateRejected,
+  ValidateBytesAccepted,
+  ValidateTrimmed,
+  ValidateDhtInserted,
+  ValidateTooSmall,
+  ValidateTooLarge,
+  ValidateNotJpeg,
+  ValidateTruncated,
+  ValidateMalformed,
+  ValidateMerged,
+  ValidateDecodeFailed,
   /* jpegfallback stats */
-  FallbackSwitches, FallbackPlaceholderFrames, FallbackTimeOnPlaceholder, FallbackActive,
+  FallbackSwitches,
+  FallbackPlaceholderFrames,
+  FallbackTimeOnPlaceholder,
+  FallbackActive,
   /* mjpeghttpsink stats */
-  SinkViewers, SinkViewersTotal, SinkViewersRefused, SinkViewersStalled, SinkPartsSent,
-  SinkPartsSkipped, SinkBytesSent, SinkSnapshots,
+  SinkViewers,
+  SinkViewersTotal,
+  SinkViewersRefused,
+  SinkViewersStalled,
+  SinkPartsSent,
+  SinkPartsSkipped,
+  SinkBytesSent,
+  SinkSnapshots,
   /* messages */
-  ConnectedPeer, ConnectedPath,
-  DisconnectedPeer, DisconnectedCode, DisconnectedReason,
-  SwitchedActive, SwitchedReason,
-  RejectedReason, RejectedDetail, RejectedSize, RejectedCount, RejectedSuppressed,
+  ConnectedPeer,
+  ConnectedPath,
+  DisconnectedPeer,
+  DisconnectedCode,
+  DisconnectedReason,
+  SwitchedActive,
+  SwitchedReason,
+  RejectedReason,
+  RejectedDetail,
+  RejectedSize,
+  RejectedCount,
+  RejectedSuppressed,
   COUNT
 };
 
 enum class Source
 {
-  Stats,     /* owner: the factory whose "stats" property holds the field */
-  Message,   /* owner: the name of the element message */
+  Stats,   /* owner: the factory whose "stats" property holds the field */
+  Message, /* owner: the name of the element message */
 };
 
 struct FieldSpec
@@ -170,9 +211,9 @@ inline constexpr FieldSpec FIELDS[] = {
 
   { Field::FallbackSwitches, Source::Stats, JPEGFALLBACK, "switches", G_TYPE_UINT64 },
   { Field::FallbackPlaceholderFrames, Source::Stats, JPEGFALLBACK, "placeholder-frames",
-    G_TYPE_UINT64 },
+      G_TYPE_UINT64 },
   { Field::FallbackTimeOnPlaceholder, Source::Stats, JPEGFALLBACK, "time-on-placeholder",
-    G_TYPE_UINT64 },
+      G_TYPE_UINT64 },
   { Field::FallbackActive, Source::Stats, JPEGFALLBACK, "active", G_TYPE_STRING },
 
   { Field::SinkViewers, Source::Stats, MJPEGHTTPSINK, "viewers", G_TYPE_UINT },
@@ -214,8 +255,12 @@ static_assert (fields_in_order (), "FIELDS lists the fields in the order of Fiel
 
 /* jpegvalidate's rejection reasons; /status and /metrics always show each, zeros included. */
 inline constexpr Field REJECT_REASONS[] = {
-  Field::ValidateTooSmall, Field::ValidateTooLarge, Field::ValidateNotJpeg,
-  Field::ValidateTruncated, Field::ValidateMalformed, Field::ValidateMerged,
+  Field::ValidateTooSmall,
+  Field::ValidateTooLarge,
+  Field::ValidateNotJpeg,
+  Field::ValidateTruncated,
+  Field::ValidateMalformed,
+  Field::ValidateMerged,
   Field::ValidateDecodeFailed,
 };
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the pages it serves beside the streams.
  *
  *   GET /status   JSON: per camera its state and since when, peer, frame rate, counters, viewers,
@@ -36,7 +37,7 @@ class Pages
 public:
   /* Registers /status, /metrics and /view on @server; @ctx must outlive this object. */
   static std::unique_ptr<Pages> create (cr::Server & server, const PageContext & ctx,
-      GError ** error);
+      GError **error);
   ~Pages ();
 
 private:

@@ -1,13 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
  * One plugin, five elements:
- *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
+ *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux !
+ * mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
  */
 #include "gstcamrelayelements.h"
 
 static gboolean
-plugin_init (GstPlugin * plugin)
+plugin_init (GstPlugin *plugin)
 {
   gboolean ok = FALSE;
 

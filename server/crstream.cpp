@@ -1,11 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "camrelay-stream"
 /* camrelay server: MJPEG fan-out.
  *
- * Each published frame becomes one immutable Part shared by every viewer. A viewer writes its current
- * part with non-blocking vectored sends straight from the frame's bytes; while its socket is full,
- * newer frames replace the queued ones, so a slow viewer skips whole frames and costs at most
- * max_queued_frames + 1 frames of memory, all of them shared with everybody else. A viewer on a
- * slow link is also held while its previous part is still in flight (hold_for_link), so that it
+ * Each published frame becomes one immutable Part shared by every viewer. A viewer writes its
+ * current part with non-blocking vectored sends straight from the frame's bytes; while its socket
+ * is full, newer frames replace the queued ones, so a slow viewer skips whole frames and costs at
+ * most max_queued_frames + 1 frames of memory, all of them shared with everybody else. A viewer on
+ * a slow link is also held while its previous part is still in flight (hold_for_link), so that it
  * gets the newest frame when its link is free instead of a queue of old ones. The layout of the
  * parts (early headers for browsers, Content-Length for everybody else) is chosen per request.
  */
@@ -21,10 +22,9 @@
 #include <cstddef>
 #include <cstring>
 
-
 namespace cr {
 
-Part::Part (GBytes * jpeg_, const std::string & content_type_, const std::string & boundary_,
+Part::Part (GBytes *jpeg_, const std::string & content_type_, const std::string & boundary_,
     guint64 seq_, gint64 wall_time_us)
   : jpeg (g_bytes_ref (jpeg_)), seq (seq_), boundary (boundary_), content_type (content_type_)
 {
@@ -51,7 +51,7 @@ static const char CRLF[] = "\r\n";
 /* How often the link of a viewer that seems to keep up is looked at (see hold_for_link). */
 static const gint64 PROBE_INTERVAL_US = G_USEC_PER_SEC;
 
-Viewer::Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
+Viewer::Viewer (StreamImpl & stream, GIOStream *io, GSocket *socket, std::string peer,
     const ViewerRequest & request, const std::string & boundary)
   : Connection (stream.server_ref (), io, socket, std::move (peer)), stream_ (&stream),
     with_length_ (request.with_length), min_interval_us_ (request.min_interval_us),
@@ -74,7 +74,7 @@ Viewer::start_part (const PartRef & part)
   off_ = 0;
   nsegs_ = 0;
   part_writes_ = 0;
-  auto add = [this](const void *data, gsize len) {
+  auto add = [this] (const void *data, gsize len) {
     if (len == 0)
       return;
     segs_[nsegs_].iov_base = const_cast<void *> (data);
@@ -213,8 +213,7 @@ Viewer::flush ()
   if (finishing_) {
     while (tail_off_ < tail_.size ()) {
       struct iovec iov = { const_cast<char *> (tail_.data ()) + tail_off_,
-        tail_.size () - tail_off_
-      };
+        tail_.size () - tail_off_ };
       gsize written = 0;
       Io r = write_vectors (&iov, 1, &written);
       tail_off_ += written;
@@ -249,12 +248,12 @@ static const gint64 HOLD_MAX_US = 100 * 1000;
 bool
 Viewer::hold_for_link (gsize next_size)
 {
-  struct tcp_info info = { };
+  struct tcp_info info = {};
   socklen_t len = sizeof (info);
   if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
       len < offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
     return false;
-  guint64 rate = info.tcpi_delivery_rate;       /* bytes per second; 0 before the first sample */
+  guint64 rate = info.tcpi_delivery_rate; /* bytes per second; 0 before the first sample */
   if (rate == 0)
     return false;
   /* Trusted downwards at once, upwards at most twofold per look: a token bucket lets its burst
@@ -263,8 +262,8 @@ Viewer::hold_for_link (gsize next_size)
   if (link_rate_)
     rate = MIN (rate, link_rate_ * 2);
   link_rate_ = rate;
-  guint64 pending = info.tcpi_notsent_bytes +
-      static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
+  guint64 pending =
+      info.tcpi_notsent_bytes + static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
   /* Even when a part goes out in one send it may sit in the link's queue: a slow link stays
    * watched until it has looked fast a few times in a row. */
   if (static_cast<gint64> ((pending + next_size) * G_USEC_PER_SEC / rate) > SLOW_LINK_US) {
@@ -284,9 +283,12 @@ Viewer::hold_for_link (gsize next_size)
   part_held_ = true;
   if (!hold_timer_) {
     static GSourceFuncs funcs = {
-      nullptr, nullptr,[](GSource *, GSourceFunc cb, gpointer data) -> gboolean {
-        return cb (data);
-      }, nullptr, nullptr, nullptr,
+      nullptr,
+      nullptr,
+      [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
+      nullptr,
+      nullptr,
+      nullptr,
     };
     hold_timer_ = g_source_new (&funcs, sizeof (GSource));
     g_source_set_callback (hold_timer_, on_hold_over, this, nullptr);
@@ -323,8 +325,8 @@ Viewer::finish ()
   finishing_ = true;
   queue_.clear ();
   /* Advance mode has already opened the next part: close it empty. */
-  tail_ = with_length_ || !preamble_sent_ ? "--" + boundary_ + "--\r\n" :
-      "\r\n--" + boundary_ + "--\r\n";
+  tail_ = with_length_ || !preamble_sent_ ? "--" + boundary_ + "--\r\n"
+                                          : "\r\n--" + boundary_ + "--\r\n";
   if (!blocked ())
     flush ();
 }
@@ -360,12 +362,15 @@ Viewer::orphan ()
   if (destroyed_)
     return;
   drain_timer_ = g_timeout_source_new (ORPHAN_GRACE_MS);
-  g_source_set_callback (drain_timer_,[](gpointer self) -> gboolean {
+  g_source_set_callback (
+      drain_timer_,
+      [] (gpointer self) -> gboolean {
         auto *viewer = static_cast<Viewer *> (self);
         g_clear_pointer (&viewer->drain_timer_, g_source_unref);
         viewer->drop ("did not take the end of its response in time");
         return G_SOURCE_REMOVE;
-      }, this, nullptr);
+      },
+      this, nullptr);
   g_source_attach (drain_timer_, server_.context ());
 }
 
@@ -443,9 +448,12 @@ StreamImpl::attach ()
   /* Publishing only marks this source ready; the server thread then sends the newest frame. That
    * coalesces bursts and never allocates per frame on the handover. */
   static GSourceFuncs funcs = {
-    nullptr, nullptr,[](GSource *, GSourceFunc cb, gpointer data) -> gboolean {
-      return cb (data);
-    }, nullptr, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
+    nullptr,
+    nullptr,
+    nullptr,
   };
   GSource *wake = g_source_new (&funcs, sizeof (WakeSource));
   g_source_set_callback (wake, on_wake, this, nullptr);
@@ -492,7 +500,7 @@ StreamImpl::detach ()
 }
 
 void
-StreamImpl::publish (GBytes * jpeg, const char *content_type)
+StreamImpl::publish (GBytes *jpeg, const char *content_type)
 {
   std::lock_guard<std::mutex> lock (mutex_);
   if (finished_)
@@ -601,8 +609,7 @@ StreamImpl::fan_out ()
 }
 
 PartLayout
-choose_part_layout (const char *content_length, const char *user_agent,
-    const char *sec_fetch_dest)
+choose_part_layout (const char *content_length, const char *user_agent, const char *sec_fetch_dest)
 {
   if (content_length) {
     if (*content_length == '\0' || g_ascii_strcasecmp (content_length, "1") == 0 ||
@@ -617,8 +624,8 @@ choose_part_layout (const char *content_length, const char *user_agent,
   /* Only browsers send Sec-Fetch-*. "empty" is fetch() or XHR: the page's own script parses the
    * parts, and scripts go by Content-Length like any other reader. */
   if (sec_fetch_dest && *sec_fetch_dest)
-    return g_ascii_strcasecmp (sec_fetch_dest, "empty") == 0 ? PartLayout::CONTENT_LENGTH :
-        PartLayout::EARLY_HEADERS;
+    return g_ascii_strcasecmp (sec_fetch_dest, "empty") == 0 ? PartLayout::CONTENT_LENGTH
+                                                             : PartLayout::EARLY_HEADERS;
   if (user_agent) {
     /* Every browser and WebView says Mozilla/ first; that catches those too old for Sec-Fetch-*
      * (Safari before 16.4) too. */
@@ -634,7 +641,7 @@ choose_part_layout (const char *content_length, const char *user_agent,
 }
 
 static void
-set_no_cache (SoupMessageHeaders * h)
+set_no_cache (SoupMessageHeaders *h)
 {
   soup_message_headers_replace (h, "Cache-Control",
       "no-store, no-cache, must-revalidate, max-age=0");
@@ -671,11 +678,11 @@ struct PendingViewer
 /* ?fps=N (N > 0, fractions allowed, e.g. 0.5 for a part every 2 s) as the least time between two
  * parts; false if it is there and not such a number. */
 static bool
-parse_fps (GHashTable * query, gint64 * min_interval_us)
+parse_fps (GHashTable *query, gint64 *min_interval_us)
 {
   *min_interval_us = 0;
-  const char *text = query ? static_cast<const char *> (g_hash_table_lookup (query, "fps")) :
-      nullptr;
+  const char *text =
+      query ? static_cast<const char *> (g_hash_table_lookup (query, "fps")) : nullptr;
   if (!text)
     return true;
   char *end = nullptr;
@@ -687,7 +694,7 @@ parse_fps (GHashTable * query, gint64 * min_interval_us)
 }
 
 void
-StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
+StreamImpl::handle_stream (SoupServerMessage *msg, GHashTable *query)
 {
   ViewerRequest request;
   if (!parse_fps (query, &request.min_interval_us)) {
@@ -713,8 +720,8 @@ StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
     boundary = boundary_;
   }
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-  g_autofree gchar *type = g_strdup_printf ("multipart/x-mixed-replace;boundary=%s",
-      boundary.c_str ());
+  g_autofree gchar *type =
+      g_strdup_printf ("multipart/x-mixed-replace;boundary=%s", boundary.c_str ());
   soup_message_headers_replace (h, "Content-Type", type);
   set_no_cache (h);
   soup_message_headers_replace (h, "Connection", "close");
@@ -728,34 +735,37 @@ StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
     return;
 
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
-  PartLayout layout = choose_part_layout (query ?
-      static_cast<const char *> (g_hash_table_lookup (query, "content-length")) : nullptr,
+  PartLayout layout = choose_part_layout (query
+          ? static_cast<const char *> (g_hash_table_lookup (query, "content-length"))
+          : nullptr,
       soup_message_headers_get_one (req, "User-Agent"),
       soup_message_headers_get_one (req, "Sec-Fetch-Dest"));
   request.with_length = layout == PartLayout::CONTENT_LENGTH;
   pending_viewers_++;
   auto *pending = new PendingViewer{ server_, id_, request };
-  g_signal_connect_data (msg, "wrote-headers", G_CALLBACK (+[](SoupServerMessage * m,
-              gpointer data) {
-            auto *pv = static_cast<PendingViewer *> (data);
-            StreamImpl *stream = pv->settle ();
-            GIOStream *io;
-            GSocket *socket;
-            std::string peer;
-            if (!ServerImpl::steal (m, &io, &socket, &peer))
-              return;
-            if (!stream) {
-              g_socket_close (socket, nullptr);
-              g_object_unref (socket);
-              g_object_unref (io);
-              return;
-            }
-            stream->add_viewer (io, socket, peer, pv->request);
-          }), pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
+  g_signal_connect_data (msg, "wrote-headers",
+      G_CALLBACK (+[] (SoupServerMessage *m, gpointer data) {
+        auto *pv = static_cast<PendingViewer *> (data);
+        StreamImpl *stream = pv->settle ();
+        GIOStream *io;
+        GSocket *socket;
+        std::string peer;
+        if (!ServerImpl::steal (m, &io, &socket, &peer))
+          return;
+        if (!stream) {
+          g_socket_close (socket, nullptr);
+          g_object_unref (socket);
+          g_object_unref (io);
+          return;
+        }
+        stream->add_viewer (io, socket, peer, pv->request);
+      }),
+      pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
   /* A client that goes away before its headers are written never reaches wrote-headers. */
-  g_signal_connect_data (msg, "finished", G_CALLBACK (+[](SoupServerMessage *, gpointer data) {
-            static_cast<PendingViewer *> (data)->settle ();
-          }), pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
+  g_signal_connect_data (msg, "finished", G_CALLBACK (+[] (SoupServerMessage *, gpointer data) {
+    static_cast<PendingViewer *> (data)->settle ();
+  }),
+      pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
 }
 
 void
@@ -766,7 +776,7 @@ StreamImpl::pending_viewer_settled ()
 }
 
 void
-StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & peer,
+StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
     const ViewerRequest & request)
 {
   std::string boundary;
@@ -788,7 +798,7 @@ StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & pe
 }
 
 void
-StreamImpl::viewer_gone (Viewer * viewer)
+StreamImpl::viewer_gone (Viewer *viewer)
 {
   for (auto it = viewers_.begin (); it != viewers_.end (); ++it) {
     if (*it == viewer) {
@@ -858,7 +868,7 @@ StreamImpl::on_stall_check (gpointer data)
 }
 
 void
-StreamImpl::handle_snapshot (SoupServerMessage * msg)
+StreamImpl::handle_snapshot (SoupServerMessage *msg)
 {
   PartRef latest;
   {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The server layer alone (no GStreamer): real sockets on 127.0.0.1, raw clients. */
 #include "crserver.h"
 #include "netclient.h"
@@ -40,7 +41,7 @@ public:
     peers.push_back (peer);
     cv.notify_all ();
   }
-  void camera_frame (GBytes * frame) override
+  void camera_frame (GBytes *frame) override
   {
     gsize size;
     auto *data = static_cast<const guint8 *> (g_bytes_get_data (frame, &size));
@@ -55,7 +56,7 @@ public:
     disconnect_reasons.push_back (reason);
     cv.notify_all ();
   }
-  template <typename Pred> bool wait (Pred pred, int ms = 5000)
+  template<typename Pred> bool wait (Pred pred, int ms = 5000)
   {
     std::unique_lock<std::mutex> l (m);
     return cv.wait_for (l, std::chrono::milliseconds (ms), pred);
@@ -157,7 +158,8 @@ TEST_F (ServerTest, NextPartHeadersArriveRightAfterEachFrame)
   /* Browsers show a part only once the next boundary and header block are in: the server must
    * send them with the frame, not with the next one. */
   auto stream = add_stream ();
-  MjpegReader viewer (port, "/", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+  MjpegReader viewer (port, "/",
+      "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
       "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n");
   wait_viewers (*stream, 1);
   Bytes frame = fake_frame (5000, 1);
@@ -195,11 +197,11 @@ TEST_F (ServerTest, JoiningViewerNeverGetsAFrameTwice)
     frames.push_back (fake_frame (6000 + i, static_cast<guint8> (i)));
   std::atomic<bool> stop{ false };
   std::thread publisher ([&] {
-        for (int i = 0; !stop; i++) {
-          publish (*stream, frames[i % frames.size ()]);
-          g_usleep (200);
-        }
-      });
+    for (int i = 0; !stop; i++) {
+      publish (*stream, frames[i % frames.size ()]);
+      g_usleep (200);
+    }
+  });
   int repeats = 0;
   for (int round = 0; round < 60; round++) {
     MjpegReader viewer (port);
@@ -228,12 +230,12 @@ TEST_F (ServerTest, FpsQueryCapsOneViewersRate)
   MjpegReader capped (port, "/?fps=4"), full (port, "/");
   wait_viewers (*stream, 2);
   std::thread camera ([&] {
-        for (int i = 1; i < 60; i++) {
-          g_usleep (50000);       /* 20 fps for 3 s */
-          publish (*stream, frames[i]);
-        }
-      });
-  auto read_all = [&](MjpegReader & viewer) {
+    for (int i = 1; i < 60; i++) {
+      g_usleep (50000); /* 20 fps for 3 s */
+      publish (*stream, frames[i]);
+    }
+  });
+  auto read_all = [&] (MjpegReader & viewer) {
     std::vector<int> got;
     Bytes part;
     while (viewer.next_part (part, 1000)) {
@@ -472,9 +474,9 @@ TEST_F (ServerTest, CameraMessagesArriveByteIdenticalAndTextIsIgnored)
     sent.push_back (fake_frame (20000 + i * 1000, i));
     cam.send_binary (sent.back ());
   }
-  sent.push_back (fake_frame (70000, 77));     /* 64-bit length encoding */
+  sent.push_back (fake_frame (70000, 77)); /* 64-bit length encoding */
   cam.send_binary (sent.back ());
-  sent.push_back (fake_frame (100, 78));       /* 7-bit length encoding */
+  sent.push_back (fake_frame (100, 78)); /* 7-bit length encoding */
   cam.send_binary (sent.back ());
   ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == sent.size (); }));
   EXPECT_EQ (rec.frames, sent);
@@ -493,7 +495,7 @@ TEST_F (ServerTest, FragmentedMessageIsReassembled)
   Bytes frame = fake_frame (30000, 5);
   cam.send_frame (2, frame.data (), 10000, false);
   guint8 ping[] = { 'p' };
-  cam.send_frame (9, ping, 1);                 /* control frames may interleave */
+  cam.send_frame (9, ping, 1); /* control frames may interleave */
   cam.send_frame (0, frame.data () + 10000, 10000, false);
   cam.send_frame (0, frame.data () + 20000, 10000, true);
   ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == 1; }));
@@ -518,7 +520,7 @@ TEST_F (ServerTest, NewerCameraTakesOverAndOlderIsToldWhy)
 
   Bytes frame = fake_frame (9000, 4);
   new_cam.send_binary (frame);
-  old_cam.send_binary (fake_frame (9000, 5));  /* too late: must not be delivered */
+  old_cam.send_binary (fake_frame (9000, 5)); /* too late: must not be delivered */
   ASSERT_TRUE (rec.wait ([&] { return rec.frames.size () == 1; }));
   g_usleep (100000);
   ASSERT_EQ (rec.frames.size (), 1u);
@@ -582,7 +584,7 @@ TEST_F (ServerTest, ProtocolViolationsGetTheRightCloseCode)
     { "continuation without a start", crtest::ws_client_frame (0, bad_utf8, 2), 1002 },
     { "bad UTF-8 in text", crtest::ws_client_frame (1, bad_utf8, 2), 1007 },
   };
-  for (const auto &c : cases) {
+  for (const auto & c : cases) {
     WsClient cam (port, "/");
     ASSERT_EQ (cam.status (), 101);
     cam.send_raw (c.bytes);
@@ -617,7 +619,7 @@ TEST_F (ServerTest, CameraThatVanishesIsReported)
     ASSERT_TRUE (rec.wait ([&] { return rec.connected.size () == 1; }));
     Bytes frame = fake_frame (20000, 1);
     Bytes f = crtest::ws_client_frame (2, frame.data (), frame.size ());
-    cam.send_raw (f.data (), f.size () / 2);  /* stops mid-message */
+    cam.send_raw (f.data (), f.size () / 2); /* stops mid-message */
   }
   ASSERT_TRUE (rec.wait ([&] { return rec.disconnect_codes.size () == 1; }));
   EXPECT_EQ (rec.disconnect_codes[0], 1006);
@@ -741,7 +743,7 @@ TEST (ServerRegistry, PortInUseIsAClearError)
 {
   guint port = crtest::free_port ();
   int fd = socket (AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_port = htons (port);
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -786,7 +788,7 @@ port_bindable (guint port)
   int fd = socket (AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_port = htons (port);
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -824,11 +826,11 @@ TEST (ServerRegistry, LastReferenceReleasedInTheServerThreadEndsItAndFreesThePor
     std::condition_variable cv;
     bool ran = false;
     raw->invoke ([s = std::move (server), &m, &cv, &ran] () mutable {
-          s.reset ();
-          std::lock_guard<std::mutex> g (m);
-          ran = true;
-          cv.notify_all ();
-        });
+      s.reset ();
+      std::lock_guard<std::mutex> g (m);
+      ran = true;
+      cv.notify_all ();
+    });
     std::unique_lock<std::mutex> l (m);
     ASSERT_TRUE (cv.wait_for (l, std::chrono::seconds (5), [&] { return ran; }));
   }
@@ -845,11 +847,13 @@ TEST (ServerRegistry, PageHandlerDroppingTheLastReferenceEndsTheServer)
     g_autoptr (GError) error = nullptr;
     auto server = cr::Server::acquire ("127.0.0.1", port, &error);
     ASSERT_TRUE (server) << error->message;
-    page = server->add_page ("/bye", [&page] (SoupServerMessage * msg, const char *,
-            GHashTable *) {
+    page = server->add_page (
+        "/bye",
+        [&page] (SoupServerMessage *msg, const char *, GHashTable *) {
           soup_server_message_set_status (msg, 200, nullptr);
           page.reset ();
-        }, &error);
+        },
+        &error);
     ASSERT_TRUE (page);
   }
   crtest::http_request (port, "GET", "/bye", "", 3000);
@@ -868,20 +872,20 @@ TEST (ServerRegistry, AcquireAndReleaseOfOnePortFromSeveralThreadsNeverFails)
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; t++) {
     threads.emplace_back ([&] {
-          while (g_get_monotonic_time () < end) {
-            g_autoptr (GError) error = nullptr;
-            auto s = cr::Server::acquire ("127.0.0.1", port, &error);
-            if (!s) {
-              std::lock_guard<std::mutex> g (m);
-              if (failures++ == 0)
-                first_error = error->message;
-              continue;
-            }
-            cycles++;
-          }
-        });
+      while (g_get_monotonic_time () < end) {
+        g_autoptr (GError) error = nullptr;
+        auto s = cr::Server::acquire ("127.0.0.1", port, &error);
+        if (!s) {
+          std::lock_guard<std::mutex> g (m);
+          if (failures++ == 0)
+            first_error = error->message;
+          continue;
+        }
+        cycles++;
+      }
+    });
   }
-  for (auto &t : threads)
+  for (auto & t : threads)
     t.join ();
   EXPECT_EQ (failures.load (), 0) << first_error;
   EXPECT_GT (cycles.load (), 10);
@@ -904,20 +908,20 @@ TEST (StreamRace, PublishersRacingStreamRemovalNeverTouchADestroyedSource)
   std::vector<std::thread> publishers;
   for (int t = 0; t < 4; t++) {
     publishers.emplace_back ([&] {
-          while (!stop) {
-            std::shared_ptr<cr::Stream> s = std::atomic_load (&current);
-            if (!s) {
-              std::this_thread::yield ();
-              continue;
-            }
-            for (int i = 0; i < 50; i++) {
-              s->publish (bytes);
-              if (i % 10 == 0)
-                s->finish ();
-            }
-            published += 50;
-          }
-        });
+      while (!stop) {
+        std::shared_ptr<cr::Stream> s = std::atomic_load (&current);
+        if (!s) {
+          std::this_thread::yield ();
+          continue;
+        }
+        for (int i = 0; i < 50; i++) {
+          s->publish (bytes);
+          if (i % 10 == 0)
+            s->finish ();
+        }
+        published += 50;
+      }
+    });
   }
   int cycles = 0;
   gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
@@ -934,7 +938,7 @@ TEST (StreamRace, PublishersRacingStreamRemovalNeverTouchADestroyedSource)
     cycles++;
   }
   stop = true;
-  for (auto &t : publishers)
+  for (auto & t : publishers)
     t.join ();
   g_bytes_unref (bytes);
   EXPECT_GT (cycles, 100);
@@ -975,7 +979,7 @@ TEST (ServerLimits, OutOfDescriptorsIsAnErrorNotAnAbort)
   }
   EXPECT_TRUE (started);
   std::string all;
-  for (const auto &e : errors)
+  for (const auto & e : errors)
     all += e + "\n";
   EXPECT_NE (all.find ("epoll"), std::string::npos) << all;
 }
@@ -986,8 +990,8 @@ TEST (ServerLimits, OutOfDescriptorsIsAnErrorNotAnAbort)
 std::string
 basic_auth (const char *user_pass)
 {
-  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (user_pass),
-      strlen (user_pass));
+  g_autofree gchar *b64 =
+      g_base64_encode (reinterpret_cast<const guchar *> (user_pass), strlen (user_pass));
   return std::string ("Authorization: Basic ") + b64 + "\r\n";
 }
 
@@ -1027,15 +1031,18 @@ TEST (ServerOptionsAgreement, DifferentSettingIsAClearErrorNamingItAndThePort)
     std::function<void (cr::ServerOptions &)> change;
   };
   std::vector<Case> cases = {
-    { "viewer-user", [](cr::ServerOptions & o) { o.viewer_user = "other"; } },
-    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password = "wrong-pw"; } },
-    { "viewer-password", [](cr::ServerOptions & o) { o.viewer_password.clear (); } },
-    { "tls-certificate", [](cr::ServerOptions & o) { o.tls_certificate = "/x/cert.pem";
-            o.tls_key = "/x/key.pem"; } },
-    { "tls-key", [](cr::ServerOptions & o) { o.tls_key = "/x/key.pem"; } },
-    { "request timeout", [](cr::ServerOptions & o) { o.request_timeout_ms = 300; } },
+    { "viewer-user", [] (cr::ServerOptions & o) { o.viewer_user = "other"; } },
+    { "viewer-password", [] (cr::ServerOptions & o) { o.viewer_password = "wrong-pw"; } },
+    { "viewer-password", [] (cr::ServerOptions & o) { o.viewer_password.clear (); } },
+    { "tls-certificate",
+        [] (cr::ServerOptions & o) {
+          o.tls_certificate = "/x/cert.pem";
+          o.tls_key = "/x/key.pem";
+        } },
+    { "tls-key", [] (cr::ServerOptions & o) { o.tls_key = "/x/key.pem"; } },
+    { "request timeout", [] (cr::ServerOptions & o) { o.request_timeout_ms = 300; } },
   };
-  for (const auto &c : cases) {
+  for (const auto & c : cases) {
     cr::ServerOptions other = opts;
     c.change (other);
     g_autoptr (GError) err = nullptr;
@@ -1076,7 +1083,7 @@ TEST (ServerOptionsAgreement, OpenOnLoopbackIsTheUnionOfWhatEveryoneAsks)
   g_autoptr (GError) error = nullptr;
   auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
   ASSERT_TRUE (server) << error->message;
-  auto page = [](SoupServerMessage * msg, const char *, GHashTable *) {
+  auto page = [] (SoupServerMessage *msg, const char *, GHashTable *) {
     soup_server_message_set_status (msg, 200, nullptr);
   };
   auto metrics = server->add_page ("/metrics", page, &error);
@@ -1106,7 +1113,7 @@ TEST (ServerOptionsAgreement, OpenOnLoopbackIsTheUnionOfWhatEveryoneAsks)
 /* Part layout per request                                                                        */
 
 const char kChromium[] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36";
+                         "Chrome/120.0.0.0 Safari/537.36";
 
 TEST (PartLayout, ChosenFromWhatTheClientSends)
 {
@@ -1121,22 +1128,30 @@ TEST (PartLayout, ChosenFromWhatTheClientSends)
     { "Chromium without Sec-Fetch", kChromium, nullptr, L::EARLY_HEADERS },
     { "Chromium opening the URL", kChromium, "document", L::EARLY_HEADERS },
     { "Firefox", "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0", "image",
-      L::EARLY_HEADERS },
-    { "Safari 17", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, "
-      "like Gecko) Version/17.1 Safari/605.1.15", "image", L::EARLY_HEADERS },
-    { "iOS Safari 15 (no Sec-Fetch)", "Mozilla/5.0 (iPhone; CPU iPhone OS 15_7 like Mac OS X) "
-      "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.6 Mobile/15E148 Safari/604.1", nullptr,
-      L::EARLY_HEADERS },
-    { "WebKitGTK", "Mozilla/5.0 (X11; Ubuntu; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like "
-      "Gecko) Version/16.0 Safari/605.1.15", nullptr, L::EARLY_HEADERS },
-    { "Edge", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-      "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91", "image", L::EARLY_HEADERS },
-    { "Android WebView", "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) "
-      "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36",
-      "image", L::EARLY_HEADERS },
+        L::EARLY_HEADERS },
+    { "Safari 17",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, "
+        "like Gecko) Version/17.1 Safari/605.1.15",
+        "image", L::EARLY_HEADERS },
+    { "iOS Safari 15 (no Sec-Fetch)",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 15_7 like Mac OS X) "
+        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.6 Mobile/15E148 Safari/604.1",
+        nullptr, L::EARLY_HEADERS },
+    { "WebKitGTK",
+        "Mozilla/5.0 (X11; Ubuntu; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/16.0 Safari/605.1.15",
+        nullptr, L::EARLY_HEADERS },
+    { "Edge",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
+        "image", L::EARLY_HEADERS },
+    { "Android WebView",
+        "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36",
+        "image", L::EARLY_HEADERS },
     /* Home Assistant's MJPEG camera proxies the bytes to a browser. */
     { "Home Assistant", "HomeAssistant/2024.6.4 aiohttp/3.9.5 Python/3.12", nullptr,
-      L::EARLY_HEADERS },
+        L::EARLY_HEADERS },
     /* A page's script reads the bytes itself. */
     { "fetch() in Chromium", kChromium, "empty", L::CONTENT_LENGTH },
     /* Everything else goes by Content-Length, or cannot read without it. */
@@ -1149,12 +1164,13 @@ TEST (PartLayout, ChosenFromWhatTheClientSends)
     { "aiohttp", "Python/3.11 aiohttp/3.8.4", nullptr, L::CONTENT_LENGTH },
     { "motion", "Motion-netcam/4.5.1", nullptr, L::CONTENT_LENGTH },
     { "GStreamer souphttpsrc", "GStreamer souphttpsrc 1.22.0 libsoup/3.2.2", nullptr,
-      L::CONTENT_LENGTH },
+        L::CONTENT_LENGTH },
     { "no User-Agent", nullptr, nullptr, L::CONTENT_LENGTH },
     { "empty User-Agent", "", nullptr, L::CONTENT_LENGTH },
   };
   for (const Case & c : cases) {
-    EXPECT_EQ (cr::choose_part_layout (nullptr, c.user_agent, c.sec_fetch_dest), c.layout) << c.what;
+    EXPECT_EQ (cr::choose_part_layout (nullptr, c.user_agent, c.sec_fetch_dest), c.layout)
+        << c.what;
     /* ?content-length= overrides whatever the client is. */
     EXPECT_EQ (cr::choose_part_layout ("1", c.user_agent, c.sec_fetch_dest), L::CONTENT_LENGTH)
         << c.what;
@@ -1189,8 +1205,7 @@ expect_early_headers (MjpegReader & viewer, const Bytes & frame)
 }
 
 void
-expect_content_length (MjpegReader & viewer, const Bytes & frame, gint64 before_us,
-    gint64 after_us)
+expect_content_length (MjpegReader & viewer, const Bytes & frame, gint64 before_us, gint64 after_us)
 {
   Bytes got;
   ASSERT_TRUE (viewer.next_part (got, 2000));
@@ -1200,7 +1215,8 @@ expect_content_length (MjpegReader & viewer, const Bytes & frame, gint64 before_
   const std::string & stamp = viewer.part_headers ().at ("x-timestamp");
   /* seconds.microseconds, wall clock, the moment the frame was published. */
   ASSERT_TRUE (g_regex_match_simple ("^[0-9]+\\.[0-9]{6}$", stamp.c_str (), G_REGEX_DEFAULT,
-          G_REGEX_MATCH_DEFAULT)) << stamp;
+      G_REGEX_MATCH_DEFAULT))
+      << stamp;
   gint64 us = g_ascii_strtoll (stamp.c_str (), nullptr, 10) * G_USEC_PER_SEC +
       g_ascii_strtoll (stamp.c_str () + stamp.find ('.') + 1, nullptr, 10);
   EXPECT_GE (us, before_us);
@@ -1266,7 +1282,7 @@ public:
   explicit Go2rtcReader (guint port) : fd_ (crtest::connect_loopback (port))
   {
     std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Go-http-client/1.1\r\n"
-        "Accept-Encoding: gzip\r\n\r\n";
+                      "Accept-Encoding: gzip\r\n\r\n";
     EXPECT_EQ (send (fd_, req.data (), req.size (), MSG_NOSIGNAL), ssize_t (req.size ()));
     std::string line;
     /* net/http reads the response head before handing the body to Next(). */
@@ -1399,17 +1415,17 @@ TEST_F (ServerTest, FfmpegHandsEachFrameOnAtOnce)
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
   const gchar *argv[] = { "ffmpeg", "-nostdin", "-loglevel", "quiet", "-probesize", "32",
     "-analyzeduration", "0", "-fflags", "nobuffer", "-i", url.c_str (), "-c", "copy",
-    "-flush_packets", "1", "-f", "mjpeg", "pipe:1", nullptr
-  };
+    "-flush_packets", "1", "-f", "mjpeg", "pipe:1", nullptr };
   GPid pid;
   gint out = -1;
   g_autoptr (GError) error = nullptr;
   ASSERT_TRUE (g_spawn_async_with_pipes (nullptr, const_cast<gchar **> (argv), nullptr,
-          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-              G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &pid, nullptr, &out, nullptr,
-          &error)) << error->message;
+      static_cast<GSpawnFlags> (
+          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL),
+      nullptr, nullptr, &pid, nullptr, &out, nullptr, &error))
+      << error->message;
   std::unique_ptr<void, std::function<void (void *)>> reap (reinterpret_cast<void *> (1),
-      [pid, out](void *) {
+      [pid, out] (void *) {
         kill (pid, SIGKILL);
         waitpid (pid, nullptr, 0);
         close (out);
@@ -1418,7 +1434,7 @@ TEST_F (ServerTest, FfmpegHandsEachFrameOnAtOnce)
   /* ffmpeg -c copy -f mjpeg writes each part's bytes unchanged: a frame is out once the pipe ends
    * with it. */
   Bytes pipe;
-  auto wait_frame = [&](const Bytes & frame, int timeout_ms) -> bool {
+  auto wait_frame = [&] (const Bytes & frame, int timeout_ms) -> bool {
     gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
     for (;;) {
       if (pipe.size () >= frame.size () &&

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """WebKitGTK (the engine of GNOME Web and of Safari's family) showing URL in a window on the X
 display in $DISPLAY; after each of the given delays (ms from the load) it saves a snapshot of the
 visible page as OUT-N.png and prints "snapshot N", then quits.
