@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* camrelay: jpegfallback, a live JPEG stream with a placeholder picture for when it stalls.
- */
+/* camrelay: jpegfallback, a live JPEG stream with a placeholder picture for when it stalls. */
 #pragma once
 
 #include <gst/gst.h>
