@@ -6,7 +6,6 @@
 
 #include "crconnection.h"
 #include "crregistry.h"
-#include "crrequesttimer.h"
 #include "crserver-private.h"
 
 #include "camrelay-config.h"
@@ -202,14 +201,6 @@ ServerImpl::teardown ()
   if (soup_) {
     soup_server_disconnect (soup_);
     g_clear_object (&soup_);
-  }
-  /* Cancelled operations still report, through this context: let them, so nothing leaks. */
-  for (auto *closing : timed_out_tls_)
-    closing->abort ();
-  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
-  while (!timed_out_tls_.empty () && g_get_monotonic_time () < deadline) {
-    if (!g_main_context_iteration (context_, FALSE))
-      g_usleep (1000);
   }
   poller_.reset ();
 }

@@ -19,7 +19,6 @@ class Connection;
 class IngestRouteImpl;
 class PageRouteImpl;
 class StreamImpl;
-class TimedOutTlsClose;
 
 class ServerImpl : public Server, public std::enable_shared_from_this<ServerImpl>
 {
@@ -111,8 +110,6 @@ private:
 
   friend class Connection;
   std::set<Connection *> connections_;
-  friend class TimedOutTlsClose;
-  std::set<TimedOutTlsClose *> timed_out_tls_;
 };
 
 }  // namespace cr
