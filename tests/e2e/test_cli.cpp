@@ -121,8 +121,8 @@ TEST (Cli, DefaultWithoutPlaceholderIsRefused)
 TEST (Cli, ShippedConfigsPassCheck)
 {
   std::string root = source_path ("");
-  for (const char *name :
-      { "configs/default.conf", "configs/three-cameras.conf", "configs/home.conf" }) {
+  for (const char *name : { "configs/default.conf", "configs/three-cameras.conf",
+           "configs/home.conf", "configs/origin.conf", "configs/edge.conf" }) {
     std::string file = source_path (name);
     RunResult r = camrelay ({ "--config", file, "--check" }, root);
     EXPECT_EQ (r.code, 0) << name << ":\n" << r.output;
