@@ -108,6 +108,9 @@ struct StreamSettings
   guint stall_timeout_ms = 60000;
   /* Unsent bytes the kernel may hold for a viewer (TCP_NOTSENT_LOWAT); bounds a slow viewer's lag. */
   guint send_lowat = 16 * 1024;
+  /* Server thread, when the number of viewers changes (the new number); never after the stream is
+   * removed. Must not block. */
+  std::function<void (guint viewers)> on_viewers;
 };
 
 struct StreamStats

@@ -341,6 +341,7 @@ StreamImpl::detach ()
   }
   /* Viewers finish the part in flight and the closing boundary on their own (a cut-off part would
    * be a broken picture); they no longer report to this stream. */
+  settings_.on_viewers = nullptr;
   std::vector<Viewer *> viewers;
   viewers.swap (viewers_);
   for (Viewer *v : viewers)
@@ -586,6 +587,8 @@ StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & pe
   }
   auto *viewer = new Viewer (*this, io, socket, peer, with_length, boundary);
   viewers_.push_back (viewer);
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
   g_debug ("viewer %s joined %s (%zu now)", peer.c_str (), settings_.path.c_str (),
       viewers_.size ());
   /* The latest frame at once, so a 1 fps camera or the placeholder shows without waiting. */
@@ -603,6 +606,8 @@ StreamImpl::viewer_gone (Viewer * viewer)
       break;
     }
   }
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
   std::lock_guard<std::mutex> lock (mutex_);
   stats_.viewers = viewers_.size ();
 }
