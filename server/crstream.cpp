@@ -362,6 +362,10 @@ StreamImpl::publish (GBytes * jpeg, const char *content_type)
   pending_.push_back (part);
   if (pending_.size () > MAX_PENDING)
     pending_.pop_front ();
+  if (!marked_) {
+    marked_ = true;
+    server_->mark_pending (id_);
+  }
   stats_.frames_in++;
   if (wake_)
     g_source_set_ready_time (wake_, 0);
@@ -380,6 +384,10 @@ StreamImpl::finish ()
   std::lock_guard<std::mutex> lock (mutex_);
   finished_ = true;
   finish_pending_ = true;
+  if (!marked_) {
+    marked_ = true;
+    server_->mark_pending (id_);
+  }
   if (wake_)
     g_source_set_ready_time (wake_, 0);
 }
@@ -428,6 +436,7 @@ StreamImpl::fan_out_pending ()
   bool pending;
   {
     std::lock_guard<std::mutex> lock (mutex_);
+    marked_ = false;
     pending = !pending_.empty () || finish_pending_;
   }
   if (pending)
