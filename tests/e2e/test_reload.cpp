@@ -115,7 +115,7 @@ TEST (Reload, AddsRemovesAndChangesCamerasWhileAnUnchangedOneLosesNothing)
   WsClient added_cam (relay.port, "/ws/added");
   EXPECT_EQ (added_cam.status (), 101);
 
-  EXPECT_EQ (reloads (relay, "applied"), 1);
+  EXPECT_TRUE (wait_until ([&] { return reloads (relay, "applied") == 1; }));
   EXPECT_EQ (reloads (relay, "refused"), 0);
   EXPECT_NE (http_get (relay.port, "/metrics").text ().find
       ("camrelay_config_reloads_total{result=\"applied\"} 1"), std::string::npos);
@@ -150,13 +150,15 @@ TEST (Reload, AFileWithAnErrorIsRefusedWholeAndTheCamerasCarryOn)
   EXPECT_NE (relay.proc->output ().find (expected), std::string::npos)
       << "not the --check message: " << expected << "\n" << relay.proc->output ();
 
-  EXPECT_EQ (reloads (relay, "refused"), 1);
+  EXPECT_TRUE (wait_until ([&] { return reloads (relay, "refused") == 1; }));
   EXPECT_EQ (reloads (relay, "applied"), 0);
   EXPECT_EQ (http_get (relay.port, "/stream/b").status, 404);
   /* Same camera connection, same viewer, the next frame comes through. */
   ASSERT_TRUE (cam.send_binary (frames[1]));
-  ASSERT_TRUE (viewer.next_part (part));
-  EXPECT_EQ (part, frames[1]);
+  int repeats = 0;
+  while (viewer.next_part (part) && part == frames[0])
+    repeats++;
+  EXPECT_EQ (part, frames[1]) << "after " << repeats << " repeats of the first frame";
   EXPECT_EQ (camera_int (relay, "a", "frames_received"), 2);
 }
 
