@@ -51,7 +51,17 @@ struct CameraStatus
     auto it = counters.find (key);
     return it == counters.end ()? 0 : it->second;
   }
-  guint64 counter (elements::Field field) const { return counter (elements::counter_key (field)); }
+  guint64 counter (elements::Field field) const
+  {
+    /* The keys once: /status and /metrics look up dozens per camera, for a thousand cameras. */
+    static const std::vector<std::string> keys = [] {
+      std::vector<std::string> k;
+      for (gsize i = 0; i < static_cast<gsize> (elements::Field::COUNT); i++)
+        k.push_back (elements::counter_key (static_cast<elements::Field> (i)));
+      return k;
+    } ();
+    return counter (keys[static_cast<gsize> (field)]);
+  }
 };
 
 class Camera
