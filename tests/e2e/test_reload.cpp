@@ -82,8 +82,8 @@ TEST (Reload, AddsRemovesAndChangesCamerasWhileAnUnchangedOneLosesNothing)
   std::thread reader ([&] { seen = read_until_last (keep_viewer, frames, &others); });
 
   g_usleep (500 * 1000);
-  relay.dir.write ("camrelay.conf", std::string (HEADER) +
-      "[camera keep]\n[camera changed]\ntimeout = 3\n[camera added]\n");
+  relay.dir.write ("camrelay.conf",
+      std::string (HEADER) + "[camera keep]\n[camera changed]\ntimeout = 3\n[camera added]\n");
   relay.proc->send_signal (SIGHUP);
   EXPECT_TRUE (relay.proc->wait_for_output ("1 added, 1 removed, 1 changed, 1 unchanged", 10000))
       << relay.proc->output ();
@@ -110,15 +110,18 @@ TEST (Reload, AddsRemovesAndChangesCamerasWhileAnUnchangedOneLosesNothing)
   EXPECT_EQ (http_get (relay.port, "/snapshot/changed.jpg").status, 200);
 
   /* The added camera runs. */
-  EXPECT_TRUE (wait_until ([&] { return http_get (relay.port, "/snapshot/added.jpg").status ==
-                200; })) << relay.proc->output ();
+  EXPECT_TRUE (wait_until ([&] {
+    return http_get (relay.port, "/snapshot/added.jpg").status == 200;
+  })) << relay.proc->output ();
   WsClient added_cam (relay.port, "/ws/added");
   EXPECT_EQ (added_cam.status (), 101);
 
   EXPECT_TRUE (wait_until ([&] { return reloads (relay, "applied") == 1; }));
   EXPECT_EQ (reloads (relay, "refused"), 0);
-  EXPECT_NE (http_get (relay.port, "/metrics").text ().find
-      ("camrelay_config_reloads_total{result=\"applied\"} 1"), std::string::npos);
+  EXPECT_NE (http_get (relay.port, "/metrics")
+                 .text ()
+                 .find ("camrelay_config_reloads_total{result=\"applied\"} 1"),
+      std::string::npos);
 }
 
 TEST (Reload, AFileWithAnErrorIsRefusedWholeAndTheCamerasCarryOn)
@@ -136,8 +139,8 @@ TEST (Reload, AFileWithAnErrorIsRefusedWholeAndTheCamerasCarryOn)
   EXPECT_EQ (part, frames[0]);
 
   /* A new camera and a broken one: nothing of it may apply. */
-  relay.dir.write ("camrelay.conf", std::string (HEADER) +
-      "[camera a]\n[camera b]\ntimeout = soon\n");
+  relay.dir.write ("camrelay.conf",
+      std::string (HEADER) + "[camera a]\n[camera b]\ntimeout = soon\n");
   Process check ({ program_path (), "--config", relay.conf, "--check" });
   EXPECT_EQ (check.wait (20000), 2);
   std::string expected = check.output ();
@@ -148,7 +151,8 @@ TEST (Reload, AFileWithAnErrorIsRefusedWholeAndTheCamerasCarryOn)
   relay.proc->send_signal (SIGHUP);
   EXPECT_TRUE (relay.proc->wait_for_output ("reload refused", 10000)) << relay.proc->output ();
   EXPECT_NE (relay.proc->output ().find (expected), std::string::npos)
-      << "not the --check message: " << expected << "\n" << relay.proc->output ();
+      << "not the --check message: " << expected << "\n"
+      << relay.proc->output ();
 
   EXPECT_TRUE (wait_until ([&] { return reloads (relay, "refused") == 1; }));
   EXPECT_EQ (reloads (relay, "applied"), 0);
@@ -167,8 +171,8 @@ TEST (Reload, ServerChangesAreReportedAsNeedingARestart)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera a]\n")) << relay.proc->output ();
-  relay.dir.write ("camrelay.conf", std::string (HEADER) +
-      "viewer-user = u\nviewer-password = p\n[camera a]\n");
+  relay.dir.write ("camrelay.conf",
+      std::string (HEADER) + "viewer-user = u\nviewer-password = p\n[camera a]\n");
   relay.proc->send_signal (SIGHUP);
   EXPECT_TRUE (relay.proc->wait_for_output ("needs a restart", 10000)) << relay.proc->output ();
   EXPECT_TRUE (wait_until ([&] { return reloads (relay, "applied") == 1; }));
