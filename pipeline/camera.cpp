@@ -217,6 +217,7 @@ Camera::teardown ()
     connected_ = false;
     peer_.clear ();
     fps_ = 0;
+    received_ = 0;
   }
   if (bus_watch_) {
     g_source_remove (bus_watch_);
@@ -437,13 +438,15 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
 void
 Camera::sample ()
 {
-  /* Only the frame counter: a thousand idle cameras are sampled every second. */
+  /* Only the frame counter, and only while a camera is connected (frames come from nowhere
+   * else): a thousand idle cameras are sampled every second. */
   GstElement *src;
+  guint64 received;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    src = ref_or_null (elements_.src);
+    src = connected_ ? ref_or_null (elements_.src) : nullptr;
+    received = received_;
   }
-  guint64 received = 0;
   if (GstStructure *s = element_stats (src)) {
     gst_structure_get_uint64 (s, elements::name (Field::SrcMessages), &received);
     gst_structure_free (s);
@@ -467,6 +470,8 @@ Camera::sample ()
     fps = (frames - first.frames) * 1e6 / (t - first.time_us);
   std::lock_guard<std::mutex> guard (lock_);
   fps_ = fps;
+  if (elements_.src)
+    received_ = received;
 }
 
 std::vector<guint>

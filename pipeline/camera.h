@@ -141,6 +141,7 @@ private:
   bool connected_ = false;
   std::string peer_;
   double fps_ = 0;
+  guint64 received_ = 0;                  /* the running pipeline's frame count at the last sample */
   std::map<std::string, guint64> base_;   /* counters of the pipelines already torn down */
   guint64 restarts_ = 0;
   std::string last_error_;
