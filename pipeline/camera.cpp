@@ -31,21 +31,36 @@ element_stats (GstElement * element)
   return s;
 }
 
+/* Adds every guint64 field of @s to @into as "PREFIX.FIELD". */
+static void
+add_structure_counters (const GstStructure * s, const char *prefix,
+    std::map<std::string, guint64> & into)
+{
+  if (!s)
+    return;
+  std::string key (prefix);
+  key += '.';
+  const gsize stem = key.size ();
+  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
+    const gchar *field = gst_structure_nth_field_name (s, i);
+    const GValue *v = gst_structure_get_value (s, field);
+    if (!G_VALUE_HOLDS_UINT64 (v))
+      continue;
+    key.resize (stem);
+    key += field;
+    into[key] += g_value_get_uint64 (v);
+  }
+}
+
 /* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
 static void
 add_element_counters (GstElement * element, const char *prefix,
     std::map<std::string, guint64> & into)
 {
   GstStructure *s = element_stats (element);
-  if (!s)
-    return;
-  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
-    const gchar *field = gst_structure_nth_field_name (s, i);
-    const GValue *v = gst_structure_get_value (s, field);
-    if (G_VALUE_HOLDS_UINT64 (v))
-      into[std::string (prefix) + "." + field] += g_value_get_uint64 (v);
-  }
-  gst_structure_free (s);
+  add_structure_counters (s, prefix, into);
+  if (s)
+    gst_structure_free (s);
 }
 
 static GstElement *
@@ -505,12 +520,20 @@ Camera::status () const
     st.last_error = last_error_;
     st.last_error_us = last_error_us_;
     e.src = ref_or_null (elements_.src);
+    e.validate = ref_or_null (elements_.validate);
+    e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
   }
-  add_counters (st.counters);
+  /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
+  GstStructure *src_stats = element_stats (e.src);
+  GstStructure *sink_stats = element_stats (e.sink);
+  add_structure_counters (src_stats, elements::WSJPEGSRC, st.counters);
+  add_element_counters (e.validate, elements::JPEGVALIDATE, st.counters);
+  add_element_counters (e.fallback, elements::JPEGFALLBACK, st.counters);
+  add_structure_counters (sink_stats, elements::MJPEGHTTPSINK, st.counters);
 
   /* The elements know best whether a camera is connected and how many viewers there are now. */
-  if (GstStructure *s = element_stats (e.src)) {
+  if (GstStructure *s = src_stats) {
     gboolean connected = FALSE;
     if (gst_structure_get_boolean (s, elements::name (Field::SrcConnected), &connected)) {
       st.connected = connected;
@@ -519,7 +542,7 @@ Camera::status () const
     }
     gst_structure_free (s);
   }
-  if (GstStructure *s = element_stats (e.sink)) {
+  if (GstStructure *s = sink_stats) {
     gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
     gst_structure_free (s);
   }
