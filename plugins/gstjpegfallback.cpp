@@ -159,8 +159,11 @@ struct CrJpegFallbackPrivate
   GstPad *feed_pad = nullptr;
   GstPad *live_pad = nullptr;
   GstPad *placeholder_pad = nullptr;
-  /* Set at READY->PAUSED from the shared cache; read by the streaming thread. */
+  /* Set at READY->PAUSED from the shared cache; read by the streaming thread. The buffer owns
+   * the bytes (placeholder_data, placeholder_size), shared with other elements. */
   GstBuffer *placeholder = nullptr;
+  const guint8 *placeholder_data = nullptr;
+  gsize placeholder_size = 0;
   GstCaps *placeholder_caps = nullptr;
   /* FALSE when a GStreamer element jpegfallback needs is not installed. */
   bool complete = false;
@@ -547,6 +550,17 @@ on_placeholder_tick (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     return GST_PAD_PROBE_DROP;
   st.placeholder_frames++;
   st.placeholder_out = true;
+  guard.unlock ();
+
+  /* Each tick gets a memory of its own over the shared bytes: a GstMemory counts at most 255
+   * maps at once, and every camera showing the file keeps its latest frame mapped. */
+  CrJpegFallbackPrivate *priv = self->priv;
+  GstBuffer *tick = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  gst_buffer_replace_all_memory (tick, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          const_cast < guint8 * >(priv->placeholder_data), priv->placeholder_size, 0,
+          priv->placeholder_size, gst_buffer_ref (priv->placeholder),
+          (GDestroyNotify) gst_buffer_unref));
+  GST_PAD_PROBE_INFO_DATA (info) = tick;
   return GST_PAD_PROBE_OK;
 }
 
@@ -767,6 +781,8 @@ struct CachedPlaceholder
   /* The file as it was read: a change to any of these means read it again. */
   guint64 device = 0, inode = 0, mtime = 0, size = 0;
   GstBuffer *image = nullptr;   /* SOI..EOI, with tables: what viewers get; never written */
+  const guint8 *image_data = nullptr;   /* image's bytes */
+  gsize image_size = 0;
   guint width = 0, height = 0;
 };
 
@@ -784,7 +800,7 @@ mtime_ns (const GStatBuf & st)
  * after posting an error naming the path. */
 static GstBuffer *
 load_placeholder (CrJpegFallback * self, const std::string & path, guint * width,
-    guint * height)
+    guint * height, const guint8 ** bytes, gsize * length)
 {
   GStatBuf st;
   bool stat_ok = g_stat (path.c_str (), &st) == 0;
@@ -798,6 +814,8 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
         && it->second.mtime == mtime_ns (st) && it->second.size == (guint64) st.st_size) {
       *width = it->second.width;
       *height = it->second.height;
+      *bytes = it->second.image_data;
+      *length = it->second.image_size;
       return gst_buffer_ref (it->second.image);
     }
   }
@@ -836,6 +854,8 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
 
   *width = res.info.width;
   *height = res.info.height;
+  *bytes = image;
+  *length = size;
   if (stat_ok) {
     std::lock_guard < std::mutex > guard (placeholder_cache_lock);
     CachedPlaceholder & entry = (*placeholder_cache)[path];
@@ -845,6 +865,8 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
     entry.mtime = mtime_ns (st);
     entry.size = st.st_size;
     entry.image = gst_buffer_ref (buffer);
+    entry.image_data = image;
+    entry.image_size = size;
     entry.width = *width;
     entry.height = *height;
   }
@@ -866,11 +888,15 @@ prepare_placeholder (CrJpegFallback * self)
   }
 
   guint width = 0, height = 0;
-  GstBuffer *image = load_placeholder (self, path, &width, &height);
+  const guint8 *bytes = nullptr;
+  gsize length = 0;
+  GstBuffer *image = load_placeholder (self, path, &width, &height, &bytes, &length);
   if (!image)
     return FALSE;
   gst_clear_buffer (&priv->placeholder);
   priv->placeholder = image;
+  priv->placeholder_data = bytes;
+  priv->placeholder_size = length;
   gst_clear_caps (&priv->placeholder_caps);
   priv->placeholder_caps = gst_caps_new_simple ("image/jpeg",
       "parsed", G_TYPE_BOOLEAN, TRUE,

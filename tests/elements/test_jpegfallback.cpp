@@ -688,6 +688,26 @@ TEST_F (JpegFallback, ElementsShowingTheSameFileShareItsBytes)
   gst_harness_teardown (h2);
 }
 
+/* A sink keeps its latest frame mapped, and a thousand cameras may show the same file: a
+ * GstMemory counts at most 255 maps at once, so the ticks must not all share one. */
+TEST_F (JpegFallback, HundredsOfPlaceholderFramesMappedAtOnce)
+{
+  ASSERT_NO_FATAL_FAILURE (start (30));
+  ASSERT_NO_FATAL_FAILURE (advance_to (10 * GST_SECOND));
+  std::vector<GstBuffer *> frames;
+  while (GstBuffer * b = gst_harness_try_pull (h))
+    frames.push_back (b);
+  ASSERT_GE (frames.size (), 300u);
+  std::vector<GstMapInfo> maps (frames.size ());
+  for (size_t i = 0; i < frames.size (); i++)
+    ASSERT_TRUE (gst_buffer_map (frames[i], &maps[i], GST_MAP_READ)) << "frame " << i;
+  for (size_t i = 0; i < frames.size (); i++) {
+    EXPECT_EQ (maps[i].size, media->placeholder_bytes.size ());
+    gst_buffer_unmap (frames[i], &maps[i]);
+    gst_buffer_unref (frames[i]);
+  }
+}
+
 /* Start-up failures: the element in a pipeline, as an application would see it. */
 class JpegFallbackStartup:public JpegFallback
 {
