@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: one camera's pipeline at run time. */
 #define G_LOG_DOMAIN "camrelay"
 
@@ -17,12 +18,14 @@ static const guint BACKOFF_MAX_MS = 30000;
 static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
 /* At most one log line about rejected frames per camera in this time. */
 static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
+/* on-demand: a pulled camera is closed this long after the last viewer left. */
+static const gint64 DEMAND_LINGER_US = 5 * G_USEC_PER_SEC;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
 /* The element's "stats" structure, or nullptr if it has none. */
 static GstStructure *
-element_stats (GstElement * element)
+element_stats (GstElement *element)
 {
   if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
     return nullptr;
@@ -33,7 +36,7 @@ element_stats (GstElement * element)
 
 /* Adds every guint64 field of @s to @into as "PREFIX.FIELD". */
 static void
-add_structure_counters (const GstStructure * s, const char *prefix,
+add_structure_counters (const GstStructure *s, const char *prefix,
     std::map<std::string, guint64> & into)
 {
   if (!s)
@@ -54,7 +57,7 @@ add_structure_counters (const GstStructure * s, const char *prefix,
 
 /* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
 static void
-add_element_counters (GstElement * element, const char *prefix,
+add_element_counters (GstElement *element, const char *prefix,
     std::map<std::string, guint64> & into)
 {
   GstStructure *s = element_stats (element);
@@ -64,7 +67,7 @@ add_element_counters (GstElement * element, const char *prefix,
 }
 
 static GstElement *
-ref_or_null (GstElement * e)
+ref_or_null (GstElement *e)
 {
   return e ? GST_ELEMENT (gst_object_ref (e)) : nullptr;
 }
@@ -72,7 +75,7 @@ ref_or_null (GstElement * e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink }) {
+  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -137,6 +140,8 @@ Camera::build (std::string & error)
       slot = &found.fallback;
     else if (g_str_equal (factory, elements::MJPEGHTTPSINK))
       slot = &found.sink;
+    else if (g_str_equal (factory, elements::PULLJPEGSRC))
+      slot = &found.pull;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -156,6 +161,12 @@ Camera::build (std::string & error)
     peer_.clear ();
   }
 
+  /* on-demand: closed until a viewer comes (see update_demand). */
+  if (found.pull && config_.on_demand) {
+    demand_open_ = false;
+    g_object_set (found.pull, elements::ACTIVE, FALSE, nullptr);
+  }
+
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
   bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
   return true;
@@ -171,8 +182,8 @@ Camera::start ()
     return;
   }
   g_debug ("camera %s: starting %s", config_.name.c_str (),
-      config_.has_secret ? "(pipeline not logged: it holds a secret)" :
-      config_.line.description ().c_str ());
+      config_.has_secret ? "(pipeline not logged: it holds a secret)"
+                         : config_.line.description ().c_str ());
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
@@ -226,7 +237,7 @@ Camera::teardown ()
   add_counters (last);
   {
     std::lock_guard<std::mutex> guard (lock_);
-    for (const auto &[key, value] : last)
+    for (const auto & [key, value] : last)
       base_[key] += value;
     elements_.clear ();
     connected_ = false;
@@ -314,11 +325,11 @@ Camera::on_restart (gpointer data)
 }
 
 gboolean
-Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
+Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
 {
   auto *self = static_cast<Camera *> (data);
   switch (GST_MESSAGE_TYPE (message)) {
-    case GST_MESSAGE_ERROR:{
+    case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_error (message, &error, &debug);
@@ -329,7 +340,7 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
       self->handle_error (cause);
       return G_SOURCE_CONTINUE;
     }
-    case GST_MESSAGE_WARNING:{
+    case GST_MESSAGE_WARNING: {
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_warning (message, &error, &debug);
@@ -350,7 +361,7 @@ Camera::on_bus_message (GstBus *, GstMessage * message, gpointer data)
 }
 
 void
-Camera::handle_element_message (GstMessage * message)
+Camera::handle_element_message (GstMessage *message)
 {
   const GstStructure *s = gst_message_get_structure (message);
   const char *name = config_.name.c_str ();
@@ -373,8 +384,7 @@ Camera::handle_element_message (GstMessage * message)
       set_state (elements::ACTIVE_LIVE);
   } else if (gst_structure_has_name (s, elements::MSG_DISCONNECTED)) {
     const gchar *peer = gst_structure_get_string (s, elements::name (Field::DisconnectedPeer));
-    const gchar *reason = gst_structure_get_string (s,
-        elements::name (Field::DisconnectedReason));
+    const gchar *reason = gst_structure_get_string (s, elements::name (Field::DisconnectedReason));
     guint code = 0;
     gst_structure_get_uint (s, elements::name (Field::DisconnectedCode), &code);
     bool current;
@@ -387,8 +397,8 @@ Camera::handle_element_message (GstMessage * message)
         peer_.clear ();
       }
     }
-    g_info ("camera %s: %s disconnected (%u%s%s)", name, peer, code,
-        reason && *reason ? " " : "", reason ? reason : "");
+    g_info ("camera %s: %s disconnected (%u%s%s)", name, peer, code, reason && *reason ? " " : "",
+        reason ? reason : "");
     if (current && !have_fallback)
       set_state ("offline");
   } else if (gst_structure_has_name (s, elements::MSG_SWITCHED)) {
@@ -403,13 +413,23 @@ Camera::handle_element_message (GstMessage * message)
       g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
   } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
+  } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
+    /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
+    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
+    const gchar *state = gst_structure_get_string (s, elements::name (Field::PullStateState));
+    const gchar *reason = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    if (g_strcmp0 (state, elements::PULL_RETRYING) == 0)
+      g_warning ("camera %s: source %s failed: %s; retrying (1 s to 30 s apart) until it answers",
+          name, location, reason ? reason : "");
+    else
+      g_info ("camera %s: source %s %s", name, location, state);
   }
 }
 
 /* jpegvalidate reports at most once a second per reason; a camera sending garbage for hours
  * still deserves fewer lines than that. */
 void
-Camera::handle_rejected (const GstStructure * s)
+Camera::handle_rejected (const GstStructure *s)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 suppressed = 0, size = 0, count = 0;
@@ -426,10 +446,10 @@ Camera::handle_rejected (const GstStructure * s)
   const gchar *reason = gst_structure_get_string (s, elements::name (Field::RejectedReason));
   const gchar *detail = gst_structure_get_string (s, elements::name (Field::RejectedDetail));
   g_warning ("camera %s: rejected a %" G_GUINT64_FORMAT "-byte frame as %s: %s "
-      "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
-      " rejections not logged since the last line)", config_.name.c_str (), size,
-      reason ? reason : "?", detail ? detail : "", count, count == 1 ? "frame" : "frames",
-      unlogged);
+             "(%" G_GUINT64_FORMAT " %s for this reason; %" G_GUINT64_FORMAT
+             " rejections not logged since the last line)",
+      config_.name.c_str (), size, reason ? reason : "?", detail ? detail : "", count,
+      count == 1 ? "frame" : "frames", unlogged);
 }
 
 void
@@ -442,28 +462,35 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.validate = ref_or_null (elements_.validate);
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
+    e.pull = ref_or_null (elements_.pull);
   }
   add_element_counters (e.src, elements::WSJPEGSRC, into);
   add_element_counters (e.validate, elements::JPEGVALIDATE, into);
   add_element_counters (e.fallback, elements::JPEGFALLBACK, into);
   add_element_counters (e.sink, elements::MJPEGHTTPSINK, into);
+  add_element_counters (e.pull, elements::PULLJPEGSRC, into);
   e.clear ();
 }
 
 void
 Camera::sample ()
 {
-  /* Only the frame counter, and only while a camera is connected (frames come from nowhere
-   * else): a thousand idle cameras are sampled every second. */
+  /* Only the frame counter, and for a camera that pushes only while one is connected (its
+   * frames come from nowhere else): a thousand idle cameras are sampled every second. */
   GstElement *src;
   guint64 received;
+  const bool pulled = config_.pulled ();
   {
     std::lock_guard<std::mutex> guard (lock_);
-    src = connected_ ? ref_or_null (elements_.src) : nullptr;
+    if (pulled)
+      src = ref_or_null (elements_.pull);
+    else
+      src = connected_ ? ref_or_null (elements_.src) : nullptr;
     received = received_;
   }
   if (GstStructure *s = element_stats (src)) {
-    gst_structure_get_uint64 (s, elements::name (Field::SrcMessages), &received);
+    gst_structure_get_uint64 (s, elements::name (pulled ? Field::PullFrames : Field::SrcMessages),
+        &received);
     gst_structure_free (s);
   }
   if (src)
@@ -472,10 +499,12 @@ Camera::sample ()
   guint64 frames;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    const std::string key = elements::counter_key (Field::SrcMessages);
+    const std::string key =
+        elements::counter_key (config_.pulled () ? Field::PullFrames : Field::SrcMessages);
     auto it = base_.find (key);
-    frames = received + (it == base_.end ()? 0 : it->second);
+    frames = received + (it == base_.end () ? 0 : it->second);
   }
+  update_demand ();
   samples_.push_back ({ t, frames });
   while (samples_.size () > 2 && t - samples_[1].time_us >= FPS_WINDOW_US)
     samples_.pop_front ();
@@ -485,8 +514,45 @@ Camera::sample ()
     fps = (frames - first.frames) * 1e6 / (t - first.time_us);
   std::lock_guard<std::mutex> guard (lock_);
   fps_ = fps;
-  if (elements_.src)
+  if (pulled ? elements_.pull != nullptr : elements_.src != nullptr)
     received_ = received;
+}
+
+/* on-demand: a pulled camera is open while a viewer watches or a snapshot was asked for, and
+ * closed DEMAND_LINGER_US after the last one. Main thread, from sample(). */
+void
+Camera::update_demand ()
+{
+  if (!config_.on_demand)
+    return;
+  GstElement *pull, *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    pull = ref_or_null (elements_.pull);
+    sink = ref_or_null (elements_.sink);
+  }
+  guint viewers = 0;
+  guint64 snapshots = 0;
+  if (GstStructure *s = element_stats (sink)) {
+    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &viewers);
+    gst_structure_get_uint64 (s, elements::name (Field::SinkSnapshots), &snapshots);
+    gst_structure_free (s);
+  }
+  gint64 now = g_get_monotonic_time ();
+  if (viewers > 0 || snapshots != snapshots_seen_)
+    last_demand_us_ = now;
+  snapshots_seen_ = snapshots;
+  bool want = last_demand_us_ && now - last_demand_us_ < DEMAND_LINGER_US;
+  if (pull && want != demand_open_) {
+    demand_open_ = want;
+    g_info ("camera %s: %s the source (%s)", config_.name.c_str (), want ? "opening" : "closing",
+        want ? "a viewer wants it" : "no viewer for a few seconds");
+    g_object_set (pull, elements::ACTIVE, want ? TRUE : FALSE, nullptr);
+  }
+  if (pull)
+    gst_object_unref (pull);
+  if (sink)
+    gst_object_unref (sink);
 }
 
 std::vector<guint>
@@ -523,14 +589,17 @@ Camera::status () const
     e.validate = ref_or_null (elements_.validate);
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
+    e.pull = ref_or_null (elements_.pull);
   }
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
   GstStructure *src_stats = element_stats (e.src);
   GstStructure *sink_stats = element_stats (e.sink);
+  GstStructure *pull_stats = element_stats (e.pull);
   add_structure_counters (src_stats, elements::WSJPEGSRC, st.counters);
   add_element_counters (e.validate, elements::JPEGVALIDATE, st.counters);
   add_element_counters (e.fallback, elements::JPEGFALLBACK, st.counters);
   add_structure_counters (sink_stats, elements::MJPEGHTTPSINK, st.counters);
+  add_structure_counters (pull_stats, elements::PULLJPEGSRC, st.counters);
 
   /* The elements know best whether a camera is connected and how many viewers there are now. */
   if (GstStructure *s = src_stats) {
@@ -544,6 +613,22 @@ Camera::status () const
   }
   if (GstStructure *s = sink_stats) {
     gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
+    gst_structure_free (s);
+  }
+  if (config_.pulled ()) {
+    st.source = config_.source_shown;
+    st.source_state = "starting";
+    st.source_reconnects = st.counter (Field::PullReconnects);
+  }
+  if (GstStructure *s = pull_stats) {
+    const gchar *state = gst_structure_get_string (s, elements::name (Field::PullState));
+    const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
+    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));
+    st.source_state = state ? state : "";
+    st.source_error = error ? error : "";
+    if (location)
+      st.source = location;
+    st.connected = st.source_state == elements::PULL_STREAMING;
     gst_structure_free (s);
   }
   e.clear ();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: one camera's pipeline at run time.
  *
  * Each camera runs its own GstPipeline, watched on the main GMainContext. An error in it is logged
@@ -30,10 +31,10 @@ struct CameraStatus
   /* "live", "placeholder" (jpegfallback shows its picture), "offline" (no jpegfallback and no
    * camera connected), "starting" or "restarting" (after an error). */
   std::string state;
-  gint64 since_us = 0;          /* g_get_real_time() of the last change of state */
+  gint64 since_us = 0; /* g_get_real_time() of the last change of state */
   bool connected = false;
   std::string peer;
-  double fps = 0;               /* frames received per second, recent average */
+  double fps = 0; /* frames received per second, recent average */
   /* Counters summed over every pipeline this camera ran, keyed "element.field", e.g.
    * "wsjpegsrc.messages", "jpegvalidate.too-small", "mjpeghttpsink.bytes-sent". */
   std::map<std::string, guint64> counters;
@@ -42,6 +43,13 @@ struct CameraStatus
   std::string last_error;
   gint64 last_error_us = 0;
 
+  /* A pulled camera (pulljpegsrc): its URL without credentials, "" for a pushing camera; its
+   * state ("connecting", "streaming", "retrying", "idle"), reconnects and last failure. */
+  std::string source;
+  std::string source_state;
+  guint64 source_reconnects = 0;
+  std::string source_error;
+
   std::vector<std::string> ingest_paths;
   std::string stream_path;
   std::string snapshot_path;
@@ -49,7 +57,7 @@ struct CameraStatus
   guint64 counter (const std::string & key) const
   {
     auto it = counters.find (key);
-    return it == counters.end ()? 0 : it->second;
+    return it == counters.end () ? 0 : it->second;
   }
   guint64 counter (elements::Field field) const
   {
@@ -59,7 +67,7 @@ struct CameraStatus
       for (gsize i = 0; i < static_cast<gsize> (elements::Field::COUNT); i++)
         k.push_back (elements::counter_key (static_cast<elements::Field> (i)));
       return k;
-    } ();
+    }();
     return counter (keys[static_cast<gsize> (field)]);
   }
 };
@@ -96,24 +104,26 @@ public:
 private:
   struct Elements
   {
-    GstElement *src = nullptr;        /* wsjpegsrc */
-    GstElement *validate = nullptr;   /* jpegvalidate */
-    GstElement *fallback = nullptr;   /* jpegfallback */
-    GstElement *sink = nullptr;       /* mjpeghttpsink */
+    GstElement *src = nullptr;      /* wsjpegsrc */
+    GstElement *validate = nullptr; /* jpegvalidate */
+    GstElement *fallback = nullptr; /* jpegfallback */
+    GstElement *sink = nullptr;     /* mjpeghttpsink */
+    GstElement *pull = nullptr;     /* pulljpegsrc */
     void clear ();
   };
 
-  static gboolean on_bus_message (GstBus * bus, GstMessage * message, gpointer self);
+  static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);
   static gboolean on_restart (gpointer self);
 
   bool build (std::string & error);
   void handle_error (const std::string & cause);
-  void handle_element_message (GstMessage * message);
-  void handle_rejected (const GstStructure * s);
+  void handle_element_message (GstMessage *message);
+  void handle_rejected (const GstStructure *s);
   void teardown ();
   void set_state (const std::string & state);
   std::string running_state () const;
   void add_counters (std::map<std::string, guint64> & into) const;
+  void update_demand ();
 
   CameraConfig config_;
 
@@ -132,6 +142,10 @@ private:
     guint64 frames;
   };
   std::deque<Sample> samples_;
+  /* on-demand: when a viewer or a snapshot last wanted the camera, and the snapshots seen. */
+  gint64 last_demand_us_ = 0;
+  guint64 snapshots_seen_ = 0;
+  bool demand_open_ = false;
 
   /* Guards everything below. */
   mutable std::mutex lock_;
@@ -141,8 +155,8 @@ private:
   bool connected_ = false;
   std::string peer_;
   double fps_ = 0;
-  guint64 received_ = 0;                  /* the running pipeline's frame count at the last sample */
-  std::map<std::string, guint64> base_;   /* counters of the pipelines already torn down */
+  guint64 received_ = 0;                /* the running pipeline's frame count at the last sample */
+  std::map<std::string, guint64> base_; /* counters of the pipelines already torn down */
   guint64 restarts_ = 0;
   std::string last_error_;
   gint64 last_error_us_ = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relays JPEG frames from WebSocket cameras to MJPEG viewers.
  *
  * The program reads a configuration (or uses the built-in legacy default), runs one GStreamer
@@ -70,7 +71,7 @@ ensure_plugin ()
     dirs.emplace_back (canon);
   }
   dirs.emplace_back (CAMRELAY_PLUGINDIR);
-  for (const auto &d : dirs) {
+  for (const auto & d : dirs) {
     if (g_file_test (d.c_str (), G_FILE_TEST_IS_DIR) &&
         gst_registry_scan_path (gst_registry_get (), d.c_str ()) && present ())
       return true;
@@ -98,8 +99,8 @@ is_wildcard (const std::string & address)
 std::string
 base_url (const camrelay::Config & config, guint port, bool tls, bool websocket)
 {
-  std::string host = is_wildcard (config.server.address) ? g_get_host_name () :
-      config.server.address;
+  std::string host =
+      is_wildcard (config.server.address) ? g_get_host_name () : config.server.address;
   if (host.find (':') != std::string::npos)
     host = "[" + host + "]";
   const char *scheme = websocket ? (tls ? "wss" : "ws") : (tls ? "https" : "http");
@@ -113,11 +114,11 @@ startup_line (const camrelay::Config & config, const cr::Server & server)
   std::string ws = base_url (config, server.port (), server.tls (), true);
   std::string line = std::string ("camrelay ") + CAMRELAY_VERSION + " listening on " +
       config.server.address + " port " + std::to_string (server.port ()) + ":";
-  for (const auto &c : config.cameras) {
-    line += " camera " + c.name + " takes frames on";
-    for (const auto &p : c.routes_ingest)
+  for (const auto & c : config.cameras) {
+    line += " camera " + c.name + (c.pulled () ? " pulls " + c.source_shown : " takes frames on");
+    for (const auto & p : c.routes_ingest)
       line += " " + ws + p;
-    if (c.routes_ingest.empty ())
+    if (c.routes_ingest.empty () && !c.pulled ())
       line += " (none)";
     if (!c.routes_stream.empty ())
       line += ", streams " + http + c.routes_stream;
@@ -125,8 +126,8 @@ startup_line (const camrelay::Config & config, const cr::Server & server)
       line += ", snapshot " + http + c.routes_snapshot;
     line += ";";
   }
-  line += " status " + http + "/status, metrics " + http + "/metrics, viewer page " + http +
-      "/view";
+  line +=
+      " status " + http + "/status, metrics " + http + "/metrics, viewer page " + http + "/view";
   return line;
 }
 
@@ -136,13 +137,13 @@ warn_open_ingest (const camrelay::Config & config, guint port)
   if (is_loopback (config.server.address))
     return;
   std::string open;
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     if (!c.has_secret && !c.routes_ingest.empty ())
-      open += (open.empty ()? "" : ", ") + c.name;
+      open += (open.empty () ? "" : ", ") + c.name;
   }
   if (!open.empty ())
     g_warning ("listening on %s beyond this machine with no ingest secret for camera %s: "
-        "anyone who reaches port %u can send pictures (set secret= in the [camera] section)",
+               "anyone who reaches port %u can send pictures (set secret= in the [camera] section)",
         config.server.address.c_str (), open.c_str (), port);
 }
 
@@ -152,15 +153,17 @@ print_check (const camrelay::Config & config)
   printf ("# %s: configuration OK, %zu camera%s on %s port %u\n", config.origin ().c_str (),
       config.cameras.size (), config.cameras.size () == 1 ? "" : "s",
       config.server.address.c_str (), config.server.port);
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     std::string ingest;
-    for (const auto &p : c.routes_ingest)
-      ingest += (ingest.empty ()? "" : " ") + p;
-    printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n",
-        c.name.c_str (), ingest.empty ()? "(none)" : ingest.c_str (),
-        c.routes_stream.empty ()? "(none)" : c.routes_stream.c_str (),
-        c.routes_snapshot.empty ()? "(none)" : c.routes_snapshot.c_str (),
-        c.placeholder_file.empty ()? "(none)" : c.placeholder_file.c_str ());
+    for (const auto & p : c.routes_ingest)
+      ingest += (ingest.empty () ? "" : " ") + p;
+    if (c.pulled ())
+      ingest = "(none; pulls " + c.source_shown + (c.on_demand ? " on demand)" : ")");
+    printf ("# [camera %s] ingest %s, stream %s, snapshot %s, placeholder %s\n", c.name.c_str (),
+        ingest.empty () ? "(none)" : ingest.c_str (),
+        c.routes_stream.empty () ? "(none)" : c.routes_stream.c_str (),
+        c.routes_snapshot.empty () ? "(none)" : c.routes_snapshot.c_str (),
+        c.placeholder_file.empty () ? "(none)" : c.placeholder_file.c_str ());
     printf ("%s\n", c.line.command ().c_str ());
   }
 }
@@ -169,7 +172,7 @@ print_check (const camrelay::Config & config)
 bool
 same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, guint port)
 {
-  for (const auto &c : cameras) {
+  for (const auto & c : cameras) {
     for (guint p : c->bound_ports ()) {
       if (p != 0 && p != port)
         return false;
@@ -183,9 +186,9 @@ using CameraList = std::vector<std::unique_ptr<camrelay::Camera>>;
 /* What runs, and what a reload needs to change it. Main thread. */
 struct Relay
 {
-  std::string file;               /* "" = the built-in default */
+  std::string file; /* "" = the built-in default */
   gint port_override = -1;
-  camrelay::Config config;        /* the running configuration */
+  camrelay::Config config; /* the running configuration */
   std::shared_ptr<cr::Server> server;
   CameraList cameras;
   camrelay::PageContext ctx;
@@ -215,12 +218,12 @@ void
 record_reload (Relay & r, bool applied, const std::string & what, const std::string & restart)
 {
   r.server->invoke_sync ([&] {
-        (applied ? r.ctx.reloads_applied : r.ctx.reloads_refused)++;
-        r.ctx.last_reload = what;
-        r.ctx.last_reload_us = g_get_real_time ();
-        if (applied)
-          r.ctx.restart_needed = restart;
-      });
+    (applied ? r.ctx.reloads_applied : r.ctx.reloads_refused)++;
+    r.ctx.last_reload = what;
+    r.ctx.last_reload_us = g_get_real_time ();
+    if (applied)
+      r.ctx.restart_needed = restart;
+  });
 }
 
 /* SIGHUP: reads the file as --check would and refuses it whole on any error. Otherwise cameras
@@ -246,7 +249,8 @@ reload (Relay & r)
     restart = camrelay::server_changes (r.config.server, fresh.server);
     if (!restart.empty ()) {
       g_warning ("reload: [server] %s changed in %s: that needs a restart of camrelay; the "
-          "running [server] settings stay", restart.c_str (), r.file.c_str ());
+                 "running [server] settings stay",
+          restart.c_str (), r.file.c_str ());
       fresh.server = r.config.server;
       ok = camrelay::resolve_config (fresh, message);
     }
@@ -258,12 +262,12 @@ reload (Relay & r)
   }
 
   std::map<std::string, std::unique_ptr<camrelay::Camera>> old;
-  for (auto &c : r.cameras)
+  for (auto & c : r.cameras)
     old[c->name ()] = std::move (c);
   CameraList next;
   std::vector<camrelay::Camera *> to_start;
   size_t changed = 0, unchanged = 0, added = 0;
-  for (const auto &cc : fresh.cameras) {
+  for (const auto & cc : fresh.cameras) {
     auto it = old.find (cc.name);
     if (it != old.end () && camrelay::same_camera (it->second->config (), cc)) {
       next.push_back (std::move (it->second));
@@ -271,20 +275,20 @@ reload (Relay & r)
       unchanged++;
       continue;
     }
-    (it != old.end ()? changed : added)++;
+    (it != old.end () ? changed : added)++;
     next.push_back (std::make_unique<camrelay::Camera> (cc));
     to_start.push_back (next.back ().get ());
   }
   /* Left in @old: the cameras removed or changed; they free their paths before the new ones. */
   std::vector<camrelay::Camera *> to_stop;
-  for (auto &[name, c] : old)
+  for (auto & [name, c] : old)
     to_stop.push_back (c.get ());
   stop_cameras (to_stop);
   r.server->invoke_sync ([&] {
-        r.ctx.cameras.clear ();
-        for (auto &c : next)
-          r.ctx.cameras.push_back (c.get ());
-      });
+    r.ctx.cameras.clear ();
+    for (auto & c : next)
+      r.ctx.cameras.push_back (c.get ());
+  });
   for (auto *c : to_stop)
     c->stop ();
   old.clear ();
@@ -342,7 +346,7 @@ run (Relay & r)
   camrelay::PageContext & ctx = r.ctx;
   ctx.started_real_us = g_get_real_time ();
   ctx.started_mono_us = g_get_monotonic_time ();
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     cameras.push_back (std::make_unique<camrelay::Camera> (c));
     ctx.cameras.push_back (cameras.back ().get ());
   }
@@ -356,18 +360,21 @@ run (Relay & r)
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   guint sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   guint sighup = g_unix_signal_add (SIGHUP, on_reload_signal, &r);
-  guint sampler = g_timeout_add_seconds (1,[](gpointer data) -> gboolean {
-        for (auto &c : *static_cast<CameraList *> (data))
+  guint sampler = g_timeout_add_seconds (
+      1,
+      [] (gpointer data) -> gboolean {
+        for (auto & c : *static_cast<CameraList *> (data))
           c->sample ();
         return G_SOURCE_CONTINUE;
-      }, &cameras);
+      },
+      &cameras);
 
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     c->start ();
   if (!same_server (cameras, server.port ())) {
     g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
-        "plugin does not share the program's server (libcamrelay-server must be one shared "
-        "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
+                "plugin does not share the program's server (libcamrelay-server must be one shared "
+                "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
     return EXIT_CANNOT_RUN;
   }
   g_message ("%s", startup_line (config, server).c_str ());
@@ -380,11 +387,11 @@ run (Relay & r)
   g_source_remove (sigterm);
   g_source_remove (sighup);
   std::vector<camrelay::Camera *> all;
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     all.push_back (c.get ());
   stop_cameras (all);
   pages.reset ();
-  for (auto &c : cameras)
+  for (auto & c : cameras)
     c->stop ();
   cameras.clear ();
   r.server.reset ();
@@ -399,14 +406,14 @@ main (int argc, char **argv)
   Options opt;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config,
-      "Read the configuration from FILE (without it: the built-in legacy setup)", "FILE" },
+        "Read the configuration from FILE (without it: the built-in legacy setup)", "FILE" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &opt.port,
-      "Listen on port N instead of the configured one (0 = any free port)", "N" },
+        "Listen on port N instead of the configured one (0 = any free port)", "N" },
     { "check", 0, 0, G_OPTION_ARG_NONE, &opt.check,
-      "Check the configuration and placeholder files, print the pipelines, exit 0 (or 2)",
-      nullptr },
+        "Check the configuration and placeholder files, print the pipelines, exit 0 (or 2)",
+        nullptr },
     { "print-pipeline", 0, 0, G_OPTION_ARG_NONE, &opt.print_pipeline,
-      "Print each camera's pipeline as a gst-launch-1.0 command line and exit", nullptr },
+        "Print each camera's pipeline as a gst-launch-1.0 command line and exit", nullptr },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", nullptr },
     { nullptr },
   };
@@ -444,7 +451,7 @@ main (int argc, char **argv)
 
   if (!ensure_plugin ()) {
     g_printerr ("camrelay: the camrelay GStreamer plugin (libgstcamrelay.so) was not found; "
-        "set GST_PLUGIN_PATH to the directory that holds it\n");
+                "set GST_PLUGIN_PATH to the directory that holds it\n");
     return EXIT_CANNOT_RUN;
   }
 
@@ -466,7 +473,7 @@ main (int argc, char **argv)
   }
 
   if (opt.print_pipeline) {
-    for (const auto &c : config.cameras)
+    for (const auto & c : config.cameras)
       printf ("%s\n", c.line.command ().c_str ());
     return EXIT_OK;
   }

@@ -19,15 +19,71 @@ namespace camrelay {
 namespace {
 
 const char *const SERVER_KEYS[] = {
-  "address", "port", "viewer-user", "viewer-password", "metrics-open-on-loopback",
-  "tls-certificate", "tls-key",
+  "address",
+  "port",
+  "viewer-user",
+  "viewer-password",
+  "metrics-open-on-loopback",
+  "tls-certificate",
+  "tls-key",
 };
 
 const char *const CAMERA_KEYS[] = {
-  "ingest-paths", "stream-path", "snapshot-path", "placeholder", "timeout", "placeholder-fps",
-  "min-size", "max-size", "max-message-size", "max-viewers", "decode-check", "secret",
-  "latest-file", "pipeline",
+  "ingest-paths",
+  "stream-path",
+  "snapshot-path",
+  "placeholder",
+  "timeout",
+  "placeholder-fps",
+  "min-size",
+  "max-size",
+  "max-message-size",
+  "max-viewers",
+  "decode-check",
+  "secret",
+  "latest-file",
+  "pipeline",
+  "source",
+  "snapshot-interval",
+  "on-demand",
 };
+
+/* Keys that only mean something for a camera that pushes frames over WebSocket. */
+const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
+
+/* A pulled camera's URL: checks it and gives it without credentials in @shown. */
+bool
+valid_source (const std::string & source, std::string & shown, std::string & why)
+{
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GUri) uri = g_uri_parse (source.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  if (!uri) {
+    why = "\"" + source + "\" is not websocket or a URL (" + error->message + ")";
+    return false;
+  }
+  std::string scheme = g_uri_get_scheme (uri);
+  bool v4l2 = scheme == "v4l2";
+  if (scheme != "http" && scheme != "https" && scheme != "rtsp" && scheme != "rtsps" &&
+      scheme != "rtspt" && !v4l2) {
+    why = "\"" + scheme +
+        ":\" is not a source camrelay knows (websocket, http://, https://, "
+        "rtsp://, rtsps://, rtspt:// or v4l2:///dev/videoN)";
+    return false;
+  }
+  if (v4l2) {
+    const gchar *path = g_uri_get_path (uri);
+    if (!path || path[0] != '/' || (g_uri_get_host (uri) && *g_uri_get_host (uri))) {
+      why = "a V4L2 source names the device after three slashes, e.g. v4l2:///dev/video0";
+      return false;
+    }
+  } else if (!g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    why = "\"" + source + "\" has no host";
+    return false;
+  }
+  g_autofree gchar *partial = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
+  shown = partial;
+  return true;
+}
 
 bool
 valid_camera_name (const std::string & name)
@@ -91,8 +147,9 @@ describe_range (guint64 min, guint64 max)
 class SectionReader
 {
 public:
-  SectionReader (GKeyFile * kf, std::string section, Reporter & report)
-    : kf_ (kf), section_ (std::move (section)), report_ (report) { }
+  SectionReader (GKeyFile *kf, std::string section, Reporter & report)
+    : kf_ (kf), section_ (std::move (section)), report_ (report)
+  {}
 
   bool has (const char *key) const
   {
@@ -114,11 +171,11 @@ public:
 
   bool uint (const char *key, guint64 min, guint64 max, guint64 & out)
   {
-    return parsed (key, [&](const std::string & v) -> std::string {
-          if (parse_uint (v, min, max, out))
-            return "";
-          return describe_range (min, max) + ", got \"" + v + "\"";
-        });
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      if (parse_uint (v, min, max, out))
+        return "";
+      return describe_range (min, max) + ", got \"" + v + "\"";
+    });
   }
 
   template<typename T> bool uint_as (const char *key, guint64 min, guint64 max, T & out)
@@ -132,38 +189,39 @@ public:
 
   bool boolean (const char *key, bool & out)
   {
-    return parsed (key, [&](const std::string & v) -> std::string {
-          if (parse_bool (v, out))
-            return "";
-          return "expected true or false, got \"" + v + "\"";
-        });
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      if (parse_bool (v, out))
+        return "";
+      return "expected true or false, got \"" + v + "\"";
+    });
   }
 
   bool seconds (const char *key, double min, double max, double & out)
   {
-    return parsed (key, [&](const std::string & v) -> std::string {
-          gchar *end = nullptr;
-          errno = 0;
-          double d = g_ascii_strtod (v.c_str (), &end);
-          if (v.empty () || errno || !end || *end || !std::isfinite (d) || d < min || d > max) {
-            g_autofree gchar *range = g_strdup_printf ("expected a number of seconds from %g "
-                "to %g", min, max);
-            return std::string (range) + ", got \"" + v + "\"";
-          }
-          out = d;
-          return "";
-        });
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      gchar *end = nullptr;
+      errno = 0;
+      double d = g_ascii_strtod (v.c_str (), &end);
+      if (v.empty () || errno || !end || *end || !std::isfinite (d) || d < min || d > max) {
+        g_autofree gchar *range = g_strdup_printf ("expected a number of seconds from %g "
+                                                   "to %g",
+            min, max);
+        return std::string (range) + ", got \"" + v + "\"";
+      }
+      out = d;
+      return "";
+    });
   }
 
   bool path (const char *key, bool allow_empty, std::string & out)
   {
-    return parsed (key, [&](const std::string & v) -> std::string {
-          std::string why;
-          if (!(allow_empty && v.empty ()) && !valid_path (v, why))
-            return why;
-          out = v;
-          return "";
-        });
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      std::string why;
+      if (!(allow_empty && v.empty ()) && !valid_path (v, why))
+        return why;
+      out = v;
+      return "";
+    });
   }
 
   bool unknown_keys (const char *const *known, gsize n_known, const char *what)
@@ -178,8 +236,8 @@ public:
         std::string list;
         for (gsize k = 0; k < n_known; k++)
           list += (k ? ", " : "") + std::string (known[k]);
-        return report_.fail (section_, keys[i], std::string ("unknown key (a ") + what +
-            " section knows " + list + ")");
+        return report_.fail (section_, keys[i],
+            std::string ("unknown key (a ") + what + " section knows " + list + ")");
       }
     }
     return true;
@@ -216,7 +274,7 @@ private:
 };
 
 bool
-read_server (GKeyFile * kf, ServerConfig & s, Reporter & report)
+read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
 {
   SectionReader r (kf, "server", report);
   if (!r.unknown_keys (SERVER_KEYS, G_N_ELEMENTS (SERVER_KEYS), "[server]"))
@@ -231,26 +289,27 @@ read_server (GKeyFile * kf, ServerConfig & s, Reporter & report)
   std::string host = s.address == "localhost" ? "127.0.0.1" : s.address;
   g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (host.c_str ());
   if (!inet)
-    return report.fail ("server", "address", "\"" + s.address +
-        "\" is not an IP address (use e.g. 0.0.0.0, ::, 127.0.0.1)");
+    return report.fail ("server", "address",
+        "\"" + s.address + "\" is not an IP address (use e.g. 0.0.0.0, ::, 127.0.0.1)");
   if (s.viewer_user.find (':') != std::string::npos)
     return report.fail ("server", "viewer-user", "may not contain a colon (HTTP Basic auth)");
   if (s.viewer_user.empty () != s.viewer_password.empty ())
-    return report.fail ("server", s.viewer_user.empty ()? "viewer-user" : "viewer-password",
+    return report.fail ("server", s.viewer_user.empty () ? "viewer-user" : "viewer-password",
         "viewer-user and viewer-password go together: set both, or neither");
   if (s.tls_certificate.empty () != s.tls_key.empty ())
-    return report.fail ("server", s.tls_certificate.empty ()? "tls-certificate" : "tls-key",
+    return report.fail ("server", s.tls_certificate.empty () ? "tls-certificate" : "tls-key",
         "tls-certificate and tls-key go together: set both, or neither");
   return true;
 }
 
 bool
-read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter & report)
+read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter & report)
 {
   std::string section = "camera " + name;
   SectionReader r (kf, section, report);
   if (!valid_camera_name (name))
-    return report.fail (section, "", "camera names may use letters, digits, - and _ "
+    return report.fail (section, "",
+        "camera names may use letters, digits, - and _ "
         "(they appear in URLs and metrics), starting with a letter or digit");
   if (!r.unknown_keys (CAMERA_KEYS, G_N_ELEMENTS (CAMERA_KEYS), "[camera NAME]"))
     return false;
@@ -269,7 +328,7 @@ read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter
     if (c.ingest_paths.empty ())
       return report.fail (section, "ingest-paths", "give at least one path, e.g. /ws/" + name);
     std::set<std::string> seen;
-    for (const auto &p : c.ingest_paths) {
+    for (const auto & p : c.ingest_paths) {
       std::string why;
       if (!valid_path (p, why))
         return report.fail (section, "ingest-paths", why);
@@ -279,31 +338,63 @@ read_camera (GKeyFile * kf, const std::string & name, CameraConfig & c, Reporter
   }
   if (!r.path ("stream-path", false, c.stream_path) ||
       !r.path ("snapshot-path", true, c.snapshot_path) ||
-      !r.string ("placeholder", c.placeholder) ||
-      !r.seconds ("timeout", 0.001, 1e6, c.timeout) ||
+      !r.string ("placeholder", c.placeholder) || !r.seconds ("timeout", 0.001, 1e6, c.timeout) ||
       !r.uint_as ("placeholder-fps", 1, 30, c.placeholder_fps) ||
       !r.uint_as ("min-size", 0, G_MAXUINT, c.min_size) ||
       !r.uint_as ("max-size", 0, G_MAXUINT, c.max_size) ||
       !r.uint_as ("max-message-size", 1024, G_MAXUINT32, c.max_message_size) ||
       !r.uint_as ("max-viewers", 0, G_MAXINT, c.max_viewers) ||
-      !r.boolean ("decode-check", c.decode_check) ||
-      !r.string ("secret", c.secret) ||
-      !r.string ("latest-file", c.latest_file) ||
-      !r.string ("pipeline", c.pipeline))
+      !r.boolean ("decode-check", c.decode_check) || !r.string ("secret", c.secret) ||
+      !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
+      !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
+      !r.boolean ("on-demand", c.on_demand))
     return false;
+
+  if (r.has ("source")) {
+    std::string source;
+    if (!r.string ("source", source))
+      return false;
+    if (source != "websocket") {
+      std::string why;
+      if (!valid_source (source, c.source_shown, why))
+        return report.fail (section, "source", why);
+      c.source = source;
+    }
+  }
+  if (!c.pulled ()) {
+    for (const char *key : { "snapshot-interval", "on-demand" }) {
+      if (r.has (key))
+        return report.fail (section, key,
+            "only applies to a pulled source (source = http://..., "
+            "rtsp://... or v4l2://...); this camera pushes over WebSocket");
+    }
+  } else {
+    for (const char *key : PUSH_ONLY_KEYS) {
+      if (r.has (key))
+        return report.fail (section, key,
+            "has no effect with source = " + c.source_shown +
+                " (the camera is pulled, not pushing over WebSocket)");
+    }
+    if (r.has ("snapshot-interval") && !g_str_has_prefix (c.source.c_str (), "http"))
+      return report.fail (section, "snapshot-interval",
+          "only applies to an http:// or "
+          "https:// snapshot URL");
+    c.ingest_paths.clear ();
+  }
 
   if (c.placeholder.empty ())
     return report.fail (section, "placeholder", "give the path of a JPEG file");
   if (c.max_size != 0 && c.min_size > c.max_size)
-    return report.fail (section, "min-size", "is larger than max-size (" +
-        std::to_string (c.max_size) + ")");
+    return report.fail (section, "min-size",
+        "is larger than max-size (" + std::to_string (c.max_size) + ")");
   if (c.stream_path == c.snapshot_path)
-    return report.fail (section, "snapshot-path", c.snapshot_path +
-        " is also the stream-path; give the snapshot its own path");
+    return report.fail (section, "snapshot-path",
+        c.snapshot_path + " is also the stream-path; give the snapshot its own path");
   if (!c.pipeline.empty ()) {
-    for (const auto &key : c.keys_set) {
+    for (const auto & key : c.keys_set) {
       if (key != "pipeline")
-        return report.fail (section, key, "has no effect with pipeline= (set it as a property "
+        return report.fail (section, key,
+            "has no effect with pipeline= (set it as a property "
             "in the description instead)");
     }
   }

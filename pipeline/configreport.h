@@ -15,7 +15,7 @@ namespace camrelay {
 class Reporter
 {
 public:
-  Reporter (const Config & config, std::string & out) : origin_ (config.origin ()), out_ (out) { }
+  Reporter (const Config & config, std::string & out) : origin_ (config.origin ()), out_ (out) {}
 
   /* Always returns false, so that a check can end with "return report.fail (...)". */
   bool fail (const std::string & section, const std::string & key, const std::string & text)

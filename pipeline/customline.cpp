@@ -22,7 +22,7 @@ bool
 is_server_setting (const std::string & name)
 {
   for (const char *setting : { "tls-certificate", "tls-key", "viewer-user", "viewer-password",
-          "open-on-loopback", "request-timeout" }) {
+           "open-on-loopback", "request-timeout" }) {
     if (name == setting)
       return true;
   }
@@ -42,7 +42,7 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
   if (in.empty ())
     return report.fail (section, "pipeline", "is empty");
 
-  std::vector<std::string> &out = c.line.tokens;
+  std::vector<std::string> & out = c.line.tokens;
   out.clear ();
   for (gsize i = 0; i < in.size ();) {
     std::string factory = in[i];
@@ -56,11 +56,13 @@ rewrite_custom_line (const Config & config, CameraConfig & c, Reporter & report)
     std::string name, value;
     for (; i < in.size () && split_property (in[i], name, value); i++) {
       if (is_network_element (factory) && (name == "address" || name == "port"))
-        return report.fail (section, "pipeline", "leave " + name + "= out of " + factory +
-            ": every camera shares the [server] address and port");
+        return report.fail (section, "pipeline",
+            "leave " + name + "= out of " + factory +
+                ": every camera shares the [server] address and port");
       if (is_network_element (factory) && is_server_setting (name))
-        return report.fail (section, "pipeline", "leave " + name + "= out of " + factory +
-            ": the [server] section sets it for every camera");
+        return report.fail (section, "pipeline",
+            "leave " + name + "= out of " + factory +
+                ": the [server] section sets it for every camera");
       if (factory == elements::JPEGFALLBACK && name == "placeholder") {
         if (!find_placeholder (config, gst_unquote (value), c.placeholder_file, why))
           return report.fail (section, "pipeline", "jpegfallback placeholder: " + why);

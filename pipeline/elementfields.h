@@ -22,8 +22,15 @@ inline constexpr char WSJPEGSRC[] = "wsjpegsrc";
 inline constexpr char JPEGVALIDATE[] = "jpegvalidate";
 inline constexpr char JPEGFALLBACK[] = "jpegfallback";
 inline constexpr char MJPEGHTTPSINK[] = "mjpeghttpsink";
+inline constexpr char PULLJPEGSRC[] = "pulljpegsrc";
 
-inline constexpr const char *FACTORIES[] = { WSJPEGSRC, JPEGVALIDATE, JPEGFALLBACK, MJPEGHTTPSINK };
+inline constexpr const char *FACTORIES[] = {
+  WSJPEGSRC,
+  JPEGVALIDATE,
+  JPEGFALLBACK,
+  MJPEGHTTPSINK,
+  PULLJPEGSRC,
+};
 
 /* Properties the program reads back (g_object_get) or sets on an element it makes itself
  * (g_object_set). The ones it sets through a description are checked against the element's own
@@ -42,10 +49,13 @@ inline constexpr char MAX_SIZE[] = "max-size";
 inline constexpr char MAX_WIDTH[] = "max-width";
 inline constexpr char MAX_HEIGHT[] = "max-height";
 inline constexpr char DECODE_CHECK[] = "decode-check";
+inline constexpr char ACTIVE[] = "active";
+inline constexpr char LOCATION[] = "location";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
-template<GType T> GType
+template<GType T>
+GType
 fundamental ()
 {
   return T;
@@ -82,6 +92,9 @@ inline constexpr Property PROPERTIES[] = {
   { MJPEGHTTPSINK, PORT, fundamental<G_TYPE_UINT>, READ },
   { MJPEGHTTPSINK, PATH, fundamental<G_TYPE_STRING>, READ },
   { MJPEGHTTPSINK, SNAPSHOT_PATH, fundamental<G_TYPE_STRING>, READ },
+  { PULLJPEGSRC, STATS, gst_structure_get_type, READ },
+  { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
+  { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
 };
 
 /* Element messages (their structure names). */
@@ -90,10 +103,19 @@ inline constexpr char MSG_CONNECTED[] = "wsjpegsrc-connected";
 inline constexpr char MSG_DISCONNECTED[] = "wsjpegsrc-disconnected";
 inline constexpr char MSG_SWITCHED[] = "jpegfallback-switched";
 inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
+inline constexpr char MSG_PULL_STATE[] = "pulljpegsrc-state";
 
 inline constexpr const char *MESSAGES[] = {
-  MSG_CONNECTED, MSG_DISCONNECTED, MSG_SWITCHED, MSG_REJECTED,
+  MSG_CONNECTED,
+  MSG_DISCONNECTED,
+  MSG_SWITCHED,
+  MSG_REJECTED,
+  MSG_PULL_STATE,
 };
+
+/* The values of pulljpegsrc's "state" the program tells apart. */
+inline constexpr char PULL_STREAMING[] = "streaming";
+inline constexpr char PULL_RETRYING[] = "retrying";
 
 /* The values of jpegfallback's "active" (stats field and message field) the program tells apart. */
 inline constexpr char ACTIVE_LIVE[] = "live";
@@ -104,30 +126,79 @@ inline constexpr char ACTIVE_PLACEHOLDER[] = "placeholder";
 enum class Field
 {
   /* wsjpegsrc stats */
-  SrcConnections, SrcMessages, SrcBytes, SrcTextMessages, SrcRefusedMessages, SrcProtocolErrors,
-  SrcInvalidUtf8, SrcConnectionsLost, SrcUnauthorized, SrcTakeovers, SrcPings, SrcDropped,
-  SrcConnected, SrcPeer,
+  SrcConnections,
+  SrcMessages,
+  SrcBytes,
+  SrcTextMessages,
+  SrcRefusedMessages,
+  SrcProtocolErrors,
+  SrcInvalidUtf8,
+  SrcConnectionsLost,
+  SrcUnauthorized,
+  SrcTakeovers,
+  SrcPings,
+  SrcDropped,
+  SrcConnected,
+  SrcPeer,
   /* jpegvalidate stats: totals, then one counter per rejection reason */
-  ValidateAccepted, ValidateRejected, ValidateBytesAccepted, ValidateTrimmed, ValidateDhtInserted,
-  ValidateTooSmall, ValidateTooLarge, ValidateNotJpeg, ValidateTruncated, ValidateMalformed,
-  ValidateMerged, ValidateDecodeFailed,
+  ValidateAccepted,
+  ValidateRejected,
+  ValidateBytesAccepted,
+  ValidateTrimmed,
+  ValidateDhtInserted,
+  ValidateTooSmall,
+  ValidateTooLarge,
+  ValidateNotJpeg,
+  ValidateTruncated,
+  ValidateMalformed,
+  ValidateMerged,
+  ValidateDecodeFailed,
   /* jpegfallback stats */
-  FallbackSwitches, FallbackPlaceholderFrames, FallbackTimeOnPlaceholder, FallbackActive,
+  FallbackSwitches,
+  FallbackPlaceholderFrames,
+  FallbackTimeOnPlaceholder,
+  FallbackActive,
   /* mjpeghttpsink stats */
-  SinkViewers, SinkViewersTotal, SinkViewersRefused, SinkViewersStalled, SinkPartsSent,
-  SinkPartsSkipped, SinkBytesSent, SinkSnapshots,
+  SinkViewers,
+  SinkViewersTotal,
+  SinkViewersRefused,
+  SinkViewersStalled,
+  SinkPartsSent,
+  SinkPartsSkipped,
+  SinkBytesSent,
+  SinkSnapshots,
   /* messages */
-  ConnectedPeer, ConnectedPath,
-  DisconnectedPeer, DisconnectedCode, DisconnectedReason,
-  SwitchedActive, SwitchedReason,
-  RejectedReason, RejectedDetail, RejectedSize, RejectedCount, RejectedSuppressed,
+  ConnectedPeer,
+  ConnectedPath,
+  DisconnectedPeer,
+  DisconnectedCode,
+  DisconnectedReason,
+  SwitchedActive,
+  SwitchedReason,
+  RejectedReason,
+  RejectedDetail,
+  RejectedSize,
+  RejectedCount,
+  RejectedSuppressed,
+  /* pulljpegsrc stats, then its message */
+  PullLocation,
+  PullState,
+  PullLastError,
+  PullReconnects,
+  PullFrames,
+  PullBytes,
+  PullSnapshots,
+  PullDropped,
+  PullStateLocation,
+  PullStateState,
+  PullStateReason,
   COUNT
 };
 
 enum class Source
 {
-  Stats,     /* owner: the factory whose "stats" property holds the field */
-  Message,   /* owner: the name of the element message */
+  Stats,   /* owner: the factory whose "stats" property holds the field */
+  Message, /* owner: the name of the element message */
 };
 
 struct FieldSpec
@@ -170,9 +241,9 @@ inline constexpr FieldSpec FIELDS[] = {
 
   { Field::FallbackSwitches, Source::Stats, JPEGFALLBACK, "switches", G_TYPE_UINT64 },
   { Field::FallbackPlaceholderFrames, Source::Stats, JPEGFALLBACK, "placeholder-frames",
-    G_TYPE_UINT64 },
+      G_TYPE_UINT64 },
   { Field::FallbackTimeOnPlaceholder, Source::Stats, JPEGFALLBACK, "time-on-placeholder",
-    G_TYPE_UINT64 },
+      G_TYPE_UINT64 },
   { Field::FallbackActive, Source::Stats, JPEGFALLBACK, "active", G_TYPE_STRING },
 
   { Field::SinkViewers, Source::Stats, MJPEGHTTPSINK, "viewers", G_TYPE_UINT },
@@ -196,6 +267,18 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::RejectedSize, Source::Message, MSG_REJECTED, "size", G_TYPE_UINT64 },
   { Field::RejectedCount, Source::Message, MSG_REJECTED, "count", G_TYPE_UINT64 },
   { Field::RejectedSuppressed, Source::Message, MSG_REJECTED, "suppressed", G_TYPE_UINT64 },
+
+  { Field::PullLocation, Source::Stats, PULLJPEGSRC, "location", G_TYPE_STRING },
+  { Field::PullState, Source::Stats, PULLJPEGSRC, "state", G_TYPE_STRING },
+  { Field::PullLastError, Source::Stats, PULLJPEGSRC, "last-error", G_TYPE_STRING },
+  { Field::PullReconnects, Source::Stats, PULLJPEGSRC, "reconnects", G_TYPE_UINT64 },
+  { Field::PullFrames, Source::Stats, PULLJPEGSRC, "frames", G_TYPE_UINT64 },
+  { Field::PullBytes, Source::Stats, PULLJPEGSRC, "bytes", G_TYPE_UINT64 },
+  { Field::PullSnapshots, Source::Stats, PULLJPEGSRC, "snapshots", G_TYPE_UINT64 },
+  { Field::PullDropped, Source::Stats, PULLJPEGSRC, "dropped", G_TYPE_UINT64 },
+  { Field::PullStateLocation, Source::Message, MSG_PULL_STATE, "location", G_TYPE_STRING },
+  { Field::PullStateState, Source::Message, MSG_PULL_STATE, "state", G_TYPE_STRING },
+  { Field::PullStateReason, Source::Message, MSG_PULL_STATE, "reason", G_TYPE_STRING },
 };
 
 constexpr bool
@@ -214,8 +297,12 @@ static_assert (fields_in_order (), "FIELDS lists the fields in the order of Fiel
 
 /* jpegvalidate's rejection reasons; /status and /metrics always show each, zeros included. */
 inline constexpr Field REJECT_REASONS[] = {
-  Field::ValidateTooSmall, Field::ValidateTooLarge, Field::ValidateNotJpeg,
-  Field::ValidateTruncated, Field::ValidateMalformed, Field::ValidateMerged,
+  Field::ValidateTooSmall,
+  Field::ValidateTooLarge,
+  Field::ValidateNotJpeg,
+  Field::ValidateTruncated,
+  Field::ValidateMalformed,
+  Field::ValidateMerged,
   Field::ValidateDecodeFailed,
 };
 

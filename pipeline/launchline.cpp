@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: pipeline descriptions as gst-launch-1.0 tokens. */
 #include "launchline.h"
 
@@ -155,7 +156,7 @@ std::string
 LaunchLine::description () const
 {
   std::string out;
-  for (const auto &t : tokens) {
+  for (const auto & t : tokens) {
     if (!out.empty ())
       out += ' ';
     out += t;
@@ -170,7 +171,7 @@ LaunchLine::command () const
   if (!plugin_path.empty ())
     out = "GST_PLUGIN_PATH=" + shell_quote (plugin_path) + " ";
   out += "gst-launch-1.0";
-  for (const auto &t : tokens)
+  for (const auto & t : tokens)
     out += " " + shell_quote (t);
   return out;
 }

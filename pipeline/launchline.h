@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: pipeline descriptions as gst-launch-1.0 tokens.
  *
  * A camera's pipeline is kept as a list of tokens in gst-launch syntax ("wsjpegsrc",

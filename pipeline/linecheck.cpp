@@ -21,13 +21,14 @@ bool
 check_line (const Config & config, CameraConfig & c, Reporter & report)
 {
   std::string section = c.section ();
-  const char *key = c.pipeline.empty ()? "" : "pipeline";
+  const char *key = c.pipeline.empty () ? "" : "pipeline";
   g_autoptr (GError) error = nullptr;
   GstElement *parsed = gst_parse_launch_full (c.line.description ().c_str (), nullptr,
       GST_PARSE_FLAG_FATAL_ERRORS, &error);
   if (!parsed)
-    return report.fail (section, key, std::string ("GStreamer cannot build this pipeline: ") +
-        (error ? error->message : "unknown error"));
+    return report.fail (section, key,
+        std::string ("GStreamer cannot build this pipeline: ") +
+            (error ? error->message : "unknown error"));
   g_autoptr (GstElement) top = GST_ELEMENT (gst_object_ref_sink (parsed));
 
   std::vector<GstElement *> elements;
@@ -45,6 +46,8 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
   }
 
   bool ok = true;
+  /* A pulled camera's URL may hold credentials: the line is then not logged. */
+  c.has_secret = c.pulled () && c.source != c.source_shown;
   c.routes_ingest.clear ();
   c.routes_stream.clear ();
   c.routes_snapshot.clear ();
@@ -56,14 +59,16 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
       guint port = 0;
       g_object_get (el, elements::ADDRESS, &address, elements::PORT, &port, nullptr);
       if (config.server.address != address || config.server.port != port)
-        ok = report.fail (section, key, factory + " is not on the [server] address and port; "
-            "write elements, properties and ! separated by spaces");
+        ok = report.fail (section, key,
+            factory +
+                " is not on the [server] address and port; "
+                "write elements, properties and ! separated by spaces");
     }
     if (ok && factory == elements::WSJPEGSRC) {
       g_autofree gchar *paths = nullptr;
       g_autofree gchar *secret = nullptr;
       g_object_get (el, elements::PATHS, &paths, elements::SECRET, &secret, nullptr);
-      for (const auto &p : cr::split_list (paths ? paths : ""))
+      for (const auto & p : cr::split_list (paths ? paths : ""))
         c.routes_ingest.push_back (p);
       c.has_secret = c.has_secret || (secret && *secret);
     } else if (ok && factory == elements::MJPEGHTTPSINK) {
@@ -90,19 +95,19 @@ check_paths (const Config & config, Reporter & report)
   for (const char *p : PAGE_PATHS)
     http[p] = "the program's own page";
 
-  for (const auto &c : config.cameras) {
+  for (const auto & c : config.cameras) {
     std::string section = c.section ();
     bool custom = !c.pipeline.empty ();
-    auto claim = [&](std::map<std::string, std::string> &table, const std::string & path,
-        const char *key) {
+    auto claim = [&] (std::map<std::string, std::string> & table, const std::string & path,
+                     const char *key) {
       std::string who = "[" + section + "] " + (custom ? "pipeline" : key);
       auto [it, fresh] = table.emplace (path, who);
       if (!fresh)
-        return report.fail (section, custom ? "pipeline" : key, path + " is already used by " +
-            it->second);
+        return report.fail (section, custom ? "pipeline" : key,
+            path + " is already used by " + it->second);
       return true;
     };
-    for (const auto &p : c.routes_ingest) {
+    for (const auto & p : c.routes_ingest) {
       if (!claim (ingest, p, "ingest-paths"))
         return false;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: /status, /metrics and /view. */
 #define G_LOG_DOMAIN "camrelay"
 
@@ -49,10 +50,32 @@ format_double (double v, int decimals)
 class Json
 {
 public:
-  Json & begin_object () { value_prefix (); out_ += '{'; first_ = true; return *this; }
-  Json & end_object () { out_ += '}'; first_ = false; return *this; }
-  Json & begin_array () { value_prefix (); out_ += '['; first_ = true; return *this; }
-  Json & end_array () { out_ += ']'; first_ = false; return *this; }
+  Json & begin_object ()
+  {
+    value_prefix ();
+    out_ += '{';
+    first_ = true;
+    return *this;
+  }
+  Json & end_object ()
+  {
+    out_ += '}';
+    first_ = false;
+    return *this;
+  }
+  Json & begin_array ()
+  {
+    value_prefix ();
+    out_ += '[';
+    first_ = true;
+    return *this;
+  }
+  Json & end_array ()
+  {
+    out_ += ']';
+    first_ = false;
+    return *this;
+  }
 
   Json & key (const std::string & k)
   {
@@ -64,11 +87,31 @@ public:
     return *this;
   }
 
-  Json & str (const std::string & s) { value_prefix (); string_literal (s); return *this; }
-  Json & str_or_null (const std::string & s) { return s.empty ()? null () : str (s); }
-  Json & null () { value_prefix (); out_ += "null"; return *this; }
-  Json & boolean (bool b) { value_prefix (); out_ += b ? "true" : "false"; return *this; }
-  Json & number (guint64 n) { value_prefix (); out_ += std::to_string (n); return *this; }
+  Json & str (const std::string & s)
+  {
+    value_prefix ();
+    string_literal (s);
+    return *this;
+  }
+  Json & str_or_null (const std::string & s) { return s.empty () ? null () : str (s); }
+  Json & null ()
+  {
+    value_prefix ();
+    out_ += "null";
+    return *this;
+  }
+  Json & boolean (bool b)
+  {
+    value_prefix ();
+    out_ += b ? "true" : "false";
+    return *this;
+  }
+  Json & number (guint64 n)
+  {
+    value_prefix ();
+    out_ += std::to_string (n);
+    return *this;
+  }
   Json & number (double d, int decimals)
   {
     value_prefix ();
@@ -92,11 +135,21 @@ private:
     out_ += '"';
     for (unsigned char c : s) {
       switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
         default:
           if (c < 0x20) {
             char buf[8];
@@ -117,7 +170,7 @@ private:
 
 /* "http://host:port" as the client reached us, from the request's Host. */
 void
-request_bases (SoupServerMessage * msg, bool tls, std::string & http, std::string & ws)
+request_bases (SoupServerMessage *msg, bool tls, std::string & http, std::string & ws)
 {
   GUri *uri = soup_server_message_get_uri (msg);
   const char *host = uri ? g_uri_get_host (uri) : nullptr;
@@ -132,7 +185,7 @@ request_bases (SoupServerMessage * msg, bool tls, std::string & http, std::strin
 }
 
 void
-respond (SoupServerMessage * msg, const char *content_type, const std::string & body)
+respond (SoupServerMessage *msg, const char *content_type, const std::string & body)
 {
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
@@ -170,7 +223,7 @@ public:
     if (!labels.empty ()) {
       out_ += '{';
       bool first = true;
-      for (const auto &[k, v] : labels) {
+      for (const auto & [k, v] : labels) {
         out_ += (first ? "" : ",") + k + "=\"" + escape (v) + "\"";
         first = false;
       }
@@ -220,57 +273,54 @@ struct CounterMetric
 
 const CounterMetric COUNTERS[] = {
   { "camrelay_camera_connections_total", Field::SrcConnections,
-    "WebSocket connections accepted from the camera." },
+      "WebSocket connections accepted from the camera." },
   { "camrelay_camera_received_frames_total", Field::SrcMessages,
-    "Binary messages (candidate frames) received from the camera." },
+      "Binary messages (candidate frames) received from the camera." },
   { "camrelay_camera_received_bytes_total", Field::SrcBytes,
-    "Bytes of binary messages received from the camera." },
+      "Bytes of binary messages received from the camera." },
   { "camrelay_camera_text_messages_total", Field::SrcTextMessages,
-    "Text messages (greetings) received from the camera and ignored." },
+      "Text messages (greetings) received from the camera and ignored." },
   { "camrelay_camera_refused_messages_total", Field::SrcRefusedMessages,
-    "Messages refused while arriving for exceeding max-message-size (64 KiB for text)." },
+      "Messages refused while arriving for exceeding max-message-size (64 KiB for text)." },
   { "camrelay_camera_unauthorized_total", Field::SrcUnauthorized,
-    "Camera connections refused for a missing or wrong secret." },
+      "Camera connections refused for a missing or wrong secret." },
   { "camrelay_camera_protocol_errors_total", Field::SrcProtocolErrors,
-    "Camera connections closed for breaking the WebSocket protocol (close code 1002)." },
+      "Camera connections closed for breaking the WebSocket protocol (close code 1002)." },
   { "camrelay_camera_invalid_utf8_total", Field::SrcInvalidUtf8,
-    "Camera connections closed for text that is not UTF-8 (close code 1007)." },
+      "Camera connections closed for text that is not UTF-8 (close code 1007)." },
   { "camrelay_camera_connections_lost_total", Field::SrcConnectionsLost,
-    "Camera connections that ended without a close handshake (1006), e.g. in the middle of a frame." },
+      "Camera connections that ended without a close handshake (1006), e.g. in the middle of a "
+      "frame." },
   { "camrelay_camera_takeovers_total", Field::SrcTakeovers,
-    "Camera connections closed because a newer one took over the same camera." },
+      "Camera connections closed because a newer one took over the same camera." },
   { "camrelay_camera_pings_total", Field::SrcPings,
-    "Ping frames received from the camera (a flood is answered with fewer pongs)." },
+      "Ping frames received from the camera (a flood is answered with fewer pongs)." },
   { "camrelay_camera_dropped_frames_total", Field::SrcDropped,
-    "Received frames dropped because the pipeline was busy." },
+      "Received frames dropped because the pipeline was busy." },
   { "camrelay_camera_accepted_frames_total", Field::ValidateAccepted,
-    "Frames that passed validation." },
+      "Frames that passed validation." },
   { "camrelay_camera_trimmed_frames_total", Field::ValidateTrimmed,
-    "Accepted frames with encoder padding after EOI (at most 4 KiB), handed on without it." },
+      "Accepted frames with encoder padding after EOI (at most 4 KiB), handed on without it." },
   { "camrelay_camera_dht_inserted_frames_total", Field::ValidateDhtInserted,
-    "Accepted frames without Huffman tables, handed on with the standard ones (JPEG Annex K)." },
+      "Accepted frames without Huffman tables, handed on with the standard ones (JPEG Annex K)." },
   { "camrelay_camera_switches_total", Field::FallbackSwitches,
-    "Switches between the live stream and the placeholder." },
+      "Switches between the live stream and the placeholder." },
   { "camrelay_camera_placeholder_frames_total", Field::FallbackPlaceholderFrames,
-    "Placeholder frames sent to viewers." },
+      "Placeholder frames sent to viewers." },
   { "camrelay_viewer_connections_total", Field::SinkViewersTotal,
-    "Viewers ever accepted on the stream." },
+      "Viewers ever accepted on the stream." },
   { "camrelay_viewers_refused_total", Field::SinkViewersRefused,
-    "Viewers refused with 503 over max-viewers." },
+      "Viewers refused with 503 over max-viewers." },
   { "camrelay_viewers_stalled_total", Field::SinkViewersStalled,
-    "Viewers disconnected because their connection accepted nothing for too long." },
-  { "camrelay_sent_frames_total", Field::SinkPartsSent,
-    "Frames completely written to viewers." },
-  { "camrelay_skipped_frames_total", Field::SinkPartsSkipped,
-    "Frames that slow viewers skipped." },
-  { "camrelay_sent_bytes_total", Field::SinkBytesSent,
-    "Bytes written to viewers." },
-  { "camrelay_snapshots_total", Field::SinkSnapshots,
-    "Snapshot requests answered." },
+      "Viewers disconnected because their connection accepted nothing for too long." },
+  { "camrelay_sent_frames_total", Field::SinkPartsSent, "Frames completely written to viewers." },
+  { "camrelay_skipped_frames_total", Field::SinkPartsSkipped, "Frames that slow viewers skipped." },
+  { "camrelay_sent_bytes_total", Field::SinkBytesSent, "Bytes written to viewers." },
+  { "camrelay_snapshots_total", Field::SinkSnapshots, "Snapshot requests answered." },
 };
 
 void
-page_status (const PageContext & ctx, SoupServerMessage * msg, bool tls)
+page_status (const PageContext & ctx, SoupServerMessage *msg, bool tls)
 {
   std::string http, ws;
   request_bases (msg, tls, http, ws);
@@ -301,7 +351,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.key ("restart_needed").str_or_null (ctx.restart_needed);
   j.end_object ();
   j.key ("cameras").begin_array ();
-  for (const auto &st : cameras) {
+  for (const auto & st : cameras) {
     j.begin_object ();
     j.key ("name").str (st.name);
     j.key ("state").str (st.state);
@@ -327,7 +377,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("frames_trimmed").number (st.counter (Field::ValidateTrimmed));
     j.key ("frames_dht_inserted").number (st.counter (Field::ValidateDhtInserted));
     j.key ("rejected").begin_object ();
-    for (const auto &[reason, count] : rejections (st))
+    for (const auto & [reason, count] : rejections (st))
       j.key (reason).number (count);
     j.end_object ();
     j.key ("viewers").number (static_cast<guint64> (st.viewers));
@@ -339,6 +389,15 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.key ("seconds_on_placeholder")
         .number (st.counter (Field::FallbackTimeOnPlaceholder) / 1e9, 3);
     j.key ("restarts").number (st.restarts);
+    /* A pulled camera: its URL (never with credentials), state and reconnects. */
+    if (st.source.empty ()) {
+      j.key ("source").str ("websocket");
+    } else {
+      j.key ("source").str (st.source);
+      j.key ("source_state").str (st.source_state);
+      j.key ("source_reconnects").number (st.source_reconnects);
+      j.key ("source_error").str_or_null (st.source_error);
+    }
     if (st.last_error.empty ()) {
       j.key ("last_error").null ();
     } else {
@@ -349,7 +408,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     }
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
-    for (const auto &p : st.ingest_paths)
+    for (const auto & p : st.ingest_paths)
       j.str (p);
     j.end_array ();
     j.key ("stream").str_or_null (st.stream_path);
@@ -357,11 +416,11 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.end_object ();
     j.key ("urls").begin_object ();
     j.key ("ingest").begin_array ();
-    for (const auto &p : st.ingest_paths)
+    for (const auto & p : st.ingest_paths)
       j.str (ws_base + p);
     j.end_array ();
-    j.key ("stream").str_or_null (st.stream_path.empty ()? "" : base + st.stream_path);
-    j.key ("snapshot").str_or_null (st.snapshot_path.empty ()? "" : base + st.snapshot_path);
+    j.key ("stream").str_or_null (st.stream_path.empty () ? "" : base + st.stream_path);
+    j.key ("snapshot").str_or_null (st.snapshot_path.empty () ? "" : base + st.snapshot_path);
     j.end_object ();
     j.end_object ();
   }
@@ -377,9 +436,9 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   m.family ("camrelay_build_info", "gauge", "Always 1; the version label says which camrelay.");
   m.sample ({ { "version", CAMRELAY_VERSION } }, "1");
   m.family ("camrelay_start_time_seconds", "gauge", "When camrelay started, in Unix time.");
-  m.sample ({ }, format_double (ctx.started_real_us / 1e6, 3));
+  m.sample ({}, format_double (ctx.started_real_us / 1e6, 3));
   m.family ("camrelay_uptime_seconds", "gauge", "Seconds since camrelay started.");
-  m.sample ({ }, format_double ((g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3));
+  m.sample ({}, format_double ((g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3));
 
   m.family ("camrelay_config_reloads_total", "counter",
       "Configuration reloads (SIGHUP) by outcome: applied, or refused with the running "
@@ -388,49 +447,63 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   m.sample ({ { "result", "refused" } }, std::to_string (ctx.reloads_refused));
   m.family ("camrelay_config_restart_needed", "gauge",
       "1 while the configuration file has [server] changes that only a restart applies.");
-  m.sample ({ }, ctx.restart_needed.empty ()? "0" : "1");
+  m.sample ({}, ctx.restart_needed.empty () ? "0" : "1");
 
   m.family ("camrelay_camera_up", "gauge",
       "1 while the camera's pipeline runs, 0 while it is being restarted after an error.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, static_cast<guint64> (st.state != "restarting" && st.state != "starting"));
   m.family ("camrelay_camera_live", "gauge",
       "1 while viewers see the camera's own frames, 0 while they see the placeholder.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, static_cast<guint64> (st.state == "live"));
   m.family ("camrelay_camera_connected", "gauge", "1 while a camera is connected.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, static_cast<guint64> (st.connected));
   m.family ("camrelay_camera_state_change_timestamp_seconds", "gauge",
       "When the camera last changed between live, placeholder and restarting, in Unix time.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, st.since_us / 1e6);
   m.family ("camrelay_camera_received_frames_per_second", "gauge",
       "Frames received per second, averaged over the last few seconds.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, st.fps);
   m.family ("camrelay_viewers", "gauge", "Viewers connected to the camera's stream now.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, static_cast<guint64> (st.viewers));
 
-  for (const auto &c : COUNTERS) {
+  for (const auto & c : COUNTERS) {
     m.family (c.name, "counter", c.help);
-    for (const auto &st : cameras)
+    for (const auto & st : cameras)
       m.camera (st.name, st.counter (c.key));
   }
   m.family ("camrelay_camera_rejected_frames_total", "counter",
       "Frames jpegvalidate rejected, by reason.");
-  for (const auto &st : cameras) {
-    for (const auto &[reason, count] : rejections (st))
+  for (const auto & st : cameras) {
+    for (const auto & [reason, count] : rejections (st))
       m.sample ({ { "camera", st.name }, { "reason", reason } }, std::to_string (count));
   }
   m.family ("camrelay_camera_placeholder_seconds_total", "counter",
       "Seconds the placeholder was shown instead of the camera.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, st.counter (Field::FallbackTimeOnPlaceholder) / 1e9);
+  m.family ("camrelay_camera_source_info", "gauge",
+      "1 for each pulled camera; the source label is its URL without credentials, state its "
+      "state (connecting, streaming, retrying, idle).");
+  for (const auto & st : cameras) {
+    if (!st.source.empty ())
+      m.sample ({ { "camera", st.name }, { "source", st.source }, { "state", st.source_state } },
+          "1");
+  }
+  m.family ("camrelay_camera_source_reconnects_total", "counter",
+      "Times a pulled camera's connection failed and was tried again.");
+  for (const auto & st : cameras) {
+    if (!st.source.empty ())
+      m.camera (st.name, st.source_reconnects);
+  }
   m.family ("camrelay_camera_pipeline_restarts_total", "counter",
       "Times the camera's pipeline failed and was rebuilt.");
-  for (const auto &st : cameras)
+  for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
   return m.text ();
 }
@@ -446,7 +519,7 @@ std::string
 view_html (const std::vector<CameraStatus> & cameras)
 {
   std::string figures;
-  for (const auto &st : cameras) {
+  for (const auto & st : cameras) {
     std::string name = html_escape (st.name);
     figures += "<figure data-camera=\"" + name + "\">";
     if (st.stream_path.empty ())
@@ -455,7 +528,10 @@ view_html (const std::vector<CameraStatus> & cameras)
       figures += "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
     figures += "<figcaption><span class=\"name\">" + name + "</span><span class=\"state " +
         html_escape (st.state) + "\">" + html_escape (st.state) +
-        "</span><span class=\"info\"></span></figcaption></figure>\n";
+        "</span><span class=\"info\"></span>" +
+        (st.source.empty () ? std::string ()
+                            : "<span class=\"source\">" + html_escape (st.source) + "</span>") +
+        "</figcaption></figure>\n";
   }
 
   static const char *head = R"html(<!doctype html>
@@ -480,6 +556,7 @@ figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#
 .state.placeholder{background:#9a6700}
 .state.restarting,.state.offline{background:#a40e26}
 .info{margin-left:auto;color:#aaa;font-size:12px}
+.source{color:#777;font-size:11px;overflow-wrap:anywhere}
 </style>
 </head>
 <body>
@@ -513,7 +590,9 @@ async function refresh() {
       state.textContent = c.state;
       state.className = "state " + c.state;
       fig.querySelector(".info").textContent =
-        (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + c.peer : "no camera") +
+        (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + (c.peer || c.source) :
+         c.source_state ? "source " + c.source_state + " (" + c.source_reconnects + " reconnects)" :
+         "no camera") +
         " \u00b7 " + c.viewers + " watching \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
     }
   } catch (e) {
@@ -538,13 +617,13 @@ setInterval(refresh, 2000);
 /* ---------------------------------------------------------------------------------------------- */
 
 std::unique_ptr<Pages>
-Pages::create (cr::Server & server, const PageContext & ctx, GError ** error)
+Pages::create (cr::Server & server, const PageContext & ctx, GError **error)
 {
   std::unique_ptr<Pages> pages (new Pages ());
   bool tls = server.tls ();
   const PageContext *c = &ctx;
 
-  auto add = [&](const char *path, cr::PageHandler handler) {
+  auto add = [&] (const char *path, cr::PageHandler handler) {
     auto route = server.add_page (path, std::move (handler), error);
     if (!route)
       return false;
@@ -552,12 +631,16 @@ Pages::create (cr::Server & server, const PageContext & ctx, GError ** error)
     return true;
   };
 
-  bool ok = add ("/status",[c, tls](SoupServerMessage * msg, const char *, GHashTable *) {
-        page_status (*c, msg, tls);
-      }) && add ("/metrics",[c](SoupServerMessage * msg, const char *, GHashTable *) {
-        respond (msg, "text/plain; version=0.0.4; charset=utf-8",
-            metrics_text (*c, collect (*c)));
-      }) && add ("/view",[c](SoupServerMessage * msg, const char *, GHashTable *) {
+  bool ok = add ("/status",
+                [c, tls] (SoupServerMessage *msg, const char *, GHashTable *) {
+                  page_status (*c, msg, tls);
+                }) &&
+      add ("/metrics",
+          [c] (SoupServerMessage *msg, const char *, GHashTable *) {
+            respond (msg, "text/plain; version=0.0.4; charset=utf-8",
+                metrics_text (*c, collect (*c)));
+          }) &&
+      add ("/view", [c] (SoupServerMessage *msg, const char *, GHashTable *) {
         respond (msg, "text/html; charset=utf-8", view_html (collect (*c)));
       });
   if (!ok)

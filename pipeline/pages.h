@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the pages it serves beside the streams.
  *
  *   GET /status   JSON: per camera its state and since when, peer, frame rate, counters, viewers,
@@ -27,8 +28,8 @@ struct PageContext
   /* Configuration reloads (SIGHUP): applied, refused (the running configuration stayed). */
   guint64 reloads_applied = 0;
   guint64 reloads_refused = 0;
-  gint64 last_reload_us = 0;            /* g_get_real_time (), 0 = never */
-  std::string last_reload;              /* "applied" or "refused: MESSAGE" */
+  gint64 last_reload_us = 0; /* g_get_real_time (), 0 = never */
+  std::string last_reload;   /* "applied" or "refused: MESSAGE" */
   /* [server] settings changed in the file that only a restart applies ("" = none). */
   std::string restart_needed;
 };
@@ -45,7 +46,7 @@ class Pages
 public:
   /* Registers /status, /metrics and /view on @server; @ctx must outlive this object. */
   static std::unique_ptr<Pages> create (cr::Server & server, const PageContext & ctx,
-      GError ** error);
+      GError **error);
   ~Pages ();
 
 private:

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the generated pipeline of a camera (wsjpegsrc ! jpegvalidate ! jpegfallback !
- * multipartmux ! mjpeghttpsink), each key a property checked against the element itself. */
+ * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera), each key a property
+ * checked against the element itself. */
 #include "pipelinegen.h"
 
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace camrelay {
@@ -31,8 +33,8 @@ Emitter::element (const char *factory_name)
     }
   }
   if (!klass_)
-    return report_.fail (section_, "", std::string ("the GStreamer element ") + factory_name +
-        " is not installed");
+    return report_.fail (section_, "",
+        std::string ("the GStreamer element ") + factory_name + " is not installed");
   if (!tokens_.empty ())
     tokens_.emplace_back ("!");
   tokens_.emplace_back (factory_name);
@@ -45,8 +47,8 @@ Emitter::prop (const char *name, const std::string & raw, const char *key, bool 
 {
   GParamSpec *pspec = g_object_class_find_property (klass_, name);
   if (!pspec)
-    return report_.fail (section_, key, factory_ + " has no property " + name +
-        " (is the camrelay plugin up to date?)");
+    return report_.fail (section_, key,
+        factory_ + " has no property " + name + " (is the camrelay plugin up to date?)");
   GValue value = G_VALUE_INIT;
   g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (pspec));
   bool ok = true;
@@ -56,8 +58,8 @@ Emitter::prop (const char *name, const std::string & raw, const char *key, bool 
     ok = gst_value_deserialize (&value, raw.c_str ());
   if (ok && g_param_value_validate (pspec, &value)) {
     g_value_unset (&value);
-    return report_.fail (section_, key, "\"" + raw + "\" is out of range for " + factory_ +
-        " " + name);
+    return report_.fail (section_, key,
+        "\"" + raw + "\" is out of range for " + factory_ + " " + name);
   }
   if (!ok) {
     g_value_unset (&value);
@@ -73,14 +75,13 @@ Emitter::prop (const char *name, const std::string & raw, const char *key, bool 
 bool
 Emitter::listen_props (const ServerConfig & s)
 {
-  return prop ("address", s.address, "address") &&
-      prop ("port", std::to_string (s.port), "port") &&
+  return prop ("address", s.address, "address") && prop ("port", std::to_string (s.port), "port") &&
       prop ("tls-certificate", s.tls_certificate, "tls-certificate") &&
       prop ("tls-key", s.tls_key, "tls-key") &&
       prop ("viewer-user", s.viewer_user, "viewer-user") &&
       prop ("viewer-password", s.viewer_password, "viewer-password") &&
       prop ("open-on-loopback", s.metrics_open_on_loopback ? "/metrics" : "",
-      "metrics-open-on-loopback");
+          "metrics-open-on-loopback");
 }
 
 namespace {
@@ -89,8 +90,8 @@ std::string
 join (const std::vector<std::string> & list, const char *sep)
 {
   std::string out;
-  for (const auto &s : list)
-    out += (out.empty ()? "" : sep) + s;
+  for (const auto & s : list)
+    out += (out.empty () ? "" : sep) + s;
   return out;
 }
 
@@ -107,22 +108,31 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
   g_autofree gchar *timeout_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
       static_cast<guint64> (std::llround (c.timeout * GST_SECOND)));
 
-  return e.element ("wsjpegsrc") &&
-      e.listen_props (s) &&
-      e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
-      e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
-      e.prop ("secret", c.secret, "secret") &&
-      e.element ("jpegvalidate") &&
+  bool source_ok;
+  if (c.pulled ()) {
+    g_autofree gchar *interval_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
+        static_cast<guint64> (std::llround (c.snapshot_interval * GST_SECOND)));
+    /* pulljpegsrc cuts a part that grows past its max-frame-size (16 MiB) to bound memory; a
+     * larger max-size must still reach jpegvalidate to be judged there. */
+    guint64 frame_limit = std::max<guint64> (16 * 1024 * 1024, c.max_size);
+    source_ok = e.element ("pulljpegsrc") && e.prop ("location", c.source, "source", true) &&
+        e.prop ("snapshot-interval", interval_ns, "snapshot-interval") &&
+        e.prop ("max-frame-size", std::to_string (frame_limit), "max-size");
+  } else {
+    source_ok = e.element ("wsjpegsrc") && e.listen_props (s) &&
+        e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&
+        e.prop ("max-message-size", std::to_string (c.max_message_size), "max-message-size") &&
+        e.prop ("secret", c.secret, "secret");
+  }
+  return source_ok && e.element ("jpegvalidate") &&
       e.prop ("min-size", std::to_string (c.min_size), "min-size") &&
       e.prop ("max-size", std::to_string (c.max_size), "max-size") &&
       e.prop ("decode-check", c.decode_check ? "true" : "false", "decode-check") &&
       e.element ("jpegfallback") &&
       e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
       e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
-      e.prop ("timeout", timeout_ns, "timeout") &&
-      e.element ("multipartmux") &&
-      e.element ("mjpeghttpsink") &&
-      e.listen_props (s) &&
+      e.prop ("timeout", timeout_ns, "timeout") && e.element ("multipartmux") &&
+      e.element ("mjpeghttpsink") && e.listen_props (s) &&
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&

@@ -22,7 +22,8 @@ class Emitter
 {
 public:
   Emitter (std::vector<std::string> & tokens, const std::string & section, Reporter & report)
-    : tokens_ (tokens), section_ (section), report_ (report) { }
+    : tokens_ (tokens), section_ (section), report_ (report)
+  {}
   ~Emitter ();
   Emitter (const Emitter &) = delete;
   Emitter & operator= (const Emitter &) = delete;

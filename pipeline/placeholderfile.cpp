@@ -44,19 +44,22 @@ validate_jpeg (const std::string & path, std::string & why)
     return false;
   }
 
-  g_autoptr (GstElement) pipeline = GST_ELEMENT (gst_object_ref_sink (gst_pipeline_new (
-              "placeholder-check")));
+  g_autoptr (GstElement) pipeline =
+      GST_ELEMENT (gst_object_ref_sink (gst_pipeline_new ("placeholder-check")));
   GstElement *src = gst_element_factory_make ("filesrc", nullptr);
   GstElement *queue = gst_element_factory_make ("queue", nullptr);
   GstElement *validate = gst_element_factory_make (elements::JPEGVALIDATE, nullptr);
   GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
-  for (GstElement * e : { src, queue, validate, sink }) {
+  for (GstElement *e : { src, queue, validate, sink }) {
     if (e)
       gst_bin_add (GST_BIN (pipeline), e);
   }
   if (!src || !queue || !validate || !sink) {
     why = std::string ("cannot check ") + path + ": the GStreamer element " +
-        (!validate ? "jpegvalidate" : !src ? "filesrc" : !queue ? "queue" : "fakesink") +
+        (!validate       ? "jpegvalidate"
+                : !src   ? "filesrc"
+                : !queue ? "queue"
+                         : "fakesink") +
         " is not installed";
     return false;
   }
@@ -85,8 +88,8 @@ validate_jpeg (const std::string & path, std::string & why)
       g_autoptr (GError) gerror = nullptr;
       gst_message_parse_error (msg, &gerror, nullptr);
       error = gerror ? gerror->message : "unknown error";
-    } else if (gst_structure_has_name (gst_message_get_structure (msg),
-            elements::MSG_REJECTED) && reason.empty ()) {
+    } else if (gst_structure_has_name (gst_message_get_structure (msg), elements::MSG_REJECTED) &&
+        reason.empty ()) {
       const GstStructure *s = gst_message_get_structure (msg);
       const gchar *r = gst_structure_get_string (s, elements::name (Field::RejectedReason));
       const gchar *d = gst_structure_get_string (s, elements::name (Field::RejectedDetail));
@@ -131,8 +134,8 @@ validate_jpeg_once (const std::string & path, std::string & why)
   GStatBuf st;
   if (g_stat (path.c_str (), &st) != 0)
     return validate_jpeg (path, why);
-  guint64 mtime_ns = (guint64) st.st_mtim.tv_sec * G_GUINT64_CONSTANT (1000000000) +
-      st.st_mtim.tv_nsec;
+  guint64 mtime_ns =
+      (guint64) st.st_mtim.tv_sec * G_GUINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
   auto it = checked.find (path);
   if (it != checked.end () && it->second.device == (guint64) st.st_dev &&
       it->second.inode == (guint64) st.st_ino && it->second.size == (guint64) st.st_size &&
@@ -170,12 +173,12 @@ find_placeholder (const Config & config, const std::string & given, std::string 
   if (g_path_is_absolute (given.c_str ())) {
     candidates.push_back (given);
   } else {
-    for (const auto &dir : placeholder_search_dirs (config)) {
+    for (const auto & dir : placeholder_search_dirs (config)) {
       g_autofree gchar *p = g_build_filename (dir.c_str (), given.c_str (), nullptr);
       candidates.emplace_back (p);
     }
   }
-  for (const auto &c : candidates) {
+  for (const auto & c : candidates) {
     if (g_file_test (c.c_str (), G_FILE_TEST_IS_REGULAR)) {
       found = absolute_path (c);
       return validate_jpeg_once (found, why);
@@ -184,7 +187,7 @@ find_placeholder (const Config & config, const std::string & given, std::string 
   why = "cannot find " + given;
   if (!g_path_is_absolute (given.c_str ())) {
     why += " (looked in";
-    for (const auto &dir : placeholder_search_dirs (config))
+    for (const auto & dir : placeholder_search_dirs (config))
       why += " " + dir;
     why += ")";
   }

@@ -21,7 +21,7 @@ namespace camrelay {
 std::string
 Config::origin () const
 {
-  return file.empty ()? "built-in default" : file;
+  return file.empty () ? "built-in default" : file;
 }
 
 Config
@@ -45,7 +45,7 @@ resolve_config (Config & config, std::string & error)
     return false;
 
   std::string plugin_path = plugin_path_for_command ();
-  for (auto &c : config.cameras) {
+  for (auto & c : config.cameras) {
     std::string why;
     c.has_secret = false;
     if (c.pipeline.empty ()) {
@@ -55,8 +55,8 @@ resolve_config (Config & config, std::string & error)
         c.latest_file = absolute_path (c.latest_file);
         g_autofree gchar *dir = g_path_get_dirname (c.latest_file.c_str ());
         if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-          return report.fail (c.section (), "latest-file", std::string ("the directory ") +
-              dir + " does not exist");
+          return report.fail (c.section (), "latest-file",
+              std::string ("the directory ") + dir + " does not exist");
       }
       if (!generate_line (config, c, report))
         return false;
@@ -84,7 +84,7 @@ server_changes (const ServerConfig & running, const ServerConfig & file)
   std::string out;
   auto differs = [&out] (bool changed, const char *key) {
     if (changed)
-      out += (out.empty ()? "" : ", ") + std::string (key);
+      out += (out.empty () ? "" : ", ") + std::string (key);
   };
   differs (running.address != file.address, "address");
   differs (running.port != file.port, "port");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the configuration (a GKeyFile, or the built-in legacy default) and the
  * pipeline description it gives for each camera.
  *
@@ -37,7 +38,7 @@ struct CameraConfig
   std::string stream_path;
   std::string snapshot_path;
   std::string placeholder = "placeholder.jpg";
-  double timeout = 5.0;               /* seconds */
+  double timeout = 5.0; /* seconds */
   guint placeholder_fps = 1;
   guint min_size = 5001;
   guint max_size = 4 * 1024 * 1024;
@@ -46,14 +47,21 @@ struct CameraConfig
   bool decode_check = false;
   std::string secret;
   std::string latest_file;
-  std::string pipeline;               /* a complete description; empty = the generated one */
+  std::string pipeline; /* a complete description; empty = the generated one */
+  /* Where frames come from: "" (websocket, pushed) or a URL pulled by pulljpegsrc. */
+  std::string source;
+  std::string source_shown;       /* the URL without its credentials */
+  double snapshot_interval = 1.0; /* seconds */
+  bool on_demand = false;
+
+  bool pulled () const { return !source.empty (); }
 
   /* Filled by resolve_config(). */
   LaunchLine line;
-  std::vector<std::string> routes_ingest;   /* as the pipeline's elements report them */
+  std::vector<std::string> routes_ingest; /* as the pipeline's elements report them */
   std::string routes_stream;
   std::string routes_snapshot;
-  std::string placeholder_file;             /* absolute, "" without a jpegfallback */
+  std::string placeholder_file; /* absolute, "" without a jpegfallback */
   bool has_secret = false;
 
   std::string section () const { return "camera " + name; }

@@ -16,13 +16,13 @@ check_tls (const Config & config, Reporter & report)
   if (s.tls_certificate.empty ())
     return true;
   for (auto [key, file] : { std::make_pair ("tls-certificate", &s.tls_certificate),
-          std::make_pair ("tls-key", &s.tls_key) }) {
+           std::make_pair ("tls-key", &s.tls_key) }) {
     if (!g_file_test (file->c_str (), G_FILE_TEST_IS_REGULAR))
       return report.fail ("server", key, "cannot find " + *file);
   }
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GTlsCertificate) cert = g_tls_certificate_new_from_files (
-      s.tls_certificate.c_str (), s.tls_key.c_str (), &error);
+  g_autoptr (GTlsCertificate) cert =
+      g_tls_certificate_new_from_files (s.tls_certificate.c_str (), s.tls_key.c_str (), &error);
   if (!cert)
     return report.fail ("server", "tls-certificate", error->message);
   return true;

@@ -56,7 +56,7 @@ JpegDecoder::emit_message (j_common_ptr cinfo, int msg_level)
 }
 
 bool
-JpegDecoder::decode (const guint8 * data, gsize size, char *detail, gsize detail_size)
+JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_size)
 {
   /* Nothing with a destructor may live in this function: longjmp skips
    * them. */
@@ -89,8 +89,7 @@ JpegDecoder::decode (const guint8 * data, gsize size, char *detail, gsize detail
 
   /* One scratch row from libjpeg's per-image pool, freed when the image is
    * finished or aborted. */
-  JSAMPARRAY row = cinfo_.mem->alloc_sarray (
-      reinterpret_cast<j_common_ptr> (&cinfo_), JPOOL_IMAGE,
+  JSAMPARRAY row = cinfo_.mem->alloc_sarray (reinterpret_cast<j_common_ptr> (&cinfo_), JPOOL_IMAGE,
       cinfo_.output_width * cinfo_.output_components, 1);
   while (cinfo_.output_scanline < cinfo_.output_height)
     jpeg_read_scanlines (&cinfo_, row, 1);

@@ -28,7 +28,7 @@ public:
 
   /* Decodes all of @data (the pixels are thrown away). On failure, writes libjpeg's message to
    * @detail. */
-  bool decode (const guint8 * data, gsize size, char *detail, gsize detail_size);
+  bool decode (const guint8 *data, gsize size, char *detail, gsize detail_size);
 
 private:
   struct ErrorManager
@@ -40,11 +40,11 @@ private:
 
   static void error_exit (j_common_ptr cinfo);
   static void emit_message (j_common_ptr cinfo, int msg_level);
-  static void output_message (j_common_ptr) { }
+  static void output_message (j_common_ptr) {}
   static bool is_corrupt_data_warning (int msg_code);
 
-  jpeg_decompress_struct cinfo_ { };
-  ErrorManager err_ { };
+  jpeg_decompress_struct cinfo_{};
+  ErrorManager err_{};
   bool created_ = false;
 };
 

@@ -8,10 +8,9 @@ GST_DEBUG_CATEGORY_EXTERN (cr_mjpeg_http_sink_debug);
 
 namespace cr {
 
-LatestFileWriter::LatestFileWriter (GstElement * owner, std::string path)
+LatestFileWriter::LatestFileWriter (GstElement *owner, std::string path)
   : owner_ (owner), path_ (std::move (path)), thread_ ([this] { run (); })
-{
-}
+{}
 
 LatestFileWriter::~LatestFileWriter ()
 {
@@ -25,7 +24,7 @@ LatestFileWriter::~LatestFileWriter ()
 }
 
 void
-LatestFileWriter::offer (GBytes * frame)
+LatestFileWriter::offer (GBytes *frame)
 {
   {
     std::lock_guard<std::mutex> guard (mutex_);
@@ -48,7 +47,7 @@ LatestFileWriter::run ()
 {
   std::unique_lock<std::mutex> lock (mutex_);
   for (;;) {
-    cond_.wait (lock,[this] { return stop_ || pending_; });
+    cond_.wait (lock, [this] { return stop_ || pending_; });
     if (stop_)
       return;
     GBytes *frame = pending_;
@@ -62,14 +61,14 @@ LatestFileWriter::run ()
 }
 
 void
-LatestFileWriter::write (GBytes * frame)
+LatestFileWriter::write (GBytes *frame)
 {
   gsize size;
   const gchar *data = static_cast<const gchar *> (g_bytes_get_data (frame, &size));
   g_autoptr (GError) error = nullptr;
   /* g_file_set_contents writes a temporary file and renames it over the target. */
-  if (!g_file_set_contents_full (path_.c_str (), data, size,
-          G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+  if (!g_file_set_contents_full (path_.c_str (), data, size, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+          &error))
     GST_WARNING_OBJECT (owner_, "could not write %s: %s", path_.c_str (), error->message);
 }
 

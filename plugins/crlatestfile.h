@@ -21,21 +21,21 @@ class LatestFileWriter
 {
 public:
   /* @owner names the element in log lines; it outlives the writer. */
-  LatestFileWriter (GstElement * owner, std::string path);
+  LatestFileWriter (GstElement *owner, std::string path);
   /* Waits for a write in progress; a frame not yet written is dropped. */
   ~LatestFileWriter ();
   LatestFileWriter (const LatestFileWriter &) = delete;
   LatestFileWriter & operator= (const LatestFileWriter &) = delete;
 
   /* Any thread. @frame is shared, not copied. */
-  void offer (GBytes * frame);
+  void offer (GBytes *frame);
 
   /* Writes attempted so far. */
   guint64 writes () const;
 
 private:
   void run ();
-  void write (GBytes * frame);
+  void write (GBytes *frame);
 
   GstElement *owner_;
   std::string path_;

@@ -39,11 +39,11 @@ struct ListenSettings
   ServerOptions options;
 };
 
-void listen_install_properties (GObjectClass * klass);
+void listen_install_properties (GObjectClass *klass);
 
 /* The server for @settings, or nullptr after posting an error that says who (@purpose, e.g.
  * "cameras") could not listen where, and why (e.g. which option differs from the server's). */
-std::shared_ptr<Server> listen_acquire (GstElement * element, const ListenSettings & settings,
+std::shared_ptr<Server> listen_acquire (GstElement *element, const ListenSettings & settings,
     const char *purpose);
 
 /* One element's listening side: its listen settings and, from NULL→READY to READY→NULL, the
@@ -53,19 +53,19 @@ class Listener
 {
 public:
   /* True if @prop_id is a listen property; then it was handled. */
-  bool set_property (guint prop_id, const GValue * value);
-  bool get_property (guint prop_id, GValue * value) const;
+  bool set_property (guint prop_id, const GValue *value);
+  bool get_property (guint prop_id, GValue *value) const;
 
   /* The lifecycle both elements share, for their change_state: the server is held from
    * NULL→READY (acquired for @purpose, e.g. "cameras") to READY→NULL, and the element's own route
    * on it from READY→PAUSED (@start; false = failure, after posting an error) to PAUSED→READY
    * (@stop), around @parent_class's change_state. */
-  GstStateChangeReturn change_state (GstElement * element, GstStateChange transition,
-      GstElementClass * parent_class, const char *purpose, const std::function<bool ()> & start,
+  GstStateChangeReturn change_state (GstElement *element, GstStateChange transition,
+      GstElementClass *parent_class, const char *purpose, const std::function<bool ()> & start,
       const std::function<void ()> & stop);
 
   /* NULL→READY: acquires the server, or posts the error and returns false. */
-  bool open (GstElement * element, const char *purpose);
+  bool open (GstElement *element, const char *purpose);
   /* READY→NULL: lets the server go (the last element to do so closes the port). Waits for the
    * server thread then, so call it with no lock held that a server callback takes. */
   void close ();

@@ -7,9 +7,7 @@
 
 namespace cr {
 
-MultipartSplitter::MultipartSplitter () : adapter_ (gst_adapter_new ())
-{
-}
+MultipartSplitter::MultipartSplitter () : adapter_ (gst_adapter_new ()) {}
 
 MultipartSplitter::~MultipartSplitter ()
 {
@@ -32,14 +30,14 @@ MultipartSplitter::clear ()
 }
 
 void
-MultipartSplitter::push (GstBuffer * buffer)
+MultipartSplitter::push (GstBuffer *buffer)
 {
   gst_adapter_push (adapter_, buffer);
 }
 
 /* Parses "--boundary\r\nName: value\r\n...\r\n\r\n"; fills the part's Content-Type and length. */
 bool
-MultipartSplitter::parse_header (const char *block, gsize len, gsize * length)
+MultipartSplitter::parse_header (const char *block, gsize len, gsize *length)
 {
   std::string text (block, len);
   std::string opening = "--" + boundary_ + "\r\n";
@@ -73,7 +71,7 @@ MultipartSplitter::parse_header (const char *block, gsize len, gsize * length)
 }
 
 MultipartSplitter::Result
-MultipartSplitter::next (GstBuffer ** body)
+MultipartSplitter::next (GstBuffer **body)
 {
   for (;;) {
     gsize avail = gst_adapter_available (adapter_);

@@ -24,9 +24,9 @@ public:
 
   enum class Result
   {
-    PART,                       /* a part's body was returned */
-    NEED_DATA,                  /* push more */
-    NOT_MULTIPART,              /* the input is not multipart data as multipartmux makes it */
+    PART,          /* a part's body was returned */
+    NEED_DATA,     /* push more */
+    NOT_MULTIPART, /* the input is not multipart data as multipartmux makes it */
   };
 
   /* Forgets a partial part (new caps); parts must open with "--@boundary" from now on. */
@@ -35,9 +35,9 @@ public:
   void clear ();
 
   /* @buffer: transfer full. */
-  void push (GstBuffer * buffer);
+  void push (GstBuffer *buffer);
   /* The next complete part's body in @body (transfer full), or why there is none. */
-  Result next (GstBuffer ** body);
+  Result next (GstBuffer **body);
 
   const std::string & boundary () const { return boundary_; }
   /* The Content-Type header of the part most recently returned; "image/jpeg" until a part has
@@ -45,12 +45,12 @@ public:
   const std::string & content_type () const { return content_type_; }
 
 private:
-  bool parse_header (const char *block, gsize len, gsize * length);
+  bool parse_header (const char *block, gsize len, gsize *length);
 
   GstAdapter *adapter_;
   std::string boundary_;
   std::string content_type_ = "image/jpeg";
-  gsize body_left_ = 0;         /* the body's length while in_body_ */
+  gsize body_left_ = 0; /* the body's length while in_body_ */
   bool in_body_ = false;
 };
 

@@ -22,12 +22,15 @@ GSource *
 wake_source_new ()
 {
   static GSourceFuncs funcs = {
-    nullptr, nullptr,
-    [](GSource * source, GSourceFunc cb, gpointer data) -> gboolean {
+    nullptr,
+    nullptr,
+    [] (GSource *source, GSourceFunc cb, gpointer data) -> gboolean {
       g_source_set_ready_time (source, -1);
       return cb (data);
     },
-    nullptr, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
   };
   return g_source_new (&funcs, sizeof (GSource));
 }
@@ -36,7 +39,7 @@ wake_source_new ()
  * TCP's retransmission timeout; and unsent data must stay small so that "writable" means the
  * link keeps up. */
 void
-tune_socket (GSocket * socket, guint send_lowat)
+tune_socket (GSocket *socket, guint send_lowat)
 {
   int fd = g_socket_get_fd (socket);
   int one = 1, user_timeout_ms = 10000, idle = 10, interval = 5, count = 3;
@@ -54,21 +57,21 @@ tune_socket (GSocket * socket, guint send_lowat)
 class Client : public WsPushClient
 {
 public:
-  Client (const WsPushSettings & settings, WsPushEvents * events);
+  Client (const WsPushSettings & settings, WsPushEvents *events);
   ~Client () override;
 
-  void offer (GBytes * frame) override;
+  void offer (GBytes *frame) override;
   WsPushStats stats () const override;
 
 private:
   /* Client thread only. */
   void run ();
   void connect ();
-  static void on_connected (GObject * source, GAsyncResult * result, gpointer data);
-  static void on_network_event (SoupMessage * msg, GSocketClientEvent event,
-      GIOStream * connection, gpointer data);
-  static void on_closed (SoupWebsocketConnection * conn, gpointer data);
-  static void on_error (SoupWebsocketConnection * conn, GError * error, gpointer data);
+  static void on_connected (GObject *source, GAsyncResult *result, gpointer data);
+  static void on_network_event (SoupMessage *msg, GSocketClientEvent event, GIOStream *connection,
+      gpointer data);
+  static void on_closed (SoupWebsocketConnection *conn, gpointer data);
+  static void on_error (SoupWebsocketConnection *conn, GError *error, gpointer data);
   void lost (const std::string & why);
   void retry_later ();
   void send_pending ();
@@ -97,22 +100,25 @@ private:
 
   /* Lock order: only this one. */
   mutable std::mutex mutex_;
-  GSource *wake_ = nullptr;          /* lives from construction to destruction */
-  GBytes *pending_ = nullptr;        /* the newest frame not yet sent */
-  bool open_ = false;                /* a connection is up: frames are worth keeping */
+  GSource *wake_ = nullptr;   /* lives from construction to destruction */
+  GBytes *pending_ = nullptr; /* the newest frame not yet sent */
+  bool open_ = false;         /* a connection is up: frames are worth keeping */
   WsPushStats stats_;
 };
 
-Client::Client (const WsPushSettings & settings, WsPushEvents * events)
+Client::Client (const WsPushSettings & settings, WsPushEvents *events)
   : settings_ (settings), events_ (events)
 {
   context_ = g_main_context_new ();
   loop_ = g_main_loop_new (context_, FALSE);
   wake_ = wake_source_new ();
-  g_source_set_callback (wake_,[](gpointer self) -> gboolean {
+  g_source_set_callback (
+      wake_,
+      [] (gpointer self) -> gboolean {
         static_cast<Client *> (self)->send_pending ();
         return G_SOURCE_CONTINUE;
-      }, this, nullptr);
+      },
+      this, nullptr);
   g_source_set_name (wake_, "camrelay push wake");
   g_source_attach (wake_, context_);
   thread_ = std::thread (&Client::run, this);
@@ -120,10 +126,13 @@ Client::Client (const WsPushSettings & settings, WsPushEvents * events)
 
 Client::~Client ()
 {
-  g_main_context_invoke (context_,[](gpointer self) -> gboolean {
+  g_main_context_invoke (
+      context_,
+      [] (gpointer self) -> gboolean {
         static_cast<Client *> (self)->shut_down ();
         return G_SOURCE_REMOVE;
-      }, this);
+      },
+      this);
   thread_.join ();
   {
     std::lock_guard<std::mutex> guard (mutex_);
@@ -174,8 +183,10 @@ Client::connect ()
         bearer.c_str ());
   }
   if (!settings_.tls_strict) {
-    g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[](SoupMessage *, GTlsCertificate *,
-                GTlsCertificateFlags, gpointer) -> gboolean { return TRUE; }), nullptr);
+    g_signal_connect (msg, "accept-certificate",
+        G_CALLBACK (+[] (SoupMessage *, GTlsCertificate *, GTlsCertificateFlags,
+                         gpointer) -> gboolean { return TRUE; }),
+        nullptr);
   }
   g_signal_connect (msg, "network-event", G_CALLBACK (on_network_event), this);
   connecting_ = g_cancellable_new ();
@@ -185,7 +196,7 @@ Client::connect ()
 }
 
 void
-Client::on_network_event (SoupMessage *, GSocketClientEvent event, GIOStream * connection,
+Client::on_network_event (SoupMessage *, GSocketClientEvent event, GIOStream *connection,
     gpointer data)
 {
   auto *self = static_cast<Client *> (data);
@@ -195,14 +206,14 @@ Client::on_network_event (SoupMessage *, GSocketClientEvent event, GIOStream * c
 }
 
 void
-Client::on_connected (GObject * source, GAsyncResult * result, gpointer data)
+Client::on_connected (GObject *source, GAsyncResult *result, gpointer data)
 {
   GError *error = nullptr;
   SoupWebsocketConnection *conn =
       soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_error_free (error);
-    return;                     /* shutting down: data may be gone */
+    return; /* shutting down: data may be gone */
   }
   auto *self = static_cast<Client *> (data);
   g_clear_object (&self->connecting_);
@@ -236,7 +247,7 @@ Client::on_connected (GObject * source, GAsyncResult * result, gpointer data)
 }
 
 void
-Client::on_error (SoupWebsocketConnection *, GError * error, gpointer data)
+Client::on_error (SoupWebsocketConnection *, GError *error, gpointer data)
 {
   auto *self = static_cast<Client *> (data);
   std::lock_guard<std::mutex> guard (self->mutex_);
@@ -244,7 +255,7 @@ Client::on_error (SoupWebsocketConnection *, GError * error, gpointer data)
 }
 
 void
-Client::on_closed (SoupWebsocketConnection * conn, gpointer data)
+Client::on_closed (SoupWebsocketConnection *conn, gpointer data)
 {
   auto *self = static_cast<Client *> (data);
   std::string why;
@@ -296,15 +307,18 @@ Client::drop_connection ()
 void
 Client::retry_later ()
 {
-  backoff_ms_ = backoff_ms_ == 0 ? settings_.min_backoff_ms :
-      std::min (backoff_ms_ * 2, settings_.max_backoff_ms);
+  backoff_ms_ = backoff_ms_ == 0 ? settings_.min_backoff_ms
+                                 : std::min (backoff_ms_ * 2, settings_.max_backoff_ms);
   retry_ = g_timeout_source_new (backoff_ms_);
-  g_source_set_callback (retry_,[](gpointer data) -> gboolean {
+  g_source_set_callback (
+      retry_,
+      [] (gpointer data) -> gboolean {
         auto *self = static_cast<Client *> (data);
         g_clear_pointer (&self->retry_, g_source_unref);
         self->connect ();
         return G_SOURCE_REMOVE;
-      }, this, nullptr);
+      },
+      this, nullptr);
   g_source_attach (retry_, context_);
 }
 
@@ -314,7 +328,8 @@ Client::retry_later ()
 bool
 Client::writable ()
 {
-  GOutputStream *out = g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn_));
+  GOutputStream *out =
+      g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn_));
   if (!G_IS_POLLABLE_OUTPUT_STREAM (out) ||
       !g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)))
     return true;
@@ -326,14 +341,16 @@ Client::wait_writable ()
 {
   if (writable_)
     return;
-  GOutputStream *out = g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn_));
+  GOutputStream *out =
+      g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn_));
   writable_ = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (out), nullptr);
-  g_source_set_callback (writable_, G_SOURCE_FUNC (+[](GObject *, gpointer data) -> gboolean {
-            auto *self = static_cast<Client *> (data);
-            g_clear_pointer (&self->writable_, g_source_unref);
-            self->send_pending ();
-            return G_SOURCE_REMOVE;
-          }), this, nullptr);
+  g_source_set_callback (writable_, G_SOURCE_FUNC (+[] (GObject *, gpointer data) -> gboolean {
+    auto *self = static_cast<Client *> (data);
+    g_clear_pointer (&self->writable_, g_source_unref);
+    self->send_pending ();
+    return G_SOURCE_REMOVE;
+  }),
+      this, nullptr);
   g_source_attach (writable_, context_);
 }
 
@@ -361,7 +378,7 @@ Client::send_pending ()
 }
 
 void
-Client::offer (GBytes * frame)
+Client::offer (GBytes *frame)
 {
   std::lock_guard<std::mutex> guard (mutex_);
   if (!open_) {
@@ -395,10 +412,11 @@ Client::shut_down ()
   g_signal_connect_swapped (conn_, "closed", G_CALLBACK (g_main_loop_quit), loop_);
   soup_websocket_connection_close (conn_, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "going away");
   GSource *timeout = g_timeout_source_new (1000);
-  g_source_set_callback (timeout, (GSourceFunc) (+[](gpointer loop) -> gboolean {
-            g_main_loop_quit (static_cast<GMainLoop *> (loop));
-            return G_SOURCE_REMOVE;
-          }), loop_, nullptr);
+  g_source_set_callback (timeout, (GSourceFunc) (+[] (gpointer loop) -> gboolean {
+    g_main_loop_quit (static_cast<GMainLoop *> (loop));
+    return G_SOURCE_REMOVE;
+  }),
+      loop_, nullptr);
   g_source_attach (timeout, context_);
   g_source_unref (timeout);
 }
@@ -421,13 +439,13 @@ Client::set_state (bool connected, const std::string & why)
 }  // namespace
 
 std::unique_ptr<WsPushClient>
-WsPushClient::create (const WsPushSettings & settings, WsPushEvents * events, GError ** error)
+WsPushClient::create (const WsPushSettings & settings, WsPushEvents *events, GError **error)
 {
   GUri *uri = g_uri_parse (settings.location.c_str (), G_URI_FLAGS_NONE, nullptr);
   const char *scheme = uri ? g_uri_get_scheme (uri) : nullptr;
-  bool ok = scheme && (g_ascii_strcasecmp (scheme, "ws") == 0 ||
-      g_ascii_strcasecmp (scheme, "wss") == 0) && g_uri_get_host (uri) &&
-      *g_uri_get_host (uri);
+  bool ok = scheme &&
+      (g_ascii_strcasecmp (scheme, "ws") == 0 || g_ascii_strcasecmp (scheme, "wss") == 0) &&
+      g_uri_get_host (uri) && *g_uri_get_host (uri);
   if (uri)
     g_uri_unref (uri);
   if (!ok) {

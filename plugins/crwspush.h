@@ -23,25 +23,25 @@ namespace cr {
 
 struct WsPushSettings
 {
-  std::string location;          /* ws:// or wss:// URL */
-  std::string secret;            /* sent as "Authorization: Bearer <secret>"; "" = none */
-  bool tls_strict = true;        /* refuse a wss:// server whose certificate does not verify */
-  std::string user_agent;        /* "" = libsoup's default */
+  std::string location;   /* ws:// or wss:// URL */
+  std::string secret;     /* sent as "Authorization: Bearer <secret>"; "" = none */
+  bool tls_strict = true; /* refuse a wss:// server whose certificate does not verify */
+  std::string user_agent; /* "" = libsoup's default */
   guint min_backoff_ms = 1000;
   guint max_backoff_ms = 30000;
-  guint send_lowat = 32 * 1024;  /* TCP_NOTSENT_LOWAT: unsent bytes the kernel may hold */
+  guint send_lowat = 32 * 1024; /* TCP_NOTSENT_LOWAT: unsent bytes the kernel may hold */
 };
 
 struct WsPushStats
 {
-  guint64 frames_sent = 0;           /* handed to the connection */
+  guint64 frames_sent = 0; /* handed to the connection */
   guint64 bytes_sent = 0;
-  guint64 dropped_disconnected = 0;  /* offered while there was no connection */
-  guint64 dropped_busy = 0;          /* replaced by a newer frame before the link took it */
-  guint64 connects = 0;              /* successful connections */
-  guint64 connect_failures = 0;      /* connection attempts that failed */
+  guint64 dropped_disconnected = 0; /* offered while there was no connection */
+  guint64 dropped_busy = 0;         /* replaced by a newer frame before the link took it */
+  guint64 connects = 0;             /* successful connections */
+  guint64 connect_failures = 0;     /* connection attempts that failed */
   bool connected = false;
-  std::string error;                 /* why the last attempt or connection failed; "" = none */
+  std::string error; /* why the last attempt or connection failed; "" = none */
 };
 
 /* Called in the client's thread when the connection state changes (not on every retry that
@@ -60,13 +60,13 @@ public:
   /* Checks @settings (a ws:// or wss:// URL with a host); nullptr with @error set if they are
    * unusable. The client starts connecting at once. */
   static std::unique_ptr<WsPushClient> create (const WsPushSettings & settings,
-      WsPushEvents * events, GError ** error);
+      WsPushEvents *events, GError **error);
 
   /* Closes the connection (close code 1001, going away) and stops the thread. */
   virtual ~WsPushClient () = default;
 
   /* Any thread. @frame is shared, not copied; the newest frame replaces one not yet sent. */
-  virtual void offer (GBytes * frame) = 0;
+  virtual void offer (GBytes *frame) = 0;
 
   virtual WsPushStats stats () const = 0;
 };

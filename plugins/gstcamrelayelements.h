@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: the elements this plugin registers. */
 #pragma once
 
@@ -10,5 +11,6 @@ GST_ELEMENT_REGISTER_DECLARE (jpegvalidate);
 GST_ELEMENT_REGISTER_DECLARE (jpegfallback);
 GST_ELEMENT_REGISTER_DECLARE (mjpeghttpsink);
 GST_ELEMENT_REGISTER_DECLARE (wsjpegsink);
+GST_ELEMENT_REGISTER_DECLARE (pulljpegsrc);
 
 G_END_DECLS

@@ -1,9 +1,5 @@
-/* camrelay: jpegfallback, a live JPEG stream with a placeholder picture for when it stalls.
- *
- * This library is free software; you can redistribute it and/or modify it under the terms
- * of the GNU Library General Public License as published by the Free Software Foundation;
- * either version 2.1 of the License, or (at your option) any later version.
- */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay: jpegfallback, a live JPEG stream with a placeholder picture for when it stalls. */
 
 /**
  * SECTION:element-jpegfallback
@@ -60,12 +56,12 @@
 #include <mutex>
 #include <string>
 
-#define DEFAULT_PLACEHOLDER "placeholder.jpg"
+#define DEFAULT_PLACEHOLDER     "placeholder.jpg"
 #define DEFAULT_PLACEHOLDER_FPS 1
-#define MIN_PLACEHOLDER_FPS 1
-#define MAX_PLACEHOLDER_FPS 30
-#define DEFAULT_TIMEOUT (5 * GST_SECOND)
-#define MIN_TIMEOUT GST_MSECOND
+#define MIN_PLACEHOLDER_FPS     1
+#define MAX_PLACEHOLDER_FPS     30
+#define DEFAULT_TIMEOUT         (5 * GST_SECOND)
+#define MIN_TIMEOUT             GST_MSECOND
 /* Keeps last arrival + timeout inside a GstClockTime. */
 #define MAX_TIMEOUT ((guint64) G_MAXINT64)
 
@@ -82,17 +78,17 @@ enum
 
 static GParamSpec *properties[N_PROPERTIES];
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
 /* imagefreeze repeats whatever buffer it holds but only negotiates video/x-raw: the
  * placeholder's JPEG bytes go in labelled so, and the label is put right again on
  * imagefreeze's output (see on_freeze_event). */
-static GstStaticPadTemplate feed_template = GST_STATIC_PAD_TEMPLATE ("feed",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
+static GstStaticPadTemplate feed_template =
+    GST_STATIC_PAD_TEMPLATE ("feed", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
 
 #define VIEWERS_EVENT "camrelay-viewers"
 
@@ -178,27 +174,25 @@ struct _CrJpegFallback
 };
 
 G_DEFINE_TYPE (CrJpegFallback, cr_jpeg_fallback, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE (jpegfallback, "jpegfallback", GST_RANK_NONE,
-    CR_TYPE_JPEG_FALLBACK);
+GST_ELEMENT_REGISTER_DEFINE (jpegfallback, "jpegfallback", GST_RANK_NONE, CR_TYPE_JPEG_FALLBACK);
 
-static void cr_jpeg_fallback_finalize (GObject * object);
-static void cr_jpeg_fallback_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void cr_jpeg_fallback_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn cr_jpeg_fallback_change_state (GstElement * element,
+static void cr_jpeg_fallback_finalize (GObject *object);
+static void cr_jpeg_fallback_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_jpeg_fallback_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_jpeg_fallback_change_state (GstElement *element,
     GstStateChange transition);
-static void build_children (CrJpegFallback * self);
+static void build_children (CrJpegFallback *self);
 
 GType
 cr_jpeg_fallback_active_get_type (void)
 {
   static gsize type = 0;
   static const GEnumValue values[] = {
-    {CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER, "The placeholder picture is output",
-        "placeholder"},
-    {CR_JPEG_FALLBACK_ACTIVE_LIVE, "Live frames are passed through", "live"},
-    {0, nullptr, nullptr},
+    { CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER, "The placeholder picture is output", "placeholder" },
+    { CR_JPEG_FALLBACK_ACTIVE_LIVE, "Live frames are passed through", "live" },
+    { 0, nullptr, nullptr },
   };
 
   if (g_once_init_enter (&type)) {
@@ -209,7 +203,7 @@ cr_jpeg_fallback_active_get_type (void)
 }
 
 static void
-cr_jpeg_fallback_class_init (CrJpegFallbackClass * klass)
+cr_jpeg_fallback_class_init (CrJpegFallbackClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -220,28 +214,22 @@ cr_jpeg_fallback_class_init (CrJpegFallbackClass * klass)
   gobject_class->finalize = cr_jpeg_fallback_finalize;
   gobject_class->set_property = cr_jpeg_fallback_set_property;
   gobject_class->get_property = cr_jpeg_fallback_get_property;
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (cr_jpeg_fallback_change_state);
+  element_class->change_state = GST_DEBUG_FUNCPTR (cr_jpeg_fallback_change_state);
 
-  properties[PROP_PLACEHOLDER] = g_param_spec_string ("placeholder",
-      "Placeholder",
+  properties[PROP_PLACEHOLDER] = g_param_spec_string ("placeholder", "Placeholder",
       "Path of the JPEG file shown while no live frame arrives; it is read and "
       "checked when the element starts",
       DEFAULT_PLACEHOLDER,
-      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  properties[PROP_PLACEHOLDER_FPS] = g_param_spec_uint ("placeholder-fps",
-      "Placeholder FPS",
-      "Frames per second at which the placeholder picture is repeated",
-      MIN_PLACEHOLDER_FPS, MAX_PLACEHOLDER_FPS, DEFAULT_PLACEHOLDER_FPS,
-      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  properties[PROP_PLACEHOLDER_FPS] = g_param_spec_uint ("placeholder-fps", "Placeholder FPS",
+      "Frames per second at which the placeholder picture is repeated", MIN_PLACEHOLDER_FPS,
+      MAX_PLACEHOLDER_FPS, DEFAULT_PLACEHOLDER_FPS,
+      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   properties[PROP_TIMEOUT] = g_param_spec_uint64 ("timeout", "Timeout",
       "Nanoseconds without a live frame after which the placeholder is shown; "
       "a change applies to the deadline already pending",
       MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT,
-      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   properties[PROP_ACTIVE] = g_param_spec_enum ("active", "Active",
       "Which input is output: the placeholder (from start-up until the first "
       "live frame, and after a timeout) or live",
@@ -251,30 +239,29 @@ cr_jpeg_fallback_class_init (CrJpegFallbackClass * klass)
       "A \"jpegfallback-stats\" structure: switches, time-on-placeholder (ns, "
       "including the current stretch), live-frames, placeholder-frames and "
       "active (\"live\" or \"placeholder\")",
-      GST_TYPE_STRUCTURE,
-      (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
-  gst_element_class_set_static_metadata (element_class,
-      "JPEG stream with placeholder fallback", "Filter/Video",
+  gst_element_class_set_static_metadata (element_class, "JPEG stream with placeholder fallback",
+      "Filter/Video",
       "Passes live JPEG frames through untouched and repeats a placeholder "
-      "picture while they stop arriving", "camrelay");
+      "picture while they stop arriving",
+      "camrelay");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
-  gst_type_mark_as_plugin_api (CR_TYPE_JPEG_FALLBACK_ACTIVE,
-      (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (CR_TYPE_JPEG_FALLBACK_ACTIVE, (GstPluginAPIFlags) 0);
 }
 
 static void
-cr_jpeg_fallback_init (CrJpegFallback * self)
+cr_jpeg_fallback_init (CrJpegFallback *self)
 {
   self->priv = new CrJpegFallbackPrivate ();
   build_children (self);
 }
 
 static void
-cr_jpeg_fallback_finalize (GObject * object)
+cr_jpeg_fallback_finalize (GObject *object)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (object);
 
@@ -305,11 +292,10 @@ deadline_of (GstClockTime last_arrival, GstClockTime timeout)
 
 /* The camera counts as live while its newest frame is younger than @timeout. */
 static bool
-live_is_healthy (GstClockTime last_arrival, GstClockTime timeout,
-    GstClockTime now)
+live_is_healthy (GstClockTime last_arrival, GstClockTime timeout, GstClockTime now)
 {
-  return GST_CLOCK_TIME_IS_VALID (last_arrival) && GST_CLOCK_TIME_IS_VALID (now)
-      && now < deadline_of (last_arrival, timeout);
+  return GST_CLOCK_TIME_IS_VALID (last_arrival) && GST_CLOCK_TIME_IS_VALID (now) &&
+      now < deadline_of (last_arrival, timeout);
 }
 
 static GstClockTime
@@ -322,7 +308,7 @@ running_time_of (GstClockTime clock_time, GstClockTime base_time)
 
 /* Running time now, or NONE outside PLAYING (base time is not meaningful there). */
 static GstClockTime
-current_running_time (CrJpegFallback * self)
+current_running_time (CrJpegFallback *self)
 {
   GstElement *element = GST_ELEMENT (self);
 
@@ -335,23 +321,20 @@ current_running_time (CrJpegFallback * self)
   g_autoptr (GstClock) clock = gst_element_get_clock (element);
   if (!clock)
     return GST_CLOCK_TIME_NONE;
-  return running_time_of (gst_clock_get_time (clock),
-      gst_element_get_base_time (element));
+  return running_time_of (gst_clock_get_time (clock), gst_element_get_base_time (element));
 }
 
-static gboolean on_timeout (GstClock * clock, GstClockTime time, GstClockID id,
-    gpointer user_data);
+static gboolean on_timeout (GstClock *clock, GstClockTime time, GstClockID id, gpointer user_data);
 
 static void
-arm_timeout_locked (CrJpegFallback * self, GstClock * clock,
-    GstClockTime deadline)
+arm_timeout_locked (CrJpegFallback *self, GstClock *clock, GstClockTime deadline)
 {
   State & st = self->priv->state;
   GstClockID id = gst_clock_new_single_shot_id (clock, deadline);
 
   /* The wait holds a reference on the element until the id is freed. */
-  GstClockReturn ret = gst_clock_id_wait_async (id, on_timeout,
-      gst_object_ref (self), (GDestroyNotify) gst_object_unref);
+  GstClockReturn ret = gst_clock_id_wait_async (id, on_timeout, gst_object_ref (self),
+      (GDestroyNotify) gst_object_unref);
   if (ret != GST_CLOCK_OK) {
     GST_WARNING_OBJECT (self, "could not wait for %" GST_TIME_FORMAT ": %d",
         GST_TIME_ARGS (deadline), ret);
@@ -373,20 +356,18 @@ cancel_timeout_locked (State & st)
 
 /* Switches the selector and returns the element message announcing it. */
 static GstMessage *
-switch_to_locked (CrJpegFallback * self, CrJpegFallbackActive target,
-    const gchar * reason, GstClockTime running_time)
+switch_to_locked (CrJpegFallback *self, CrJpegFallbackActive target, const gchar *reason,
+    GstClockTime running_time)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   State & st = priv->state;
 
   g_object_set (priv->selector, "active-pad",
-      target == CR_JPEG_FALLBACK_ACTIVE_LIVE ? priv->live_pad :
-      priv->placeholder_pad, nullptr);
+      target == CR_JPEG_FALLBACK_ACTIVE_LIVE ? priv->live_pad : priv->placeholder_pad, nullptr);
 
   if (target == CR_JPEG_FALLBACK_ACTIVE_LIVE) {
-    if (GST_CLOCK_TIME_IS_VALID (st.placeholder_since)
-        && GST_CLOCK_TIME_IS_VALID (running_time)
-        && running_time > st.placeholder_since)
+    if (GST_CLOCK_TIME_IS_VALID (st.placeholder_since) && GST_CLOCK_TIME_IS_VALID (running_time) &&
+        running_time > st.placeholder_since)
       st.placeholder_total += running_time - st.placeholder_since;
     st.placeholder_since = GST_CLOCK_TIME_NONE;
   } else {
@@ -397,20 +378,18 @@ switch_to_locked (CrJpegFallback * self, CrJpegFallbackActive target,
   st.switches++;
   priv->tick_wake.notify_all ();
 
-  GST_INFO_OBJECT (self, "switched to %s (%s) at %" GST_TIME_FORMAT,
-      active_nick (target), reason, GST_TIME_ARGS (running_time));
+  GST_INFO_OBJECT (self, "switched to %s (%s) at %" GST_TIME_FORMAT, active_nick (target), reason,
+      GST_TIME_ARGS (running_time));
 
-  GstStructure *s = gst_structure_new ("jpegfallback-switched",
-      "active", G_TYPE_STRING, active_nick (target),
-      "reason", G_TYPE_STRING, reason,
-      "running-time", G_TYPE_UINT64, (guint64) running_time,
-      "switches", G_TYPE_UINT64, st.switches, nullptr);
+  GstStructure *s = gst_structure_new ("jpegfallback-switched", "active", G_TYPE_STRING,
+      active_nick (target), "reason", G_TYPE_STRING, reason, "running-time", G_TYPE_UINT64,
+      (guint64) running_time, "switches", G_TYPE_UINT64, st.switches, nullptr);
   return gst_message_new_element (GST_OBJECT (self), s);
 }
 
 /* Called with no lock held. */
 static void
-announce_switch (CrJpegFallback * self, GstMessage * message)
+announce_switch (CrJpegFallback *self, GstMessage *message)
 {
   gst_element_post_message (GST_ELEMENT (self), message);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE]);
@@ -419,8 +398,7 @@ announce_switch (CrJpegFallback * self, GstMessage * message)
 
 /* Fires at last arrival + timeout, possibly late, possibly after newer frames. */
 static gboolean
-on_timeout (GstClock * clock, GstClockTime time, GstClockID id,
-    gpointer user_data)
+on_timeout (GstClock *clock, GstClockTime time, GstClockID id, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstClockTime now = gst_clock_get_time (clock);
@@ -428,7 +406,7 @@ on_timeout (GstClock * clock, GstClockTime time, GstClockID id,
   GstMessage *message = nullptr;
 
   {
-    std::lock_guard < std::mutex > guard (self->priv->lock);
+    std::lock_guard<std::mutex> guard (self->priv->lock);
     State & st = self->priv->state;
     GstClockTime timeout = self->priv->settings.timeout;
 
@@ -441,8 +419,8 @@ on_timeout (GstClock * clock, GstClockTime time, GstClockID id,
     if (live_is_healthy (st.last_arrival, timeout, now)) {
       arm_timeout_locked (self, clock, deadline_of (st.last_arrival, timeout));
     } else if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE) {
-      message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER,
-          "timeout", running_time_of (now, base_time));
+      message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER, "timeout",
+          running_time_of (now, base_time));
     }
   }
 
@@ -454,7 +432,7 @@ on_timeout (GstClock * clock, GstClockTime time, GstClockID id,
 /* Runs for every live frame before input-selector sees it, so a switch to the
  * live input takes effect for this very frame. Kept short: it is the hot path. */
 static GstPadProbeReturn
-on_live_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_live_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   guint frames = 1;
@@ -468,21 +446,19 @@ on_live_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstMessage *message = nullptr;
 
   {
-    std::lock_guard < std::mutex > guard (self->priv->lock);
+    std::lock_guard<std::mutex> guard (self->priv->lock);
     State & st = self->priv->state;
 
     st.live_frames += frames;
     st.last_arrival = now;
     if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE) {
       message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE,
-          st.seen_live ? "resumed" : "first-frame",
-          running_time_of (now, base_time));
+          st.seen_live ? "resumed" : "first-frame", running_time_of (now, base_time));
       st.seen_live = true;
     }
     /* Never re-armed per frame: a pending wait re-arms itself when it fires. */
     if (!st.timeout_id && clock && GST_CLOCK_TIME_IS_VALID (now))
-      arm_timeout_locked (self, clock,
-          deadline_of (now, self->priv->settings.timeout));
+      arm_timeout_locked (self, clock, deadline_of (now, self->priv->settings.timeout));
   }
 
   if (message)
@@ -491,13 +467,13 @@ on_live_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 }
 
 /* The live stream ending means the element's stream ends. input-selector forwards EOS only from
- * its active pad, and then blocks that pad's thread until every input is EOS; the placeholder branch
- * never ends by itself. So: make the live pad active, and end the placeholder input too, from
- * another thread because that EOS blocks until the live one has arrived. Otherwise an EOS sent to
- * the pipeline while the placeholder shows (gst-launch-1.0 -e, an application stopping) would
+ * its active pad, and then blocks that pad's thread until every input is EOS; the placeholder
+ * branch never ends by itself. So: make the live pad active, and end the placeholder input too,
+ * from another thread because that EOS blocks until the live one has arrived. Otherwise an EOS sent
+ * to the pipeline while the placeholder shows (gst-launch-1.0 -e, an application stopping) would
  * never come out, or would hang the camera's thread. */
 static GstPadProbeReturn
-on_live_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
@@ -506,28 +482,31 @@ on_live_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstClockTime running_time = current_running_time (self);
   GstMessage *message = nullptr;
   {
-    std::lock_guard < std::mutex > guard (self->priv->lock);
+    std::lock_guard<std::mutex> guard (self->priv->lock);
     State & st = self->priv->state;
     /* The stream is over: no timeout may switch back to the placeholder now. */
     cancel_timeout_locked (st);
     if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE)
-      message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE,
-          "end-of-stream", running_time);
+      message =
+          switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE, "end-of-stream", running_time);
   }
   if (message)
     announce_switch (self, message);
-  gst_element_call_async (GST_ELEMENT (self),[](GstElement * element, gpointer) {
+  gst_element_call_async (
+      GST_ELEMENT (self),
+      [] (GstElement *element, gpointer) {
         CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
         gst_pad_send_event (fallback->priv->placeholder_pad, gst_event_new_eos ());
-      }, nullptr, nullptr);
+      },
+      nullptr, nullptr);
   return GST_PAD_PROBE_OK;
 }
 
 static bool
 tick_may_wait (const State & st)
 {
-  return st.viewers_known && st.viewers == 0 && st.placeholder_out && !st.stopping
-      && st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
+  return st.viewers_known && st.viewers == 0 && st.placeholder_out && !st.stopping &&
+      st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
 }
 
 /* Placeholder ticks, as imagefreeze outputs them. While live frames are output nobody
@@ -536,15 +515,15 @@ tick_may_wait (const State & st)
  * switches or stops; then it goes out at once, and imagefreeze, late, skips the ticks
  * it missed. */
 static GstPadProbeReturn
-on_placeholder_tick (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  std::unique_lock < std::mutex > guard (self->priv->lock);
+  std::unique_lock<std::mutex> guard (self->priv->lock);
   State & st = self->priv->state;
 
   if (tick_may_wait (st)) {
     GST_DEBUG_OBJECT (self, "nobody watches: placeholder ticks wait");
-    self->priv->tick_wake.wait (guard,[&st] { return !tick_may_wait (st); });
+    self->priv->tick_wake.wait (guard, [&st] { return !tick_may_wait (st); });
   }
   if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping)
     return GST_PAD_PROBE_DROP;
@@ -556,8 +535,9 @@ on_placeholder_tick (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
    * maps at once, and every camera showing the file keeps its latest frame mapped. */
   CrJpegFallbackPrivate *priv = self->priv;
   GstBuffer *tick = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
-  gst_buffer_replace_all_memory (tick, gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-          const_cast < guint8 * >(priv->placeholder_data), priv->placeholder_size, 0,
+  gst_buffer_replace_all_memory (tick,
+      gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          const_cast<guint8 *> (priv->placeholder_data), priv->placeholder_size, 0,
           priv->placeholder_size, gst_buffer_ref (priv->placeholder),
           (GDestroyNotify) gst_buffer_unref));
   GST_PAD_PROBE_INFO_DATA (info) = tick;
@@ -566,7 +546,7 @@ on_placeholder_tick (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
 /* imagefreeze's caps as downstream sees them: the placeholder's JPEG caps. */
 static GstPadProbeReturn
-on_freeze_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_freeze_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
@@ -579,7 +559,7 @@ on_freeze_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
 /* imagefreeze asks downstream which frame rate to repeat at: placeholder-fps. */
 static GstPadProbeReturn
-on_freeze_query (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_freeze_query (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
@@ -587,31 +567,30 @@ on_freeze_query (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     return GST_PAD_PROBE_OK;
   guint fps;
   {
-    std::lock_guard < std::mutex > guard (self->priv->lock);
+    std::lock_guard<std::mutex> guard (self->priv->lock);
     fps = self->priv->settings.placeholder_fps;
   }
   GstCaps *filter = nullptr;
   gst_query_parse_caps (query, &filter);
-  g_autoptr (GstCaps) rate = gst_caps_new_simple ("video/x-raw",
-      "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
-  g_autoptr (GstCaps) result = filter ? gst_caps_intersect (filter, rate) :
-      gst_caps_ref (rate);
+  g_autoptr (GstCaps) rate =
+      gst_caps_new_simple ("video/x-raw", "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
+  g_autoptr (GstCaps) result = filter ? gst_caps_intersect (filter, rate) : gst_caps_ref (rate);
   gst_query_set_caps_result (query, result);
   return GST_PAD_PROBE_HANDLED;
 }
 
 /* Downstream tells how many viewers there are (see the element's description). */
 static GstPadProbeReturn
-on_upstream_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM
-      || !gst_event_has_name (event, VIEWERS_EVENT))
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM ||
+      !gst_event_has_name (event, VIEWERS_EVENT))
     return GST_PAD_PROBE_OK;
   guint viewers = 0;
   if (gst_structure_get_uint (gst_event_get_structure (event), "viewers", &viewers)) {
-    std::lock_guard < std::mutex > guard (self->priv->lock);
+    std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.viewers_known = true;
     self->priv->state.viewers = viewers;
     self->priv->tick_wake.notify_all ();
@@ -621,28 +600,26 @@ on_upstream_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 }
 
 static GstStructure *
-make_stats (CrJpegFallback * self)
+make_stats (CrJpegFallback *self)
 {
   GstClockTime now = current_running_time (self);
-  std::lock_guard < std::mutex > guard (self->priv->lock);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
   const State & st = self->priv->state;
 
   GstClockTime on_placeholder = st.placeholder_total;
-  if (st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER
-      && GST_CLOCK_TIME_IS_VALID (st.placeholder_since)
-      && GST_CLOCK_TIME_IS_VALID (now) && now > st.placeholder_since)
+  if (st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER &&
+      GST_CLOCK_TIME_IS_VALID (st.placeholder_since) && GST_CLOCK_TIME_IS_VALID (now) &&
+      now > st.placeholder_since)
     on_placeholder += now - st.placeholder_since;
 
-  return gst_structure_new ("jpegfallback-stats",
-      "switches", G_TYPE_UINT64, st.switches,
-      "time-on-placeholder", G_TYPE_UINT64, (guint64) on_placeholder,
-      "live-frames", G_TYPE_UINT64, st.live_frames,
-      "placeholder-frames", G_TYPE_UINT64, st.placeholder_frames,
-      "active", G_TYPE_STRING, active_nick (st.active), nullptr);
+  return gst_structure_new ("jpegfallback-stats", "switches", G_TYPE_UINT64, st.switches,
+      "time-on-placeholder", G_TYPE_UINT64, (guint64) on_placeholder, "live-frames", G_TYPE_UINT64,
+      st.live_frames, "placeholder-frames", G_TYPE_UINT64, st.placeholder_frames, "active",
+      G_TYPE_STRING, active_nick (st.active), nullptr);
 }
 
 static GstElement *
-make_child (CrJpegFallback * self, const gchar * factory, const gchar * name)
+make_child (CrJpegFallback *self, const gchar *factory, const gchar *name)
 {
   GstElement *e = gst_element_factory_make (factory, name);
   if (!e)
@@ -651,12 +628,11 @@ make_child (CrJpegFallback * self, const gchar * factory, const gchar * name)
 }
 
 static void
-add_ghost_pad (CrJpegFallback * self, const gchar * name, GstPad * target)
+add_ghost_pad (CrJpegFallback *self, const gchar *name, GstPad *target)
 {
-  GstPadTemplate *templ =
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), name);
+  GstPadTemplate *templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), name);
   GstPad *ghost = target ? gst_ghost_pad_new_from_template (name, target, templ)
-      : gst_ghost_pad_new_no_target_from_template (name, templ);
+                         : gst_ghost_pad_new_no_target_from_template (name, templ);
   gst_element_add_pad (GST_ELEMENT (self), ghost);
 }
 
@@ -665,14 +641,13 @@ add_ghost_pad (CrJpegFallback * self, const gchar * name, GstPad * target)
  * Returns FALSE with @why set when a link fails: the element must not run
  * half-linked. */
 static bool
-assemble_children (CrJpegFallback * self, GstElement * selector,
-    GstElement * freeze, std::string & why)
+assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freeze,
+    std::string & why)
 {
   CrJpegFallbackPrivate *priv = self->priv;
 
   /* Inactive input dropped at once, never held back to sync with the active one. */
-  g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE,
-      nullptr);
+  g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE, nullptr);
   g_object_set (freeze, "is-live", TRUE, nullptr);
   gst_bin_add_many (GST_BIN (self), selector, freeze, nullptr);
   /* imagefreeze made the bin look like a source; from outside it is a filter. */
@@ -682,8 +657,8 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
   gst_object_ref_sink (priv->feed_pad);
   g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
   g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
-  if (!freeze_sink || !freeze_src
-      || GST_PAD_LINK_FAILED (gst_pad_link (priv->feed_pad, freeze_sink))) {
+  if (!freeze_sink || !freeze_src ||
+      GST_PAD_LINK_FAILED (gst_pad_link (priv->feed_pad, freeze_sink))) {
     why = "could not link the placeholder to imagefreeze";
     return false;
   }
@@ -701,21 +676,20 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
     return false;
   }
 
-  gst_pad_add_probe (priv->live_pad, (GstPadProbeType)
-      (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-      on_live_data, self, nullptr);
+  gst_pad_add_probe (priv->live_pad,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), on_live_data,
+      self, nullptr);
   gst_pad_add_probe (priv->live_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_live_event, self,
       nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick,
-      self, nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_event,
-      self, nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, on_freeze_query,
-      self, nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_event, self,
+      nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, on_freeze_query, self,
+      nullptr);
 
   g_autoptr (GstPad) selector_src = gst_element_get_static_pad (selector, "src");
-  gst_pad_add_probe (selector_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event,
-      self, nullptr);
+  gst_pad_add_probe (selector_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
+      nullptr);
   add_ghost_pad (self, "sink", priv->live_pad);
   add_ghost_pad (self, "src", selector_src);
 
@@ -727,14 +701,14 @@ assemble_children (CrJpegFallback * self, GstElement * selector,
 /* A missing GStreamer plugin, or children that do not link, leave the element
  * unusable but harmless: it fails NULL→READY with an error saying so. */
 static void
-build_children (CrJpegFallback * self)
+build_children (CrJpegFallback *self)
 {
   GstElement *selector = make_child (self, "input-selector", "selector");
   GstElement *freeze = make_child (self, "imagefreeze", "placeholder-freeze");
   GstElement *all[] = { selector, freeze };
 
   bool complete = true;
-  for (GstElement * e : all)
+  for (GstElement *e : all)
     complete = complete && e;
   if (complete) {
     std::string why;
@@ -745,7 +719,7 @@ build_children (CrJpegFallback * self)
     GST_ERROR_OBJECT (self, "%s", why.c_str ());
     self->priv->link_error = why;
   } else {
-    for (GstElement * e : all)
+    for (GstElement *e : all)
       if (e)
         gst_object_unref (gst_object_ref_sink (e));
   }
@@ -759,7 +733,7 @@ build_children (CrJpegFallback * self)
  * size limits: the structural walk, then a full decode. Padding after EOI, which
  * some tools write as cameras do, is tolerated the same way (up to 4 KiB). */
 static cr::JpegCheckResult
-check_placeholder (const guint8 * data, gsize size)
+check_placeholder (const guint8 *data, gsize size)
 {
   cr::JpegCheckLimits limits;
   limits.min_size = 0;
@@ -780,15 +754,15 @@ struct CachedPlaceholder
 {
   /* The file as it was read: a change to any of these means read it again. */
   guint64 device = 0, inode = 0, mtime = 0, size = 0;
-  GstBuffer *image = nullptr;   /* SOI..EOI, with tables: what viewers get; never written */
-  const guint8 *image_data = nullptr;   /* image's bytes */
+  GstBuffer *image = nullptr;         /* SOI..EOI, with tables: what viewers get; never written */
+  const guint8 *image_data = nullptr; /* image's bytes */
   gsize image_size = 0;
   guint width = 0, height = 0;
 };
 
 static std::mutex placeholder_cache_lock;
 /* Lives as long as the process: a few entries, one per distinct file. */
-static std::map < std::string, CachedPlaceholder > *placeholder_cache;
+static std::map<std::string, CachedPlaceholder> *placeholder_cache;
 
 static guint64
 mtime_ns (const GStatBuf & st)
@@ -799,19 +773,19 @@ mtime_ns (const GStatBuf & st)
 /* The checked image of @path, from the cache or read now (transfer full), or nullptr
  * after posting an error naming the path. */
 static GstBuffer *
-load_placeholder (CrJpegFallback * self, const std::string & path, guint * width,
-    guint * height, const guint8 ** bytes, gsize * length)
+load_placeholder (CrJpegFallback *self, const std::string & path, guint *width, guint *height,
+    const guint8 **bytes, gsize *length)
 {
   GStatBuf st;
   bool stat_ok = g_stat (path.c_str (), &st) == 0;
   {
-    std::lock_guard < std::mutex > guard (placeholder_cache_lock);
+    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
     if (!placeholder_cache)
-      placeholder_cache = new std::map < std::string, CachedPlaceholder > ();
+      placeholder_cache = new std::map<std::string, CachedPlaceholder> ();
     auto it = placeholder_cache->find (path);
-    if (stat_ok && it != placeholder_cache->end ()
-        && it->second.device == (guint64) st.st_dev && it->second.inode == (guint64) st.st_ino
-        && it->second.mtime == mtime_ns (st) && it->second.size == (guint64) st.st_size) {
+    if (stat_ok && it != placeholder_cache->end () && it->second.device == (guint64) st.st_dev &&
+        it->second.inode == (guint64) st.st_ino && it->second.mtime == mtime_ns (st) &&
+        it->second.size == (guint64) st.st_size) {
       *width = it->second.width;
       *height = it->second.height;
       *bytes = it->second.image_data;
@@ -821,32 +795,30 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
   }
 
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (path.c_str (), FALSE,
-      &error);
+  g_autoptr (GMappedFile) file = g_mapped_file_new (path.c_str (), FALSE, &error);
   if (!file) {
     if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Placeholder image \"%s\" does not exist.", path.c_str ()),
-          ("%s", error->message));
+          ("Placeholder image \"%s\" does not exist.", path.c_str ()), ("%s", error->message));
     else
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not read placeholder image \"%s\".", path.c_str ()),
-          ("%s", error->message));
+          ("Could not read placeholder image \"%s\".", path.c_str ()), ("%s", error->message));
     return nullptr;
   }
 
-  auto *data = reinterpret_cast < const guint8 *>(g_mapped_file_get_contents (file));
+  auto *data = reinterpret_cast<const guint8 *> (g_mapped_file_get_contents (file));
   cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
   if (!res.ok ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
         ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
-            cr::jpeg_reject_nick (res.reason)), ("%s", res.detail));
+            cr::jpeg_reject_nick (res.reason)),
+        ("%s", res.detail));
     return nullptr;
   }
 
   /* What a camera's frame would become in jpegvalidate: padding cut, tables added. */
   gsize size = cr::jpeg_repaired_size (res);
-  auto *image = static_cast < guint8 * >(g_malloc (size));
+  auto *image = static_cast<guint8 *> (g_malloc (size));
   cr::jpeg_write_repaired (data, res, image);
   GstBuffer *buffer = gst_buffer_new_wrapped (image, size);
   GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
@@ -857,7 +829,7 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
   *bytes = image;
   *length = size;
   if (stat_ok) {
-    std::lock_guard < std::mutex > guard (placeholder_cache_lock);
+    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
     CachedPlaceholder & entry = (*placeholder_cache)[path];
     gst_clear_buffer (&entry.image);
     entry.device = st.st_dev;
@@ -876,13 +848,13 @@ load_placeholder (CrJpegFallback * self, const std::string & path, guint * width
 /* Reads and checks the placeholder file (or takes it from the cache). Posts an
  * error naming the path and returns FALSE when it cannot be used. */
 static gboolean
-prepare_placeholder (CrJpegFallback * self)
+prepare_placeholder (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   std::string path;
   guint fps;
   {
-    std::lock_guard < std::mutex > guard (priv->lock);
+    std::lock_guard<std::mutex> guard (priv->lock);
     path = priv->settings.placeholder;
     fps = priv->settings.placeholder_fps;
   }
@@ -898,23 +870,22 @@ prepare_placeholder (CrJpegFallback * self)
   priv->placeholder_data = bytes;
   priv->placeholder_size = length;
   gst_clear_caps (&priv->placeholder_caps);
-  priv->placeholder_caps = gst_caps_new_simple ("image/jpeg",
-      "parsed", G_TYPE_BOOLEAN, TRUE,
-      "width", G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height,
-      "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
+  priv->placeholder_caps = gst_caps_new_simple ("image/jpeg", "parsed", G_TYPE_BOOLEAN, TRUE,
+      "width", G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height, "framerate",
+      GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
   return TRUE;
 }
 
 /* Hands imagefreeze the placeholder, once per start: it repeats it from then on. */
 static void
-feed_placeholder (CrJpegFallback * self)
+feed_placeholder (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   GstPad *feed = priv->feed_pad;
   gst_pad_set_active (feed, TRUE);
   /* Not gst_pad_create_stream_id (): the feed pad belongs to no element. */
-  g_autofree gchar *stream_id = g_strdup_printf ("%08x%08x/placeholder",
-      g_random_int (), g_random_int ());
+  g_autofree gchar *stream_id =
+      g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
   GstEvent *start = gst_event_new_stream_start (stream_id);
   gst_event_set_group_id (start, gst_util_group_id_next ());
   gst_pad_push_event (feed, start);
@@ -922,9 +893,8 @@ feed_placeholder (CrJpegFallback * self)
   GstStructure *s = gst_caps_get_structure (priv->placeholder_caps, 0);
   gst_structure_get_int (s, "width", &width);
   gst_structure_get_int (s, "height", &height);
-  g_autoptr (GstCaps) raw = gst_caps_new_simple ("video/x-raw",
-      "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
-      "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
+  g_autoptr (GstCaps) raw = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, width,
+      "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
   gst_pad_push_event (feed, gst_event_new_caps (raw));
   GstSegment segment;
   gst_segment_init (&segment, GST_FORMAT_TIME);
@@ -934,10 +904,10 @@ feed_placeholder (CrJpegFallback * self)
 }
 
 static void
-reset_state (CrJpegFallback * self)
+reset_state (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
-  std::lock_guard < std::mutex > guard (priv->lock);
+  std::lock_guard<std::mutex> guard (priv->lock);
 
   cancel_timeout_locked (priv->state);
   priv->state = State ();
@@ -947,10 +917,10 @@ reset_state (CrJpegFallback * self)
 /* ------------------------------------------------------------- properties */
 
 static void
-set_timeout (CrJpegFallback * self, GstClockTime timeout)
+set_timeout (CrJpegFallback *self, GstClockTime timeout)
 {
   g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (self));
-  std::lock_guard < std::mutex > guard (self->priv->lock);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
   State & st = self->priv->state;
 
   self->priv->settings.timeout = timeout;
@@ -962,21 +932,21 @@ set_timeout (CrJpegFallback * self, GstClockTime timeout)
 }
 
 static void
-cr_jpeg_fallback_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+cr_jpeg_fallback_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (object);
   CrJpegFallbackPrivate *priv = self->priv;
 
   switch (prop_id) {
-    case PROP_PLACEHOLDER:{
+    case PROP_PLACEHOLDER: {
       const gchar *path = g_value_get_string (value);
-      std::lock_guard < std::mutex > guard (priv->lock);
+      std::lock_guard<std::mutex> guard (priv->lock);
       priv->settings.placeholder = path ? path : "";
       break;
     }
-    case PROP_PLACEHOLDER_FPS:{
-      std::lock_guard < std::mutex > guard (priv->lock);
+    case PROP_PLACEHOLDER_FPS: {
+      std::lock_guard<std::mutex> guard (priv->lock);
       priv->settings.placeholder_fps = g_value_get_uint (value);
       break;
     }
@@ -990,30 +960,29 @@ cr_jpeg_fallback_set_property (GObject * object, guint prop_id,
 }
 
 static void
-cr_jpeg_fallback_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+cr_jpeg_fallback_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (object);
   CrJpegFallbackPrivate *priv = self->priv;
 
   switch (prop_id) {
-    case PROP_PLACEHOLDER:{
-      std::lock_guard < std::mutex > guard (priv->lock);
+    case PROP_PLACEHOLDER: {
+      std::lock_guard<std::mutex> guard (priv->lock);
       g_value_set_string (value, priv->settings.placeholder.c_str ());
       break;
     }
-    case PROP_PLACEHOLDER_FPS:{
-      std::lock_guard < std::mutex > guard (priv->lock);
+    case PROP_PLACEHOLDER_FPS: {
+      std::lock_guard<std::mutex> guard (priv->lock);
       g_value_set_uint (value, priv->settings.placeholder_fps);
       break;
     }
-    case PROP_TIMEOUT:{
-      std::lock_guard < std::mutex > guard (priv->lock);
+    case PROP_TIMEOUT: {
+      std::lock_guard<std::mutex> guard (priv->lock);
       g_value_set_uint64 (value, priv->settings.timeout);
       break;
     }
-    case PROP_ACTIVE:{
-      std::lock_guard < std::mutex > guard (priv->lock);
+    case PROP_ACTIVE: {
+      std::lock_guard<std::mutex> guard (priv->lock);
       g_value_set_enum (value, priv->state.active);
       break;
     }
@@ -1029,20 +998,21 @@ cr_jpeg_fallback_get_property (GObject * object, guint prop_id,
 /* ----------------------------------------------------------- change_state */
 
 static GstStateChangeReturn
-change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
+change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
 {
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (!self->priv->link_error.empty ()) {
         GST_ELEMENT_ERROR (self, CORE, PAD,
             ("jpegfallback could not link the elements of its placeholder "
-                "branch."), ("%s", self->priv->link_error.c_str ()));
+             "branch."),
+            ("%s", self->priv->link_error.c_str ()));
         return GST_STATE_CHANGE_FAILURE;
       }
       if (!self->priv->complete) {
         GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
             ("jpegfallback needs the GStreamer elements input-selector and "
-                "imagefreeze."),
+             "imagefreeze."),
             ("see the debug log for the one that is missing"));
         return GST_STATE_CHANGE_FAILURE;
       }
@@ -1052,8 +1022,8 @@ change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
         return GST_STATE_CHANGE_FAILURE;
       reset_state (self);
       break;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:{
-      std::lock_guard < std::mutex > guard (self->priv->lock);
+    case GST_STATE_CHANGE_PAUSED_TO_READY: {
+      std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
       /* imagefreeze stops its thread next: a tick waiting here must go. */
       self->priv->state.stopping = true;
@@ -1064,9 +1034,8 @@ change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
       break;
   }
 
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS (cr_jpeg_fallback_parent_class)->change_state
-      (GST_ELEMENT (self), transition);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (cr_jpeg_fallback_parent_class)
+                                 ->change_state (GST_ELEMENT (self), transition);
   if (ret == GST_STATE_CHANGE_FAILURE)
     return ret;
 
@@ -1084,15 +1053,14 @@ change_state_unsafe (CrJpegFallback * self, GstStateChange transition)
 }
 
 static GstStateChangeReturn
-cr_jpeg_fallback_change_state (GstElement * element, GstStateChange transition)
+cr_jpeg_fallback_change_state (GstElement *element, GstStateChange transition)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (element);
 
   /* C++ exceptions (allocation failures, really) stop here. */
   try {
     return change_state_unsafe (self, transition);
-  }
-  catch (const std::exception & e) {
+  } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (nullptr), ("%s", e.what ()));
     return GST_STATE_CHANGE_FAILURE;
   }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: jpegvalidate
  *
  * SECTION:element-jpegvalidate
@@ -47,10 +48,10 @@
 
 using cr::JpegReject;
 
-#define DEFAULT_MIN_SIZE 5001
-#define DEFAULT_MAX_SIZE (4 * 1024 * 1024)
-#define DEFAULT_MAX_WIDTH 8192
-#define DEFAULT_MAX_HEIGHT 8192
+#define DEFAULT_MIN_SIZE     5001
+#define DEFAULT_MAX_SIZE     (4 * 1024 * 1024)
+#define DEFAULT_MAX_WIDTH    8192
+#define DEFAULT_MAX_HEIGHT   8192
 #define DEFAULT_DECODE_CHECK FALSE
 
 /* The largest dimension a JPEG frame header can hold. */
@@ -70,15 +71,11 @@ enum
   PROP_STATS,
 };
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("image/jpeg, parsed = (boolean) true"));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg, parsed = (boolean) true"));
 
 GST_DEBUG_CATEGORY_STATIC (cr_jpeg_validate_debug);
 #define GST_CAT_DEFAULT cr_jpeg_validate_debug
@@ -145,34 +142,32 @@ struct _CrJpegValidate
 
 #define cr_jpeg_validate_parent_class parent_class
 G_DEFINE_TYPE (CrJpegValidate, cr_jpeg_validate, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE (jpegvalidate, "jpegvalidate", GST_RANK_NONE,
-    CR_TYPE_JPEG_VALIDATE);
+GST_ELEMENT_REGISTER_DEFINE (jpegvalidate, "jpegvalidate", GST_RANK_NONE, CR_TYPE_JPEG_VALIDATE);
 
-static void cr_jpeg_validate_finalize (GObject * object);
-static void cr_jpeg_validate_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void cr_jpeg_validate_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn cr_jpeg_validate_change_state (GstElement *
-    element, GstStateChange transition);
-static GstPadProbeReturn cr_jpeg_validate_sink_probe (GstPad * pad,
-    GstPadProbeInfo * info, gpointer user_data);
-static GstPadProbeReturn cr_jpeg_validate_src_probe (GstPad * pad,
-    GstPadProbeInfo * info, gpointer user_data);
+static void cr_jpeg_validate_finalize (GObject *object);
+static void cr_jpeg_validate_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_jpeg_validate_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_jpeg_validate_change_state (GstElement *element,
+    GstStateChange transition);
+static GstPadProbeReturn cr_jpeg_validate_sink_probe (GstPad *pad, GstPadProbeInfo *info,
+    gpointer user_data);
+static GstPadProbeReturn cr_jpeg_validate_src_probe (GstPad *pad, GstPadProbeInfo *info,
+    gpointer user_data);
 
 static void
-cr_jpeg_validate_class_init (CrJpegValidateClass * klass)
+cr_jpeg_validate_class_init (CrJpegValidateClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  const auto flags = static_cast<GParamFlags> (G_PARAM_READWRITE |
-      GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
+  const auto flags = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
 
   gobject_class->finalize = cr_jpeg_validate_finalize;
   gobject_class->set_property = cr_jpeg_validate_set_property;
   gobject_class->get_property = cr_jpeg_validate_get_property;
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (cr_jpeg_validate_change_state);
+  element_class->change_state = GST_DEBUG_FUNCPTR (cr_jpeg_validate_change_state);
 
   g_object_class_install_property (gobject_class, PROP_MIN_SIZE,
       g_param_spec_uint ("min-size", "Minimum Size",
@@ -181,21 +176,22 @@ cr_jpeg_validate_class_init (CrJpegValidateClass * klass)
           0, G_MAXUINT, DEFAULT_MIN_SIZE, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_SIZE,
       g_param_spec_uint ("max-size", "Maximum Size",
-          "Frames larger than this many bytes are rejected (0 = no limit)",
-          0, G_MAXUINT, DEFAULT_MAX_SIZE, flags));
+          "Frames larger than this many bytes are rejected (0 = no limit)", 0, G_MAXUINT,
+          DEFAULT_MAX_SIZE, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_WIDTH,
       g_param_spec_uint ("max-width", "Maximum Width",
-          "Frames wider than this many pixels are rejected as malformed",
-          1, MAX_DIMENSION, DEFAULT_MAX_WIDTH, flags));
+          "Frames wider than this many pixels are rejected as malformed", 1, MAX_DIMENSION,
+          DEFAULT_MAX_WIDTH, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_HEIGHT,
       g_param_spec_uint ("max-height", "Maximum Height",
-          "Frames taller than this many pixels are rejected as malformed",
-          1, MAX_DIMENSION, DEFAULT_MAX_HEIGHT, flags));
+          "Frames taller than this many pixels are rejected as malformed", 1, MAX_DIMENSION,
+          DEFAULT_MAX_HEIGHT, flags));
   g_object_class_install_property (gobject_class, PROP_DECODE_CHECK,
       g_param_spec_boolean ("decode-check", "Decode Check",
           "Also decode every frame with libjpeg and reject it as "
           "decode-failed on any error or corrupt-data warning (costs a full "
-          "decode per frame)", DEFAULT_DECODE_CHECK, flags));
+          "decode per frame)",
+          DEFAULT_DECODE_CHECK, flags));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters since the element last started: accepted, rejected, "
@@ -204,22 +200,22 @@ cr_jpeg_validate_class_init (CrJpegValidateClass * klass)
           "tables put in) and one per rejection reason (too-small, too-large, "
           "not-jpeg, truncated, malformed, merged, decode-failed)",
           GST_TYPE_STRUCTURE,
-          static_cast<GParamFlags> (G_PARAM_READABLE |
-              G_PARAM_STATIC_STRINGS)));
+          static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class,
-      "JPEG frame validator", "Codec/Parser/Image",
+  gst_element_class_set_static_metadata (element_class, "JPEG frame validator",
+      "Codec/Parser/Image",
       "Passes each buffer on only if it is one complete, well-formed JPEG "
-      "image, and parses it", "camrelay <https://github.com/camrelay/camrelay>");
+      "image, and parses it",
+      "camrelay <https://github.com/camrelay/camrelay>");
 
   GST_DEBUG_CATEGORY_INIT (cr_jpeg_validate_debug, "jpegvalidate", 0,
       "camrelay JPEG frame validator");
 }
 
 static void
-cr_jpeg_validate_init (CrJpegValidate * self)
+cr_jpeg_validate_init (CrJpegValidate *self)
 {
   GstElement *element = GST_ELEMENT (self);
   GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
@@ -240,10 +236,8 @@ cr_jpeg_validate_init (CrJpegValidate * self)
     return;
   gst_bin_add (GST_BIN (self), self->parse);
 
-  g_autoptr (GstPad) parse_sink = gst_element_get_static_pad (self->parse,
-      "sink");
-  g_autoptr (GstPad) parse_src = gst_element_get_static_pad (self->parse,
-      "src");
+  g_autoptr (GstPad) parse_sink = gst_element_get_static_pad (self->parse, "sink");
+  g_autoptr (GstPad) parse_src = gst_element_get_static_pad (self->parse, "src");
   gst_ghost_pad_set_target (GST_GHOST_PAD (sinkpad), parse_sink);
   gst_ghost_pad_set_target (GST_GHOST_PAD (srcpad), parse_src);
   /* Borrowed: the pad lives as long as jpegparse, which lives as long as the bin. */
@@ -254,16 +248,16 @@ cr_jpeg_validate_init (CrJpegValidate * self)
    * negotiation, queries or events of its own, costs no extra pad push per
    * frame, and sits exactly where a rejected buffer would otherwise enter
    * jpegparse's adapter and get merged with the next frame. */
-  gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+  gst_pad_add_probe (parse_sink,
+      static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
           GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_EVENT_FLUSH),
       cr_jpeg_validate_sink_probe, self, nullptr);
-  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER,
-      cr_jpeg_validate_src_probe, self, nullptr);
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, cr_jpeg_validate_src_probe, self,
+      nullptr);
 }
 
 static void
-cr_jpeg_validate_finalize (GObject * object)
+cr_jpeg_validate_finalize (GObject *object)
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (object);
 
@@ -278,7 +272,7 @@ cr_jpeg_validate_finalize (GObject * object)
  * testable), else g_get_monotonic_time(). Only orders reports, so a switch
  * between the two is harmless: a backward jump just allows a report. */
 static gint64
-cr_jpeg_validate_now_us (CrJpegValidate * self)
+cr_jpeg_validate_now_us (CrJpegValidate *self)
 {
   g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (self));
 
@@ -290,23 +284,20 @@ cr_jpeg_validate_now_us (CrJpegValidate * self)
 static GstStructure *
 cr_jpeg_validate_build_stats (const State & state)
 {
-  GstStructure *s = gst_structure_new ("jpegvalidate-stats",
-      "accepted", G_TYPE_UINT64, state.accepted,
-      "rejected", G_TYPE_UINT64, state.rejected,
-      "bytes-accepted", G_TYPE_UINT64, state.bytes_accepted,
-      "trimmed", G_TYPE_UINT64, state.trimmed,
-      "dht-inserted", G_TYPE_UINT64, state.dht_inserted, nullptr);
+  GstStructure *s = gst_structure_new ("jpegvalidate-stats", "accepted", G_TYPE_UINT64,
+      state.accepted, "rejected", G_TYPE_UINT64, state.rejected, "bytes-accepted", G_TYPE_UINT64,
+      state.bytes_accepted, "trimmed", G_TYPE_UINT64, state.trimmed, "dht-inserted", G_TYPE_UINT64,
+      state.dht_inserted, nullptr);
 
   for (guint i = 1; i < cr::kJpegRejectCount; i++) {
-    gst_structure_set (s, cr::jpeg_reject_nick (static_cast<JpegReject> (i)),
-        G_TYPE_UINT64, state.reasons[i].count, nullptr);
+    gst_structure_set (s, cr::jpeg_reject_nick (static_cast<JpegReject> (i)), G_TYPE_UINT64,
+        state.reasons[i].count, nullptr);
   }
   return s;
 }
 
 static void
-cr_jpeg_validate_count_accepted (CrJpegValidate * self, gsize size,
-    bool trimmed, bool dht_inserted)
+cr_jpeg_validate_count_accepted (CrJpegValidate *self, gsize size, bool trimmed, bool dht_inserted)
 {
   std::lock_guard<std::mutex> guard (self->priv->lock);
 
@@ -320,15 +311,13 @@ cr_jpeg_validate_count_accepted (CrJpegValidate * self, gsize size,
  * memory without the padding after EOI, or, for a frame without Huffman
  * tables, a new buffer with them. @data maps @buf. */
 static GstBuffer *
-cr_jpeg_validate_mend (GstBuffer * buf, const guint8 * data,
-    const cr::JpegCheckResult & res)
+cr_jpeg_validate_mend (GstBuffer *buf, const guint8 *data, const cr::JpegCheckResult & res)
 {
-  const auto metadata = static_cast<GstBufferCopyFlags> (GST_BUFFER_COPY_FLAGS
-      | GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META);
+  const auto metadata = static_cast<GstBufferCopyFlags> (
+      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META);
 
   if (res.dht_insert_at) {
-    GstBuffer *out = gst_buffer_new_allocate (nullptr,
-        cr::jpeg_repaired_size (res), nullptr);
+    GstBuffer *out = gst_buffer_new_allocate (nullptr, cr::jpeg_repaired_size (res), nullptr);
     GstMapInfo map;
 
     if (!out || !gst_buffer_map (out, &map, GST_MAP_WRITE)) {
@@ -341,22 +330,24 @@ cr_jpeg_validate_mend (GstBuffer * buf, const guint8 * data,
     return out;
   }
   if (res.trailing)
-    return gst_buffer_copy_region (buf, static_cast<GstBufferCopyFlags> (
-            metadata | GST_BUFFER_COPY_MEMORY), 0, res.image_size);
+    return gst_buffer_copy_region (buf,
+        static_cast<GstBufferCopyFlags> (metadata | GST_BUFFER_COPY_MEMORY), 0, res.image_size);
   return gst_buffer_ref (buf);
 }
 
 static void
-cr_jpeg_validate_count_rejected (CrJpegValidate * self, JpegReject reason,
-    const char *detail, gsize size)
+cr_jpeg_validate_count_rejected (CrJpegValidate *self, JpegReject reason, const char *detail,
+    gsize size)
 {
   const char *nick = cr::jpeg_reject_nick (reason);
   const gint64 now = cr_jpeg_validate_now_us (self);
   GstMessage *msg = nullptr;
   guint64 count, suppressed = 0;
 
-  GST_DEBUG_OBJECT (self, "rejected a %" G_GSIZE_FORMAT "-byte frame as %s: "
-      "%s", size, nick, detail);
+  GST_DEBUG_OBJECT (self,
+      "rejected a %" G_GSIZE_FORMAT "-byte frame as %s: "
+      "%s",
+      size, nick, detail);
 
   {
     std::lock_guard<std::mutex> guard (self->priv->lock);
@@ -364,29 +355,26 @@ cr_jpeg_validate_count_rejected (CrJpegValidate * self, JpegReject reason,
 
     self->priv->state.rejected++;
     count = ++r.count;
-    if (!r.reported || now < r.last_report_us
-        || now - r.last_report_us >= REPORT_INTERVAL_US) {
+    if (!r.reported || now < r.last_report_us || now - r.last_report_us >= REPORT_INTERVAL_US) {
       suppressed = r.suppressed;
       r.suppressed = 0;
       r.reported = true;
       r.last_report_us = now;
       msg = gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("jpegvalidate-rejected",
-              "reason", G_TYPE_STRING, nick,
-              "detail", G_TYPE_STRING, detail,
-              "size", G_TYPE_UINT64, static_cast<guint64> (size),
-              "count", G_TYPE_UINT64, count,
-              "suppressed", G_TYPE_UINT64, suppressed, nullptr));
+          gst_structure_new ("jpegvalidate-rejected", "reason", G_TYPE_STRING, nick, "detail",
+              G_TYPE_STRING, detail, "size", G_TYPE_UINT64, static_cast<guint64> (size), "count",
+              G_TYPE_UINT64, count, "suppressed", G_TYPE_UINT64, suppressed, nullptr));
     } else {
       r.suppressed++;
     }
   }
 
   if (msg) {
-    GST_WARNING_OBJECT (self, "rejected a %" G_GSIZE_FORMAT "-byte frame as "
+    GST_WARNING_OBJECT (self,
+        "rejected a %" G_GSIZE_FORMAT "-byte frame as "
         "%s: %s (%" G_GUINT64_FORMAT " %s so far, %" G_GUINT64_FORMAT
-        " not reported since the last warning)", size, nick, detail, count,
-        nick, suppressed);
+        " not reported since the last warning)",
+        size, nick, detail, count, nick, suppressed);
     gst_element_post_message (GST_ELEMENT (self), msg);
   }
 }
@@ -395,8 +383,8 @@ cr_jpeg_validate_count_rejected (CrJpegValidate * self, JpegReject reason,
  * buffer; when the frame is accepted mended (trimmed, tables inserted),
  * *@buf is replaced by the buffer to hand on and its reference dropped. */
 static bool
-cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer ** bufp,
-    guint64 * format_key = nullptr)
+cr_jpeg_validate_check_buffer (CrJpegValidate *self, GstBuffer **bufp,
+    guint64 *format_key = nullptr)
 {
   CrJpegValidatePrivate *priv = self->priv;
   GstBuffer *buf = *bufp;
@@ -412,23 +400,20 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer ** bufp,
   /* Zero-copy for the usual single-memory buffer; gst_buffer_map() merges a
    * multi-memory one into a temporary copy. */
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    cr_jpeg_validate_count_rejected (self, JpegReject::Malformed,
-        "buffer cannot be mapped", gst_buffer_get_size (buf));
+    cr_jpeg_validate_count_rejected (self, JpegReject::Malformed, "buffer cannot be mapped",
+        gst_buffer_get_size (buf));
     return false;
   }
 
-  cr::JpegCheckResult res = cr::jpeg_check (map.data, map.size,
-      settings.limits);
-  if (res.ok () && settings.decode_check
-      && !priv->decoder.decode (map.data, map.size, res.detail,
-          sizeof (res.detail)))
+  cr::JpegCheckResult res = cr::jpeg_check (map.data, map.size, settings.limits);
+  if (res.ok () && settings.decode_check &&
+      !priv->decoder.decode (map.data, map.size, res.detail, sizeof (res.detail)))
     res.reason = JpegReject::DecodeFailed;
   if (res.ok ()) {
     out = cr_jpeg_validate_mend (buf, map.data, res);
     if (!out) {
       res.reason = JpegReject::Malformed;
-      g_strlcpy (res.detail, "no memory for a copy with Huffman tables",
-          sizeof (res.detail));
+      g_strlcpy (res.detail, "no memory for a copy with Huffman tables", sizeof (res.detail));
     }
   }
   const gsize size = map.size;
@@ -439,15 +424,16 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer ** bufp,
     return false;
   }
 
-  GST_LOG_OBJECT (self, "accepted %" G_GSIZE_FORMAT " bytes, %ux%u SOF%u, "
+  GST_LOG_OBJECT (self,
+      "accepted %" G_GSIZE_FORMAT " bytes, %ux%u SOF%u, "
       "%u components, %u scans, %" G_GSIZE_FORMAT " bytes of padding cut "
-      "off, %s, pts %" GST_TIME_FORMAT, size, res.info.width,
-      res.info.height, res.info.sof_marker - 0xc0u, res.info.components,
-      res.info.scans, res.trailing, res.dht_insert_at ?
-      "standard Huffman tables inserted" : "own Huffman tables",
+      "off, %s, pts %" GST_TIME_FORMAT,
+      size, res.info.width, res.info.height, res.info.sof_marker - 0xc0u, res.info.components,
+      res.info.scans, res.trailing,
+      res.dht_insert_at ? "standard Huffman tables inserted" : "own Huffman tables",
       GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
-  cr_jpeg_validate_count_accepted (self, gst_buffer_get_size (out),
-      res.trailing != 0, res.dht_insert_at != 0);
+  cr_jpeg_validate_count_accepted (self, gst_buffer_get_size (out), res.trailing != 0,
+      res.dht_insert_at != 0);
   priv->accepted_pts.push_back (GST_BUFFER_PTS (buf));
   gst_buffer_unref (buf);
   *bufp = out;
@@ -459,7 +445,7 @@ cr_jpeg_validate_check_buffer (CrJpegValidate * self, GstBuffer ** bufp,
 /* A list is rebuilt without its rejected buffers and with its mended ones;
  * the common case, where all pass as they are, leaves it untouched. */
 static GstPadProbeReturn
-cr_jpeg_validate_filter_list (CrJpegValidate * self, GstPadProbeInfo * info)
+cr_jpeg_validate_filter_list (CrJpegValidate *self, GstPadProbeInfo *info)
 {
   GstBufferList *in = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
   const guint n = gst_buffer_list_length (in);
@@ -496,8 +482,7 @@ cr_jpeg_validate_filter_list (CrJpegValidate * self, GstPadProbeInfo * info)
 /* Dropping here returns GST_FLOW_OK upstream: a bad frame is the camera's
  * problem, not a reason to stop the pipeline. */
 static GstPadProbeReturn
-cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
-    gpointer user_data)
+cr_jpeg_validate_sink_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (user_data);
 
@@ -540,8 +525,7 @@ cr_jpeg_validate_sink_probe (GstPad * pad, GstPadProbeInfo * info,
  * the one before would otherwise leave with none. Memory stays shared; at
  * most the buffer's metadata is copied. */
 static GstPadProbeReturn
-cr_jpeg_validate_src_probe (GstPad * pad, GstPadProbeInfo * info,
-    gpointer user_data)
+cr_jpeg_validate_src_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegValidatePrivate *priv = CR_JPEG_VALIDATE (user_data)->priv;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -558,8 +542,8 @@ cr_jpeg_validate_src_probe (GstPad * pad, GstPadProbeInfo * info,
 }
 
 static void
-cr_jpeg_validate_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+cr_jpeg_validate_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (object);
   std::lock_guard<std::mutex> guard (self->priv->lock);
@@ -588,8 +572,7 @@ cr_jpeg_validate_set_property (GObject * object, guint prop_id,
 }
 
 static void
-cr_jpeg_validate_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+cr_jpeg_validate_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (object);
   std::lock_guard<std::mutex> guard (self->priv->lock);
@@ -612,8 +595,7 @@ cr_jpeg_validate_get_property (GObject * object, guint prop_id,
       g_value_set_boolean (value, settings.decode_check);
       break;
     case PROP_STATS:
-      g_value_take_boxed (value,
-          cr_jpeg_validate_build_stats (self->priv->state));
+      g_value_take_boxed (value, cr_jpeg_validate_build_stats (self->priv->state));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -622,8 +604,7 @@ cr_jpeg_validate_get_property (GObject * object, guint prop_id,
 }
 
 static GstStateChangeReturn
-cr_jpeg_validate_change_state (GstElement * element,
-    GstStateChange transition)
+cr_jpeg_validate_change_state (GstElement *element, GstStateChange transition)
 {
   CrJpegValidate *self = CR_JPEG_VALIDATE (element);
 
@@ -636,7 +617,7 @@ cr_jpeg_validate_change_state (GstElement * element,
         return GST_STATE_CHANGE_FAILURE;
       }
       break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:{
+    case GST_STATE_CHANGE_READY_TO_PAUSED: {
       std::lock_guard<std::mutex> guard (self->priv->lock);
       self->priv->state = State ();
       break;

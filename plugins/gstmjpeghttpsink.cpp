@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * SECTION:element-mjpeghttpsink
  * @title: mjpeghttpsink
@@ -7,8 +8,8 @@
  *
  * Input is either the output of multipartmux (its boundary is used on the wire) or plain
  * image/jpeg frames. Every viewer is sent the same refcounted bytes; nothing is copied per viewer.
- * A new viewer gets the latest frame at once. A viewer that cannot keep up skips whole frames, never
- * part of one, and never slows the pipeline or anybody else.
+ * A new viewer gets the latest frame at once. A viewer that cannot keep up skips whole frames,
+ * never part of one, and never slows the pipeline or anybody else.
  *
  * By default each frame is followed at once by the next part's boundary and headers, because
  * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
@@ -43,14 +44,14 @@
 #include <memory>
 #include <mutex>
 
-#define DEFAULT_PATH "/"
-#define DEFAULT_SNAPSHOT_PATH ""
-#define DEFAULT_MAX_VIEWERS 0
+#define DEFAULT_PATH              "/"
+#define DEFAULT_SNAPSHOT_PATH     ""
+#define DEFAULT_MAX_VIEWERS       0
 #define DEFAULT_MAX_QUEUED_FRAMES 1
-#define DEFAULT_STALL_TIMEOUT (60 * GST_SECOND)
-#define DEFAULT_SEND_LOWAT (16 * 1024)
-#define DEFAULT_BOUNDARY "ThisRandomString"
-#define DEFAULT_LATEST_FILE ""
+#define DEFAULT_STALL_TIMEOUT     (60 * GST_SECOND)
+#define DEFAULT_SEND_LOWAT        (16 * 1024)
+#define DEFAULT_BOUNDARY          "ThisRandomString"
+#define DEFAULT_LATEST_FILE       ""
 
 enum
 {
@@ -71,9 +72,8 @@ enum
 GST_DEBUG_CATEGORY (cr_mjpeg_http_sink_debug);
 #define GST_CAT_DEFAULT cr_mjpeg_http_sink_debug
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("multipart/x-mixed-replace; image/jpeg"));
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS ("multipart/x-mixed-replace; image/jpeg"));
 
 namespace {
 
@@ -91,7 +91,7 @@ struct Settings
 
 /* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
 GBytes *
-bytes_from_buffer (GstBuffer * buffer)
+bytes_from_buffer (GstBuffer *buffer)
 {
   struct Mapped
   {
@@ -104,12 +104,15 @@ bytes_from_buffer (GstBuffer * buffer)
     delete m;
     return nullptr;
   }
-  return g_bytes_new_with_free_func (m->info.data, m->info.size,[](gpointer data) {
+  return g_bytes_new_with_free_func (
+      m->info.data, m->info.size,
+      [] (gpointer data) {
         auto *mapped = static_cast<Mapped *> (data);
         gst_buffer_unmap (mapped->buffer, &mapped->info);
         gst_buffer_unref (mapped->buffer);
         delete mapped;
-      }, m);
+      },
+      m);
 }
 
 }  // namespace
@@ -132,9 +135,9 @@ struct CrMjpegHttpSinkPrivate
 
   /* Viewers now, as the server thread last said; what upstream was last told, under tell_lock
    * (G_MAXUINT: nothing yet). */
-  std::atomic<guint> viewers { 0 };
+  std::atomic<guint> viewers{ 0 };
   std::mutex tell_lock;
-  std::atomic<guint> told { G_MAXUINT };
+  std::atomic<guint> told{ G_MAXUINT };
 };
 
 struct _CrMjpegHttpSink
@@ -148,19 +151,19 @@ G_DEFINE_TYPE (CrMjpegHttpSink, cr_mjpeg_http_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (mjpeghttpsink, "mjpeghttpsink", GST_RANK_NONE,
     CR_TYPE_MJPEG_HTTP_SINK);
 
-static void cr_mjpeg_http_sink_finalize (GObject * object);
-static void cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn cr_mjpeg_http_sink_change_state (GstElement * element,
+static void cr_mjpeg_http_sink_finalize (GObject *object);
+static void cr_mjpeg_http_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_mjpeg_http_sink_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_mjpeg_http_sink_change_state (GstElement *element,
     GstStateChange transition);
-static gboolean cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
-static GstFlowReturn cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer);
-static gboolean cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event);
+static gboolean cr_mjpeg_http_sink_set_caps (GstBaseSink *sink, GstCaps *caps);
+static GstFlowReturn cr_mjpeg_http_sink_render (GstBaseSink *sink, GstBuffer *buffer);
+static gboolean cr_mjpeg_http_sink_event (GstBaseSink *sink, GstEvent *event);
 
 static void
-cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
+cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -174,8 +177,8 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (cr_mjpeg_http_sink_event);
 
-  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY);
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   cr::listen_install_properties (gobject_class);
@@ -187,20 +190,22 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
           DEFAULT_SNAPSHOT_PATH, ready));
   g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
       g_param_spec_uint ("max-viewers", "Maximum viewers",
-          "Viewers beyond this get 503 Service Unavailable with Retry-After; 0 = no limit",
-          0, G_MAXINT, DEFAULT_MAX_VIEWERS, ready));
+          "Viewers beyond this get 503 Service Unavailable with Retry-After; 0 = no limit", 0,
+          G_MAXINT, DEFAULT_MAX_VIEWERS, ready));
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_FRAMES,
       g_param_spec_uint ("max-queued-frames", "Maximum queued frames",
           "Frames a viewer may have waiting behind the one being sent; a slower viewer skips "
-          "the oldest", 1, 64, DEFAULT_MAX_QUEUED_FRAMES, ready));
+          "the oldest",
+          1, 64, DEFAULT_MAX_QUEUED_FRAMES, ready));
   g_object_class_install_property (gobject_class, PROP_STALL_TIMEOUT,
       g_param_spec_uint64 ("stall-timeout", "Stall timeout",
-          "Disconnect a viewer whose connection accepted nothing for this long (ns); 0 = never",
-          0, G_MAXUINT64, DEFAULT_STALL_TIMEOUT, ready));
+          "Disconnect a viewer whose connection accepted nothing for this long (ns); 0 = never", 0,
+          G_MAXUINT64, DEFAULT_STALL_TIMEOUT, ready));
   g_object_class_install_property (gobject_class, PROP_SEND_LOWAT,
       g_param_spec_uint ("send-lowat", "Send low-water mark",
           "Unsent bytes the kernel may hold per viewer (TCP_NOTSENT_LOWAT): bounds how far a "
-          "slow viewer lags behind; 0 = kernel default", 0, G_MAXINT, DEFAULT_SEND_LOWAT, ready));
+          "slow viewer lags behind; 0 = kernel default",
+          0, G_MAXINT, DEFAULT_SEND_LOWAT, ready));
   g_object_class_install_property (gobject_class, PROP_BOUNDARY,
       g_param_spec_string ("boundary", "Boundary",
           "Multipart boundary for image/jpeg input (multipartmux input brings its own)",
@@ -208,7 +213,8 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_LATEST_FILE,
       g_param_spec_string ("latest-file", "Latest file",
           "Also write the latest frame to this file, atomically (temporary file + rename); "
-          "empty = none", DEFAULT_LATEST_FILE, ready));
+          "empty = none",
+          DEFAULT_LATEST_FILE, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
@@ -216,8 +222,7 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
           GST_TYPE_STRUCTURE, readonly));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_set_static_metadata (element_class, "MJPEG HTTP sink",
-      "Sink/Network/Video",
+  gst_element_class_set_static_metadata (element_class, "MJPEG HTTP sink", "Sink/Network/Video",
       "Serves JPEG frames to HTTP viewers as multipart/x-mixed-replace (MJPEG)",
       "camrelay developers");
 
@@ -226,7 +231,7 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass * klass)
 }
 
 static void
-cr_mjpeg_http_sink_init (CrMjpegHttpSink * self)
+cr_mjpeg_http_sink_init (CrMjpegHttpSink *self)
 {
   self->priv = new CrMjpegHttpSinkPrivate;
   /* Frames go out as soon as they arrive: they are already stamped with their arrival time, and
@@ -237,7 +242,7 @@ cr_mjpeg_http_sink_init (CrMjpegHttpSink * self)
 }
 
 static void
-cr_mjpeg_http_sink_finalize (GObject * object)
+cr_mjpeg_http_sink_finalize (GObject *object)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
   delete self->priv;
@@ -250,7 +255,7 @@ cr_mjpeg_http_sink_finalize (GObject * object)
 /* Tells upstream whether anybody watches, if that changed since it was last told. Any thread but
  * the server's. */
 static void
-tell_viewers (CrMjpegHttpSink * self)
+tell_viewers (CrMjpegHttpSink *self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard (priv->tell_lock);
@@ -260,12 +265,13 @@ tell_viewers (CrMjpegHttpSink * self)
   GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, now, nullptr);
   GST_DEBUG_OBJECT (self, "telling upstream: %u viewer(s)", now);
   /* Refused when no element upstream cares: it is not asked again until the number changes. */
-  gst_pad_push_event (GST_BASE_SINK_PAD (self), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  gst_pad_push_event (GST_BASE_SINK_PAD (self),
+      gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
   priv->told = now;
 }
 
 static void
-publish (CrMjpegHttpSink * self, GstBuffer * frame, const char *content_type)
+publish (CrMjpegHttpSink *self, GstBuffer *frame, const char *content_type)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   GBytes *bytes = bytes_from_buffer (frame);
@@ -284,7 +290,7 @@ publish (CrMjpegHttpSink * self, GstBuffer * frame, const char *content_type)
 }
 
 static gboolean
-cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+cr_mjpeg_http_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
   CrMjpegHttpSinkPrivate *priv = self->priv;
@@ -302,8 +308,9 @@ cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
     boundary = priv->settings.boundary;
   }
   if (boundary.empty () || boundary.size () > 70) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Invalid multipart boundary \"%s\".",
-            boundary.c_str ()), ("RFC 2046 allows 1 to 70 characters"));
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Invalid multipart boundary \"%s\".", boundary.c_str ()),
+        ("RFC 2046 allows 1 to 70 characters"));
     return FALSE;
   }
   priv->splitter.reset (boundary);
@@ -321,7 +328,7 @@ cr_mjpeg_http_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 }
 
 static GstFlowReturn
-cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+cr_mjpeg_http_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
   CrMjpegHttpSinkPrivate *priv = self->priv;
@@ -345,21 +352,20 @@ cr_mjpeg_http_sink_render (GstBaseSink * sink, GstBuffer * buffer)
       case cr::MultipartSplitter::Result::NOT_MULTIPART:
         GST_ELEMENT_ERROR (self, STREAM, DEMUX,
             ("Input is not multipart data as multipartmux makes it."),
-            ("expected \"--%s\" and a Content-Length header",
-                priv->splitter.boundary ().c_str ()));
+            ("expected \"--%s\" and a Content-Length header", priv->splitter.boundary ().c_str ()));
         return GST_FLOW_ERROR;
     }
   }
 }
 
 static gboolean
-cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
+cr_mjpeg_http_sink_event (GstBaseSink *sink, GstEvent *event)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
   CrMjpegHttpSinkPrivate *priv = self->priv;
 
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_EOS:{
+    case GST_EVENT_EOS: {
       std::shared_ptr<cr::Stream> stream;
       {
         std::lock_guard<std::mutex> guard (priv->lock);
@@ -370,7 +376,7 @@ cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
         stream->finish ();
       break;
     }
-    case GST_EVENT_FLUSH_STOP:{
+    case GST_EVENT_FLUSH_STOP: {
       priv->splitter.clear ();
       /* A flush ends the EOS state, as in every sink: what comes next is served again. */
       std::shared_ptr<cr::Stream> stream;
@@ -391,7 +397,7 @@ cr_mjpeg_http_sink_event (GstBaseSink * sink, GstEvent * event)
 /* ---------------------------------------------------------------------------------------------- */
 
 static GstStructure *
-build_stats (CrMjpegHttpSink * self)
+build_stats (CrMjpegHttpSink *self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamStats s;
@@ -403,29 +409,24 @@ build_stats (CrMjpegHttpSink * self)
     if (priv->latest_file)
       writes = priv->latest_file->writes ();
   }
-  return gst_structure_new ("mjpeghttpsink-stats",
-      "viewers", G_TYPE_UINT, s.viewers,
-      "viewers-total", G_TYPE_UINT64, s.viewers_total,
-      "viewers-refused", G_TYPE_UINT64, s.viewers_refused,
-      "viewers-stalled", G_TYPE_UINT64, s.viewers_stalled,
-      "frames-in", G_TYPE_UINT64, s.frames_in,
-      "parts-sent", G_TYPE_UINT64, s.parts_sent,
-      "parts-skipped", G_TYPE_UINT64, s.parts_skipped,
-      "bytes-sent", G_TYPE_UINT64, s.bytes_sent,
-      "snapshots", G_TYPE_UINT64, s.snapshots,
-      "latest-file-writes", G_TYPE_UINT64, writes, nullptr);
+  return gst_structure_new ("mjpeghttpsink-stats", "viewers", G_TYPE_UINT, s.viewers,
+      "viewers-total", G_TYPE_UINT64, s.viewers_total, "viewers-refused", G_TYPE_UINT64,
+      s.viewers_refused, "viewers-stalled", G_TYPE_UINT64, s.viewers_stalled, "frames-in",
+      G_TYPE_UINT64, s.frames_in, "parts-sent", G_TYPE_UINT64, s.parts_sent, "parts-skipped",
+      G_TYPE_UINT64, s.parts_skipped, "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "snapshots",
+      G_TYPE_UINT64, s.snapshots, "latest-file-writes", G_TYPE_UINT64, writes, nullptr);
 }
 
 static void
-set_string (std::string & target, const GValue * value, const char *fallback)
+set_string (std::string & target, const GValue *value, const char *fallback)
 {
   const gchar *s = g_value_get_string (value);
   target = s ? s : fallback;
 }
 
 static void
-cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+cr_mjpeg_http_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
   if (self->priv->listener.set_property (prop_id, value))
@@ -465,8 +466,7 @@ cr_mjpeg_http_sink_set_property (GObject * object, guint prop_id, const GValue *
 }
 
 static void
-cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+cr_mjpeg_http_sink_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (object);
   CrMjpegHttpSinkPrivate *priv = self->priv;
@@ -512,7 +512,7 @@ cr_mjpeg_http_sink_get_property (GObject * object, guint prop_id, GValue * value
 }
 
 static gboolean
-start_stream (CrMjpegHttpSink * self)
+start_stream (CrMjpegHttpSink *self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamSettings ss;
@@ -525,8 +525,8 @@ start_stream (CrMjpegHttpSink * self)
     ss.snapshot_path = s.snapshot_path;
     ss.max_viewers = s.max_viewers;
     ss.max_queued_frames = s.max_queued_frames;
-    ss.stall_timeout_ms = static_cast<guint> (MIN (s.stall_timeout / GST_MSECOND,
-            static_cast<guint64> (G_MAXUINT)));
+    ss.stall_timeout_ms =
+        static_cast<guint> (MIN (s.stall_timeout / GST_MSECOND, static_cast<guint64> (G_MAXUINT)));
     if (s.stall_timeout > 0 && ss.stall_timeout_ms == 0)
       ss.stall_timeout_ms = 1;
     ss.send_lowat = s.send_lowat;
@@ -541,18 +541,19 @@ start_stream (CrMjpegHttpSink * self)
   ss.on_viewers = [self] (guint n) {
     CrMjpegHttpSinkPrivate *p = self->priv;
     if ((p->viewers.exchange (n) == 0) != (n == 0))
-      gst_element_call_async (GST_ELEMENT (self), [](GstElement * e, gpointer) {
-            tell_viewers (CR_MJPEG_HTTP_SINK (e));
-          }, nullptr, nullptr);
+      gst_element_call_async (
+          GST_ELEMENT (self),
+          [] (GstElement *e, gpointer) { tell_viewers (CR_MJPEG_HTTP_SINK (e)); }, nullptr,
+          nullptr);
   };
   g_autoptr (GError) error = nullptr;
   auto stream = server->add_stream (ss, &error);
   if (!stream) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not serve the stream: %s",
-            error->message), (nullptr));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not serve the stream: %s", error->message),
+        (nullptr));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "serving MJPEG on %s://%s:%u%s", server->tls ()? "https" : "http",
+  GST_INFO_OBJECT (self, "serving MJPEG on %s://%s:%u%s", server->tls () ? "https" : "http",
       server->address ().c_str (), server->port (), ss.path.c_str ());
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
@@ -562,7 +563,7 @@ start_stream (CrMjpegHttpSink * self)
 }
 
 static void
-stop_stream (CrMjpegHttpSink * self)
+stop_stream (CrMjpegHttpSink *self)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
   std::shared_ptr<cr::Stream> stream;
@@ -579,11 +580,13 @@ stop_stream (CrMjpegHttpSink * self)
 }
 
 static GstStateChangeReturn
-cr_mjpeg_http_sink_change_state (GstElement * element, GstStateChange transition)
+cr_mjpeg_http_sink_change_state (GstElement *element, GstStateChange transition)
 {
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (element);
-  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
-      "viewers",[self] { return start_stream (self); },[self] {
+  return self->priv->listener.change_state (
+      element, transition, GST_ELEMENT_CLASS (parent_class), "viewers",
+      [self] { return start_stream (self); },
+      [self] {
         g_autoptr (GstStructure) stats = build_stats (self);
         GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
         stop_stream (self);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: mjpeghttpsink, serves an MJPEG stream to HTTP viewers. */
 #pragma once
 

@@ -30,8 +30,8 @@
 #include <memory>
 #include <mutex>
 
-#define DEFAULT_LOCATION "ws://127.0.0.1:3001/ws"
-#define DEFAULT_SECRET ""
+#define DEFAULT_LOCATION   "ws://127.0.0.1:3001/ws"
+#define DEFAULT_SECRET     ""
 #define DEFAULT_SSL_STRICT TRUE
 
 enum
@@ -46,8 +46,8 @@ enum
 GST_DEBUG_CATEGORY_STATIC (cr_ws_jpeg_sink_debug);
 #define GST_CAT_DEFAULT cr_ws_jpeg_sink_debug
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
 namespace {
 
@@ -62,13 +62,13 @@ struct Settings
 
 struct CrWsJpegSinkPrivate : public cr::WsPushEvents
 {
-  explicit CrWsJpegSinkPrivate (CrWsJpegSink * sink) : self (sink) { }
+  explicit CrWsJpegSinkPrivate (CrWsJpegSink *sink) : self (sink) {}
 
   void push_connected (const std::string & location) override;
   void push_disconnected (const std::string & why) override;
 
   CrWsJpegSink *self;
-  std::mutex lock;              /* guards settings and client */
+  std::mutex lock; /* guards settings and client */
   Settings settings;
   std::unique_ptr<cr::WsPushClient> client;
 };
@@ -83,23 +83,23 @@ struct _CrWsJpegSink
 G_DEFINE_TYPE (CrWsJpegSink, cr_ws_jpeg_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (wsjpegsink, "wsjpegsink", GST_RANK_NONE, CR_TYPE_WS_JPEG_SINK);
 
-static void cr_ws_jpeg_sink_finalize (GObject * object);
-static void cr_ws_jpeg_sink_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec);
-static void cr_ws_jpeg_sink_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec);
-static gboolean cr_ws_jpeg_sink_start (GstBaseSink * sink);
-static gboolean cr_ws_jpeg_sink_stop (GstBaseSink * sink);
-static GstFlowReturn cr_ws_jpeg_sink_render (GstBaseSink * sink, GstBuffer * buffer);
+static void cr_ws_jpeg_sink_finalize (GObject *object);
+static void cr_ws_jpeg_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_ws_jpeg_sink_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static gboolean cr_ws_jpeg_sink_start (GstBaseSink *sink);
+static gboolean cr_ws_jpeg_sink_stop (GstBaseSink *sink);
+static GstFlowReturn cr_ws_jpeg_sink_render (GstBaseSink *sink, GstBuffer *buffer);
 
 static void
-cr_ws_jpeg_sink_class_init (CrWsJpegSinkClass * klass)
+cr_ws_jpeg_sink_class_init (CrWsJpegSinkClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
-  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY);
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   gobject_class->finalize = cr_ws_jpeg_sink_finalize;
@@ -109,15 +109,18 @@ cr_ws_jpeg_sink_class_init (CrWsJpegSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "WebSocket URL of the server, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH "
-          "(a camrelay camera NAME: ws://HOST:3001/ws/NAME)", DEFAULT_LOCATION, ready));
+          "(a camrelay camera NAME: ws://HOST:3001/ws/NAME)",
+          DEFAULT_LOCATION, ready));
   g_object_class_install_property (gobject_class, PROP_SECRET,
       g_param_spec_string ("secret", "Secret",
           "Camera token sent as Authorization: Bearer (a camrelay camera's secret); "
-          "empty = none. Reads back as ******** once set", DEFAULT_SECRET, ready));
+          "empty = none. Reads back as ******** once set",
+          DEFAULT_SECRET, ready));
   g_object_class_install_property (gobject_class, PROP_SSL_STRICT,
       g_param_spec_boolean ("ssl-strict", "SSL Strict",
           "Refuse a wss:// server whose certificate does not verify (false: accept any, e.g. "
-          "a self-signed relay on a private network)", DEFAULT_SSL_STRICT, ready));
+          "a self-signed relay on a private network)",
+          DEFAULT_SSL_STRICT, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "frames-sent, bytes-sent, dropped-disconnected (no connection), dropped-busy "
@@ -130,23 +133,21 @@ cr_ws_jpeg_sink_class_init (CrWsJpegSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (cr_ws_jpeg_sink_render);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_set_static_metadata (element_class, "WebSocket JPEG sink",
-      "Sink/Network/Video",
+  gst_element_class_set_static_metadata (element_class, "WebSocket JPEG sink", "Sink/Network/Video",
       "Sends JPEG frames to a WebSocket server, one binary message per frame, as a camera does",
       "camrelay developers");
 
-  GST_DEBUG_CATEGORY_INIT (cr_ws_jpeg_sink_debug, "wsjpegsink", 0,
-      "camrelay WebSocket JPEG sink");
+  GST_DEBUG_CATEGORY_INIT (cr_ws_jpeg_sink_debug, "wsjpegsink", 0, "camrelay WebSocket JPEG sink");
 }
 
 static void
-cr_ws_jpeg_sink_init (CrWsJpegSink * self)
+cr_ws_jpeg_sink_init (CrWsJpegSink *self)
 {
   self->priv = new CrWsJpegSinkPrivate (self);
 }
 
 static void
-cr_ws_jpeg_sink_finalize (GObject * object)
+cr_ws_jpeg_sink_finalize (GObject *object)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (object);
   delete self->priv;
@@ -160,9 +161,10 @@ void
 CrWsJpegSinkPrivate::push_connected (const std::string & location)
 {
   GST_INFO_OBJECT (self, "connected to %s", location.c_str ());
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("wsjpegsink-connected", "location", G_TYPE_STRING,
-              location.c_str (), nullptr)));
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("wsjpegsink-connected", "location", G_TYPE_STRING, location.c_str (),
+              nullptr)));
 }
 
 void
@@ -170,7 +172,8 @@ CrWsJpegSinkPrivate::push_disconnected (const std::string & why)
 {
   GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Not connected to the server: %s", why.c_str ()),
       ("frames are dropped until a reconnect succeeds (retried with backoff)"));
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
           gst_structure_new ("wsjpegsink-disconnected", "reason", G_TYPE_STRING, why.c_str (),
               nullptr)));
 }
@@ -178,7 +181,7 @@ CrWsJpegSinkPrivate::push_disconnected (const std::string & why)
 /* ---------------------------------------------------------------------------------------------- */
 
 static gboolean
-cr_ws_jpeg_sink_start (GstBaseSink * sink)
+cr_ws_jpeg_sink_start (GstBaseSink *sink)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (sink);
   CrWsJpegSinkPrivate *priv = self->priv;
@@ -205,7 +208,7 @@ cr_ws_jpeg_sink_start (GstBaseSink * sink)
 }
 
 static gboolean
-cr_ws_jpeg_sink_stop (GstBaseSink * sink)
+cr_ws_jpeg_sink_stop (GstBaseSink *sink)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (sink);
   std::unique_ptr<cr::WsPushClient> client;
@@ -220,7 +223,7 @@ cr_ws_jpeg_sink_stop (GstBaseSink * sink)
 }
 
 static GstFlowReturn
-cr_ws_jpeg_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+cr_ws_jpeg_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (sink);
   GstMapInfo map;
@@ -235,12 +238,15 @@ cr_ws_jpeg_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     GstMapInfo map;
   };
   auto *mapped = new Mapped{ gst_buffer_ref (buffer), map };
-  GBytes *frame = g_bytes_new_with_free_func (map.data, map.size,[](gpointer data) {
+  GBytes *frame = g_bytes_new_with_free_func (
+      map.data, map.size,
+      [] (gpointer data) {
         auto *m = static_cast<Mapped *> (data);
         gst_buffer_unmap (m->buffer, &m->map);
         gst_buffer_unref (m->buffer);
         delete m;
-      }, mapped);
+      },
+      mapped);
   {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     if (self->priv->client)
@@ -253,7 +259,7 @@ cr_ws_jpeg_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 /* ---------------------------------------------------------------------------------------------- */
 
 static GstStructure *
-build_stats (CrWsJpegSink * self)
+build_stats (CrWsJpegSink *self)
 {
   cr::WsPushStats s;
   {
@@ -261,20 +267,17 @@ build_stats (CrWsJpegSink * self)
     if (self->priv->client)
       s = self->priv->client->stats ();
   }
-  return gst_structure_new ("wsjpegsink-stats",
-      "frames-sent", G_TYPE_UINT64, s.frames_sent,
-      "bytes-sent", G_TYPE_UINT64, s.bytes_sent,
-      "dropped-disconnected", G_TYPE_UINT64, s.dropped_disconnected,
-      "dropped-busy", G_TYPE_UINT64, s.dropped_busy,
-      "connects", G_TYPE_UINT64, s.connects,
-      "connect-failures", G_TYPE_UINT64, s.connect_failures,
-      "connected", G_TYPE_BOOLEAN, static_cast<gboolean> (s.connected),
-      "error", G_TYPE_STRING, s.error.c_str (), nullptr);
+  return gst_structure_new ("wsjpegsink-stats", "frames-sent", G_TYPE_UINT64, s.frames_sent,
+      "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "dropped-disconnected", G_TYPE_UINT64,
+      s.dropped_disconnected, "dropped-busy", G_TYPE_UINT64, s.dropped_busy, "connects",
+      G_TYPE_UINT64, s.connects, "connect-failures", G_TYPE_UINT64, s.connect_failures, "connected",
+      G_TYPE_BOOLEAN, static_cast<gboolean> (s.connected), "error", G_TYPE_STRING, s.error.c_str (),
+      nullptr);
 }
 
 static void
-cr_ws_jpeg_sink_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+cr_ws_jpeg_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (object);
   std::lock_guard<std::mutex> guard (self->priv->lock);
@@ -299,8 +302,7 @@ cr_ws_jpeg_sink_set_property (GObject * object, guint prop_id, const GValue * va
 }
 
 static void
-cr_ws_jpeg_sink_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+cr_ws_jpeg_sink_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (object);
   if (prop_id == PROP_STATS) {
@@ -315,7 +317,7 @@ cr_ws_jpeg_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SECRET:
       /* Never hand the secret back out: it ends up in logs and dumps. */
-      g_value_set_string (value, s.secret.empty ()? "" : "********");
+      g_value_set_string (value, s.secret.empty () ? "" : "********");
       break;
     case PROP_SSL_STRICT:
       g_value_set_boolean (value, s.ssl_strict);

@@ -41,10 +41,10 @@
 #include <mutex>
 #include <sstream>
 
-#define DEFAULT_PATHS "/ws,/"
+#define DEFAULT_PATHS            "/ws,/"
 #define DEFAULT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
-#define DEFAULT_SECRET ""
-#define DEFAULT_QUEUE_SIZE 2
+#define DEFAULT_SECRET           ""
+#define DEFAULT_QUEUE_SIZE       2
 
 enum
 {
@@ -59,8 +59,8 @@ enum
 GST_DEBUG_CATEGORY_STATIC (cr_ws_jpeg_src_debug);
 #define GST_CAT_DEFAULT cr_ws_jpeg_src_debug
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
 namespace {
 
@@ -75,10 +75,10 @@ struct Settings
 
 struct CrWsJpegSrcPrivate : public cr::IngestListener
 {
-  explicit CrWsJpegSrcPrivate (CrWsJpegSrc * self) : self (self) { }
+  explicit CrWsJpegSrcPrivate (CrWsJpegSrc *self) : self (self) {}
 
   void camera_connected (const std::string & peer, const std::string & path) override;
-  void camera_frame (GBytes * frame) override;
+  void camera_frame (GBytes *frame) override;
   void camera_disconnected (const std::string & peer, guint16 code,
       const std::string & reason) override;
 
@@ -106,16 +106,16 @@ struct _CrWsJpegSrc
 G_DEFINE_TYPE (CrWsJpegSrc, cr_ws_jpeg_src, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE (wsjpegsrc, "wsjpegsrc", GST_RANK_NONE, CR_TYPE_WS_JPEG_SRC);
 
-static void cr_ws_jpeg_src_finalize (GObject * object);
-static void cr_ws_jpeg_src_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void cr_ws_jpeg_src_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn cr_ws_jpeg_src_change_state (GstElement * element,
+static void cr_ws_jpeg_src_finalize (GObject *object);
+static void cr_ws_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_ws_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_ws_jpeg_src_change_state (GstElement *element,
     GstStateChange transition);
 
 static void
-cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
+cr_ws_jpeg_src_class_init (CrWsJpegSrcClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -125,23 +125,25 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
   gobject_class->get_property = cr_ws_jpeg_src_get_property;
   element_class->change_state = GST_DEBUG_FUNCPTR (cr_ws_jpeg_src_change_state);
 
-  auto ready = static_cast<GParamFlags> (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY);
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   cr::listen_install_properties (gobject_class);
   g_object_class_install_property (gobject_class, PROP_PATHS,
       g_param_spec_string ("paths", "Paths",
-          "Comma-separated URL paths cameras connect to (legacy firmware uses /)",
-          DEFAULT_PATHS, ready));
+          "Comma-separated URL paths cameras connect to (legacy firmware uses /)", DEFAULT_PATHS,
+          ready));
   g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
       g_param_spec_uint64 ("max-message-size", "Maximum message size",
           "Largest frame in bytes; a larger message is refused as it arrives and the camera "
-          "is closed with code 1009", 1024, G_MAXUINT32, DEFAULT_MAX_MESSAGE_SIZE, ready));
+          "is closed with code 1009",
+          1024, G_MAXUINT32, DEFAULT_MAX_MESSAGE_SIZE, ready));
   g_object_class_install_property (gobject_class, PROP_SECRET,
       g_param_spec_string ("secret", "Secret",
           "Token a camera must present (Authorization: Bearer, or ?token= in the URL); "
-          "empty = any camera may connect", DEFAULT_SECRET, ready));
+          "empty = any camera may connect",
+          DEFAULT_SECRET, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "connections, messages, bytes, text-messages, refused-messages (over the size limit; "
@@ -156,28 +158,28 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass * klass)
       "Receives JPEG frames from WebSocket cameras, one binary message per frame",
       "camrelay developers");
 
-  GST_DEBUG_CATEGORY_INIT (cr_ws_jpeg_src_debug, "wsjpegsrc", 0,
-      "camrelay WebSocket JPEG source");
+  GST_DEBUG_CATEGORY_INIT (cr_ws_jpeg_src_debug, "wsjpegsrc", 0, "camrelay WebSocket JPEG source");
 }
 
 static void
-cr_ws_jpeg_src_init (CrWsJpegSrc * self)
+cr_ws_jpeg_src_init (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = new CrWsJpegSrcPrivate (self);
   self->priv = priv;
 
-  /* By type rather than by factory: the app library is linked in, so no registry lookup can fail. */
+  /* By type rather than by factory: the app library is linked in, so no registry lookup can fail.
+   */
   GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
   priv->appsrc = GST_APP_SRC (appsrc);
   g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
   /* A small queue that drops its oldest frame: a busy pipeline never backs up the camera's socket,
    * and what does get through is the newest picture. Never blocking: the server thread that
    * pushes is shared by every camera and viewer on the port. */
-  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps,
-      "max-buffers", static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes",
-      static_cast<guint64> (0), "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE,
-      "min-latency", static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM,
-      "emit-signals", FALSE, nullptr);
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
+      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
+      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
+      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
+      nullptr);
   gst_bin_add (GST_BIN (self), appsrc);
 
   g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
@@ -187,7 +189,7 @@ cr_ws_jpeg_src_init (CrWsJpegSrc * self)
 }
 
 static void
-cr_ws_jpeg_src_finalize (GObject * object)
+cr_ws_jpeg_src_finalize (GObject *object)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
   delete self->priv;
@@ -201,10 +203,9 @@ void
 CrWsJpegSrcPrivate::camera_connected (const std::string & peer, const std::string & path)
 {
   GST_INFO_OBJECT (self, "camera %s connected on %s", peer.c_str (), path.c_str ());
-  GstStructure *s = gst_structure_new ("wsjpegsrc-connected",
-      "peer", G_TYPE_STRING, peer.c_str (), "path", G_TYPE_STRING, path.c_str (), nullptr);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
+  GstStructure *s = gst_structure_new ("wsjpegsrc-connected", "peer", G_TYPE_STRING, peer.c_str (),
+      "path", G_TYPE_STRING, path.c_str (), nullptr);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
 void
@@ -212,15 +213,14 @@ CrWsJpegSrcPrivate::camera_disconnected (const std::string & peer, guint16 code,
     const std::string & reason)
 {
   GST_INFO_OBJECT (self, "camera %s disconnected (%u %s)", peer.c_str (), code, reason.c_str ());
-  GstStructure *s = gst_structure_new ("wsjpegsrc-disconnected",
-      "peer", G_TYPE_STRING, peer.c_str (), "code", G_TYPE_UINT, static_cast<guint> (code),
-      "reason", G_TYPE_STRING, reason.c_str (), nullptr);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
+  GstStructure *s = gst_structure_new ("wsjpegsrc-disconnected", "peer", G_TYPE_STRING,
+      peer.c_str (), "code", G_TYPE_UINT, static_cast<guint> (code), "reason", G_TYPE_STRING,
+      reason.c_str (), nullptr);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
 void
-CrWsJpegSrcPrivate::camera_frame (GBytes * frame)
+CrWsJpegSrcPrivate::camera_frame (GBytes *frame)
 {
   GstBuffer *buffer = gst_buffer_new_wrapped_bytes (frame);
 
@@ -243,7 +243,7 @@ CrWsJpegSrcPrivate::camera_frame (GBytes * frame)
 /* ---------------------------------------------------------------------------------------------- */
 
 static GstStructure *
-build_stats (CrWsJpegSrc * self)
+build_stats (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
   cr::IngestStats s;
@@ -254,26 +254,18 @@ build_stats (CrWsJpegSrc * self)
       s = priv->route->stats ();
     dropped = priv->dropped;
   }
-  return gst_structure_new ("wsjpegsrc-stats",
-      "connections", G_TYPE_UINT64, s.connections,
-      "messages", G_TYPE_UINT64, s.messages,
-      "bytes", G_TYPE_UINT64, s.bytes,
-      "text-messages", G_TYPE_UINT64, s.text_messages,
-      "refused-messages", G_TYPE_UINT64, s.refused_messages,
-      "protocol-errors", G_TYPE_UINT64, s.protocol_errors,
-      "invalid-utf8", G_TYPE_UINT64, s.invalid_utf8,
-      "connections-lost", G_TYPE_UINT64, s.connections_lost,
-      "unauthorized", G_TYPE_UINT64, s.unauthorized,
-      "takeovers", G_TYPE_UINT64, s.takeovers,
-      "pings", G_TYPE_UINT64, s.pings,
-      "dropped", G_TYPE_UINT64, dropped,
-      "connected", G_TYPE_BOOLEAN, static_cast<gboolean> (s.connected),
-      "peer", G_TYPE_STRING, s.peer.c_str (), nullptr);
+  return gst_structure_new ("wsjpegsrc-stats", "connections", G_TYPE_UINT64, s.connections,
+      "messages", G_TYPE_UINT64, s.messages, "bytes", G_TYPE_UINT64, s.bytes, "text-messages",
+      G_TYPE_UINT64, s.text_messages, "refused-messages", G_TYPE_UINT64, s.refused_messages,
+      "protocol-errors", G_TYPE_UINT64, s.protocol_errors, "invalid-utf8", G_TYPE_UINT64,
+      s.invalid_utf8, "connections-lost", G_TYPE_UINT64, s.connections_lost, "unauthorized",
+      G_TYPE_UINT64, s.unauthorized, "takeovers", G_TYPE_UINT64, s.takeovers, "pings",
+      G_TYPE_UINT64, s.pings, "dropped", G_TYPE_UINT64, dropped, "connected", G_TYPE_BOOLEAN,
+      static_cast<gboolean> (s.connected), "peer", G_TYPE_STRING, s.peer.c_str (), nullptr);
 }
 
 static void
-cr_ws_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+cr_ws_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
   if (self->priv->listener.set_property (prop_id, value))
@@ -298,8 +290,7 @@ cr_ws_jpeg_src_set_property (GObject * object, guint prop_id, const GValue * val
 }
 
 static void
-cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+cr_ws_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
   CrWsJpegSrcPrivate *priv = self->priv;
@@ -322,7 +313,7 @@ cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SECRET:
       /* Never hand the secret back out: it ends up in logs and dumps. */
-      g_value_set_string (value, s.secret.empty ()? "" : "********");
+      g_value_set_string (value, s.secret.empty () ? "" : "********");
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -331,7 +322,7 @@ cr_ws_jpeg_src_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gboolean
-start_ingest (CrWsJpegSrc * self)
+start_ingest (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
   cr::IngestSettings ingest;
@@ -346,8 +337,8 @@ start_ingest (CrWsJpegSrc * self)
   g_autoptr (GError) error = nullptr;
   auto route = server->add_ingest (ingest, priv, &error);
   if (!route) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not accept cameras: %s",
-            error->message), (nullptr));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not accept cameras: %s", error->message),
+        (nullptr));
     return FALSE;
   }
   {
@@ -355,15 +346,15 @@ start_ingest (CrWsJpegSrc * self)
     priv->route = std::move (route);
   }
   std::ostringstream urls;
-  for (const auto &path : ingest.paths)
-    urls << (server->tls ()? " wss://" : " ws://") << server->address () << ":" <<
-        server->port () << path;
+  for (const auto & path : ingest.paths)
+    urls << (server->tls () ? " wss://" : " ws://") << server->address () << ":" << server->port ()
+         << path;
   GST_INFO_OBJECT (self, "accepting cameras on%s", urls.str ().c_str ());
   return TRUE;
 }
 
 static void
-stop_ingest (CrWsJpegSrc * self)
+stop_ingest (CrWsJpegSrc *self)
 {
   g_autoptr (GstStructure) stats = build_stats (self);
   GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
@@ -378,9 +369,10 @@ stop_ingest (CrWsJpegSrc * self)
 }
 
 static GstStateChangeReturn
-cr_ws_jpeg_src_change_state (GstElement * element, GstStateChange transition)
+cr_ws_jpeg_src_change_state (GstElement *element, GstStateChange transition)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
-  return self->priv->listener.change_state (element, transition, GST_ELEMENT_CLASS (parent_class),
-      "cameras",[self] { return start_ingest (self); },[self] { stop_ingest (self); });
+  return self->priv->listener.change_state (
+      element, transition, GST_ELEMENT_CLASS (parent_class), "cameras",
+      [self] { return start_ingest (self); }, [self] { stop_ingest (self); });
 }

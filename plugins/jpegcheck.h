@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: structural check of one complete JPEG image in memory.
  *
  * jpeg_check() walks the marker segments of a buffer that is supposed to
@@ -12,8 +13,8 @@
  * The walk follows the same segmentation rules as GStreamer 1.22's jpegparse
  * (gst_jpeg_parse() in codecparsers): whatever jpeg_check() accepts, jpegparse
  * splits at exactly the same EOI, so an accepted image (the buffer without
- * its padding) comes out of jpegparse whole and alone, and nothing that would make jpegparse post an error
- * (a second SOF, a frame header it cannot parse) gets through.
+ * its padding) comes out of jpegparse whole and alone, and nothing that would make jpegparse post
+ * an error (a second SOF, a frame header it cannot parse) gets through.
  *
  * GLib only: no GStreamer, so the fuzzer links just this file.
  */
@@ -102,8 +103,7 @@ struct JpegCheckResult
   bool ok () const { return reason == JpegReject::None; }
 };
 
-JpegCheckResult jpeg_check (const guint8 * data, gsize size,
-    const JpegCheckLimits & limits);
+JpegCheckResult jpeg_check (const guint8 *data, gsize size, const JpegCheckLimits & limits);
 
 /* "too-small", "too-large", "not-jpeg", "truncated", "malformed", "merged",
  * "decode-failed"; "none" for JpegReject::None. */
@@ -112,7 +112,7 @@ const char *jpeg_reject_nick (JpegReject reason);
 /* The DHT segment, marker included, that defines the four Huffman tables of
  * T.81 Annex K.3 (luminance and chrominance, DC and AC) as tables 0 and 1:
  * what libjpeg writes by default and what MJPEG decoders assume. */
-const guint8 *jpeg_standard_dht (gsize * size);
+const guint8 *jpeg_standard_dht (gsize *size);
 
 /* The size of the image a viewer gets for an accepted frame: image_size,
  * plus the standard DHT segment when dht_insert_at is set. */
@@ -121,7 +121,6 @@ gsize jpeg_repaired_size (const JpegCheckResult & res);
 /* Writes that image to @out (jpeg_repaired_size() bytes): SOI ... EOI of
  * @data, with the standard DHT segment right before the first SOS when the
  * frame has no tables. */
-void jpeg_write_repaired (const guint8 * data, const JpegCheckResult & res,
-    guint8 * out);
+void jpeg_write_repaired (const guint8 *data, const JpegCheckResult & res, guint8 *out);
 
 }  // namespace cr

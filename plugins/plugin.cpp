@@ -1,13 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, five elements:
- *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
+ * One plugin, six elements:
+ *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux !
+ * mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
+ *   pulljpegsrc location=http://camera/stream ! jpegvalidate ! ...
  */
 #include "gstcamrelayelements.h"
 
 static gboolean
-plugin_init (GstPlugin * plugin)
+plugin_init (GstPlugin *plugin)
 {
   gboolean ok = FALSE;
 
@@ -16,6 +19,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (jpegfallback, plugin);
   ok |= GST_ELEMENT_REGISTER (mjpeghttpsink, plugin);
   ok |= GST_ELEMENT_REGISTER (wsjpegsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (pulljpegsrc, plugin);
 
   return ok;
 }

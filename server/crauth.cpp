@@ -34,12 +34,12 @@ secrets_equal (const std::string & a, const std::string & b)
 }
 
 bool
-camera_authorized (SoupServerMessage * msg, GHashTable * query, const std::string & secret)
+camera_authorized (SoupServerMessage *msg, GHashTable *query, const std::string & secret)
 {
   if (secret.empty ())
     return true;
-  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-      "Authorization");
+  const char *auth =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
   if (auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0) {
     g_autofree gchar *token = g_strstrip (g_strdup (auth + 7));
     if (secrets_equal (token, secret))
@@ -55,16 +55,16 @@ camera_authorized (SoupServerMessage * msg, GHashTable * query, const std::strin
 }
 
 bool
-viewer_authorized (SoupServerMessage * msg, const char *path, const ServerOptions & options)
+viewer_authorized (SoupServerMessage *msg, const char *path, const ServerOptions & options)
 {
   if (options.viewer_user.empty () && options.viewer_password.empty ())
     return true;
-  for (const auto &open : options.open_on_loopback) {
+  for (const auto & open : options.open_on_loopback) {
     if (open == path && is_loopback_peer (msg))
       return true;
   }
-  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-      "Authorization");
+  const char *auth =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
   if (auth && g_ascii_strncasecmp (auth, "Basic ", 6) == 0) {
     gsize len = 0;
     g_autofree guchar *decoded = g_base64_decode (auth + 6, &len);
@@ -73,14 +73,14 @@ viewer_authorized (SoupServerMessage * msg, const char *path, const ServerOption
     if (constant_time_equal (given, expected))
       return true;
   }
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-      "WWW-Authenticate", "Basic realm=\"camrelay\", charset=\"UTF-8\"");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "WWW-Authenticate",
+      "Basic realm=\"camrelay\", charset=\"UTF-8\"");
   set_plain_response (msg, SOUP_STATUS_UNAUTHORIZED, "authentication required");
   return false;
 }
 
 bool
-is_loopback_peer (SoupServerMessage * msg)
+is_loopback_peer (SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
   if (!G_IS_INET_SOCKET_ADDRESS (remote))

@@ -14,8 +14,7 @@
 namespace cr {
 
 bool
-ServerImpl::steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
-    std::string * peer)
+ServerImpl::steal (SoupServerMessage *msg, GIOStream **io, GSocket **socket, std::string *peer)
 {
   *peer = format_address (soup_server_message_get_remote_address (msg));
   GSocket *s = soup_server_message_get_socket (msg);
@@ -31,7 +30,7 @@ ServerImpl::steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
 
 /* ---------------------------------------------------------------------------------------------- */
 
-Connection::Connection (ServerImpl & server, GIOStream * io, GSocket * socket, std::string peer)
+Connection::Connection (ServerImpl & server, GIOStream *io, GSocket *socket, std::string peer)
   : server_ (server), io_ (io), socket_ (socket), peer_ (std::move (peer))
 {
   fd_ = g_socket_get_fd (socket_);
@@ -58,7 +57,7 @@ Connection::shutdown ()
 }
 
 Connection::Io
-Connection::read_some (guint8 * data, gsize len, gsize * got)
+Connection::read_some (guint8 *data, gsize len, gsize *got)
 {
   *got = 0;
   GInputStream *in = g_io_stream_get_input_stream (io_);
@@ -77,11 +76,11 @@ Connection::read_some (guint8 * data, gsize len, gsize * got)
 }
 
 Connection::Io
-Connection::write_vectors (const struct iovec * iov, int n, gsize * written)
+Connection::write_vectors (const struct iovec *iov, int n, gsize *written)
 {
   *written = 0;
   if (!tls_) {
-    struct msghdr mh = { };
+    struct msghdr mh = {};
     mh.msg_iov = const_cast<struct iovec *> (iov);
     mh.msg_iovlen = n;
     for (;;) {
@@ -106,8 +105,8 @@ Connection::write_vectors (const struct iovec * iov, int n, gsize * written)
   }
   GOutputStream *out = g_io_stream_get_output_stream (io_);
   g_autoptr (GError) error = nullptr;
-  GPollableReturn r = g_pollable_output_stream_writev_nonblocking (
-      G_POLLABLE_OUTPUT_STREAM (out), vectors, n, written, nullptr, &error);
+  GPollableReturn r = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (out),
+      vectors, n, written, nullptr, &error);
   if (r == G_POLLABLE_RETURN_OK)
     return Io::OK;
   if (r == G_POLLABLE_RETURN_WOULD_BLOCK)

@@ -18,7 +18,7 @@ class ServerImpl;
 class Connection : public Poller::Handler
 {
 public:
-  Connection (ServerImpl & server, GIOStream * io, GSocket * socket, std::string peer);
+  Connection (ServerImpl & server, GIOStream *io, GSocket *socket, std::string peer);
   ~Connection () override;
 
   const std::string & peer () const { return peer_; }
@@ -26,12 +26,17 @@ public:
   virtual void shutdown ();
 
 protected:
-  enum class Io { OK, WOULD_BLOCK, CLOSED };
+  enum class Io
+  {
+    OK,
+    WOULD_BLOCK,
+    CLOSED
+  };
 
   /* Reads through the stolen stream so that bytes libsoup had already buffered are not lost. */
-  Io read_some (guint8 * data, gsize len, gsize * got);
+  Io read_some (guint8 *data, gsize len, gsize *got);
   /* Non-blocking vectored write; *written may be short. */
-  Io write_vectors (const struct iovec * iov, int n, gsize * written);
+  Io write_vectors (const struct iovec *iov, int n, gsize *written);
 
   void watch (bool want_read, bool want_write);
   /* Stops watching, closes the socket and hands the object to the poller for deletion. */

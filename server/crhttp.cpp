@@ -7,7 +7,7 @@
 namespace cr {
 
 void
-set_plain_response (SoupServerMessage * msg, guint status, const char *text)
+set_plain_response (SoupServerMessage *msg, guint status, const char *text)
 {
   soup_server_message_set_status (msg, status, nullptr);
   g_autofree gchar *body = g_strdup_printf ("%s\n", text);
@@ -17,7 +17,7 @@ set_plain_response (SoupServerMessage * msg, guint status, const char *text)
 }
 
 void
-close_after_response (SoupServerMessage * msg)
+close_after_response (SoupServerMessage *msg)
 {
   /* A refused WebSocket client (firmware, python-websockets) waits for the connection to end
    * rather than for the next response; end it. */
@@ -26,7 +26,7 @@ close_after_response (SoupServerMessage * msg)
 }
 
 bool
-method_is (SoupServerMessage * msg, const char *method)
+method_is (SoupServerMessage *msg, const char *method)
 {
   return g_strcmp0 (soup_server_message_get_method (msg), method) == 0;
 }

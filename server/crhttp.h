@@ -6,8 +6,8 @@
 
 namespace cr {
 
-void set_plain_response (SoupServerMessage * msg, guint status, const char *text);
-bool method_is (SoupServerMessage * msg, const char *method);
-void close_after_response (SoupServerMessage * msg);
+void set_plain_response (SoupServerMessage *msg, guint status, const char *text);
+bool method_is (SoupServerMessage *msg, const char *method);
+void close_after_response (SoupServerMessage *msg);
 
 }  // namespace cr

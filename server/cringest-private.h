@@ -21,16 +21,16 @@ class IngestRouteImpl : public IngestRoute
 {
 public:
   IngestRouteImpl (std::shared_ptr<ServerImpl> server, const IngestSettings & settings,
-      IngestListener * listener, guint64 id);
+      IngestListener *listener, guint64 id);
   ~IngestRouteImpl () override;
 
   IngestStats stats () const override;
 
   /* Server thread. */
-  void handle_upgrade (SoupServerMessage * msg, const char *path, GHashTable * query);
-  void adopt (WsConn * conn, const std::string & path);
-  void release (WsConn * conn, guint16 code, const std::string & reason);
-  void deliver (GBytes * frame);
+  void handle_upgrade (SoupServerMessage *msg, const char *path, GHashTable *query);
+  void adopt (WsConn *conn, const std::string & path);
+  void release (WsConn *conn, guint16 code, const std::string & reason);
+  void deliver (GBytes *frame);
   /* One of the plain counters of IngestStats. */
   void count (guint64 IngestStats::*counter);
   void count_protocol_error (guint16 code);
@@ -46,14 +46,14 @@ private:
   guint64 id_;
   WsConn *active_ = nullptr;
 
-  mutable std::mutex mutex_;       /* guards stats_ */
+  mutable std::mutex mutex_; /* guards stats_ */
   IngestStats stats_;
 };
 
 class WsConn : public Connection, public WsParserEvents
 {
 public:
-  WsConn (ServerImpl & server, IngestRouteImpl * route, GIOStream * io, GSocket * socket,
+  WsConn (ServerImpl & server, IngestRouteImpl *route, GIOStream *io, GSocket *socket,
       std::string peer, const std::string & path);
 
   void on_events (uint32_t events) override;
@@ -65,14 +65,19 @@ public:
   void shutdown () override;
 
   /* WsParserEvents */
-  void ws_binary (GBytes * message) override;
+  void ws_binary (GBytes *message) override;
   void ws_text (const char *text, gsize len) override;
-  void ws_ping (const guint8 * payload, gsize len) override;
-  void ws_pong (const guint8 * payload, gsize len) override;
+  void ws_ping (const guint8 *payload, gsize len) override;
+  void ws_pong (const guint8 *payload, gsize len) override;
   void ws_close (guint16 code, const std::string & reason) override;
 
 private:
-  enum class State { OPEN, CLOSING, CLOSED };
+  enum class State
+  {
+    OPEN,
+    CLOSING,
+    CLOSED
+  };
 
   void read_input ();
   void discard_input ();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "camrelay-ingest"
 /* camrelay server: WebSocket camera ingest.
  *
@@ -16,7 +17,6 @@
 
 #include <cstring>
 
-
 namespace cr {
 
 /* Time a closing connection gets to answer our close frame before we hang up. */
@@ -25,10 +25,9 @@ static const guint CLOSE_GRACE_MS = 2000;
 static const gsize READ_BUDGET = 256 * 1024;
 
 IngestRouteImpl::IngestRouteImpl (std::shared_ptr<ServerImpl> server,
-    const IngestSettings & settings, IngestListener * listener, guint64 id)
+    const IngestSettings & settings, IngestListener *listener, guint64 id)
   : server_ (std::move (server)), settings_ (settings), listener_ (listener), id_ (id)
-{
-}
+{}
 
 IngestRouteImpl::~IngestRouteImpl ()
 {
@@ -66,7 +65,7 @@ struct PendingCamera
 };
 
 void
-IngestRouteImpl::handle_upgrade (SoupServerMessage * msg, const char *path, GHashTable * query)
+IngestRouteImpl::handle_upgrade (SoupServerMessage *msg, const char *path, GHashTable *query)
 {
   if (!camera_authorized (msg, query, settings_.secret)) {
     {
@@ -90,29 +89,29 @@ IngestRouteImpl::handle_upgrade (SoupServerMessage * msg, const char *path, GHas
   }
 
   auto *pending = new PendingCamera{ server_, id_, path };
-  g_signal_connect_data (msg, "wrote-informational",
-      G_CALLBACK (+[](SoupServerMessage * m, gpointer data) {
-            auto *pc = static_cast<PendingCamera *> (data);
-            GIOStream *io;
-            GSocket *socket;
-            std::string peer;
-            if (!ServerImpl::steal (m, &io, &socket, &peer))
-              return;
-            IngestRouteImpl *route = pc->server->ingest_by_id (pc->route_id);
-            auto *conn = new WsConn (*pc->server, route, io, socket, peer, pc->path);
-            if (!route) {
-              conn->begin_close (WS_CLOSE_GOING_AWAY, "stream stopped");
-              return;
-            }
-            route->adopt (conn, pc->path);
-            conn->start ();
-          }), pending,[](gpointer data, GClosure *) {
-        delete static_cast<PendingCamera *> (data);
-      }, static_cast<GConnectFlags> (0));
+  g_signal_connect_data (
+      msg, "wrote-informational", G_CALLBACK (+[] (SoupServerMessage *m, gpointer data) {
+        auto *pc = static_cast<PendingCamera *> (data);
+        GIOStream *io;
+        GSocket *socket;
+        std::string peer;
+        if (!ServerImpl::steal (m, &io, &socket, &peer))
+          return;
+        IngestRouteImpl *route = pc->server->ingest_by_id (pc->route_id);
+        auto *conn = new WsConn (*pc->server, route, io, socket, peer, pc->path);
+        if (!route) {
+          conn->begin_close (WS_CLOSE_GOING_AWAY, "stream stopped");
+          return;
+        }
+        route->adopt (conn, pc->path);
+        conn->start ();
+      }),
+      pending, [] (gpointer data, GClosure *) { delete static_cast<PendingCamera *> (data); },
+      static_cast<GConnectFlags> (0));
 }
 
 void
-IngestRouteImpl::adopt (WsConn * conn, const std::string & path)
+IngestRouteImpl::adopt (WsConn *conn, const std::string & path)
 {
   if (active_) {
     WsConn *old = active_;
@@ -138,7 +137,7 @@ IngestRouteImpl::adopt (WsConn * conn, const std::string & path)
 
 /* @conn stopped being a camera (closed, failed or replaced). */
 void
-IngestRouteImpl::release (WsConn * conn, guint16 code, const std::string & reason)
+IngestRouteImpl::release (WsConn *conn, guint16 code, const std::string & reason)
 {
   {
     std::lock_guard<std::mutex> lock (mutex_);
@@ -156,7 +155,7 @@ IngestRouteImpl::release (WsConn * conn, guint16 code, const std::string & reaso
 }
 
 void
-IngestRouteImpl::deliver (GBytes * frame)
+IngestRouteImpl::deliver (GBytes *frame)
 {
   {
     std::lock_guard<std::mutex> lock (mutex_);
@@ -187,7 +186,7 @@ IngestRouteImpl::count_protocol_error (guint16 code)
 /* ---------------------------------------------------------------------------------------------- */
 
 static WsLimits
-limits_of (IngestRouteImpl * route)
+limits_of (IngestRouteImpl *route)
 {
   WsLimits limits;
   if (route) {
@@ -197,7 +196,7 @@ limits_of (IngestRouteImpl * route)
   return limits;
 }
 
-WsConn::WsConn (ServerImpl & server, IngestRouteImpl * route, GIOStream * io, GSocket * socket,
+WsConn::WsConn (ServerImpl & server, IngestRouteImpl *route, GIOStream *io, GSocket *socket,
     std::string peer, const std::string & path)
   : Connection (server, io, socket, std::move (peer)), route_ (route), path_ (path),
     parser_ (*this, limits_of (route))
@@ -288,7 +287,7 @@ WsConn::discard_input ()
 }
 
 void
-WsConn::ws_binary (GBytes * message)
+WsConn::ws_binary (GBytes *message)
 {
   /* After we started closing, the peer's data is read only to find its close frame. */
   if (state_ == State::OPEN && route_)
@@ -324,7 +323,7 @@ WsConn::ws_text (const char *text, gsize len)
 }
 
 void
-WsConn::ws_ping (const guint8 * payload, gsize len)
+WsConn::ws_ping (const guint8 *payload, gsize len)
 {
   if (!count_if_open (&IngestStats::pings))
     return;
@@ -335,8 +334,7 @@ WsConn::ws_ping (const guint8 * payload, gsize len)
 
 void
 WsConn::ws_pong (const guint8 *, gsize)
-{
-}
+{}
 
 void
 WsConn::ws_close (guint16 code, const std::string & reason)
@@ -349,7 +347,8 @@ WsConn::ws_close (guint16 code, const std::string & reason)
   close_code_ = code;
   close_reason_ = reason;
   std::string frame;
-  ws_build_close (frame, code == WS_CLOSE_NO_STATUS ? static_cast<guint16> (WS_CLOSE_NORMAL) : code, "");
+  ws_build_close (frame, code == WS_CLOSE_NO_STATUS ? static_cast<guint16> (WS_CLOSE_NORMAL) : code,
+      "");
   state_ = State::CLOSING;
   close_after_flush_ = true;
   queue_control (frame, false);

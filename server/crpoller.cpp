@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "crpoller.h"
 
 #include <gio/gio.h>
@@ -17,23 +18,27 @@ struct Poller::Source
 };
 
 std::unique_ptr<Poller>
-Poller::create (GMainContext * context, GError ** error)
+Poller::create (GMainContext *context, GError **error)
 {
   int epfd = epoll_create1 (EPOLL_CLOEXEC);
   if (epfd < 0) {
     int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-        "cannot create an epoll set: %s", g_strerror (saved));
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create an epoll set: %s",
+        g_strerror (saved));
     return nullptr;
   }
   return std::unique_ptr<Poller> (new Poller (context, epfd));
 }
 
-Poller::Poller (GMainContext * context, int epfd)
-  : epfd_ (epfd)
+Poller::Poller (GMainContext *context, int epfd) : epfd_ (epfd)
 {
   static GSourceFuncs funcs = {
-    nullptr, nullptr, Poller::dispatch, nullptr, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    Poller::dispatch,
+    nullptr,
+    nullptr,
+    nullptr,
   };
   source_ = g_source_new (&funcs, sizeof (Source));
   reinterpret_cast<Source *> (source_)->poller = this;
@@ -51,9 +56,9 @@ Poller::~Poller ()
 }
 
 void
-Poller::control (int op, const char *name, int fd, uint32_t events, Handler * handler)
+Poller::control (int op, const char *name, int fd, uint32_t events, Handler *handler)
 {
-  struct epoll_event ev = { };
+  struct epoll_event ev = {};
   ev.events = events;
   ev.data.ptr = handler;
   if (epoll_ctl (epfd_, op, fd, &ev) < 0)
@@ -61,13 +66,13 @@ Poller::control (int op, const char *name, int fd, uint32_t events, Handler * ha
 }
 
 void
-Poller::add (int fd, uint32_t events, Handler * handler)
+Poller::add (int fd, uint32_t events, Handler *handler)
 {
   control (EPOLL_CTL_ADD, "ADD", fd, events, handler);
 }
 
 void
-Poller::modify (int fd, uint32_t events, Handler * handler)
+Poller::modify (int fd, uint32_t events, Handler *handler)
 {
   control (EPOLL_CTL_MOD, "MOD", fd, events, handler);
 }
@@ -79,7 +84,7 @@ Poller::remove (int fd)
 }
 
 void
-Poller::retire (Handler * handler)
+Poller::retire (Handler *handler)
 {
   if (!handler || handler->retired_)
     return;
@@ -115,7 +120,7 @@ Poller::run_events ()
 }
 
 gboolean
-Poller::dispatch (GSource * source, GSourceFunc, gpointer)
+Poller::dispatch (GSource *source, GSourceFunc, gpointer)
 {
   g_source_set_ready_time (source, -1);
   reinterpret_cast<Source *> (source)->poller->run_events ();

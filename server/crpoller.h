@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An epoll set dispatched from a GMainContext.
  *
- * GMainContext polls every source's fds on each iteration; with a thousand viewers that is a thousand
- * pollfds per wake-up. One epoll fd in the context instead keeps each iteration proportional to the
- * connections that actually have something to do.
+ * GMainContext polls every source's fds on each iteration; with a thousand viewers that is a
+ * thousand pollfds per wake-up. One epoll fd in the context instead keeps each iteration
+ * proportional to the connections that actually have something to do.
  */
 #pragma once
 
@@ -29,25 +30,26 @@ public:
     bool retired_ = false;
   };
 
-  /* Returns nullptr with @error set if the kernel refuses an epoll set (e.g. out of descriptors). */
-  static std::unique_ptr<Poller> create (GMainContext * context, GError ** error);
+  /* Returns nullptr with @error set if the kernel refuses an epoll set (e.g. out of descriptors).
+   */
+  static std::unique_ptr<Poller> create (GMainContext *context, GError **error);
   ~Poller ();
   Poller (const Poller &) = delete;
   Poller & operator= (const Poller &) = delete;
 
-  void add (int fd, uint32_t events, Handler * handler);
-  void modify (int fd, uint32_t events, Handler * handler);
+  void add (int fd, uint32_t events, Handler *handler);
+  void modify (int fd, uint32_t events, Handler *handler);
   void remove (int fd);
 
   /* Deletes @handler soon, from the poller's own dispatch, once no event for it can be pending.
    * Handlers are never deleted directly: callers are usually inside one of their methods. */
-  void retire (Handler * handler);
+  void retire (Handler *handler);
 
 private:
-  Poller (GMainContext * context, int epfd);
+  Poller (GMainContext *context, int epfd);
   struct Source;
-  static gboolean dispatch (GSource * source, GSourceFunc, gpointer);
-  void control (int op, const char *name, int fd, uint32_t events, Handler * handler);
+  static gboolean dispatch (GSource *source, GSourceFunc, gpointer);
+  void control (int op, const char *name, int fd, uint32_t events, Handler *handler);
   void run_events ();
   void reap ();
 

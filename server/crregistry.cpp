@@ -41,11 +41,11 @@ canonical_file (const std::string & path)
 /* The settings that make a server what it is must be the same for everybody sharing it. */
 bool
 options_agree (const ServerImpl & server, const ServerOptions & running,
-    const ServerOptions & wanted, GError ** error)
+    const ServerOptions & wanted, GError **error)
 {
   const char *differs = nullptr;
   std::string detail;
-  auto quoted = [](const std::string & a, const std::string & b) {
+  auto quoted = [] (const std::string & a, const std::string & b) {
     return " (\"" + a + "\", asked for \"" + b + "\")";
   };
   if (canonical_file (running.tls_certificate) != canonical_file (wanted.tls_certificate)) {
@@ -71,16 +71,16 @@ options_agree (const ServerImpl & server, const ServerOptions & running,
   bool v6 = address.find (':') != std::string::npos;
   g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_OPTIONS_DIFFER,
       "the server on %s%s%s:%u already runs with a different %s%s; everything that listens on "
-      "one address and port must use the same server settings", v6 ? "[" : "", address.c_str (),
-      v6 ? "]" : "", server.port (), differs, detail.c_str ());
+      "one address and port must use the same server settings",
+      v6 ? "[" : "", address.c_str (), v6 ? "]" : "", server.port (), differs, detail.c_str ());
   return false;
 }
 
 }  // namespace
 
 std::shared_ptr<Server>
-Server::acquire (const std::string & address, guint port, GError ** error,
-    const ServerOptions * options)
+Server::acquire (const std::string & address, guint port, GError **error,
+    const ServerOptions *options)
 {
   std::unique_lock<std::mutex> lock (registry_mutex);
   auto key = std::make_pair (address, port);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* camrelay server: the process-wide registry of servers (Server::acquire lives in crregistry.cpp). */
+/* camrelay server: the process-wide registry of servers (Server::acquire lives in crregistry.cpp).
+ */
 #pragma once
 
 namespace cr {

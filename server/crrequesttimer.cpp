@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* camrelay server: the slow-request timer. A client that has not sent its request headers in time is
- * answered 408 and disconnected (inside TLS under TLS). */
+/* camrelay server: the slow-request timer. A client that has not sent its request headers in time
+ * is answered 408 and disconnected (inside TLS under TLS). */
 #define G_LOG_DOMAIN "camrelay-server"
 #include "crrequesttimer.h"
 
@@ -9,13 +9,13 @@
 namespace cr {
 
 static const char TIMEOUT_ANSWER[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-    "Content-Type: text/plain\r\nContent-Length: 32\r\n\r\n"
-    "request headers took too long.\r\n";
+                                     "Content-Type: text/plain\r\nContent-Length: 32\r\n\r\n"
+                                     "request headers took too long.\r\n";
 
 /* Time a timed-out TLS client gets to take its 408 and our close_notify before we hang up. */
 static const guint TLS_TIMEOUT_GRACE_MS = 1000;
 
-TimedOutTlsClose::TimedOutTlsClose (ServerImpl & server, GIOStream * io, GSocket * socket)
+TimedOutTlsClose::TimedOutTlsClose (ServerImpl & server, GIOStream *io, GSocket *socket)
   : server_ (server), io_ (io), socket_ (socket), cancellable_ (g_cancellable_new ())
 {
   server_.timed_out_tls_.insert (this);
@@ -36,7 +36,7 @@ TimedOutTlsClose::~TimedOutTlsClose ()
 }
 
 void
-TimedOutTlsClose::start (ServerImpl & server, GIOStream * io, GSocket * socket)
+TimedOutTlsClose::start (ServerImpl & server, GIOStream *io, GSocket *socket)
 {
   auto *self = new TimedOutTlsClose (server, io, socket);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (io), TIMEOUT_ANSWER,
@@ -44,7 +44,7 @@ TimedOutTlsClose::start (ServerImpl & server, GIOStream * io, GSocket * socket)
 }
 
 void
-TimedOutTlsClose::on_written (GObject * source, GAsyncResult * result, gpointer data)
+TimedOutTlsClose::on_written (GObject *source, GAsyncResult *result, gpointer data)
 {
   auto *self = static_cast<TimedOutTlsClose *> (data);
   g_autoptr (GError) error = nullptr;
@@ -58,7 +58,7 @@ TimedOutTlsClose::on_written (GObject * source, GAsyncResult * result, gpointer 
 }
 
 void
-TimedOutTlsClose::on_closed (GObject * source, GAsyncResult * result, gpointer data)
+TimedOutTlsClose::on_closed (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_io_stream_close_finish (G_IO_STREAM (source), result, nullptr);
   delete static_cast<TimedOutTlsClose *> (data);
@@ -76,7 +76,7 @@ TimedOutTlsClose::on_grace_over (gpointer data)
  * of its previous request); then it is answered 408 and disconnected. Without this, a client that
  * trickles a header byte now and then (slowloris) holds a connection forever. */
 void
-ServerImpl::on_request_started (SoupServer *, SoupServerMessage * msg, gpointer data)
+ServerImpl::on_request_started (SoupServer *, SoupServerMessage *msg, gpointer data)
 {
   auto *self = static_cast<ServerImpl *> (data);
   GSource *timer = g_timeout_source_new (self->options_.request_timeout_ms);
@@ -85,7 +85,9 @@ ServerImpl::on_request_started (SoupServer *, SoupServerMessage * msg, gpointer 
     ServerImpl *server;
     SoupServerMessage *msg;
   };
-  g_source_set_callback (timer,[](gpointer d) -> gboolean {
+  g_source_set_callback (
+      timer,
+      [] (gpointer d) -> gboolean {
         auto *t = static_cast<Timeout *> (d);
         if (t->server->tls ()) {
           /* Under TLS the answer must go through libsoup's TLS stream: take the connection. */
@@ -105,18 +107,18 @@ ServerImpl::on_request_started (SoupServer *, SoupServerMessage * msg, gpointer 
           g_socket_shutdown (socket, TRUE, TRUE, nullptr);
         }
         return G_SOURCE_REMOVE;
-      }, new Timeout{ self, msg },[](gpointer d) {
-        delete static_cast<Timeout *> (d);
-      });
+      },
+      new Timeout{ self, msg }, [] (gpointer d) { delete static_cast<Timeout *> (d); });
   g_source_attach (timer, self->context_);
   /* The timer dies with the message, or as soon as the headers are in. */
-  g_object_set_data_full (G_OBJECT (msg), "camrelay-request-timer", timer,[](gpointer t) {
-        g_source_destroy (static_cast<GSource *> (t));
-        g_source_unref (static_cast<GSource *> (t));
-      });
-  g_signal_connect (msg, "got-headers", G_CALLBACK (+[](SoupServerMessage * m, gpointer) {
-            g_object_set_data (G_OBJECT (m), "camrelay-request-timer", nullptr);
-          }), nullptr);
+  g_object_set_data_full (G_OBJECT (msg), "camrelay-request-timer", timer, [] (gpointer t) {
+    g_source_destroy (static_cast<GSource *> (t));
+    g_source_unref (static_cast<GSource *> (t));
+  });
+  g_signal_connect (msg, "got-headers", G_CALLBACK (+[] (SoupServerMessage *m, gpointer) {
+    g_object_set_data (G_OBJECT (m), "camrelay-request-timer", nullptr);
+  }),
+      nullptr);
 }
 
 }  // namespace cr

@@ -15,15 +15,15 @@ class ServerImpl;
 class TimedOutTlsClose
 {
 public:
-  static void start (ServerImpl & server, GIOStream * io, GSocket * socket);
+  static void start (ServerImpl & server, GIOStream *io, GSocket *socket);
   /* Server teardown: give up at once. */
   void abort () { g_cancellable_cancel (cancellable_); }
 
 private:
-  TimedOutTlsClose (ServerImpl & server, GIOStream * io, GSocket * socket);
+  TimedOutTlsClose (ServerImpl & server, GIOStream *io, GSocket *socket);
   ~TimedOutTlsClose ();
-  static void on_written (GObject * source, GAsyncResult * result, gpointer self);
-  static void on_closed (GObject * source, GAsyncResult * result, gpointer self);
+  static void on_written (GObject *source, GAsyncResult *result, gpointer self);
+  static void on_closed (GObject *source, GAsyncResult *result, gpointer self);
   static gboolean on_grace_over (gpointer self);
 
   ServerImpl & server_;

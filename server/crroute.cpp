@@ -13,14 +13,14 @@
 namespace cr {
 
 static bool
-header_has_token (SoupMessageHeaders * headers, const char *name, const char *token)
+header_has_token (SoupMessageHeaders *headers, const char *name, const char *token)
 {
   const char *value = soup_message_headers_get_list (headers, name);
   return value && soup_header_contains (value, token);
 }
 
 static bool
-is_websocket_upgrade (SoupServerMessage * msg)
+is_websocket_upgrade (SoupServerMessage *msg)
 {
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   const char *upgrade = soup_message_headers_get_one (h, "Upgrade");
@@ -29,14 +29,14 @@ is_websocket_upgrade (SoupServerMessage * msg)
 }
 
 void
-ServerImpl::on_request (SoupServer *, SoupServerMessage * msg, const char *path,
-    GHashTable * query, gpointer self)
+ServerImpl::on_request (SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+    gpointer self)
 {
   static_cast<ServerImpl *> (self)->route (msg, path, query);
 }
 
 void
-ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query)
+ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
 {
   std::string p (path ? path : "/");
 
@@ -55,15 +55,14 @@ ServerImpl::route (SoupServerMessage * msg, const char *path, GHashTable * query
   auto stream = stream_paths_.find (p);
   auto snapshot = snapshot_paths_.find (p);
   auto page = pages_.find (p);
-  bool served = stream != stream_paths_.end () || snapshot != snapshot_paths_.end () ||
-      page != pages_.end ();
+  bool served =
+      stream != stream_paths_.end () || snapshot != snapshot_paths_.end () || page != pages_.end ();
 
   if (!served) {
     if (ingest_paths_.count (p)) {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Upgrade",
           "websocket");
-      set_plain_response (msg, 426,
-          "this is a camera endpoint: connect with a WebSocket");
+      set_plain_response (msg, 426, "this is a camera endpoint: connect with a WebSocket");
       return;
     }
     set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "not found");

@@ -13,55 +13,53 @@ namespace cr {
 bool
 ServerImpl::path_taken (const std::string & path) const
 {
-  return ingest_paths_.count (path) || stream_paths_.count (path) ||
-      snapshot_paths_.count (path) || pages_.count (path);
+  return ingest_paths_.count (path) || stream_paths_.count (path) || snapshot_paths_.count (path) ||
+      pages_.count (path);
 }
 
 std::unique_ptr<IngestRoute>
-ServerImpl::add_ingest (const IngestSettings & settings, IngestListener * listener,
-    GError ** error)
+ServerImpl::add_ingest (const IngestSettings & settings, IngestListener *listener, GError **error)
 {
   if (settings.paths.empty ()) {
     g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "no ingest path given");
     return nullptr;
   }
-  for (const auto &path : settings.paths) {
+  for (const auto & path : settings.paths) {
     if (path.empty () || path[0] != '/') {
       g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
           "ingest path \"%s\" must start with /", path.c_str ());
       return nullptr;
     }
   }
-  auto route = std::make_unique<IngestRouteImpl> (shared_from_this (), settings, listener,
-      next_id ());
+  auto route =
+      std::make_unique<IngestRouteImpl> (shared_from_this (), settings, listener, next_id ());
   bool ok = true;
   invoke_sync ([&] {
-        for (const auto &path : settings.paths) {
-          if (ingest_paths_.count (path)) {
-            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-                "another camera already uses the WebSocket path %s on port %u",
-                path.c_str (), port_);
-            ok = false;
-            return;
-          }
-        }
-        register_ingest (route.get ());
-      });
+    for (const auto & path : settings.paths) {
+      if (ingest_paths_.count (path)) {
+        g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+            "another camera already uses the WebSocket path %s on port %u", path.c_str (), port_);
+        ok = false;
+        return;
+      }
+    }
+    register_ingest (route.get ());
+  });
   if (!ok)
     return nullptr;
   return route;
 }
 
 void
-ServerImpl::register_ingest (IngestRouteImpl * route)
+ServerImpl::register_ingest (IngestRouteImpl *route)
 {
-  for (const auto &path : route->settings ().paths)
+  for (const auto & path : route->settings ().paths)
     ingest_paths_[path] = route;
   ingests_[route->id ()] = route;
 }
 
 void
-ServerImpl::unregister_ingest (IngestRouteImpl * route)
+ServerImpl::unregister_ingest (IngestRouteImpl *route)
 {
   for (auto it = ingest_paths_.begin (); it != ingest_paths_.end ();) {
     if (it->second == route)
@@ -76,11 +74,11 @@ IngestRouteImpl *
 ServerImpl::ingest_by_id (guint64 id) const
 {
   auto it = ingests_.find (id);
-  return it == ingests_.end ()? nullptr : it->second;
+  return it == ingests_.end () ? nullptr : it->second;
 }
 
 std::shared_ptr<Stream>
-ServerImpl::add_stream (const StreamSettings & settings, GError ** error)
+ServerImpl::add_stream (const StreamSettings & settings, GError **error)
 {
   if (settings.path.empty () || settings.path[0] != '/' ||
       (!settings.snapshot_path.empty () && settings.snapshot_path[0] != '/')) {
@@ -96,18 +94,18 @@ ServerImpl::add_stream (const StreamSettings & settings, GError ** error)
   auto stream = std::make_shared<StreamImpl> (shared_from_this (), settings, next_id ());
   bool ok = true;
   invoke_sync ([&] {
-        for (const auto &path : { settings.path, settings.snapshot_path }) {
-          if (path.empty ())
-            continue;
-          if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
-            g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-                "the path %s is already served on port %u", path.c_str (), port_);
-            ok = false;
-            return;
-          }
-        }
-        stream->attach ();
-      });
+    for (const auto & path : { settings.path, settings.snapshot_path }) {
+      if (path.empty ())
+        continue;
+      if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+        g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+            "the path %s is already served on port %u", path.c_str (), port_);
+        ok = false;
+        return;
+      }
+    }
+    stream->attach ();
+  });
   if (!ok)
     return nullptr;
   return stream;
@@ -121,7 +119,7 @@ ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream)
 }
 
 void
-ServerImpl::register_stream (StreamImpl * stream)
+ServerImpl::register_stream (StreamImpl *stream)
 {
   stream_paths_[stream->settings ().path] = stream;
   if (!stream->settings ().snapshot_path.empty ())
@@ -130,9 +128,9 @@ ServerImpl::register_stream (StreamImpl * stream)
 }
 
 void
-ServerImpl::unregister_stream (StreamImpl * stream)
+ServerImpl::unregister_stream (StreamImpl *stream)
 {
-  auto drop = [stream](std::map<std::string, StreamImpl *> &m) {
+  auto drop = [stream] (std::map<std::string, StreamImpl *> & m) {
     for (auto it = m.begin (); it != m.end ();) {
       if (it->second == stream)
         it = m.erase (it);
@@ -171,14 +169,13 @@ StreamImpl *
 ServerImpl::stream_by_id (guint64 id) const
 {
   auto it = streams_.find (id);
-  return it == streams_.end ()? nullptr : it->second;
+  return it == streams_.end () ? nullptr : it->second;
 }
 
 PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, std::string path,
     PageHandler handler)
   : server_ (std::move (server)), path_ (std::move (path)), handler_ (std::move (handler))
-{
-}
+{}
 
 PageRouteImpl::~PageRouteImpl ()
 {
@@ -186,24 +183,24 @@ PageRouteImpl::~PageRouteImpl ()
 }
 
 std::unique_ptr<PageRoute>
-ServerImpl::add_page (const std::string & path, PageHandler handler, GError ** error)
+ServerImpl::add_page (const std::string & path, PageHandler handler, GError **error)
 {
   if (path.empty () || path[0] != '/') {
-    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
-        "page path \"%s\" must start with /", path.c_str ());
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "page path \"%s\" must start with /",
+        path.c_str ());
     return nullptr;
   }
   auto page = std::make_unique<PageRouteImpl> (shared_from_this (), path, std::move (handler));
   bool ok = true;
   invoke_sync ([&] {
-        if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
-          g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-              "the path %s is already served on port %u", path.c_str (), port_);
-          ok = false;
-          return;
-        }
-        register_page (page.get ());
-      });
+    if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
+      g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+          "the path %s is already served on port %u", path.c_str (), port_);
+      ok = false;
+      return;
+    }
+    register_page (page.get ());
+  });
   if (!ok) {
     page->path_.clear ();
     return nullptr;
@@ -212,13 +209,13 @@ ServerImpl::add_page (const std::string & path, PageHandler handler, GError ** e
 }
 
 void
-ServerImpl::register_page (PageRouteImpl * page)
+ServerImpl::register_page (PageRouteImpl *page)
 {
   pages_[page->path_] = page;
 }
 
 void
-ServerImpl::unregister_page (PageRouteImpl * page)
+ServerImpl::unregister_page (PageRouteImpl *page)
 {
   auto it = pages_.find (page->path_);
   if (it != pages_.end () && it->second == page)

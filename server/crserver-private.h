@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay server: the stream's private classes, Part, Viewer and StreamImpl (crstream.cpp).
  * Everything here lives in, and is touched only from, the server thread unless marked otherwise. */
 #pragma once
@@ -17,17 +18,19 @@ namespace cr {
 
 struct Part
 {
-  Part (GBytes * jpeg, const std::string & content_type, const std::string & boundary,
-      guint64 seq);
+  Part (GBytes *jpeg, const std::string & content_type, const std::string & boundary, guint64 seq,
+      gint64 wall_time_us);
   ~Part ();
 
   GBytes *jpeg;
   gsize size;
   const guint8 *data;
   guint64 seq;
+  gint64 published_us; /* monotonic */
   std::string boundary;
   std::string content_type;
-  /* "--B\r\nContent-Type: T\r\nContent-Length: N\r\n\r\n", for viewers that asked for lengths. */
+  /* "--B\r\nContent-Type: T\r\nContent-Length: N\r\nX-Timestamp: S.UUUUUU\r\n\r\n" (the wall
+   * clock of publication), built once per frame for every Content-Length viewer. */
   std::string head_with_length;
   /* "\r\n--B\r\nContent-Type: T\r\n\r\n": ends this part and opens the next one at once, because
    * browsers only show a part once the next part's headers have arrived. */
@@ -37,15 +40,22 @@ using PartRef = std::shared_ptr<const Part>;
 
 class StreamImpl;
 
+/* What a viewer's request asked for. */
+struct ViewerRequest
+{
+  bool with_length = false;   /* classic parts with Content-Length (see PartLayout) */
+  gint64 min_interval_us = 0; /* ?fps=N: at most N parts a second; 0 = every frame */
+};
+
 class Viewer : public Connection
 {
 public:
-  Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
-      bool with_length, const std::string & boundary);
+  Viewer (StreamImpl & stream, GIOStream *io, GSocket *socket, std::string peer,
+      const ViewerRequest & request, const std::string & boundary);
 
-  void offer (const PartRef & part);      /* a new frame to send when the socket allows */
-  void finish ();                          /* closing boundary, then close */
-  void drop (const char *why);             /* close now */
+  void offer (const PartRef & part); /* a new frame to send when the socket allows */
+  void finish ();                    /* closing boundary, then close */
+  void drop (const char *why);       /* close now */
   /* The stream is going away: finish the part in flight and the closing boundary on our own,
    * within a grace period, then close. */
   void orphan ();
@@ -60,12 +70,17 @@ private:
   void start_part (const PartRef & part);
   bool flush ();
   void discard_input ();
+  bool hold_for_link (gsize next_size);
+  bool rate_allows (gint64 published_us);
+  static gboolean on_hold_over (gpointer self);
 
-  StreamImpl *stream_;                     /* nullptr once orphaned */
+  StreamImpl *stream_; /* nullptr once orphaned */
   GSource *drain_timer_ = nullptr;
   bool with_length_;
+  gint64 min_interval_us_;
+  gint64 next_due_us_ = 0; /* ?fps=N: when the next part is due */
   std::string boundary_;
-  std::string preamble_;            /* advance mode: the first part's headers */
+  std::string preamble_; /* advance mode: the first part's headers */
   bool preamble_sent_ = false;
 
   PartRef cur_;
@@ -74,6 +89,17 @@ private:
   gsize total_ = 0;
   gsize off_ = 0;
   std::deque<PartRef> queue_;
+  /* Thin links: a viewer whose last part did not go out in one send may still have most of it in
+   * flight; the next part then waits (newer frames replacing it) until the link has nearly
+   * delivered it, so that the viewer gets fresh frames rather than a queue of old ones. */
+  int part_writes_ = 0;
+  bool part_held_ = false;
+  bool slow_ = false;
+  guint64 last_seq_ = 0; /* the newest part offered, so none is offered twice */
+  guint fast_looks_ = 0;
+  guint64 link_rate_ = 0; /* bytes/s, the kernel's samples with outliers capped */
+  gint64 last_probe_us_ = 0;
+  GSource *hold_timer_ = nullptr; /* created on the first hold, re-armed with a ready time */
 
   bool finishing_ = false;
   std::string tail_;
@@ -89,7 +115,7 @@ public:
   StreamImpl (std::shared_ptr<ServerImpl> server, const StreamSettings & settings, guint64 id);
   ~StreamImpl () override;
 
-  void publish (GBytes * jpeg, const char *content_type) override;
+  void publish (GBytes *jpeg, const char *content_type) override;
   void set_boundary (const std::string & boundary) override;
   void finish () override;
   void reopen () override;
@@ -99,10 +125,11 @@ public:
   /* Server thread. */
   void attach ();
   void detach ();
-  void handle_stream (SoupServerMessage * msg, GHashTable * query);
-  void handle_snapshot (SoupServerMessage * msg);
-  void add_viewer (GIOStream * io, GSocket * socket, const std::string & peer, bool with_length);
-  void viewer_gone (Viewer * viewer);
+  void handle_stream (SoupServerMessage *msg, GHashTable *query);
+  void handle_snapshot (SoupServerMessage *msg);
+  void add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
+      const ViewerRequest & request);
+  void viewer_gone (Viewer *viewer);
   void pending_viewer_settled ();
   ServerImpl & server_ref () { return *server_; }
   void viewer_blocked ();

@@ -25,16 +25,14 @@ split_list (const std::string & text)
 }
 
 std::string
-format_address (GSocketAddress * address)
+format_address (GSocketAddress *address)
 {
   if (!G_IS_INET_SOCKET_ADDRESS (address))
     return "unknown";
   auto *inet = G_INET_SOCKET_ADDRESS (address);
-  g_autofree gchar *host =
-      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  g_autofree gchar *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
   guint16 port = g_inet_socket_address_get_port (inet);
-  if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) ==
-      G_SOCKET_FAMILY_IPV6)
+  if (g_inet_address_get_family (g_inet_socket_address_get_address (inet)) == G_SOCKET_FAMILY_IPV6)
     return std::string ("[") + host + "]:" + std::to_string (port);
   return std::string (host) + ":" + std::to_string (port);
 }

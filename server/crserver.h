@@ -1,15 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay server: one HTTP/WebSocket server per (address, port) in the process.
  *
  * GLib, GIO and libsoup only: no GStreamer here, so the layer can be tested alone.
  *
  * Threads: every Server runs its own thread with its own GMainContext. libsoup objects, sockets and
- * route tables are touched only from that thread. The public methods below are safe from any thread;
- * those that change routes marshal the work into the server thread and wait for it, so once they
- * return no callback for the removed route will run again.
+ * route tables are touched only from that thread. The public methods below are safe from any
+ * thread; those that change routes marshal the work into the server thread and wait for it, so once
+ * they return no callback for the removed route will run again.
  *
- * libsoup parses requests, performs the WebSocket handshake and routes; after that camrelay takes the
- * connection over (soup_server_message_steal_connection) and does the hot I/O itself: RFC 6455 framing
- * for cameras, non-blocking socket writes of shared, refcounted frames for viewers.
+ * libsoup parses requests, performs the WebSocket handshake and routes; after that camrelay takes
+ * the connection over (soup_server_message_steal_connection) and does the hot I/O itself: RFC 6455
+ * framing for cameras, non-blocking socket writes of shared, refcounted frames for viewers.
  */
 #pragma once
 
@@ -29,11 +30,11 @@ GQuark server_error_quark ();
 
 enum ServerError
 {
-  SERVER_ERROR_ADDRESS,         /* unparsable listen address */
-  SERVER_ERROR_LISTEN,          /* bind()/listen() failed, e.g. port in use */
-  SERVER_ERROR_ROUTE_TAKEN,     /* another route already serves that path */
-  SERVER_ERROR_INVALID,         /* bad settings */
-  SERVER_ERROR_OPTIONS_DIFFER,  /* the server on that address and port runs with other options */
+  SERVER_ERROR_ADDRESS,        /* unparsable listen address */
+  SERVER_ERROR_LISTEN,         /* bind()/listen() failed, e.g. port in use */
+  SERVER_ERROR_ROUTE_TAKEN,    /* another route already serves that path */
+  SERVER_ERROR_INVALID,        /* bad settings */
+  SERVER_ERROR_OPTIONS_DIFFER, /* the server on that address and port runs with other options */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -47,35 +48,37 @@ struct IngestSettings
   guint64 max_message_size = 4 * 1024 * 1024;
   /* Text messages are only greetings; anything longer is refused too. */
   guint64 max_text_size = 64 * 1024;
-  /* When not empty, a camera must present it as "Authorization: Bearer <secret>" or "?token=<secret>". */
+  /* When not empty, a camera must present it as "Authorization: Bearer <secret>" or
+   * "?token=<secret>". */
   std::string secret;
 };
 
 struct IngestStats
 {
-  guint64 connections = 0;       /* accepted WebSocket connections */
-  guint64 messages = 0;          /* binary messages delivered */
-  guint64 bytes = 0;             /* bytes of binary messages delivered */
-  guint64 text_messages = 0;     /* text messages (greetings), ignored */
-  guint64 refused_messages = 0;  /* messages over a size limit */
-  guint64 protocol_errors = 0;   /* connections closed for breaking RFC 6455 (close code 1002) */
-  guint64 invalid_utf8 = 0;      /* connections closed for text that is not UTF-8 (1007) */
-  guint64 connections_lost = 0;  /* connections that ended without a close handshake (1006) */
-  guint64 unauthorized = 0;      /* upgrades refused for a missing or wrong secret */
-  guint64 takeovers = 0;         /* older connections closed because a newer one arrived */
+  guint64 connections = 0;      /* accepted WebSocket connections */
+  guint64 messages = 0;         /* binary messages delivered */
+  guint64 bytes = 0;            /* bytes of binary messages delivered */
+  guint64 text_messages = 0;    /* text messages (greetings), ignored */
+  guint64 refused_messages = 0; /* messages over a size limit */
+  guint64 protocol_errors = 0;  /* connections closed for breaking RFC 6455 (close code 1002) */
+  guint64 invalid_utf8 = 0;     /* connections closed for text that is not UTF-8 (1007) */
+  guint64 connections_lost = 0; /* connections that ended without a close handshake (1006) */
+  guint64 unauthorized = 0;     /* upgrades refused for a missing or wrong secret */
+  guint64 takeovers = 0;        /* older connections closed because a newer one arrived */
   guint64 pings = 0;
   bool connected = false;
-  std::string peer;              /* address:port of the current camera, or "" */
+  std::string peer; /* address:port of the current camera, or "" */
 };
 
-/* Implemented by the user of an ingest route (wsjpegsrc). Called in the server thread; must not block. */
+/* Implemented by the user of an ingest route (wsjpegsrc). Called in the server thread; must not
+ * block. */
 class IngestListener
 {
 public:
   virtual ~IngestListener () = default;
   virtual void camera_connected (const std::string & peer, const std::string & path) = 0;
   /* @frame: one complete binary message; transfer none (ref it to keep it). */
-  virtual void camera_frame (GBytes * frame) = 0;
+  virtual void camera_frame (GBytes *frame) = 0;
   virtual void camera_disconnected (const std::string & peer, guint16 code,
       const std::string & reason) = 0;
 };
@@ -106,7 +109,8 @@ struct StreamSettings
   guint max_queued_frames = 1;
   /* A viewer whose socket accepted nothing for this long is disconnected; 0 = never. */
   guint stall_timeout_ms = 60000;
-  /* Unsent bytes the kernel may hold for a viewer (TCP_NOTSENT_LOWAT); bounds a slow viewer's lag. */
+  /* Unsent bytes the kernel may hold for a viewer (TCP_NOTSENT_LOWAT); bounds a slow viewer's lag.
+   */
   guint send_lowat = 16 * 1024;
   /* Server thread, when the number of viewers changes (the new number); never after the stream is
    * removed. Must not block. */
@@ -115,16 +119,34 @@ struct StreamSettings
 
 struct StreamStats
 {
-  guint viewers = 0;              /* connected now */
-  guint64 viewers_total = 0;      /* ever accepted */
-  guint64 viewers_refused = 0;    /* 503 over max-viewers */
-  guint64 viewers_stalled = 0;    /* disconnected by the stall timeout */
-  guint64 frames_in = 0;          /* frames published */
-  guint64 parts_sent = 0;         /* frames completely written to a viewer */
-  guint64 parts_skipped = 0;      /* frames a slow viewer skipped */
+  guint viewers = 0;           /* connected now */
+  guint64 viewers_total = 0;   /* ever accepted */
+  guint64 viewers_refused = 0; /* 503 over max-viewers */
+  guint64 viewers_stalled = 0; /* disconnected by the stall timeout */
+  guint64 frames_in = 0;       /* frames published */
+  guint64 parts_sent = 0;      /* frames completely written to a viewer */
+  guint64 parts_skipped = 0;   /* frames a slow viewer skipped */
   guint64 bytes_sent = 0;
   guint64 snapshots = 0;
 };
+
+/* How one viewer's parts are laid out (README, "Viewer stream format"). */
+enum class PartLayout
+{
+  /* Each frame is followed at once by the next part's boundary and headers, without Content-Length:
+   * browsers show a part only once the next header block has arrived. */
+  EARLY_HEADERS,
+  /* "--B", Content-Type, Content-Length, X-Timestamp, the frame: readers that go by the length
+   * (ffmpeg, go2rtc, GStreamer, VLC, scripts) hand each frame on as soon as it is complete. */
+  CONTENT_LENGTH,
+};
+
+/* The layout for one request, from what it carries (nullptr = absent): @content_length is the value
+ * of `?content-length=` ("1"/"" and "0" force a layout), then `Sec-Fetch-Dest` (sent by browsers;
+ * "empty" means a script reads the bytes), then the User-Agent (browsers and Home Assistant's proxy
+ * get early headers; everything else, no User-Agent included, gets Content-Length). */
+PartLayout choose_part_layout (const char *content_length, const char *user_agent,
+    const char *sec_fetch_dest);
 
 /* One MJPEG stream: every viewer is sent the same refcounted frames. */
 class Stream
@@ -133,7 +155,7 @@ public:
   virtual ~Stream () = default;
 
   /* Any thread. @jpeg is shared, not copied. @content_type: the part's Content-Type. */
-  virtual void publish (GBytes * jpeg, const char *content_type = "image/jpeg") = 0;
+  virtual void publish (GBytes *jpeg, const char *content_type = "image/jpeg") = 0;
 
   /* Any thread. The multipart boundary announced to viewers that connect from now on. */
   virtual void set_boundary (const std::string & boundary) = 0;
@@ -152,11 +174,11 @@ public:
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Plain pages (status, metrics, the viewer page)                                                  */
+/* Plain pages (status, metrics, the viewer page) */
 
 /* Called in the server thread with libsoup's request; fill in the response. */
-using PageHandler = std::function<void (SoupServerMessage * msg, const char *path,
-    GHashTable * query)>;
+using PageHandler =
+    std::function<void (SoupServerMessage *msg, const char *path, GHashTable *query)>;
 
 class PageRoute
 {
@@ -190,24 +212,23 @@ public:
    * viewer credentials and request timeout must equal its own, or this fails with
    * SERVER_ERROR_OPTIONS_DIFFER; open_on_loopback adds to the paths the server already keeps open.
    * If the previous server of this address and port is still closing, waits for it. */
-  static std::shared_ptr<Server> acquire (const std::string & address, guint port,
-      GError ** error, const ServerOptions * options = nullptr);
+  static std::shared_ptr<Server> acquire (const std::string & address, guint port, GError **error,
+      const ServerOptions *options = nullptr);
 
   virtual ~Server () = default;
 
-  virtual guint port () const = 0;              /* the bound port */
+  virtual guint port () const = 0; /* the bound port */
   virtual const std::string & address () const = 0;
   virtual bool tls () const = 0;
   virtual GMainContext *context () const = 0;
 
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
-      IngestListener * listener, GError ** error) = 0;
-  virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings,
-      GError ** error) = 0;
+      IngestListener *listener, GError **error) = 0;
+  virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
   /* Detaches @stream: viewers' responses end; its paths are free again. */
   virtual void remove_stream (const std::shared_ptr<Stream> & stream) = 0;
   virtual std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
-      GError ** error) = 0;
+      GError **error) = 0;
 
   /* Runs @fn in the server thread, asynchronously. */
   virtual void invoke (std::function<void ()> fn) = 0;
@@ -219,6 +240,6 @@ public:
 std::vector<std::string> split_list (const std::string & text);
 
 /* "a.b.c.d:port" or "[v6]:port" for a socket address. */
-std::string format_address (GSocketAddress * address);
+std::string format_address (GSocketAddress *address);
 
 }  // namespace cr

@@ -22,11 +22,10 @@ namespace cr {
 
 ServerImpl::ServerImpl (std::string address, guint requested_port, const ServerOptions & options)
   : address_ (std::move (address)), requested_port_ (requested_port), options_ (options)
-{
-}
+{}
 
 bool
-ServerImpl::start (GError ** error)
+ServerImpl::start (GError **error)
 {
   context_ = g_main_context_new ();
   loop_ = g_main_loop_new (context_, FALSE);
@@ -47,7 +46,7 @@ ServerImpl::start (GError ** error)
 }
 
 void
-ServerImpl::release (ServerImpl * self)
+ServerImpl::release (ServerImpl *self)
 {
   /* The last reference may go in the server thread (a closure or handler that held it), which
    * cannot join itself: stop the loop there, and the thread deletes the server once it has torn
@@ -67,10 +66,13 @@ ServerImpl::~ServerImpl ()
       /* Called at the very end of thread_main: the thread ends on its own. */
       g_thread_unref (thread_);
     } else {
-      g_main_context_invoke (context_, [](gpointer loop) -> gboolean {
+      g_main_context_invoke (
+          context_,
+          [] (gpointer loop) -> gboolean {
             g_main_loop_quit (static_cast<GMainLoop *> (loop));
             return G_SOURCE_REMOVE;
-          }, loop_);
+          },
+          loop_);
       g_thread_join (thread_);
     }
     thread_ = nullptr;
@@ -107,7 +109,7 @@ ServerImpl::thread_main (gpointer data)
 }
 
 static GSocket *
-listen_socket (const std::string & address, guint port, guint * bound_port, GError ** error)
+listen_socket (const std::string & address, guint port, guint *bound_port, GError **error)
 {
   std::string host = address == "localhost" ? "127.0.0.1" : address;
   g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (host.c_str ());
@@ -127,12 +129,13 @@ listen_socket (const std::string & address, guint port, guint * bound_port, GErr
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (inet, port);
   GError *bind_error = nullptr;
   if (!g_socket_bind (socket, sa, TRUE, &bind_error)) {
-    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_LISTEN,
-        "cannot listen on %s port %u: %s", address.c_str (), port, bind_error->message);
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_LISTEN, "cannot listen on %s port %u: %s",
+        address.c_str (), port, bind_error->message);
     g_error_free (bind_error);
     return nullptr;
   }
-  /* Hundreds of viewers may connect at once; soup_server_listen_local() would use a backlog of 10. */
+  /* Hundreds of viewers may connect at once; soup_server_listen_local() would use a backlog of 10.
+   */
   g_socket_set_listen_backlog (socket, 4096);
   if (!g_socket_listen (socket, error))
     return nullptr;
@@ -145,7 +148,7 @@ listen_socket (const std::string & address, guint port, guint * bound_port, GErr
 }
 
 bool
-ServerImpl::setup (GError ** error)
+ServerImpl::setup (GError **error)
 {
   poller_ = Poller::create (context_, error);
   if (!poller_)
@@ -174,7 +177,8 @@ ServerImpl::setup (GError ** error)
   g_autoptr (GSocket) socket = listen_socket (address_, requested_port_, &port_, error);
   if (!socket)
     return false;
-  SoupServerListenOptions flags = tls_ ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions> (0);
+  SoupServerListenOptions flags =
+      tls_ ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions> (0);
   if (!soup_server_listen_socket (soup_, socket, flags, error))
     return false;
 
@@ -188,7 +192,7 @@ ServerImpl::teardown ()
   /* Routes are removed by their owners before the last reference goes; anything still here is
    * closed without ceremony. */
   std::vector<StreamImpl *> streams;
-  for (auto &[id, stream] : streams_)
+  for (auto & [id, stream] : streams_)
     streams.push_back (stream);
   for (auto *stream : streams)
     stream->detach ();
@@ -214,12 +218,12 @@ void
 ServerImpl::open_on_loopback (const std::vector<std::string> & paths)
 {
   invoke_sync ([&] {
-        for (const auto &path : paths) {
-          auto &open = options_.open_on_loopback;
-          if (std::find (open.begin (), open.end (), path) == open.end ())
-            open.push_back (path);
-        }
-      });
+    for (const auto & path : paths) {
+      auto & open = options_.open_on_loopback;
+      if (std::find (open.begin (), open.end (), path) == open.end ())
+        open.push_back (path);
+    }
+  });
 }
 
 bool
@@ -232,12 +236,13 @@ void
 ServerImpl::invoke (std::function<void ()> fn)
 {
   auto *heap = new std::function<void ()> (std::move (fn));
-  g_main_context_invoke_full (context_, G_PRIORITY_DEFAULT,[](gpointer data) -> gboolean {
+  g_main_context_invoke_full (
+      context_, G_PRIORITY_DEFAULT,
+      [] (gpointer data) -> gboolean {
         (*static_cast<std::function<void ()> *> (data)) ();
         return G_SOURCE_REMOVE;
-      }, heap,[](gpointer data) {
-        delete static_cast<std::function<void ()> *> (data);
-      });
+      },
+      heap, [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
 }
 
 void
@@ -258,19 +263,22 @@ ServerImpl::invoke_sync (const std::function<void ()> & fn)
 
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_HIGH);
-  g_source_set_callback (source,[](gpointer data) -> gboolean {
+  g_source_set_callback (
+      source,
+      [] (gpointer data) -> gboolean {
         auto *c = static_cast<Call *> (data);
         (*c->fn) ();
         std::lock_guard<std::mutex> lock (c->mutex);
         c->done = true;
         c->cond.notify_all ();
         return G_SOURCE_REMOVE;
-      }, &call, nullptr);
+      },
+      &call, nullptr);
   g_source_attach (source, context_);
   g_source_unref (source);
 
   std::unique_lock<std::mutex> lock (call.mutex);
-  call.cond.wait (lock,[&call] { return call.done; });
+  call.cond.wait (lock, [&call] { return call.done; });
 }
 
 }  // namespace cr

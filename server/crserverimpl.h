@@ -27,9 +27,9 @@ public:
   ServerImpl (std::string address, guint requested_port, const ServerOptions & options);
   ~ServerImpl () override;
 
-  bool start (GError ** error);
+  bool start (GError **error);
   /* The shared_ptr deleter: never deletes in the server thread itself. */
-  static void release (ServerImpl * self);
+  static void release (ServerImpl *self);
 
   guint port () const override { return port_; }
   guint requested_port () const { return requested_port_; }
@@ -41,11 +41,11 @@ public:
   GMainContext *context () const override { return context_; }
 
   std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
-      IngestListener * listener, GError ** error) override;
-  std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError ** error) override;
+      IngestListener *listener, GError **error) override;
+  std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) override;
   void remove_stream (const std::shared_ptr<Stream> & stream) override;
   std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
-      GError ** error) override;
+      GError **error) override;
   void invoke (std::function<void ()> fn) override;
   void invoke_sync (const std::function<void ()> & fn) override;
 
@@ -56,14 +56,14 @@ public:
   Poller & poller () { return *poller_; }
   bool in_server_thread () const;
   bool path_taken (const std::string & path) const;
-  void register_ingest (IngestRouteImpl * route);
-  void unregister_ingest (IngestRouteImpl * route);
+  void register_ingest (IngestRouteImpl *route);
+  void unregister_ingest (IngestRouteImpl *route);
   IngestRouteImpl *ingest_by_id (guint64 id) const;
-  void register_stream (StreamImpl * stream);
-  void unregister_stream (StreamImpl * stream);
+  void register_stream (StreamImpl *stream);
+  void unregister_stream (StreamImpl *stream);
   StreamImpl *stream_by_id (guint64 id) const;
-  void register_page (PageRouteImpl * page);
-  void unregister_page (PageRouteImpl * page);
+  void register_page (PageRouteImpl *page);
+  void unregister_page (PageRouteImpl *page);
   guint64 next_id () { return ++last_id_; }
   /* Sends frames the pipelines published meanwhile, without waiting for a main-loop iteration. */
   void fan_out_pending ();
@@ -71,17 +71,16 @@ public:
   void mark_pending (guint64 id);
 
   /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
-  static bool steal (SoupServerMessage * msg, GIOStream ** io, GSocket ** socket,
-      std::string * peer);
+  static bool steal (SoupServerMessage *msg, GIOStream **io, GSocket **socket, std::string *peer);
 
 private:
   static gpointer thread_main (gpointer self);
-  bool setup (GError ** error);
+  bool setup (GError **error);
   void teardown ();
-  static void on_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
-      GHashTable * query, gpointer self);
-  static void on_request_started (SoupServer * soup, SoupServerMessage * msg, gpointer self);
-  void route (SoupServerMessage * msg, const char *path, GHashTable * query);
+  static void on_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
+      GHashTable *query, gpointer self);
+  static void on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer self);
+  void route (SoupServerMessage *msg, const char *path, GHashTable *query);
 
   std::string address_;
   guint requested_port_;

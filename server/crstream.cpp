@@ -1,31 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "camrelay-stream"
 /* camrelay server: MJPEG fan-out.
  *
- * Each published frame becomes one immutable Part shared by every viewer. A viewer writes its current
- * part with non-blocking vectored sends straight from the frame's bytes; while its socket is full,
- * newer frames replace the queued ones, so a slow viewer skips whole frames and costs at most
- * max_queued_frames + 1 frames of memory, all of them shared with everybody else.
+ * Each published frame becomes one immutable Part shared by every viewer. A viewer writes its
+ * current part with non-blocking vectored sends straight from the frame's bytes; while its socket
+ * is full, newer frames replace the queued ones, so a slow viewer skips whole frames and costs at
+ * most max_queued_frames + 1 frames of memory, all of them shared with everybody else. A viewer on
+ * a slow link is also held while its previous part is still in flight (hold_for_link), so that it
+ * gets the newest frame when its link is free instead of a queue of old ones. The layout of the
+ * parts (early headers for browsers, Content-Length for everybody else) is chosen per request.
  */
 #include "crserver-private.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+/* The kernel's tcp_info (glibc's stops before tcpi_notsent_bytes and tcpi_delivery_rate). */
+#include <linux/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
-
 
 namespace cr {
 
-Part::Part (GBytes * jpeg_, const std::string & content_type_, const std::string & boundary_,
-    guint64 seq_)
+Part::Part (GBytes *jpeg_, const std::string & content_type_, const std::string & boundary_,
+    guint64 seq_, gint64 wall_time_us)
   : jpeg (g_bytes_ref (jpeg_)), seq (seq_), boundary (boundary_), content_type (content_type_)
 {
   data = static_cast<const guint8 *> (g_bytes_get_data (jpeg, &size));
+  published_us = g_get_monotonic_time ();
+  /* As ustreamer and mjpg-streamer send it: seconds.microseconds, wall clock. */
+  char stamp[48];
+  g_snprintf (stamp, sizeof (stamp), "%" G_GINT64_FORMAT ".%06d", wall_time_us / G_USEC_PER_SEC,
+      static_cast<int> (wall_time_us % G_USEC_PER_SEC));
   head_with_length = "--" + boundary + "\r\nContent-Type: " + content_type +
-      "\r\nContent-Length: " + std::to_string (size) + "\r\n\r\n";
+      "\r\nContent-Length: " + std::to_string (size) + "\r\nX-Timestamp: " + stamp + "\r\n\r\n";
   advance_trailer = "\r\n--" + boundary + "\r\nContent-Type: " + content_type + "\r\n\r\n";
 }
 
@@ -38,11 +48,14 @@ Part::~Part ()
 /* Viewer                                                                                         */
 
 static const char CRLF[] = "\r\n";
+/* How often the link of a viewer that seems to keep up is looked at (see hold_for_link). */
+static const gint64 PROBE_INTERVAL_US = G_USEC_PER_SEC;
 
-Viewer::Viewer (StreamImpl & stream, GIOStream * io, GSocket * socket, std::string peer,
-    bool with_length, const std::string & boundary)
+Viewer::Viewer (StreamImpl & stream, GIOStream *io, GSocket *socket, std::string peer,
+    const ViewerRequest & request, const std::string & boundary)
   : Connection (stream.server_ref (), io, socket, std::move (peer)), stream_ (&stream),
-    with_length_ (with_length), boundary_ (boundary)
+    with_length_ (request.with_length), min_interval_us_ (request.min_interval_us),
+    boundary_ (boundary)
 {
   int one = 1;
   setsockopt (fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
@@ -60,7 +73,8 @@ Viewer::start_part (const PartRef & part)
   cur_ = part;
   off_ = 0;
   nsegs_ = 0;
-  auto add = [this](const void *data, gsize len) {
+  part_writes_ = 0;
+  auto add = [this] (const void *data, gsize len) {
     if (len == 0)
       return;
     segs_[nsegs_].iov_base = const_cast<void *> (data);
@@ -90,6 +104,12 @@ Viewer::offer (const PartRef & part)
 {
   if (finishing_ || destroyed_)
     return;
+  /* A viewer that joined between a publish and its fan-out was given that part as the latest. */
+  if (part->seq <= last_seq_)
+    return;
+  last_seq_ = part->seq;
+  if (min_interval_us_ > 0 && !rate_allows (part->published_us))
+    return;
   if (part->boundary != boundary_) {
     /* The boundary was announced in this viewer's response headers; it cannot change mid-way. */
     drop ("multipart boundary changed");
@@ -104,6 +124,23 @@ Viewer::offer (const PartRef & part)
     flush ();
 }
 
+/* ?fps=N: whole frames are skipped and the first one due is sent, never re-encoded. The schedule
+ * advances by the interval rather than from each send, so that a camera's frame spacing does not
+ * round N down (a 30 fps camera at ?fps=2 gives 2 parts a second, not 1.9); a viewer that fell a
+ * whole interval behind starts a new schedule. The slack absorbs a camera's jitter. */
+bool
+Viewer::rate_allows (gint64 published_us)
+{
+  const gint64 slack_us = 2000;
+  if (next_due_us_ && published_us + slack_us < next_due_us_)
+    return false;
+  if (next_due_us_ && published_us - next_due_us_ < min_interval_us_)
+    next_due_us_ += min_interval_us_;
+  else
+    next_due_us_ = published_us + min_interval_us_;
+  return true;
+}
+
 /* Writes as much as the socket takes. Returns false once the viewer is gone. */
 bool
 Viewer::flush ()
@@ -112,6 +149,15 @@ Viewer::flush ()
     if (!cur_) {
       if (queue_.empty ())
         break;
+      /* A viewer that keeps up costs nothing here but a comparison; the link is looked at only
+       * for a viewer that was slow lately, and once a second for everybody else (a part can go
+       * out in one send and still sit in a slow link's queue). */
+      gint64 published = queue_.front ()->published_us;
+      if (slow_ || published - last_probe_us_ >= PROBE_INTERVAL_US) {
+        last_probe_us_ = published;
+        if (hold_for_link (queue_.front ()->size))
+          return true;
+      }
       PartRef next = std::move (queue_.front ());
       queue_.pop_front ();
       start_part (next);
@@ -133,6 +179,7 @@ Viewer::flush ()
 
     gsize written = 0;
     Io r = write_vectors (iov, n, &written);
+    part_writes_++;
     if (r == Io::CLOSED) {
       drop ("write failed");
       return false;
@@ -143,8 +190,14 @@ Viewer::flush ()
       bool done = off_ == total_;
       if (stream_)
         stream_->count_sent (written, done);
-      if (done)
+      if (done) {
+        if (part_writes_ > 1 || part_held_) {
+          slow_ = true;
+          fast_looks_ = 0;
+        }
+        part_held_ = false;
         cur_.reset ();
+      }
     }
     if (r == Io::WOULD_BLOCK || (cur_ && written == 0)) {
       if (!blocked_since_)
@@ -160,8 +213,7 @@ Viewer::flush ()
   if (finishing_) {
     while (tail_off_ < tail_.size ()) {
       struct iovec iov = { const_cast<char *> (tail_.data ()) + tail_off_,
-        tail_.size () - tail_off_
-      };
+        tail_.size () - tail_off_ };
       gsize written = 0;
       Io r = write_vectors (&iov, 1, &written);
       tail_off_ += written;
@@ -179,6 +231,92 @@ Viewer::flush ()
   return true;
 }
 
+/* A link that needs more than this for a whole part is watched before every part, until this
+ * many looks in a row found it fast. */
+static const gint64 SLOW_LINK_US = 10 * 1000;
+static const guint FAST_LOOKS = 8;
+/* Re-checked this soon at the earliest (a rate estimate is coarse) and at the latest. */
+static const gint64 HOLD_MIN_US = 5 * 1000;
+static const gint64 HOLD_MAX_US = 100 * 1000;
+
+/* Returns true when the next part should wait because the previous one is still on its way: more
+ * than an eighth of a part still unsent or unacknowledged on a link that needs more than
+ * SLOW_LINK_US for it. The next part then queues behind almost nothing (and its burst fits the
+ * link's buffer: a thin link's queue overflowing costs retransmissions of seconds), and the
+ * viewer's queue keeps only the newest frames meanwhile, so a viewer on a thin link gets the
+ * freshest frame the moment its link is free. */
+bool
+Viewer::hold_for_link (gsize next_size)
+{
+  struct tcp_info info = {};
+  socklen_t len = sizeof (info);
+  if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
+    return false;
+  guint64 rate = info.tcpi_delivery_rate; /* bytes per second; 0 before the first sample */
+  if (rate == 0)
+    return false;
+  /* Trusted downwards at once, upwards at most twofold per look: a token bucket lets its burst
+   * through at line rate, and the kernel's sample on that burst can be a thousand times the
+   * link's rate. */
+  if (link_rate_)
+    rate = MIN (rate, link_rate_ * 2);
+  link_rate_ = rate;
+  guint64 pending =
+      info.tcpi_notsent_bytes + static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
+  /* Even when a part goes out in one send it may sit in the link's queue: a slow link stays
+   * watched until it has looked fast a few times in a row. */
+  if (static_cast<gint64> ((pending + next_size) * G_USEC_PER_SEC / rate) > SLOW_LINK_US) {
+    slow_ = true;
+    fast_looks_ = 0;
+  } else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
+    slow_ = false;
+  }
+  guint64 allowed = next_size / 8;
+  if (!slow_ || pending <= allowed)
+    return false;
+  /* Not worth a timer; and a fast viewer that merely has not read yet is never held. */
+  gint64 wait_us = static_cast<gint64> ((pending - allowed) * G_USEC_PER_SEC / rate);
+  if (wait_us < HOLD_MIN_US)
+    return false;
+
+  part_held_ = true;
+  if (!hold_timer_) {
+    static GSourceFuncs funcs = {
+      nullptr,
+      nullptr,
+      [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
+      nullptr,
+      nullptr,
+      nullptr,
+    };
+    hold_timer_ = g_source_new (&funcs, sizeof (GSource));
+    g_source_set_callback (hold_timer_, on_hold_over, this, nullptr);
+    g_source_set_name (hold_timer_, "camrelay viewer hold");
+    g_source_attach (hold_timer_, server_.context ());
+  }
+  gint64 now = g_get_monotonic_time ();
+  g_source_set_ready_time (hold_timer_, now + CLAMP (wait_us, HOLD_MIN_US, HOLD_MAX_US));
+  /* Counts as blocked: new frames only replace the queued one, and a link that never drains
+   * still meets the stall timeout. */
+  if (!blocked_since_)
+    blocked_since_ = now;
+  watch (true, false);
+  if (stream_)
+    stream_->viewer_blocked ();
+  return true;
+}
+
+gboolean
+Viewer::on_hold_over (gpointer data)
+{
+  auto *self = static_cast<Viewer *> (data);
+  g_source_set_ready_time (self->hold_timer_, -1);
+  if (!self->destroyed_)
+    self->flush ();
+  return G_SOURCE_CONTINUE;
+}
+
 void
 Viewer::finish ()
 {
@@ -187,8 +325,8 @@ Viewer::finish ()
   finishing_ = true;
   queue_.clear ();
   /* Advance mode has already opened the next part: close it empty. */
-  tail_ = with_length_ || !preamble_sent_ ? "--" + boundary_ + "--\r\n" :
-      "\r\n--" + boundary_ + "--\r\n";
+  tail_ = with_length_ || !preamble_sent_ ? "--" + boundary_ + "--\r\n"
+                                          : "\r\n--" + boundary_ + "--\r\n";
   if (!blocked ())
     flush ();
 }
@@ -202,6 +340,8 @@ Viewer::drop (const char *why)
     g_debug ("viewer %s: %s", peer_.c_str (), why);
   if (socket_)
     g_socket_shutdown (socket_, FALSE, TRUE, nullptr);
+  if (hold_timer_)
+    g_source_set_ready_time (hold_timer_, -1);
   if (stream_)
     stream_->viewer_gone (this);
   stream_ = nullptr;
@@ -222,12 +362,15 @@ Viewer::orphan ()
   if (destroyed_)
     return;
   drain_timer_ = g_timeout_source_new (ORPHAN_GRACE_MS);
-  g_source_set_callback (drain_timer_,[](gpointer self) -> gboolean {
+  g_source_set_callback (
+      drain_timer_,
+      [] (gpointer self) -> gboolean {
         auto *viewer = static_cast<Viewer *> (self);
         g_clear_pointer (&viewer->drain_timer_, g_source_unref);
         viewer->drop ("did not take the end of its response in time");
         return G_SOURCE_REMOVE;
-      }, this, nullptr);
+      },
+      this, nullptr);
   g_source_attach (drain_timer_, server_.context ());
 }
 
@@ -236,6 +379,10 @@ Viewer::~Viewer ()
   if (drain_timer_) {
     g_source_destroy (drain_timer_);
     g_source_unref (drain_timer_);
+  }
+  if (hold_timer_) {
+    g_source_destroy (hold_timer_);
+    g_source_unref (hold_timer_);
   }
 }
 
@@ -301,9 +448,12 @@ StreamImpl::attach ()
   /* Publishing only marks this source ready; the server thread then sends the newest frame. That
    * coalesces bursts and never allocates per frame on the handover. */
   static GSourceFuncs funcs = {
-    nullptr, nullptr,[](GSource *, GSourceFunc cb, gpointer data) -> gboolean {
-      return cb (data);
-    }, nullptr, nullptr, nullptr,
+    nullptr,
+    nullptr,
+    [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
+    nullptr,
+    nullptr,
+    nullptr,
   };
   GSource *wake = g_source_new (&funcs, sizeof (WakeSource));
   g_source_set_callback (wake, on_wake, this, nullptr);
@@ -351,13 +501,13 @@ StreamImpl::detach ()
 }
 
 void
-StreamImpl::publish (GBytes * jpeg, const char *content_type)
+StreamImpl::publish (GBytes *jpeg, const char *content_type)
 {
   std::lock_guard<std::mutex> lock (mutex_);
   if (finished_)
     return;
   auto part = std::make_shared<const Part> (jpeg, content_type ? content_type : "image/jpeg",
-      boundary_, ++seq_);
+      boundary_, ++seq_, g_get_real_time ());
   latest_ = part;
   pending_.push_back (part);
   if (pending_.size () > MAX_PENDING)
@@ -468,20 +618,40 @@ StreamImpl::fan_out ()
   }
 }
 
-static bool
-query_flag (GHashTable * query, const char *key)
+PartLayout
+choose_part_layout (const char *content_length, const char *user_agent, const char *sec_fetch_dest)
 {
-  if (!query)
-    return false;
-  auto *value = static_cast<const char *> (g_hash_table_lookup (query, key));
-  if (!value)
-    return false;
-  return *value == '\0' || g_ascii_strcasecmp (value, "1") == 0 ||
-      g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "yes") == 0;
+  if (content_length) {
+    if (*content_length == '\0' || g_ascii_strcasecmp (content_length, "1") == 0 ||
+        g_ascii_strcasecmp (content_length, "true") == 0 ||
+        g_ascii_strcasecmp (content_length, "yes") == 0)
+      return PartLayout::CONTENT_LENGTH;
+    if (g_ascii_strcasecmp (content_length, "0") == 0 ||
+        g_ascii_strcasecmp (content_length, "false") == 0 ||
+        g_ascii_strcasecmp (content_length, "no") == 0)
+      return PartLayout::EARLY_HEADERS;
+  }
+  /* Only browsers send Sec-Fetch-*. "empty" is fetch() or XHR: the page's own script parses the
+   * parts, and scripts go by Content-Length like any other reader. */
+  if (sec_fetch_dest && *sec_fetch_dest)
+    return g_ascii_strcasecmp (sec_fetch_dest, "empty") == 0 ? PartLayout::CONTENT_LENGTH
+                                                             : PartLayout::EARLY_HEADERS;
+  if (user_agent) {
+    /* Every browser and WebView says Mozilla/ first; that catches those too old for Sec-Fetch-*
+     * (Safari before 16.4) too. */
+    if (g_str_has_prefix (user_agent, "Mozilla/"))
+      return PartLayout::EARLY_HEADERS;
+    /* Home Assistant's MJPEG camera proxies the bytes to the browser showing its dashboard. */
+    if (g_str_has_prefix (user_agent, "HomeAssistant/"))
+      return PartLayout::EARLY_HEADERS;
+  }
+  /* ffmpeg (and OpenCV, Frigate, motion), VLC, GStreamer, go2rtc, curl, scripts, no User-Agent:
+   * readers that hand a part on once its length is complete, or need the length to read at all. */
+  return PartLayout::CONTENT_LENGTH;
 }
 
 static void
-set_no_cache (SoupMessageHeaders * h)
+set_no_cache (SoupMessageHeaders *h)
 {
   soup_message_headers_replace (h, "Cache-Control",
       "no-store, no-cache, must-revalidate, max-age=0");
@@ -495,7 +665,7 @@ struct PendingViewer
 {
   std::shared_ptr<ServerImpl> server;
   guint64 stream_id;
-  bool with_length;
+  ViewerRequest request;
   bool settled = false;
   int refs = 2;
 
@@ -515,9 +685,33 @@ struct PendingViewer
   }
 };
 
-void
-StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
+/* ?fps=N (N > 0, fractions allowed, e.g. 0.5 for a part every 2 s) as the least time between two
+ * parts; false if it is there and not such a number. */
+static bool
+parse_fps (GHashTable *query, gint64 *min_interval_us)
 {
+  *min_interval_us = 0;
+  const char *text =
+      query ? static_cast<const char *> (g_hash_table_lookup (query, "fps")) : nullptr;
+  if (!text)
+    return true;
+  char *end = nullptr;
+  double fps = g_ascii_strtod (text, &end);
+  if (!*text || *end || !(fps > 0) || fps > 1000)
+    return false;
+  *min_interval_us = static_cast<gint64> (G_USEC_PER_SEC / fps);
+  return true;
+}
+
+void
+StreamImpl::handle_stream (SoupServerMessage *msg, GHashTable *query)
+{
+  ViewerRequest request;
+  if (!parse_fps (query, &request.min_interval_us)) {
+    set_plain_response (msg, SOUP_STATUS_BAD_REQUEST,
+        "fps must be a number of frames per second above 0 and at most 1000, e.g. ?fps=2");
+    return;
+  }
   if (settings_.max_viewers && viewers_.size () + pending_viewers_ >= settings_.max_viewers) {
     {
       std::lock_guard<std::mutex> lock (mutex_);
@@ -536,42 +730,52 @@ StreamImpl::handle_stream (SoupServerMessage * msg, GHashTable * query)
     boundary = boundary_;
   }
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-  g_autofree gchar *type = g_strdup_printf ("multipart/x-mixed-replace;boundary=%s",
-      boundary.c_str ());
+  g_autofree gchar *type =
+      g_strdup_printf ("multipart/x-mixed-replace;boundary=%s", boundary.c_str ());
   soup_message_headers_replace (h, "Content-Type", type);
   set_no_cache (h);
   soup_message_headers_replace (h, "Connection", "close");
   soup_message_headers_replace (h, "X-Accel-Buffering", "no");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  /* libsoup writes the status line and headers; the body is ours, written straight to the socket
+   * until the connection ends. For HEAD the same: otherwise libsoup would claim
+   * "Content-Length: 0" for an endless response. */
+  soup_message_headers_set_encoding (h, SOUP_ENCODING_EOF);
   if (method_is (msg, "HEAD"))
     return;
 
-  /* libsoup writes the status line and headers; the body is ours, written straight to the socket
-   * until the connection ends. */
-  soup_message_headers_set_encoding (h, SOUP_ENCODING_EOF);
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  PartLayout layout = choose_part_layout (query
+          ? static_cast<const char *> (g_hash_table_lookup (query, "content-length"))
+          : nullptr,
+      soup_message_headers_get_one (req, "User-Agent"),
+      soup_message_headers_get_one (req, "Sec-Fetch-Dest"));
+  request.with_length = layout == PartLayout::CONTENT_LENGTH;
   pending_viewers_++;
-  auto *pending = new PendingViewer{ server_, id_, query_flag (query, "content-length") };
-  g_signal_connect_data (msg, "wrote-headers", G_CALLBACK (+[](SoupServerMessage * m,
-              gpointer data) {
-            auto *pv = static_cast<PendingViewer *> (data);
-            StreamImpl *stream = pv->settle ();
-            GIOStream *io;
-            GSocket *socket;
-            std::string peer;
-            if (!ServerImpl::steal (m, &io, &socket, &peer))
-              return;
-            if (!stream) {
-              g_socket_close (socket, nullptr);
-              g_object_unref (socket);
-              g_object_unref (io);
-              return;
-            }
-            stream->add_viewer (io, socket, peer, pv->with_length);
-          }), pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
+  auto *pending = new PendingViewer{ server_, id_, request };
+  g_signal_connect_data (msg, "wrote-headers",
+      G_CALLBACK (+[] (SoupServerMessage *m, gpointer data) {
+        auto *pv = static_cast<PendingViewer *> (data);
+        StreamImpl *stream = pv->settle ();
+        GIOStream *io;
+        GSocket *socket;
+        std::string peer;
+        if (!ServerImpl::steal (m, &io, &socket, &peer))
+          return;
+        if (!stream) {
+          g_socket_close (socket, nullptr);
+          g_object_unref (socket);
+          g_object_unref (io);
+          return;
+        }
+        stream->add_viewer (io, socket, peer, pv->request);
+      }),
+      pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
   /* A client that goes away before its headers are written never reaches wrote-headers. */
-  g_signal_connect_data (msg, "finished", G_CALLBACK (+[](SoupServerMessage *, gpointer data) {
-            static_cast<PendingViewer *> (data)->settle ();
-          }), pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
+  g_signal_connect_data (msg, "finished", G_CALLBACK (+[] (SoupServerMessage *, gpointer data) {
+    static_cast<PendingViewer *> (data)->settle ();
+  }),
+      pending, PendingViewer::unref, static_cast<GConnectFlags> (0));
 }
 
 void
@@ -582,8 +786,8 @@ StreamImpl::pending_viewer_settled ()
 }
 
 void
-StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & peer,
-    bool with_length)
+StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
+    const ViewerRequest & request)
 {
   std::string boundary;
   PartRef latest;
@@ -594,19 +798,19 @@ StreamImpl::add_viewer (GIOStream * io, GSocket * socket, const std::string & pe
     stats_.viewers_total++;
     stats_.viewers = viewers_.size () + 1;
   }
-  auto *viewer = new Viewer (*this, io, socket, peer, with_length, boundary);
+  auto *viewer = new Viewer (*this, io, socket, peer, request, boundary);
   viewers_.push_back (viewer);
   if (settings_.on_viewers)
     settings_.on_viewers (viewers_.size ());
-  g_debug ("viewer %s joined %s (%zu now)", peer.c_str (), settings_.path.c_str (),
-      viewers_.size ());
+  g_debug ("viewer %s joined %s (%zu now), %s", peer.c_str (), settings_.path.c_str (),
+      viewers_.size (), request.with_length ? "Content-Length parts" : "early headers");
   /* The latest frame at once, so a 1 fps camera or the placeholder shows without waiting. */
   if (latest)
     viewer->offer (latest);
 }
 
 void
-StreamImpl::viewer_gone (Viewer * viewer)
+StreamImpl::viewer_gone (Viewer *viewer)
 {
   for (auto it = viewers_.begin (); it != viewers_.end (); ++it) {
     if (*it == viewer) {
@@ -678,7 +882,7 @@ StreamImpl::on_stall_check (gpointer data)
 }
 
 void
-StreamImpl::handle_snapshot (SoupServerMessage * msg)
+StreamImpl::handle_snapshot (SoupServerMessage *msg)
 {
   PartRef latest;
   {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* RFC 6455 server-side frame parser; see crws.h. */
 #include "crws.h"
 
@@ -26,7 +27,7 @@ is_control (guint8 opcode)
 
 /* XOR @len bytes with the frame mask; @offset is how far into the payload @data starts. */
 void
-unmask (guint8 * data, gsize len, const guint8 mask[4], guint64 offset)
+unmask (guint8 *data, gsize len, const guint8 mask[4], guint64 offset)
 {
   guint8 rotated[4];
   for (int i = 0; i < 4; i++)
@@ -55,8 +56,15 @@ ws_close_code_valid (guint16 code)
   if (code >= 3000 && code <= 4999)
     return true;
   switch (code) {
-    case 1000: case 1001: case 1002: case 1003: case 1007: case 1008:
-    case 1009: case 1010: case 1011:
+    case 1000:
+    case 1001:
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1008:
+    case 1009:
+    case 1010:
+    case 1011:
       return true;
     default:
       return false;
@@ -101,8 +109,7 @@ ws_build_close (std::string & out, guint16 code, const std::string & reason)
 
 WsParser::WsParser (WsParserEvents & events, const WsLimits & limits)
   : events_ (events), limits_ (limits)
-{
-}
+{}
 
 WsParser::~WsParser ()
 {
@@ -134,7 +141,7 @@ WsParser::fail (guint16 code, const char *fmt, ...)
 }
 
 void
-WsParser::write_window (guint8 ** data, gsize * len)
+WsParser::write_window (guint8 **data, gsize *len)
 {
   if (state_ == State::PAYLOAD && st_start_ == st_end_) {
     /* Straight into the payload's final place. */
@@ -169,7 +176,7 @@ WsParser::commit (gsize n)
 }
 
 bool
-WsParser::feed (const guint8 * data, gsize len)
+WsParser::feed (const guint8 *data, gsize len)
 {
   while (len > 0) {
     guint8 *window;
@@ -196,21 +203,21 @@ WsParser::parse_staged ()
       if (!parse_header ())
         return false;
       if (st_start_ == before)
-        return true;            /* need more bytes */
+        return true; /* need more bytes */
       continue;
     }
     gsize avail = st_end_ - st_start_;
     if (avail == 0)
       return true;
-    gsize take = static_cast<gsize> (MIN (static_cast<guint64> (avail),
-            payload_len_ - payload_got_));
+    gsize take =
+        static_cast<gsize> (MIN (static_cast<guint64> (avail), payload_len_ - payload_got_));
     memcpy (payload_dst_ + payload_got_, staging_ + st_start_, take);
     st_start_ += take;
     payload_got_ += take;
     if (payload_got_ == payload_len_ && !finish_frame ())
       return false;
     if (state_ == State::PAYLOAD)
-      return true;              /* the rest of the payload is read directly */
+      return true; /* the rest of the payload is read directly */
   }
 }
 
@@ -296,7 +303,8 @@ WsParser::begin_payload ()
 
   guint64 limit = msg_opcode_ == OP_BINARY ? limits_.max_binary : limits_.max_text;
   if (payload_len_ > limit || msg_len_ + payload_len_ > limit) {
-    return fail (WS_CLOSE_TOO_BIG, "%s message of at least %" G_GUINT64_FORMAT
+    return fail (WS_CLOSE_TOO_BIG,
+        "%s message of at least %" G_GUINT64_FORMAT
         " bytes exceeds the limit of %" G_GUINT64_FORMAT,
         msg_opcode_ == OP_BINARY ? "binary" : "text", msg_len_ + payload_len_, limit);
   }
@@ -364,7 +372,7 @@ WsParser::deliver_control ()
     case OP_PONG:
       events_.ws_pong (control_, payload_len_);
       return true;
-    case OP_CLOSE:{
+    case OP_CLOSE: {
       if (payload_len_ == 0) {
         events_.ws_close (WS_CLOSE_NO_STATUS, "");
         return true;

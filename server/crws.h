@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* RFC 6455 server-side frame parser, free of I/O so that it can be fuzzed.
  *
- * The parser hands out the memory the next bytes should be read into (write_window): a small staging
- * area while a frame header is expected, or the message buffer itself while a payload is being read,
- * so a camera's JPEG goes from the socket into the buffer that becomes the GstBuffer with no copy in
- * between. Limits are enforced from the frame header, before any payload is buffered.
+ * The parser hands out the memory the next bytes should be read into (write_window): a small
+ * staging area while a frame header is expected, or the message buffer itself while a payload is
+ * being read, so a camera's JPEG goes from the socket into the buffer that becomes the GstBuffer
+ * with no copy in between. Limits are enforced from the frame header, before any payload is
+ * buffered.
  */
 #pragma once
 
@@ -32,11 +34,11 @@ class WsParserEvents
 public:
   virtual ~WsParserEvents () = default;
   /* A complete binary message; transfer full. */
-  virtual void ws_binary (GBytes * message) = 0;
+  virtual void ws_binary (GBytes *message) = 0;
   /* A complete, valid UTF-8 text message (not NUL-terminated). */
   virtual void ws_text (const char *text, gsize len) = 0;
-  virtual void ws_ping (const guint8 * payload, gsize len) = 0;
-  virtual void ws_pong (const guint8 * payload, gsize len) = 0;
+  virtual void ws_ping (const guint8 *payload, gsize len) = 0;
+  virtual void ws_pong (const guint8 *payload, gsize len) = 0;
   /* The peer's close frame; code is WS_CLOSE_NO_STATUS when it carried none. */
   virtual void ws_close (guint16 code, const std::string & reason) = 0;
 };
@@ -56,14 +58,14 @@ public:
   WsParser & operator= (const WsParser &) = delete;
 
   /* Where the next incoming bytes go, and how many fit. Never empty while the parser is healthy. */
-  void write_window (guint8 ** data, gsize * len);
+  void write_window (guint8 **data, gsize *len);
 
   /* @n bytes were written into the window: parse them. Returns false once the stream broke the
    * protocol or a limit; error_code()/error_reason() then say what to send in the close frame. */
   bool commit (gsize n);
 
   /* Copies @len bytes through the windows; for tests and fuzzing. Same result as commit. */
-  bool feed (const guint8 * data, gsize len);
+  bool feed (const guint8 *data, gsize len);
 
   bool failed () const { return error_code_ != 0; }
   guint16 error_code () const { return error_code_; }
@@ -75,7 +77,11 @@ public:
   bool in_frame () const { return state_ == State::PAYLOAD || st_end_ > st_start_; }
 
 private:
-  enum class State { HEADER, PAYLOAD };
+  enum class State
+  {
+    HEADER,
+    PAYLOAD
+  };
 
   bool parse_staged ();
   bool parse_header ();
@@ -94,8 +100,8 @@ private:
   /* Staging area for headers (and the first bytes of small payloads read along with them). */
   static constexpr gsize STAGING = 4096;
   guint8 staging_[STAGING];
-  gsize st_start_ = 0;   /* first unparsed byte */
-  gsize st_end_ = 0;     /* end of valid bytes */
+  gsize st_start_ = 0; /* first unparsed byte */
+  gsize st_end_ = 0;   /* end of valid bytes */
 
   /* Current frame */
   bool fin_ = false;
@@ -103,10 +109,10 @@ private:
   guint8 mask_[4] = { 0, 0, 0, 0 };
   guint64 payload_len_ = 0;
   guint64 payload_got_ = 0;
-  guint8 *payload_dst_ = nullptr;   /* where this frame's payload lands */
+  guint8 *payload_dst_ = nullptr; /* where this frame's payload lands */
 
   /* Current data message (possibly fragmented) */
-  guint8 msg_opcode_ = 0;           /* 1 text, 2 binary, 0 none in progress */
+  guint8 msg_opcode_ = 0; /* 1 text, 2 binary, 0 none in progress */
   guint8 *msg_buf_ = nullptr;
   guint64 msg_len_ = 0;
   guint64 msg_cap_ = 0;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Prints "N passed, M failed" over one or more test runs.
 
 For a meson log directory, GoogleTest cases are counted from meson's JUnit log; a test binary that

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A camera stand-in that behaves like the ESP32-CAM firmware camrelay was built for.
 
 It opens a WebSocket (by default to ws://127.0.0.1:3001/, the path the firmware uses), sends a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Draw camrelay's placeholder picture: the frame viewers see while the camera is offline.
 
 Usage: tools/make-placeholder.py [OUTPUT]   (default: placeholder.jpg beside tools/)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Process handling shared by run-bench.py and smoke.py.
 
 Every server is started in a session of its own and stopped by process

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """How long a browser takes to show each frame of a slow camera.
 
 Chromium hands an MJPEG part to the <img> only once the next part's boundary and header block have

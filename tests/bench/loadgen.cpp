@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay-loadgen: cameras and viewers for an MJPEG relay, on one epoll
  * thread, reporting one JSON object per run.
  *
@@ -82,7 +83,7 @@ struct Options
   int port = 3001;
 
   int cameras = 1;
-  double fps = 30;              /* 0 = as fast as the socket takes them */
+  double fps = 30; /* 0 = as fast as the socket takes them */
   std::string frames_dir;
   std::string camera_path = "/ws";
   bool greeting = false;
@@ -110,7 +111,7 @@ bool g_verbose = false;
 /* PATH with its first "%d" replaced by @n: camera N on /ws/camN, a viewer
  * of camera N on /stream/camN. */
 std::string
-numbered_path (const std::string &path, uint32_t n)
+numbered_path (const std::string & path, uint32_t n)
 {
   size_t at = path.find ("%d");
   if (at == std::string::npos)
@@ -118,8 +119,7 @@ numbered_path (const std::string &path, uint32_t n)
   return path.substr (0, at) + std::to_string (n) + path.substr (at + 2);
 }
 
-void
-logf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void logf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 void
 logf (const char *fmt, ...)
@@ -250,21 +250,21 @@ self_cpu_s (long *maxrss_kib = nullptr)
 /* ---- Frames ------------------------------------------------------------- */
 
 std::vector<std::vector<uint8_t>>
-load_frames (const std::string &dir)
+load_frames (const std::string & dir)
 {
   std::vector<std::string> names;
   if (DIR *d = opendir (dir.c_str ())) {
     while (dirent *e = readdir (d)) {
       std::string n = e->d_name;
-      if (n.size () > 4 && (n.compare (n.size () - 4, 4, ".jpg") == 0 ||
-              n.compare (n.size () - 5, 5, ".jpeg") == 0))
+      if (n.size () > 4 &&
+          (n.compare (n.size () - 4, 4, ".jpg") == 0 || n.compare (n.size () - 5, 5, ".jpeg") == 0))
         names.push_back (n);
     }
     closedir (d);
   }
   std::sort (names.begin (), names.end ());
   std::vector<std::vector<uint8_t>> frames;
-  for (const auto &n : names) {
+  for (const auto & n : names) {
     std::ifstream f (dir + "/" + n, std::ios::binary);
     std::vector<uint8_t> bytes ((std::istreambuf_iterator<char> (f)),
         std::istreambuf_iterator<char> ());
@@ -317,7 +317,7 @@ private:
 };
 
 int
-connect_nonblocking (const sockaddr_in &addr, int rcvbuf)
+connect_nonblocking (const sockaddr_in & addr, int rcvbuf)
 {
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -328,8 +328,8 @@ connect_nonblocking (const sockaddr_in &addr, int rcvbuf)
    * start and a throttled reader really backs up the server. */
   if (rcvbuf > 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  if (connect (fd, reinterpret_cast<const sockaddr *> (&addr), sizeof addr) != 0
-      && errno != EINPROGRESS) {
+  if (connect (fd, reinterpret_cast<const sockaddr *> (&addr), sizeof addr) != 0 &&
+      errno != EINPROGRESS) {
     close (fd);
     return -1;
   }
@@ -369,26 +369,34 @@ public:
     uint64_t pongs = 0;
   };
 
-  Camera (Run &run, uint32_t id) : run_ (run), id_ (id) {}
+  Camera (Run & run, uint32_t id) : run_ (run), id_ (id) {}
   ~Camera () override { shutdown (); }
 
   bool start ();
   void shutdown ();
   /* Paced cameras: sends the frame due now, if the last one has gone. */
   void tick (uint64_t now);
-  uint64_t next_due () const { return state_ == State::kStreaming && paced () ?
-        next_due_ : UINT64_MAX; }
-  bool settled () const { return state_ != State::kConnecting &&
-        state_ != State::kHandshake; }
+  uint64_t next_due () const
+  {
+    return state_ == State::kStreaming && paced () ? next_due_ : UINT64_MAX;
+  }
+  bool settled () const { return state_ != State::kConnecting && state_ != State::kHandshake; }
   bool streaming () const { return state_ == State::kStreaming; }
   bool failed () const { return failed_; }
-  const Counters &counters () const { return counters_; }
-  const std::string &error () const { return error_; }
+  const Counters & counters () const { return counters_; }
+  const std::string & error () const { return error_; }
 
   void on_events (uint32_t events) override;
 
 private:
-  enum class State { kIdle, kConnecting, kHandshake, kStreaming, kClosed };
+  enum class State
+  {
+    kIdle,
+    kConnecting,
+    kHandshake,
+    kStreaming,
+    kClosed
+  };
 
   bool paced () const { return run_.opt.fps > 0; }
   void fail (const char *why);
@@ -400,7 +408,7 @@ private:
   bool flush ();
   void want_write (bool on);
 
-  Run &run_;
+  Run & run_;
   uint32_t id_;
   int fd_ = -1;
   State state_ = State::kIdle;
@@ -463,11 +471,16 @@ Camera::send_handshake ()
     memcpy (nonce + i, &r, 8);
   }
   key_ = base64 (nonce, sizeof nonce);
-  std::string req = "GET " + numbered_path (run_.opt.camera_path, id_) + " HTTP/1.1\r\n"
-      "Host: " + run_.opt.host + ":" + std::to_string (run_.opt.port) + "\r\n"
+  std::string req = "GET " + numbered_path (run_.opt.camera_path, id_) +
+      " HTTP/1.1\r\n"
+      "Host: " +
+      run_.opt.host + ":" + std::to_string (run_.opt.port) +
+      "\r\n"
       "Upgrade: websocket\r\n"
       "Connection: Upgrade\r\n"
-      "Sec-WebSocket-Key: " + key_ + "\r\n"
+      "Sec-WebSocket-Key: " +
+      key_ +
+      "\r\n"
       "Sec-WebSocket-Version: 13\r\n"
       "User-Agent: camrelay-loadgen\r\n\r\n";
   out_.assign (req.begin (), req.end ());
@@ -498,8 +511,7 @@ Camera::read_handshake ()
     return;
   }
   std::string head = in_.substr (0, end + 2);
-  if (head.compare (0, 9, "HTTP/1.1 ") != 0 ||
-      head.compare (9, 3, "101") != 0) {
+  if (head.compare (0, 9, "HTTP/1.1 ") != 0 || head.compare (9, 3, "101") != 0) {
     fail ("handshake refused");
     return;
   }
@@ -512,15 +524,13 @@ Camera::read_handshake ()
   logf ("camera %u: streaming", id_);
   if (run_.opt.greeting) {
     static const char hello[] = "hello from ESP32 camera stream!";
-    queue_control (kWsText, reinterpret_cast<const uint8_t *> (hello),
-        sizeof hello - 1);
+    queue_control (kWsText, reinterpret_cast<const uint8_t *> (hello), sizeof hello - 1);
   }
   next_due_ = now_ns ();
   /* Many cameras are spread over the frame period, as independent boards
    * are, instead of all sending at the same instant. */
   if (paced () && run_.opt.cameras > 1)
-    next_due_ += uint64_t (double (kSecond) / run_.opt.fps * id_ /
-        run_.opt.cameras);
+    next_due_ += uint64_t (double (kSecond) / run_.opt.fps * id_ / run_.opt.cameras);
   if (!paced ())
     want_write (true);
   else
@@ -548,11 +558,9 @@ Camera::read_messages ()
   for (;;) {
     WsFrameHeader h;
     const uint8_t *p = reinterpret_cast<const uint8_t *> (in_.data ());
-    if (!ws_parse_header (p, in_.size (), &h) ||
-        in_.size () < h.header_len + h.payload_len)
+    if (!ws_parse_header (p, in_.size (), &h) || in_.size () < h.header_len + h.payload_len)
       return;
-    std::vector<uint8_t> payload (p + h.header_len,
-        p + h.header_len + h.payload_len);
+    std::vector<uint8_t> payload (p + h.header_len, p + h.header_len + h.payload_len);
     if (h.masked)
       ws_apply_mask (payload.data (), payload.size (), h.mask);
     in_.erase (0, h.header_len + h.payload_len);
@@ -586,7 +594,7 @@ Camera::queue_control (uint8_t opcode, const uint8_t *payload, size_t len)
 void
 Camera::prepare_frame ()
 {
-  const auto &jpeg = run_.frames[(seq_ + id_ * 7) % run_.frames.size ()];
+  const auto & jpeg = run_.frames[(seq_ + id_ * 7) % run_.frames.size ()];
   size_t payload_len = jpeg.size () + kTagSegmentLen;
   uint8_t mask[4];
   uint32_t r = uint32_t (g_rng.next ());
@@ -610,8 +618,7 @@ Camera::prepare_frame ()
   tag.sent_ns = now_ns ();
   write_tag_segment (start + 2, tag);
   ws_copy_masked (payload, start, sizeof start, mask, 0);
-  ws_copy_masked (payload + sizeof start, jpeg.data () + 2, jpeg.size () - 2,
-      mask, sizeof start);
+  ws_copy_masked (payload + sizeof start, jpeg.data () + 2, jpeg.size () - 2, mask, sizeof start);
   out_off_ = 0;
 }
 
@@ -621,8 +628,7 @@ Camera::flush ()
 {
   for (;;) {
     if (out_off_ == out_len_) {
-      if (out_len_ > 0 && state_ == State::kStreaming &&
-          out_[0] == (0x80 | kWsBinary)) {
+      if (out_len_ > 0 && state_ == State::kStreaming && out_[0] == (0x80 | kWsBinary)) {
         ++counters_.frames;
       }
       out_len_ = 0;
@@ -635,8 +641,8 @@ Camera::flush ()
       out_len_ = control_.size ();
       control_.clear ();
     }
-    ssize_t n = send (fd_, out_.data () + out_off_, out_len_ - out_off_,
-        MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n =
+        send (fd_, out_.data () + out_off_, out_len_ - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) {
         want_write (true);
@@ -748,9 +754,9 @@ struct ViewerCounters
 class Viewer : public Handler
 {
 public:
-  Viewer (Run &run, uint32_t id, double throttle_rate,
-      std::vector<int64_t> *latencies)
-      : run_ (run), id_ (id), rate_ (throttle_rate), latencies_ (latencies) {}
+  Viewer (Run & run, uint32_t id, double throttle_rate, std::vector<int64_t> *latencies)
+    : run_ (run), id_ (id), rate_ (throttle_rate), latencies_ (latencies)
+  {}
   ~Viewer () override { shutdown (); }
 
   void start (uint64_t now);
@@ -758,8 +764,7 @@ public:
   /* Counts as connecting (for the ramp) until its response head arrives. */
   bool connecting (uint64_t now) const
   {
-    return (state_ == State::kConnecting || state_ == State::kHead) &&
-        now < started_ + kSecond;
+    return (state_ == State::kConnecting || state_ == State::kHead) && now < started_ + kSecond;
   }
   bool started () const { return state_ != State::kIdle; }
   bool streaming () const { return state_ == State::kBody; }
@@ -769,26 +774,33 @@ public:
   int http_status () const { return status_; }
   uint64_t wake_at () const { return paused_ ? wake_ : UINT64_MAX; }
   void resume (uint64_t now);
-  const ViewerCounters &counters () const { return counters_; }
-  const std::string &error () const { return error_; }
+  const ViewerCounters & counters () const { return counters_; }
+  const std::string & error () const { return error_; }
 
   void on_events (uint32_t events) override;
 
 private:
-  enum class State { kIdle, kConnecting, kHead, kBody, kClosed };
+  enum class State
+  {
+    kIdle,
+    kConnecting,
+    kHead,
+    kBody,
+    kClosed
+  };
 
   void fail (const char *why);
   void send_request ();
   void read_some ();
   void consume (const uint8_t *p, size_t n, uint64_t t);
   bool parse_head ();
-  void on_part (const PartInfo &part);
+  void on_part (const PartInfo & part);
   uint64_t size_hint (const uint8_t *head, size_t len) const;
   void refill (uint64_t now);
   void pause (uint64_t now);
   static void chunk_sink (void *ctx, const uint8_t *p, size_t n);
 
-  Run &run_;
+  Run & run_;
   uint32_t id_;
   int fd_ = -1;
   State state_ = State::kIdle;
@@ -819,8 +831,7 @@ void
 Viewer::start (uint64_t now)
 {
   started_ = now;
-  fd_ = connect_nonblocking (run_.addr, throttled () ? run_.opt.throttle_rcvbuf
-      : 0);
+  fd_ = connect_nonblocking (run_.addr, throttled () ? run_.opt.throttle_rcvbuf : 0);
   if (fd_ < 0) {
     fail ("connect");
     return;
@@ -857,13 +868,14 @@ Viewer::fail (const char *why)
 void
 Viewer::send_request ()
 {
-  std::string path = numbered_path (run_.opt.path,
-      id_ % uint32_t (std::max (run_.opt.cameras, 1)));
+  std::string path = numbered_path (run_.opt.path, id_ % uint32_t (std::max (run_.opt.cameras, 1)));
   if (run_.opt.content_length)
-    path += (path.find ('?') == std::string::npos ? "?" : "&") +
-        std::string ("content-length=1");
-  std::string req = "GET " + path + " HTTP/1.1\r\n"
-      "Host: " + run_.opt.host + ":" + std::to_string (run_.opt.port) + "\r\n"
+    path += (path.find ('?') == std::string::npos ? "?" : "&") + std::string ("content-length=1");
+  std::string req = "GET " + path +
+      " HTTP/1.1\r\n"
+      "Host: " +
+      run_.opt.host + ":" + std::to_string (run_.opt.port) +
+      "\r\n"
       "User-Agent: camrelay-loadgen\r\n"
       "Accept: */*\r\n\r\n";
   ssize_t n = send (fd_, req.data (), req.size (), MSG_NOSIGNAL);
@@ -889,8 +901,7 @@ Viewer::parse_head ()
     fail ("HTTP status not 200");
     return false;
   }
-  std::string boundary = boundary_of (header_value (head_,
-          "Content-Type"));
+  std::string boundary = boundary_of (header_value (head_, "Content-Type"));
   if (boundary.empty ()) {
     fail ("no multipart boundary");
     return false;
@@ -899,11 +910,9 @@ Viewer::parse_head ()
   chunked_ = iequals_prefix (te.data (), te.size (), "chunked");
   MultipartReader::SizeHint hint;
   if (run_.opt.skip_bodies && !run_.frames.empty ())
-    hint = [this] (const uint8_t *head, size_t len) {
-          return size_hint (head, len);
-        };
-  parts_.reset (boundary, [this] (const PartInfo &p) { on_part (p); },
-      std::move (hint));
+    hint = [this] (const uint8_t *head, size_t len) { return size_hint (head, len); };
+  parts_.reset (
+      boundary, [this] (const PartInfo & p) { on_part (p); }, std::move (hint));
   last_seq_.assign (size_t (std::max (run_.opt.cameras, 1)), 0);
   state_ = State::kBody;
   return true;
@@ -960,20 +969,17 @@ Viewer::size_hint (const uint8_t *head, size_t len) const
 {
   FrameTag tag;
   if (len < 4 + kTagSegmentLen || head[2] != 0xFF || head[3] != 0xFE ||
-      !find_tag (head, len, &tag) || tag.seq == 0 ||
-      tag.camera >= uint32_t (run_.opt.cameras))
+      !find_tag (head, len, &tag) || tag.seq == 0 || tag.camera >= uint32_t (run_.opt.cameras))
     return 0;
-  const auto &jpeg = run_.frames[(tag.seq - 1 + tag.camera * 7) %
-      run_.frames.size ()];
+  const auto & jpeg = run_.frames[(tag.seq - 1 + tag.camera * 7) % run_.frames.size ()];
   size_t rest = len - 2 - kTagSegmentLen;
-  if (jpeg.size () < 2 + rest ||
-      memcmp (head + 2 + kTagSegmentLen, jpeg.data () + 2, rest) != 0)
+  if (jpeg.size () < 2 + rest || memcmp (head + 2 + kTagSegmentLen, jpeg.data () + 2, rest) != 0)
     return 0;
   return jpeg.size () + kTagSegmentLen;
 }
 
 void
-Viewer::on_part (const PartInfo &part)
+Viewer::on_part (const PartInfo & part)
 {
   bool measuring = run_.measuring;
   if (measuring)
@@ -996,7 +1002,7 @@ Viewer::on_part (const PartInfo &part)
   }
   if (tag.camera >= last_seq_.size ())
     last_seq_.resize (tag.camera + 1, 0);
-  uint64_t &last = last_seq_[tag.camera];
+  uint64_t & last = last_seq_[tag.camera];
   if (tag.seq == last) {
     counters_.repeats += measuring;
     return;
@@ -1045,8 +1051,7 @@ Viewer::resume (uint64_t now)
 void
 Viewer::read_some ()
 {
-  const bool skipping = state_ == State::kBody && !chunked_ &&
-      run_.opt.skip_bodies;
+  const bool skipping = state_ == State::kBody && !chunked_ && run_.opt.skip_bodies;
   for (int round = 0; round < 8 && fd_ >= 0; ++round) {
     uint64_t allowed = UINT64_MAX;
     if (throttled ()) {
@@ -1059,8 +1064,7 @@ Viewer::read_some ()
     }
     /* While parts can be skipped, read a part's headers and head, drop the
      * body in the kernel, read its end: no copy of the bulk. */
-    size_t budget = skipping && parts_.expects_skippable () ? kSmallRead :
-        kReadBufSize;
+    size_t budget = skipping && parts_.expects_skippable () ? kSmallRead : kReadBufSize;
     budget = size_t (std::min<uint64_t> (budget, allowed));
     if (skipping) {
       uint64_t skip = std::min (parts_.skippable (), allowed);
@@ -1130,9 +1134,20 @@ Viewer::on_events (uint32_t events)
 class Json
 {
 public:
-  Json &open (const char *key = nullptr) { sep (key); s_ += '{'; first_ = true; return *this; }
-  Json &close () { s_ += '}'; first_ = false; return *this; }
-  Json &num (const char *key, double v, int prec = 3)
+  Json & open (const char *key = nullptr)
+  {
+    sep (key);
+    s_ += '{';
+    first_ = true;
+    return *this;
+  }
+  Json & close ()
+  {
+    s_ += '}';
+    first_ = false;
+    return *this;
+  }
+  Json & num (const char *key, double v, int prec = 3)
   {
     sep (key);
     if (!std::isfinite (v)) {
@@ -1144,15 +1159,25 @@ public:
     s_ += b;
     return *this;
   }
-  Json &integer (const char *key, long long v)
+  Json & integer (const char *key, long long v)
   {
     sep (key);
     s_ += std::to_string (v);
     return *this;
   }
-  Json &boolean (const char *key, bool v) { sep (key); s_ += v ? "true" : "false"; return *this; }
-  Json &null (const char *key) { sep (key); s_ += "null"; return *this; }
-  Json &str (const char *key, const std::string &v)
+  Json & boolean (const char *key, bool v)
+  {
+    sep (key);
+    s_ += v ? "true" : "false";
+    return *this;
+  }
+  Json & null (const char *key)
+  {
+    sep (key);
+    s_ += "null";
+    return *this;
+  }
+  Json & str (const char *key, const std::string & v)
   {
     sep (key);
     s_ += '"';
@@ -1171,7 +1196,7 @@ public:
     s_ += '"';
     return *this;
   }
-  const std::string &text () const { return s_; }
+  const std::string & text () const { return s_; }
 
 private:
   void sep (const char *key)
@@ -1190,7 +1215,7 @@ private:
 };
 
 double
-percentile (const std::vector<int64_t> &sorted, double p)
+percentile (const std::vector<int64_t> & sorted, double p)
 {
   if (sorted.empty ())
     return NAN;
@@ -1200,18 +1225,17 @@ percentile (const std::vector<int64_t> &sorted, double p)
 }
 
 void
-report_group (Json &j, const char *key,
-    const std::vector<std::unique_ptr<Viewer>> &viewers, bool throttled,
-    std::vector<int64_t> &latencies, double seconds)
+report_group (Json & j, const char *key, const std::vector<std::unique_ptr<Viewer>> & viewers,
+    bool throttled, std::vector<int64_t> & latencies, double seconds)
 {
   ViewerCounters sum;
   int count = 0, connected = 0, nothing = 0, no_parts = 0, with_gaps = 0;
   double fps_min = INFINITY, fps_max = 0, fps_sum = 0;
-  for (const auto &v : viewers) {
+  for (const auto & v : viewers) {
     if (v->throttled () != throttled)
       continue;
     ++count;
-    const ViewerCounters &c = v->counters ();
+    const ViewerCounters & c = v->counters ();
     connected += v->streaming () || v->dropped ();
     nothing += c.live == 0;
     no_parts += c.parts == 0;
@@ -1245,8 +1269,7 @@ report_group (Json &j, const char *key,
   j.integer ("repeats", (long long) sum.repeats);
   j.integer ("reordered", (long long) sum.reordered);
   j.integer ("placeholder", (long long) sum.placeholder);
-  j.num ("placeholder_ratio", sum.parts ? double (sum.placeholder) /
-      double (sum.parts) : 0.0, 4);
+  j.num ("placeholder_ratio", sum.parts ? double (sum.placeholder) / double (sum.parts) : 0.0, 4);
   j.integer ("corrupt", (long long) sum.corrupt);
   j.integer ("size_hint_mismatches", (long long) sum.hint_mismatches);
   j.integer ("gaps", (long long) sum.gaps);
@@ -1272,7 +1295,7 @@ on_signal (int)
 }
 
 int
-run_load (Options &opt)
+run_load (Options & opt)
 {
   auto run = std::make_unique<Run> ();
   run->opt = opt;
@@ -1318,17 +1341,23 @@ run_load (Options &opt)
   std::vector<std::unique_ptr<Viewer>> viewers;
   for (int i = 0; i < opt.viewers; ++i) {
     bool slow = i < opt.throttled;
-    viewers.push_back (std::make_unique<Viewer> (*run, uint32_t (i),
-            slow ? opt.throttle_rate : 0.0, slow ? &lat_slow : &lat_fast));
+    viewers.push_back (std::make_unique<Viewer> (*run, uint32_t (i), slow ? opt.throttle_rate : 0.0,
+        slow ? &lat_slow : &lat_fast));
   }
   std::vector<Viewer *> slow_viewers;
-  for (const auto &v : viewers)
+  for (const auto & v : viewers)
     if (v->throttled ())
       slow_viewers.push_back (v.get ());
-  lat_fast.reserve (size_t (std::max (opt.fps, 30.0) * (opt.duration + 1)) *
-      size_t (std::max (opt.viewers, 1)));
+  lat_fast.reserve (
+      size_t (std::max (opt.fps, 30.0) * (opt.duration + 1)) * size_t (std::max (opt.viewers, 1)));
 
-  enum class Phase { kCameras, kViewers, kWarmup, kMeasure };
+  enum class Phase
+  {
+    kCameras,
+    kViewers,
+    kWarmup,
+    kMeasure
+  };
   Phase phase = Phase::kCameras;
   uint64_t phase_start = t0;
   size_t next_viewer = 0;
@@ -1341,7 +1370,7 @@ run_load (Options &opt)
     uint64_t now = now_ns ();
     if (phase == Phase::kCameras) {
       bool settled = std::all_of (cameras.begin (), cameras.end (),
-          [] (const auto &c) { return c->settled (); });
+          [] (const auto & c) { return c->settled (); });
       if (settled || now > phase_start + 5 * kSecond) {
         logf ("cameras settled after %.3f s", double (now - phase_start) / 1e9);
         phase = Phase::kViewers;
@@ -1364,13 +1393,12 @@ run_load (Options &opt)
         phase_start = now;
       }
     }
-    if (phase == Phase::kWarmup &&
-        now >= phase_start + uint64_t (opt.warmup * 1e9)) {
+    if (phase == Phase::kWarmup && now >= phase_start + uint64_t (opt.warmup * 1e9)) {
       phase = Phase::kMeasure;
       measure_start = now;
       srv_start = sample_proc (opt.pid);
       self_start = self_cpu_s ();
-      for (const auto &c : cameras) {
+      for (const auto & c : cameras) {
         cam_start.frames += c->counters ().frames;
         cam_start.bytes += c->counters ().bytes;
         cam_start.late += c->counters ().late;
@@ -1378,8 +1406,7 @@ run_load (Options &opt)
       run->measuring = true;
       logf ("measuring");
     }
-    if (phase == Phase::kMeasure &&
-        now >= measure_start + uint64_t (opt.duration * 1e9)) {
+    if (phase == Phase::kMeasure && now >= measure_start + uint64_t (opt.duration * 1e9)) {
       run->measuring = false;
       measure_end = now;
       srv_end = sample_proc (opt.pid);
@@ -1387,7 +1414,7 @@ run_load (Options &opt)
     }
 
     uint64_t deadline = now + uint64_t (50000000);
-    for (auto &c : cameras) {
+    for (auto & c : cameras) {
       if (c->next_due () <= now)
         c->tick (now);
       deadline = std::min (deadline, c->next_due ());
@@ -1414,7 +1441,7 @@ run_load (Options &opt)
   Camera::Counters cam_sum;
   int cams_streaming = 0, cams_failed = 0;
   std::string cam_error;
-  for (const auto &c : cameras) {
+  for (const auto & c : cameras) {
     cam_sum.frames += c->counters ().frames;
     cam_sum.bytes += c->counters ().bytes;
     cam_sum.late += c->counters ().late;
@@ -1427,7 +1454,7 @@ run_load (Options &opt)
   int viewers_failed = 0, viewers_dropped = 0;
   uint64_t parts_total = 0, live_total = 0;
   std::string viewer_error;
-  for (const auto &v : viewers) {
+  for (const auto & v : viewers) {
     viewers_failed += v->failed () || !v->started ();
     viewers_dropped += v->dropped ();
     parts_total += v->counters ().parts;
@@ -1475,8 +1502,7 @@ run_load (Options &opt)
      * missing) — then the tick count, which keeps it. */
     double ticks = srv_end.cpu_s - srv_start.cpu_s;
     double fine = srv_end.sched_s - srv_start.sched_s;
-    bool use_fine = srv_start.sched_s >= 0 && srv_end.sched_s >= 0 &&
-        fine > ticks - 0.025;
+    bool use_fine = srv_start.sched_s >= 0 && srv_end.sched_s >= 0 && fine > ticks - 0.025;
     double cpu = use_fine ? fine : ticks;
     int connected = opt.viewers - viewers_failed;
     j.integer ("pid", opt.pid);
@@ -1488,8 +1514,8 @@ run_load (Options &opt)
     j.integer ("rss_base_kib", base.rss_kib);
     j.integer ("rss_end_kib", srv_end.rss_kib);
     j.integer ("hwm_kib", srv_end.hwm_kib);
-    j.num ("rss_per_viewer_kib", connected > 0 ? double (srv_end.rss_kib -
-            base.rss_kib) / connected : NAN, 1);
+    j.num ("rss_per_viewer_kib",
+        connected > 0 ? double (srv_end.rss_kib - base.rss_kib) / connected : NAN, 1);
     j.integer ("threads", srv_end.threads);
   } else {
     j.null ("pid");
@@ -1512,22 +1538,22 @@ run_load (Options &opt)
 void
 usage (FILE *out)
 {
-  fputs (
-      "usage: loadgen [options]            load a server, print one JSON object\n"
-      "       loadgen --serve [--port P]   run the trivial MJPEG server\n"
-      "       loadgen --selftest           check the wire code\n"
-      "\n"
-      "target:   --host H (127.0.0.1)  --port P (3001)\n"
-      "cameras:  --cameras N (1)  --fps F (30; 0 = as fast as the socket takes)\n"
-      "          --frames DIR  --camera-path PATH (/ws)  --greeting\n"
-      "          (a %d in PATH is the camera number: /ws/cam%d)\n"
-      "viewers:  --viewers K (1)  --path PATH (/)  --content-length\n"
-      "          (a %d in PATH is the viewer number modulo --cameras)\n"
-      "          --throttled N (0)  --throttle-rate BYTES_PER_S (65536)\n"
-      "          --throttle-rcvbuf BYTES (4096)  --no-skip\n"
-      "run:      --duration S (10)  --warmup S (2)  --ramp-timeout S (20)\n"
-      "          --max-inflight N (64)  --pid SERVER_PID  --label TEXT  --verbose\n"
-      "serve:    --boundary B (camrelayframe)  --sndbuf BYTES (0 = kernel default)\n", out);
+  fputs ("usage: loadgen [options]            load a server, print one JSON object\n"
+         "       loadgen --serve [--port P]   run the trivial MJPEG server\n"
+         "       loadgen --selftest           check the wire code\n"
+         "\n"
+         "target:   --host H (127.0.0.1)  --port P (3001)\n"
+         "cameras:  --cameras N (1)  --fps F (30; 0 = as fast as the socket takes)\n"
+         "          --frames DIR  --camera-path PATH (/ws)  --greeting\n"
+         "          (a %d in PATH is the camera number: /ws/cam%d)\n"
+         "viewers:  --viewers K (1)  --path PATH (/)  --content-length\n"
+         "          (a %d in PATH is the viewer number modulo --cameras)\n"
+         "          --throttled N (0)  --throttle-rate BYTES_PER_S (65536)\n"
+         "          --throttle-rcvbuf BYTES (4096)  --no-skip\n"
+         "run:      --duration S (10)  --warmup S (2)  --ramp-timeout S (20)\n"
+         "          --max-inflight N (64)  --pid SERVER_PID  --label TEXT  --verbose\n"
+         "serve:    --boundary B (camrelayframe)  --sndbuf BYTES (0 = kernel default)\n",
+      out);
 }
 
 }  // namespace
@@ -1535,11 +1561,34 @@ usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-  enum {
-    kHost = 256, kPort, kCameras, kFps, kFrames, kCameraPath, kGreeting,
-    kViewers, kPath, kContentLength, kThrottled, kThrottleRate,
-    kThrottleRcvbuf, kNoSkip, kDuration, kWarmup, kRampTimeout, kMaxInflight,
-    kPid, kLabel, kVerbose, kServe, kBoundary, kSndbuf, kSelftest, kHelp,
+  enum
+  {
+    kHost = 256,
+    kPort,
+    kCameras,
+    kFps,
+    kFrames,
+    kCameraPath,
+    kGreeting,
+    kViewers,
+    kPath,
+    kContentLength,
+    kThrottled,
+    kThrottleRate,
+    kThrottleRcvbuf,
+    kNoSkip,
+    kDuration,
+    kWarmup,
+    kRampTimeout,
+    kMaxInflight,
+    kPid,
+    kLabel,
+    kVerbose,
+    kServe,
+    kBoundary,
+    kSndbuf,
+    kSelftest,
+    kHelp,
   };
   static const option longopts[] = {
     { "host", required_argument, nullptr, kHost },
@@ -1576,33 +1625,87 @@ main (int argc, char **argv)
   int c;
   while ((c = getopt_long (argc, argv, "", longopts, nullptr)) != -1) {
     switch (c) {
-      case kHost: opt.host = serve.host = optarg; break;
-      case kPort: opt.port = serve.port = atoi (optarg); break;
-      case kCameras: opt.cameras = atoi (optarg); break;
-      case kFps: opt.fps = atof (optarg); break;
-      case kFrames: opt.frames_dir = optarg; break;
-      case kCameraPath: opt.camera_path = optarg; break;
-      case kGreeting: opt.greeting = true; break;
-      case kViewers: opt.viewers = atoi (optarg); break;
-      case kPath: opt.path = optarg; break;
-      case kContentLength: opt.content_length = true; break;
-      case kThrottled: opt.throttled = atoi (optarg); break;
-      case kThrottleRate: opt.throttle_rate = atof (optarg); break;
-      case kThrottleRcvbuf: opt.throttle_rcvbuf = atoi (optarg); break;
-      case kNoSkip: opt.skip_bodies = false; break;
-      case kDuration: opt.duration = atof (optarg); break;
-      case kWarmup: opt.warmup = atof (optarg); break;
-      case kRampTimeout: opt.ramp_timeout = atof (optarg); break;
-      case kMaxInflight: opt.max_inflight = std::max (1, atoi (optarg)); break;
-      case kPid: opt.pid = atoi (optarg); break;
-      case kLabel: opt.label = optarg; break;
-      case kVerbose: opt.verbose = serve.verbose = true; break;
-      case kServe: serve_mode = true; break;
-      case kBoundary: serve.boundary = optarg; break;
-      case kSndbuf: serve.sndbuf = atoi (optarg); break;
-      case kSelftest: selftest = true; break;
-      case kHelp: usage (stdout); return 0;
-      default: usage (stderr); return 2;
+      case kHost:
+        opt.host = serve.host = optarg;
+        break;
+      case kPort:
+        opt.port = serve.port = atoi (optarg);
+        break;
+      case kCameras:
+        opt.cameras = atoi (optarg);
+        break;
+      case kFps:
+        opt.fps = atof (optarg);
+        break;
+      case kFrames:
+        opt.frames_dir = optarg;
+        break;
+      case kCameraPath:
+        opt.camera_path = optarg;
+        break;
+      case kGreeting:
+        opt.greeting = true;
+        break;
+      case kViewers:
+        opt.viewers = atoi (optarg);
+        break;
+      case kPath:
+        opt.path = optarg;
+        break;
+      case kContentLength:
+        opt.content_length = true;
+        break;
+      case kThrottled:
+        opt.throttled = atoi (optarg);
+        break;
+      case kThrottleRate:
+        opt.throttle_rate = atof (optarg);
+        break;
+      case kThrottleRcvbuf:
+        opt.throttle_rcvbuf = atoi (optarg);
+        break;
+      case kNoSkip:
+        opt.skip_bodies = false;
+        break;
+      case kDuration:
+        opt.duration = atof (optarg);
+        break;
+      case kWarmup:
+        opt.warmup = atof (optarg);
+        break;
+      case kRampTimeout:
+        opt.ramp_timeout = atof (optarg);
+        break;
+      case kMaxInflight:
+        opt.max_inflight = std::max (1, atoi (optarg));
+        break;
+      case kPid:
+        opt.pid = atoi (optarg);
+        break;
+      case kLabel:
+        opt.label = optarg;
+        break;
+      case kVerbose:
+        opt.verbose = serve.verbose = true;
+        break;
+      case kServe:
+        serve_mode = true;
+        break;
+      case kBoundary:
+        serve.boundary = optarg;
+        break;
+      case kSndbuf:
+        serve.sndbuf = atoi (optarg);
+        break;
+      case kSelftest:
+        selftest = true;
+        break;
+      case kHelp:
+        usage (stdout);
+        return 0;
+      default:
+        usage (stderr);
+        return 2;
     }
   }
   if (optind < argc) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Entry points of the benchmark load generator's modes (loadgen.cpp is the
  * client side; serve.cpp the trivial ceiling server; selftest.cpp the
  * parser checks). */
@@ -20,7 +21,7 @@ struct ServeOptions
 };
 
 /* Runs the trivial MJPEG server until SIGINT or SIGTERM. */
-int run_serve (const ServeOptions &opts);
+int run_serve (const ServeOptions & opts);
 
 /* Checks the wire code (handshake, masking, tag, chunked and multipart
  * readers fed with every split); returns 0 when all pass. */

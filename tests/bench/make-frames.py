@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the benchmark's camera frames: distinct VGA JPEGs of 25-30 KB.
 
 An ESP32-CAM at VGA and quality 15 sends 15-40 KB frames; these aim at the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Counts the instructions camrelay spends per frame on its live path, with callgrind (instruction
 # counts are repeatable on a noisy machine; wall-clock profilers are not). camrelay runs under
 # valgrind; a camera sends FPS frames a second to one viewer; instrumentation is on only for

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs every benchmark scenario of issue 4 against camrelay, the legacy
 server and the trivial ceiling server, and rewrites the result tables in
 docs/PERFORMANCE.md.

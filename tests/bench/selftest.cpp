@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* loadgen --selftest: the wire code against known answers and against
  * multipart streams in every layout a relay may send, fed split at every
  * position, byte by byte, in random pieces, chunked and not. A parser that
@@ -19,7 +20,7 @@ int g_failures = 0;
 int g_checks = 0;
 
 void
-check (bool ok, const std::string &what)
+check (bool ok, const std::string & what)
 {
   ++g_checks;
   if (!ok) {
@@ -51,22 +52,18 @@ test_handshake ()
   check (hex (d, 20) == "da39a3ee5e6b4b0d3255bfef95601890afd80709", "sha1 empty");
   std::string million (1000000, 'a');
   sha1 (million.data (), million.size (), d);
-  check (hex (d, 20) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f",
-      "sha1 million a");
+  check (hex (d, 20) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f", "sha1 million a");
   std::string s56 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   sha1 (s56.data (), s56.size (), d);
   check (hex (d, 20) == "84983e441c3bd26ebaae4aa1f95129e5e54670f1", "sha1 448 bits");
   /* RFC 6455 section 1.3. */
-  check (ws_accept_for ("dGhlIHNhbXBsZSBub25jZQ==") ==
-      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "Sec-WebSocket-Accept of the RFC");
-  check (base64 (reinterpret_cast<const uint8_t *> ("foob"), 4) == "Zm9vYg==",
-      "base64 padding");
+  check (ws_accept_for ("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+      "Sec-WebSocket-Accept of the RFC");
+  check (base64 (reinterpret_cast<const uint8_t *> ("foob"), 4) == "Zm9vYg==", "base64 padding");
   std::string head = "HTTP/1.1 200 OK\r\ncontent-type:  multipart/x-mixed-replace;"
-      "boundary=\"ab c\"\r\nX: y\r\n";
-  check (boundary_of (header_value (head, "Content-Type")) == "ab c",
-      "quoted boundary");
-  check (boundary_of ("multipart/x-mixed-replace; boundary=frame") == "frame",
-      "plain boundary");
+                     "boundary=\"ab c\"\r\nX: y\r\n";
+  check (boundary_of (header_value (head, "Content-Type")) == "ab c", "quoted boundary");
+  check (boundary_of ("multipart/x-mixed-replace; boundary=frame") == "frame", "plain boundary");
   check (header_value (head, "Missing").empty (), "absent header");
 }
 
@@ -81,10 +78,9 @@ test_frames ()
       size_t n = ws_write_header (buf, kWsBinary, len, masked ? mask : nullptr);
       WsFrameHeader h;
       check (!ws_parse_header (buf, n - 1, &h), "short header is incomplete");
-      check (ws_parse_header (buf, n, &h) && h.payload_len == len &&
-          h.header_len == n && h.fin && h.opcode == kWsBinary &&
-          h.masked == bool (masked) &&
-          (!masked || memcmp (h.mask, mask, 4) == 0),
+      check (ws_parse_header (buf, n, &h) && h.payload_len == len && h.header_len == n && h.fin &&
+              h.opcode == kWsBinary && h.masked == bool (masked) &&
+              (!masked || memcmp (h.mask, mask, 4) == 0),
           "frame header round trip, length " + std::to_string (len));
     }
   }
@@ -107,8 +103,9 @@ test_frames ()
       std::vector<uint8_t> b (len);
       ws_apply_mask (a.data (), len, mask, off);
       ws_copy_masked (b.data (), data.data (), len, mask, off);
-      check (a == b, "copy-and-mask equals mask in place, offset " +
-          std::to_string (off) + " length " + std::to_string (len));
+      check (a == b,
+          "copy-and-mask equals mask in place, offset " + std::to_string (off) + " length " +
+              std::to_string (len));
     }
   }
   size_t differ = 0;
@@ -120,16 +117,16 @@ test_frames ()
 /* A JPEG-shaped part: SOI, optional JFIF APP0, optional tag, a body that
  * teases the boundary matcher with CR, CRLF and "\r\n--" prefixes, EOI. */
 std::vector<uint8_t>
-make_part (std::mt19937 &rng, uint64_t seq, size_t body, bool tag, bool app0,
-    bool eoi, const std::string &boundary)
+make_part (std::mt19937 & rng, uint64_t seq, size_t body, bool tag, bool app0, bool eoi,
+    const std::string & boundary)
 {
   std::vector<uint8_t> p;
   p.reserve (body + 64);
   p.push_back (0xFF);
   p.push_back (0xD8);
   if (app0) {
-    const uint8_t jfif[] = { 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1,
-      1, 0, 0, 1, 0, 1, 0, 0 };
+    const uint8_t jfif[] = { 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0,
+      0 };
     p.insert (p.end (), jfif, jfif + sizeof jfif);
   }
   if (tag) {
@@ -150,7 +147,7 @@ make_part (std::mt19937 &rng, uint64_t seq, size_t body, bool tag, bool app0,
       /* A delimiter that breaks off one byte before the end. */
       size_t k = 1 + rng () % (tease.size () - 1);
       p.insert (p.end (), tease.begin (), tease.begin () + ptrdiff_t (k));
-      p.push_back ('Z');        /* never the delimiter's next byte */
+      p.push_back ('Z'); /* never the delimiter's next byte */
       i += k + 1;
     } else {
       p.push_back (uint8_t (rng ()));
@@ -184,10 +181,15 @@ struct Got
   bool hint_mismatch;
 };
 
-enum class Layout { kAdvanced, kContentLength, kLegacy };
+enum class Layout
+{
+  kAdvanced,
+  kContentLength,
+  kLegacy
+};
 
 std::string
-append (std::string &s, const std::vector<uint8_t> &b)
+append (std::string & s, const std::vector<uint8_t> & b)
 {
   s.append (b.begin (), b.end ());
   return s;
@@ -196,44 +198,43 @@ append (std::string &s, const std::vector<uint8_t> &b)
 /* The bytes a server of @layout sends for @parts; @complete is how many
  * parts a reader can finish from them. */
 std::string
-make_stream (Layout layout, const std::string &b,
-    const std::vector<Expect> &parts, const std::string &preamble,
-    size_t *complete)
+make_stream (Layout layout, const std::string & b, const std::vector<Expect> & parts,
+    const std::string & preamble, size_t *complete)
 {
   std::string s = preamble;
   const std::string hdr = "Content-Type: image/jpeg\r\n";
   switch (layout) {
     case Layout::kAdvanced:
       s += "--" + b + "\r\n" + hdr + "\r\n";
-      for (const auto &p : parts) {
+      for (const auto & p : parts) {
         append (s, p.bytes);
         s += "\r\n--" + b + "\r\n" + hdr + "\r\n";
       }
       *complete = parts.size ();
       break;
     case Layout::kContentLength:
-      for (const auto &p : parts) {
-        s += "--" + b + "\r\n" + hdr + "Content-Length: " +
-            std::to_string (p.bytes.size ()) + "\r\n\r\n";
+      for (const auto & p : parts) {
+        s += "--" + b + "\r\n" + hdr + "Content-Length: " + std::to_string (p.bytes.size ()) +
+            "\r\n\r\n";
         append (s, p.bytes);
         s += "\r\n";
       }
       *complete = parts.size ();
       break;
     case Layout::kLegacy:
-      for (const auto &p : parts) {
+      for (const auto & p : parts) {
         s += "--" + b + "\r\n" + hdr + "\r\n";
         append (s, p.bytes);
         s += "\r\n";
       }
-      *complete = parts.size () - 1;    /* the last waits for a boundary */
+      *complete = parts.size () - 1; /* the last waits for a boundary */
       break;
   }
   return s;
 }
 
 std::string
-chunk (std::mt19937 &rng, const std::string &body)
+chunk (std::mt19937 & rng, const std::string & body)
 {
   std::string s;
   size_t i = 0;
@@ -259,11 +260,12 @@ struct Reader
   bool chunked = false;
   std::vector<Got> got;
 
-  Reader (const std::string &boundary, bool chunked_body,
-      MultipartReader::SizeHint hint = nullptr)
-      : chunked (chunked_body)
+  Reader (const std::string & boundary, bool chunked_body, MultipartReader::SizeHint hint = nullptr)
+    : chunked (chunked_body)
   {
-    mp.reset (boundary, [this] (const PartInfo &p) {
+    mp.reset (
+        boundary,
+        [this] (const PartInfo & p) {
           Got g;
           g.head.assign (p.head, p.head + p.head_len);
           g.tail[0] = p.tail[0];
@@ -274,7 +276,8 @@ struct Reader
           g.seq = g.tag ? t.seq : 0;
           g.hint_mismatch = p.hint_mismatch;
           got.push_back (g);
-        }, std::move (hint));
+        },
+        std::move (hint));
   }
 
   static void sink (void *ctx, const uint8_t *p, size_t n)
@@ -307,48 +310,46 @@ struct Reader
 /* The sizes a load generator knows of the frames it sent, by sequence
  * number; @skew makes the hint of part 1 wrong. */
 MultipartReader::SizeHint
-exact_hint (const std::vector<Expect> &parts, int64_t skew = 0)
+exact_hint (const std::vector<Expect> & parts, int64_t skew = 0)
 {
   return [&parts, skew] (const uint8_t *head, size_t len) -> uint64_t {
     FrameTag t;
     if (!find_tag (head, len, &t) || t.seq == 0 || t.seq > parts.size ())
       return 0;
-    return uint64_t (int64_t (parts[t.seq - 1].bytes.size ()) +
-        (t.seq == 1 ? skew : 0));
+    return uint64_t (int64_t (parts[t.seq - 1].bytes.size ()) + (t.seq == 1 ? skew : 0));
   };
 }
 
 std::string
-describe (Layout l, bool chunked, const std::string &how)
+describe (Layout l, bool chunked, const std::string & how)
 {
   const char *names[] = { "advanced headers", "Content-Length", "legacy" };
-  return std::string (names[int (l)]) + (chunked ? ", chunked" : "") + ", " +
-      how;
+  return std::string (names[int (l)]) + (chunked ? ", chunked" : "") + ", " + how;
 }
 
 void
-verify (const Reader &r, const std::vector<Expect> &parts, size_t complete,
-    const std::string &what)
+verify (const Reader & r, const std::vector<Expect> & parts, size_t complete,
+    const std::string & what)
 {
   if (r.got.size () != complete) {
-    check (false, what + ": " + std::to_string (r.got.size ()) +
-        " parts instead of " + std::to_string (complete));
+    check (false,
+        what + ": " + std::to_string (r.got.size ()) + " parts instead of " +
+            std::to_string (complete));
     return;
   }
   for (size_t i = 0; i < complete; ++i) {
-    const Got &g = r.got[i];
-    const auto &e = parts[i].bytes;
+    const Got & g = r.got[i];
+    const auto & e = parts[i].bytes;
     size_t head = std::min (e.size (), kPartHeadCap);
     bool ok = g.size == e.size () && g.head.size () == head &&
-        memcmp (g.head.data (), e.data (), head) == 0 &&
-        g.tail[0] == e[e.size () - 2] && g.tail[1] == e[e.size () - 1] &&
-        g.tag == parts[i].tag && g.seq == parts[i].seq && !g.hint_mismatch;
+        memcmp (g.head.data (), e.data (), head) == 0 && g.tail[0] == e[e.size () - 2] &&
+        g.tail[1] == e[e.size () - 1] && g.tag == parts[i].tag && g.seq == parts[i].seq &&
+        !g.hint_mismatch;
     check (ok, what + ": part " + std::to_string (i) + " differs");
     if (!ok)
       return;
   }
-  check (!r.mp.failed () && r.mp.junk_bytes () == 0,
-      what + ": reader failed or saw junk");
+  check (!r.mp.failed () && r.mp.junk_bytes () == 0, what + ": reader failed or saw junk");
 }
 
 void
@@ -356,17 +357,16 @@ test_multipart ()
 {
   std::mt19937 rng (4);
   const std::string boundaries[] = { "frame", "camrelay-1f3a" };
-  for (const std::string &b : boundaries) {
+  for (const std::string & b : boundaries) {
     std::vector<Expect> parts;
     const size_t bodies[] = { 300, 0, 20, 700, 5, 257 };
     for (size_t i = 0; i < 6; ++i) {
-      bool tag = i != 2;        /* part 2 plays the placeholder */
-      bool eoi = i != 4;        /* part 4 is torn */
+      bool tag = i != 2; /* part 2 plays the placeholder */
+      bool eoi = i != 4; /* part 4 is torn */
       auto bytes = make_part (rng, i + 1, bodies[i], tag, i == 3, eoi, b);
       parts.push_back ({ bytes, tag, tag ? i + 1 : 0 });
     }
-    for (Layout l : { Layout::kAdvanced, Layout::kContentLength,
-            Layout::kLegacy }) {
+    for (Layout l : { Layout::kAdvanced, Layout::kContentLength, Layout::kLegacy }) {
       for (const char *pre : { "", "\r\n" }) {
         size_t complete = 0;
         std::string s = make_stream (l, b, parts, pre, &complete);
@@ -378,17 +378,17 @@ test_multipart ()
               Reader r (b, chunked);
               r.read (w, cut, skip);
               r.read (w + cut, wire.size () - cut, skip);
-              verify (r, parts, complete, describe (l, chunked, "split at " +
-                      std::to_string (cut) + (skip ? ", skipping" : "")));
+              verify (r, parts, complete,
+                  describe (l, chunked,
+                      "split at " + std::to_string (cut) + (skip ? ", skipping" : "")));
             }
             /* Delimited parts skipped on the strength of exact sizes. */
-            for (size_t cut = 0; skip && !chunked && cut <= wire.size ();
-                cut += 7) {
+            for (size_t cut = 0; skip && !chunked && cut <= wire.size (); cut += 7) {
               Reader r (b, chunked, exact_hint (parts));
               r.read (w, cut, skip);
               r.read (w + cut, wire.size () - cut, skip);
-              verify (r, parts, complete, describe (l, chunked, "hinted, split at "
-                      + std::to_string (cut)));
+              verify (r, parts, complete,
+                  describe (l, chunked, "hinted, split at " + std::to_string (cut)));
             }
             Reader bytes (b, chunked);
             for (size_t i = 0; i < wire.size (); ++i)
@@ -423,11 +423,9 @@ test_multipart ()
     std::mt19937 r2 (9);
     std::vector<Expect> parts;
     for (uint64_t i = 1; i <= 3; ++i)
-      parts.push_back ({ make_part (r2, i, 900, true, false, true, "frame"),
-            true, i });
+      parts.push_back ({ make_part (r2, i, 900, true, false, true, "frame"), true, i });
     size_t complete = 0;
-    std::string s = make_stream (Layout::kAdvanced, "frame", parts, "",
-        &complete);
+    std::string s = make_stream (Layout::kAdvanced, "frame", parts, "", &complete);
     auto *w = reinterpret_cast<const uint8_t *> (s.data ());
     for (int64_t skew : { -7, 7, 300 }) {
       int flagged = 0;
@@ -435,25 +433,22 @@ test_multipart ()
         Reader r ("frame", false, exact_hint (parts, skew));
         r.read (w, cut, true);
         r.read (w + cut, s.size () - cut, true);
-        for (const Got &g : r.got) {
+        for (const Got & g : r.got) {
           if (g.seq != 1)
             continue;
           flagged += g.hint_mismatch;
           check (g.hint_mismatch || g.size == parts[0].bytes.size (),
-              "wrong hint " + std::to_string (skew) + " passed, split at " +
-              std::to_string (cut));
+              "wrong hint " + std::to_string (skew) + " passed, split at " + std::to_string (cut));
         }
       }
-      check (flagged > 0, "wrong hint " + std::to_string (skew) +
-          " never flagged");
+      check (flagged > 0, "wrong hint " + std::to_string (skew) + " never flagged");
     }
   }
   /* A preamble before the first boundary is junk, not a part. */
   Reader r ("x", false);
   std::string s = "preamble\r\n--x\r\n\r\nAB\r\n--x\r\n";
   r.read (reinterpret_cast<const uint8_t *> (s.data ()), s.size (), false);
-  check (r.got.size () == 1 && r.got[0].size == 2 && r.mp.junk_bytes () == 8,
-      "preamble skipped");
+  check (r.got.size () == 1 && r.got[0].size == 2 && r.mp.junk_bytes () == 8, "preamble skipped");
 }
 
 void
@@ -466,8 +461,9 @@ test_chunked_errors ()
       "bad chunk size rejected");
   ChunkDecoder ok;
   const char fine[] = "3\r\nabc\r\n0\r\n\r\n";
-  check (ok.feed (reinterpret_cast<const uint8_t *> (fine), sizeof fine - 1,
-          sink, nullptr) && ok.done (), "last chunk ends the body");
+  check (ok.feed (reinterpret_cast<const uint8_t *> (fine), sizeof fine - 1, sink, nullptr) &&
+          ok.done (),
+      "last chunk ends the body");
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The ceiling: the least an MJPEG relay can do on this machine.
  *
  * One epoll thread, one port. A request with "Upgrade: websocket" is a
@@ -52,21 +53,30 @@ class Server;
 class Conn
 {
 public:
-  enum class Kind { kRequest, kCamera, kViewer };
+  enum class Kind
+  {
+    kRequest,
+    kCamera,
+    kViewer
+  };
 
-  Conn (Server &srv, int fd) : srv_ (srv), fd_ (fd) {}
-  ~Conn () { if (fd_ >= 0) close (fd_); }
+  Conn (Server & srv, int fd) : srv_ (srv), fd_ (fd) {}
+  ~Conn ()
+  {
+    if (fd_ >= 0)
+      close (fd_);
+  }
 
   void on_events (uint32_t events);
   /* Viewers: a new frame is out; start it unless still writing one. */
-  void offer (const FrameRef &frame);
+  void offer (const FrameRef & frame);
   bool dead () const { return dead_; }
   Kind kind () const { return kind_; }
   void kill ();
 
 private:
   void read_request ();
-  void become_camera (const std::string &head);
+  void become_camera (const std::string & head);
   void become_viewer (bool classic);
   void read_camera ();
   void parse_messages ();
@@ -74,7 +84,7 @@ private:
   void write_viewer ();
   void want_write (bool on);
 
-  Server &srv_;
+  Server & srv_;
   int fd_;
   Kind kind_ = Kind::kRequest;
   bool dead_ = false;
@@ -95,18 +105,17 @@ private:
 class Server
 {
 public:
-  explicit Server (const ServeOptions &opts)
-      : opts_ (opts),
-        trailer_ ("\r\n--" + opts.boundary +
-            "\r\nContent-Type: image/jpeg\r\n\r\n") {}
+  explicit Server (const ServeOptions & opts)
+    : opts_ (opts), trailer_ ("\r\n--" + opts.boundary + "\r\nContent-Type: image/jpeg\r\n\r\n")
+  {}
 
   int run ();
 
   int epfd () const { return epfd_; }
-  const std::string &trailer () const { return trailer_; }
-  const std::string &boundary () const { return opts_.boundary; }
-  const FrameRef &latest () const { return latest_; }
-  void publish (std::vector<uint8_t> &&jpeg);
+  const std::string & trailer () const { return trailer_; }
+  const std::string & boundary () const { return opts_.boundary; }
+  const FrameRef & latest () const { return latest_; }
+  void publish (std::vector<uint8_t> && jpeg);
   void add_viewer (Conn *c) { viewers_.push_back (c); }
   void bury (Conn *c) { dead_.push_back (c); }
 
@@ -200,19 +209,18 @@ Conn::read_request ()
   if (iequals_prefix (upgrade.data (), upgrade.size (), "websocket"))
     become_camera (head);
   else
-    become_viewer (head.substr (0, head.find ('\n')).find ("content-length=1")
-        != std::string::npos);
+    become_viewer (
+        head.substr (0, head.find ('\n')).find ("content-length=1") != std::string::npos);
 }
 
 void
-Conn::become_camera (const std::string &head)
+Conn::become_camera (const std::string & head)
 {
   std::string resp = "HTTP/1.1 101 Switching Protocols\r\n"
-      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: " +
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: " +
       ws_accept_for (header_value (head, "Sec-WebSocket-Key")) + "\r\n\r\n";
-  if (send (fd_, resp.data (), resp.size (), MSG_NOSIGNAL) !=
-      ssize_t (resp.size ())) {
+  if (send (fd_, resp.data (), resp.size (), MSG_NOSIGNAL) != ssize_t (resp.size ())) {
     kill ();
     return;
   }
@@ -226,8 +234,8 @@ Conn::become_viewer (bool classic)
   kind_ = Kind::kViewer;
   classic_ = classic;
   prefix_ = "HTTP/1.1 200 OK\r\n"
-      "Content-Type: multipart/x-mixed-replace; boundary=" + srv_.boundary () +
-      "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+            "Content-Type: multipart/x-mixed-replace; boundary=" +
+      srv_.boundary () + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
   if (!classic_)
     prefix_ += "--" + srv_.boundary () + "\r\nContent-Type: image/jpeg\r\n\r\n";
   srv_.add_viewer (this);
@@ -288,7 +296,7 @@ Conn::parse_messages ()
         kill ();
         return;
       }
-      continue;                 /* ping/pong: nothing to do for a bench */
+      continue; /* ping/pong: nothing to do for a bench */
     }
     if (h.opcode != kWsContinuation) {
       message_.clear ();
@@ -321,7 +329,7 @@ Conn::drain_viewer_input ()
 }
 
 void
-Conn::offer (const FrameRef &frame)
+Conn::offer (const FrameRef & frame)
 {
   if (dead_)
     return;
@@ -342,7 +350,7 @@ Conn::write_viewer ()
      * Classic layout: [response head] boundary + headers with the length,
      * jpeg, CRLF. */
     static const char kCrlf[] = "\r\n";
-    const std::string &trailer = srv_.trailer ();
+    const std::string & trailer = srv_.trailer ();
     const void *base[4];
     size_t len[4];
     base[0] = prefix_.data ();
@@ -371,8 +379,7 @@ Conn::write_viewer ()
         skip -= len[i];
         continue;
       }
-      iov[n_iov].iov_base = const_cast<uint8_t *> (
-          static_cast<const uint8_t *> (base[i]) + skip);
+      iov[n_iov].iov_base = const_cast<uint8_t *> (static_cast<const uint8_t *> (base[i]) + skip);
       iov[n_iov].iov_len = len[i] - skip;
       skip = 0;
       ++n_iov;
@@ -404,13 +411,13 @@ Conn::write_viewer ()
 /* ---- Server ------------------------------------------------------------- */
 
 void
-Server::publish (std::vector<uint8_t> &&jpeg)
+Server::publish (std::vector<uint8_t> && jpeg)
 {
   auto frame = std::make_shared<Frame> ();
   frame->jpeg = std::move (jpeg);
   frame->classic_head = "--" + opts_.boundary +
-      "\r\nContent-Type: image/jpeg\r\nContent-Length: " +
-      std::to_string (frame->jpeg.size ()) + "\r\n\r\n";
+      "\r\nContent-Type: image/jpeg\r\nContent-Length: " + std::to_string (frame->jpeg.size ()) +
+      "\r\n\r\n";
   latest_ = std::move (frame);
   ++frames_in;
   for (Conn *v : viewers_)
@@ -421,8 +428,7 @@ void
 Server::accept_all ()
 {
   for (;;) {
-    int fd = accept4 (listen_fd_, nullptr, nullptr,
-        SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4 (listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
       return;
     int one = 1;
@@ -445,7 +451,8 @@ Server::reap ()
   if (dead_.empty ())
     return;
   viewers_.erase (std::remove_if (viewers_.begin (), viewers_.end (),
-          [] (Conn *c) { return c->dead (); }), viewers_.end ());
+                      [] (Conn *c) { return c->dead (); }),
+      viewers_.end ());
   for (Conn *c : dead_)
     delete c;
   dead_.clear ();
@@ -466,10 +473,10 @@ Server::run ()
   addr.sin_family = AF_INET;
   addr.sin_port = htons (uint16_t (opts_.port));
   inet_pton (AF_INET, opts_.host.c_str (), &addr.sin_addr);
-  if (bind (listen_fd_, reinterpret_cast<sockaddr *> (&addr), sizeof addr) != 0
-      || listen (listen_fd_, 4096) != 0) {
-    fprintf (stderr, "loadgen --serve: cannot listen on %s:%d: %s\n",
-        opts_.host.c_str (), opts_.port, strerror (errno));
+  if (bind (listen_fd_, reinterpret_cast<sockaddr *> (&addr), sizeof addr) != 0 ||
+      listen (listen_fd_, 4096) != 0) {
+    fprintf (stderr, "loadgen --serve: cannot listen on %s:%d: %s\n", opts_.host.c_str (),
+        opts_.port, strerror (errno));
     return 2;
   }
   epfd_ = epoll_create1 (EPOLL_CLOEXEC);
@@ -478,8 +485,7 @@ Server::run ()
   e.data.ptr = nullptr;
   epoll_ctl (epfd_, EPOLL_CTL_ADD, listen_fd_, &e);
   if (opts_.verbose)
-    fprintf (stderr, "loadgen --serve: listening on %s:%d\n",
-        opts_.host.c_str (), opts_.port);
+    fprintf (stderr, "loadgen --serve: listening on %s:%d\n", opts_.host.c_str (), opts_.port);
 
   epoll_event events[256];
   while (!g_serve_stop) {
@@ -497,16 +503,17 @@ Server::run ()
   reap ();
   close (listen_fd_);
   close (epfd_);
-  fprintf (stderr, "loadgen --serve: %llu frames in, %llu parts out, "
-      "%llu skipped for busy viewers\n", (unsigned long long) frames_in,
-      (unsigned long long) parts_out, (unsigned long long) skipped);
+  fprintf (stderr,
+      "loadgen --serve: %llu frames in, %llu parts out, "
+      "%llu skipped for busy viewers\n",
+      (unsigned long long) frames_in, (unsigned long long) parts_out, (unsigned long long) skipped);
   return 0;
 }
 
 }  // namespace
 
 int
-run_serve (const ServeOptions &opts)
+run_serve (const ServeOptions & opts)
 {
   Server server (opts);
   return server.run ();

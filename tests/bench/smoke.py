@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench-smoke: proves the benchmark tools work; asserts nothing about speed.
 
 1. The load generator against its own trivial server: cameras reach

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Soak: one camera at 30 fps and 100 viewers for 10 minutes against camrelay, watching its memory.
 
     ninja -C build && /usr/bin/python3 tests/bench/soak.py [--minutes 10] [--viewers 100]

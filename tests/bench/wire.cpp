@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Wire formats of the benchmark tools; see wire.h. */
 #include "wire.h"
 
@@ -71,8 +72,7 @@ sha1_block (uint32_t h[5], const uint8_t *block)
 void
 sha1 (const void *data, size_t len, uint8_t out[20])
 {
-  uint32_t h[5] = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
-    0xC3D2E1F0 };
+  uint32_t h[5] = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0 };
   const uint8_t *p = static_cast<const uint8_t *> (data);
   size_t full = len / 64;
   for (size_t i = 0; i < full; ++i)
@@ -98,8 +98,7 @@ sha1 (const void *data, size_t len, uint8_t out[20])
 std::string
 base64 (const uint8_t *data, size_t len)
 {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve ((len + 2) / 3 * 4);
   for (size_t i = 0; i < len; i += 3) {
@@ -117,7 +116,7 @@ base64 (const uint8_t *data, size_t len)
 }
 
 std::string
-ws_accept_for (const std::string &key)
+ws_accept_for (const std::string & key)
 {
   std::string s = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   uint8_t digest[20];
@@ -138,7 +137,7 @@ iequals_prefix (const char *s, size_t n, const char *prefix)
 }
 
 std::string
-header_value (const std::string &head, const char *name)
+header_value (const std::string & head, const char *name)
 {
   size_t nlen = strlen (name);
   size_t pos = head.find ('\n');
@@ -151,8 +150,7 @@ header_value (const std::string &head, const char *name)
       size_t b = start + nlen + 1, e = stop;
       while (b < e && (head[b] == ' ' || head[b] == '\t'))
         ++b;
-      while (e > b && (head[e - 1] == '\r' || head[e - 1] == ' ' ||
-              head[e - 1] == '\t'))
+      while (e > b && (head[e - 1] == '\r' || head[e - 1] == ' ' || head[e - 1] == '\t'))
         --e;
       return head.substr (b, e - b);
     }
@@ -162,7 +160,7 @@ header_value (const std::string &head, const char *name)
 }
 
 std::string
-boundary_of (const std::string &content_type)
+boundary_of (const std::string & content_type)
 {
   size_t i = 0;
   while (i < content_type.size ()) {
@@ -172,18 +170,16 @@ boundary_of (const std::string &content_type)
     i = semi + 1;
     while (i < content_type.size () && content_type[i] == ' ')
       ++i;
-    if (!iequals_prefix (content_type.data () + i, content_type.size () - i,
-            "boundary="))
+    if (!iequals_prefix (content_type.data () + i, content_type.size () - i, "boundary="))
       continue;
     i += 9;
     if (i < content_type.size () && content_type[i] == '"') {
       size_t close = content_type.find ('"', i + 1);
-      return content_type.substr (i + 1, close == std::string::npos ?
-          std::string::npos : close - i - 1);
+      return content_type.substr (i + 1,
+          close == std::string::npos ? std::string::npos : close - i - 1);
     }
     size_t end = content_type.find_first_of ("; \t", i);
-    return content_type.substr (i, end == std::string::npos ?
-        std::string::npos : end - i);
+    return content_type.substr (i, end == std::string::npos ? std::string::npos : end - i);
   }
   return {};
 }
@@ -191,8 +187,7 @@ boundary_of (const std::string &content_type)
 /* ---- RFC 6455 frames ---------------------------------------------------- */
 
 size_t
-ws_write_header (uint8_t *dst, uint8_t opcode, uint64_t payload_len,
-    const uint8_t *mask)
+ws_write_header (uint8_t *dst, uint8_t opcode, uint64_t payload_len, const uint8_t *mask)
 {
   size_t n = 0;
   dst[n++] = 0x80 | (opcode & 0x0F);
@@ -237,8 +232,8 @@ ws_apply_mask (uint8_t *p, size_t len, const uint8_t mask[4], uint64_t offset)
 }
 
 void
-ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len,
-    const uint8_t mask[4], uint64_t offset)
+ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4],
+    uint64_t offset)
 {
   /* 16-byte vectors (SSE2 on x86-64, NEON on arm64) without intrinsics;
    * the key repeats every 4 bytes, so every block sees the same key. */
@@ -333,7 +328,7 @@ get_le (const uint8_t *src, int bytes)
 }  // namespace
 
 void
-write_tag_segment (uint8_t *dst, const FrameTag &tag)
+write_tag_segment (uint8_t *dst, const FrameTag & tag)
 {
   dst[0] = 0xFF;
   dst[1] = 0xFE;
@@ -357,15 +352,14 @@ find_tag (const uint8_t *head, size_t len, FrameTag *out)
     if (head[pos] != 0xFF)
       return false;
     uint8_t marker = head[pos + 1];
-    if (marker == 0xFF) {       /* fill byte */
+    if (marker == 0xFF) { /* fill byte */
       ++pos;
       continue;
     }
-    if (marker == 0xDA || marker == 0xD9)       /* SOS or EOI: no more */
+    if (marker == 0xDA || marker == 0xD9) /* SOS or EOI: no more */
       return false;
     size_t seg = size_t (head[pos + 2]) << 8 | head[pos + 3];
-    if (marker == 0xFE && seg >= 2 + kTagPayloadLen &&
-        pos + 4 + kTagPayloadLen <= len &&
+    if (marker == 0xFE && seg >= 2 + kTagPayloadLen && pos + 4 + kTagPayloadLen <= len &&
         memcmp (head + pos + 4, kTagMagic, 8) == 0) {
       const uint8_t *p = head + pos + 4;
       out->camera = uint32_t (get_le (p + 8, 4));
@@ -402,7 +396,7 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
   size_t i = 0;
   while (i < n && state_ != State::kError) {
     switch (state_) {
-      case State::kSize:{
+      case State::kSize: {
         uint8_t c = p[i++];
         int d = hex_digit (c);
         if (d >= 0 && size_digits_ < 15) {
@@ -424,7 +418,7 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
           trailer_line_empty_ = true;
         }
         break;
-      case State::kData:{
+      case State::kData: {
         size_t take = size_t (std::min<uint64_t> (size_, n - i));
         sink (ctx, p + i, take);
         i += take;
@@ -433,7 +427,7 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
           state_ = State::kDataEnd;
         break;
       }
-      case State::kDataEnd:{
+      case State::kDataEnd: {
         uint8_t c = p[i++];
         if (c == '\n') {
           state_ = State::kSize;
@@ -443,7 +437,7 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
         }
         break;
       }
-      case State::kTrailer:{
+      case State::kTrailer: {
         uint8_t c = p[i++];
         if (c == '\n') {
           if (trailer_line_empty_)
@@ -467,8 +461,7 @@ ChunkDecoder::feed (const uint8_t *p, size_t n, Sink sink, void *ctx)
 /* ---- multipart/x-mixed-replace ------------------------------------------ */
 
 void
-MultipartReader::reset (const std::string &boundary, OnPart on_part,
-    SizeHint hint)
+MultipartReader::reset (const std::string & boundary, OnPart on_part, SizeHint hint)
 {
   delimiter_ = "\r\n--" + boundary;
   on_part_ = std::move (on_part);
@@ -519,15 +512,13 @@ MultipartReader::feed (const uint8_t *p, size_t n, uint64_t t)
  * broke it. Bytes that turn out not to be the delimiter are part body
  * (@body) or junk. */
 size_t
-MultipartReader::seek_delimiter (const uint8_t *p, size_t n, uint64_t t,
-    bool body)
+MultipartReader::seek_delimiter (const uint8_t *p, size_t n, uint64_t t, bool body)
 {
   size_t i = 0;
   const size_t dlen = delimiter_.size ();
   while (i < n) {
     if (matched_ > 0) {
-      while (i < n && matched_ < dlen &&
-          p[i] == uint8_t (delimiter_[matched_])) {
+      while (i < n && matched_ < dlen && p[i] == uint8_t (delimiter_[matched_])) {
         ++i;
         ++matched_;
       }
@@ -545,8 +536,7 @@ MultipartReader::seek_delimiter (const uint8_t *p, size_t n, uint64_t t,
         return i;
       /* The matched prefix was content after all. */
       if (body)
-        body_bytes (reinterpret_cast<const uint8_t *> (delimiter_.data ()),
-            matched_, t);
+        body_bytes (reinterpret_cast<const uint8_t *> (delimiter_.data ()), matched_, t);
       else if (!phantom_)
         junk_ += matched_;
       phantom_ = false;
@@ -614,8 +604,7 @@ MultipartReader::headers (const uint8_t *p, size_t n)
     line_.pop_back ();
   if (line_.empty ()) {
     begin_part ();
-  } else if (iequals_prefix (line_.data (), line_.size (),
-          "content-length:")) {
+  } else if (iequals_prefix (line_.data (), line_.size (), "content-length:")) {
     char *end = nullptr;
     long long v = strtoll (line_.c_str () + 15, &end, 10);
     if (end != line_.c_str () + 15 && v >= 0)
@@ -666,8 +655,7 @@ MultipartReader::body_bytes (const uint8_t *p, size_t n, uint64_t t)
     size_t c = std::min (n, kPartHeadCap - head_len_);
     memcpy (head_ + head_len_, p, c);
     head_len_ += c;
-    if (head_len_ == kPartHeadCap && hint_ && !hint_tried_ &&
-        state_ == State::kBodyDelimited) {
+    if (head_len_ == kPartHeadCap && hint_ && !hint_tried_ && state_ == State::kBodyDelimited) {
       hint_tried_ = true;
       expected_ = hint_ (head_, head_len_);
     }
@@ -695,8 +683,7 @@ MultipartReader::end_part ()
   info.had_content_length = state_ == State::kBodyLength;
   info.hint_mismatch = skipped_any_ && expected_ > 0 && size_ != expected_;
   /* Small first reads pay off only while parts keep being skippable. */
-  hint_worked_ = info.had_content_length ||
-      (expected_ > 0 && size_ == expected_);
+  hint_worked_ = info.had_content_length || (expected_ > 0 && size_ == expected_);
   info.last_byte_ns = last_ns_;
   /* After a counted part the CRLF before the next boundary follows. */
   if (state_ == State::kBodyLength) {
@@ -715,8 +702,7 @@ MultipartReader::skippable () const
   if (state_ == State::kBodyLength)
     return remaining_ > 2 ? remaining_ - 2 : 0;
   /* A pending partial delimiter match must be resolved by real bytes. */
-  if (state_ == State::kBodyDelimited && expected_ > 0 && matched_ == 0 &&
-      size_ + 2 < expected_)
+  if (state_ == State::kBodyDelimited && expected_ > 0 && matched_ == 0 && size_ + 2 < expected_)
     return expected_ - size_ - 2;
   return 0;
 }

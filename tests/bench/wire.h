@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Wire formats shared by the load generator, its trivial server and its
  * self-test: SHA-1/base64 for the WebSocket handshake, RFC 6455 frame
  * headers, the benchmark tag carried in a JPEG comment segment, an HTTP
@@ -24,16 +25,17 @@ uint64_t now_ns ();
 void sha1 (const void *data, size_t len, uint8_t out[20]);
 std::string base64 (const uint8_t *data, size_t len);
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 section 4.2.2). */
-std::string ws_accept_for (const std::string &key);
+std::string ws_accept_for (const std::string & key);
 
 /* Value of header @name (case-insensitive) in an HTTP head, trimmed; empty
  * if absent. */
-std::string header_value (const std::string &head, const char *name);
+std::string header_value (const std::string & head, const char *name);
 bool iequals_prefix (const char *s, size_t n, const char *prefix);
 
 /* ---- RFC 6455 frames ---------------------------------------------------- */
 
-enum WsOpcode : uint8_t {
+enum WsOpcode : uint8_t
+{
   kWsContinuation = 0x0,
   kWsText = 0x1,
   kWsBinary = 0x2,
@@ -45,18 +47,16 @@ enum WsOpcode : uint8_t {
 /* Writes a FIN frame header for @payload_len bytes into @dst (at most 14
  * bytes) and returns its length; @mask != nullptr adds the mask bit and
  * the 4 masking-key bytes (clients must mask, servers must not). */
-size_t ws_write_header (uint8_t *dst, uint8_t opcode, uint64_t payload_len,
-    const uint8_t *mask);
+size_t ws_write_header (uint8_t *dst, uint8_t opcode, uint64_t payload_len, const uint8_t *mask);
 /* XORs @len bytes at @p with @mask, the key aligned on payload offset
  * @offset. */
-void ws_apply_mask (uint8_t *p, size_t len, const uint8_t mask[4],
-    uint64_t offset = 0);
+void ws_apply_mask (uint8_t *p, size_t len, const uint8_t mask[4], uint64_t offset = 0);
 
 /* Copies @len bytes from @src to @dst masking them on the way, the key
  * aligned on payload offset @offset: one pass over the frame instead of a
  * copy and a second pass. */
-void ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len,
-    const uint8_t mask[4], uint64_t offset = 0);
+void ws_copy_masked (uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4],
+    uint64_t offset = 0);
 
 struct WsFrameHeader
 {
@@ -90,7 +90,7 @@ struct FrameTag
 constexpr size_t kTagPayloadLen = 32;
 constexpr size_t kTagSegmentLen = 4 + kTagPayloadLen;
 
-void write_tag_segment (uint8_t *dst, const FrameTag &tag);
+void write_tag_segment (uint8_t *dst, const FrameTag & tag);
 /* Walks the marker segments between SOI and SOS in @head looking for the
  * tag. */
 bool find_tag (const uint8_t *head, size_t len, FrameTag *out);
@@ -109,8 +109,16 @@ public:
   bool failed () const { return state_ == State::kError; }
 
 private:
-  enum class State { kSize, kExtension, kData, kDataEnd, kTrailer, kDone,
-    kError };
+  enum class State
+  {
+    kSize,
+    kExtension,
+    kData,
+    kDataEnd,
+    kTrailer,
+    kDone,
+    kError
+  };
   State state_ = State::kSize;
   uint64_t size_ = 0;
   int size_digits_ = 0;
@@ -151,8 +159,7 @@ public:
    * 0. */
   using SizeHint = std::function<uint64_t (const uint8_t *head, size_t len)>;
 
-  void reset (const std::string &boundary, OnPart on_part,
-      SizeHint hint = nullptr);
+  void reset (const std::string & boundary, OnPart on_part, SizeHint hint = nullptr);
   void feed (const uint8_t *p, size_t n, uint64_t t);
 
   /* Bytes of the current part the caller may discard unread (recv with
@@ -170,14 +177,19 @@ public:
   /* Bytes outside parts that were not boundaries or headers. */
   uint64_t junk_bytes () const { return junk_; }
   /* Where the current part is, for tests. */
-  bool in_part () const
-  {
-    return state_ == State::kBodyLength || state_ == State::kBodyDelimited;
-  }
+  bool in_part () const { return state_ == State::kBodyLength || state_ == State::kBodyDelimited; }
 
 private:
-  enum class State { kSeek, kAfterBoundary, kHeaders, kBodyLength,
-    kBodyDelimited, kEnd, kError };
+  enum class State
+  {
+    kSeek,
+    kAfterBoundary,
+    kHeaders,
+    kBodyLength,
+    kBodyDelimited,
+    kEnd,
+    kError
+  };
 
   size_t seek_delimiter (const uint8_t *p, size_t n, uint64_t t, bool body);
   size_t after_boundary (const uint8_t *p, size_t n);
@@ -213,6 +225,6 @@ private:
 };
 
 /* Boundary parameter of a multipart Content-Type value; empty if none. */
-std::string boundary_of (const std::string &content_type);
+std::string boundary_of (const std::string & content_type);
 
 }  // namespace bench

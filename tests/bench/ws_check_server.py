@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A reference WebSocket server that checks the load generator's cameras.
 
 Debian's python3-websockets implements RFC 6455 strictly on the server

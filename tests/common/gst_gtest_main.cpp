@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GoogleTest main for camrelay suites: GStreamer is initialised once, before any test. */
 #include <gst/gst.h>
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "netclient.h"
 
 #include <arpa/inet.h>
@@ -58,7 +59,7 @@ send_all (int fd, const void *data, gsize len)
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      return false;             /* the server may legitimately have hung up */
+      return false; /* the server may legitimately have hung up */
     p += n;
     len -= n;
   }
@@ -68,7 +69,7 @@ send_all (int fd, const void *data, gsize len)
 std::string
 lower (std::string s)
 {
-  for (auto &c : s)
+  for (auto & c : s)
     c = g_ascii_tolower (c);
   return s;
 }
@@ -79,7 +80,7 @@ find (const Bytes & buf, const std::string & needle, gsize from = 0)
   if (buf.size () < needle.size () || from > buf.size () - needle.size ())
     return -1;
   auto it = std::search (buf.begin () + from, buf.end (), needle.begin (), needle.end ());
-  return it == buf.end ()? -1 : it - buf.begin ();
+  return it == buf.end () ? -1 : it - buf.begin ();
 }
 
 bool
@@ -101,8 +102,8 @@ parse_header_lines (const std::string & block, std::map<std::string, std::string
     gsize colon = line.find (':');
     if (colon != std::string::npos) {
       gsize start = line.find_first_not_of (" \t", colon + 1);
-      headers[lower (line.substr (0, colon))] = start == std::string::npos ? "" :
-          line.substr (start);
+      headers[lower (line.substr (0, colon))] =
+          start == std::string::npos ? "" : line.substr (start);
     }
     pos = end + 2;
   }
@@ -154,7 +155,7 @@ connect_loopback (guint port, int rcvbuf)
     return -1;
   if (rcvbuf > 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf));
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_port = htons (port);
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -171,7 +172,7 @@ guint
 free_port ()
 {
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   socklen_t len = sizeof (sa);
@@ -187,7 +188,7 @@ std::string
 HttpResponse::header (const std::string & name) const
 {
   auto it = headers.find (lower (name));
-  return it == headers.end ()? "" : it->second;
+  return it == headers.end () ? "" : it->second;
 }
 
 HttpResponse
@@ -207,7 +208,7 @@ http_request (guint port, const std::string & method, const std::string & path,
   if (read_head (fd, buf, head, deadline)) {
     resp.status = parse_head (head, resp.headers);
     std::string cl = resp.header ("content-length");
-    gsize want = cl.empty ()? G_MAXSIZE : g_ascii_strtoull (cl.c_str (), nullptr, 10);
+    gsize want = cl.empty () ? G_MAXSIZE : g_ascii_strtoull (cl.c_str (), nullptr, 10);
     if (method == "HEAD")
       want = 0;
     bool eof = false;
@@ -254,7 +255,7 @@ std::string
 MjpegReader::header (const std::string & name) const
 {
   auto it = headers_.find (lower (name));
-  return it == headers_.end ()? "" : it->second;
+  return it == headers_.end () ? "" : it->second;
 }
 
 bool
@@ -290,7 +291,7 @@ MjpegReader::next_part (Bytes & body, int timeout_ms)
     buf_.erase (buf_.begin (), buf_.begin () + skip);
     if (buf_.size () >= open.size () + 2) {
       if (!starts_with (buf_, 0, open))
-        return false;           /* not a part */
+        return false; /* not a part */
       if (starts_with (buf_, open.size (), "--")) {
         ended_ = true;
         return false;
@@ -343,8 +344,7 @@ MjpegReader::wait_closed (int timeout_ms)
 /* ---------------------------------------------------------------------------------------------- */
 
 Bytes
-ws_client_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin, bool masked,
-    guint8 rsv)
+ws_client_frame (guint8 opcode, const guint8 *payload, gsize len, bool fin, bool masked, guint8 rsv)
 {
   Bytes f;
   f.push_back ((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f));
@@ -363,7 +363,7 @@ ws_client_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin, boo
   guint8 mask[4] = { 0, 0, 0, 0 };
   if (masked) {
     /* g_random_int: senders run on several threads at once. */
-    for (auto &m : mask)
+    for (auto & m : mask)
       m = static_cast<guint8> (g_random_int ());
     f.insert (f.end (), mask, mask + 4);
   }
@@ -379,7 +379,7 @@ WsClient::WsClient (guint port, const std::string & path, const std::string & ex
 {
   fd_ = connect_loopback (port);
   guint8 nonce[16];
-  for (auto &b : nonce)
+  for (auto & b : nonce)
     b = static_cast<guint8> (g_random_int ());
   g_autofree gchar *key = g_base64_encode (nonce, sizeof (nonce));
   std::string req = "GET " + path + " HTTP/1.1\r\n" + host_line (port) +
@@ -401,7 +401,7 @@ WsClient::~WsClient ()
 std::string
 WsClient::local_address () const
 {
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   socklen_t len = sizeof (sa);
   if (fd_ < 0 || getsockname (fd_, reinterpret_cast<struct sockaddr *> (&sa), &len) != 0)
     return "";
@@ -411,7 +411,7 @@ WsClient::local_address () const
 }
 
 bool
-WsClient::send_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin, bool masked,
+WsClient::send_frame (guint8 opcode, const guint8 *payload, gsize len, bool fin, bool masked,
     guint8 rsv)
 {
   if (status_ != 101)
@@ -421,7 +421,7 @@ WsClient::send_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin
 }
 
 bool
-WsClient::send_raw (const guint8 * data, gsize len)
+WsClient::send_raw (const guint8 *data, gsize len)
 {
   return send_all (fd_, data, len);
 }
@@ -467,7 +467,7 @@ WsClient::read_frame (Frame & frame, int timeout_ms)
 }
 
 int
-WsClient::wait_close (std::string * reason, int timeout_ms)
+WsClient::wait_close (std::string *reason, int timeout_ms)
 {
   gint64 deadline = deadline_after (timeout_ms);
   Frame f;

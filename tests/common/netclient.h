@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Network clients for tests: plain blocking sockets on 127.0.0.1 with deadlines, so that a test can
  * send exactly the bytes it means (broken ones included) and read exactly what the server wrote. */
 #pragma once
@@ -21,8 +22,8 @@ guint free_port ();
 
 struct HttpResponse
 {
-  int status = 0;                               /* 0: no answer (refused, timed out) */
-  std::map<std::string, std::string> headers;   /* lower-case names */
+  int status = 0;                             /* 0: no answer (refused, timed out) */
+  std::map<std::string, std::string> headers; /* lower-case names */
   Bytes body;
   std::string header (const std::string & name) const;
   std::string text () const { return std::string (body.begin (), body.end ()); }
@@ -105,7 +106,7 @@ public:
 
   /* One frame (masked unless @masked is false); false if the connection is not upgraded or the
    * server has hung up. */
-  bool send_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin = true,
+  bool send_frame (guint8 opcode, const guint8 *payload, gsize len, bool fin = true,
       bool masked = true, guint8 rsv = 0);
   bool send_binary (const Bytes & data) { return send_frame (2, data.data (), data.size ()); }
   bool send_text (const std::string & text)
@@ -113,7 +114,7 @@ public:
     return send_frame (1, reinterpret_cast<const guint8 *> (text.data ()), text.size ());
   }
   /* Raw bytes on the socket, e.g. half a frame, whatever the handshake's outcome. */
-  bool send_raw (const guint8 * data, gsize len);
+  bool send_raw (const guint8 *data, gsize len);
   bool send_raw (const Bytes & data) { return send_raw (data.data (), data.size ()); }
 
   struct Frame
@@ -125,7 +126,7 @@ public:
   bool read_frame (Frame & frame, int timeout_ms = 5000);
   /* Reads frames until a close frame; returns its code (1005 if it has none), 0 if the TCP
    * connection ended without one, -1 on timeout. @reason receives the close reason. */
-  int wait_close (std::string * reason = nullptr, int timeout_ms = 5000);
+  int wait_close (std::string *reason = nullptr, int timeout_ms = 5000);
   /* Sends a close frame with @code. */
   void close (guint16 code = 1000);
   /* The whole closing handshake: a close frame (1000), the server's answer (up to 2 s), then the
@@ -144,7 +145,7 @@ private:
 };
 
 /* A client frame as WsClient sends it, for tests that cut, concatenate or parse frames. */
-Bytes ws_client_frame (guint8 opcode, const guint8 * payload, gsize len, bool fin = true,
+Bytes ws_client_frame (guint8 opcode, const guint8 *payload, gsize len, bool fin = true,
     bool masked = true, guint8 rsv = 0);
 
 }  // namespace crtest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "subprocess.h"
 
 #include <glib/gstdio.h>
@@ -16,8 +17,7 @@ extern char **environ;
 
 namespace crtest {
 
-Process::Process (const std::vector<std::string> & argv, const Env & env,
-    const std::string & cwd)
+Process::Process (const std::vector<std::string> & argv, const Env & env, const std::string & cwd)
 {
   /* Everything the child needs is prepared before fork(): after it, only exec-safe calls. */
   Env vars;
@@ -26,17 +26,17 @@ Process::Process (const std::vector<std::string> & argv, const Env & env,
     if (eq)
       vars[std::string (*e, eq - *e)] = eq + 1;
   }
-  for (const auto &[k, v] : env)
+  for (const auto & [k, v] : env)
     vars[k] = v;
   std::vector<std::string> env_strings;
-  for (const auto &[k, v] : vars)
+  for (const auto & [k, v] : vars)
     env_strings.push_back (k + "=" + v);
   std::vector<char *> envp, args;
-  for (auto &s : env_strings)
+  for (auto & s : env_strings)
     envp.push_back (&s[0]);
   envp.push_back (nullptr);
   std::vector<std::string> argv_copy = argv;
-  for (auto &a : argv_copy)
+  for (auto & a : argv_copy)
     args.push_back (&a[0]);
   args.push_back (nullptr);
 
@@ -118,9 +118,9 @@ bool
 Process::wait_for_output (const std::string & needle, int timeout_ms)
 {
   std::unique_lock<std::mutex> lock (mutex_);
-  return cond_.wait_for (lock, std::chrono::milliseconds (timeout_ms),[&] {
-        return output_.find (needle) != std::string::npos || eof_;
-      }) && output_.find (needle) != std::string::npos;
+  return cond_.wait_for (lock, std::chrono::milliseconds (timeout_ms),
+             [&] { return output_.find (needle) != std::string::npos || eof_; }) &&
+      output_.find (needle) != std::string::npos;
 }
 
 void
@@ -179,7 +179,7 @@ Process::kill ()
     {
       /* Collect what is still in the pipe, without waiting on descendants that escaped. */
       std::unique_lock<std::mutex> lock (mutex_);
-      cond_.wait_for (lock, std::chrono::milliseconds (500),[this] { return eof_; });
+      cond_.wait_for (lock, std::chrono::milliseconds (500), [this] { return eof_; });
       eof_ = true;
     }
     reader_.join ();

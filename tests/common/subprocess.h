@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Child processes and files for tests.
  *
  * Every child runs in its own process group and is killed with it when its handle goes (or when
- * the test binary dies), so a failing test leaves nothing behind. Waits are bounded by deadlines. */
+ * the test binary dies), so a failing test leaves nothing behind. Waits are bounded by deadlines.
+ */
 #pragma once
 
 #include <glib.h>
@@ -63,13 +65,13 @@ private:
 
 struct RunResult
 {
-  int code = -1;         /* -1: timed out (the process group was killed) */
+  int code = -1; /* -1: timed out (the process group was killed) */
   std::string output;
 };
 
 /* Runs a command to completion. */
-RunResult run (const std::vector<std::string> & argv, int timeout_ms = 60000,
-    const Env & env = {}, const std::string & cwd = "");
+RunResult run (const std::vector<std::string> & argv, int timeout_ms = 60000, const Env & env = {},
+    const std::string & cwd = "");
 
 /* The environment for a child that is not ours but loads our plugin (gst-launch-1.0 running
  * camrelay elements): in a sanitizer build, tests/meson.build names the sanitizer runtime in

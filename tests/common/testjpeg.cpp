@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "testjpeg.h"
 
 #include <gst/app/gstappsink.h>
@@ -17,7 +18,7 @@ namespace {
 /* Runs @desc (ending in "appsink name=out") until end of stream, @max buffers or a 20-second
  * silence; returns the buffers' bytes and the caps of the first. */
 std::vector<std::vector<guint8>>
-pull_all (const std::string & desc, guint max, GstCaps ** caps = nullptr)
+pull_all (const std::string & desc, guint max, GstCaps **caps = nullptr)
 {
   std::vector<std::vector<guint8>> out;
   g_autoptr (GError) error = nullptr;
@@ -46,12 +47,12 @@ pull_all (const std::string & desc, guint max, GstCaps ** caps = nullptr)
 std::vector<std::vector<guint8>>
 make_jpegs (int count, const JpegSpec & spec)
 {
-  g_autofree gchar *desc = g_strdup_printf (
-      "videotestsrc pattern=%s foreground-color=0x%08x num-buffers=%d ! "
-      "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
-      "jpegenc quality=%d ! appsink name=out sync=false",
-      spec.pattern.c_str (), 0xff000000u | spec.colour, count, spec.format.c_str (),
-      spec.width, spec.height, spec.quality);
+  g_autofree gchar *desc =
+      g_strdup_printf ("videotestsrc pattern=%s foreground-color=0x%08x num-buffers=%d ! "
+                       "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
+                       "jpegenc quality=%d ! appsink name=out sync=false",
+          spec.pattern.c_str (), 0xff000000u | spec.colour, count, spec.format.c_str (), spec.width,
+          spec.height, spec.quality);
   auto frames = pull_all (desc, count);
   if ((int) frames.size () != count) {
     fprintf (stderr, "make_jpegs: %s: wanted %d frames, got %zu\n", desc, count, frames.size ());
@@ -79,7 +80,7 @@ buffer_from (const std::vector<guint8> & bytes)
 }
 
 std::vector<guint8>
-bytes_of (GstBuffer * buf)
+bytes_of (GstBuffer *buf)
 {
   std::vector<guint8> out (gst_buffer_get_size (buf));
   gst_buffer_extract (buf, 0, out.data (), out.size ());
@@ -97,8 +98,8 @@ jpeg_dimensions (const std::vector<guint8> & j, int *width, int *height)
       return false;
     guint8 marker = j[pos + 1];
     gsize len = (j[pos + 2] << 8) | j[pos + 3];
-    bool sof = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-        marker != 0xcc;
+    bool sof =
+        marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
     if (sof && pos + 9 <= j.size ()) {
       *height = (j[pos + 5] << 8) | j[pos + 6];
       *width = (j[pos + 7] << 8) | j[pos + 8];
@@ -113,7 +114,8 @@ bool
 decode_rgb (const std::string & path, std::vector<guint8> & rgb, int *width, int *height)
 {
   g_autofree gchar *quoted = g_strescape (path.c_str (), nullptr);
-  std::string desc = std::string ("filesrc location=\"") + quoted + "\" ! decodebin ! "
+  std::string desc = std::string ("filesrc location=\"") + quoted +
+      "\" ! decodebin ! "
       "videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false";
   GstCaps *caps = nullptr;
   auto raw = pull_all (desc, 1, &caps);
@@ -128,8 +130,8 @@ decode_rgb (const std::string & path, std::vector<guint8> & rgb, int *width, int
     return false;
   rgb.clear ();
   for (int y = 0; y < *height; y++)
-    rgb.insert (rgb.end (), raw[0].begin () + y * stride, raw[0].begin () + y * stride +
-        *width * 3);
+    rgb.insert (rgb.end (), raw[0].begin () + y * stride,
+        raw[0].begin () + y * stride + *width * 3);
   return true;
 }
 
@@ -160,14 +162,13 @@ trap_warning (j_common_ptr cinfo, int level)
 
 void
 quiet (j_common_ptr)
-{
-}
+{}
 
 /* Writes @pixels (packed, @components per pixel) as a JPEG; false on a libjpeg error. Nothing
  * with a destructor lives here: longjmp would skip it. */
 bool
-compress (const LibjpegSpec & spec, const guint8 * pixels, const guint8 * icc,
-    unsigned char **out, unsigned long *out_size)
+compress (const LibjpegSpec & spec, const guint8 *pixels, const guint8 *icc, unsigned char **out,
+    unsigned long *out_size)
 {
   jpeg_compress_struct cinfo;
   ErrorTrap trap;
@@ -200,8 +201,38 @@ compress (const LibjpegSpec & spec, const guint8 * pixels, const guint8 * icc,
   if (spec.exif) {
     /* "Exif\0\0", a little-endian TIFF header, one IFD: Orientation = 1 (top left). */
     static const JOCTET exif[] = {
-      'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2a, 0, 8, 0, 0, 0,
-      1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+      'E',
+      'x',
+      'i',
+      'f',
+      0,
+      0,
+      'I',
+      'I',
+      0x2a,
+      0,
+      8,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0x12,
+      0x01,
+      3,
+      0,
+      1,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
     };
     jpeg_write_marker (&cinfo, JPEG_APP0 + 1, exif, sizeof (exif));
   }
@@ -217,7 +248,7 @@ compress (const LibjpegSpec & spec, const guint8 * pixels, const guint8 * icc,
 }
 
 bool
-decompress (const std::vector<guint8> & jpeg, guint8 ** pixels, int *width, int *height,
+decompress (const std::vector<guint8> & jpeg, guint8 **pixels, int *width, int *height,
     int *components, char *error, gsize error_size)
 {
   jpeg_decompress_struct cinfo;
@@ -265,8 +296,9 @@ encode_libjpeg (const LibjpegSpec & spec)
   for (int y = 0; y < spec.height; y++) {
     for (int x = 0; x < spec.width; x++) {
       for (int c = 0; c < spec.components; c++) {
-        int v = (x * 255 / MAX (spec.width - 1, 1) + y * (c + 1) * 97 / MAX (spec.height, 1) +
-            c * 60) % 256;
+        int v =
+            (x * 255 / MAX (spec.width - 1, 1) + y * (c + 1) * 97 / MAX (spec.height, 1) + c * 60) %
+            256;
         if (spec.noise)
           v += g_rand_int_range (rand, -spec.noise, spec.noise + 1);
         pixels[(gsize (y) * spec.width + x) * spec.components + c] = CLAMP (v, 0, 255);
@@ -274,7 +306,7 @@ encode_libjpeg (const LibjpegSpec & spec)
     }
   }
   std::vector<guint8> icc (spec.icc_size);
-  for (auto &b : icc)
+  for (auto & b : icc)
     b = g_rand_int_range (rand, 0, 256);
 
   unsigned char *out = nullptr;

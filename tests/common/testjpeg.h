@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Real pictures for tests: JPEGs encoded by GStreamer's own jpegenc, and decoding for checks. */
 #pragma once
 
@@ -33,7 +34,7 @@ std::vector<guint8> make_solid_jpeg (guint32 rgb, int width = 640, int height = 
 GstBuffer *buffer_from (const std::vector<guint8> & bytes);
 
 /* The bytes of @buf, for comparisons. */
-std::vector<guint8> bytes_of (GstBuffer * buf);
+std::vector<guint8> bytes_of (GstBuffer *buf);
 
 /* Width and height from the frame's SOF segment; false if there is none. */
 bool jpeg_dimensions (const std::vector<guint8> & jpeg, int *width, int *height);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bounded waits for tests: poll a condition until it holds or a deadline passes. */
 #pragma once
 
@@ -6,7 +7,8 @@
 namespace crtest {
 
 /* Polls @done every 20 ms until it holds (true) or @timeout_ms pass (false). */
-template <typename F> bool
+template<typename F>
+bool
 wait_until (F done, int timeout_ms = 15000)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
@@ -20,8 +22,9 @@ wait_until (F done, int timeout_ms = 15000)
 
 /* Runs @context (a client's private main context) until @done holds (true) or @timeout_ms pass
  * (false). */
-template <typename F> bool
-iterate_until (GMainContext * context, F done, int timeout_ms = 5000)
+template<typename F>
+bool
+iterate_until (GMainContext *context, F done, int timeout_ms = 5000)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
   while (!done ()) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers for the camrelay program's end-to-end suites. */
 #include "e2e.h"
 
@@ -28,11 +29,9 @@ with_log_defaults (Env env)
   return env;
 }
 
-Camrelay::Camrelay (const std::vector<std::string> & args, const Env & env,
-    const std::string & cwd)
+Camrelay::Camrelay (const std::vector<std::string> & args, const Env & env, const std::string & cwd)
   : Process (prepend (program_path (), args), with_log_defaults (env), cwd)
-{
-}
+{}
 
 bool
 Camrelay::started (int timeout_ms)
@@ -56,7 +55,7 @@ Relay::start (const std::string & config, const std::vector<std::string> & extra
   conf = dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n" + config);
   std::vector<std::string> args{ "--config", conf, "--port", "0" };
   args.insert (args.end (), extra.begin (), extra.end ());
-  proc = std::make_unique<Camrelay> (args, Env{ }, dir.path ());
+  proc = std::make_unique<Camrelay> (args, Env{}, dir.path ());
   if (!proc->started ())
     return false;
   port = proc->port ();
@@ -105,7 +104,7 @@ Json::camera (const std::string & name) const
 }
 
 std::string
-str_member (JsonObject * o, const char *name)
+str_member (JsonObject *o, const char *name)
 {
   if (!o || !json_object_has_member (o, name) || json_object_get_null_member (o, name))
     return "(null)";
@@ -113,7 +112,7 @@ str_member (JsonObject * o, const char *name)
 }
 
 gint64
-int_member (JsonObject * o, const char *name)
+int_member (JsonObject *o, const char *name)
 {
   return o && json_object_has_member (o, name) ? json_object_get_int_member (o, name) : -1;
 }
@@ -130,8 +129,7 @@ camera_int (const Relay & relay, const char *camera, const char *field)
 Sender::Sender (WsClient & cam, std::vector<Bytes> frames, double fps, int count)
   : cam_ (cam), frames_ (std::move (frames)), fps_ (fps), count_ (count),
     thread_ ([this] { run (); })
-{
-}
+{}
 
 void
 Sender::stop ()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers for the camrelay program's end-to-end suites (the shared ones are in tests/common): the
  * real binary started with a config in a temporary directory, its /status read as JSON, and a
  * camera that sends at a steady pace from its own thread. */
@@ -67,9 +68,9 @@ private:
 };
 
 /* A string member; "(null)" if @o is null or the member is missing or null. */
-std::string str_member (JsonObject * o, const char *name);
+std::string str_member (JsonObject *o, const char *name);
 /* An integer member; -1 if @o is null or the member is missing. */
-gint64 int_member (JsonObject * o, const char *name);
+gint64 int_member (JsonObject *o, const char *name);
 /* The integer @field of @camera in the relay's /status; -1 if missing. */
 gint64 camera_int (const Relay & relay, const char *camera, const char *field);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay's command line and configuration checks, run through the real binary. */
 #include "e2e.h"
 #include "testjpeg.h"
@@ -43,8 +44,8 @@ expect_refused (const TempDir & dir, const std::string & conf, const std::string
     RunResult r = camrelay (args, dir.path ());
     EXPECT_EQ (r.code, 2) << what << (check ? " (--check)" : "") << ":\n" << r.output;
     std::string line = "camrelay: " + conf + ": " + expected;
-    EXPECT_NE (r.output.find (line), std::string::npos) << what << ": expected\n  " << line <<
-        "\nin\n  " << r.output;
+    EXPECT_NE (r.output.find (line), std::string::npos)
+        << what << ": expected\n  " << line << "\nin\n  " << r.output;
     EXPECT_EQ (r.output.find ("listening on"), std::string::npos) << r.output;
   }
 }
@@ -70,9 +71,9 @@ TEST (Cli, HelpListsTheOptions)
 
 TEST (Cli, BadCommandLinesExitWithTwo)
 {
-  for (const auto &args : std::vector<std::vector<std::string>>{
-          { "--no-such-option" }, { "--port", "70000" }, { "--port", "ten" }, { "stray" },
-          { "--config", "/nonexistent/camrelay.conf", "--check" } }) {
+  for (const auto & args : std::vector<std::vector<std::string>>{ { "--no-such-option" },
+           { "--port", "70000" }, { "--port", "ten" }, { "stray" },
+           { "--config", "/nonexistent/camrelay.conf", "--check" } }) {
     RunResult r = camrelay (args);
     EXPECT_EQ (r.code, 2) << args[0] << ": " << r.output;
     EXPECT_NE (r.output.find ("camrelay: "), std::string::npos) << r.output;
@@ -88,7 +89,9 @@ TEST (Cli, DefaultIsTheLegacyContract)
   RunResult check = camrelay ({ "--check" }, dir.path ());
   ASSERT_EQ (check.code, 0) << check.output;
   EXPECT_NE (check.output.find ("built-in default: configuration OK, 1 camera on 0.0.0.0 port "
-          "3001"), std::string::npos) << check.output;
+                                "3001"),
+      std::string::npos)
+      << check.output;
   EXPECT_NE (check.output.find ("ingest /ws /, stream /,"), std::string::npos) << check.output;
 
   RunResult print = camrelay ({ "--print-pipeline" }, dir.path ());
@@ -109,27 +112,30 @@ TEST (Cli, DefaultWithoutPlaceholderIsRefused)
     GTEST_SKIP () << "an installed placeholder exists in " CAMRELAY_DATADIR;
   EXPECT_EQ (r.code, 2) << r.output;
   EXPECT_NE (r.output.find ("built-in default: [camera default] placeholder: cannot find "
-          "placeholder.jpg"), std::string::npos) << r.output;
+                            "placeholder.jpg"),
+      std::string::npos)
+      << r.output;
 }
 
 /* As the README runs them: from the source tree, where placeholder.jpg is. */
 TEST (Cli, ShippedConfigsPassCheck)
 {
   std::string root = source_path ("");
-  for (const char *name : { "configs/default.conf", "configs/three-cameras.conf",
-          "configs/home.conf" }) {
+  for (const char *name :
+      { "configs/default.conf", "configs/three-cameras.conf", "configs/home.conf" }) {
     std::string file = source_path (name);
     RunResult r = camrelay ({ "--config", file, "--check" }, root);
     EXPECT_EQ (r.code, 0) << name << ":\n" << r.output;
     EXPECT_NE (r.output.find (file + ": configuration OK"), std::string::npos) << r.output;
   }
-  RunResult three = camrelay ({ "--config", source_path ("configs/three-cameras.conf"),
-          "--print-pipeline" }, root);
+  RunResult three =
+      camrelay ({ "--config", source_path ("configs/three-cameras.conf"), "--print-pipeline" },
+          root);
   ASSERT_EQ (three.code, 0);
   EXPECT_EQ (std::count (three.output.begin (), three.output.end (), '\n'), 3) << three.output;
   for (const char *part : { "paths=/ws/front", "path=/stream/front",
-          "snapshot-path=/snapshot/front.jpg", "paths=/ws/garden", "timeout=15000000000",
-          "paths=/ ", "path=/stream/garage", "max-viewers=20" })
+           "snapshot-path=/snapshot/front.jpg", "paths=/ws/garden", "timeout=15000000000",
+           "paths=/ ", "path=/stream/garage", "max-viewers=20" })
     EXPECT_NE (three.output.find (part), std::string::npos) << part << " in\n" << three.output;
 }
 
@@ -158,7 +164,7 @@ TEST (Cli, PrintedPipelineQuotesForTheShell)
   g_auto (GStrv) argv = nullptr;
   ASSERT_TRUE (g_shell_parse_argv (line.c_str (), &argc, &argv, nullptr)) << line;
   std::vector<std::string> args (argv, argv + argc);
-  auto has = [&](const std::string & a) {
+  auto has = [&] (const std::string & a) {
     return std::find (args.begin (), args.end (), a) != args.end ();
   };
   EXPECT_TRUE (has ("placeholder=\"" + dir.file ("pictures dir/offline's.jpg") + "\"")) << line;
@@ -169,10 +175,11 @@ struct BadConfig
 {
   const char *what;
   const char *text;
-  const char *expected;   /* after "FILE: " */
+  const char *expected; /* after "FILE: " */
 };
 
-class ConfigErrors : public::testing::TestWithParam<BadConfig> { };
+class ConfigErrors : public ::testing::TestWithParam<BadConfig>
+{};
 
 TEST_P (ConfigErrors, RefusedWithFileSectionAndKey)
 {
@@ -182,11 +189,10 @@ TEST_P (ConfigErrors, RefusedWithFileSectionAndKey)
   expect_refused (dir, conf, c.expected, c.what);
 }
 
-INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors, ::testing::Values (
-        BadConfig{ "unknown camera key", "[camera a]\nstream = /x\n",
-            "[camera a] stream: unknown key" },
-        BadConfig{ "unknown server key", "[server]\nlisten = 1\n",
-            "[server] listen: unknown key" },
+INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors,
+    ::testing::Values (BadConfig{ "unknown camera key", "[camera a]\nstream = /x\n",
+                           "[camera a] stream: unknown key" },
+        BadConfig{ "unknown server key", "[server]\nlisten = 1\n", "[server] listen: unknown key" },
         BadConfig{ "unknown section", "[cameras a]\n", "[cameras a] unknown section" },
         BadConfig{ "bad camera name", "[camera front door]\n", "[camera front door] camera names" },
         BadConfig{ "bad timeout", "[camera a]\ntimeout = soon\n",
@@ -205,12 +211,14 @@ INSTANTIATE_TEST_SUITE_P (Cli, ConfigErrors, ::testing::Values (
             "[camera a] stream-path: \"stream\" must start with /" },
         BadConfig{ "min above max", "[camera a]\nmin-size = 100\nmax-size = 50\n",
             "[camera a] min-size: is larger than max-size" },
-        BadConfig{ "same stream path", "[camera a]\nstream-path = /live\n"
+        BadConfig{ "same stream path",
+            "[camera a]\nstream-path = /live\n"
             "[camera b]\nstream-path = /live\n",
             "[camera b] stream-path: /live is already used by [camera a] stream-path" },
         BadConfig{ "snapshot on a stream", "[camera a]\n[camera b]\nsnapshot-path = /stream/a\n",
             "[camera b] snapshot-path: /stream/a is already used by [camera a] stream-path" },
-        BadConfig{ "same ingest path", "[camera a]\ningest-paths = /\n"
+        BadConfig{ "same ingest path",
+            "[camera a]\ningest-paths = /\n"
             "[camera b]\ningest-paths = /ws/b, /\n",
             "[camera b] ingest-paths: / is already used by [camera a] ingest-paths" },
         BadConfig{ "derived path taken", "[camera a]\nstream-path = /stream/b\n[camera b]\n",
@@ -247,7 +255,8 @@ struct BrokenPlaceholder
   const char *reason;
 };
 
-class BrokenPlaceholders : public::testing::TestWithParam<BrokenPlaceholder> { };
+class BrokenPlaceholders : public ::testing::TestWithParam<BrokenPlaceholder>
+{};
 
 TEST_P (BrokenPlaceholders, RefusedWithTheValidatorsReason)
 {
@@ -255,32 +264,105 @@ TEST_P (BrokenPlaceholders, RefusedWithTheValidatorsReason)
   TempDir dir;
   dir.write ("offline.jpg", p.contents ());
   std::string conf = write_config (dir, "[camera a]\nplaceholder = offline.jpg\n");
-  expect_refused (dir, conf, "[camera a] placeholder: " + dir.file ("offline.jpg") +
-      " is not a usable JPEG: " + p.reason + " (", p.what);
+  expect_refused (dir, conf,
+      "[camera a] placeholder: " + dir.file ("offline.jpg") + " is not a usable JPEG: " + p.reason +
+          " (",
+      p.what);
 }
 
-INSTANTIATE_TEST_SUITE_P (Cli, BrokenPlaceholders, ::testing::Values (
-        BrokenPlaceholder{ "truncated JPEG", [] {
-            std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
-            jpeg.resize (jpeg.size () / 2);
-            return jpeg;
-          }, "truncated" },
-        BrokenPlaceholder{ "PNG named .jpg", [] {
-            /* A 1x1 PNG, as any image editor would write it. */
-            static const guint8 png[] = {
-              0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
-              0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
-              0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
-              0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x56, 0xc7,
-              0x2f, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-            };
-            return std::vector<guint8> (png, png + sizeof (png));
-          }, "not-jpeg" },
-        BrokenPlaceholder{ "JPEG with its end cut off by a few bytes", [] {
-            std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
-            jpeg.resize (jpeg.size () - 3);
-            return jpeg;
-          }, "truncated" }));
+INSTANTIATE_TEST_SUITE_P (Cli, BrokenPlaceholders,
+    ::testing::Values (BrokenPlaceholder{ "truncated JPEG",
+                           [] {
+                             std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
+                             jpeg.resize (jpeg.size () / 2);
+                             return jpeg;
+                           },
+                           "truncated" },
+        BrokenPlaceholder{ "PNG named .jpg",
+            [] {
+              /* A 1x1 PNG, as any image editor would write it. */
+              static const guint8 png[] = {
+                0x89,
+                0x50,
+                0x4e,
+                0x47,
+                0x0d,
+                0x0a,
+                0x1a,
+                0x0a,
+                0x00,
+                0x00,
+                0x00,
+                0x0d,
+                0x49,
+                0x48,
+                0x44,
+                0x52,
+                0x00,
+                0x00,
+                0x00,
+                0x01,
+                0x00,
+                0x00,
+                0x00,
+                0x01,
+                0x08,
+                0x06,
+                0x00,
+                0x00,
+                0x00,
+                0x1f,
+                0x15,
+                0xc4,
+                0x89,
+                0x00,
+                0x00,
+                0x00,
+                0x0d,
+                0x49,
+                0x44,
+                0x41,
+                0x54,
+                0x78,
+                0x9c,
+                0x63,
+                0xf8,
+                0xcf,
+                0xc0,
+                0xf0,
+                0x1f,
+                0x00,
+                0x05,
+                0x00,
+                0x01,
+                0xff,
+                0x56,
+                0xc7,
+                0x2f,
+                0x0d,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x49,
+                0x45,
+                0x4e,
+                0x44,
+                0xae,
+                0x42,
+                0x60,
+                0x82,
+              };
+              return std::vector<guint8> (png, png + sizeof (png));
+            },
+            "not-jpeg" },
+        BrokenPlaceholder{ "JPEG with its end cut off by a few bytes",
+            [] {
+              std::vector<guint8> jpeg = read_file (source_path ("placeholder.jpg"));
+              jpeg.resize (jpeg.size () - 3);
+              return jpeg;
+            },
+            "truncated" }));
 
 /* A placeholder smaller than jpegvalidate's min-size for camera frames is still a picture. */
 TEST (Cli, SmallPlaceholderPassesCheck)
@@ -297,7 +379,7 @@ TEST (Cli, SmallPlaceholderPassesCheck)
 TEST (Cli, PortInUseExitsWithOne)
 {
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = { };
+  struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   socklen_t len = sizeof (sa);
@@ -311,7 +393,7 @@ TEST (Cli, PortInUseExitsWithOne)
   RunResult r = camrelay ({ "--config", conf, "--port", port });
   close (fd);
   EXPECT_EQ (r.code, 1) << r.output;
-  EXPECT_NE (r.output.find ("camrelay: cannot listen on 127.0.0.1 port " + port),
-      std::string::npos) << r.output;
+  EXPECT_NE (r.output.find ("camrelay: cannot listen on 127.0.0.1 port " + port), std::string::npos)
+      << r.output;
   EXPECT_NE (r.output.find ("in use"), std::string::npos) << r.output;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Misbehaving cameras against the real camrelay program (issue 5). While a good camera and a viewer
  * run on camera A, camera B gets everything a broken or hostile camera can send. A must not notice;
  * B's viewer gets only B's valid frames or the placeholder; every case is counted with its reason
@@ -24,13 +25,12 @@ const gsize B_MIN_SIZE = 5001;
 const gsize B_MAX_SIZE = 300000;
 const gsize B_MAX_MESSAGE = 1048576;
 
-const char *const CONFIG =
-    "[camera a]\n"
-    "[camera b]\n"
-    "secret = b-secret\n"
-    "max-size = 300000\n"
-    "max-message-size = 1048576\n"
-    "decode-check = true\n";
+const char *const CONFIG = "[camera a]\n"
+                           "[camera b]\n"
+                           "secret = b-secret\n"
+                           "max-size = 300000\n"
+                           "max-message-size = 1048576\n"
+                           "decode-check = true\n";
 /* How B's firmware authenticates (it cannot set headers). */
 const char *const B_INGEST = "/ws/b?token=b-secret";
 
@@ -53,7 +53,13 @@ const std::pair<const char *, const char *> COUNTERS[] = {
   { "frames_accepted", "camrelay_camera_accepted_frames_total" },
 };
 const char *const REASONS[] = {
-  "too-small", "too-large", "not-jpeg", "truncated", "malformed", "merged", "decode-failed",
+  "too-small",
+  "too-large",
+  "not-jpeg",
+  "truncated",
+  "malformed",
+  "merged",
+  "decode-failed",
 };
 
 /* What B's counters must read after what the test has sent so far. */
@@ -64,7 +70,7 @@ struct Tally
 
   Tally ()
   {
-    for (const auto &[name, metric] : COUNTERS)
+    for (const auto & [name, metric] : COUNTERS)
       counters[name] = 0;
     for (const char *r : REASONS)
       rejected[r] = 0;
@@ -84,7 +90,7 @@ struct Tally
   gint64 rejected_total () const
   {
     gint64 n = 0;
-    for (const auto &[reason, count] : rejected)
+    for (const auto & [reason, count] : rejected)
       n += count;
     return n;
   }
@@ -99,16 +105,17 @@ status_mismatch (const Relay & relay, const char *name, const Tally & t)
   if (!c)
     return "no camera " + std::string (name) + " in /status";
   std::string out;
-  auto check = [&](const std::string & what, gint64 got, gint64 want) {
+  auto check = [&] (const std::string & what, gint64 got, gint64 want) {
     if (got != want)
       out += " " + what + "=" + std::to_string (got) + " (want " + std::to_string (want) + ")";
   };
-  for (const auto &[field, want] : t.counters)
+  for (const auto & [field, want] : t.counters)
     check (field, int_member (c, field.c_str ()), want);
   check ("frames_rejected", int_member (c, "frames_rejected"), t.rejected_total ());
-  JsonObject *rejected = json_object_has_member (c, "rejected") ?
-      json_object_get_object_member (c, "rejected") : nullptr;
-  for (const auto &[reason, want] : t.rejected)
+  JsonObject *rejected = json_object_has_member (c, "rejected")
+      ? json_object_get_object_member (c, "rejected")
+      : nullptr;
+  for (const auto & [reason, want] : t.rejected)
     check ("rejected." + reason, int_member (rejected, reason.c_str ()), want);
   return out;
 }
@@ -142,9 +149,9 @@ metric_samples (const std::string & text, const std::string & camera)
 class PartLog
 {
 public:
-  PartLog (guint port, const std::string & path) : reader_ (port, path), thread_ ([this] { run (); })
-  {
-  }
+  PartLog (guint port, const std::string & path)
+    : reader_ (port, path), thread_ ([this] { run (); })
+  {}
   ~PartLog () { stop (); }
   PartLog (const PartLog &) = delete;
   PartLog & operator= (const PartLog &) = delete;
@@ -231,18 +238,18 @@ numbered (const Bytes & frame, int n)
   g_autofree gchar *text = g_strdup_printf ("camrelay test frame A %06d", n);
   gsize len = strlen (text) + 2;
   Bytes out (frame.begin (), frame.begin () + 2);
-  out.insert (out.end (), { 0xff, 0xfe, static_cast<guint8> (len >> 8),
-          static_cast<guint8> (len & 0xff) });
+  out.insert (out.end (),
+      { 0xff, 0xfe, static_cast<guint8> (len >> 8), static_cast<guint8> (len & 0xff) });
   out.insert (out.end (), text, text + len - 2);
   out.insert (out.end (), frame.begin () + 2, frame.end ());
   return out;
 }
 
 Bytes
-random_bytes (GRand * rand, gsize size)
+random_bytes (GRand *rand, gsize size)
 {
   Bytes b (size);
-  for (auto &c : b)
+  for (auto & c : b)
     c = static_cast<guint8> (g_rand_int (rand));
   if (size > 0 && b[0] == 0xff)
     b[0] = 0;
@@ -295,10 +302,12 @@ protected:
     if (counts_off_)
       return;
     std::string mismatch;
-    counts_off_ = !wait_until ([&] {
+    counts_off_ = !wait_until (
+        [&] {
           mismatch = status_mismatch (relay_, "b", b_);
           return mismatch.empty ();
-        }, 10000);
+        },
+        10000);
     EXPECT_FALSE (counts_off_) << "after " << step << ":" << mismatch;
   }
 
@@ -312,7 +321,7 @@ protected:
   GRand *rand_ = nullptr;
   Bytes placeholder_file_;
   Tally b_;
-  std::vector<Bytes> b_valid_;   /* in the order sent */
+  std::vector<Bytes> b_valid_; /* in the order sent */
   bool counts_off_ = false;
 };
 
@@ -331,8 +340,8 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
   ASSERT_EQ (vb.status (), 200);
   /* Viewers attach just after their headers: wait, so that A's first frame is not missed. */
   ASSERT_TRUE (wait_until ([&] {
-        return camera_int (relay_, "a", "viewers") == 1 && camera_int (relay_, "b", "viewers") == 1;
-      })) << relay_.status_text ();
+    return camera_int (relay_, "a", "viewers") == 1 && camera_int (relay_, "b", "viewers") == 1;
+  })) << relay_.status_text ();
   /* Until their cameras send, both show the placeholder (re-encoded by jpegfallback, so not the
    * file's bytes): its first part tells each viewer's placeholder. */
   ASSERT_TRUE (wait_until ([&] { return va.count () > 0 && vb.count () > 0; }));
@@ -373,8 +382,8 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
 
   /* A JPEG cut at many lengths: below the minimum size too small, above it truncated. */
   const Bytes & whole = good[1];
-  std::vector<gsize> lengths = { 1, 2, 3, 4, 100, 2000, B_MIN_SIZE - 1, B_MIN_SIZE,
-    B_MIN_SIZE + 1, whole.size () - 2, whole.size () - 1 };
+  std::vector<gsize> lengths = { 1, 2, 3, 4, 100, 2000, B_MIN_SIZE - 1, B_MIN_SIZE, B_MIN_SIZE + 1,
+    whole.size () - 2, whole.size () - 1 };
   gsize step = MAX ((whole.size () - B_MIN_SIZE) / 40, 1);
   for (gsize len = B_MIN_SIZE + 97; len < whole.size () - 2; len += step)
     lengths.push_back (len);
@@ -408,10 +417,10 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     { 640, 480, 90, "snow", "GRAY8" },
     { 176, 144, 95, "snow", "Y444" },
   };
-  for (const auto &spec : others) {
+  for (const auto & spec : others) {
     Bytes f = make_jpegs (1, spec)[0];
-    std::string what = std::to_string (spec.width) + "x" + std::to_string (spec.height) + " " +
-        spec.format;
+    std::string what =
+        std::to_string (spec.width) + "x" + std::to_string (spec.height) + " " + spec.format;
     ASSERT_TRUE (f.size () >= B_MIN_SIZE && f.size () <= B_MAX_SIZE) << what << ": " << f.size ();
     send_b (*cam, f, "accepted");
     expect_delivered (vb, f, what);
@@ -485,7 +494,7 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     { "ping over 125 bytes", ws_client_frame (9, long_ping.data (), long_ping.size ()), 1002 },
     { "bad UTF-8 in text", ws_client_frame (1, bad_utf8, sizeof (bad_utf8)), 1007 },
   };
-  for (const auto &v : violations) {
+  for (const auto & v : violations) {
     auto bad = connect_b ();
     ASSERT_TRUE (bad->send_raw (v.bytes));
     EXPECT_EQ (bad->wait_close (nullptr, 5000), v.code) << v.name;
@@ -558,11 +567,12 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     first_live++;
   std::vector<Bytes> live_a (parts_a.begin () + first_live, parts_a.end ());
   ASSERT_EQ (live_a.size (), static_cast<gsize> (sent_a))
-      << first_live << " placeholder parts, then " << live_a.size () << " for " << sent_a <<
-      " frames sent";
+      << first_live << " placeholder parts, then " << live_a.size () << " for " << sent_a
+      << " frames sent";
   for (int i = 0; i < sent_a; i++) {
-    ASSERT_TRUE (live_a[i] == a_frames[i]) << "A's viewer: part " << i << " is not A's frame "
-        << i << (live_a[i] == placeholder_a ? " but the placeholder" : "");
+    ASSERT_TRUE (live_a[i] == a_frames[i])
+        << "A's viewer: part " << i << " is not A's frame " << i
+        << (live_a[i] == placeholder_a ? " but the placeholder" : "");
   }
 
   /* ---- B's viewer: only B's valid frames, in order, or the placeholder. ---- */
@@ -572,8 +582,9 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
     if (parts_b[i] == placeholder_b)
       continue;
     auto it = std::find (b_valid_.begin () + next_valid, b_valid_.end (), parts_b[i]);
-    ASSERT_NE (it, b_valid_.end ()) << "B's viewer: part " << i << " (" << parts_b[i].size () <<
-        " bytes) is neither a valid frame sent after the last one seen nor the placeholder";
+    ASSERT_NE (it, b_valid_.end ())
+        << "B's viewer: part " << i << " (" << parts_b[i].size ()
+        << " bytes) is neither a valid frame sent after the last one seen nor the placeholder";
     next_valid = it - b_valid_.begin () + 1;
   }
   EXPECT_EQ (next_valid, b_valid_.size ());
@@ -591,12 +602,12 @@ TEST_F (HostileCameras, EveryCaseIsCountedAndNothingElseNotices)
   HttpResponse metrics = http_get (relay_.port, "/metrics");
   ASSERT_EQ (metrics.status, 200);
   std::map<std::string, double> samples = metric_samples (metrics.text (), "b");
-  for (const auto &[field, family] : COUNTERS) {
-    ASSERT_TRUE (samples.count (family)) << family << " has no sample for camera b in\n" <<
-        metrics.text ();
+  for (const auto & [field, family] : COUNTERS) {
+    ASSERT_TRUE (samples.count (family)) << family << " has no sample for camera b in\n"
+                                         << metrics.text ();
     EXPECT_EQ (samples[family], b_.counters[field]) << family;
   }
-  for (const auto &[reason, count] : b_.rejected) {
+  for (const auto & [reason, count] : b_.rejected) {
     std::string key = "camrelay_camera_rejected_frames_total{" + reason + "}";
     ASSERT_TRUE (samples.count (key)) << key << " missing in\n" << metrics.text ();
     EXPECT_EQ (samples[key], count) << key;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The README's gst-launch-1.0 line, end to end: a real gst-launch-1.0 process on 127.0.0.1, cameras
  * sending real JPEGs over WebSocket, viewers reading MJPEG over HTTP (ours, and GStreamer's own
  * souphttpsrc ! multipartdemux, and Debian's python3-websockets as a camera); and the same line
@@ -17,8 +18,8 @@
 namespace {
 
 using crtest::Bytes;
-using crtest::Process;
 using crtest::MjpegReader;
+using crtest::Process;
 using crtest::WsClient;
 
 /* Live frames are 320x240; the placeholder is 640x480, so a part tells which side it came from. */
@@ -35,19 +36,19 @@ protected:
   void SetUp () override
   {
     frames = crtest::make_jpegs (40, { 320, 240, 85 });
-    for (const auto &f : frames)
+    for (const auto & f : frames)
       ASSERT_GT (f.size (), 5000u) << "test frames must pass the legacy size rule";
     port = crtest::free_port ();
     std::string p = std::to_string (port);
     std::string placeholder = crtest::source_path ("placeholder.jpg");
     /* The README line, on a free port, with a one-second timeout so the test stays short. */
-    launch = std::make_unique<Process> (std::vector<std::string> {
-          "gst-launch-1.0", "-e",
-          "wsjpegsrc", "address=127.0.0.1", "port=" + p, "!",
-          "jpegvalidate", "!",
-          "jpegfallback", "placeholder=" + placeholder, "timeout=1000000000", "!",
-          "multipartmux", "!",
-          "mjpeghttpsink", "address=127.0.0.1", "port=" + p}, crtest::gst_child_env ());
+    launch =
+        std::make_unique<Process> (std::vector<std::string>{ "gst-launch-1.0", "-e", "wsjpegsrc",
+                                       "address=127.0.0.1", "port=" + p, "!", "jpegvalidate", "!",
+                                       "jpegfallback", "placeholder=" + placeholder,
+                                       "timeout=1000000000", "!", "multipartmux", "!",
+                                       "mjpeghttpsink", "address=127.0.0.1", "port=" + p },
+            crtest::gst_child_env ());
     ASSERT_TRUE (launch->wait_for_output ("Setting pipeline to PLAYING", 10000))
         << launch->output ();
   }
@@ -59,7 +60,7 @@ protected:
   }
 
   /* Reads parts until one satisfies @pred; false on timeout. */
-  template <typename Pred> bool read_until (MjpegReader & v, Pred pred, int ms)
+  template<typename Pred> bool read_until (MjpegReader & v, Pred pred, int ms)
   {
     gint64 end = g_get_monotonic_time () + ms * 1000LL;
     Bytes part;
@@ -75,7 +76,7 @@ protected:
   int index_of (const Bytes & part)
   {
     auto it = std::find (frames.begin (), frames.end (), part);
-    return it == frames.end ()? -1 : static_cast<int> (it - frames.begin ());
+    return it == frames.end () ? -1 : static_cast<int> (it - frames.begin ());
   }
 
   std::vector<Bytes> frames;
@@ -96,11 +97,11 @@ TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
   ASSERT_EQ (cam.status (), 101);
   cam.send_text ("hello from ESP32 camera stream!");
   std::thread sender ([&] {
-        for (int i = 0; i < 20; i++) {
-          cam.send_binary (frames[i]);
-          g_usleep (30000);
-        }
-      });
+    for (int i = 0; i < 20; i++) {
+      cam.send_binary (frames[i]);
+      g_usleep (30000);
+    }
+  });
 
   /* Every live part is byte-identical to a sent frame, in order; no placeholder in between. */
   std::vector<int> seen;
@@ -110,7 +111,8 @@ TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
       break;
     int index = index_of (part);
     if (index < 0) {
-      ASSERT_TRUE (is_placeholder (part)) << "a part that is neither a sent frame nor the placeholder";
+      ASSERT_TRUE (is_placeholder (part))
+          << "a part that is neither a sent frame nor the placeholder";
       if (!seen.empty ())
         placeholder_after_live = true;
       continue;
@@ -133,7 +135,8 @@ TEST_F (LaunchLine, PlaceholderThenLiveFramesThenPlaceholderAgainThenLive)
 
   /* And live again on the next frame. */
   cam.send_binary (frames[25]);
-  ASSERT_TRUE (read_until (viewer,[&](const Bytes & p) { return p == frames[25]; }, 3000));
+  ASSERT_TRUE (read_until (
+      viewer, [&] (const Bytes & p) { return p == frames[25]; }, 3000));
 }
 
 TEST_F (LaunchLine, InvalidFramesNeverReachViewers)
@@ -169,13 +172,13 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
   std::string pattern = std::string (dir) + "/part-%05d.jpg";
   Process reader ({ "gst-launch-1.0", "-q", "souphttpsrc", "location=" + url, "is-live=true", "!",
-        "multipartdemux", "!", "image/jpeg", "!", "multifilesink", "location=" + pattern });
+      "multipartdemux", "!", "image/jpeg", "!", "multifilesink", "location=" + pattern });
   std::string ffout = std::string (dir) + "/ff-%05d.jpg";
-  Process ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "mpjpeg", "-i", url,
-        "-c", "copy", "-f", "image2", ffout });
+  Process ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "mpjpeg", "-i", url, "-c", "copy",
+      "-f", "image2", ffout });
 
   /* Both readers are connected once each has written its first part (the placeholder). */
-  auto has_file = [&](const char *prefix) {
+  auto has_file = [&] (const char *prefix) {
     g_autoptr (GDir) d = g_dir_open (dir, 0, nullptr);
     while (const gchar *name = g_dir_read_name (d))
       if (g_str_has_prefix (name, prefix))
@@ -197,7 +200,7 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
   reader.stop (SIGINT, 3000);
   ff.stop (SIGINT, 3000);
 
-  auto live_files = [&](const char *prefix) {
+  auto live_files = [&] (const char *prefix) {
     std::vector<int> indices;
     g_autoptr (GDir) d = g_dir_open (dir, 0, nullptr);
     std::vector<std::string> names;
@@ -205,7 +208,7 @@ TEST_F (LaunchLine, GStreamerAndFfmpegReadTheStream)
       if (g_str_has_prefix (name, prefix))
         names.push_back (name);
     std::sort (names.begin (), names.end ());
-    for (const auto &name : names) {
+    for (const auto & name : names) {
       g_autofree gchar *path = g_build_filename (dir, name.c_str (), nullptr);
       gchar *data;
       gsize len;
@@ -241,17 +244,16 @@ TEST_F (LaunchLine, PythonWebsocketsCameraIsRelayed)
   std::string a = dir.write ("a.jpg", frames[3]);
   std::string b = dir.write ("b.jpg", frames[4]);
   MjpegReader viewer (port);
-  std::string script =
-      "import asyncio, sys, websockets\n"
-      "async def main():\n"
-      "    async with websockets.connect(sys.argv[1]) as ws:\n"
-      "        await ws.send('hello from ESP32 camera stream!')\n"
-      "        for path in sys.argv[2:]:\n"
-      "            await ws.send(open(path, 'rb').read())\n"
-      "            await asyncio.sleep(0.2)\n"
-      "asyncio.run(main())\n";
-  Process cam ({ "/usr/bin/python3", "-c", script, "ws://127.0.0.1:" + std::to_string (port) + "/",
-        a, b });
+  std::string script = "import asyncio, sys, websockets\n"
+                       "async def main():\n"
+                       "    async with websockets.connect(sys.argv[1]) as ws:\n"
+                       "        await ws.send('hello from ESP32 camera stream!')\n"
+                       "        for path in sys.argv[2:]:\n"
+                       "            await ws.send(open(path, 'rb').read())\n"
+                       "            await asyncio.sleep(0.2)\n"
+                       "asyncio.run(main())\n";
+  Process cam (
+      { "/usr/bin/python3", "-c", script, "ws://127.0.0.1:" + std::to_string (port) + "/", a, b });
   EXPECT_EQ (cam.wait (10000), 0) << cam.output ();
   std::vector<int> seen;
   Bytes part;
@@ -269,7 +271,8 @@ TEST_F (LaunchLine, InterruptEndsViewersAndCamerasCleanly)
   ASSERT_EQ (cam.status (), 101);
   cam.send_binary (frames[0]);
   Bytes part;
-  ASSERT_TRUE (read_until (viewer,[&](const Bytes & p) { return p == frames[0]; }, 3000));
+  ASSERT_TRUE (read_until (
+      viewer, [&] (const Bytes & p) { return p == frames[0]; }, 3000));
   EXPECT_EQ (launch->stop (SIGINT, 5000), 0) << launch->output ();
   EXPECT_EQ (cam.wait_close (nullptr, 3000), 1001);
   while (viewer.next_part (part, 2000)) {
@@ -278,7 +281,7 @@ TEST_F (LaunchLine, InterruptEndsViewersAndCamerasCleanly)
 }
 
 bool
-contains (const Bytes & haystack, const Bytes & needle, gsize from = 0, gsize * at = nullptr)
+contains (const Bytes & haystack, const Bytes & needle, gsize from = 0, gsize *at = nullptr)
 {
   if (from > haystack.size ())
     return false;
@@ -296,32 +299,30 @@ TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
   crtest::TempDir dir;
   std::string cert = dir.file ("cert.pem"), key = dir.file ("key.pem");
   Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
+      "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
   ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
 
   auto frames = crtest::make_jpegs (5, { 320, 240, 85 });
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     ASSERT_GT (f.size (), 5000u) << "test frames must pass the legacy size rule";
   guint port = crtest::free_port ();
   std::string p = std::to_string (port);
   /* The server settings of one address and port, on every element that listens there. */
   std::string tls[] = { "tls-certificate=" + cert, "tls-key=" + key, "viewer-user=u",
     "viewer-password=p" };
-  Process launch (std::vector<std::string> {
-        "gst-launch-1.0", "-e",
-        "wsjpegsrc", "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3], "!",
-        "jpegvalidate", "!",
-        "jpegfallback", "placeholder=" + crtest::source_path ("placeholder.jpg"),
-        "timeout=1000000000", "!",
-        "multipartmux", "!",
-        "mjpeghttpsink", "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3] },
+  Process launch (std::vector<std::string>{ "gst-launch-1.0", "-e", "wsjpegsrc",
+                      "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3], "!",
+                      "jpegvalidate", "!", "jpegfallback",
+                      "placeholder=" + crtest::source_path ("placeholder.jpg"),
+                      "timeout=1000000000", "!", "multipartmux", "!", "mjpeghttpsink",
+                      "address=127.0.0.1", "port=" + p, tls[0], tls[1], tls[2], tls[3] },
       crtest::gst_child_env ());
   ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();
   std::string url = "https://127.0.0.1:" + p + "/";
 
-  auto status = [&](const std::vector<std::string> & extra, const std::string & target) {
-    std::vector<std::string> argv { "curl", "-k", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-        "--max-time", "5" };
+  auto status = [&] (const std::vector<std::string> & extra, const std::string & target) {
+    std::vector<std::string> argv{ "curl", "-k", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+      "--max-time", "5" };
     argv.insert (argv.end (), extra.begin (), extra.end ());
     argv.push_back (target);
     return crtest::run (argv, 10000).output;
@@ -331,11 +332,11 @@ TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
   EXPECT_NE (status ({}, "http://127.0.0.1:" + p + "/"), "200") << "plain http on the TLS port";
 
   /* A viewer with the credentials; it has connected once a whole part (the placeholder) has
-   * arrived: the next part's headers follow each frame at once. */
+   * arrived, which the next part's headers show (curl gets parts with Content-Length). */
   std::string headers = dir.file ("headers.txt"), body = dir.file ("body.mjpeg");
-  Process viewer ({ "curl", "-k", "-s", "-N", "-u", "u:p", "--max-time", "30", "-D", headers,
-        "-o", body, url });
-  std::string part_head = "Content-Type: image/jpeg\r\n\r\n";
+  Process viewer ({ "curl", "-k", "-s", "-N", "-u", "u:p", "--max-time", "30", "-D", headers, "-o",
+      body, url });
+  std::string part_head = "Content-Type: image/jpeg\r\n";
   Bytes head_bytes (part_head.begin (), part_head.end ());
   auto one_part = [&] {
     gsize at = 0;
@@ -348,18 +349,17 @@ TEST (LaunchLineTls, WssCameraAndHttpsViewerWithCredentials)
 
   std::string a = dir.write ("a.jpg", frames[3]);
   std::string b = dir.write ("b.jpg", frames[4]);
-  std::string script =
-      "import asyncio, ssl, sys, websockets\n"
-      "async def main():\n"
-      "    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
-      "    ctx.check_hostname = False\n"
-      "    ctx.verify_mode = ssl.CERT_NONE\n"
-      "    async with websockets.connect(sys.argv[1], ssl=ctx) as ws:\n"
-      "        await ws.send('hello from ESP32 camera stream!')\n"
-      "        for path in sys.argv[2:]:\n"
-      "            await ws.send(open(path, 'rb').read())\n"
-      "            await asyncio.sleep(0.2)\n"
-      "asyncio.run(main())\n";
+  std::string script = "import asyncio, ssl, sys, websockets\n"
+                       "async def main():\n"
+                       "    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+                       "    ctx.check_hostname = False\n"
+                       "    ctx.verify_mode = ssl.CERT_NONE\n"
+                       "    async with websockets.connect(sys.argv[1], ssl=ctx) as ws:\n"
+                       "        await ws.send('hello from ESP32 camera stream!')\n"
+                       "        for path in sys.argv[2:]:\n"
+                       "            await ws.send(open(path, 'rb').read())\n"
+                       "            await asyncio.sleep(0.2)\n"
+                       "asyncio.run(main())\n";
   Process cam ({ "/usr/bin/python3", "-c", script, "wss://127.0.0.1:" + p + "/ws", a, b });
   EXPECT_EQ (cam.wait (15000), 0) << cam.output ();
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay end to end: the real binary on 127.0.0.1 with real cameras and viewers. */
 #include "e2e.h"
 #include "testjpeg.h"
@@ -93,8 +94,7 @@ TEST (Program, LegacyCameraOnRootPath)
   std::vector<Bytes> more (all.begin () + 20, all.end ());
   MjpegReader viewer (relay.port, "/");
   ASSERT_EQ (viewer.status (), 200);
-  EXPECT_EQ (viewer.header ("content-type"),
-      "multipart/x-mixed-replace;boundary=ThisRandomString");
+  EXPECT_EQ (viewer.header ("content-type"), "multipart/x-mixed-replace;boundary=ThisRandomString");
 
   WsClient cam (relay.port, "/");
   ASSERT_EQ (cam.status (), 101);
@@ -118,18 +118,17 @@ TEST (Program, LegacyCameraOnRootPath)
   EXPECT_EQ (snap.body, frames.back ());
 
   EXPECT_TRUE (wait_until ([&] {
-        Json j (relay.status_text ());
-        JsonObject *c = j.camera ("default");
-        return c && int_member (c, "frames_received") == 21 &&
-            int_member (c, "frames_rejected") == 1 &&
-            int_member (json_object_get_object_member (c, "rejected"), "too-small") == 1;
-      })) << relay.status_text ();
+    Json j (relay.status_text ());
+    JsonObject *c = j.camera ("default");
+    return c && int_member (c, "frames_received") == 21 && int_member (c, "frames_rejected") == 1 &&
+        int_member (json_object_get_object_member (c, "rejected"), "too-small") == 1;
+  })) << relay.status_text ();
 
   /* The FastAPI server's path works too; the newer camera takes over. */
   WsClient cam2 (relay.port, "/ws");
   ASSERT_EQ (cam2.status (), 101);
   EXPECT_EQ (cam.wait_close (nullptr, 5000), 1000);
-  for (const auto &f : more)
+  for (const auto & f : more)
     ASSERT_TRUE (send_settled (relay, cam2, "default", f));
   seen = read_until_last (viewer, more, &others);
   ASSERT_FALSE (seen.empty ());
@@ -141,8 +140,7 @@ TEST (Program, LegacyCameraOnRootPath)
 TEST (Program, TwoCamerasStayApart)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera a]\ningest-paths = /\n[camera b]\n")) <<
-      relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera a]\ningest-paths = /\n[camera b]\n")) << relay.proc->output ();
 
   std::vector<Bytes> all = make_jpegs (39, BALL);
   std::vector<Bytes> a (all.begin (), all.begin () + 24);
@@ -158,8 +156,8 @@ TEST (Program, TwoCamerasStayApart)
   ASSERT_EQ (vb.status (), 200);
 
   Process fake ({ "/usr/bin/python3", source_path ("tools/fake-camera.py"), "--url",
-          relay.url ("/ws/b", "ws"), "--dir", relay.dir.file ("b"), "--count", "15", "--fps",
-          "15", "--linger", "60" });
+      relay.url ("/ws/b", "ws"), "--dir", relay.dir.file ("b"), "--count", "15", "--fps", "15",
+      "--linger", "60" });
   WsClient cam (relay.port, "/");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (cam.send_text ("hello from ESP32 camera stream!"));
@@ -173,7 +171,7 @@ TEST (Program, TwoCamerasStayApart)
     tb.join ();
   }
   expect_in_order (seen_a, a.size ());
-  expect_in_order (seen_b, b.size ()) ;
+  expect_in_order (seen_b, b.size ());
   EXPECT_TRUE (fake.wait_for_output ("sent 15 frames", 10000)) << fake.output ();
   EXPECT_TRUE (wait_until ([&] { return camera_int (relay, "b", "frames_received") == 15; }))
       << relay.status_text () << fake.output ();
@@ -185,12 +183,14 @@ TEST (Program, TwoCamerasStayApart)
 
   /* The program's log: one start-up line with every URL, then connects, as info. */
   std::string log = relay.proc->output ();
-  for (const char *url : { "/ws/b", "/stream/a", "/stream/b", "/snapshot/a.jpg", "/status",
-          "/metrics", "/view" })
+  for (const char *url :
+      { "/ws/b", "/stream/a", "/stream/b", "/snapshot/a.jpg", "/status", "/metrics", "/view" })
     EXPECT_NE (log.find (relay.url (url, strcmp (url, "/ws/b") == 0 ? "ws" : "http")),
-        std::string::npos) << url << " not in\n" << log;
-  EXPECT_NE (log.find ("camera a: " + cam.local_address () + " connected on /"),
-      std::string::npos) << log;
+        std::string::npos)
+        << url << " not in\n"
+        << log;
+  EXPECT_NE (log.find ("camera a: " + cam.local_address () + " connected on /"), std::string::npos)
+      << log;
   EXPECT_NE (log.find ("camera b: live (first-frame)"), std::string::npos) << log;
 }
 
@@ -202,7 +202,7 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   std::vector<Bytes> frames = make_jpegs (10, BALL);
   Bytes small = make_solid_jpeg (0x102030, 160, 120);
   Bytes garbage (6000);
-  for (auto &c : garbage)
+  for (auto & c : garbage)
     c = static_cast<guint8> (g_random_int ());
   garbage[0] = 0x00;
   Bytes truncated = cut (frames[5], frames[5].size () - 100);
@@ -214,22 +214,22 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (cam.send_text ("hello"));
   guint64 bytes = 0;
-  for (const auto &f : { small, garbage, truncated, small }) {
+  for (const auto & f : { small, garbage, truncated, small }) {
     ASSERT_TRUE (send_settled (relay, cam, "a", f));
     bytes += f.size ();
   }
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     ASSERT_TRUE (send_settled (relay, cam, "a", f));
     bytes += f.size ();
   }
   ASSERT_TRUE (wait_until ([&] {
-        Json j (relay.status_text ());
-        JsonObject *c = j.camera ("a");
-        return c && int_member (c, "frames_received") == 14 &&
-            int_member (c, "frames_accepted") == 10 && int_member (c, "viewers") == 2 &&
-            json_object_get_double_member (c, "frames_per_second") > 0 &&
-            str_member (c, "state") == "live";
-      })) << relay.status_text ();
+    Json j (relay.status_text ());
+    JsonObject *c = j.camera ("a");
+    return c && int_member (c, "frames_received") == 14 &&
+        int_member (c, "frames_accepted") == 10 && int_member (c, "viewers") == 2 &&
+        json_object_get_double_member (c, "frames_per_second") > 0 &&
+        str_member (c, "state") == "live";
+  })) << relay.status_text ();
 
   HttpResponse res = http_get (relay.port, "/status");
   EXPECT_EQ (res.status, 200);
@@ -240,16 +240,16 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   EXPECT_EQ (str_member (root, "program"), "camrelay");
   EXPECT_EQ (str_member (root, "version"), CAMRELAY_VERSION);
   EXPECT_GT (json_object_get_double_member (root, "uptime_seconds"), 0);
-  g_autoptr (GDateTime) started = g_date_time_new_from_iso8601 (
-      str_member (root, "started").c_str (), nullptr);
+  g_autoptr (GDateTime) started =
+      g_date_time_new_from_iso8601 (str_member (root, "started").c_str (), nullptr);
   EXPECT_TRUE (started);
   EXPECT_EQ (json_array_get_length (json_object_get_array_member (root, "cameras")), 2u);
 
   JsonObject *c = j.camera ("a");
   ASSERT_TRUE (c);
   EXPECT_EQ (str_member (c, "state"), "live");
-  g_autoptr (GDateTime) since = g_date_time_new_from_iso8601 (str_member (c, "since").c_str (),
-      nullptr);
+  g_autoptr (GDateTime) since =
+      g_date_time_new_from_iso8601 (str_member (c, "since").c_str (), nullptr);
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   ASSERT_TRUE (since);
   EXPECT_LE (g_date_time_compare (since, now), 0);
@@ -288,8 +288,8 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   EXPECT_EQ (str_member (paths, "stream"), "/stream/a");
   EXPECT_EQ (str_member (paths, "snapshot"), "/snapshot/a.jpg");
   JsonObject *urls = json_object_get_object_member (c, "urls");
-  EXPECT_STREQ (json_array_get_string_element (json_object_get_array_member (urls, "ingest"),
-          0), relay.url ("/ws/a", "ws").c_str ());
+  EXPECT_STREQ (json_array_get_string_element (json_object_get_array_member (urls, "ingest"), 0),
+      relay.url ("/ws/a", "ws").c_str ());
   EXPECT_EQ (str_member (urls, "stream"), relay.url ("/stream/a"));
   EXPECT_EQ (str_member (urls, "snapshot"), relay.url ("/snapshot/a.jpg"));
 
@@ -312,11 +312,11 @@ TEST (Program, StatusReportsEveryCameraFieldByField)
   /* The camera goes away: not connected any more, counters stay. */
   cam.close_and_hang_up ();
   EXPECT_TRUE (wait_until ([&] {
-        Json k (relay.status_text ());
-        JsonObject *a = k.camera ("a");
-        return a && !json_object_get_boolean_member (a, "connected") &&
-            str_member (a, "peer") == "(null)" && int_member (a, "frames_accepted") == 10;
-      })) << relay.status_text ();
+    Json k (relay.status_text ());
+    JsonObject *a = k.camera ("a");
+    return a && !json_object_get_boolean_member (a, "connected") &&
+        str_member (a, "peer") == "(null)" && int_member (a, "frames_accepted") == 10;
+  })) << relay.status_text ();
 }
 
 TEST (Program, MetricsPassPromtool)
@@ -329,11 +329,13 @@ TEST (Program, MetricsPassPromtool)
   WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   ASSERT_TRUE (send_settled (relay, cam, "a", make_solid_jpeg (0x112233, 160, 120)));
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     ASSERT_TRUE (send_settled (relay, cam, "a", f));
   MjpegReader viewer (relay.port, "/stream/b");
-  ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "a", "frames_accepted") == 5 &&
-              camera_int (relay, "b", "viewers") == 1; }));
+  ASSERT_TRUE (wait_until ([&] {
+    return camera_int (relay, "a", "frames_accepted") == 5 &&
+        camera_int (relay, "b", "viewers") == 1;
+  }));
 
   HttpResponse res = http_get (relay.port, "/metrics");
   ASSERT_EQ (res.status, 200);
@@ -344,22 +346,18 @@ TEST (Program, MetricsPassPromtool)
   EXPECT_EQ (check.output, "") << "promtool lint findings";
 
   std::string text = res.text ();
-  for (const char *line : {
-          "camrelay_build_info{version=\"" CAMRELAY_VERSION "\"} 1\n",
-          "# TYPE camrelay_camera_accepted_frames_total counter\n",
-          "camrelay_camera_accepted_frames_total{camera=\"a\"} 5\n",
-          "camrelay_camera_accepted_frames_total{camera=\"b\"} 0\n",
-          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"too-small\"} 1\n",
-          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"not-jpeg\"} 0\n",
-          "camrelay_camera_received_frames_total{camera=\"a\"} 6\n",
-          "camrelay_camera_connected{camera=\"a\"} 1\n",
-          "camrelay_camera_connected{camera=\"b\"} 0\n",
-          "camrelay_camera_live{camera=\"a\"} 1\n",
-          "camrelay_camera_live{camera=\"b\"} 0\n",
-          "camrelay_camera_up{camera=\"b\"} 1\n",
-          "# TYPE camrelay_viewers gauge\n",
-          "camrelay_viewers{camera=\"b\"} 1\n",
-          "camrelay_camera_pipeline_restarts_total{camera=\"a\"} 0\n" })
+  for (const char *line : { "camrelay_build_info{version=\"" CAMRELAY_VERSION "\"} 1\n",
+           "# TYPE camrelay_camera_accepted_frames_total counter\n",
+           "camrelay_camera_accepted_frames_total{camera=\"a\"} 5\n",
+           "camrelay_camera_accepted_frames_total{camera=\"b\"} 0\n",
+           "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"too-small\"} 1\n",
+           "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"not-jpeg\"} 0\n",
+           "camrelay_camera_received_frames_total{camera=\"a\"} 6\n",
+           "camrelay_camera_connected{camera=\"a\"} 1\n",
+           "camrelay_camera_connected{camera=\"b\"} 0\n", "camrelay_camera_live{camera=\"a\"} 1\n",
+           "camrelay_camera_live{camera=\"b\"} 0\n", "camrelay_camera_up{camera=\"b\"} 1\n",
+           "# TYPE camrelay_viewers gauge\n", "camrelay_viewers{camera=\"b\"} 1\n",
+           "camrelay_camera_pipeline_restarts_total{camera=\"a\"} 0\n" })
     EXPECT_NE (text.find (line), std::string::npos) << line << "not in\n" << text;
 }
 
@@ -400,8 +398,8 @@ TEST (Program, PaddedAndTablelessFramesReachViewersCleanAndCounted)
   Bytes dht = { 0xff, 0xc4, 0, 0 };
   for (gsize at = 2; f[2][at + 1] != 0xda; at += 2 + ((f[2][at + 2] << 8) | f[2][at + 3])) {
     if (f[2][at + 1] == 0xc4)
-      dht.insert (dht.end (), f[2].begin () + at + 4, f[2].begin () + at + 2 +
-          ((f[2][at + 2] << 8) | f[2][at + 3]));
+      dht.insert (dht.end (), f[2].begin () + at + 4,
+          f[2].begin () + at + 2 + ((f[2][at + 2] << 8) | f[2][at + 3]));
   }
   dht[2] = (dht.size () - 2) >> 8;
   dht[3] = (dht.size () - 2) & 0xff;
@@ -411,7 +409,7 @@ TEST (Program, PaddedAndTablelessFramesReachViewersCleanAndCounted)
 
   /* Each frame, then the part it must become (placeholder parts before it are skipped). */
   std::vector<Bytes> parts;
-  auto deliver = [&](const Bytes & frame, const Bytes & want) {
+  auto deliver = [&] (const Bytes & frame, const Bytes & want) {
     if (!send_settled (relay, cam, "a", frame))
       return false;
     Bytes part;
@@ -456,13 +454,12 @@ TEST (Program, PaddedAndTablelessFramesReachViewersCleanAndCounted)
   HttpResponse res = http_get (relay.port, "/metrics");
   ASSERT_EQ (res.status, 200);
   std::string text = res.text ();
-  for (const char *line : {
-          "# TYPE camrelay_camera_trimmed_frames_total counter\n",
-          "camrelay_camera_trimmed_frames_total{camera=\"a\"} 2\n",
-          "# TYPE camrelay_camera_dht_inserted_frames_total counter\n",
-          "camrelay_camera_dht_inserted_frames_total{camera=\"a\"} 1\n",
-          "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"merged\"} 1\n",
-          "camrelay_camera_accepted_frames_total{camera=\"a\"} 4\n" })
+  for (const char *line : { "# TYPE camrelay_camera_trimmed_frames_total counter\n",
+           "camrelay_camera_trimmed_frames_total{camera=\"a\"} 2\n",
+           "# TYPE camrelay_camera_dht_inserted_frames_total counter\n",
+           "camrelay_camera_dht_inserted_frames_total{camera=\"a\"} 1\n",
+           "camrelay_camera_rejected_frames_total{camera=\"a\",reason=\"merged\"} 1\n",
+           "camrelay_camera_accepted_frames_total{camera=\"a\"} 4\n" })
     EXPECT_NE (text.find (line), std::string::npos) << line << "not in\n" << text;
   EXPECT_EQ (text.find ("reason=\"trimmed\""), std::string::npos) << text;
   EXPECT_NE (text.find ("# HELP camrelay_camera_trimmed_frames_total "), std::string::npos);
@@ -487,7 +484,7 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
   ASSERT_TRUE (wait_until ([&] { return camera_state (relay, "a") == "live"; }));
 
   std::set<Bytes> sent (frames.begin (), frames.end ());
-  auto count_sent = [&](const std::string & dir, int *files) {
+  auto count_sent = [&] (const std::string & dir, int *files) {
     int matches = 0;
     *files = 0;
     GDir *d = g_dir_open (dir.c_str (), 0, nullptr);
@@ -504,7 +501,8 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
     std::string out = relay.dir.file ("ffmpeg");
     g_mkdir (out.c_str (), 0755);
     RunResult r = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", relay.url ("/stream/a"),
-            "-frames:v", "5", "-c", "copy", "-f", "image2", out + "/%02d.jpg" }, 60000);
+                           "-frames:v", "5", "-c", "copy", "-f", "image2", out + "/%02d.jpg" },
+        60000);
     EXPECT_EQ (r.code, 0) << r.output;
     int files = 0;
     EXPECT_EQ (count_sent (out, &files), 5) << "ffmpeg's frames are not the camera's";
@@ -513,7 +511,8 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
     /* The snapshot, decoded by ffmpeg. */
     std::string png = relay.dir.file ("snapshot.png");
     RunResult s = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", relay.url ("/snapshot/a.jpg"),
-            "-frames:v", "1", png }, 60000);
+                           "-frames:v", "1", png },
+        60000);
     EXPECT_EQ (s.code, 0) << s.output;
     Bytes rgb;
     int w = 0, h = 0;
@@ -525,8 +524,9 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
   std::string out = relay.dir.file ("gst");
   g_mkdir (out.c_str (), 0755);
   RunResult g = run ({ "gst-launch-1.0", "-q", "souphttpsrc", "location=" + relay.url ("/stream/a"),
-          "!", "multipartdemux", "!", "image/jpeg", "!", "identity", "eos-after=5", "!",
-          "multifilesink", "location=" + out + "/%02d.jpg" }, 60000,
+                         "!", "multipartdemux", "!", "image/jpeg", "!", "identity", "eos-after=5",
+                         "!", "multifilesink", "location=" + out + "/%02d.jpg" },
+      60000,
       /* Only GStreamer's own elements here: no plugin scan, so ours is never loaded into it. */
       { { "GST_REGISTRY_UPDATE", "no" } });
   EXPECT_EQ (g.code, 0) << g.output;
@@ -545,8 +545,8 @@ TEST (Program, FfmpegAndGstreamerReadStreamAndSnapshot)
 TEST (Program, PlaceholderAfterTimeoutAndBack)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera a]\ntimeout = 0.5\nplaceholder-fps = 10\n")) <<
-      relay.proc->output ();
+  ASSERT_TRUE (relay.start ("[camera a]\ntimeout = 0.5\nplaceholder-fps = 10\n"))
+      << relay.proc->output ();
   Bytes placeholder = read_file (source_path ("placeholder.jpg"));
   std::vector<Bytes> frames = make_jpegs (6, BALL);
   std::vector<Bytes> first (frames.begin (), frames.begin () + 3);
@@ -556,7 +556,7 @@ TEST (Program, PlaceholderAfterTimeoutAndBack)
   WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
   int others = 0;
-  for (const auto &f : first)
+  for (const auto & f : first)
     ASSERT_TRUE (cam.send_binary (f));
   ASSERT_FALSE (read_until_last (viewer, first, &others).empty ());
 
@@ -575,7 +575,7 @@ TEST (Program, PlaceholderAfterTimeoutAndBack)
   EXPECT_TRUE (relay.proc->wait_for_output ("camera a: showing the placeholder (timeout)"))
       << relay.proc->output ();
 
-  for (const auto &f : second)
+  for (const auto & f : second)
     ASSERT_TRUE (cam.send_binary (f));
   std::vector<int> seen = read_until_last (viewer, second, &others);
   ASSERT_FALSE (seen.empty ());
@@ -594,7 +594,7 @@ TEST (Program, LatestFileHoldsTheLatestFrame)
   std::vector<Bytes> frames = make_jpegs (8, BALL);
   WsClient cam (relay.port, "/ws/a");
   ASSERT_EQ (cam.status (), 101);
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     ASSERT_TRUE (cam.send_binary (f));
   EXPECT_TRUE (wait_until ([&] { return read_file (latest) == frames.back (); }));
   /* Written by rename: no temporary file stays behind. */
@@ -608,10 +608,12 @@ TEST (Program, LatestFileHoldsTheLatestFrame)
 TEST (Program, CustomPipelineRunsOnTheSharedServer)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start ("[camera plain]\n[camera turned]\npipeline = wsjpegsrc "
-          "paths=/ws/turned ! jpegvalidate ! jpegfallback ! jpegdec ! videoflip "
-          "video-direction=90r ! jpegenc ! multipartmux ! mjpeghttpsink path=/stream/turned "
-          "snapshot-path=/turned.jpg\n")) << relay.proc->output ();
+  ASSERT_TRUE (relay.start (
+      "[camera plain]\n[camera turned]\npipeline = wsjpegsrc "
+      "paths=/ws/turned ! jpegvalidate ! jpegfallback ! jpegdec ! videoflip "
+      "video-direction=90r ! jpegenc ! multipartmux ! mjpeghttpsink path=/stream/turned "
+      "snapshot-path=/turned.jpg\n"))
+      << relay.proc->output ();
   std::vector<Bytes> frames = make_jpegs (10, BALL);
   MjpegReader viewer (relay.port, "/stream/turned");
   ASSERT_EQ (viewer.status (), 200);
@@ -639,7 +641,8 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("[camera good]\n[camera bad]\npipeline = wsjpegsrc paths=/ws/bad ! "
-          "jpegdec ! video/x-raw,width=7 ! fakesink\n")) << relay.proc->output ();
+                            "jpegdec ! video/x-raw,width=7 ! fakesink\n"))
+      << relay.proc->output ();
   std::vector<Bytes> frames = make_jpegs (20, BALL);
   MjpegReader viewer (relay.port, "/stream/good");
   WsClient good (relay.port, "/ws/good");
@@ -662,8 +665,9 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
   Json j (relay.status_text ());
   JsonObject *bad = j.camera ("bad");
   JsonObject *err = bad && json_object_has_member (bad, "last_error") &&
-      !json_object_get_null_member (bad, "last_error") ?
-      json_object_get_object_member (bad, "last_error") : nullptr;
+          !json_object_get_null_member (bad, "last_error")
+      ? json_object_get_object_member (bad, "last_error")
+      : nullptr;
   ASSERT_TRUE (err) << relay.status_text ();
   EXPECT_NE (str_member (err, "message").find ("not-negotiated"), std::string::npos)
       << str_member (err, "message");
@@ -682,7 +686,8 @@ TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
 
 /* SIGTERM (and SIGINT) while a camera sends back to back and viewers read: exit code 0 within a
  * second; the camera gets a WebSocket close, every viewer's response ends properly. */
-class Stop : public::testing::TestWithParam<int> { };
+class Stop : public ::testing::TestWithParam<int>
+{};
 
 TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
 {
@@ -695,17 +700,17 @@ TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
    * always in the middle of a frame when the signal comes. */
   std::vector<std::unique_ptr<MjpegReader>> viewers;
   for (int i = 0; i < 4; i++)
-    viewers.push_back (std::make_unique<MjpegReader> (relay.port, i % 2 ? "/stream/b" :
-            "/stream/a"));
+    viewers.push_back (
+        std::make_unique<MjpegReader> (relay.port, i % 2 ? "/stream/b" : "/stream/a"));
   viewers.push_back (std::make_unique<MjpegReader> (relay.port, "/stream/a", "", 8192, 2));
   std::vector<int> parts (viewers.size (), 0);
   std::vector<std::thread> readers;
   for (gsize i = 0; i < viewers.size (); i++) {
     readers.emplace_back ([&, i] {
-          Bytes part;
-          while (viewers[i]->next_part (part, 20000))
-            parts[i]++;
-        });
+      Bytes part;
+      while (viewers[i]->next_part (part, 20000))
+        parts[i]++;
+    });
   }
   Sender sender (cam, frames, 0);
   ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "a", "frames_accepted") > 20; }));
@@ -719,7 +724,7 @@ TEST_P (Stop, UnderLoadExitsCleanlyWithinASecond)
   sender.stop ();
 
   EXPECT_EQ (cam.wait_close (nullptr, 5000), 1001);
-  for (auto &r : readers)
+  for (auto & r : readers)
     r.join ();
   for (gsize i = 0; i < viewers.size (); i++) {
     EXPECT_GT (parts[i], 0);
@@ -737,9 +742,10 @@ TEST (Program, PrintedPipelineRunsUnderGstLaunch)
   TempDir dir;
   dir.write ("offline picture.jpg", read_file (source_path ("placeholder.jpg")));
   guint port = free_port ();
-  std::string conf = dir.write ("one.conf", "[server]\naddress = 127.0.0.1\nport = " +
-      std::to_string (port) + "\n[camera front]\nplaceholder = offline picture.jpg\n"
-      "timeout = 2\n");
+  std::string conf = dir.write ("one.conf",
+      "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
+          "\n[camera front]\nplaceholder = offline picture.jpg\n"
+          "timeout = 2\n");
   RunResult print = run ({ program_path (), "--config", conf, "--print-pipeline" });
   ASSERT_EQ (print.code, 0) << print.output;
   std::string line = print.output.substr (0, print.output.find ('\n'));
@@ -747,8 +753,9 @@ TEST (Program, PrintedPipelineRunsUnderGstLaunch)
 
   /* "env" runs the line as a shell would, and lets the shell hand over to gst-launch. */
   Process launch ({ "sh", "-c", "exec env " + line }, gst_child_env ());
-  ASSERT_TRUE (wait_until ([&] { return http_get (port, "/snapshot/front.jpg", "",
-                  1000).status == 200; })) << launch.output ();
+  ASSERT_TRUE (wait_until ([&] {
+    return http_get (port, "/snapshot/front.jpg", "", 1000).status == 200;
+  })) << launch.output ();
   std::vector<Bytes> frames = make_jpegs (10, BALL);
   MjpegReader viewer (port, "/stream/front");
   ASSERT_EQ (viewer.status (), 200);
@@ -772,8 +779,8 @@ TEST (Program, CredentialsAndSecret)
 {
   Relay relay;
   ASSERT_TRUE (relay.start ("viewer-user = family\nviewer-password = s3cret\n"
-          "metrics-open-on-loopback = true\n[camera a]\nsecret = board-token\n")) <<
-      relay.proc->output ();
+                            "metrics-open-on-loopback = true\n[camera a]\nsecret = board-token\n"))
+      << relay.proc->output ();
   g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> ("family:s3cret"), 13);
   std::string auth = std::string ("Authorization: Basic ") + b64 + "\r\n";
   for (const char *path : { "/status", "/view", "/stream/a", "/snapshot/a.jpg" }) {
@@ -790,11 +797,10 @@ TEST (Program, CredentialsAndSecret)
   WsClient board (relay.port, "/ws/a?token=board-token");
   ASSERT_EQ (board.status (), 101);
   std::vector<Bytes> frames = make_jpegs (3, BALL);
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     ASSERT_TRUE (board.send_binary (f));
-  EXPECT_TRUE (wait_until ([&] {
-        return http_get (relay.port, "/snapshot/a.jpg", auth).body == frames.back ();
-      }));
+  EXPECT_TRUE (wait_until (
+      [&] { return http_get (relay.port, "/snapshot/a.jpg", auth).body == frames.back (); }));
   /* The secret is never printed. */
   EXPECT_EQ (relay.proc->output ().find ("board-token"), std::string::npos);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* /view in a real browser: headless Chromium shows the frame a test camera sent. */
 #include "e2e.h"
 #include "testjpeg.h"
@@ -16,9 +17,9 @@ using namespace crtest;
 
 namespace {
 
-const guint32 COLOUR = 0xC82896;   /* a magenta nothing else on the page uses */
+const guint32 COLOUR = 0xC82896; /* a magenta nothing else on the page uses */
 
-class ViewTest : public::testing::Test
+class ViewTest : public ::testing::Test
 {
 protected:
   void SetUp () override
@@ -28,10 +29,12 @@ protected:
       GTEST_SKIP () << "chromium (Debian package chromium) is not installed";
     dir_.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
     /* A single-colour frame is small: let it through. */
-    std::string conf = dir_.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n"
+    std::string conf = dir_.write ("camrelay.conf",
+        "[server]\naddress = 127.0.0.1\n"
         "[camera cam]\nmin-size = 0\n[camera idle]\n");
-    relay_ = std::make_unique<Camrelay> (std::vector<std::string>{ "--config", conf, "--port",
-            "0" }, std::map<std::string, std::string>{ }, dir_.path ());
+    relay_ =
+        std::make_unique<Camrelay> (std::vector<std::string>{ "--config", conf, "--port", "0" },
+            std::map<std::string, std::string>{}, dir_.path ());
     ASSERT_TRUE (relay_->started ()) << relay_->output ();
     port_ = relay_->port ();
 
@@ -40,14 +43,14 @@ protected:
     camera_ = std::make_unique<WsClient> (port_, "/ws/cam");
     ASSERT_EQ (camera_->status (), 101);
     sender_ = std::thread ([this] {
-          while (!stop_ && camera_->send_binary (frame_))
-            g_usleep (100000);
-        });
+      while (!stop_ && camera_->send_binary (frame_))
+        g_usleep (100000);
+    });
     ASSERT_TRUE (wait_until ([this] {
-          Json j (http_get (port_, "/status").text ());
-          JsonObject *c = j.camera ("cam");
-          return c && g_strcmp0 (json_object_get_string_member (c, "state"), "live") == 0;
-        }));
+      Json j (http_get (port_, "/status").text ());
+      JsonObject *c = j.camera ("cam");
+      return c && g_strcmp0 (json_object_get_string_member (c, "state"), "live") == 0;
+    }));
   }
 
   void TearDown () override
@@ -116,16 +119,16 @@ TEST_F (ViewTest, PageShowsNamesAndStateFromStatus)
 {
   RunResult r = chromium ({ "--virtual-time-budget=3000", "--dump-dom" });
   ASSERT_EQ (r.code, 0) << r.output;
-  const std::string &dom = r.output;
+  const std::string & dom = r.output;
   EXPECT_NE (dom.find ("<figure data-camera=\"cam\""), std::string::npos) << dom;
   EXPECT_NE (dom.find ("<figure data-camera=\"idle\""), std::string::npos) << dom;
   EXPECT_NE (dom.find ("<img src=\"/stream/cam\""), std::string::npos) << dom;
   EXPECT_NE (dom.find ("<span class=\"state live\">live</span>"), std::string::npos) << dom;
-  EXPECT_NE (dom.find ("<span class=\"state placeholder\">placeholder</span>"),
-      std::string::npos) << dom;
+  EXPECT_NE (dom.find ("<span class=\"state placeholder\">placeholder</span>"), std::string::npos)
+      << dom;
   /* Written by the page's script from /status. */
-  EXPECT_NE (dom.find (std::string ("camrelay ") + CAMRELAY_VERSION + ", up "),
-      std::string::npos) << dom;
+  EXPECT_NE (dom.find (std::string ("camrelay ") + CAMRELAY_VERSION + ", up "), std::string::npos)
+      << dom;
   EXPECT_NE (dom.find ("fps from " + camera_->local_address ()), std::string::npos) << dom;
   EXPECT_NE (dom.find ("no camera"), std::string::npos) << dom;
 }

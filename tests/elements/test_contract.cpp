@@ -29,17 +29,17 @@ namespace el = camrelay::elements;
 struct Published
 {
   bool ran = false;
-  std::string failure;                          /* why the run did not get through */
-  std::map<std::string, GstStructure *> stats;  /* by factory, read while playing */
+  std::string failure;                            /* why the run did not get through */
+  std::map<std::string, GstStructure *> stats;    /* by factory, read while playing */
   std::map<std::string, GstStructure *> messages; /* the first of each name */
-  std::string active_before_first_frame;        /* jpegfallback stats "active" at start-up */
+  std::string active_before_first_frame;          /* jpegfallback stats "active" at start-up */
 };
 
 Published published;
 
 /* The camrelay element made by @factory in @pipeline (the first one). */
 GstElement *
-find_by_factory (GstElement * pipeline, const char *factory)
+find_by_factory (GstElement *pipeline, const char *factory)
 {
   GstElement *found = nullptr;
   GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
@@ -57,7 +57,7 @@ find_by_factory (GstElement * pipeline, const char *factory)
 }
 
 GstStructure *
-read_stats (GstElement * pipeline, const char *factory)
+read_stats (GstElement *pipeline, const char *factory)
 {
   GstElement *e = find_by_factory (pipeline, factory);
   if (!e)
@@ -71,7 +71,7 @@ read_stats (GstElement * pipeline, const char *factory)
 
 /* Element messages on @bus until every name in el::MESSAGES has come or @timeout_ms pass. */
 void
-collect_messages (GstBus * bus, int timeout_ms)
+collect_messages (GstBus *bus, int timeout_ms)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
   while (published.messages.size () < G_N_ELEMENTS (el::MESSAGES)) {
@@ -104,7 +104,9 @@ run_elements ()
   std::string description = std::string (el::WSJPEGSRC) + " address=127.0.0.1 port=0 paths=/ws ! " +
       el::JPEGVALIDATE + " min-size=0 ! " + el::JPEGFALLBACK + " placeholder=\"" +
       crtest::source_path ("placeholder.jpg") + "\" ! multipartmux ! " + el::MJPEGHTTPSINK +
-      " address=127.0.0.1 port=0";
+      " address=127.0.0.1 port=0 " +
+      /* A pulled camera that cannot be reached still posts its state and has its stats. */
+      el::PULLJPEGSRC + " location=http://127.0.0.1:1/ ! fakesink sync=false async=false";
   g_autoptr (GError) error = nullptr;
   GstElement *parsed = gst_parse_launch (description.c_str (), &error);
   if (!parsed) {
@@ -120,18 +122,19 @@ run_elements ()
     return;
   }
   if (GstStructure *s = read_stats (pipeline, el::JPEGFALLBACK)) {
-    const gchar *active = gst_structure_get_string (s,
-        el::name (el::Field::FallbackActive));
+    const gchar *active = gst_structure_get_string (s, el::name (el::Field::FallbackActive));
     published.active_before_first_frame = active ? active : "";
     gst_structure_free (s);
   }
 
   guint port = 0;
   GstElement *src = find_by_factory (pipeline, el::WSJPEGSRC);
-  crtest::wait_until ([&] {
+  crtest::wait_until (
+      [&] {
         g_object_get (src, el::BOUND_PORT, &port, nullptr);
         return port != 0;
-      }, 10000);
+      },
+      10000);
   gst_object_unref (src);
   if (port == 0) {
     published.failure = "wsjpegsrc never listened";
@@ -142,14 +145,14 @@ run_elements ()
   {
     crtest::WsClient camera (port, "/ws");
     if (camera.status () != 101) {
-      published.failure = "the camera was not upgraded: HTTP " +
-          std::to_string (camera.status ());
+      published.failure = "the camera was not upgraded: HTTP " + std::to_string (camera.status ());
     } else {
       /* A broken frame (jpegvalidate-rejected), then a good one (jpegfallback-switched). */
       camera.send_binary (crtest::Bytes (6000, 0x42));
       camera.send_binary (crtest::make_jpegs (1)[0]);
       /* The stats are read once both frames are through, while the camera is still there. */
-      bool through = crtest::wait_until ([&] {
+      bool through = crtest::wait_until (
+          [&] {
             GstStructure *v = read_stats (pipeline, el::JPEGVALIDATE);
             GstStructure *f = read_stats (pipeline, el::JPEGFALLBACK);
             guint64 accepted = 0, rejected = 0;
@@ -166,7 +169,8 @@ run_elements ()
             if (f)
               gst_structure_free (f);
             return done;
-          }, 10000);
+          },
+          10000);
       if (!through)
         published.failure = "the frames did not get through jpegvalidate and jpegfallback";
     }
@@ -179,7 +183,7 @@ run_elements ()
   gst_element_set_state (pipeline, GST_STATE_NULL);
 }
 
-class Contract : public::testing::Test
+class Contract : public ::testing::Test
 {
 protected:
   static void SetUpTestSuite ()
@@ -190,11 +194,11 @@ protected:
 
   static void TearDownTestSuite ()
   {
-    for (auto &[name, s] : published.stats) {
+    for (auto & [name, s] : published.stats) {
       if (s)
         gst_structure_free (s);
     }
-    for (auto &[name, s] : published.messages)
+    for (auto & [name, s] : published.messages)
       gst_structure_free (s);
     published.stats.clear ();
     published.messages.clear ();
@@ -207,7 +211,8 @@ type_name (GType type)
   return type ? g_type_name (type) : "(none)";
 }
 
-template<gsize N> bool
+template<gsize N>
+bool
 listed (const char *const (&list)[N], const char *name)
 {
   for (const char *n : list) {
@@ -219,17 +224,17 @@ listed (const char *const (&list)[N], const char *name)
 
 TEST (ContractList, EveryFieldIsListedOnceUnderItsOwner)
 {
-  for (const auto &f : el::FIELDS) {
+  for (const auto & f : el::FIELDS) {
     if (f.source == el::Source::Stats)
-      EXPECT_TRUE (listed (el::FACTORIES, f.owner)) << f.name << ": " << f.owner <<
-          " is not a listed factory";
+      EXPECT_TRUE (listed (el::FACTORIES, f.owner))
+          << f.name << ": " << f.owner << " is not a listed factory";
     else
-      EXPECT_TRUE (listed (el::MESSAGES, f.owner)) << f.name << ": " << f.owner <<
-          " is not a listed message";
+      EXPECT_TRUE (listed (el::MESSAGES, f.owner))
+          << f.name << ": " << f.owner << " is not a listed message";
     int seen = 0;
-    for (const auto &g : el::FIELDS)
-      seen += g.source == f.source && g_str_equal (g.owner, f.owner) &&
-          g_str_equal (g.name, f.name);
+    for (const auto & g : el::FIELDS)
+      seen +=
+          g.source == f.source && g_str_equal (g.owner, f.owner) && g_str_equal (g.name, f.name);
     EXPECT_EQ (seen, 1) << f.owner << " " << f.name;
   }
 }
@@ -251,19 +256,19 @@ TEST (ContractElements, EveryFactoryIsRegistered)
 
 TEST (ContractElements, EveryPropertyUsedHasItsTypeAndAccess)
 {
-  for (const auto &p : el::PROPERTIES) {
+  for (const auto & p : el::PROPERTIES) {
     GstElement *e = gst_element_factory_make (p.factory, nullptr);
     ASSERT_NE (e, nullptr) << p.factory;
     gst_object_ref_sink (e);
     GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), p.name);
     const char *use = p.access == el::READ ? "reads" : "sets";
-    EXPECT_NE (pspec, nullptr) << p.factory << " has no property " << p.name << " (the program " <<
-        use << " it)";
+    EXPECT_NE (pspec, nullptr) << p.factory << " has no property " << p.name << " (the program "
+                               << use << " it)";
     if (pspec) {
-      EXPECT_EQ (pspec->flags & p.access, p.access) << p.factory << " " << p.name <<
-          ": the program " << use << " it";
-      EXPECT_EQ (type_name (pspec->value_type), type_name (p.type ())) << p.factory << " " <<
-          p.name << ": the program reads it as " << type_name (p.type ());
+      EXPECT_EQ (pspec->flags & p.access, p.access)
+          << p.factory << " " << p.name << ": the program " << use << " it";
+      EXPECT_EQ (type_name (pspec->value_type), type_name (p.type ()))
+          << p.factory << " " << p.name << ": the program reads it as " << type_name (p.type ());
     }
     gst_object_unref (e);
   }
@@ -277,17 +282,17 @@ TEST_F (Contract, TheElementsRanWithACamera)
 
 TEST_F (Contract, EveryStatsFieldIsPublishedWithItsType)
 {
-  for (const auto &f : el::FIELDS) {
+  for (const auto & f : el::FIELDS) {
     if (f.source != el::Source::Stats)
       continue;
     GstStructure *s = published.stats[f.owner];
     ASSERT_NE (s, nullptr) << f.owner << " published no \"stats\" structure";
     const GValue *v = gst_structure_get_value (s, f.name);
-    EXPECT_NE (v, nullptr) << f.owner << " \"stats\" has no field \"" << f.name <<
-        "\" (the program reads it as " << type_name (f.type) << ")";
+    EXPECT_NE (v, nullptr) << f.owner << " \"stats\" has no field \"" << f.name
+                           << "\" (the program reads it as " << type_name (f.type) << ")";
     if (v) {
-      EXPECT_EQ (type_name (G_VALUE_TYPE (v)), type_name (f.type)) << f.owner << " stats " <<
-          f.name;
+      EXPECT_EQ (type_name (G_VALUE_TYPE (v)), type_name (f.type))
+          << f.owner << " stats " << f.name;
     }
   }
 }
@@ -296,13 +301,13 @@ TEST_F (Contract, EveryMessageIsPostedWithItsFields)
 {
   for (const char *name : el::MESSAGES)
     EXPECT_TRUE (published.messages.count (name)) << "no element posted \"" << name << "\"";
-  for (const auto &f : el::FIELDS) {
+  for (const auto & f : el::FIELDS) {
     if (f.source != el::Source::Message || !published.messages.count (f.owner))
       continue;
     const GstStructure *s = published.messages[f.owner];
     const GValue *v = gst_structure_get_value (s, f.name);
-    EXPECT_NE (v, nullptr) << "\"" << f.owner << "\" has no field \"" << f.name <<
-        "\" (the program reads it as " << type_name (f.type) << ")";
+    EXPECT_NE (v, nullptr) << "\"" << f.owner << "\" has no field \"" << f.name
+                           << "\" (the program reads it as " << type_name (f.type) << ")";
     if (v) {
       EXPECT_EQ (type_name (G_VALUE_TYPE (v)), type_name (f.type)) << f.owner << " " << f.name;
     }
@@ -314,8 +319,7 @@ TEST_F (Contract, JpegfallbackSaysLiveInTheWordsTheProgramReads)
 {
   auto it = published.messages.find (el::MSG_SWITCHED);
   ASSERT_NE (it, published.messages.end ());
-  const gchar *active = gst_structure_get_string (it->second,
-      el::name (el::Field::SwitchedActive));
+  const gchar *active = gst_structure_get_string (it->second, el::name (el::Field::SwitchedActive));
   EXPECT_STREQ (active, el::ACTIVE_LIVE);
   GstStructure *stats = published.stats[el::JPEGFALLBACK];
   ASSERT_NE (stats, nullptr);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* jpegfallback: live frames pass untouched, a placeholder covers start-up and stalls.
  *
  * Everything runs on GstTestClock. Two kinds of clock waits are pending at any time:
@@ -34,15 +35,15 @@ constexpr int kLiveWidth = 640;
 struct Media
 {
   std::string dir;
-  std::string placeholder;      /* path of a 320x240 SMPTE-bars JPEG */
+  std::string placeholder; /* path of a 320x240 SMPTE-bars JPEG */
   std::vector<guint8> placeholder_bytes;
-  std::vector<std::vector<guint8>> live;        /* 640x480 snow frames */
+  std::vector<std::vector<guint8>> live; /* 640x480 snow frames */
 };
 
 Media *media = nullptr;
 
 std::string
-write_file (const std::string & name, const guint8 * data, gsize size)
+write_file (const std::string & name, const guint8 *data, gsize size)
 {
   std::string path = media->dir + G_DIR_SEPARATOR_S + name;
   g_autoptr (GError) error = nullptr;
@@ -59,7 +60,7 @@ write_file (const std::string & name, const std::vector<guint8> & bytes)
 
 /* Width from the first SOFn segment, or -1: tells placeholder from live frames. */
 int
-jpeg_width (GstBuffer * buf)
+jpeg_width (GstBuffer *buf)
 {
   std::vector<guint8> b = crtest::bytes_of (buf);
   size_t i = 2;
@@ -68,8 +69,8 @@ jpeg_width (GstBuffer * buf)
       return -1;
     guint8 marker = b[i + 1];
     size_t len = (b[i + 2] << 8) | b[i + 3];
-    bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4
-        && marker != 0xC8 && marker != 0xCC;
+    bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof)
       return (b[i + 7] << 8) | b[i + 8];
     i += 2 + len;
@@ -78,19 +79,17 @@ jpeg_width (GstBuffer * buf)
 }
 
 std::string
-nick_of_active (GstElement * element)
+nick_of_active (GstElement *element)
 {
   gint value = 0;
   g_object_get (element, "active", &value, nullptr);
-  GParamSpec *pspec =
-      g_object_class_find_property (G_OBJECT_GET_CLASS (element), "active");
-  GEnumValue *ev = g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class,
-      value);
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (element), "active");
+  GEnumValue *ev = g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class, value);
   return ev ? ev->value_nick : "?";
 }
 
 guint64
-stat (GstElement * element, const char *field)
+stat (GstElement *element, const char *field)
 {
   GstStructure *s = nullptr;
   g_object_get (element, "stats", &s, nullptr);
@@ -106,7 +105,7 @@ struct Switch
   guint64 running_time = 0, switches = 0;
 };
 
-class JpegFallback:public::testing::Test
+class JpegFallback : public ::testing::Test
 {
 protected:
   static void SetUpTestSuite ()
@@ -119,8 +118,7 @@ protected:
     ph.height = 240;
     ph.pattern = "smpte";
     media->placeholder_bytes = crtest::make_jpegs (1, ph)[0];
-    media->placeholder = write_file ("placeholder.jpg",
-        media->placeholder_bytes);
+    media->placeholder = write_file ("placeholder.jpg", media->placeholder_bytes);
     crtest::JpegSpec live;
     live.width = kLiveWidth;
     live.height = 480;
@@ -130,7 +128,7 @@ protected:
   static void TearDownTestSuite ()
   {
     g_autoptr (GDir) dir = g_dir_open (media->dir.c_str (), 0, nullptr);
-    while (const gchar * name = dir ? g_dir_read_name (dir) : nullptr) {
+    while (const gchar *name = dir ? g_dir_read_name (dir) : nullptr) {
       std::string path = media->dir + G_DIR_SEPARATOR_S + name;
       g_unlink (path.c_str ());
     }
@@ -154,26 +152,23 @@ protected:
     GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
     ASSERT_NE (e, nullptr);
     g_object_set (e, "placeholder",
-        placeholder.empty ()? media->placeholder.c_str () :
-        placeholder.c_str (), "placeholder-fps", fps, "timeout", kTimeout,
-        nullptr);
-    g_signal_connect (e, "notify::active", G_CALLBACK (+[](GObject *,
-                GParamSpec *, gpointer data) {
-              ++*static_cast < int *>(data);}), &active_notifies);
+        placeholder.empty () ? media->placeholder.c_str () : placeholder.c_str (),
+        "placeholder-fps", fps, "timeout", kTimeout, nullptr);
+    g_signal_connect (e, "notify::active",
+        G_CALLBACK (+[] (GObject *, GParamSpec *, gpointer data) { ++*static_cast<int *> (data); }),
+        &active_notifies);
     bus = gst_bus_new ();
     gst_element_set_bus (e, bus);
     /* Attaches the harness's GstTestClock (base time 0) and goes to PLAYING. */
     h = gst_harness_new_with_element (e, "sink", "src");
     gst_object_unref (e);
     clock = gst_harness_get_testclock (h);
-    gst_harness_set_src_caps_str (h, "image/jpeg, parsed=(boolean)true, "
+    gst_harness_set_src_caps_str (h,
+        "image/jpeg, parsed=(boolean)true, "
         "width=(int)640, height=(int)480, framerate=(fraction)0/1");
   }
 
-  std::string active ()
-  {
-    return nick_of_active (h->element);
-  }
+  std::string active () { return nick_of_active (h->element); }
 
   /* Releases every clock wait up to @target in time order, then sets the clock
    * to @target. */
@@ -183,11 +178,10 @@ protected:
       ASSERT_LT (processed, 10000) << "clock waits re-armed without end";
       guint expected = active () == "live" ? 2 : 1;
       GList *pending = nullptr;
-      gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected,
-          kStuckMs, &pending);
+      gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected, kStuckMs, &pending);
       ASSERT_GE (g_list_length (pending), expected)
           << "a clock wait did not come back: imagefreeze stuck?";
-      GstClockID next = static_cast < GstClockID > (pending->data);
+      GstClockID next = static_cast<GstClockID> (pending->data);
       GstClockTime t = gst_clock_id_get_time (next);
       if (t > target) {
         g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
@@ -207,20 +201,15 @@ protected:
   {
     guint expected = active () == "live" ? 2 : 1;
     GList *pending = nullptr;
-    gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected,
-        kStuckMs, &pending);
+    gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected, kStuckMs, &pending);
     std::vector<GstClockTime> times;
-    for (GList * l = pending; l; l = l->next)
-      times.push_back (gst_clock_id_get_time (static_cast < GstClockID >
-              (l->data)));
+    for (GList *l = pending; l; l = l->next)
+      times.push_back (gst_clock_id_get_time (static_cast<GstClockID> (l->data)));
     g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
     return times;
   }
 
-  GstClockTime now ()
-  {
-    return gst_clock_get_time (GST_CLOCK (clock));
-  }
+  GstClockTime now () { return gst_clock_get_time (GST_CLOCK (clock)); }
 
   /* Pushes live frame @i stamped with the current time. */
   GstFlowReturn push_live (size_t i)
@@ -235,7 +224,7 @@ protected:
   std::vector<GstClockTime> pull_placeholders ()
   {
     std::vector<GstClockTime> pts;
-    while (GstBuffer * buf = gst_harness_try_pull (h)) {
+    while (GstBuffer *buf = gst_harness_try_pull (h)) {
       EXPECT_EQ (jpeg_width (buf), kPlaceholderWidth);
       pts.push_back (GST_BUFFER_PTS (buf));
       gst_buffer_unref (buf);
@@ -244,15 +233,14 @@ protected:
   }
 
   /* The next "jpegfallback-switched" message, if one was posted. */
-  bool next_switch (Switch * out)
+  bool next_switch (Switch *out)
   {
-    while (GstMessage * m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) {
+    while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) {
       const GstStructure *s = gst_message_get_structure (m);
       if (gst_structure_has_name (s, "jpegfallback-switched")) {
         out->active = gst_structure_get_string (s, "active");
         out->reason = gst_structure_get_string (s, "reason");
-        EXPECT_TRUE (gst_structure_get_uint64 (s, "running-time",
-                &out->running_time));
+        EXPECT_TRUE (gst_structure_get_uint64 (s, "running-time", &out->running_time));
         EXPECT_TRUE (gst_structure_get_uint64 (s, "switches", &out->switches));
         gst_message_unref (m);
         return true;
@@ -262,8 +250,8 @@ protected:
     return false;
   }
 
-  void expect_switch (const char *active, const char *reason,
-      GstClockTime running_time, guint64 switches)
+  void expect_switch (const char *active, const char *reason, GstClockTime running_time,
+      guint64 switches)
   {
     Switch sw;
     ASSERT_TRUE (next_switch (&sw)) << "no switch to " << active;
@@ -285,8 +273,7 @@ TEST_F (JpegFallback, PlaceholderFramesComeOutBeforeAnyLiveFrame)
   ASSERT_NO_FATAL_FAILURE (advance_to (2 * GST_SECOND));
 
   std::vector<GstClockTime> pts = pull_placeholders ();
-  EXPECT_EQ (pts, (std::vector<GstClockTime> {
-          0, GST_SECOND, 2 * GST_SECOND}));
+  EXPECT_EQ (pts, (std::vector<GstClockTime>{ 0, GST_SECOND, 2 * GST_SECOND }));
   EXPECT_EQ (active (), "placeholder");
   Switch sw;
   EXPECT_FALSE (next_switch (&sw)) << "start-up is not a switch";
@@ -370,9 +357,9 @@ TEST_F (JpegFallback, NoTimeoutSwitchAfterTheEndOfTheLiveStream)
    * selector back to the placeholder behind the EOS. */
   GList *pending = nullptr;
   gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 1000, &pending);
-  for (GList * l = pending; l; l = l->next)
-    EXPECT_NE (gst_clock_id_get_time (static_cast < GstClockID > (l->data)),
-        500 * kMs + kTimeout) << "the timeout wait outlived the stream";
+  for (GList *l = pending; l; l = l->next)
+    EXPECT_NE (gst_clock_id_get_time (static_cast<GstClockID> (l->data)), 500 * kMs + kTimeout)
+        << "the timeout wait outlived the stream";
   g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
   EXPECT_EQ (active (), "live");
   Switch sw;
@@ -397,8 +384,7 @@ TEST_F (JpegFallback, NoLiveFrameForTimeoutSwitchesToPlaceholderThenResumes)
   expect_switch ("placeholder", "timeout", 500 * kMs + kTimeout, 2);
 
   ASSERT_NO_FATAL_FAILURE (advance_to (7200 * kMs));
-  EXPECT_EQ (pull_placeholders (), (std::vector<GstClockTime> {
-          6 * GST_SECOND, 7 * GST_SECOND}));
+  EXPECT_EQ (pull_placeholders (), (std::vector<GstClockTime>{ 6 * GST_SECOND, 7 * GST_SECOND }));
 
   GstBuffer *in = crtest::buffer_from (media->live[1]);
   GstMemory *mem = gst_memory_ref (gst_buffer_peek_memory (in, 0));
@@ -425,8 +411,7 @@ TEST_F (JpegFallback, FramesJustBeforeTheDeadlineKeepItLive)
   /* A burst like a fast camera's: still one pending timeout wait. */
   for (int i = 0; i < 1000; i++)
     ASSERT_EQ (push_live (i), GST_FLOW_OK);
-  EXPECT_EQ (pending_times (), (std::vector<GstClockTime> {
-          500 * kMs + kTimeout, 6 * GST_SECOND}))
+  EXPECT_EQ (pending_times (), (std::vector<GstClockTime>{ 500 * kMs + kTimeout, 6 * GST_SECOND }))
       << "imagefreeze's next tick and exactly one timeout wait";
 
   /* The first deadline passes: the wait re-arms at 5.4 s + timeout. */
@@ -450,12 +435,20 @@ struct Gate
   GCond cond;
   bool holding = false;
 
-  Gate () { g_mutex_init (&lock); g_cond_init (&cond); }
-  ~Gate () { g_mutex_clear (&lock); g_cond_clear (&cond); }
+  Gate ()
+  {
+    g_mutex_init (&lock);
+    g_cond_init (&cond);
+  }
+  ~Gate ()
+  {
+    g_mutex_clear (&lock);
+    g_cond_clear (&cond);
+  }
 
   static GstPadProbeReturn on_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
   {
-    auto *gate = static_cast < Gate * >(data);
+    auto *gate = static_cast<Gate *> (data);
     g_mutex_lock (&gate->lock);
     gate->holding = true;
     g_cond_signal (&gate->cond);
@@ -485,13 +478,12 @@ TEST_F (JpegFallback, PlaceholderFrameCaughtInASwitchIsDroppedAtOnce)
   ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
   EXPECT_EQ (pull_placeholders ().size (), 1u);
 
-  g_autoptr (GstElement) enc =
-      gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
   ASSERT_NE (enc, nullptr);
   g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
   Gate gate;
-  gulong probe = gst_pad_add_probe (enc_src, (GstPadProbeType)
-      (GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER), Gate::on_buffer,
+  gulong probe = gst_pad_add_probe (enc_src,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER), Gate::on_buffer,
       &gate, nullptr);
 
   /* Release the 1 s tick; it stops between imagefreeze and selector. */
@@ -577,8 +569,7 @@ TEST_F (JpegFallback, StoppingCancelsTheTimeoutWait)
   ASSERT_EQ (push_live (0), GST_FLOW_OK);
   ASSERT_EQ (pending_times ().size (), 2u);
 
-  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY),
-      GST_STATE_CHANGE_SUCCESS);
+  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   EXPECT_EQ (gst_test_clock_peek_id_count (clock), 0u);
 }
 
@@ -603,8 +594,7 @@ static GstEvent *
 viewers_event (guint viewers)
 {
   return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
-      gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, viewers,
-          nullptr));
+      gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, viewers, nullptr));
 }
 
 /* A thousand cameras nobody watches must cost nothing: once the placeholder is
@@ -622,8 +612,7 @@ TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
   gst_test_clock_set_time (clock, GST_SECOND);
   gst_test_clock_process_id (clock, tick);
   /* The 1 s tick is held: imagefreeze waits for no further tick either. */
-  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1,
-          300, nullptr));
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
   EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u);
   gst_test_clock_set_time (clock, 20 * GST_SECOND);
@@ -635,8 +624,7 @@ TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
   gst_buffer_unref (out);
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
   /* Repeats go on: imagefreeze is back on the clock. */
-  EXPECT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1,
-          kStuckMs, nullptr));
+  EXPECT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, nullptr));
 }
 
 TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
@@ -648,17 +636,15 @@ TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
   gst_test_clock_wait_for_next_pending_id (clock, &tick);
   gst_test_clock_set_time (clock, GST_SECOND);
   gst_test_clock_process_id (clock, tick);
-  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1,
-          300, nullptr));
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
 
-  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY),
-      GST_STATE_CHANGE_SUCCESS);
+  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
 }
 
 /* Cameras sharing a placeholder file share its bytes: read and checked once. */
 TEST_F (JpegFallback, ElementsShowingTheSameFileShareItsBytes)
 {
-  auto first_placeholder = [](GstHarness * harness, GstTestClock * tc) {
+  auto first_placeholder = [] (GstHarness *harness, GstTestClock *tc) {
     GstClockID id = nullptr;
     gst_test_clock_wait_for_next_pending_id (tc, &id);
     gst_test_clock_process_id (tc, id);
@@ -695,7 +681,7 @@ TEST_F (JpegFallback, HundredsOfPlaceholderFramesMappedAtOnce)
   ASSERT_NO_FATAL_FAILURE (start (30));
   ASSERT_NO_FATAL_FAILURE (advance_to (10 * GST_SECOND));
   std::vector<GstBuffer *> frames;
-  while (GstBuffer * b = gst_harness_try_pull (h))
+  while (GstBuffer *b = gst_harness_try_pull (h))
     frames.push_back (b);
   ASSERT_GE (frames.size (), 300u);
   std::vector<GstMapInfo> maps (frames.size ());
@@ -709,12 +695,11 @@ TEST_F (JpegFallback, HundredsOfPlaceholderFramesMappedAtOnce)
 }
 
 /* Start-up failures: the element in a pipeline, as an application would see it. */
-class JpegFallbackStartup:public JpegFallback
+class JpegFallbackStartup : public JpegFallback
 {
 protected:
   /* Returns the error message text of a failed start, or "" if it started. */
-  std::string start_with (const std::string & placeholder, GQuark * domain,
-      gint * code)
+  std::string start_with (const std::string & placeholder, GQuark *domain, gint *code)
   {
     g_autoptr (GstElement) pipeline = gst_pipeline_new (nullptr);
     GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
@@ -722,11 +707,10 @@ protected:
     g_object_set (e, "placeholder", placeholder.c_str (), nullptr);
     gst_bin_add (GST_BIN (pipeline), e);
 
-    GstStateChangeReturn ret = gst_element_set_state (pipeline,
-        GST_STATE_PAUSED);
+    GstStateChangeReturn ret = gst_element_set_state (pipeline, GST_STATE_PAUSED);
     std::string text;
     g_autoptr (GstBus) pbus = gst_element_get_bus (pipeline);
-    if (GstMessage * m = gst_bus_pop_filtered (pbus, GST_MESSAGE_ERROR)) {
+    if (GstMessage *m = gst_bus_pop_filtered (pbus, GST_MESSAGE_ERROR)) {
       g_autoptr (GError) error = nullptr;
       gst_message_parse_error (m, &error, nullptr);
       EXPECT_EQ (GST_MESSAGE_SRC (m), GST_OBJECT (e));
@@ -756,7 +740,7 @@ TEST_F (JpegFallbackStartup, MissingPlaceholderFailsNamingThePath)
 /* A placeholder is refused with the reason jpegvalidate would name for a frame. */
 TEST_F (JpegFallbackStartup, BrokenPlaceholderIsRefusedWithTheReason)
 {
-  const Bytes &good = media->placeholder_bytes;
+  const Bytes & good = media->placeholder_bytes;
   const char text_file[] = "this is a text file, not a picture\n";
   /* SOF claims more bytes than the file has. */
   Bytes truncated (good.begin (), good.begin () + good.size () / 2);
@@ -785,7 +769,7 @@ TEST_F (JpegFallbackStartup, BrokenPlaceholderIsRefusedWithTheReason)
     { write_file ("merged.jpg", merged), "merged" },
     { write_file ("padded.jpg", padded), "" },
   };
-  for (const auto &[path, reason] : cases) {
+  for (const auto & [path, reason] : cases) {
     GQuark domain = 0;
     gint code = 0;
     std::string text = start_with (path, &domain, &code);
@@ -808,12 +792,10 @@ TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
   std::vector<guint8> no_headers = { 0xFF, 0xD8, 0x12, 0x34, 0x56, 0xFF, 0xD9 };
   const std::vector<std::string> paths = {
     write_file ("text.jpg", (const guint8 *) text_file, sizeof (text_file) - 1),
-    write_file ("truncated.jpg", truncated),
-    write_file ("no-headers.jpg", no_headers),
-    write_file ("empty.jpg", nullptr, 0),
-    media->dir,                 /* a directory */
+    write_file ("truncated.jpg", truncated), write_file ("no-headers.jpg", no_headers),
+    write_file ("empty.jpg", nullptr, 0), media->dir, /* a directory */
   };
-  for (const std::string & path:paths) {
+  for (const std::string & path : paths) {
     GQuark domain = 0;
     gint code = 0;
     std::string text = start_with (path, &domain, &code);
@@ -837,27 +819,28 @@ struct UnlinkableDecClass
 
 G_DEFINE_TYPE (UnlinkableDec, unlinkable_dec, GST_TYPE_ELEMENT);
 
-GstStaticPadTemplate unlinkable_sink = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
-GstStaticPadTemplate unlinkable_src = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
+GstStaticPadTemplate unlinkable_sink =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
+GstStaticPadTemplate unlinkable_src =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
 
 void
-unlinkable_dec_class_init (UnlinkableDecClass * klass)
+unlinkable_dec_class_init (UnlinkableDecClass *klass)
 {
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   gst_element_class_add_static_pad_template (element_class, &unlinkable_sink);
   gst_element_class_add_static_pad_template (element_class, &unlinkable_src);
-  gst_element_class_set_static_metadata (element_class, "unlinkable", "Codec",
-      "test stand-in", "camrelay");
+  gst_element_class_set_static_metadata (element_class, "unlinkable", "Codec", "test stand-in",
+      "camrelay");
 }
 
 void
-unlinkable_dec_init (UnlinkableDec * self)
+unlinkable_dec_init (UnlinkableDec *self)
 {
   GstPad *sink = gst_pad_new_from_static_template (&unlinkable_sink, "sink");
   /* Half-linked, the file's bytes would arrive here: take them quietly. */
-  gst_pad_set_chain_function (sink, +[](GstPad *, GstObject *, GstBuffer * b) {
+  gst_pad_set_chain_function (
+      sink, +[] (GstPad *, GstObject *, GstBuffer *b) {
         gst_buffer_unref (b);
         return GST_FLOW_OK;
       });

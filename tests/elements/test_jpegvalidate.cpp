@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* jpegvalidate: cr::jpeg_check() unit tests and element tests with real
  * JPEGs (jpegenc output, frames written with libjpeg and with Pillow, plus
  * libjpeg-written progressive/arithmetic/restart files from the fuzz seed
@@ -30,9 +31,8 @@ const std::vector<Bytes> &
 frames (const crtest::JpegSpec & spec, int count = 1)
 {
   static std::map<std::string, std::vector<Bytes>> cache;
-  g_autofree gchar *key = g_strdup_printf ("%dx%d q%d %s %s %d", spec.width,
-      spec.height, spec.quality, spec.pattern.c_str (), spec.format.c_str (),
-      count);
+  g_autofree gchar *key = g_strdup_printf ("%dx%d q%d %s %s %d", spec.width, spec.height,
+      spec.quality, spec.pattern.c_str (), spec.format.c_str (), count);
   auto it = cache.find (key);
   if (it == cache.end ())
     it = cache.emplace (key, crtest::make_jpegs (count, spec)).first;
@@ -72,8 +72,8 @@ Bytes
 corpus_file (const char *name)
 {
   const gchar *root = g_getenv ("CAMRELAY_SOURCE_ROOT");
-  g_autofree gchar *path = g_build_filename (root ? root : ".", "tests",
-      "fuzz", "corpus", "jpegcheck", name, nullptr);
+  g_autofree gchar *path =
+      g_build_filename (root ? root : ".", "tests", "fuzz", "corpus", "jpegcheck", name, nullptr);
   g_autofree gchar *contents = nullptr;
   gsize len = 0;
   g_autoptr (GError) error = nullptr;
@@ -89,10 +89,11 @@ const Bytes &
 libjpeg (const crtest::LibjpegSpec & spec)
 {
   static std::map<std::string, Bytes> cache;
-  g_autofree gchar *key = g_strdup_printf ("%dx%d q%d c%d %dx%d p%d r%u j%d o%d e%d i%"
-      G_GSIZE_FORMAT " s%u n%d", spec.width, spec.height, spec.quality, spec.components,
-      spec.h_samp, spec.v_samp, spec.progressive, spec.restart_interval, spec.jfif,
-      spec.optimize, spec.exif, spec.icc_size, spec.seed, spec.noise);
+  g_autofree gchar *key =
+      g_strdup_printf ("%dx%d q%d c%d %dx%d p%d r%u j%d o%d e%d i%" G_GSIZE_FORMAT " s%u n%d",
+          spec.width, spec.height, spec.quality, spec.components, spec.h_samp, spec.v_samp,
+          spec.progressive, spec.restart_interval, spec.jfif, spec.optimize, spec.exif,
+          spec.icc_size, spec.seed, spec.noise);
   auto it = cache.find (key);
   if (it == cache.end ())
     it = cache.emplace (key, crtest::encode_libjpeg (spec)).first;
@@ -243,7 +244,7 @@ count_markers (const Bytes & b, guint8 marker)
 {
   guint n = 0;
   for (gsize at = find_marker (b, marker); at != std::string::npos;
-      at = find_marker (b, marker, at + 2))
+       at = find_marker (b, marker, at + 2))
     n++;
   return n;
 }
@@ -254,7 +255,7 @@ count_segments (const Bytes & b, guint8 marker)
 {
   guint n = 0;
   for (gsize pos = 2; pos + 4 <= b.size () && b[pos] == 0xff && b[pos + 1] != 0xda;
-      pos += 2 + segment_length (b, pos))
+       pos += 2 + segment_length (b, pos))
     n += b[pos + 1] == marker;
   return n;
 }
@@ -286,7 +287,7 @@ expect_same_pixels (const Bytes & got, const Bytes & want)
 
 /* True if @out holds its bytes in the very memory @in does: nothing was copied. */
 bool
-same_memory (GstBuffer * out, const Bytes & in_bytes, const guint8 * in_data)
+same_memory (GstBuffer *out, const Bytes & in_bytes, const guint8 *in_data)
 {
   GstMapInfo map;
   if (gst_buffer_n_memory (out) != 1 || !gst_buffer_map (out, &map, GST_MAP_READ))
@@ -328,20 +329,18 @@ check (const Bytes & b, const cr::JpegCheckLimits & limits = no_min ())
   return cr::jpeg_check (b.data (), b.size (), limits);
 }
 
-#define EXPECT_REJECTS(bytes, why, text) \
-  do { \
-    const cr::JpegCheckResult r_ = check (bytes); \
-    EXPECT_EQ (cr::jpeg_reject_nick (r_.reason), std::string (why)) \
-        << r_.detail; \
-    EXPECT_NE (std::string (r_.detail).find (text), std::string::npos) \
-        << r_.detail; \
+#define EXPECT_REJECTS(bytes, why, text)                                                           \
+  do {                                                                                             \
+    const cr::JpegCheckResult r_ = check (bytes);                                                  \
+    EXPECT_EQ (cr::jpeg_reject_nick (r_.reason), std::string (why)) << r_.detail;                  \
+    EXPECT_NE (std::string (r_.detail).find (text), std::string::npos) << r_.detail;               \
   } while (0)
 
 /* ---- harness --------------------------------------------------------- */
 
 struct HarnessDeleter
 {
-  void operator() (GstHarness * h) const { gst_harness_teardown (h); }
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
 };
 using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
 
@@ -354,17 +353,17 @@ validator ()
 }
 
 GstFlowReturn
-push (GstHarness * h, const Bytes & b, GstClockTime pts = GST_CLOCK_TIME_NONE)
+push (GstHarness *h, const Bytes & b, GstClockTime pts = GST_CLOCK_TIME_NONE)
 {
   /* buffer_from() cannot make an empty buffer */
-  GstBuffer *buf = b.empty ()? gst_buffer_new () : crtest::buffer_from (b);
+  GstBuffer *buf = b.empty () ? gst_buffer_new () : crtest::buffer_from (b);
   GST_BUFFER_PTS (buf) = pts;
   return gst_harness_push (h, buf);
 }
 
 /* The next output frame, or an empty vector if nothing is waiting. */
 Bytes
-try_pull (GstHarness * h)
+try_pull (GstHarness *h)
 {
   GstBuffer *buf = gst_harness_try_pull (h);
   if (!buf)
@@ -375,7 +374,7 @@ try_pull (GstHarness * h)
 }
 
 guint64
-stat (GstElement * e, const char *field)
+stat (GstElement *e, const char *field)
 {
   GstStructure *s = nullptr;
   guint64 v = G_MAXUINT64;
@@ -388,12 +387,12 @@ stat (GstElement * e, const char *field)
 /* Element messages go to a bus of the test's own. */
 struct BusDeleter
 {
-  void operator() (GstBus * b) const { gst_object_unref (b); }
+  void operator() (GstBus *b) const { gst_object_unref (b); }
 };
 using Bus = std::unique_ptr<GstBus, BusDeleter>;
 
 Bus
-attach_bus (GstHarness * h)
+attach_bus (GstHarness *h)
 {
   Bus bus (gst_bus_new ());
   gst_element_set_bus (h->element, bus.get ());
@@ -407,7 +406,7 @@ struct Rejection
 };
 
 std::vector<Rejection>
-rejections (GstBus * bus)
+rejections (GstBus *bus)
 {
   std::vector<Rejection> out;
   while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) {
@@ -530,8 +529,7 @@ TEST (JpegCheck, EveryCutOfAnImageIsTruncated)
   for (gsize len = 2; len < full.size (); len++) {
     const Bytes cut (full.begin (), full.begin () + len);
     const cr::JpegCheckResult r = check (cut);
-    ASSERT_EQ (r.reason, JpegReject::Truncated) << "cut at " << len << ": "
-        << r.detail;
+    ASSERT_EQ (r.reason, JpegReject::Truncated) << "cut at " << len << ": " << r.detail;
   }
   const Bytes progressive = corpus_file ("progressive-420.jpg");
   for (gsize len = 2; len < progressive.size (); len++) {
@@ -546,8 +544,8 @@ TEST (JpegCheck, SegmentLengthOverrunIsMalformed)
   const gsize dqt = segment_at (b, 0xdb);
   ASSERT_NE (dqt, 0u);
   put_be16 (b, dqt + 2, 0x7fff);
-  g_autofree gchar *text = g_strdup_printf ("segment DQT (ffdb) at offset %"
-      G_GSIZE_FORMAT " claims 32767 bytes, only %" G_GSIZE_FORMAT " left",
+  g_autofree gchar *text = g_strdup_printf ("segment DQT (ffdb) at offset %" G_GSIZE_FORMAT
+                                            " claims 32767 bytes, only %" G_GSIZE_FORMAT " left",
       dqt, b.size () - dqt - 2);
   EXPECT_REJECTS (b, "malformed", text);
 
@@ -557,8 +555,7 @@ TEST (JpegCheck, SegmentLengthOverrunIsMalformed)
 
 TEST (JpegCheck, MissingSofOrSos)
 {
-  EXPECT_REJECTS (without_segment (small (), 0xc0), "malformed",
-      "before any SOF");
+  EXPECT_REJECTS (without_segment (small (), 0xc0), "malformed", "before any SOF");
 
   const Bytes & b = small ();
   Bytes no_sos (b.begin (), b.begin () + segment_at (b, 0xda));
@@ -566,8 +563,7 @@ TEST (JpegCheck, MissingSofOrSos)
   no_sos.push_back (0xd9);
   EXPECT_REJECTS (no_sos, "malformed", "no SOS before EOI");
 
-  EXPECT_REJECTS (Bytes ({ 0xff, 0xd8, 0xff, 0xd9 }), "malformed",
-      "no SOF before EOI");
+  EXPECT_REJECTS (Bytes ({ 0xff, 0xd8, 0xff, 0xd9 }), "malformed", "no SOF before EOI");
 }
 
 TEST (JpegCheck, BadDimensions)
@@ -606,9 +602,9 @@ TEST (JpegCheck, PaddingAfterEoiIsAcceptedAndMeasuredUpTo4KiB)
   const Bytes & b = small ();
   const Bytes pi = with_tail (b, { 0, 0, 0 });
   ASSERT_EQ (Bytes (pi.end () - 5, pi.end ()), Bytes ({ 0xff, 0xd9, 0, 0, 0 }));
-  for (const Bytes & tail : { Bytes (3, 0), Bytes (1, 0), dma_tail (500), Bytes (4096, 0),
-          dma_tail (4096), Bytes ({ 0xff, 0xd9 }), Bytes ({ 0xff, 0xd8, 0x00 }),
-          Bytes ({ 0xff, 0xd8 }) }) {
+  for (const Bytes & tail :
+      { Bytes (3, 0), Bytes (1, 0), dma_tail (500), Bytes (4096, 0), dma_tail (4096),
+          Bytes ({ 0xff, 0xd9 }), Bytes ({ 0xff, 0xd8, 0x00 }), Bytes ({ 0xff, 0xd8 }) }) {
     const cr::JpegCheckResult r = check (with_tail (b, tail));
     ASSERT_TRUE (r.ok ()) << tail.size () << " bytes of padding: " << r.detail;
     EXPECT_EQ (r.image_size, b.size ());
@@ -622,7 +618,8 @@ TEST (JpegCheck, PaddingAfterEoiIsAcceptedAndMeasuredUpTo4KiB)
   EXPECT_EQ (cr::kJpegMaxTrailingBytes, 4096u);
 
   g_autofree gchar *text = g_strdup_printf ("4097 bytes after EOI at offset %" G_GSIZE_FORMAT
-      ", more than the 4096 of padding accepted", b.size () - 2);
+                                            ", more than the 4096 of padding accepted",
+      b.size () - 2);
   EXPECT_REJECTS (with_tail (b, Bytes (4097, 0)), "malformed", text);
   EXPECT_REJECTS (with_tail (b, dma_tail (20000)), "malformed", "bytes after EOI");
   /* A frame cut short and padded is still truncated: no EOI, whatever follows. */
@@ -635,7 +632,8 @@ TEST (JpegCheck, AnotherImageAfterEoiIsAMergedFrame)
 {
   const Bytes & b = small ();
   g_autofree gchar *text = g_strdup_printf ("another image (SOI at offset %" G_GSIZE_FORMAT
-      ") after EOI at offset %" G_GSIZE_FORMAT, b.size (), b.size () - 2);
+                                            ") after EOI at offset %" G_GSIZE_FORMAT,
+      b.size (), b.size () - 2);
   EXPECT_REJECTS (with_tail (b, b), "merged", text);
   EXPECT_REJECTS (with_tail (b, with_tail (Bytes (100, 0), b)), "merged", "another image");
   /* However little of it is there, and however far behind the padding limit. */
@@ -684,8 +682,8 @@ TEST (JpegCheck, StandardDhtHoldsTheTablesLibjpegWritesByDefault)
   Bytes tables;
   for (gsize at = 2; b[at + 1] != 0xda; at += 2 + segment_length (b, at)) {
     if (b[at + 1] == 0xc4)
-      tables.insert (tables.end (), b.begin () + at + 4, b.begin () + at + 2 +
-          segment_length (b, at));
+      tables.insert (tables.end (), b.begin () + at + 4,
+          b.begin () + at + 2 + segment_length (b, at));
   }
   gsize size = 0;
   const guint8 *dht = cr::jpeg_standard_dht (&size);
@@ -703,8 +701,7 @@ TEST (JpegCheck, WhatJpegparseOrLibjpegCannotHandleIsMalformed)
 
   /* jpegparse posts an error and stops the pipeline on a second SOF. */
   Bytes two_sofs = b;
-  two_sofs.insert (two_sofs.begin () + sof, b.begin () + sof,
-      b.begin () + sof + 2 + sof_len);
+  two_sofs.insert (two_sofs.begin () + sof, b.begin () + sof, b.begin () + sof + 2 + sof_len);
   EXPECT_REJECTS (two_sofs, "malformed", "second SOF");
 
   /* Hierarchical SOF5: jpegparse sizes it by scanning, not by its length. */
@@ -717,7 +714,7 @@ TEST (JpegCheck, WhatJpegparseOrLibjpegCannotHandleIsMalformed)
   EXPECT_REJECTS (five_components, "malformed", "declares 5 components");
 
   Bytes bad_sampling = b;
-  bad_sampling[sof + 11] = 0x52;        /* component 1: 5x2 */
+  bad_sampling[sof + 11] = 0x52; /* component 1: 5x2 */
   EXPECT_REJECTS (bad_sampling, "malformed", "sampling factors 5x2");
 
   Bytes twelve_bit_quant_table = b;
@@ -738,8 +735,7 @@ TEST (JpegCheck, WhatJpegparseOrLibjpegCannotHandleIsMalformed)
   EXPECT_REJECTS (soi, "malformed", "unexpected marker SOI");
 
   Bytes soi_in_scan = b;
-  soi_in_scan.insert (soi_in_scan.begin () + scan_data_at (b) + 10,
-      { 0xff, 0xd8 });
+  soi_in_scan.insert (soi_in_scan.begin () + scan_data_at (b) + 10, { 0xff, 0xd8 });
   EXPECT_REJECTS (soi_in_scan, "malformed", "unexpected marker SOI");
 }
 
@@ -761,8 +757,7 @@ TEST (JpegCheck, RejectNicks)
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Truncated), "truncated");
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Malformed), "malformed");
   EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::Merged), "merged");
-  EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::DecodeFailed),
-      "decode-failed");
+  EXPECT_STREQ (cr::jpeg_reject_nick (JpegReject::DecodeFailed), "decode-failed");
 }
 
 /* ====================================================================== */
@@ -859,9 +854,7 @@ TEST (JpegValidate, RepeatedTimestampsArePreservedToo)
   for (int i = 0; i < 3; i++)
     ASSERT_EQ (push (h.get (), vga (i), GST_SECOND), GST_FLOW_OK);
   push (h.get (), vga (0));
-  const GstClockTime expected_pts[] = { GST_SECOND, GST_SECOND, GST_SECOND,
-    GST_CLOCK_TIME_NONE
-  };
+  const GstClockTime expected_pts[] = { GST_SECOND, GST_SECOND, GST_SECOND, GST_CLOCK_TIME_NONE };
   for (GstClockTime expected : expected_pts) {
     GstBuffer *out = gst_harness_try_pull (h.get ());
     ASSERT_NE (out, nullptr);
@@ -902,8 +895,8 @@ TEST (JpegValidate, EveryRejectionReasonDropsTheFrameAndIsCounted)
     EXPECT_TRUE (try_pull (h.get ()).empty ()) << c.reason;
     expected[c.reason]++;
   }
-  for (const char *reason : { "too-small", "too-large", "not-jpeg",
-          "truncated", "malformed", "merged", "decode-failed" })
+  for (const char *reason :
+      { "too-small", "too-large", "not-jpeg", "truncated", "malformed", "merged", "decode-failed" })
     EXPECT_EQ (stat (h->element, reason), expected[reason]) << reason;
   EXPECT_EQ (stat (h->element, "rejected"), G_N_ELEMENTS (cases));
   EXPECT_EQ (stat (h->element, "accepted"), 0u);
@@ -915,9 +908,8 @@ TEST (JpegValidate, TruncatedFrameNeverLeaksIntoTheNextOne)
   const Bytes & full = vga (0);
   const Bytes & next = vga (1);
   GstClockTime pts = 0;
-  for (gsize len : { gsize (5001), gsize (6000), full.size () / 3,
-          full.size () / 2, full.size () - 1000, full.size () - 3,
-          full.size () - 2, full.size () - 1 }) {
+  for (gsize len : { gsize (5001), gsize (6000), full.size () / 3, full.size () / 2,
+           full.size () - 1000, full.size () - 3, full.size () - 2, full.size () - 1 }) {
     const Bytes cut (full.begin (), full.begin () + len);
     pts += GST_SECOND;
     ASSERT_EQ (push (h.get (), cut, pts), GST_FLOW_OK);
@@ -943,8 +935,12 @@ TEST (JpegValidate, OtherSizesAndSubsamplingsPass)
     int width, height;
     const char *format;
   } cases[] = {
-    { 320, 240, "I420" }, { 1280, 720, "I420" }, { 642, 482, "I420" },
-    { 640, 480, "Y42B" }, { 640, 480, "Y444" }, { 640, 480, "GRAY8" },
+    { 320, 240, "I420" },
+    { 1280, 720, "I420" },
+    { 642, 482, "I420" },
+    { 640, 480, "Y42B" },
+    { 640, 480, "Y444" },
+    { 640, 480, "GRAY8" },
     { 176, 144, "Y444" },
   };
   Harness h = validator ();
@@ -986,10 +982,15 @@ TEST (JpegValidate, RepeatedFormatsKeepTheirCapsAcrossChanges)
     int width;
     const char *sampling;
   } steps[] = {
-    { &a[0], 320, "YCbCr-4:2:0" }, { &a[1], 320, "YCbCr-4:2:0" }, { &a[2], 320, "YCbCr-4:2:0" },
-    { &b[0], 640, "YCbCr-4:2:0" }, { &b[1], 640, "YCbCr-4:2:0" },
-    { &g[0], 320, "GRAYSCALE" }, { &g[1], 320, "GRAYSCALE" },
-    { &a[3], 320, "YCbCr-4:2:0" }, { &a[4], 320, "YCbCr-4:2:0" },
+    { &a[0], 320, "YCbCr-4:2:0" },
+    { &a[1], 320, "YCbCr-4:2:0" },
+    { &a[2], 320, "YCbCr-4:2:0" },
+    { &b[0], 640, "YCbCr-4:2:0" },
+    { &b[1], 640, "YCbCr-4:2:0" },
+    { &g[0], 320, "GRAYSCALE" },
+    { &g[1], 320, "GRAYSCALE" },
+    { &a[3], 320, "YCbCr-4:2:0" },
+    { &a[4], 320, "YCbCr-4:2:0" },
   };
   Harness h = validator ();
   g_object_set (h->element, "min-size", 0u, nullptr);
@@ -1017,9 +1018,8 @@ TEST (JpegValidate, ProgressiveArithmeticAndRestartImagesPass)
 {
   Harness h = validator ();
   g_object_set (h->element, "min-size", 0u, nullptr);
-  for (const char *file : { "progressive-420.jpg", "progressive-grey.jpg",
-          "arithmetic-420.jpg", "baseline-444-restart.jpg",
-          "baseline-422.jpg" }) {
+  for (const char *file : { "progressive-420.jpg", "progressive-grey.jpg", "arithmetic-420.jpg",
+           "baseline-444-restart.jpg", "baseline-422.jpg" }) {
     const Bytes b = corpus_file (file);
     ASSERT_FALSE (b.empty ());
     ASSERT_EQ (push (h.get (), b), GST_FLOW_OK);
@@ -1037,8 +1037,7 @@ TEST (JpegValidate, ElementMessageCarriesReasonDetailSizeAndCount)
   const std::vector<Rejection> got = rejections (bus.get ());
   ASSERT_EQ (got.size (), 1u);
   EXPECT_EQ (got[0].reason, "not-jpeg");
-  EXPECT_EQ (got[0].detail,
-      "no SOI marker at offset 0 (12345 bytes starting 89 50 4e 47)");
+  EXPECT_EQ (got[0].detail, "no SOI marker at offset 0 (12345 bytes starting 89 50 4e 47)");
   EXPECT_EQ (got[0].size, 12345u);
   EXPECT_EQ (got[0].count, 1u);
   EXPECT_EQ (got[0].suppressed, 0u);
@@ -1058,7 +1057,7 @@ TEST (JpegValidate, MessagesAreRateLimitedPerReasonOncePerSecond)
 
   for (int i = 0; i < 5; i++)
     push (h.get (), png);
-  push (h.get (), cut);         /* another reason: reported on its own */
+  push (h.get (), cut); /* another reason: reported on its own */
   std::vector<Rejection> got = rejections (bus.get ());
   ASSERT_EQ (got.size (), 2u);
   EXPECT_EQ (got[0].reason, "not-jpeg");
@@ -1088,9 +1087,8 @@ TEST (JpegValidate, PropertiesTakeEffectOnTheNextFrame)
   Harness h = validator ();
   guint min_size = 0, max_size = 0, max_width = 0, max_height = 0;
   gboolean decode_check = TRUE;
-  g_object_get (h->element, "min-size", &min_size, "max-size", &max_size,
-      "max-width", &max_width, "max-height", &max_height, "decode-check",
-      &decode_check, nullptr);
+  g_object_get (h->element, "min-size", &min_size, "max-size", &max_size, "max-width", &max_width,
+      "max-height", &max_height, "decode-check", &decode_check, nullptr);
   EXPECT_EQ (min_size, 5001u);
   EXPECT_EQ (max_size, 4u * 1024 * 1024);
   EXPECT_EQ (max_width, 8192u);
@@ -1158,8 +1156,7 @@ TEST (JpegValidate, DecodeCheckCatchesCorruptScansTheStructureHides)
   const std::vector<Rejection> got = rejections (bus.get ());
   ASSERT_EQ (got.size (), 1u) << "second one is rate limited";
   EXPECT_EQ (got[0].reason, "decode-failed");
-  EXPECT_NE (got[0].detail.find ("Corrupt JPEG data"), std::string::npos)
-      << got[0].detail;
+  EXPECT_NE (got[0].detail.find ("Corrupt JPEG data"), std::string::npos) << got[0].detail;
 
   /* A good frame after a failed decode still decodes: the decoder recovers. */
   push (h.get (), vga (1));
@@ -1176,8 +1173,8 @@ TEST (JpegValidate, DecodeCheckPassesValidImagesOfEveryKind)
     spec.format = format;
     images.push_back (frames (spec).at (0));
   }
-  for (const char *file : { "progressive-420.jpg", "progressive-grey.jpg",
-          "arithmetic-420.jpg", "baseline-444-restart.jpg" })
+  for (const char *file : { "progressive-420.jpg", "progressive-grey.jpg", "arithmetic-420.jpg",
+           "baseline-444-restart.jpg" })
     images.push_back (corpus_file (file));
 
   for (const Bytes & b : images) {
@@ -1226,9 +1223,8 @@ TEST (JpegValidate, DamagedFramesNeverMergeOrStopThePipeline)
   Bus bus = attach_bus (h.get ());
   g_object_set (h->element, "min-size", 0u, nullptr);
   g_autoptr (GRand) rand = g_rand_new_with_seed (20240601);
-  const std::vector<Bytes> originals = { small (),
-    corpus_file ("progressive-420.jpg"), corpus_file ("baseline-444-restart.jpg")
-  };
+  const std::vector<Bytes> originals = { small (), corpus_file ("progressive-420.jpg"),
+    corpus_file ("baseline-444-restart.jpg") };
   const Bytes & good = corpus_file ("grey.jpg");
   guint accepted = 0;
 
@@ -1245,13 +1241,12 @@ TEST (JpegValidate, DamagedFramesNeverMergeOrStopThePipeline)
           b[at] = 0xff;
           break;
         case 2:
-          b.insert (b.begin () + at, { 0xff,
-                guint8 (g_rand_int_range (rand, 0xc0, 0x100)) });
+          b.insert (b.begin () + at, { 0xff, guint8 (g_rand_int_range (rand, 0xc0, 0x100)) });
           break;
         case 3:
           b.resize (at);
           break;
-        default:{
+        default: {
           const gsize end = at + g_rand_int_range (rand, 1, 64);
           b.erase (b.begin () + at, b.begin () + MIN (b.size (), end));
           break;
@@ -1312,8 +1307,9 @@ TEST (JpegValidate, PaddedFramesLeaveTrimmedInTheSameMemory)
   EXPECT_EQ (stat (h->element, "accepted"), 4u);
   EXPECT_EQ (stat (h->element, "rejected"), 0u);
   EXPECT_EQ (stat (h->element, "dht-inserted"), 0u);
-  EXPECT_EQ (stat (h->element, "bytes-accepted"), 2 * vga (0).size () + vga (1).size () +
-      vga (2).size ()) << "counts what is handed on";
+  EXPECT_EQ (stat (h->element, "bytes-accepted"),
+      2 * vga (0).size () + vga (1).size () + vga (2).size ())
+      << "counts what is handed on";
 }
 
 TEST (JpegValidate, MergedFramesAndLongTailsAreRejected)
@@ -1365,12 +1361,12 @@ TEST (JpegValidate, FramesWithoutHuffmanTablesGetTheStandardOnes)
       gsize dht_size = 0;
       const guint8 *dht = cr::jpeg_standard_dht (&dht_size);
       ASSERT_EQ (got.size (), bare.size () + dht_size);
-      EXPECT_EQ (Bytes (got.begin (), got.begin () + sos), Bytes (bare.begin (),
-              bare.begin () + sos));
+      EXPECT_EQ (Bytes (got.begin (), got.begin () + sos),
+          Bytes (bare.begin (), bare.begin () + sos));
       EXPECT_EQ (Bytes (got.begin () + sos, got.begin () + sos + dht_size),
           Bytes (dht, dht + dht_size));
-      EXPECT_EQ (Bytes (got.begin () + sos + dht_size, got.end ()), Bytes (bare.begin () + sos,
-              bare.end ()));
+      EXPECT_EQ (Bytes (got.begin () + sos + dht_size, got.end ()),
+          Bytes (bare.begin () + sos, bare.end ()));
       EXPECT_EQ (segment_at (got, 0xc4), sos);
       /* Decodes to exactly the picture the encoder made with its tables. */
       expect_same_pixels (got, original);
@@ -1443,7 +1439,7 @@ TEST (JpegValidate, BufferListsGetTheirFramesMendedToo)
 /* Everything else real encoders produce passes byte-identical, in the same memory, and
  * decodes. */
 void
-expect_passes_untouched (GstHarness * h, const Bytes & b, const std::string & what)
+expect_passes_untouched (GstHarness *h, const Bytes & b, const std::string & what)
 {
   const cr::JpegCheckResult r = check (b);
   ASSERT_TRUE (r.ok ()) << what << ": " << r.detail;
@@ -1477,30 +1473,55 @@ TEST (JpegValidate, LibjpegFramesOfEveryKindPassByteIdentical)
     crtest::LibjpegSpec spec;
   };
   std::vector<Case> cases;
-  auto add = [&](const char *what, auto edit) {
+  auto add = [&] (const char *what, auto edit) {
     crtest::LibjpegSpec spec;
     edit (spec);
     cases.push_back ({ what, spec });
   };
-  add ("baseline 4:2:0", [](auto &) { });
-  add ("EXIF APP1 after APP0", [](auto & s) { s.exif = true; });
-  add ("EXIF APP1 and no APP0", [](auto & s) { s.exif = true; s.jfif = false; });
-  add ("no APP0 at all", [](auto & s) { s.jfif = false; });
-  add ("4:2:2", [](auto & s) { s.h_samp = 2; s.v_samp = 1; });
-  add ("4:4:4", [](auto & s) { s.h_samp = 1; s.v_samp = 1; });
-  add ("progressive", [](auto & s) { s.progressive = true; });
-  add ("progressive 4:2:2", [](auto & s) { s.progressive = true; s.h_samp = 2; s.v_samp = 1; });
-  add ("grey", [](auto & s) { s.components = 1; s.h_samp = 1; s.v_samp = 1; });
-  add ("progressive grey", [](auto & s) {
-        s.components = 1; s.h_samp = 1; s.v_samp = 1; s.progressive = true; });
-  add ("restart every MCU", [](auto & s) { s.restart_interval = 1; });
-  add ("restart every 7 MCUs", [](auto & s) { s.restart_interval = 7; });
-  add ("optimised Huffman tables", [](auto & s) { s.optimize = true; });
-  add ("ICC profile of 150 KB in 3 APP2 segments", [](auto & s) { s.icc_size = 150000; });
-  add ("UXGA", [](auto & s) { s.width = 1600; s.height = 1200; s.quality = 92; });
+  add ("baseline 4:2:0", [] (auto &) {});
+  add ("EXIF APP1 after APP0", [] (auto & s) { s.exif = true; });
+  add ("EXIF APP1 and no APP0", [] (auto & s) {
+    s.exif = true;
+    s.jfif = false;
+  });
+  add ("no APP0 at all", [] (auto & s) { s.jfif = false; });
+  add ("4:2:2", [] (auto & s) {
+    s.h_samp = 2;
+    s.v_samp = 1;
+  });
+  add ("4:4:4", [] (auto & s) {
+    s.h_samp = 1;
+    s.v_samp = 1;
+  });
+  add ("progressive", [] (auto & s) { s.progressive = true; });
+  add ("progressive 4:2:2", [] (auto & s) {
+    s.progressive = true;
+    s.h_samp = 2;
+    s.v_samp = 1;
+  });
+  add ("grey", [] (auto & s) {
+    s.components = 1;
+    s.h_samp = 1;
+    s.v_samp = 1;
+  });
+  add ("progressive grey", [] (auto & s) {
+    s.components = 1;
+    s.h_samp = 1;
+    s.v_samp = 1;
+    s.progressive = true;
+  });
+  add ("restart every MCU", [] (auto & s) { s.restart_interval = 1; });
+  add ("restart every 7 MCUs", [] (auto & s) { s.restart_interval = 7; });
+  add ("optimised Huffman tables", [] (auto & s) { s.optimize = true; });
+  add ("ICC profile of 150 KB in 3 APP2 segments", [] (auto & s) { s.icc_size = 150000; });
+  add ("UXGA", [] (auto & s) {
+    s.width = 1600;
+    s.height = 1200;
+    s.quality = 92;
+  });
 
   Harness h = validator ();
-  for (const auto &c : cases) {
+  for (const auto & c : cases) {
     const Bytes & b = libjpeg (c.spec);
     expect_passes_untouched (h.get (), b, c.what);
   }
@@ -1589,8 +1610,8 @@ for name, args in cases.items():
   ASSERT_EQ (res.code, 0) << res.output;
 
   Harness h = validator ();
-  for (const char *name : { "exif", "icc", "422", "444", "progressive", "grey", "optimize",
-          "uxga" }) {
+  for (const char *name :
+      { "exif", "icc", "422", "444", "progressive", "grey", "optimize", "uxga" }) {
     const Bytes b = crtest::read_file (dir.file (std::string (name) + ".jpg"));
     ASSERT_FALSE (b.empty ()) << name;
     expect_passes_untouched (h.get (), b, std::string ("Pillow ") + name);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mjpeghttpsink under GstHarness: real multipartmux output in, real HTTP viewers out; and its
  * multipart splitter alone. */
 #include "crmultipartsplit.h"
@@ -22,7 +23,7 @@ using crtest::MjpegReader;
 
 struct HarnessDeleter
 {
-  void operator() (GstHarness * h) const { gst_harness_teardown (h); }
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
 };
 using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
 
@@ -111,7 +112,7 @@ TEST_F (MjpegHttpSinkTest, ViewersGetEveryFrameByteIdenticalUnderTheMuxBoundary)
   EXPECT_EQ (a.boundary (), "ThisRandomString");
   EXPECT_NE (a.header ("content-type").find ("multipart/x-mixed-replace"), std::string::npos);
   wait_viewers (2);
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     push_frame (f);
     Bytes got;
     ASSERT_TRUE (a.next_part (got));
@@ -141,7 +142,7 @@ TEST_F (MjpegHttpSinkTest, CustomMuxBoundaryIsAnnounced)
 TEST_F (MjpegHttpSinkTest, LateViewerGetsTheLatestFrameAtOnce)
 {
   auto frames = crtest::make_jpegs (3, { 160, 120 });
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     push_frame (f);
   MjpegReader late (port);
   Bytes got;
@@ -157,7 +158,7 @@ TEST_F (MjpegHttpSinkTest, PlainJpegInputWorksWithoutTheMux)
   MjpegReader v (port);
   EXPECT_EQ (v.boundary (), "myboundary");
   wait_viewers (1);
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     ASSERT_EQ (gst_harness_push (sink.get (), crtest::buffer_from (f)), GST_FLOW_OK);
     Bytes got;
     ASSERT_TRUE (v.next_part (got));
@@ -196,7 +197,7 @@ TEST_F (MjpegHttpSinkTest, ContentLengthOnRequest)
   auto frames = crtest::make_jpegs (2, { 160, 120 });
   MjpegReader v (port, "/?content-length=1");
   wait_viewers (1);
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     push_frame (f);
     Bytes got;
     ASSERT_TRUE (v.next_part (got));
@@ -300,7 +301,7 @@ TEST_F (MjpegHttpSinkTest, LatestFileIsWrittenWhole)
   g_autofree gchar *path = g_build_filename (dir, "image.jpg", nullptr);
   start (std::string ("latest-file=") + path);
   auto frames = crtest::make_jpegs (5, { 160, 120 });
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     push_frame (f);
   Bytes on_disk;
   for (int i = 0; i < 500; i++) {
@@ -330,9 +331,9 @@ TEST_F (MjpegHttpSinkTest, LatestFileWarningNamesTheSink)
     bool warned = false;
   } seen;
   g_mutex_init (&seen.lock);
-  GstLogFunction record = [](GstDebugCategory * category, GstDebugLevel level,
-      const gchar *, const gchar *, gint, GObject * object, GstDebugMessage * message,
-      gpointer data) {
+  GstLogFunction record = [] (GstDebugCategory *category, GstDebugLevel level, const gchar *,
+                              const gchar *, gint, GObject *object, GstDebugMessage *message,
+                              gpointer data) {
     auto *s = static_cast<Seen *> (data);
     const gchar *text = gst_debug_message_get (message);
     if (level != GST_LEVEL_WARNING || !text || !strstr (text, "could not write"))
@@ -386,7 +387,7 @@ text_buffer (const std::string & text)
 }
 
 std::string
-text_of (GstBuffer * buf)
+text_of (GstBuffer *buf)
 {
   Bytes b = crtest::bytes_of (buf);
   return std::string (b.begin (), b.end ());
@@ -399,7 +400,7 @@ TEST (MultipartSplitter, GivesBackMultipartmuxFramesWithoutACopy)
   cr::MultipartSplitter splitter;
   splitter.reset ("ThisRandomString");
   auto frames = crtest::make_jpegs (3, { 160, 120 });
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     GstBuffer *in = crtest::buffer_from (f);
     GstMemory *mem = gst_memory_ref (gst_buffer_peek_memory (in, 0));
     ASSERT_EQ (gst_harness_push (mux.get (), in), GST_FLOW_OK);
@@ -419,7 +420,7 @@ TEST (MultipartSplitter, GivesBackMultipartmuxFramesWithoutACopy)
 TEST (MultipartSplitter, PartsCutAnywhereComeOutWhole)
 {
   const std::string stream = "--b\r\nContent-Type: image/png\r\nContent-Length: 5\r\n\r\nhello\r\n"
-      "--b\r\ncontent-length: 3\r\nX-Other: 1\r\n\r\nabc\r\n";
+                             "--b\r\ncontent-length: 3\r\nX-Other: 1\r\n\r\nabc\r\n";
   cr::MultipartSplitter splitter;
   splitter.reset ("b");
   std::vector<std::string> parts;
@@ -435,19 +436,19 @@ TEST (MultipartSplitter, PartsCutAnywhereComeOutWhole)
     }
     ASSERT_EQ (r, Split::NEED_DATA);
   }
-  EXPECT_EQ (parts, (std::vector<std::string> { "hello", "abc" }));
+  EXPECT_EQ (parts, (std::vector<std::string>{ "hello", "abc" }));
   /* A part without Content-Type keeps the one before. */
-  EXPECT_EQ (types, (std::vector<std::string> { "image/png", "image/png" }));
+  EXPECT_EQ (types, (std::vector<std::string>{ "image/png", "image/png" }));
 }
 
 TEST (MultipartSplitter, RefusesWhatMultipartmuxDoesNotMake)
 {
   const std::vector<std::string> bad = {
-    "--other\r\nContent-Length: 3\r\n\r\nabc",          /* another boundary */
-    "--b\r\nContent-Type: image/jpeg\r\n\r\nabc",       /* no Content-Length */
-    "--b\r\nContent-Length: 0\r\n\r\n",                 /* an empty part */
+    "--other\r\nContent-Length: 3\r\n\r\nabc",    /* another boundary */
+    "--b\r\nContent-Type: image/jpeg\r\n\r\nabc", /* no Content-Length */
+    "--b\r\nContent-Length: 0\r\n\r\n",           /* an empty part */
     "--b\r\nContent-Length: many\r\n\r\nabc",
-    std::string (5000, 'x'),                                 /* no header block end in sight */
+    std::string (5000, 'x'), /* no header block end in sight */
   };
   for (const std::string & text : bad) {
     cr::MultipartSplitter splitter;

@@ -28,7 +28,7 @@ using crtest::wait_until;
 
 struct HarnessDeleter
 {
-  void operator() (GstHarness * h) const { gst_harness_teardown (h); }
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
 };
 using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
 
@@ -41,7 +41,7 @@ public:
     std::lock_guard<std::mutex> guard (mutex_);
     paths_.push_back (path);
   }
-  void camera_frame (GBytes * frame) override
+  void camera_frame (GBytes *frame) override
   {
     gsize size;
     auto *data = static_cast<const guint8 *> (g_bytes_get_data (frame, &size));
@@ -110,7 +110,7 @@ struct Ingest
 };
 
 GstStructure *
-stats_of (GstElement * sink)
+stats_of (GstElement *sink)
 {
   GstStructure *s = nullptr;
   g_object_get (sink, "stats", &s, nullptr);
@@ -118,7 +118,7 @@ stats_of (GstElement * sink)
 }
 
 guint64
-stat (GstElement * sink, const char *field)
+stat (GstElement *sink, const char *field)
 {
   GstStructure *s = stats_of (sink);
   guint64 value = 0;
@@ -128,7 +128,7 @@ stat (GstElement * sink, const char *field)
 }
 
 bool
-connected (GstElement * sink)
+connected (GstElement *sink)
 {
   GstStructure *s = stats_of (sink);
   gboolean value = FALSE;
@@ -172,8 +172,8 @@ TEST (WsJpegSink, EveryBufferArrivesAsOneBinaryMessageWithTheSecret)
     sent.push_back (crtest::make_solid_jpeg (colour, 320, 240));
     ASSERT_EQ (gst_harness_push (h.get (), buffer_of (sent.back ())), GST_FLOW_OK);
     /* One frame at a time: a newer frame may replace one the link has not taken yet. */
-    ASSERT_TRUE (wait_until ([&] { return ingest.camera.frames ().size () == sent.size (); },
-            5000));
+    ASSERT_TRUE (
+        wait_until ([&] { return ingest.camera.frames ().size () == sent.size (); }, 5000));
   }
   EXPECT_EQ (ingest.camera.frames (), sent);
   EXPECT_EQ (ingest.camera.paths (), std::vector<std::string>{ "/ws/cam" });
@@ -251,7 +251,7 @@ TEST (WsJpegSink, ServerThatGoesAwayAndComesBackGetsFramesAgain)
 TEST (WsJpegSink, ServerThatStopsReadingNeverBlocksThePipeline)
 {
   int listener = socket (AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{ };
+  sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   ASSERT_EQ (bind (listener, reinterpret_cast<sockaddr *> (&addr), sizeof (addr)), 0);
@@ -260,33 +260,34 @@ TEST (WsJpegSink, ServerThatStopsReadingNeverBlocksThePipeline)
   listen (listener, 4);
   std::atomic<int> peer{ -1 };
   std::thread server ([&] {
-        int fd = accept (listener, nullptr, nullptr);
-        std::string request;
-        char buf[4096];
-        while (request.find ("\r\n\r\n") == std::string::npos) {
-          ssize_t n = read (fd, buf, sizeof (buf));
-          if (n <= 0)
-            break;
-          request.append (buf, n);
-        }
-        std::string key;
-        auto at = request.find ("Sec-WebSocket-Key: ");
-        if (at != std::string::npos)
-          key = request.substr (at + 19, request.find ("\r\n", at) - at - 19);
-        key += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-        GChecksum *sha = g_checksum_new (G_CHECKSUM_SHA1);
-        g_checksum_update (sha, reinterpret_cast<const guchar *> (key.data ()), key.size ());
-        guint8 digest[20];
-        gsize digest_len = sizeof (digest);
-        g_checksum_get_digest (sha, digest, &digest_len);
-        g_checksum_free (sha);
-        g_autofree gchar *accept = g_base64_encode (digest, digest_len);
-        std::string answer = std::string ("HTTP/1.1 101 Switching Protocols\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ") + accept +
-            "\r\n\r\n";
-        (void) !write (fd, answer.data (), answer.size ());
-        peer = fd;              /* ... and never read again */
-      });
+    int fd = accept (listener, nullptr, nullptr);
+    std::string request;
+    char buf[4096];
+    while (request.find ("\r\n\r\n") == std::string::npos) {
+      ssize_t n = read (fd, buf, sizeof (buf));
+      if (n <= 0)
+        break;
+      request.append (buf, n);
+    }
+    std::string key;
+    auto at = request.find ("Sec-WebSocket-Key: ");
+    if (at != std::string::npos)
+      key = request.substr (at + 19, request.find ("\r\n", at) - at - 19);
+    key += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    GChecksum *sha = g_checksum_new (G_CHECKSUM_SHA1);
+    g_checksum_update (sha, reinterpret_cast<const guchar *> (key.data ()), key.size ());
+    guint8 digest[20];
+    gsize digest_len = sizeof (digest);
+    g_checksum_get_digest (sha, digest, &digest_len);
+    g_checksum_free (sha);
+    g_autofree gchar *accept = g_base64_encode (digest, digest_len);
+    std::string answer =
+        std::string ("HTTP/1.1 101 Switching Protocols\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ") +
+        accept + "\r\n\r\n";
+    (void) !write (fd, answer.data (), answer.size ());
+    peer = fd; /* ... and never read again */
+  });
 
   Harness h = sink_for ("ws://127.0.0.1:" + std::to_string (ntohs (addr.sin_port)) + "/");
   GstElement *sink = sink_of (h);
@@ -337,14 +338,16 @@ TEST (WsJpegSink, LocationThatIsNotAWebSocketUrlFailsTheStart)
 TEST (WsJpegSink, GstLaunchLineMakesATestSourceACamera)
 {
   Ingest ingest (0);
-  crtest::RunResult r = crtest::run ({ "gst-launch-1.0", "-q", "videotestsrc", "num-buffers=30",
-        "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=15/1", "!", "jpegenc",
-        "!", "wsjpegsink", "location=" + ingest.url () }, 60000, crtest::gst_child_env ());
+  crtest::RunResult r =
+      crtest::run ({ "gst-launch-1.0", "-q", "videotestsrc", "num-buffers=30", "is-live=true", "!",
+                       "video/x-raw,width=320,height=240,framerate=15/1", "!", "jpegenc", "!",
+                       "wsjpegsink", "location=" + ingest.url () },
+          60000, crtest::gst_child_env ());
   EXPECT_EQ (r.code, 0) << r.output;
   /* The sink only starts sending once connected; a live source keeps going meanwhile. */
   auto frames = ingest.camera.frames ();
   EXPECT_GE (frames.size (), 15u);
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     ASSERT_GE (f.size (), 4u);
     EXPECT_EQ (f[0], 0xff);
     EXPECT_EQ (f[1], 0xd8);

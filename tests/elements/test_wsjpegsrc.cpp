@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* wsjpegsrc under GstHarness, fed by libsoup's WebSocket client (a real, independent client). */
 #include "netclient.h"
 #include "subprocess.h"
@@ -19,14 +20,14 @@ using crtest::Bytes;
 
 struct HarnessDeleter
 {
-  void operator() (GstHarness * h) const { gst_harness_teardown (h); }
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
 };
 using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
 
 /* Stopped before it goes, even when an assertion returns early. */
 struct PipelineDeleter
 {
-  void operator() (GstElement * e) const
+  void operator() (GstElement *e) const
   {
     gst_element_set_state (e, GST_STATE_NULL);
     gst_object_unref (e);
@@ -45,29 +46,32 @@ public:
     context_ = g_main_context_new ();
     g_main_context_push_thread_default (context_);
     session_ = soup_session_new ();
-    g_autofree gchar *url = g_strdup_printf ("%s://127.0.0.1:%u%s", tls ? "wss" : "ws", port,
-        path.c_str ());
+    g_autofree gchar *url =
+        g_strdup_printf ("%s://127.0.0.1:%u%s", tls ? "wss" : "ws", port, path.c_str ());
     SoupMessage *msg = soup_message_new ("GET", url);
-    g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[](SoupMessage *,
-                GTlsCertificate *, GTlsCertificateFlags, gpointer) -> gboolean {
-              return TRUE;
-            }), nullptr);
+    g_signal_connect (msg, "accept-certificate",
+        G_CALLBACK (+[] (SoupMessage *, GTlsCertificate *, GTlsCertificateFlags,
+                         gpointer) -> gboolean { return TRUE; }),
+        nullptr);
     if (!header.empty ())
       soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization",
           header.c_str ());
-    soup_session_websocket_connect_async (session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT,
-        nullptr,[](GObject * source, GAsyncResult * res, gpointer data) {
+    soup_session_websocket_connect_async (
+        session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+        [] (GObject *source, GAsyncResult *res, gpointer data) {
           auto *self = static_cast<SoupCamera *> (data);
-          self->conn_ = soup_session_websocket_connect_finish (SOUP_SESSION (source), res,
-              &self->error_);
+          self->conn_ =
+              soup_session_websocket_connect_finish (SOUP_SESSION (source), res, &self->error_);
           self->done_ = true;
-        }, this);
+        },
+        this);
     g_object_unref (msg);
     iterate_until ([this] { return done_; });
     if (conn_) {
-      g_signal_connect (conn_, "closed", G_CALLBACK (+[](SoupWebsocketConnection *, gpointer d) {
-                static_cast<SoupCamera *> (d)->closed_ = true;
-              }), this);
+      g_signal_connect (conn_, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *, gpointer d) {
+        static_cast<SoupCamera *> (d)->closed_ = true;
+      }),
+          this);
     }
   }
 
@@ -109,9 +113,9 @@ public:
   /* The server's close frame has arrived (libsoup then waits up to 5 s before "closed"). */
   bool wait_closing (int ms = 5000)
   {
-    return iterate_until ([this] {
-          return soup_websocket_connection_get_state (conn_) != SOUP_WEBSOCKET_STATE_OPEN;
-        }, ms);
+    return iterate_until (
+        [this] { return soup_websocket_connection_get_state (conn_) != SOUP_WEBSOCKET_STATE_OPEN; },
+        ms);
   }
   void pump (int ms)
   {
@@ -119,7 +123,7 @@ public:
     while (g_get_monotonic_time () < end)
       g_main_context_iteration (context_, FALSE) || (g_usleep (500), true);
   }
-  template <typename Pred> bool iterate_until (Pred pred, int ms = 5000)
+  template<typename Pred> bool iterate_until (Pred pred, int ms = 5000)
   {
     return crtest::iterate_until (context_, pred, ms);
   }
@@ -182,7 +186,7 @@ protected:
   }
 
   /* The next element message named @name on the bus, or nullptr. */
-  GstStructure *wait_message (SoupCamera * cam, const char *name, int ms = 5000)
+  GstStructure *wait_message (SoupCamera *cam, const char *name, int ms = 5000)
   {
     gint64 end = g_get_monotonic_time () + ms * 1000;
     while (g_get_monotonic_time () < end) {
@@ -216,7 +220,7 @@ TEST_F (WsJpegSrcTest, EachMessageBecomesOneTimestampedBufferWithTheSameBytes)
   cam.send_text ("hello from ESP32 camera stream!");
 
   GstClockTime last = 0;
-  for (const auto &f : frames) {
+  for (const auto & f : frames) {
     cam.send (f);
     GstBuffer *b = pull (cam);
     ASSERT_NE (b, nullptr);
@@ -284,10 +288,12 @@ TEST_F (WsJpegSrcTest, ABusyPipelineDropsTheOldestFramesNotTheCamera)
   auto frames = crtest::make_jpegs (10, { 160, 120 });
   /* Hold the streaming thread: the first frame stays in flight, the queue fills up. */
   GstPad *src = gst_element_get_static_pad (h->element, "src");
-  gulong probe = gst_pad_add_probe (src, static_cast<GstPadProbeType>
-      (GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER), nullptr, nullptr, nullptr);
+  gulong probe = gst_pad_add_probe (src,
+      static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER),
+      nullptr, nullptr, nullptr);
   SoupCamera cam (port, "/");
-  for (const auto &f : frames)
+  for (const auto & f : frames)
     cam.send (f);
   ASSERT_TRUE (cam.iterate_until ([&] { return stat ("messages") == 10; }));
   gst_pad_remove_probe (src, probe);
@@ -315,8 +321,9 @@ TEST_F (WsJpegSrcTest, ANewerCameraTakesOver)
   ASSERT_TRUE (new_cam.connected ());
   ASSERT_TRUE (old_cam.wait_closing ());
   EXPECT_EQ (soup_websocket_connection_get_close_code (old_cam.conn ()), 1000);
-  EXPECT_NE (std::string (soup_websocket_connection_get_close_data (old_cam.conn ())).find
-      ("replaced"), std::string::npos);
+  EXPECT_NE (std::string (soup_websocket_connection_get_close_data (old_cam.conn ()))
+                 .find ("replaced"),
+      std::string::npos);
   new_cam.send (frames[1]);
   GstBuffer *b = pull (new_cam);
   ASSERT_TRUE (b);
@@ -359,9 +366,10 @@ TEST_F (WsJpegSrcTest, SecretIsCheckedAndNeverReadBack)
 
 TEST (WsJpegSrc, TwoSourcesCannotShareAPath)
 {
-  g_autoptr (GstElement) pipeline = gst_parse_launch (
-      "wsjpegsrc address=127.0.0.1 port=0 paths=/a ! fakesink "
-      "wsjpegsrc address=127.0.0.1 port=0 paths=/b,/a ! fakesink", nullptr);
+  g_autoptr (GstElement) pipeline =
+      gst_parse_launch ("wsjpegsrc address=127.0.0.1 port=0 paths=/a ! fakesink "
+                        "wsjpegsrc address=127.0.0.1 port=0 paths=/b,/a ! fakesink",
+          nullptr);
   ASSERT_TRUE (pipeline);
   EXPECT_EQ (gst_element_set_state (pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
@@ -376,13 +384,11 @@ TEST (WsJpegSrc, TwoSourcesCannotShareAPath)
 TEST (WsJpegSrc, PortInUseIsAClearErrorAtStart)
 {
   guint port = crtest::free_port ();
-  g_autofree gchar *desc = g_strdup_printf (
-      "wsjpegsrc address=127.0.0.1 port=%u ! fakesink", port);
+  g_autofree gchar *desc = g_strdup_printf ("wsjpegsrc address=127.0.0.1 port=%u ! fakesink", port);
   g_autoptr (GstElement) holder = gst_parse_launch (desc, nullptr);
   ASSERT_NE (gst_element_set_state (holder, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
   /* Same port, another address: a different server, and the kernel refuses the bind. */
-  g_autofree gchar *desc2 = g_strdup_printf ("wsjpegsrc address=0.0.0.0 port=%u ! fakesink",
-      port);
+  g_autofree gchar *desc2 = g_strdup_printf ("wsjpegsrc address=0.0.0.0 port=%u ! fakesink", port);
   g_autoptr (GstElement) second = gst_parse_launch (desc2, nullptr);
   EXPECT_EQ (gst_element_set_state (second, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
   g_autoptr (GstBus) bus = gst_element_get_bus (second);
@@ -429,13 +435,13 @@ TEST (WsJpegSrc, OffersNoneOfAppsrcsPropertiesOrActions)
   g_type_class_unref (appsrc_class);
 
   std::string list;
-  for (const auto &name : shown)
+  for (const auto & name : shown)
     list += name + " ";
   EXPECT_TRUE (shown.empty ()) << "appsrc's knobs on wsjpegsrc: " << list;
   /* Its own properties are all there. */
-  for (const char *name : { "address", "port", "bound-port", "paths", "max-message-size",
-          "secret", "stats", "tls-certificate", "tls-key", "viewer-user", "viewer-password",
-          "open-on-loopback", "request-timeout" })
+  for (const char *name : { "address", "port", "bound-port", "paths", "max-message-size", "secret",
+           "stats", "tls-certificate", "tls-key", "viewer-user", "viewer-password",
+           "open-on-loopback", "request-timeout" })
     EXPECT_TRUE (g_object_class_find_property (klass, name)) << name;
   gst_object_unref (src);
 }
@@ -456,7 +462,7 @@ TEST (WsJpegSrc, IsALiveSourceOfJpegOnOneAlwaysPad)
   EXPECT_TRUE (gst_caps_is_equal (caps, jpeg)) << gst_caps_to_string (caps);
   EXPECT_TRUE (GST_OBJECT_FLAG_IS_SET (src, GST_ELEMENT_FLAG_SOURCE));
   EXPECT_TRUE (g_str_has_prefix (gst_element_get_metadata (src, GST_ELEMENT_METADATA_KLASS),
-          "Source/Network"));
+      "Source/Network"));
   gst_element_set_state (src, GST_STATE_NULL);
   gst_object_unref (src);
 }
@@ -468,7 +474,7 @@ TEST (WsJpegSrc, ServerSettingsAreSetBeforeStartAndThePasswordIsNeverReadBack)
   gst_object_ref_sink (src);
   GObjectClass *klass = G_OBJECT_GET_CLASS (src);
   for (const char *name : { "tls-certificate", "tls-key", "viewer-user", "viewer-password",
-          "open-on-loopback", "request-timeout" }) {
+           "open-on-loopback", "request-timeout" }) {
     GParamSpec *spec = g_object_class_find_property (klass, name);
     ASSERT_TRUE (spec) << name;
     EXPECT_TRUE (spec->flags & GST_PARAM_MUTABLE_READY) << name;
@@ -491,12 +497,12 @@ TEST (WsJpegSrc, ServerSettingsAreSetBeforeStartAndThePasswordIsNeverReadBack)
 
 /* A self-signed certificate for 127.0.0.1 in @dir. */
 void
-make_certificate (const crtest::TempDir & dir, std::string * cert, std::string * key)
+make_certificate (const crtest::TempDir & dir, std::string *cert, std::string *key)
 {
   *cert = dir.file ("cert.pem");
   *key = dir.file ("key.pem");
   crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-        "1", "-subj", "/CN=127.0.0.1", "-keyout", *key, "-out", *cert });
+      "1", "-subj", "/CN=127.0.0.1", "-keyout", *key, "-out", *cert });
   ASSERT_EQ (openssl.wait (30000), 0) << openssl.output ();
 }
 
@@ -520,8 +526,8 @@ TEST (WsJpegSrc, WithACertificateCamerasConnectOverWssOnly)
   auto frames = crtest::make_jpegs (1, { 320, 240 });
   cam.send (frames[0]);
   GstBuffer *b = nullptr;
-  ASSERT_TRUE (cam.iterate_until ([&] { return (b = gst_harness_try_pull (h.get ())) != nullptr;
-          }));
+  ASSERT_TRUE (
+      cam.iterate_until ([&] { return (b = gst_harness_try_pull (h.get ())) != nullptr; }));
   GstMapInfo map;
   ASSERT_TRUE (gst_buffer_map (b, &map, GST_MAP_READ));
   EXPECT_EQ (Bytes (map.data, map.data + map.size), frames[0]);
@@ -534,11 +540,11 @@ TEST (WsJpegSrc, WithACertificateCamerasConnectOverWssOnly)
 TEST (WsJpegSrc, ElementsOnOnePortMustAgreeOnTheServerSettings)
 {
   guint port = crtest::free_port ();
-  auto launch = [port](const char *user_a, const char *user_b) {
-    g_autofree gchar *desc = g_strdup_printf (
-        "wsjpegsrc address=127.0.0.1 port=%u paths=/a viewer-user=%s ! fakesink "
-        "wsjpegsrc address=127.0.0.1 port=%u paths=/b viewer-user=%s ! fakesink",
-        port, user_a, port, user_b);
+  auto launch = [port] (const char *user_a, const char *user_b) {
+    g_autofree gchar *desc =
+        g_strdup_printf ("wsjpegsrc address=127.0.0.1 port=%u paths=/a viewer-user=%s ! fakesink "
+                         "wsjpegsrc address=127.0.0.1 port=%u paths=/b viewer-user=%s ! fakesink",
+            port, user_a, port, user_b);
     return Pipeline (gst_parse_launch (desc, nullptr));
   };
 
@@ -557,13 +563,14 @@ TEST (WsJpegSrc, ElementsOnOnePortMustAgreeOnTheServerSettings)
   g_autoptr (GError) error = nullptr;
   g_autofree gchar *debug = nullptr;
   gst_message_parse_error (err, &error, &debug);
-  g_autofree gchar *text = g_ascii_strdown ((std::string (error->message) + " " +
-          (debug ? debug : "")).c_str (), -1);
+  g_autofree gchar *text =
+      g_ascii_strdown ((std::string (error->message) + " " + (debug ? debug : "")).c_str (), -1);
   std::string said (text);
   EXPECT_NE (said.find ("viewer"), std::string::npos) << said;
   EXPECT_NE (said.find ("user"), std::string::npos) << said;
-  GstElementFactory *from = GST_IS_ELEMENT (GST_MESSAGE_SRC (err)) ?
-      gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (err))) : nullptr;
+  GstElementFactory *from = GST_IS_ELEMENT (GST_MESSAGE_SRC (err))
+      ? gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (err)))
+      : nullptr;
   EXPECT_TRUE (from && g_str_equal (GST_OBJECT_NAME (from), "wsjpegsrc"))
       << "the error does not come from the element: " << GST_OBJECT_NAME (GST_MESSAGE_SRC (err));
 }

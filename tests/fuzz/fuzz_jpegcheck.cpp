@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for cr::jpeg_check(): it must never read outside the
  * input, whatever the bytes, and its verdict must be self-consistent.
  *
@@ -13,7 +14,7 @@
 #include <cstring>
 
 extern "C" int
-LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   cr::JpegCheckLimits limits;
   limits.min_size = 0;
@@ -36,40 +37,35 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
    * frame header within limits; a rejection always says why. */
   if (res.ok ()) {
     const gsize end = res.image_size;
-    if (end < 4 || end > size || end + res.trailing != size
-        || res.trailing > cr::kJpegMaxTrailingBytes
-        || copy[0] != 0xff || copy[1] != 0xd8
-        || copy[end - 2] != 0xff || copy[end - 1] != 0xd9)
+    if (end < 4 || end > size || end + res.trailing != size ||
+        res.trailing > cr::kJpegMaxTrailingBytes || copy[0] != 0xff || copy[1] != 0xd8 ||
+        copy[end - 2] != 0xff || copy[end - 1] != 0xd9)
       abort ();
     for (gsize i = end; i + 2 < size; i++) {
       if (copy[i] == 0xff && copy[i + 1] == 0xd8 && copy[i + 2] == 0xff)
         abort ();
     }
-    if (res.info.width == 0 || res.info.width > limits.max_width
-        || res.info.height == 0 || res.info.height > limits.max_height
-        || res.info.components < 1 || res.info.components > 4
-        || res.info.scans < 1 || res.detail[0] != '\0')
+    if (res.info.width == 0 || res.info.width > limits.max_width || res.info.height == 0 ||
+        res.info.height > limits.max_height || res.info.components < 1 || res.info.components > 4 ||
+        res.info.scans < 1 || res.detail[0] != '\0')
       abort ();
     /* What a viewer gets checks out the same, with nothing left to mend. */
-    if (res.dht_insert_at && (res.dht_insert_at >= end
-            || copy[res.dht_insert_at] != 0xff
-            || copy[res.dht_insert_at + 1] != 0xda))
+    if (res.dht_insert_at &&
+        (res.dht_insert_at >= end || copy[res.dht_insert_at] != 0xff ||
+            copy[res.dht_insert_at + 1] != 0xda))
       abort ();
     const gsize out_size = cr::jpeg_repaired_size (res);
     uint8_t *out = static_cast<uint8_t *> (malloc (out_size));
     cr::jpeg_write_repaired (copy, res, out);
     cr::JpegCheckLimits out_limits = limits;
     out_limits.max_size = 0;
-    const cr::JpegCheckResult again = cr::jpeg_check (out, out_size,
-        out_limits);
-    if (!again.ok () || again.image_size != out_size || again.trailing != 0
-        || again.dht_insert_at != 0
-        || again.info.format_key != res.info.format_key
-        || again.info.scans != res.info.scans)
+    const cr::JpegCheckResult again = cr::jpeg_check (out, out_size, out_limits);
+    if (!again.ok () || again.image_size != out_size || again.trailing != 0 ||
+        again.dht_insert_at != 0 || again.info.format_key != res.info.format_key ||
+        again.info.scans != res.info.scans)
       abort ();
     free (out);
-  } else if (res.detail[0] == '\0'
-      || strcmp (cr::jpeg_reject_nick (res.reason), "unknown") == 0) {
+  } else if (res.detail[0] == '\0' || strcmp (cr::jpeg_reject_nick (res.reason), "unknown") == 0) {
     abort ();
   }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for the camera ingest path: cr::WsParser, the RFC 6455 frame parser that reads
  * every byte a camera sends. Whatever arrives, it must not read or write out of bounds, must keep
  * its limits, and must stay failed once it has failed.
@@ -16,7 +17,7 @@ namespace {
 struct Sink : cr::WsParserEvents
 {
   guint64 max_binary = 0;
-  void ws_binary (GBytes * m) override
+  void ws_binary (GBytes *m) override
   {
     if (g_bytes_get_size (m) > max_binary)
       abort ();
@@ -37,13 +38,13 @@ struct Sink : cr::WsParserEvents
     if (n > 125)
       abort ();
   }
-  void ws_close (guint16, const std::string &) override { }
+  void ws_close (guint16, const std::string &) override {}
 };
 
 }  // namespace
 
 extern "C" int
-LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (size == 0)
     return 0;
@@ -70,7 +71,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     memcpy (window, data, n);
     bool r = parser.commit (n);
     if (!ok && r)
-      abort ();                 /* a failed parser must stay failed */
+      abort (); /* a failed parser must stay failed */
     ok = r;
     if (!ok && parser.error_code () == 0)
       abort ();

@@ -39,7 +39,7 @@ public:
     paths.push_back (path);
     cv.notify_all ();
   }
-  void camera_frame (GBytes * frame) override
+  void camera_frame (GBytes *frame) override
   {
     gsize size;
     auto *data = static_cast<const guint8 *> (g_bytes_get_data (frame, &size));
@@ -47,9 +47,7 @@ public:
     frames.emplace_back (data, data + size);
     cv.notify_all ();
   }
-  void camera_disconnected (const std::string &, guint16, const std::string &) override
-  {
-  }
+  void camera_disconnected (const std::string &, guint16, const std::string &) override {}
   bool wait_frames (gsize n)
   {
     std::unique_lock<std::mutex> l (m);
@@ -69,7 +67,7 @@ public:
   explicit Board (guint port)
   {
     fd_ = socket (AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = { };
+    sockaddr_in addr = {};
     addr.sin_family = AF_INET;
     addr.sin_port = htons (port);
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -135,7 +133,7 @@ std::string
 new_key ()
 {
   guint8 raw[16];
-  for (auto &b : raw)
+  for (auto & b : raw)
     b = g_random_int_range (0, 256);
   g_autofree gchar *key = g_base64_encode (raw, sizeof (raw));
   return key;
@@ -206,7 +204,7 @@ protected:
     server = cr::Server::acquire ("127.0.0.1", 0, &error);
     ASSERT_TRUE (server) << error->message;
     port = server->port ();
-    route = server->add_ingest ({ }, &rec, &error);
+    route = server->add_ingest ({}, &rec, &error);
     ASSERT_TRUE (route) << error->message;
   }
 
@@ -250,7 +248,7 @@ tiny_read_response (Board & board)
     line.resize (line.size () - 2);
     const gsize colon = line.find (':');
     const std::string key = line.substr (0, colon);
-    const std::string value_new = colon + 2 <= line.size ()? line.substr (colon + 2) : "";
+    const std::string value_new = colon + 2 <= line.size () ? line.substr (colon + 2) : "";
     gsize i = colon + 1;
     while (i < line.size () && g_ascii_isspace (line[i]))
       i++;
@@ -258,7 +256,7 @@ tiny_read_response (Board & board)
     while (j < line.size () && !g_ascii_isspace (line[j]))
       j++;
     const std::string value_old = line.substr (MIN (i, line.size ()), j - MIN (i, line.size ()));
-    auto value_is = [&](const char *want) { return value_new == want && value_old == want; };
+    auto value_is = [&] (const char *want) { return value_new == want && value_old == want; };
     if (key == "Upgrade") {
       v.upgrade = value_is ("websocket");
     } else if (key == "Connection") {
@@ -289,21 +287,21 @@ TEST_F (FirmwareClients, TinyWebsocketsHandshakeAndFrames)
    * no Origin). Host is the bare host: the library strips the port. */
   const char *const requests[] = {
     "GET / HTTP/1.1\r\n"
-        "Host: 127.0.0.1\r\n"
-        "Sec-WebSocket-Key: %s\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Version: 13\r\n"
-        "User-Agent: TinyWebsockets Client\r\n"
-        "Origin: https://github.com/gilmaimon/TinyWebsockets\r\n"
-        "\r\n",
+    "Host: 127.0.0.1\r\n"
+    "Sec-WebSocket-Key: %s\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "User-Agent: TinyWebsockets Client\r\n"
+    "Origin: https://github.com/gilmaimon/TinyWebsockets\r\n"
+    "\r\n",
     "GET / HTTP/1.1\r\n"
-        "Host: 127.0.0.1\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Key: %s\r\n"
-        "Sec-WebSocket-Version: 13\r\n"
-        "\r\n",
+    "Host: 127.0.0.1\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: %s\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n",
   };
   gsize expected_frames = 0;
   for (const char *request : requests) {
@@ -399,15 +397,16 @@ TEST_F (FirmwareClients, ArduinoWebSocketsHandshakeAndFrames)
   /* sendHeader() for begin ("127.0.0.1", port, "/ws"): the default protocol "arduino", the
    * default extra header "Origin: file://". */
   g_autofree gchar *request = g_strdup_printf ("GET /ws HTTP/1.1\r\n"
-      "Host: 127.0.0.1:%u\r\n"
-      "Connection: Upgrade\r\n"
-      "Upgrade: websocket\r\n"
-      "Sec-WebSocket-Version: 13\r\n"
-      "Sec-WebSocket-Key: %s\r\n"
-      "Sec-WebSocket-Protocol: arduino\r\n"
-      "Origin: file://\r\n"
-      "User-Agent: arduino-WebSocket-Client\r\n"
-      "\r\n", port, key.c_str ());
+                                               "Host: 127.0.0.1:%u\r\n"
+                                               "Connection: Upgrade\r\n"
+                                               "Upgrade: websocket\r\n"
+                                               "Sec-WebSocket-Version: 13\r\n"
+                                               "Sec-WebSocket-Key: %s\r\n"
+                                               "Sec-WebSocket-Protocol: arduino\r\n"
+                                               "Origin: file://\r\n"
+                                               "User-Agent: arduino-WebSocket-Client\r\n"
+                                               "\r\n",
+      port, key.c_str ());
   ASSERT_TRUE (board.write (std::string (request)));
 
   const LinksVerdict v = links_read_response (board);

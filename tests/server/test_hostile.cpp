@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The server layer against clients that misbehave, and its access control: floods, resource
  * churn, credentials, TLS. Real sockets on loopback. */
 #include "crserver.h"
@@ -31,7 +32,7 @@ public:
     std::lock_guard<std::mutex> g (m);
     connects++;
   }
-  void camera_frame (GBytes * frame) override
+  void camera_frame (GBytes *frame) override
   {
     std::lock_guard<std::mutex> g (m);
     sizes.push_back (g_bytes_get_size (frame));
@@ -46,12 +47,12 @@ public:
   bool wait_frames (gsize n, int ms = 5000)
   {
     std::unique_lock<std::mutex> l (m);
-    return cv.wait_for (l, std::chrono::milliseconds (ms),[&] { return sizes.size () >= n; });
+    return cv.wait_for (l, std::chrono::milliseconds (ms), [&] { return sizes.size () >= n; });
   }
   bool wait_disconnects (int n, int ms = 5000)
   {
     std::unique_lock<std::mutex> l (m);
-    return cv.wait_for (l, std::chrono::milliseconds (ms),[&] { return disconnects >= n; });
+    return cv.wait_for (l, std::chrono::milliseconds (ms), [&] { return disconnects >= n; });
   }
   std::mutex m;
   std::condition_variable cv;
@@ -207,7 +208,7 @@ TEST_F (Hostile, ViewerChurnReturnsFileDescriptorsAndMemory)
   start ();
   add_stream ();
   publish (*stream, 30000, 7);
-  auto cycle = [&](int n) {
+  auto cycle = [&] (int n) {
     for (int i = 0; i < n; i++) {
       int fd = crtest::connect_loopback (port);
       const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -218,7 +219,7 @@ TEST_F (Hostile, ViewerChurnReturnsFileDescriptorsAndMemory)
       close (fd);
     }
   };
-  cycle (500);                  /* warm-up: allocator arenas, libsoup caches */
+  cycle (500); /* warm-up: allocator arenas, libsoup caches */
   wait_viewers (0);
   int fds = settled_fds ();
   long rss = rss_kib ();
@@ -235,12 +236,12 @@ TEST_F (Hostile, CameraChurnReturnsFileDescriptorsAndMemory)
   start ();
   add_ingest ();
   Bytes jpeg (20000, 0x11);
-  auto cycle = [&](int n) {
+  auto cycle = [&] (int n) {
     for (int i = 0; i < n; i++) {
       WsClient cam (port, i % 2 ? "/" : "/ws");
       cam.send_binary (jpeg);
       if (i % 3 == 0)
-        cam.close (1000);       /* some say goodbye, the others just vanish */
+        cam.close (1000); /* some say goodbye, the others just vanish */
     }
   };
   cycle (100);
@@ -293,12 +294,12 @@ TEST_F (Hostile, ViewerReadingAt1KiBPerSecondGetsWholeFramesAndCostsLittle)
   std::thread camera (camera_at_30fps, std::ref (*stream), 4000, &seq);
   /* The slow viewer reads 1 KiB per second; the fast one reads everything. */
   std::thread slow_reader ([&] {
-        for (int i = 0; i < 4; i++) {
-          char buf[1024];
-          recv (slow.fd (), buf, sizeof (buf), 0);
-          g_usleep (1000000);
-        }
-      });
+    for (int i = 0; i < 4; i++) {
+      char buf[1024];
+      recv (slow.fd (), buf, sizeof (buf), 0);
+      g_usleep (1000000);
+    }
+  });
   int fast_parts = 0, last = 0;
   Bytes got;
   while (fast.next_part (got, 1000)) {
@@ -413,16 +414,19 @@ TEST_F (Hostile, ViewerCredentialsAndLoopbackMetrics)
   ss.snapshot_path = "/snapshot.jpg";
   add_stream (ss);
   g_autoptr (GError) error = nullptr;
-  auto metrics = server->add_page ("/metrics",[](SoupServerMessage * msg, const char *, GHashTable *) {
+  auto metrics = server->add_page (
+      "/metrics",
+      [] (SoupServerMessage *msg, const char *, GHashTable *) {
         soup_server_message_set_status (msg, 200, nullptr);
         soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "up 1\n", 5);
-      }, &error);
+      },
+      &error);
   ASSERT_TRUE (metrics);
   publish (*stream, 6000, 9);
 
-  auto basic = [](const char *user_pass) {
-    g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> (user_pass),
-        strlen (user_pass));
+  auto basic = [] (const char *user_pass) {
+    g_autofree gchar *b64 =
+        g_base64_encode (reinterpret_cast<const guchar *> (user_pass), strlen (user_pass));
     return std::string ("Authorization: Basic ") + b64 + "\r\n";
   };
   auto none = crtest::http_request (port, "GET", "/snapshot.jpg");
@@ -461,7 +465,7 @@ public:
   {
     return TRUE;
   }
-  template <typename Pred> bool iterate_until (Pred pred, int ms = 5000)
+  template<typename Pred> bool iterate_until (Pred pred, int ms = 5000)
   {
     return crtest::iterate_until (context_, pred, ms);
   }
@@ -470,13 +474,15 @@ public:
     SoupMessage *msg = soup_message_new ("GET", url.c_str ());
     g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any), nullptr);
     bool done = false;
-    soup_session_websocket_connect_async (session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT,
-        nullptr,[](GObject * s, GAsyncResult * r, gpointer d) {
+    soup_session_websocket_connect_async (
+        session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+        [] (GObject *s, GAsyncResult *r, gpointer d) {
           auto *self = static_cast<std::pair<SoupClient *, bool *> *> (d);
           self->first->ws_ = soup_session_websocket_connect_finish (SOUP_SESSION (s), r, nullptr);
           *self->second = true;
           delete self;
-        }, new std::pair<SoupClient *, bool *> (this, &done));
+        },
+        new std::pair<SoupClient *, bool *> (this, &done));
     g_object_unref (msg);
     iterate_until ([&] { return done; });
     return ws_ != nullptr;
@@ -487,7 +493,7 @@ public:
     iterate_until ([] { return false; }, 50);
   }
   /* Reads @url's body until @want bytes or timeout. */
-  Bytes read (const std::string & url, gsize want, guint * status)
+  Bytes read (const std::string & url, gsize want, guint *status)
   {
     SoupMessage *msg = soup_message_new ("GET", url.c_str ());
     g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any), nullptr);
@@ -521,8 +527,8 @@ struct TestCertificate
   {
     cert = dir.file ("cert.pem");
     key = dir.file ("key.pem");
-    crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-          "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
+    crtest::Process openssl ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+        "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert });
     made = openssl.wait (30000) == 0;
     output = openssl.output ();
   }

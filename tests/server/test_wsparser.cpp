@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* RFC 6455 frame parser, without sockets. */
 #include "crws.h"
 #include "netclient.h"
@@ -10,7 +11,7 @@ namespace {
 
 struct Events : cr::WsParserEvents
 {
-  void ws_binary (GBytes * m) override
+  void ws_binary (GBytes *m) override
   {
     gsize n;
     auto *d = static_cast<const guint8 *> (g_bytes_get_data (m, &n));
@@ -18,7 +19,7 @@ struct Events : cr::WsParserEvents
     g_bytes_unref (m);
   }
   void ws_text (const char *t, gsize n) override { text.emplace_back (t, n); }
-  void ws_ping (const guint8 * p, gsize n) override { pings.emplace_back (p, p + n); }
+  void ws_ping (const guint8 *p, gsize n) override { pings.emplace_back (p, p + n); }
   void ws_pong (const guint8 *, gsize) override { pongs++; }
   void ws_close (guint16 code, const std::string & reason) override
   {
@@ -52,7 +53,7 @@ TEST (WsParser, AllThreeLengthEncodings)
   Events ev;
   cr::WsParser p (ev, {});
   Bytes a = pattern (125), b = pattern (126), c = pattern (65535), d = pattern (65536);
-  for (const auto &x : { a, b, c, d })
+  for (const auto & x : { a, b, c, d })
     ASSERT_TRUE (p.feed (frame (2, x).data (), frame (2, x).size ()));
   ASSERT_EQ (ev.binary.size (), 4u);
   EXPECT_EQ (ev.binary[0], a);
@@ -106,7 +107,7 @@ TEST (WsParser, LimitIsEnforcedFromTheHeaderAlone)
   limits.max_binary = 1000;
   cr::WsParser p (ev, limits);
   Bytes f = frame (2, pattern (1001));
-  EXPECT_FALSE (p.feed (f.data (), 8));        /* header only */
+  EXPECT_FALSE (p.feed (f.data (), 8)); /* header only */
   EXPECT_EQ (p.error_code (), cr::WS_CLOSE_TOO_BIG);
   EXPECT_TRUE (ev.binary.empty ());
 }
@@ -136,7 +137,7 @@ TEST (WsParser, UtfSequenceSplitAcrossFragmentsIsValid)
 {
   Events ev;
   cr::WsParser p (ev, {});
-  std::string euro = "€";           /* three bytes, split 1 + 2 */
+  std::string euro = "€"; /* three bytes, split 1 + 2 */
   Bytes first (euro.begin (), euro.begin () + 1), rest (euro.begin () + 1, euro.end ());
   Bytes f1 = frame (1, first, false), f2 = frame (0, rest, true);
   ASSERT_TRUE (p.feed (f1.data (), f1.size ()));

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The legacy camera relay, reconstructed as it was: the benchmark baseline.
 
 FastAPI + uvicorn + Pillow, following the description and wire contract in

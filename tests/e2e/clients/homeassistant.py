@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Home Assistant's MJPEG camera, as its code reads a stream (homeassistant/components/mjpeg and
 helpers/aiohttp_client.py), with aiohttp and Home Assistant's User-Agent:
 

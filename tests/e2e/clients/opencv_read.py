@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """OpenCV (cv2.VideoCapture with its FFmpeg backend, as Frigate and most scripts use it) reading
 a camrelay stream: prints one line per frame, "frame N WIDTH HEIGHT R G B SECONDS", the colour at
 the centre and the time since the first frame, then exits 0; exits 1 if the stream cannot be

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Saves the whole screen of X display DISPLAY (Xvfb) as a PNG.  Usage: x11shot.py DISPLAY OUT"""
 import sys
 

@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-pulljpegsrc
+ * @title: pulljpegsrc
+ *
+ * A live source of JPEG frames pulled from a camera that serves them: an HTTP(S) URL answering
+ * multipart/x-mixed-replace (MJPEG, each part a frame) or image/jpeg (a snapshot, fetched again
+ * every #CrPullJpegSrc:snapshot-interval), an rtsp:// URL (MJPEG over RTP passed through
+ * untouched, H.264/H.265 and other codecs decoded and encoded to JPEG once per frame), or a local
+ * V4L2 device as v4l2:///dev/video0 (MJPEG as the device gives it, raw formats encoded).
+ * Credentials come from the URL's userinfo (HTTP Basic or Digest, RTSP Basic or Digest); they are
+ * never shown by the location property, the stats or the messages.
+ *
+ * The camera is reached by GStreamer's own elements (souphttpsrc, rtspsrc or v4l2src, then
+ * decodebin, which plugs multipartdemux, the RTP depayloaders and the decoders, and jpegenc for
+ * raw video), run in a private pipeline. What this element adds is what none of them does: when
+ * the camera fails or goes away, only that private pipeline is torn down and built again, after
+ * 1 s doubling up to 30 s, forever, while the element's own pad stays up. Downstream (the
+ * placeholder of jpegfallback, the viewers of mjpeghttpsink) never sees an error or an
+ * end-of-stream from a camera. Each change of state is posted once, with its cause, not once per
+ * try. #CrPullJpegSrc:active set to FALSE closes the camera (for on-demand use).
+ *
+ * Memory is bounded: a part (or snapshot) that grows past #CrPullJpegSrc:max-frame-size without
+ * ending, such as a stream whose boundary never comes, ends the connection with that reason.
+ *
+ * Each frame leaves as one buffer, stamped with the pipeline running time of its arrival (as
+ * wsjpegsrc does), through a small queue that drops its oldest frame.
+ *
+ * Element message: "pulljpegsrc-state" (location, state, reason), state being "connecting",
+ * "streaming", "retrying" (reason: why the last try failed) or "idle" (not active).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 pulljpegsrc location=http://user:pw@esp32cam.local:81/stream ! jpegvalidate ! \
+ *     jpegfallback placeholder=placeholder.jpg ! multipartmux ! mjpeghttpsink
+ * ]|
+ */
+#include "gstpulljpegsrc.h"
+
+#include "gstcamrelayelements.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/base/gstadapter.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define DEFAULT_LOCATION          ""
+#define DEFAULT_SNAPSHOT_INTERVAL GST_SECOND
+#define DEFAULT_IO_TIMEOUT        10
+#define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
+#define DEFAULT_ACTIVE            TRUE
+#define DEFAULT_QUEUE_SIZE        2
+#define BACKOFF_MIN_MS            1000
+#define BACKOFF_MAX_MS            30000
+
+enum
+{
+  PROP_0,
+  PROP_LOCATION,
+  PROP_SNAPSHOT_INTERVAL,
+  PROP_IO_TIMEOUT,
+  PROP_MAX_FRAME_SIZE,
+  PROP_ACTIVE,
+  PROP_STATS,
+};
+
+GST_DEBUG_CATEGORY_STATIC (cr_pull_jpeg_src_debug);
+#define GST_CAT_DEFAULT cr_pull_jpeg_src_debug
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
+
+namespace {
+
+enum class Kind
+{
+  None,
+  Http,
+  Rtsp,
+  V4l2,
+};
+
+/* The location split into what the elements need; url has no credentials. */
+struct Target
+{
+  Kind kind = Kind::None;
+  std::string url; /* without userinfo */
+  std::string user;
+  std::string password;
+  std::string device; /* v4l2 */
+  std::string error;
+};
+
+Target
+parse_location (const std::string & location)
+{
+  Target t;
+  if (location.empty ()) {
+    t.error = "no location set";
+    return t;
+  }
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GUri) uri = g_uri_parse (location.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  if (!uri) {
+    t.error = std::string ("not a URL: ") + error->message;
+    return t;
+  }
+  std::string scheme = g_uri_get_scheme (uri);
+  if (scheme == "http" || scheme == "https")
+    t.kind = Kind::Http;
+  else if (scheme == "rtsp" || scheme == "rtsps" || scheme == "rtspt")
+    t.kind = Kind::Rtsp;
+  else if (scheme == "v4l2")
+    t.kind = Kind::V4l2;
+  else {
+    t.error = "the scheme " + scheme + ": is not one of http, https, rtsp, rtsps, rtspt, v4l2";
+    return t;
+  }
+  if (t.kind == Kind::V4l2) {
+    t.device = g_uri_get_path (uri);
+    if (t.device.empty () || t.device[0] != '/')
+      t.error = "a V4L2 location names the device, e.g. v4l2:///dev/video0";
+    t.url = "v4l2://" + t.device;
+    return t;
+  }
+  if (!g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    t.error = "the URL has no host";
+    return t;
+  }
+  if (g_uri_get_user (uri))
+    t.user = g_uri_get_user (uri);
+  if (g_uri_get_password (uri))
+    t.password = g_uri_get_password (uri);
+  g_autofree gchar *shown = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
+  t.url = shown;
+  return t;
+}
+
+struct Settings
+{
+  std::string location = DEFAULT_LOCATION;
+  GstClockTime snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL;
+  guint io_timeout = DEFAULT_IO_TIMEOUT;
+  guint64 max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+  bool active = DEFAULT_ACTIVE;
+};
+
+}  // namespace
+
+struct CrPullJpegSrcPrivate
+{
+  explicit CrPullJpegSrcPrivate (CrPullJpegSrc *self) : self (self) {}
+
+  void run ();
+  GstElement *build_head (const Target & t, std::string & error);
+  void link_output (GstElement *head, GstPad *pad);
+  void frame (GstBuffer *buffer);
+  void fail_run (const std::string & cause, bool weak = false);
+  /* Under the lock; returns the message to post (after unlocking), or nullptr. */
+  GstMessage *set_state_locked (const std::string & state, const std::string & reason);
+  void post (GstMessage *msg);
+
+  CrPullJpegSrc *self;
+  GstAppSrc *appsrc = nullptr; /* owned by the bin, set in init */
+
+  /* Guards everything below. Never held while a private pipeline changes state. */
+  std::mutex lock;
+  std::condition_variable cond;
+  Settings settings;
+  std::thread thread;
+  bool quit = false;
+
+  /* The current try of the private pipeline. */
+  bool run_ended = false;
+  std::string run_error;
+  /* "Internal data stream error" and the like: kept only if no element says more. */
+  std::string run_error_weak;
+  bool run_got_frame = false;
+  bool multipart = false;
+  bool snapshot = false;
+  bool have_output = false;
+  bool answered = false;
+  std::chrono::steady_clock::time_point last_progress;
+  guint64 pending_bytes = 0;
+  GstAdapter *adapter = nullptr;
+
+  /* Stats. */
+  std::string shown_location;
+  std::string state = "idle";
+  std::string posted_state;
+  std::string posted_reason;
+  std::string last_error;
+  guint64 reconnects = 0;
+  guint64 frames = 0;
+  guint64 bytes = 0;
+  guint64 dropped = 0;
+  guint64 snapshots = 0;
+};
+
+struct _CrPullJpegSrc
+{
+  GstBin parent;
+  CrPullJpegSrcPrivate *priv;
+};
+
+#define cr_pull_jpeg_src_parent_class parent_class
+G_DEFINE_TYPE (CrPullJpegSrc, cr_pull_jpeg_src, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE (pulljpegsrc, "pulljpegsrc", GST_RANK_NONE, CR_TYPE_PULL_JPEG_SRC);
+
+static void cr_pull_jpeg_src_finalize (GObject *object);
+static void cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
+static void cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
+static GstStateChangeReturn cr_pull_jpeg_src_change_state (GstElement *element,
+    GstStateChange transition);
+
+static void
+cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = cr_pull_jpeg_src_finalize;
+  gobject_class->set_property = cr_pull_jpeg_src_set_property;
+  gobject_class->get_property = cr_pull_jpeg_src_get_property;
+  element_class->change_state = GST_DEBUG_FUNCPTR (cr_pull_jpeg_src_change_state);
+
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  auto playing = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  auto readonly = static_cast<GParamFlags> (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "The camera: http(s)://[user:password@]host/path (MJPEG or snapshot), "
+          "rtsp://[user:password@]host/path, or v4l2:///dev/videoN; read back without the "
+          "credentials",
+          DEFAULT_LOCATION, ready));
+  g_object_class_install_property (gobject_class, PROP_SNAPSHOT_INTERVAL,
+      g_param_spec_uint64 ("snapshot-interval", "Snapshot interval",
+          "Nanoseconds from one fetch of a snapshot URL (one answering image/jpeg) to the next",
+          GST_MSECOND * 10, GST_SECOND * 3600, DEFAULT_SNAPSHOT_INTERVAL, ready));
+  g_object_class_install_property (gobject_class, PROP_IO_TIMEOUT,
+      g_param_spec_uint ("io-timeout", "I/O timeout",
+          "Seconds without a frame (or a snapshot) before the connection is given up and tried "
+          "again",
+          1, 3600, DEFAULT_IO_TIMEOUT, ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
+      g_param_spec_uint64 ("max-frame-size", "Maximum frame size",
+          "Bytes a part or snapshot may reach before the connection is ended as broken "
+          "(bounds memory; smaller limits belong to jpegvalidate max-size)",
+          1024, G_MAXUINT32, DEFAULT_MAX_FRAME_SIZE, ready));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE,
+      g_param_spec_boolean ("active", "Active",
+          "Whether the camera is opened; FALSE closes it until set again", DEFAULT_ACTIVE,
+          playing));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "location (without credentials), state (connecting, streaming, retrying, idle), "
+          "last-error, reconnects, frames, bytes, snapshots, dropped (queue full)",
+          GST_TYPE_STRUCTURE, readonly));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Pulled JPEG camera source",
+      "Source/Network/Video",
+      "Pulls JPEG frames from an MJPEG, snapshot, RTSP or V4L2 camera and reconnects by itself",
+      "camrelay developers");
+
+  GST_DEBUG_CATEGORY_INIT (cr_pull_jpeg_src_debug, "pulljpegsrc", 0,
+      "camrelay pulled JPEG camera source");
+}
+
+static void
+cr_pull_jpeg_src_init (CrPullJpegSrc *self)
+{
+  CrPullJpegSrcPrivate *priv = new CrPullJpegSrcPrivate (self);
+  self->priv = priv;
+  priv->adapter = gst_adapter_new ();
+
+  GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
+  priv->appsrc = GST_APP_SRC (appsrc);
+  g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
+  /* As wsjpegsrc: a small queue that drops its oldest frame and never blocks the camera side. */
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
+      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
+      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
+      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
+      nullptr);
+  gst_bin_add (GST_BIN (self), appsrc);
+
+  g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
+  GstPad *ghost = gst_ghost_pad_new_from_template ("src", target,
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "src"));
+  gst_element_add_pad (GST_ELEMENT (self), ghost);
+}
+
+static void
+cr_pull_jpeg_src_finalize (GObject *object)
+{
+  CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
+  g_object_unref (self->priv->adapter);
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The private pipeline's callbacks (its streaming threads)                                       */
+
+void
+CrPullJpegSrcPrivate::post (GstMessage *msg)
+{
+  if (msg)
+    gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
+GstMessage *
+CrPullJpegSrcPrivate::set_state_locked (const std::string & new_state, const std::string & reason)
+{
+  state = new_state;
+  if (posted_state == new_state && posted_reason == reason)
+    return nullptr;
+  posted_state = new_state;
+  posted_reason = reason;
+  GST_INFO_OBJECT (self, "%s: %s%s%s", shown_location.c_str (), new_state.c_str (),
+      reason.empty () ? "" : ", ", reason.c_str ());
+  GstStructure *s = gst_structure_new ("pulljpegsrc-state", "location", G_TYPE_STRING,
+      shown_location.c_str (), "state", G_TYPE_STRING, new_state.c_str (), "reason", G_TYPE_STRING,
+      reason.c_str (), nullptr);
+  return gst_message_new_element (GST_OBJECT (self), s);
+}
+
+void
+CrPullJpegSrcPrivate::fail_run (const std::string & cause, bool weak)
+{
+  std::lock_guard<std::mutex> guard (lock);
+  if (weak && run_error_weak.empty ())
+    run_error_weak = cause;
+  else if (!weak && run_error.empty ())
+    run_error = cause;
+  run_ended = true;
+  cond.notify_all ();
+}
+
+/* A whole frame: stamped with its arrival on the outer pipeline's clock and queued. */
+void
+CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
+{
+  buffer = gst_buffer_make_writable (buffer);
+  GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
+  if (GstClock *clock = gst_element_get_clock (GST_ELEMENT (self))) {
+    GstClockTime now = gst_clock_get_time (clock);
+    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+    GST_BUFFER_PTS (buffer) = now > base ? now - base : 0;
+    gst_object_unref (clock);
+  }
+  GstMessage *msg = nullptr;
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    frames++;
+    bytes += gst_buffer_get_size (buffer);
+    pending_bytes = 0;
+    run_got_frame = true;
+    last_progress = std::chrono::steady_clock::now ();
+    if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc))
+      dropped++;
+    if (state != "streaming")
+      msg = set_state_locked ("streaming", "");
+  }
+  post (msg);
+  gst_app_src_push_buffer (appsrc, buffer);
+}
+
+static GstFlowReturn
+on_new_sample (GstAppSink *sink, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  if (!sample)
+    return GST_FLOW_OK;
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  bool snapshot;
+  guint64 limit;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    snapshot = priv->snapshot;
+    limit = priv->settings.max_frame_size;
+  }
+  if (!snapshot) {
+    priv->frame (gst_buffer_ref (buffer));
+    return GST_FLOW_OK;
+  }
+  /* A snapshot arrives in pieces; it is a frame once the response ends. */
+  gst_adapter_push (priv->adapter, gst_buffer_ref (buffer));
+  if (gst_adapter_available (priv->adapter) > limit) {
+    priv->fail_run ("the snapshot is larger than " + std::to_string (limit) + " bytes");
+    return GST_FLOW_EOS;
+  }
+  return GST_FLOW_OK;
+}
+
+static void
+on_eos (GstAppSink *, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  bool snapshot;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    snapshot = priv->snapshot;
+  }
+  gsize size = gst_adapter_available (priv->adapter);
+  if (snapshot && size > 0) {
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->snapshots++;
+    }
+    priv->frame (gst_adapter_take_buffer (priv->adapter, size));
+  }
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->run_ended = true;
+  if (!snapshot && priv->run_error.empty ())
+    priv->run_error = "the camera ended the stream";
+  priv->cond.notify_all ();
+}
+
+/* Bytes from the camera that have not become a frame yet: a part whose boundary never comes
+ * would otherwise grow in multipartdemux without end. */
+static GstPadProbeReturn
+count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  guint64 limit;
+  bool over;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->pending_bytes += gst_buffer_get_size (buffer);
+    limit = priv->settings.max_frame_size;
+    over = !priv->snapshot && priv->pending_bytes > limit + 64 * 1024;
+  }
+  if (!over)
+    return GST_PAD_PROBE_OK;
+  priv->fail_run ("more than " + std::to_string (limit) +
+      " bytes arrived without a complete "
+      "frame (a part too large, or a boundary that never comes)");
+  return GST_PAD_PROBE_DROP;
+}
+
+void
+CrPullJpegSrcPrivate::link_output (GstElement *head, GstPad *pad)
+{
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, nullptr);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  bool jpeg = gst_structure_has_name (s, "image/jpeg");
+  bool raw = gst_structure_has_name (s, "video/x-raw");
+  bool take;
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    take = (jpeg || raw) && !have_output;
+    if (take) {
+      have_output = true;
+      /* An HTTP answer that was not demuxed is a single picture. */
+      snapshot = jpeg && !multipart && g_str_has_prefix (settings.location.c_str (), "http");
+    }
+  }
+  GstElement *chain[3] = { nullptr, nullptr, nullptr };
+  if (!take) {
+    chain[0] = gst_element_factory_make ("fakesink", nullptr);
+    g_object_set (chain[0], "sync", FALSE, "async", FALSE, nullptr);
+  } else {
+    GstElement *sink = GST_ELEMENT (g_object_new (GST_TYPE_APP_SINK, nullptr));
+    g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, "max-buffers",
+        4u, "drop", TRUE, "emit-signals", FALSE, nullptr);
+    GstAppSinkCallbacks callbacks = {};
+    callbacks.eos = on_eos;
+    callbacks.new_sample = on_new_sample;
+    gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, this, nullptr);
+    if (raw) {
+      chain[0] = gst_element_factory_make ("videoconvert", nullptr);
+      chain[1] = gst_element_factory_make ("jpegenc", nullptr);
+      chain[2] = sink;
+    } else {
+      chain[0] = sink;
+    }
+  }
+  std::vector<GstElement *> list;
+  for (GstElement *e : chain) {
+    if (e)
+      list.push_back (e);
+  }
+  bool missing = !chain[0] || (raw && take && (!chain[1] || !chain[2]));
+  if (missing) {
+    for (GstElement *e : list)
+      gst_object_unref (gst_object_ref_sink (e));
+    fail_run ("a GStreamer element is missing (videoconvert, jpegenc or appsink)");
+    return;
+  }
+  for (GstElement *e : list)
+    gst_bin_add (GST_BIN (head), e);
+  for (size_t i = 1; i < list.size (); i++)
+    gst_element_link (list[i - 1], list[i]);
+  for (GstElement *e : list)
+    gst_element_sync_state_with_parent (e);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (list[0], "sink");
+  if (GST_PAD_LINK_FAILED (gst_pad_link (pad, sinkpad)))
+    fail_run ("cannot link the camera's stream");
+}
+
+static void
+on_decoded_pad (GstElement *decodebin, GstPad *pad, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  GstObject *head = gst_object_get_parent (GST_OBJECT (decodebin));
+  if (head) {
+    priv->link_output (GST_ELEMENT (head), pad);
+    gst_object_unref (head);
+  }
+}
+
+static void
+on_element_added (GstBin *, GstBin *, GstElement *element, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  GstElementFactory *f = gst_element_get_factory (element);
+  if (f && g_str_equal (GST_OBJECT_NAME (f), "multipartdemux")) {
+    /* Else decodebin waits for more streams before it exposes the frames. */
+    g_object_set (element, "single-stream", TRUE, nullptr);
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->multipart = true;
+  }
+}
+
+static GstElement *
+new_decodebin (CrPullJpegSrcPrivate *priv)
+{
+  GstElement *decode = gst_element_factory_make ("decodebin", nullptr);
+  if (!decode)
+    return nullptr;
+  g_autoptr (GstCaps) caps = gst_caps_from_string ("image/jpeg; video/x-raw");
+  g_object_set (decode, "caps", caps, nullptr);
+  g_signal_connect (decode, "pad-added", G_CALLBACK (on_decoded_pad), priv);
+  return decode;
+}
+
+/* rtspsrc: each video stream goes to its own decodebin, anything else to a fakesink. */
+static void
+on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  GstElement *head = GST_ELEMENT (gst_object_get_parent (GST_OBJECT (rtspsrc)));
+  if (!head)
+    return;
+  g_autoptr (GstCaps) caps = gst_pad_query_caps (pad, nullptr);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_string (s, "media");
+  GstElement *next;
+  if (media && g_str_equal (media, "video")) {
+    next = new_decodebin (priv);
+  } else {
+    next = gst_element_factory_make ("fakesink", nullptr);
+    g_object_set (next, "sync", FALSE, "async", FALSE, nullptr);
+  }
+  gst_bin_add (GST_BIN (head), next);
+  gst_element_sync_state_with_parent (next);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (next, "sink");
+  if (GST_PAD_LINK_FAILED (gst_pad_link (pad, sinkpad)))
+    priv->fail_run ("cannot link the camera's RTSP stream");
+  gst_object_unref (head);
+}
+
+/* The private pipeline's messages, in the thread that posts them. */
+static GstBusSyncReply
+on_head_message (GstBus *, GstMessage *message, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) error = nullptr;
+      g_autofree gchar *debug = nullptr;
+      gst_message_parse_error (message, &error, &debug);
+      std::string cause = error->message;
+      /* The last line of the debug text says what the OS or the server said. */
+      if (debug) {
+        std::string d = debug;
+        size_t nl = d.rfind ('\n');
+        std::string last = nl == std::string::npos ? d : d.substr (nl + 1);
+        /* souphttpsrc: "Not Found (404), URL: ..., Redirect to: ..." says it all up to the URL. */
+        size_t url = last.find (", URL: ");
+        if (url != std::string::npos)
+          cause = last.substr (0, url);
+        else if (!last.empty () && last.find (".c(") == std::string::npos && last != cause)
+          cause += " (" + last + ")";
+      }
+      /* The camera's own element knows best; decodebin's "cannot typefind" follows from it. */
+      GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (message))
+          ? gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (message)))
+          : nullptr;
+      const gchar *factory = f ? GST_OBJECT_NAME (f) : "";
+      bool from_camera = g_str_equal (factory, "souphttpsrc") || g_str_equal (factory, "rtspsrc") ||
+          g_str_equal (factory, "v4l2src");
+      /* souphttpsrc says only "Internal data stream error" when it cannot connect or the
+       * connection breaks (libsoup's reason stays in its debug log). */
+      if (g_str_equal (factory, "souphttpsrc") &&
+          g_error_matches (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED)) {
+        bool answered;
+        {
+          std::lock_guard<std::mutex> guard (priv->lock);
+          answered = priv->answered;
+        }
+        cause = answered ? "the connection to the camera was lost"
+                         : "cannot connect to the camera (refused, unreachable or timed out)";
+      }
+      priv->fail_run (cause, !from_camera);
+      break;
+    }
+    case GST_MESSAGE_EOS: {
+      /* A snapshot ends each answer; on_eos() has taken the picture already. */
+      bool snapshot;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        snapshot = priv->snapshot;
+      }
+      if (!snapshot)
+        priv->fail_run ("the camera ended the stream");
+      break;
+    }
+    case GST_MESSAGE_ELEMENT: {
+      /* souphttpsrc's answer headers: a page of text is a clear mistake. */
+      const GstStructure *s = gst_message_get_structure (message);
+      const GstStructure *headers = nullptr;
+      if (!gst_structure_has_name (s, "http-headers"))
+        break;
+      const GValue *v = gst_structure_get_value (s, "response-headers");
+      if (v && G_VALUE_HOLDS (v, GST_TYPE_STRUCTURE))
+        headers = gst_value_get_structure (v);
+      guint status = 0;
+      gst_structure_get_uint (s, "http-status-code", &status);
+      if (status) {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        priv->answered = true;
+      }
+      if (!headers || (status && status >= 300))
+        break;
+      for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
+        const gchar *name = gst_structure_nth_field_name (headers, i);
+        if (g_ascii_strcasecmp (name, "Content-Type") != 0)
+          continue;
+        const gchar *type = gst_structure_get_string (headers, name);
+        /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
+         * send MJPEG as application/octet-stream, so other types are left to typefind. */
+        if (type && g_str_has_prefix (type, "text/"))
+          priv->fail_run (std::string ("the camera answered ") + type +
+              ", not MJPEG "
+              "(multipart/x-mixed-replace) or a JPEG picture");
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return GST_BUS_DROP;
+}
+
+GstElement *
+CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
+{
+  Settings s;
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    s = settings;
+  }
+  GstElement *head = gst_pipeline_new ("pulljpegsrc-camera");
+  gst_object_ref_sink (head);
+  g_autoptr (GstBus) bus = gst_element_get_bus (head);
+  gst_bus_set_sync_handler (bus, on_head_message, this, nullptr);
+  g_signal_connect (head, "deep-element-added", G_CALLBACK (on_element_added), this);
+
+  GstElement *src = nullptr;
+  const char *factory = t.kind == Kind::Http ? "souphttpsrc"
+      : t.kind == Kind::Rtsp                 ? "rtspsrc"
+                                             : "v4l2src";
+  src = gst_element_factory_make (factory, nullptr);
+  if (!src) {
+    error = std::string ("the GStreamer element ") + factory + " is not installed";
+    gst_object_unref (head);
+    return nullptr;
+  }
+  gst_bin_add (GST_BIN (head), src);
+  if (t.kind == Kind::Http) {
+    /* Longer than the watchdog's: souphttpsrc's own timeout would try to resume with a Range
+     * request, which a camera refuses with a misleading "does not support seeking". */
+    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", s.io_timeout + 5,
+        "retries", 0, nullptr);
+    if (!t.user.empty ())
+      g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
+  } else if (t.kind == Kind::Rtsp) {
+    g_object_set (src, "location", t.url.c_str (), "latency", 200u, "tcp-timeout",
+        static_cast<guint64> (s.io_timeout) * G_USEC_PER_SEC, nullptr);
+    if (!t.user.empty ())
+      g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
+    g_signal_connect (src, "pad-added", G_CALLBACK (on_rtsp_pad), this);
+    return head;
+  } else {
+    g_object_set (src, "device", t.device.c_str (), nullptr);
+  }
+  GstElement *decode = new_decodebin (this);
+  if (!decode) {
+    error = "the GStreamer element decodebin is not installed";
+    gst_object_unref (head);
+    return nullptr;
+  }
+  gst_bin_add (GST_BIN (head), decode);
+  GstElement *before_decode = src;
+  if (t.kind == Kind::V4l2) {
+    /* v4l2src prefers raw formats when downstream takes anything; a device that gives MJPEG
+     * is asked for it, so that its frames pass as they are instead of being encoded. */
+    gst_element_set_state (src, GST_STATE_READY);
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (src, "src");
+    g_autoptr (GstCaps) jpeg = gst_caps_new_empty_simple ("image/jpeg");
+    g_autoptr (GstCaps) device = gst_pad_query_caps (pad, jpeg);
+    if (device && !gst_caps_is_empty (device)) {
+      GstElement *filter = gst_element_factory_make ("capsfilter", nullptr);
+      g_object_set (filter, "caps", jpeg, nullptr);
+      gst_bin_add (GST_BIN (head), filter);
+      gst_element_link (src, filter);
+      before_decode = filter;
+    }
+  }
+  gst_element_link (before_decode, decode);
+  if (t.kind == Kind::Http) {
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (src, "src");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_input, this, nullptr);
+  }
+  return head;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The supervisor thread: one try after the other                                                 */
+
+void
+CrPullJpegSrcPrivate::run ()
+{
+  guint backoff_ms = BACKOFF_MIN_MS;
+  std::unique_lock<std::mutex> lk (lock);
+  while (!quit) {
+    if (!settings.active) {
+      GstMessage *msg = set_state_locked ("idle", "");
+      lk.unlock ();
+      post (msg);
+      lk.lock ();
+      cond.wait (lk, [this] { return quit || settings.active; });
+      backoff_ms = BACKOFF_MIN_MS;
+      continue;
+    }
+    run_ended = false;
+    run_error.clear ();
+    run_error_weak.clear ();
+    run_got_frame = false;
+    multipart = false;
+    snapshot = false;
+    have_output = false;
+    answered = false;
+    pending_bytes = 0;
+    GstMessage *msg = nullptr;
+    if (state == "idle")
+      msg = set_state_locked ("connecting", "");
+    Target t = parse_location (settings.location);
+    GstClockTime interval = settings.snapshot_interval;
+    lk.unlock ();
+    post (msg);
+
+    auto started = std::chrono::steady_clock::now ();
+    std::string error = t.error;
+    GstElement *head = error.empty () ? build_head (t, error) : nullptr;
+    if (head)
+      gst_element_set_state (head, GST_STATE_PLAYING); /* a failure says why on the bus */
+    else
+      fail_run (error);
+
+    lk.lock ();
+    /* A watchdog over every kind of camera: one that stays connected but sends nothing (an
+     * RTSP server gone without a word, an HTTP camera stalled mid-part) is given up too. */
+    last_progress = std::chrono::steady_clock::now ();
+    auto silence = std::chrono::seconds (settings.io_timeout);
+    while (!cond.wait_for (lk, std::chrono::milliseconds (250),
+        [this] { return quit || run_ended || !settings.active; })) {
+      if (std::chrono::steady_clock::now () - last_progress > silence) {
+        run_error = "no frame from the camera for " + std::to_string (settings.io_timeout) + " s";
+        run_ended = true;
+      }
+    }
+    lk.unlock ();
+    /* Stopping it joins its threads: every error they post is in before the cause is read. */
+    if (head) {
+      gst_element_set_state (head, GST_STATE_NULL);
+      gst_object_unref (head);
+    }
+    gst_adapter_clear (adapter);
+    lk.lock ();
+    bool got_frame = run_got_frame;
+    bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
+    std::string cause = run_error.empty () ? run_error_weak : run_error;
+    if (quit)
+      break;
+    if (!settings.active)
+      continue;
+    if (was_snapshot) {
+      backoff_ms = BACKOFF_MIN_MS;
+      cond.wait_until (lk, started + std::chrono::nanoseconds (interval),
+          [this] { return quit || !settings.active; });
+      continue;
+    }
+    if (cause.empty ())
+      cause = "the camera ended the stream";
+    if (got_frame)
+      backoff_ms = BACKOFF_MIN_MS;
+    reconnects++;
+    last_error = cause;
+    msg = set_state_locked ("retrying", cause);
+    lk.unlock ();
+    post (msg);
+    GST_DEBUG_OBJECT (self, "next try in %u ms", backoff_ms);
+    lk.lock ();
+    cond.wait_for (lk, std::chrono::milliseconds (backoff_ms),
+        [this] { return quit || !settings.active; });
+    backoff_ms = std::min (backoff_ms * 2, static_cast<guint> (BACKOFF_MAX_MS));
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static GstStructure *
+build_stats (CrPullJpegSrc *self)
+{
+  CrPullJpegSrcPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard (priv->lock);
+  return gst_structure_new ("pulljpegsrc-stats", "location", G_TYPE_STRING,
+      priv->shown_location.c_str (), "state", G_TYPE_STRING, priv->state.c_str (), "last-error",
+      G_TYPE_STRING, priv->last_error.c_str (), "reconnects", G_TYPE_UINT64, priv->reconnects,
+      "frames", G_TYPE_UINT64, priv->frames, "bytes", G_TYPE_UINT64, priv->bytes, "snapshots",
+      G_TYPE_UINT64, priv->snapshots, "dropped", G_TYPE_UINT64, priv->dropped, nullptr);
+}
+
+static void
+cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
+  CrPullJpegSrcPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard (priv->lock);
+  Settings & s = priv->settings;
+  switch (prop_id) {
+    case PROP_LOCATION: {
+      s.location = g_value_get_string (value) ? g_value_get_string (value) : "";
+      Target t = parse_location (s.location);
+      priv->shown_location = t.url.empty () ? "" : t.url;
+      break;
+    }
+    case PROP_SNAPSHOT_INTERVAL:
+      s.snapshot_interval = g_value_get_uint64 (value);
+      break;
+    case PROP_IO_TIMEOUT:
+      s.io_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      s.max_frame_size = g_value_get_uint64 (value);
+      break;
+    case PROP_ACTIVE:
+      s.active = g_value_get_boolean (value);
+      priv->cond.notify_all ();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
+  CrPullJpegSrcPrivate *priv = self->priv;
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, build_stats (self));
+    return;
+  }
+  std::lock_guard<std::mutex> guard (priv->lock);
+  const Settings & s = priv->settings;
+  switch (prop_id) {
+    case PROP_LOCATION:
+      /* Never hand the credentials back out: they end up in logs and dumps. */
+      g_value_set_string (value, priv->shown_location.c_str ());
+      break;
+    case PROP_SNAPSHOT_INTERVAL:
+      g_value_set_uint64 (value, s.snapshot_interval);
+      break;
+    case PROP_IO_TIMEOUT:
+      g_value_set_uint (value, s.io_timeout);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      g_value_set_uint64 (value, s.max_frame_size);
+      break;
+    case PROP_ACTIVE:
+      g_value_set_boolean (value, s.active);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static GstStateChangeReturn
+cr_pull_jpeg_src_change_state (GstElement *element, GstStateChange transition)
+{
+  CrPullJpegSrc *self = CR_PULL_JPEG_SRC (element);
+  CrPullJpegSrcPrivate *priv = self->priv;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    Target t = parse_location (priv->settings.location);
+    if (!t.error.empty ()) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid camera location: %s", t.error.c_str ()), (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->quit = true;
+      priv->cond.notify_all ();
+    }
+    if (priv->thread.joinable ())
+      priv->thread.join ();
+  }
+
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->quit = false;
+      priv->state = "idle";
+      priv->posted_state.clear ();
+      priv->posted_reason.clear ();
+    }
+    priv->thread = std::thread ([priv] { priv->run (); });
+  }
+  return ret;
+}
