@@ -134,9 +134,11 @@ TEST (Reload, AFileWithAnErrorIsRefusedWholeAndTheCamerasCarryOn)
   ASSERT_TRUE (send_settled (relay, cam, "a", frames[0]));
   MjpegReader viewer (relay.port, "/stream/a");
   ASSERT_EQ (viewer.status (), 200);
+  /* The frame may reach the sink just after the viewer joined: the placeholder comes first. */
   Bytes part;
-  ASSERT_TRUE (viewer.next_part (part));
-  EXPECT_EQ (part, frames[0]);
+  for (int i = 0; i < 5 && viewer.next_part (part) && part != frames[0]; i++)
+    ;
+  ASSERT_EQ (part, frames[0]);
 
   /* A new camera and a broken one: nothing of it may apply. */
   relay.dir.write ("camrelay.conf",
