@@ -34,21 +34,36 @@ element_stats (GstElement *element)
   return s;
 }
 
+/* Adds every guint64 field of @s to @into as "PREFIX.FIELD". */
+static void
+add_structure_counters (const GstStructure *s, const char *prefix,
+    std::map<std::string, guint64> & into)
+{
+  if (!s)
+    return;
+  std::string key (prefix);
+  key += '.';
+  const gsize stem = key.size ();
+  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
+    const gchar *field = gst_structure_nth_field_name (s, i);
+    const GValue *v = gst_structure_get_value (s, field);
+    if (!G_VALUE_HOLDS_UINT64 (v))
+      continue;
+    key.resize (stem);
+    key += field;
+    into[key] += g_value_get_uint64 (v);
+  }
+}
+
 /* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
 static void
 add_element_counters (GstElement *element, const char *prefix,
     std::map<std::string, guint64> & into)
 {
   GstStructure *s = element_stats (element);
-  if (!s)
-    return;
-  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
-    const gchar *field = gst_structure_nth_field_name (s, i);
-    const GValue *v = gst_structure_get_value (s, field);
-    if (G_VALUE_HOLDS_UINT64 (v))
-      into[std::string (prefix) + "." + field] += g_value_get_uint64 (v);
-  }
-  gst_structure_free (s);
+  add_structure_counters (s, prefix, into);
+  if (s)
+    gst_structure_free (s);
 }
 
 static GstElement *
@@ -228,6 +243,7 @@ Camera::teardown ()
     connected_ = false;
     peer_.clear ();
     fps_ = 0;
+    received_ = 0;
   }
   if (bus_watch_) {
     g_source_remove (bus_watch_);
@@ -459,8 +475,26 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
 void
 Camera::sample ()
 {
-  std::map<std::string, guint64> now;
-  add_counters (now);
+  /* Only the frame counter, and for a camera that pushes only while one is connected (its
+   * frames come from nowhere else): a thousand idle cameras are sampled every second. */
+  GstElement *src;
+  guint64 received;
+  const bool pulled = config_.pulled ();
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    if (pulled)
+      src = ref_or_null (elements_.pull);
+    else
+      src = connected_ ? ref_or_null (elements_.src) : nullptr;
+    received = received_;
+  }
+  if (GstStructure *s = element_stats (src)) {
+    gst_structure_get_uint64 (s, elements::name (pulled ? Field::PullFrames : Field::SrcMessages),
+        &received);
+    gst_structure_free (s);
+  }
+  if (src)
+    gst_object_unref (src);
   gint64 t = g_get_monotonic_time ();
   guint64 frames;
   {
@@ -468,7 +502,7 @@ Camera::sample ()
     const std::string key =
         elements::counter_key (config_.pulled () ? Field::PullFrames : Field::SrcMessages);
     auto it = base_.find (key);
-    frames = now[key] + (it == base_.end () ? 0 : it->second);
+    frames = received + (it == base_.end () ? 0 : it->second);
   }
   update_demand ();
   samples_.push_back ({ t, frames });
@@ -480,6 +514,8 @@ Camera::sample ()
     fps = (frames - first.frames) * 1e6 / (t - first.time_us);
   std::lock_guard<std::mutex> guard (lock_);
   fps_ = fps;
+  if (pulled ? elements_.pull != nullptr : elements_.src != nullptr)
+    received_ = received;
 }
 
 /* on-demand: a pulled camera is open while a viewer watches or a snapshot was asked for, and
@@ -550,13 +586,23 @@ Camera::status () const
     st.last_error = last_error_;
     st.last_error_us = last_error_us_;
     e.src = ref_or_null (elements_.src);
+    e.validate = ref_or_null (elements_.validate);
+    e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
     e.pull = ref_or_null (elements_.pull);
   }
-  add_counters (st.counters);
+  /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
+  GstStructure *src_stats = element_stats (e.src);
+  GstStructure *sink_stats = element_stats (e.sink);
+  GstStructure *pull_stats = element_stats (e.pull);
+  add_structure_counters (src_stats, elements::WSJPEGSRC, st.counters);
+  add_element_counters (e.validate, elements::JPEGVALIDATE, st.counters);
+  add_element_counters (e.fallback, elements::JPEGFALLBACK, st.counters);
+  add_structure_counters (sink_stats, elements::MJPEGHTTPSINK, st.counters);
+  add_structure_counters (pull_stats, elements::PULLJPEGSRC, st.counters);
 
   /* The elements know best whether a camera is connected and how many viewers there are now. */
-  if (GstStructure *s = element_stats (e.src)) {
+  if (GstStructure *s = src_stats) {
     gboolean connected = FALSE;
     if (gst_structure_get_boolean (s, elements::name (Field::SrcConnected), &connected)) {
       st.connected = connected;
@@ -565,7 +611,7 @@ Camera::status () const
     }
     gst_structure_free (s);
   }
-  if (GstStructure *s = element_stats (e.sink)) {
+  if (GstStructure *s = sink_stats) {
     gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
     gst_structure_free (s);
   }
@@ -574,7 +620,7 @@ Camera::status () const
     st.source_state = "starting";
     st.source_reconnects = st.counter (Field::PullReconnects);
   }
-  if (GstStructure *s = element_stats (e.pull)) {
+  if (GstStructure *s = pull_stats) {
     const gchar *state = gst_structure_get_string (s, elements::name (Field::PullState));
     const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
     const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));

@@ -59,7 +59,17 @@ struct CameraStatus
     auto it = counters.find (key);
     return it == counters.end () ? 0 : it->second;
   }
-  guint64 counter (elements::Field field) const { return counter (elements::counter_key (field)); }
+  guint64 counter (elements::Field field) const
+  {
+    /* The keys once: /status and /metrics look up dozens per camera, for a thousand cameras. */
+    static const std::vector<std::string> keys = [] {
+      std::vector<std::string> k;
+      for (gsize i = 0; i < static_cast<gsize> (elements::Field::COUNT); i++)
+        k.push_back (elements::counter_key (static_cast<elements::Field> (i)));
+      return k;
+    }();
+    return counter (keys[static_cast<gsize> (field)]);
+  }
 };
 
 class Camera
@@ -145,6 +155,7 @@ private:
   bool connected_ = false;
   std::string peer_;
   double fps_ = 0;
+  guint64 received_ = 0;                /* the running pipeline's frame count at the last sample */
   std::map<std::string, guint64> base_; /* counters of the pipelines already torn down */
   guint64 restarts_ = 0;
   std::string last_error_;

@@ -3,7 +3,8 @@
  *
  * The program reads a configuration (or uses the built-in legacy default), runs one GStreamer
  * pipeline per camera on one shared HTTP/WebSocket server, and serves /status, /metrics and /view
- * beside the streams. See configs/default.conf for every setting.
+ * beside the streams. See configs/default.conf for every setting. SIGHUP reads the config file
+ * again and applies the difference camera by camera (see reload()).
  *
  * Exit codes: 0 after SIGINT/SIGTERM, --check, --print-pipeline, --help or --version;
  * 1 when it cannot run (port in use, plugin missing); 2 for a bad command line or configuration. */
@@ -21,6 +22,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -178,6 +181,137 @@ same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, gui
   return true;
 }
 
+using CameraList = std::vector<std::unique_ptr<camrelay::Camera>>;
+
+/* What runs, and what a reload needs to change it. Main thread. */
+struct Relay
+{
+  std::string file; /* "" = the built-in default */
+  gint port_override = -1;
+  camrelay::Config config; /* the running configuration */
+  std::shared_ptr<cr::Server> server;
+  CameraList cameras;
+  camrelay::PageContext ctx;
+};
+
+/* Ends the cameras' streams: viewers that keep reading get the end of their response, one that
+ * does not read is disconnected when the time is up; then the pipelines stop (cameras get a
+ * WebSocket close). */
+void
+stop_cameras (const std::vector<camrelay::Camera *> & cameras)
+{
+  for (auto *c : cameras)
+    c->begin_stop ();
+  gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
+  auto drained = [&cameras] {
+    for (auto *c : cameras) {
+      if (!c->drained ())
+        return false;
+    }
+    return true;
+  };
+  while (!drained () && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+}
+
+void
+record_reload (Relay & r, bool applied, const std::string & what, const std::string & restart)
+{
+  r.server->invoke_sync ([&] {
+    (applied ? r.ctx.reloads_applied : r.ctx.reloads_refused)++;
+    r.ctx.last_reload = what;
+    r.ctx.last_reload_us = g_get_real_time ();
+    if (applied)
+      r.ctx.restart_needed = restart;
+  });
+}
+
+/* SIGHUP: reads the file as --check would and refuses it whole on any error. Otherwise cameras
+ * added start, removed ones stop, changed ones restart, and unchanged ones are not touched (their
+ * camera stays connected, their viewers see no gap). [server] settings cannot change under
+ * running connections: a change is reported as needing a restart and the cameras keep running on
+ * the running server settings. */
+void
+reload (Relay & r)
+{
+  camrelay::Config fresh;
+  std::string message;
+  bool ok = false;
+  if (r.file.empty ()) {
+    message = "camrelay was started without --config: there is no file to read again";
+  } else if (camrelay::load_config (r.file, fresh, message)) {
+    if (r.port_override >= 0)
+      fresh.server.port = r.port_override;
+    ok = camrelay::resolve_config (fresh, message);
+  }
+  std::string restart;
+  if (ok) {
+    restart = camrelay::server_changes (r.config.server, fresh.server);
+    if (!restart.empty ()) {
+      g_warning ("reload: [server] %s changed in %s: that needs a restart of camrelay; the "
+                 "running [server] settings stay",
+          restart.c_str (), r.file.c_str ());
+      fresh.server = r.config.server;
+      ok = camrelay::resolve_config (fresh, message);
+    }
+  }
+  if (!ok) {
+    g_warning ("reload refused, the running configuration stays: %s", message.c_str ());
+    record_reload (r, false, "refused: " + message, "");
+    return;
+  }
+
+  std::map<std::string, std::unique_ptr<camrelay::Camera>> old;
+  for (auto & c : r.cameras)
+    old[c->name ()] = std::move (c);
+  CameraList next;
+  std::vector<camrelay::Camera *> to_start;
+  size_t changed = 0, unchanged = 0, added = 0;
+  for (const auto & cc : fresh.cameras) {
+    auto it = old.find (cc.name);
+    if (it != old.end () && camrelay::same_camera (it->second->config (), cc)) {
+      next.push_back (std::move (it->second));
+      old.erase (it);
+      unchanged++;
+      continue;
+    }
+    (it != old.end () ? changed : added)++;
+    next.push_back (std::make_unique<camrelay::Camera> (cc));
+    to_start.push_back (next.back ().get ());
+  }
+  /* Left in @old: the cameras removed or changed; they free their paths before the new ones. */
+  std::vector<camrelay::Camera *> to_stop;
+  for (auto & [name, c] : old)
+    to_stop.push_back (c.get ());
+  stop_cameras (to_stop);
+  r.server->invoke_sync ([&] {
+    r.ctx.cameras.clear ();
+    for (auto & c : next)
+      r.ctx.cameras.push_back (c.get ());
+  });
+  for (auto *c : to_stop)
+    c->stop ();
+  old.clear ();
+  r.cameras = std::move (next);
+  r.config = std::move (fresh);
+  for (auto *c : to_start)
+    c->start ();
+
+  std::string what = "applied: " + std::to_string (added) + " added, " +
+      std::to_string (to_stop.size () - changed) + " removed, " + std::to_string (changed) +
+      " changed, " + std::to_string (unchanged) + " unchanged";
+  g_message ("reloaded %s: %s", r.file.c_str (), what.c_str () + strlen ("applied: "));
+  record_reload (r, true, what, restart);
+}
+
+gboolean
+on_reload_signal (gpointer relay)
+{
+  g_message ("SIGHUP: reading the configuration again");
+  reload (*static_cast<Relay *> (relay));
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 on_quit_signal (gpointer loop)
 {
@@ -187,8 +321,9 @@ on_quit_signal (gpointer loop)
 }
 
 int
-run (camrelay::Config & config)
+run (Relay & r)
 {
+  camrelay::Config & config = r.config;
   cr::ServerOptions options;
   options.viewer_user = config.server.viewer_user;
   options.viewer_password = config.server.viewer_password;
@@ -200,22 +335,22 @@ run (camrelay::Config & config)
   /* The program holds the server for its whole life: the pipelines acquire the same one, so the
    * options above apply to them and the port stays open while a pipeline is rebuilt. */
   g_autoptr (GError) error = nullptr;
-  std::shared_ptr<cr::Server> server =
-      cr::Server::acquire (config.server.address, config.server.port, &error, &options);
-  if (!server) {
+  r.server = cr::Server::acquire (config.server.address, config.server.port, &error, &options);
+  if (!r.server) {
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
   }
+  cr::Server & server = *r.server;
 
-  std::vector<std::unique_ptr<camrelay::Camera>> cameras;
-  camrelay::PageContext ctx;
+  CameraList & cameras = r.cameras;
+  camrelay::PageContext & ctx = r.ctx;
   ctx.started_real_us = g_get_real_time ();
   ctx.started_mono_us = g_get_monotonic_time ();
   for (const auto & c : config.cameras) {
     cameras.push_back (std::make_unique<camrelay::Camera> (c));
     ctx.cameras.push_back (cameras.back ().get ());
   }
-  std::unique_ptr<camrelay::Pages> pages = camrelay::Pages::create (*server, ctx, &error);
+  std::unique_ptr<camrelay::Pages> pages = camrelay::Pages::create (server, ctx, &error);
   if (!pages) {
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
@@ -224,10 +359,11 @@ run (camrelay::Config & config)
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   guint sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  guint sighup = g_unix_signal_add (SIGHUP, on_reload_signal, &r);
   guint sampler = g_timeout_add_seconds (
       1,
       [] (gpointer data) -> gboolean {
-        for (auto & c : *static_cast<std::vector<std::unique_ptr<camrelay::Camera>> *> (data))
+        for (auto & c : *static_cast<CameraList *> (data))
           c->sample ();
         return G_SOURCE_CONTINUE;
       },
@@ -235,39 +371,30 @@ run (camrelay::Config & config)
 
   for (auto & c : cameras)
     c->start ();
-  if (!same_server (cameras, server->port ())) {
+  if (!same_server (cameras, server.port ())) {
     g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
                 "plugin does not share the program's server (libcamrelay-server must be one shared "
                 "library for both; is an old libgstcamrelay.so first on GST_PLUGIN_PATH?)\n");
     return EXIT_CANNOT_RUN;
   }
-  g_message ("%s", startup_line (config, *server).c_str ());
-  warn_open_ingest (config, server->port ());
+  g_message ("%s", startup_line (config, server).c_str ());
+  warn_open_ingest (config, server.port ());
 
   g_main_loop_run (loop);
 
   g_source_remove (sampler);
   g_source_remove (sigint);
   g_source_remove (sigterm);
-  /* Viewers that keep reading get the end of their response; one that does not read gets
-   * disconnected when the time is up, so the whole stop stays well within a second. */
+  g_source_remove (sighup);
+  std::vector<camrelay::Camera *> all;
   for (auto & c : cameras)
-    c->begin_stop ();
-  gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
-  auto drained = [&cameras] {
-    for (auto & c : cameras) {
-      if (!c->drained ())
-        return false;
-    }
-    return true;
-  };
-  while (!drained () && g_get_monotonic_time () < deadline)
-    g_usleep (5000);
+    all.push_back (c.get ());
+  stop_cameras (all);
   pages.reset ();
   for (auto & c : cameras)
     c->stop ();
   cameras.clear ();
-  server.reset ();
+  r.server.reset ();
   return EXIT_OK;
 }
 
@@ -354,7 +481,11 @@ main (int argc, char **argv)
     print_check (config);
     return EXIT_OK;
   }
-  int code = run (config);
+  Relay relay;
+  relay.file = opt.config ? opt.config : "";
+  relay.port_override = opt.port;
+  relay.config = std::move (config);
+  int code = run (relay);
   /* Waits for GStreamer's pooled threads, so that the process ends with only its main thread:
    * nothing is left half-way when exit() runs (leak checkers stop every thread to look). */
   gst_deinit ();

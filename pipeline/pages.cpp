@@ -343,6 +343,13 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.key ("version").str (CAMRELAY_VERSION);
   j.key ("started").str (iso_time (ctx.started_real_us));
   j.key ("uptime_seconds").number ((now_mono - ctx.started_mono_us) / 1e6, 3);
+  j.key ("reloads").begin_object ();
+  j.key ("applied").number (ctx.reloads_applied);
+  j.key ("refused").number (ctx.reloads_refused);
+  j.key ("last").str_or_null (ctx.last_reload);
+  j.key ("last_time").str_or_null (ctx.last_reload_us ? iso_time (ctx.last_reload_us) : "");
+  j.key ("restart_needed").str_or_null (ctx.restart_needed);
+  j.end_object ();
   j.key ("cameras").begin_array ();
   for (const auto & st : cameras) {
     j.begin_object ();
@@ -432,6 +439,15 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   m.sample ({}, format_double (ctx.started_real_us / 1e6, 3));
   m.family ("camrelay_uptime_seconds", "gauge", "Seconds since camrelay started.");
   m.sample ({}, format_double ((g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3));
+
+  m.family ("camrelay_config_reloads_total", "counter",
+      "Configuration reloads (SIGHUP) by outcome: applied, or refused with the running "
+      "configuration kept.");
+  m.sample ({ { "result", "applied" } }, std::to_string (ctx.reloads_applied));
+  m.sample ({ { "result", "refused" } }, std::to_string (ctx.reloads_refused));
+  m.family ("camrelay_config_restart_needed", "gauge",
+      "1 while the configuration file has [server] changes that only a restart applies.");
+  m.sample ({}, ctx.restart_needed.empty () ? "0" : "1");
 
   m.family ("camrelay_camera_up", "gauge",
       "1 while the camera's pipeline runs, 0 while it is being restarted after an error.");

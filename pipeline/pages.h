@@ -18,11 +18,20 @@
 
 namespace camrelay {
 
+/* Changed only in the server thread (Server::invoke_sync), where the handlers read it. */
 struct PageContext
 {
   std::vector<const Camera *> cameras;
   gint64 started_real_us = 0;
   gint64 started_mono_us = 0;
+
+  /* Configuration reloads (SIGHUP): applied, refused (the running configuration stayed). */
+  guint64 reloads_applied = 0;
+  guint64 reloads_refused = 0;
+  gint64 last_reload_us = 0; /* g_get_real_time (), 0 = never */
+  std::string last_reload;   /* "applied" or "refused: MESSAGE" */
+  /* [server] settings changed in the file that only a restart applies ("" = none). */
+  std::string restart_needed;
 };
 
 /* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees

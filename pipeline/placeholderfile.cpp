@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 
 #include <cerrno>
+#include <map>
 
 namespace camrelay {
 
@@ -119,6 +120,35 @@ validate_jpeg (const std::string & path, std::string & why)
 
 }  // namespace
 
+/* validate_jpeg(), once per file as it is now: a thousand cameras usually share one picture. */
+static bool
+validate_jpeg_once (const std::string & path, std::string & why)
+{
+  struct Checked
+  {
+    guint64 device, inode, size, mtime_ns;
+    bool ok;
+    std::string why;
+  };
+  static std::map<std::string, Checked> checked;
+  GStatBuf st;
+  if (g_stat (path.c_str (), &st) != 0)
+    return validate_jpeg (path, why);
+  guint64 mtime_ns =
+      (guint64) st.st_mtim.tv_sec * G_GUINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+  auto it = checked.find (path);
+  if (it != checked.end () && it->second.device == (guint64) st.st_dev &&
+      it->second.inode == (guint64) st.st_ino && it->second.size == (guint64) st.st_size &&
+      it->second.mtime_ns == mtime_ns) {
+    why = it->second.why;
+    return it->second.ok;
+  }
+  bool ok = validate_jpeg (path, why);
+  checked[path] = { (guint64) st.st_dev, (guint64) st.st_ino, (guint64) st.st_size, mtime_ns, ok,
+    ok ? "" : why };
+  return ok;
+}
+
 std::vector<std::string>
 placeholder_search_dirs (const Config & config)
 {
@@ -151,7 +181,7 @@ find_placeholder (const Config & config, const std::string & given, std::string 
   for (const auto & c : candidates) {
     if (g_file_test (c.c_str (), G_FILE_TEST_IS_REGULAR)) {
       found = absolute_path (c);
-      return validate_jpeg (found, why);
+      return validate_jpeg_once (found, why);
     }
   }
   why = "cannot find " + given;

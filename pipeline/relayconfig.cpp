@@ -70,4 +70,31 @@ resolve_config (Config & config, std::string & error)
   return check_paths (config, report);
 }
 
+bool
+same_camera (const CameraConfig & a, const CameraConfig & b)
+{
+  return a.name == b.name && a.line.description () == b.line.description () &&
+      a.routes_ingest == b.routes_ingest && a.routes_stream == b.routes_stream &&
+      a.routes_snapshot == b.routes_snapshot;
+}
+
+std::string
+server_changes (const ServerConfig & running, const ServerConfig & file)
+{
+  std::string out;
+  auto differs = [&out] (bool changed, const char *key) {
+    if (changed)
+      out += (out.empty () ? "" : ", ") + std::string (key);
+  };
+  differs (running.address != file.address, "address");
+  differs (running.port != file.port, "port");
+  differs (running.viewer_user != file.viewer_user, "viewer-user");
+  differs (running.viewer_password != file.viewer_password, "viewer-password");
+  differs (running.metrics_open_on_loopback != file.metrics_open_on_loopback,
+      "metrics-open-on-loopback");
+  differs (running.tls_certificate != file.tls_certificate, "tls-certificate");
+  differs (running.tls_key != file.tls_key, "tls-key");
+  return out;
+}
+
 }  // namespace camrelay

@@ -87,6 +87,12 @@ bool load_config (const std::string & file, Config & config, std::string & error
 /* Builds and checks every camera's pipeline (see above). Needs gst_init() and the plugin. */
 bool resolve_config (Config & config, std::string & error);
 
+/* For a reload: whether a resolved camera runs exactly as before (same pipeline, same routes). */
+bool same_camera (const CameraConfig & a, const CameraConfig & b);
+
+/* For a reload: the [server] keys whose values differ, e.g. "port, tls-key"; "" if none. */
+std::string server_changes (const ServerConfig & running, const ServerConfig & file);
+
 /* Where a relative placeholder path is looked for, in order. */
 std::vector<std::string> placeholder_search_dirs (const Config & config);
 

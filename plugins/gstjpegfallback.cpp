@@ -12,8 +12,17 @@
  * Live frames are never decoded, copied or queued: the element's sink pad feeds an
  * input-selector directly, and the switch to the live input happens in a pad probe
  * before the first live frame reaches the selector, so that frame itself comes out.
- * The placeholder is a still JPEG file, decoded once and repeated by imagefreeze at
- * #CrJpegFallback:placeholder-fps, re-encoded only while it is on screen.
+ * The placeholder is a still JPEG file, read and checked once per file for the whole
+ * process (elements showing the same file share its bytes) and repeated as it is by
+ * imagefreeze at #CrJpegFallback:placeholder-fps: nothing is decoded or encoded per
+ * frame.
+ *
+ * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
+ * upstream custom event "camrelay-viewers" with a guint field "viewers". While it says
+ * 0, the placeholder is output once after each switch to it and its repetition then
+ * waits, so a camera nobody watches costs nothing; the next viewer gets that frame
+ * from the sink at once and the repetition resumes. Without such an event the
+ * placeholder is repeated all the time, as for any other downstream.
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
@@ -39,7 +48,11 @@
 #include "gstcamrelayelements.h"
 #include "jpegcheck.h"
 
+#include <glib/gstdio.h>
+
+#include <condition_variable>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -71,6 +84,14 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
+/* imagefreeze repeats whatever buffer it holds but only negotiates video/x-raw: the
+ * placeholder's JPEG bytes go in labelled so, and the label is put right again on
+ * imagefreeze's output (see on_freeze_event). */
+static GstStaticPadTemplate feed_template =
+    GST_STATIC_PAD_TEMPLATE ("feed", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
+
+#define VIEWERS_EVENT "camrelay-viewers"
+
 GST_DEBUG_CATEGORY_STATIC (cr_jpeg_fallback_debug);
 #define GST_CAT_DEFAULT cr_jpeg_fallback_debug
 
@@ -94,6 +115,14 @@ struct State
   /* The one pending wait at last_arrival + timeout, or nullptr. */
   GstClockID timeout_id = nullptr;
 
+  /* What downstream said about viewers ("camrelay-viewers"); unknown = somebody. */
+  bool viewers_known = false;
+  guint viewers = 0;
+  /* The placeholder went out since the last switch to it. */
+  bool placeholder_out = false;
+  /* PAUSED->READY has begun: a waiting placeholder tick must leave. */
+  bool stopping = false;
+
   guint64 switches = 0;
   guint64 live_frames = 0;
   guint64 placeholder_frames = 0;
@@ -114,15 +143,24 @@ struct CrJpegFallbackPrivate
    * locks held: pad probes run before input-selector's chain function and clock
    * callbacks run with the clock unlocked. */
   std::mutex lock;
+  /* Wakes a placeholder tick waiting for a viewer, a switch or the stop. */
+  std::condition_variable tick_wake;
   Settings settings;
   State state;
 
   /* Children, made in init and never replaced: read without the lock. */
   GstElement *selector = nullptr;
-  GstElement *filesrc = nullptr;
-  GstElement *ratefilter = nullptr;
+  GstElement *freeze = nullptr;
+  /* Feeds imagefreeze the placeholder; a pad of no element, like a harness's. */
+  GstPad *feed_pad = nullptr;
   GstPad *live_pad = nullptr;
   GstPad *placeholder_pad = nullptr;
+  /* Set at READY->PAUSED from the shared cache; read by the streaming thread. The buffer owns
+   * the bytes (placeholder_data, placeholder_size), shared with other elements. */
+  GstBuffer *placeholder = nullptr;
+  const guint8 *placeholder_data = nullptr;
+  gsize placeholder_size = 0;
+  GstCaps *placeholder_caps = nullptr;
   /* FALSE when a GStreamer element jpegfallback needs is not installed. */
   bool complete = false;
   /* Why the children could not be linked, or empty: reported at NULL→READY. */
@@ -229,6 +267,9 @@ cr_jpeg_fallback_finalize (GObject *object)
 
   g_clear_object (&self->priv->live_pad);
   g_clear_object (&self->priv->placeholder_pad);
+  g_clear_object (&self->priv->feed_pad);
+  gst_clear_buffer (&self->priv->placeholder);
+  gst_clear_caps (&self->priv->placeholder_caps);
   delete self->priv;
   self->priv = nullptr;
 
@@ -331,9 +372,11 @@ switch_to_locked (CrJpegFallback *self, CrJpegFallbackActive target, const gchar
     st.placeholder_since = GST_CLOCK_TIME_NONE;
   } else {
     st.placeholder_since = running_time;
+    st.placeholder_out = false;
   }
   st.active = target;
   st.switches++;
+  priv->tick_wake.notify_all ();
 
   GST_INFO_OBJECT (self, "switched to %s (%s) at %" GST_TIME_FORMAT, active_nick (target), reason,
       GST_TIME_ARGS (running_time));
@@ -459,19 +502,101 @@ on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Raw placeholder ticks, before the encoder: while live frames are output
- * nobody would see them, so they are not encoded at all. */
+static bool
+tick_may_wait (const State & st)
+{
+  return st.viewers_known && st.viewers == 0 && st.placeholder_out && !st.stopping &&
+      st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
+}
+
+/* Placeholder ticks, as imagefreeze outputs them. While live frames are output nobody
+ * would see them: dropped. While nobody watches and the placeholder is already out,
+ * the tick waits here (imagefreeze's thread sleeps) until a viewer comes, the element
+ * switches or stops; then it goes out at once, and imagefreeze, late, skips the ticks
+ * it missed. */
 static GstPadProbeReturn
 on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  std::lock_guard<std::mutex> guard (self->priv->lock);
+  std::unique_lock<std::mutex> guard (self->priv->lock);
   State & st = self->priv->state;
 
-  if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE)
+  if (tick_may_wait (st)) {
+    GST_DEBUG_OBJECT (self, "nobody watches: placeholder ticks wait");
+    self->priv->tick_wake.wait (guard, [&st] { return !tick_may_wait (st); });
+  }
+  if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping)
     return GST_PAD_PROBE_DROP;
   st.placeholder_frames++;
+  st.placeholder_out = true;
+  guard.unlock ();
+
+  /* Each tick gets a memory of its own over the shared bytes: a GstMemory counts at most 255
+   * maps at once, and every camera showing the file keeps its latest frame mapped. */
+  CrJpegFallbackPrivate *priv = self->priv;
+  GstBuffer *tick = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  gst_buffer_replace_all_memory (tick,
+      gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          const_cast<guint8 *> (priv->placeholder_data), priv->placeholder_size, 0,
+          priv->placeholder_size, gst_buffer_ref (priv->placeholder),
+          (GDestroyNotify) gst_buffer_unref));
+  GST_PAD_PROBE_INFO_DATA (info) = tick;
   return GST_PAD_PROBE_OK;
+}
+
+/* imagefreeze's caps as downstream sees them: the placeholder's JPEG caps. */
+static GstPadProbeReturn
+on_freeze_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->priv->placeholder_caps)
+    return GST_PAD_PROBE_OK;
+  GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (self->priv->placeholder_caps);
+  gst_event_unref (event);
+  return GST_PAD_PROBE_OK;
+}
+
+/* imagefreeze asks downstream which frame rate to repeat at: placeholder-fps. */
+static GstPadProbeReturn
+on_freeze_query (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
+    return GST_PAD_PROBE_OK;
+  guint fps;
+  {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    fps = self->priv->settings.placeholder_fps;
+  }
+  GstCaps *filter = nullptr;
+  gst_query_parse_caps (query, &filter);
+  g_autoptr (GstCaps) rate =
+      gst_caps_new_simple ("video/x-raw", "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
+  g_autoptr (GstCaps) result = filter ? gst_caps_intersect (filter, rate) : gst_caps_ref (rate);
+  gst_query_set_caps_result (query, result);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+/* Downstream tells how many viewers there are (see the element's description). */
+static GstPadProbeReturn
+on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM ||
+      !gst_event_has_name (event, VIEWERS_EVENT))
+    return GST_PAD_PROBE_OK;
+  guint viewers = 0;
+  if (gst_structure_get_uint (gst_event_get_structure (event), "viewers", &viewers)) {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->state.viewers_known = true;
+    self->priv->state.viewers = viewers;
+    self->priv->tick_wake.notify_all ();
+    GST_DEBUG_OBJECT (self, "%u viewer(s)", viewers);
+  }
+  return GST_PAD_PROBE_DROP;
 }
 
 static GstStructure *
@@ -512,23 +637,29 @@ add_ghost_pad (CrJpegFallback *self, const gchar *name, GstPad *target)
 }
 
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
- * selector.sink_1 <- filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc
+ * selector.sink_1 <- imagefreeze <- feed pad: the placeholder's JPEG bytes
  * Returns FALSE with @why set when a link fails: the element must not run
  * half-linked. */
 static bool
-assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *filesrc, GstElement *dec,
-    GstElement *freeze, GstElement *rate, GstElement *enc, std::string & why)
+assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freeze,
+    std::string & why)
 {
   CrJpegFallbackPrivate *priv = self->priv;
 
   /* Inactive input dropped at once, never held back to sync with the active one. */
   g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE, nullptr);
   g_object_set (freeze, "is-live", TRUE, nullptr);
-  gst_bin_add_many (GST_BIN (self), selector, filesrc, dec, freeze, rate, enc, nullptr);
-  /* filesrc made the bin look like a source; from outside it is a filter. */
+  gst_bin_add_many (GST_BIN (self), selector, freeze, nullptr);
+  /* imagefreeze made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
-  if (!gst_element_link_many (filesrc, dec, freeze, rate, enc, nullptr)) {
-    why = "could not link filesrc ! jpegdec ! imagefreeze ! capsfilter ! jpegenc";
+
+  priv->feed_pad = gst_pad_new_from_static_template (&feed_template, "placeholder-feed");
+  gst_object_ref_sink (priv->feed_pad);
+  g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
+  if (!freeze_sink || !freeze_src ||
+      GST_PAD_LINK_FAILED (gst_pad_link (priv->feed_pad, freeze_sink))) {
+    why = "could not link the placeholder to imagefreeze";
     return false;
   }
 
@@ -538,11 +669,10 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *files
     why = "input-selector gave no sink pad";
     return false;
   }
-  g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
-  GstPadLinkReturn link =
-      enc_src ? gst_pad_link (enc_src, priv->placeholder_pad) : GST_PAD_LINK_NOFORMAT;
+  GstPadLinkReturn link = gst_pad_link (freeze_src, priv->placeholder_pad);
   if (GST_PAD_LINK_FAILED (link)) {
-    why = std::string ("could not link jpegenc to input-selector: ") + gst_pad_link_get_name (link);
+    why = std::string ("could not link imagefreeze to input-selector: ") +
+        gst_pad_link_get_name (link);
     return false;
   }
 
@@ -551,16 +681,20 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *files
       self, nullptr);
   gst_pad_add_probe (priv->live_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_live_event, self,
       nullptr);
-  g_autoptr (GstPad) enc_sink = gst_element_get_static_pad (enc, "sink");
-  gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_event, self,
+      nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, on_freeze_query, self,
+      nullptr);
 
   g_autoptr (GstPad) selector_src = gst_element_get_static_pad (selector, "src");
+  gst_pad_add_probe (selector_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self,
+      nullptr);
   add_ghost_pad (self, "sink", priv->live_pad);
   add_ghost_pad (self, "src", selector_src);
 
   priv->selector = selector;
-  priv->filesrc = filesrc;
-  priv->ratefilter = rate;
+  priv->freeze = freeze;
   return true;
 }
 
@@ -570,19 +704,15 @@ static void
 build_children (CrJpegFallback *self)
 {
   GstElement *selector = make_child (self, "input-selector", "selector");
-  GstElement *filesrc = make_child (self, "filesrc", "placeholder-file");
-  GstElement *dec = make_child (self, "jpegdec", "placeholder-decoder");
   GstElement *freeze = make_child (self, "imagefreeze", "placeholder-freeze");
-  GstElement *rate = make_child (self, "capsfilter", "placeholder-rate");
-  GstElement *enc = make_child (self, "jpegenc", "placeholder-encoder");
-  GstElement *all[] = { selector, filesrc, dec, freeze, rate, enc };
+  GstElement *all[] = { selector, freeze };
 
   bool complete = true;
   for (GstElement *e : all)
     complete = complete && e;
   if (complete) {
     std::string why;
-    if (assemble_children (self, selector, filesrc, dec, freeze, rate, enc, why)) {
+    if (assemble_children (self, selector, freeze, why)) {
       self->priv->complete = true;
       return;
     }
@@ -619,7 +749,103 @@ check_placeholder (const guint8 *data, gsize size)
   return res;
 }
 
-/* Reads and checks the placeholder file and points the branch at it. Posts an
+/* One checked placeholder file, shared by every element showing it. */
+struct CachedPlaceholder
+{
+  /* The file as it was read: a change to any of these means read it again. */
+  guint64 device = 0, inode = 0, mtime = 0, size = 0;
+  GstBuffer *image = nullptr;         /* SOI..EOI, with tables: what viewers get; never written */
+  const guint8 *image_data = nullptr; /* image's bytes */
+  gsize image_size = 0;
+  guint width = 0, height = 0;
+};
+
+static std::mutex placeholder_cache_lock;
+/* Lives as long as the process: a few entries, one per distinct file. */
+static std::map<std::string, CachedPlaceholder> *placeholder_cache;
+
+static guint64
+mtime_ns (const GStatBuf & st)
+{
+  return (guint64) st.st_mtim.tv_sec * G_GUINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+}
+
+/* The checked image of @path, from the cache or read now (transfer full), or nullptr
+ * after posting an error naming the path. */
+static GstBuffer *
+load_placeholder (CrJpegFallback *self, const std::string & path, guint *width, guint *height,
+    const guint8 **bytes, gsize *length)
+{
+  GStatBuf st;
+  bool stat_ok = g_stat (path.c_str (), &st) == 0;
+  {
+    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
+    if (!placeholder_cache)
+      placeholder_cache = new std::map<std::string, CachedPlaceholder> ();
+    auto it = placeholder_cache->find (path);
+    if (stat_ok && it != placeholder_cache->end () && it->second.device == (guint64) st.st_dev &&
+        it->second.inode == (guint64) st.st_ino && it->second.mtime == mtime_ns (st) &&
+        it->second.size == (guint64) st.st_size) {
+      *width = it->second.width;
+      *height = it->second.height;
+      *bytes = it->second.image_data;
+      *length = it->second.image_size;
+      return gst_buffer_ref (it->second.image);
+    }
+  }
+
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GMappedFile) file = g_mapped_file_new (path.c_str (), FALSE, &error);
+  if (!file) {
+    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Placeholder image \"%s\" does not exist.", path.c_str ()), ("%s", error->message));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not read placeholder image \"%s\".", path.c_str ()), ("%s", error->message));
+    return nullptr;
+  }
+
+  auto *data = reinterpret_cast<const guint8 *> (g_mapped_file_get_contents (file));
+  cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
+  if (!res.ok ()) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
+            cr::jpeg_reject_nick (res.reason)),
+        ("%s", res.detail));
+    return nullptr;
+  }
+
+  /* What a camera's frame would become in jpegvalidate: padding cut, tables added. */
+  gsize size = cr::jpeg_repaired_size (res);
+  auto *image = static_cast<guint8 *> (g_malloc (size));
+  cr::jpeg_write_repaired (data, res, image);
+  GstBuffer *buffer = gst_buffer_new_wrapped (image, size);
+  GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
+      res.info.width, res.info.height, size);
+
+  *width = res.info.width;
+  *height = res.info.height;
+  *bytes = image;
+  *length = size;
+  if (stat_ok) {
+    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
+    CachedPlaceholder & entry = (*placeholder_cache)[path];
+    gst_clear_buffer (&entry.image);
+    entry.device = st.st_dev;
+    entry.inode = st.st_ino;
+    entry.mtime = mtime_ns (st);
+    entry.size = st.st_size;
+    entry.image = gst_buffer_ref (buffer);
+    entry.image_data = image;
+    entry.image_size = size;
+    entry.width = *width;
+    entry.height = *height;
+  }
+  return buffer;
+}
+
+/* Reads and checks the placeholder file (or takes it from the cache). Posts an
  * error naming the path and returns FALSE when it cannot be used. */
 static gboolean
 prepare_placeholder (CrJpegFallback *self)
@@ -633,33 +859,48 @@ prepare_placeholder (CrJpegFallback *self)
     fps = priv->settings.placeholder_fps;
   }
 
-  g_autoptr (GError) error = nullptr;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (path.c_str (), FALSE, &error);
-  if (!file) {
-    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Placeholder image \"%s\" does not exist.", path.c_str ()), ("%s", error->message));
-    else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not read placeholder image \"%s\".", path.c_str ()), ("%s", error->message));
+  guint width = 0, height = 0;
+  const guint8 *bytes = nullptr;
+  gsize length = 0;
+  GstBuffer *image = load_placeholder (self, path, &width, &height, &bytes, &length);
+  if (!image)
     return FALSE;
-  }
-
-  auto *data = reinterpret_cast<const guint8 *> (g_mapped_file_get_contents (file));
-  cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
-  if (!res.ok ()) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
-            cr::jpeg_reject_nick (res.reason)),
-        ("%s", res.detail));
-    return FALSE;
-  }
-
-  g_object_set (priv->filesrc, "location", path.c_str (), nullptr);
-  g_autoptr (GstCaps) caps =
-      gst_caps_new_simple ("video/x-raw", "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
-  g_object_set (priv->ratefilter, "caps", caps, nullptr);
+  gst_clear_buffer (&priv->placeholder);
+  priv->placeholder = image;
+  priv->placeholder_data = bytes;
+  priv->placeholder_size = length;
+  gst_clear_caps (&priv->placeholder_caps);
+  priv->placeholder_caps = gst_caps_new_simple ("image/jpeg", "parsed", G_TYPE_BOOLEAN, TRUE,
+      "width", G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height, "framerate",
+      GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
   return TRUE;
+}
+
+/* Hands imagefreeze the placeholder, once per start: it repeats it from then on. */
+static void
+feed_placeholder (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  GstPad *feed = priv->feed_pad;
+  gst_pad_set_active (feed, TRUE);
+  /* Not gst_pad_create_stream_id (): the feed pad belongs to no element. */
+  g_autofree gchar *stream_id =
+      g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
+  GstEvent *start = gst_event_new_stream_start (stream_id);
+  gst_event_set_group_id (start, gst_util_group_id_next ());
+  gst_pad_push_event (feed, start);
+  gint width = 0, height = 0;
+  GstStructure *s = gst_caps_get_structure (priv->placeholder_caps, 0);
+  gst_structure_get_int (s, "width", &width);
+  gst_structure_get_int (s, "height", &height);
+  g_autoptr (GstCaps) raw = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, width,
+      "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
+  gst_pad_push_event (feed, gst_event_new_caps (raw));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (feed, gst_event_new_segment (&segment));
+  /* imagefreeze keeps it and answers EOS: it wants no second buffer. */
+  gst_pad_push (feed, gst_buffer_ref (priv->placeholder));
 }
 
 static void
@@ -770,8 +1011,8 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       }
       if (!self->priv->complete) {
         GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
-            ("jpegfallback needs the GStreamer elements input-selector, "
-             "filesrc, jpegdec, imagefreeze, capsfilter and jpegenc."),
+            ("jpegfallback needs the GStreamer elements input-selector and "
+             "imagefreeze."),
             ("see the debug log for the one that is missing"));
         return GST_STATE_CHANGE_FAILURE;
       }
@@ -784,14 +1025,31 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
+      /* imagefreeze stops its thread next: a tick waiting here must go. */
+      self->priv->state.stopping = true;
+      self->priv->tick_wake.notify_all ();
       break;
     }
     default:
       break;
   }
 
-  return GST_ELEMENT_CLASS (cr_jpeg_fallback_parent_class)
-      ->change_state (GST_ELEMENT (self), transition);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (cr_jpeg_fallback_parent_class)
+                                 ->change_state (GST_ELEMENT (self), transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      feed_placeholder (self);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_pad_set_active (self->priv->feed_pad, FALSE);
+      break;
+    default:
+      break;
+  }
+  return ret;
 }
 
 static GstStateChangeReturn

@@ -15,6 +15,10 @@
  * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
  * that wants Content-Length on every part asks for it with `?content-length=1`.
  *
+ * Whether anybody watches is told upstream in a custom event "camrelay-viewers" (guint field
+ * "viewers": 0, or the number of viewers when it stops being 0), at the first frame and whenever
+ * it changes between none and some: jpegfallback then stops repeating its placeholder for nobody.
+ *
  * End of stream ends every viewer's response with the closing boundary; after a flush (a seek in
  * an application that reuses the element) frames are served again.
  *
@@ -36,6 +40,7 @@
 #include "crserver.h"
 #include "gstcamrelayelements.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -127,6 +132,12 @@ struct CrMjpegHttpSinkPrivate
   cr::MultipartSplitter splitter;
   /* Content-Type of plain (not multipart) input. */
   std::string part_type = "image/jpeg";
+
+  /* Viewers now, as the server thread last said; what upstream was last told, under tell_lock
+   * (G_MAXUINT: nothing yet). */
+  std::atomic<guint> viewers{ 0 };
+  std::mutex tell_lock;
+  std::atomic<guint> told{ G_MAXUINT };
 };
 
 struct _CrMjpegHttpSink
@@ -241,6 +252,24 @@ cr_mjpeg_http_sink_finalize (GObject *object)
 /* ---------------------------------------------------------------------------------------------- */
 /* Streaming                                                                                      */
 
+/* Tells upstream whether anybody watches, if that changed since it was last told. Any thread but
+ * the server's. */
+static void
+tell_viewers (CrMjpegHttpSink *self)
+{
+  CrMjpegHttpSinkPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard (priv->tell_lock);
+  guint now = priv->viewers.load ();
+  if (priv->told != G_MAXUINT && (priv->told == 0) == (now == 0))
+    return;
+  GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, now, nullptr);
+  GST_DEBUG_OBJECT (self, "telling upstream: %u viewer(s)", now);
+  /* Refused when no element upstream cares: it is not asked again until the number changes. */
+  gst_pad_push_event (GST_BASE_SINK_PAD (self),
+      gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  priv->told = now;
+}
+
 static void
 publish (CrMjpegHttpSink *self, GstBuffer *frame, const char *content_type)
 {
@@ -304,6 +333,8 @@ cr_mjpeg_http_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   CrMjpegHttpSink *self = CR_MJPEG_HTTP_SINK (sink);
   CrMjpegHttpSinkPrivate *priv = self->priv;
 
+  if (G_UNLIKELY (priv->told == G_MAXUINT))
+    tell_viewers (self);
   if (!priv->multipart) {
     publish (self, buffer, priv->part_type.c_str ());
     return GST_FLOW_OK;
@@ -501,6 +532,20 @@ start_stream (CrMjpegHttpSink *self)
     ss.send_lowat = s.send_lowat;
     latest_file = s.latest_file;
   }
+  {
+    std::lock_guard<std::mutex> guard (priv->tell_lock);
+    priv->told = G_MAXUINT;
+  }
+  priv->viewers = 0;
+  /* The server thread must not wait on GStreamer: the event goes from a pooled thread. */
+  ss.on_viewers = [self] (guint n) {
+    CrMjpegHttpSinkPrivate *p = self->priv;
+    if ((p->viewers.exchange (n) == 0) != (n == 0))
+      gst_element_call_async (
+          GST_ELEMENT (self),
+          [] (GstElement *e, gpointer) { tell_viewers (CR_MJPEG_HTTP_SINK (e)); }, nullptr,
+          nullptr);
+  };
   g_autoptr (GError) error = nullptr;
   auto stream = server->add_stream (ss, &error);
   if (!stream) {

@@ -146,8 +146,23 @@ ServerImpl::unregister_stream (StreamImpl *stream)
 void
 ServerImpl::fan_out_pending ()
 {
-  for (auto & [id, stream] : streams_)
-    stream->fan_out_pending ();
+  std::vector<guint64> ids;
+  {
+    std::lock_guard<std::mutex> lock (pending_lock_);
+    ids.swap (pending_streams_);
+  }
+  for (guint64 id : ids) {
+    auto it = streams_.find (id);
+    if (it != streams_.end ())
+      it->second->fan_out_pending ();
+  }
+}
+
+void
+ServerImpl::mark_pending (guint64 id)
+{
+  std::lock_guard<std::mutex> lock (pending_lock_);
+  pending_streams_.push_back (id);
 }
 
 StreamImpl *

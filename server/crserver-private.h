@@ -168,6 +168,8 @@ public:
   std::deque<PartRef> pending_;
   static constexpr gsize MAX_PENDING = 4;
   bool finish_pending_ = false;
+  /* This stream's id waits in the server's list of streams to look at (fan_out_pending ()). */
+  bool marked_ = false;
   bool finished_ = false;
   std::string boundary_ = "ThisRandomString";
   guint64 seq_ = 0;

@@ -112,6 +112,9 @@ struct StreamSettings
   /* Unsent bytes the kernel may hold for a viewer (TCP_NOTSENT_LOWAT); bounds a slow viewer's lag.
    */
   guint send_lowat = 16 * 1024;
+  /* Server thread, when the number of viewers changes (the new number); never after the stream is
+   * removed. Must not block. */
+  std::function<void (guint viewers)> on_viewers;
 };
 
 struct StreamStats

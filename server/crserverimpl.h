@@ -66,6 +66,8 @@ public:
   guint64 next_id () { return ++last_id_; }
   /* Sends frames the pipelines published meanwhile, without waiting for a main-loop iteration. */
   void fan_out_pending ();
+  /* Any thread: stream @id has frames to send (what fan_out_pending() looks at). */
+  void mark_pending (guint64 id);
 
   /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
   static bool steal (SoupServerMessage *msg, GIOStream **io, GSocket **socket, std::string *peer);
@@ -107,6 +109,10 @@ private:
   std::map<guint64, StreamImpl *> streams_;
   std::map<std::string, PageRouteImpl *> pages_;
   std::atomic<guint64> last_id_{ 0 };
+  /* Ids of the streams published to since fan_out_pending() last ran: with a thousand cameras,
+   * looking at every stream after every camera frame was most of the server thread's work. */
+  std::mutex pending_lock_;
+  std::vector<guint64> pending_streams_;
 
   friend class Connection;
   std::set<Connection *> connections_;

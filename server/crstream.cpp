@@ -491,6 +491,7 @@ StreamImpl::detach ()
   }
   /* Viewers finish the part in flight and the closing boundary on their own (a cut-off part would
    * be a broken picture); they no longer report to this stream. */
+  settings_.on_viewers = nullptr;
   std::vector<Viewer *> viewers;
   viewers.swap (viewers_);
   for (Viewer *v : viewers)
@@ -511,6 +512,10 @@ StreamImpl::publish (GBytes *jpeg, const char *content_type)
   pending_.push_back (part);
   if (pending_.size () > MAX_PENDING)
     pending_.pop_front ();
+  if (!marked_) {
+    marked_ = true;
+    server_->mark_pending (id_);
+  }
   stats_.frames_in++;
   if (wake_)
     g_source_set_ready_time (wake_, 0);
@@ -529,6 +534,10 @@ StreamImpl::finish ()
   std::lock_guard<std::mutex> lock (mutex_);
   finished_ = true;
   finish_pending_ = true;
+  if (!marked_) {
+    marked_ = true;
+    server_->mark_pending (id_);
+  }
   if (wake_)
     g_source_set_ready_time (wake_, 0);
 }
@@ -577,6 +586,7 @@ StreamImpl::fan_out_pending ()
   bool pending;
   {
     std::lock_guard<std::mutex> lock (mutex_);
+    marked_ = false;
     pending = !pending_.empty () || finish_pending_;
   }
   if (pending)
@@ -790,6 +800,8 @@ StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer
   }
   auto *viewer = new Viewer (*this, io, socket, peer, request, boundary);
   viewers_.push_back (viewer);
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
   g_debug ("viewer %s joined %s (%zu now), %s", peer.c_str (), settings_.path.c_str (),
       viewers_.size (), request.with_length ? "Content-Length parts" : "early headers");
   /* The latest frame at once, so a 1 fps camera or the placeholder shows without waiting. */
@@ -807,6 +819,8 @@ StreamImpl::viewer_gone (Viewer *viewer)
       break;
     }
   }
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
   std::lock_guard<std::mutex> lock (mutex_);
   stats_.viewers = viewers_.size ();
 }

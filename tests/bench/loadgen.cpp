@@ -108,6 +108,17 @@ struct Options
 
 bool g_verbose = false;
 
+/* PATH with its first "%d" replaced by @n: camera N on /ws/camN, a viewer
+ * of camera N on /stream/camN. */
+std::string
+numbered_path (const std::string & path, uint32_t n)
+{
+  size_t at = path.find ("%d");
+  if (at == std::string::npos)
+    return path;
+  return path.substr (0, at) + std::to_string (n) + path.substr (at + 2);
+}
+
 void logf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 void
@@ -460,7 +471,7 @@ Camera::send_handshake ()
     memcpy (nonce + i, &r, 8);
   }
   key_ = base64 (nonce, sizeof nonce);
-  std::string req = "GET " + run_.opt.camera_path +
+  std::string req = "GET " + numbered_path (run_.opt.camera_path, id_) +
       " HTTP/1.1\r\n"
       "Host: " +
       run_.opt.host + ":" + std::to_string (run_.opt.port) +
@@ -516,10 +527,14 @@ Camera::read_handshake ()
     queue_control (kWsText, reinterpret_cast<const uint8_t *> (hello), sizeof hello - 1);
   }
   next_due_ = now_ns ();
+  /* Many cameras are spread over the frame period, as independent boards
+   * are, instead of all sending at the same instant. */
+  if (paced () && run_.opt.cameras > 1)
+    next_due_ += uint64_t (double (kSecond) / run_.opt.fps * id_ / run_.opt.cameras);
   if (!paced ())
     want_write (true);
   else
-    tick (next_due_);
+    tick (now_ns ());
 }
 
 /* Server frames: answer pings, honour close, ignore the rest. */
@@ -853,7 +868,7 @@ Viewer::fail (const char *why)
 void
 Viewer::send_request ()
 {
-  std::string path = run_.opt.path;
+  std::string path = numbered_path (run_.opt.path, id_ % uint32_t (std::max (run_.opt.cameras, 1)));
   if (run_.opt.content_length)
     path += (path.find ('?') == std::string::npos ? "?" : "&") + std::string ("content-length=1");
   std::string req = "GET " + path +
@@ -1530,7 +1545,9 @@ usage (FILE *out)
          "target:   --host H (127.0.0.1)  --port P (3001)\n"
          "cameras:  --cameras N (1)  --fps F (30; 0 = as fast as the socket takes)\n"
          "          --frames DIR  --camera-path PATH (/ws)  --greeting\n"
+         "          (a %d in PATH is the camera number: /ws/cam%d)\n"
          "viewers:  --viewers K (1)  --path PATH (/)  --content-length\n"
+         "          (a %d in PATH is the viewer number modulo --cameras)\n"
          "          --throttled N (0)  --throttle-rate BYTES_PER_S (65536)\n"
          "          --throttle-rcvbuf BYTES (4096)  --no-skip\n"
          "run:      --duration S (10)  --warmup S (2)  --ramp-timeout S (20)\n"

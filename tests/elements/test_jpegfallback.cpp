@@ -478,7 +478,7 @@ TEST_F (JpegFallback, PlaceholderFrameCaughtInASwitchIsDroppedAtOnce)
   ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
   EXPECT_EQ (pull_placeholders ().size (), 1u);
 
-  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-encoder");
+  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
   ASSERT_NE (enc, nullptr);
   g_autoptr (GstPad) enc_src = gst_element_get_static_pad (enc, "src");
   Gate gate;
@@ -486,7 +486,7 @@ TEST_F (JpegFallback, PlaceholderFrameCaughtInASwitchIsDroppedAtOnce)
       (GstPadProbeType) (GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER), Gate::on_buffer,
       &gate, nullptr);
 
-  /* Release the 1 s tick; it stops between encoder and selector. */
+  /* Release the 1 s tick; it stops between imagefreeze and selector. */
   GstClockID tick = nullptr;
   gst_test_clock_wait_for_next_pending_id (clock, &tick);
   ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
@@ -588,6 +588,110 @@ TEST_F (JpegFallback, DeletingThePlaceholderFileWhileRunningIsHarmless)
   ASSERT_NO_FATAL_FAILURE (advance_to (9 * GST_SECOND));
   EXPECT_EQ (active (), "placeholder") << "timed out at 8.5 s";
   EXPECT_EQ (gst_harness_buffers_in_queue (h), 2u) << "live frame, 9 s tick";
+}
+
+static GstEvent *
+viewers_event (guint viewers)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+      gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, viewers, nullptr));
+}
+
+/* A thousand cameras nobody watches must cost nothing: once the placeholder is
+ * out (the sink keeps it for the next viewer), its repeats wait. */
+TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+
+  GstClockID tick = nullptr;
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
+  gst_test_clock_set_time (clock, GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  /* The 1 s tick is held: imagefreeze waits for no further tick either. */
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u);
+  gst_test_clock_set_time (clock, 20 * GST_SECOND);
+
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
+  GstBuffer *out = gst_harness_pull (h);
+  ASSERT_NE (out, nullptr) << "the held tick goes out when a viewer comes";
+  EXPECT_EQ (jpeg_width (out), kPlaceholderWidth);
+  gst_buffer_unref (out);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
+  /* Repeats go on: imagefreeze is back on the clock. */
+  EXPECT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, nullptr));
+}
+
+TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+  GstClockID tick = nullptr;
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  gst_test_clock_set_time (clock, GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
+
+  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+}
+
+/* Cameras sharing a placeholder file share its bytes: read and checked once. */
+TEST_F (JpegFallback, ElementsShowingTheSameFileShareItsBytes)
+{
+  auto first_placeholder = [] (GstHarness *harness, GstTestClock *tc) {
+    GstClockID id = nullptr;
+    gst_test_clock_wait_for_next_pending_id (tc, &id);
+    gst_test_clock_process_id (tc, id);
+    return gst_harness_pull (harness);
+  };
+  ASSERT_NO_FATAL_FAILURE (start ());
+  GstBuffer *a = first_placeholder (h, clock);
+  ASSERT_NE (a, nullptr);
+
+  GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
+  g_object_set (e, "placeholder", media->placeholder.c_str (), nullptr);
+  GstHarness *h2 = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  g_autoptr (GstTestClock) clock2 = gst_harness_get_testclock (h2);
+  GstBuffer *b = first_placeholder (h2, clock2);
+  ASSERT_NE (b, nullptr);
+
+  GstMapInfo ma, mb;
+  ASSERT_TRUE (gst_buffer_map (a, &ma, GST_MAP_READ));
+  ASSERT_TRUE (gst_buffer_map (b, &mb, GST_MAP_READ));
+  EXPECT_EQ (ma.data, mb.data) << "one copy of the picture for both";
+  EXPECT_EQ (ma.size, media->placeholder_bytes.size ());
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  gst_buffer_unref (a);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h2);
+}
+
+/* A sink keeps its latest frame mapped, and a thousand cameras may show the same file: a
+ * GstMemory counts at most 255 maps at once, so the ticks must not all share one. */
+TEST_F (JpegFallback, HundredsOfPlaceholderFramesMappedAtOnce)
+{
+  ASSERT_NO_FATAL_FAILURE (start (30));
+  ASSERT_NO_FATAL_FAILURE (advance_to (10 * GST_SECOND));
+  std::vector<GstBuffer *> frames;
+  while (GstBuffer *b = gst_harness_try_pull (h))
+    frames.push_back (b);
+  ASSERT_GE (frames.size (), 300u);
+  std::vector<GstMapInfo> maps (frames.size ());
+  for (size_t i = 0; i < frames.size (); i++)
+    ASSERT_TRUE (gst_buffer_map (frames[i], &maps[i], GST_MAP_READ)) << "frame " << i;
+  for (size_t i = 0; i < frames.size (); i++) {
+    EXPECT_EQ (maps[i].size, media->placeholder_bytes.size ());
+    gst_buffer_unmap (frames[i], &maps[i]);
+    gst_buffer_unref (frames[i]);
+  }
 }
 
 /* Start-up failures: the element in a pipeline, as an application would see it. */
@@ -701,7 +805,7 @@ TEST_F (JpegFallbackStartup, NonJpegPlaceholderFailsNamingThePath)
   }
 }
 
-/* Stands in for jpegdec, with output that imagefreeze does not take: the
+/* Stands in for imagefreeze, taking nothing the placeholder branch gives it: the
  * placeholder branch cannot be linked. */
 struct UnlinkableDec
 {
@@ -716,7 +820,7 @@ struct UnlinkableDecClass
 G_DEFINE_TYPE (UnlinkableDec, unlinkable_dec, GST_TYPE_ELEMENT);
 
 GstStaticPadTemplate unlinkable_sink =
-    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
 GstStaticPadTemplate unlinkable_src =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
 
@@ -775,14 +879,14 @@ TEST_F (JpegFallbackStartup, ChildrenThatDoNotLinkFailTheStart)
   gint code = 0;
   std::string text;
   {
-    ReplacedFactory fake ("jpegdec", unlinkable_dec_get_type ());
+    ReplacedFactory fake ("imagefreeze", unlinkable_dec_get_type ());
     text = start_with (media->placeholder, &domain, &code);
   }
   ASSERT_FALSE (text.empty ()) << "started half-linked";
   EXPECT_NE (text.find ("link"), std::string::npos) << text;
   EXPECT_EQ (domain, GST_CORE_ERROR) << text;
 
-  /* The real jpegdec is back for everybody else. */
+  /* The real imagefreeze is back for everybody else. */
   EXPECT_EQ (start_with (media->placeholder, &domain, &code), "");
 }
 
