@@ -1320,7 +1320,8 @@ public:
       std::string key = s.substr (0, colon), value = s.substr (colon + 1);
       value.erase (0, value.find_first_not_of (" \t"));
       value.erase (value.find_last_not_of ("\r\n \t") + 1);
-      header[g_ascii_strdown (key.c_str (), -1)] = value;
+      g_autofree gchar *name = g_ascii_strdown (key.c_str (), -1);
+      header[name] = value;
     }
     auto cl = header.find ("content-length");
     if (cl == header.end () || cl->second.empty ())
