@@ -2,6 +2,8 @@
 /* camrelay: the WebSocket push client (see crwspush.h). */
 #include "crwspush.h"
 
+#include "crreadysource.h"
+
 #include <libsoup/soup.h>
 
 #include <netinet/in.h>
@@ -15,25 +17,6 @@
 namespace cr {
 
 namespace {
-
-/* A GSource that fires once each time its ready time is set to 0: the cheapest way for any
- * thread to wake the client's context, with no allocation per wake-up. */
-GSource *
-wake_source_new ()
-{
-  static GSourceFuncs funcs = {
-    nullptr,
-    nullptr,
-    [] (GSource *source, GSourceFunc cb, gpointer data) -> gboolean {
-      g_source_set_ready_time (source, -1);
-      return cb (data);
-    },
-    nullptr,
-    nullptr,
-    nullptr,
-  };
-  return g_source_new (&funcs, sizeof (GSource));
-}
 
 /* A frame sent from a dying link needs the peer to notice within seconds, not the ~15 minutes of
  * TCP's retransmission timeout; and unsent data must stay small so that "writable" means the
@@ -111,15 +94,12 @@ Client::Client (const WsPushSettings & settings, WsPushEvents *events)
 {
   context_ = g_main_context_new ();
   loop_ = g_main_loop_new (context_, FALSE);
-  wake_ = wake_source_new ();
-  g_source_set_callback (
-      wake_,
+  wake_ = ready_source_new (
       [] (gpointer self) -> gboolean {
         static_cast<Client *> (self)->send_pending ();
         return G_SOURCE_CONTINUE;
       },
-      this, nullptr);
-  g_source_set_name (wake_, "camrelay push wake");
+      this, "camrelay push wake");
   g_source_attach (wake_, context_);
   thread_ = std::thread (&Client::run, this);
 }

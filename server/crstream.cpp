@@ -10,6 +10,7 @@
  * gets the newest frame when its link is free instead of a queue of old ones. The layout of the
  * parts (early headers for browsers, Content-Length for everybody else) is chosen per request.
  */
+#include "crreadysource.h"
 #include "crserver-private.h"
 
 #include <netinet/in.h>
@@ -282,17 +283,7 @@ Viewer::hold_for_link (gsize next_size)
 
   part_held_ = true;
   if (!hold_timer_) {
-    static GSourceFuncs funcs = {
-      nullptr,
-      nullptr,
-      [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
-      nullptr,
-      nullptr,
-      nullptr,
-    };
-    hold_timer_ = g_source_new (&funcs, sizeof (GSource));
-    g_source_set_callback (hold_timer_, on_hold_over, this, nullptr);
-    g_source_set_name (hold_timer_, "camrelay viewer hold");
+    hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
     g_source_attach (hold_timer_, server_.context ());
   }
   gint64 now = g_get_monotonic_time ();
@@ -436,28 +427,13 @@ StreamImpl::~StreamImpl ()
   server_->invoke_sync ([this] { detach (); });
 }
 
-struct WakeSource
-{
-  GSource base;
-};
-
 void
 StreamImpl::attach ()
 {
   server_->register_stream (this);
   /* Publishing only marks this source ready; the server thread then sends the newest frame. That
    * coalesces bursts and never allocates per frame on the handover. */
-  static GSourceFuncs funcs = {
-    nullptr,
-    nullptr,
-    [] (GSource *, GSourceFunc cb, gpointer data) -> gboolean { return cb (data); },
-    nullptr,
-    nullptr,
-    nullptr,
-  };
-  GSource *wake = g_source_new (&funcs, sizeof (WakeSource));
-  g_source_set_callback (wake, on_wake, this, nullptr);
-  g_source_set_name (wake, "camrelay stream wake");
+  GSource *wake = ready_source_new (on_wake, this, "camrelay stream wake");
   g_source_attach (wake, server_->context ());
   {
     /* publish() and finish() read wake_ from any thread, under mutex_. */
@@ -574,9 +550,7 @@ StreamImpl::stats () const
 gboolean
 StreamImpl::on_wake (gpointer data)
 {
-  auto *self = static_cast<StreamImpl *> (data);
-  g_source_set_ready_time (self->wake_, -1);
-  self->fan_out ();
+  static_cast<StreamImpl *> (data)->fan_out ();
   return G_SOURCE_CONTINUE;
 }
 

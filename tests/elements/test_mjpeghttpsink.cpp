@@ -304,7 +304,8 @@ TEST_F (MjpegHttpSinkTest, LatestFileIsWrittenWhole)
   for (const auto & f : frames)
     push_frame (f);
   Bytes on_disk;
-  for (int i = 0; i < 500; i++) {
+  /* Up to 10 s: the writer's rename follows an fsync, slow on a busy disk. */
+  for (int i = 0; i < 5000; i++) {
     gchar *data = nullptr;
     gsize len = 0;
     if (g_file_get_contents (path, &data, &len, nullptr)) {
