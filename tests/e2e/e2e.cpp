@@ -2,6 +2,8 @@
 /* Helpers for the camrelay program's end-to-end suites. */
 #include "e2e.h"
 
+#include <map>
+
 #include "wait.h"
 
 namespace crtest {
@@ -172,6 +174,32 @@ send_settled (const Relay & relay, WsClient & cam, const char *camera, const Byt
   gint64 before = frames_settled (relay, camera);
   return cam.send_binary (frame) &&
       wait_until ([&] { return frames_settled (relay, camera) == before + 1; });
+}
+
+std::vector<int>
+read_until_last (MjpegReader & viewer, const std::vector<Bytes> & sent, int *others, int timeout_ms)
+{
+  std::map<Bytes, int> index;
+  for (gsize i = 0; i < sent.size (); i++)
+    index[sent[i]] = static_cast<int> (i);
+  std::vector<int> seen;
+  *others = 0;
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
+  Bytes part;
+  while (g_get_monotonic_time () < deadline) {
+    int left = static_cast<int> ((deadline - g_get_monotonic_time ()) / 1000);
+    if (!viewer.next_part (part, MAX (left, 1)))
+      break;
+    auto it = index.find (part);
+    if (it == index.end ()) {
+      (*others)++;
+      continue;
+    }
+    seen.push_back (it->second);
+    if (it->second == static_cast<int> (sent.size ()) - 1)
+      break;
+  }
+  return seen;
 }
 
 }  // namespace crtest

@@ -109,4 +109,9 @@ gint64 frames_settled (const Relay & relay, const char *camera);
  * out of wsjpegsrc's short queue: the counts a test expects are then exact. */
 bool send_settled (const Relay & relay, WsClient & cam, const char *camera, const Bytes & frame);
 
+/* Reads parts until @sent's last frame arrives. Returns the index in @sent of every part that is
+ * one of them; other parts (the placeholder) only count in @others. */
+std::vector<int> read_until_last (MjpegReader & viewer, const std::vector<Bytes> & sent,
+    int *others, int timeout_ms = 20000);
+
 }  // namespace crtest

@@ -24,35 +24,6 @@ namespace {
 /* Distinct frames of about 9 KB at VGA, as the firmware sends. */
 const JpegSpec BALL{ 640, 480, 85, "ball" };
 
-/* Reads parts until @sent's last frame arrives. Returns the index in @sent of every part that is
- * one of them; other parts (the placeholder) only count in @others. */
-std::vector<int>
-read_until_last (MjpegReader & viewer, const std::vector<Bytes> & sent, int *others,
-    int timeout_ms = 20000)
-{
-  std::map<Bytes, int> index;
-  for (gsize i = 0; i < sent.size (); i++)
-    index[sent[i]] = static_cast<int> (i);
-  std::vector<int> seen;
-  *others = 0;
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000LL;
-  Bytes part;
-  while (g_get_monotonic_time () < deadline) {
-    int left = static_cast<int> ((deadline - g_get_monotonic_time ()) / 1000);
-    if (!viewer.next_part (part, MAX (left, 1)))
-      break;
-    auto it = index.find (part);
-    if (it == index.end ()) {
-      (*others)++;
-      continue;
-    }
-    seen.push_back (it->second);
-    if (it->second == static_cast<int> (sent.size ()) - 1)
-      break;
-  }
-  return seen;
-}
-
 /* Every live part is a sent frame, byte for byte, in the order sent, ending with the last. */
 void
 expect_in_order (const std::vector<int> & seen, gsize sent)

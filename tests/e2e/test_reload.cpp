@@ -20,30 +20,6 @@ const JpegSpec BALL{ 640, 480, 85, "ball" };
 
 const char *const HEADER = "[server]\naddress = 127.0.0.1\n";
 
-/* Reads parts until @sent's last frame arrives: the index in @sent of each part that is one of
- * them, and how many parts were not (the placeholder). */
-std::vector<int>
-read_until_last (MjpegReader & viewer, const std::vector<Bytes> & sent, int *others)
-{
-  std::map<Bytes, int> index;
-  for (gsize i = 0; i < sent.size (); i++)
-    index[sent[i]] = static_cast<int> (i);
-  std::vector<int> seen;
-  *others = 0;
-  Bytes part;
-  while (viewer.next_part (part, 10000)) {
-    auto it = index.find (part);
-    if (it == index.end ()) {
-      (*others)++;
-      continue;
-    }
-    seen.push_back (it->second);
-    if (it->second == static_cast<int> (sent.size ()) - 1)
-      break;
-  }
-  return seen;
-}
-
 gint64
 reloads (const Relay & relay, const char *outcome)
 {
