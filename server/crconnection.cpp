@@ -75,6 +75,15 @@ Connection::read_some (guint8 *data, gsize len, gsize *got)
   return Io::CLOSED;
 }
 
+void
+Connection::budget_spent ()
+{
+  /* GTlsInputStream's is_readable() only asks the socket, so it cannot tell either: read again,
+   * which costs one WOULD_BLOCK when nothing was left. */
+  if (tls_ && !destroyed_)
+    server_.poller ().read_again (this);
+}
+
 Connection::Io
 Connection::write_vectors (const struct iovec *iov, int n, gsize *written)
 {

@@ -393,6 +393,7 @@ Viewer::discard_input ()
       return;
     }
   }
+  budget_spent ();
 }
 
 void

@@ -648,4 +648,87 @@ TEST_F (Hostile, SilentTlsClientIsClosedWithoutPlaintext)
   EXPECT_EQ (status, 200u);
 }
 
+/* A wss:// camera sends one frame larger than the server's read budget per wake-up, then nothing.
+ * GnuTLS decrypts a whole TLS record at a time: when the budget runs out inside the last record,
+ * the rest of the frame sits decrypted inside GnuTLS while the socket is empty, and epoll never
+ * says so. The frame must still arrive, without the camera sending another byte.
+ *
+ * To make that moment happen on purpose, the server thread is held while the camera queues the
+ * whole frame (its socket buffer is big enough), so that one wake-up finds it all: a 14-byte
+ * record with the frame header, then exactly 256 KiB of payload in 16 KiB records, which puts the
+ * end of the budget 14 bytes before the end of the last record. */
+TEST_F (Hostile, WssFrameLargerThanTheReadBudgetArrivesWithoutMoreBytes)
+{
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  cr::ServerOptions opts;
+  opts.tls_certificate = tc.cert;
+  opts.tls_key = tc.key;
+  start (opts);
+  add_ingest ();
+
+  crtest::TempDir dir;
+  std::string go = dir.file ("go");
+  static const char camera[] =
+      "import os, socket, ssl, struct, sys, time\n"
+      "port, go, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "ctx.check_hostname = False\n"
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "raw = socket.socket()\n"
+      "raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)\n"
+      "raw.connect(('127.0.0.1', port))\n"
+      "tls = ctx.wrap_socket(raw)\n"
+      "tls.sendall(b'GET /ws HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\n'\n"
+      "            b'Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n'\n"
+      "            b'Sec-WebSocket-Version: 13\\r\\n\\r\\n')\n"
+      "answer = b''\n"
+      "while b'\\r\\n\\r\\n' not in answer:\n"
+      "    answer += tls.recv(4096)\n"
+      "print(answer.split(b'\\r\\n')[0].decode(), flush=True)\n"
+      "while not os.path.exists(go):\n"
+      "    time.sleep(0.01)\n"
+      "# A zero mask key leaves the payload as it is; header and payload in records of their own.\n"
+      "tls.sendall(struct.pack('!BBQ', 0x82, 0x80 | 127, size) + bytes(4))\n"
+      "tls.sendall(bytes([0x5a]) * size)\n"
+      "print('sent', flush=True)\n"
+      "time.sleep(60)\n";
+  const gsize size = 256 * 1024;
+  crtest::Process cam (
+      { "/usr/bin/python3", "-c", camera, std::to_string (port), go, std::to_string (size) });
+  ASSERT_TRUE (cam.wait_for_output ("HTTP/1.1 101", 10000)) << cam.output ();
+
+  /* Hold the server thread until the whole frame is queued towards it. */
+  struct Hold
+  {
+    std::mutex m;
+    std::condition_variable cv;
+    bool held = false, release = false;
+    void set (bool Hold::*flag)
+    {
+      std::lock_guard<std::mutex> l (m);
+      this->*flag = true;
+      cv.notify_all ();
+    }
+    bool wait (bool Hold::*flag, int ms)
+    {
+      std::unique_lock<std::mutex> l (m);
+      return cv.wait_for (l, std::chrono::milliseconds (ms), [&] { return this->*flag; });
+    }
+  };
+  auto hold = std::make_shared<Hold> ();
+  server->invoke ([hold] {
+    hold->set (&Hold::held);
+    hold->wait (&Hold::release, 10000);
+  });
+  ASSERT_TRUE (hold->wait (&Hold::held, 5000));
+  dir.write ("go", "");
+  bool sent = cam.wait_for_output ("sent", 5000);
+  hold->set (&Hold::release);
+  ASSERT_TRUE (sent) << cam.output ();
+
+  ASSERT_TRUE (frames.wait_frames (1, 3000))
+      << "the end of the frame stayed inside GnuTLS until the camera sent more";
+  EXPECT_EQ (frames.sizes[0], size);
+}
 }  // namespace
