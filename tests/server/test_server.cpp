@@ -263,6 +263,26 @@ TEST_F (ServerTest, FpsQueryCapsOneViewersRate)
     EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
 }
 
+/* ?fps=N with N so small that its interval (10^6 / N microseconds) does not fit an integer used to
+ * be undefined behaviour and, in practice, no cap at all. The floor is 0.0001 (one part every
+ * 10,000 s); below it, as for any other bad value, the answer is 400. */
+TEST_F (ServerTest, FpsBelowTheFloorIsRefusedAndTheFloorCaps)
+{
+  auto stream = add_stream ();
+  publish (*stream, fake_frame (6000, 1));
+  for (const char *bad : { "/?fps=1e-20", "/?fps=1e-300", "/?fps=4.9e-324", "/?fps=0.00009",
+           "/?fps=1001", "/?fps=inf", "/?fps=nan" })
+    EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
+
+  MjpegReader floor (port, "/?fps=0.0001");
+  ASSERT_EQ (floor.status (), 200);
+  Bytes part;
+  ASSERT_TRUE (floor.next_part (part)) << "the frame a viewer gets when it joins";
+  for (int i = 0; i < 5; i++)
+    publish (*stream, fake_frame (6001 + i, 2));
+  EXPECT_FALSE (floor.next_part (part, 500)) << "a second part within 10,000 s";
+}
+
 TEST_F (ServerTest, ContentLengthOnRequest)
 {
   auto stream = add_stream ();
