@@ -10,13 +10,6 @@
 
 namespace cr {
 
-bool
-ServerImpl::path_taken (const std::string & path) const
-{
-  return ingest_paths_.count (path) || stream_paths_.count (path) || snapshot_paths_.count (path) ||
-      pages_.count (path);
-}
-
 std::unique_ptr<IngestRoute>
 ServerImpl::add_ingest (const IngestSettings & settings, IngestListener *listener, GError **error)
 {

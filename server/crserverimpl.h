@@ -54,7 +54,6 @@ public:
   /* Server thread only. */
   Poller & poller () { return *poller_; }
   bool in_server_thread () const;
-  bool path_taken (const std::string & path) const;
   void register_ingest (IngestRouteImpl *route);
   void unregister_ingest (IngestRouteImpl *route);
   IngestRouteImpl *ingest_by_id (guint64 id) const;
