@@ -43,6 +43,8 @@ protected:
   Io write_vectors (const struct iovec *iov, int n, gsize *written);
 
   void watch (bool want_read, bool want_write);
+  /* Any set of epoll events; 0 = none. */
+  void watch_events (uint32_t events);
   /* Stops watching, closes the socket and hands the object to the poller for deletion. */
   void destroy ();
 
