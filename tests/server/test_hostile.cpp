@@ -1050,6 +1050,54 @@ TEST_F (Hostile, SilentTlsClientIsClosedWithoutPlaintext)
   EXPECT_EQ (status, 200u);
 }
 
+/* Over TLS the same: a body nobody takes is answered from the headers, inside TLS, and the
+ * connection ends, while the client is still sending it. */
+TEST_F (Hostile, TlsRequestBodyIsRefusedFromItsHeaders)
+{
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  cr::ServerOptions opts;
+  opts.tls_certificate = tc.cert;
+  opts.tls_key = tc.key;
+  start (opts);
+  add_stream ();
+  static const char client[] =
+      "import socket, ssl, sys, threading, time\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "ctx.check_hostname = False\n"
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+      "tls = ctx.wrap_socket(raw)\n"
+      "tls.sendall(b'POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100000000000\\r\\n\\r\\n')\n"
+      "start = time.monotonic()\n"
+      "def flood():\n"
+      "    try:\n"
+      "        for i in range(4096):\n"
+      "            tls.sendall(bytes(16384))\n"
+      "    except Exception:\n"
+      "        pass\n"
+      "threading.Thread(target=flood, daemon=True).start()\n"
+      "data = b''\n"
+      "try:\n"
+      "    while True:\n"
+      "        chunk = tls.recv(4096)\n"
+      "        if not chunk:\n"
+      "            break\n"
+      "        data += chunk\n"
+      "except socket.timeout:\n"
+      "    print('still open after 5 s')\n"
+      "    sys.exit(1)\n"
+      "except OSError:\n"
+      "    pass\n"
+      "print('%s; closed after %.2f s' % (data.split(b'\\r\\n')[0].decode(), time.monotonic() - "
+      "start))\n";
+  auto r = crtest::run ({ "/usr/bin/python3", "-c", client, std::to_string (port) }, 20000);
+  EXPECT_EQ (r.code, 0) << r.output;
+  EXPECT_NE (r.output.find ("HTTP/1.1 405 Method Not Allowed; closed after"), std::string::npos)
+      << r.output;
+  EXPECT_EQ (server->stats ().bodies_refused, 1u);
+}
+
 /* A wss:// camera sends one frame larger than the server's read budget per wake-up, then nothing.
  * GnuTLS decrypts a whole TLS record at a time: when the budget runs out inside the last record,
  * the rest of the frame sits decrypted inside GnuTLS while the socket is empty, and epoll never

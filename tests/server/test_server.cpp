@@ -698,6 +698,44 @@ TEST_F (ServerTest, TwoRoutesCannotClaimOnePath)
   EXPECT_NE (std::string (error->message).find ("/ws"), std::string::npos);
 }
 
+/* A page that takes request bodies says so, within MAX_REQUEST_BODY; other methods get 405 with
+ * the page's own Allow list. */
+TEST_F (ServerTest, PageSettingsAreCheckedAndItsMethodsAnswered)
+{
+  auto handler = [] (SoupServerMessage *msg, const char *, GHashTable *) {
+    soup_server_message_set_status (msg, 204, nullptr);
+  };
+  cr::PageSettings too_big;
+  too_big.path = "/whep/cam";
+  too_big.methods = { "POST" };
+  too_big.max_body = cr::MAX_REQUEST_BODY + 1;
+  g_autoptr (GError) error = nullptr;
+  EXPECT_FALSE (server->add_page (too_big, handler, &error));
+  ASSERT_TRUE (error);
+  EXPECT_EQ (error->code, cr::SERVER_ERROR_INVALID);
+  EXPECT_NE (std::string (error->message).find ("65536"), std::string::npos) << error->message;
+  g_clear_error (&error);
+
+  cr::PageSettings none;
+  none.path = "/whep/cam";
+  none.methods = {};
+  EXPECT_FALSE (server->add_page (none, handler, &error));
+  ASSERT_TRUE (error);
+  g_clear_error (&error);
+
+  cr::PageSettings whep;
+  whep.path = "/whep/cam";
+  whep.methods = { "POST", "OPTIONS" };
+  whep.max_body = cr::MAX_REQUEST_BODY;
+  auto page = server->add_page (whep, handler, &error);
+  ASSERT_TRUE (page) << error->message;
+  EXPECT_EQ (crtest::http_request (port, "POST", "/whep/cam", "Content-Length: 0\r\n").status, 204);
+  EXPECT_EQ (crtest::http_request (port, "OPTIONS", "/whep/cam").status, 204);
+  auto get = crtest::http_request (port, "GET", "/whep/cam");
+  EXPECT_EQ (get.status, 405);
+  EXPECT_EQ (get.header ("allow"), "POST, OPTIONS");
+}
+
 TEST (ServerLimits, SlowRequestHeadersGet408AndTheConnectionEnds)
 {
   cr::ServerOptions opts;
