@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay server: the slow-request timer. A client that has not sent its request headers, and
- * the body a page takes, in time is answered 408 and disconnected; under TLS it is disconnected
- * without an answer. */
+ * the body a page takes, in time is answered 408 and disconnected; under TLS, before its headers
+ * are in, it is disconnected without an answer. */
 #define G_LOG_DOMAIN "camrelay-server"
 #include "crserverimpl.h"
 
