@@ -11,9 +11,13 @@
  * A new viewer gets the latest frame at once. A viewer that cannot keep up skips whole frames,
  * never part of one, and never slows the pipeline or anybody else.
  *
- * By default each frame is followed at once by the next part's boundary and headers, because
- * browsers only show a part once those have arrived; parts then carry no Content-Length. A viewer
- * that wants Content-Length on every part asks for it with `?content-length=1`.
+ * Each viewer gets one of two part layouts, chosen per request (README, "Viewer stream format"):
+ * browsers and Home Assistant (a Sec-Fetch-Dest other than "empty", a User-Agent starting with
+ * "Mozilla/" or "HomeAssistant/") get early headers, each frame followed at once by the next
+ * part's boundary and headers, because a browser only shows a part once those have arrived, and
+ * no Content-Length; every other reader (ffmpeg, VLC, GStreamer, go2rtc, scripts, no User-Agent)
+ * gets a Content-Length on every part. `?content-length=1` or `?content-length=0` overrides the
+ * choice.
  *
  * Whether anybody watches is told upstream in a custom event "camrelay-viewers" (guint field
  * "viewers": 0, or the number of viewers when it stops being 0), at the first frame and whenever

@@ -75,6 +75,15 @@ Connection::read_some (guint8 *data, gsize len, gsize *got)
   return Io::CLOSED;
 }
 
+void
+Connection::budget_spent ()
+{
+  /* GTlsInputStream's is_readable() only asks the socket, so it cannot tell either: read again,
+   * which costs one WOULD_BLOCK when nothing was left. */
+  if (tls_ && !destroyed_)
+    server_.poller ().read_again (this);
+}
+
 Connection::Io
 Connection::write_vectors (const struct iovec *iov, int n, gsize *written)
 {
@@ -117,10 +126,15 @@ Connection::write_vectors (const struct iovec *iov, int n, gsize *written)
 void
 Connection::watch (bool want_read, bool want_write)
 {
+  watch_events ((want_read ? static_cast<uint32_t> (EPOLLIN | EPOLLRDHUP) : 0u) |
+      (want_write ? static_cast<uint32_t> (EPOLLOUT) : 0u));
+}
+
+void
+Connection::watch_events (uint32_t events)
+{
   if (destroyed_)
     return;
-  uint32_t events = (want_read ? static_cast<uint32_t> (EPOLLIN | EPOLLRDHUP) : 0u) |
-      (want_write ? static_cast<uint32_t> (EPOLLOUT) : 0u);
   if (events == watched_)
     return;
   if (watched_ == 0)

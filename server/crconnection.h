@@ -35,10 +35,16 @@ protected:
 
   /* Reads through the stolen stream so that bytes libsoup had already buffered are not lost. */
   Io read_some (guint8 *data, gsize len, gsize *got);
+  /* A reader stopped at its budget with input perhaps left: under TLS that input may sit
+   * decrypted inside GnuTLS, with an empty socket that epoll never reports again, so on_events
+   * (EPOLLIN) is called once more on the next dispatch. Plain sockets stay readable to epoll. */
+  void budget_spent ();
   /* Non-blocking vectored write; *written may be short. */
   Io write_vectors (const struct iovec *iov, int n, gsize *written);
 
   void watch (bool want_read, bool want_write);
+  /* Any set of epoll events; 0 = none. */
+  void watch_events (uint32_t events);
   /* Stops watching, closes the socket and hands the object to the poller for deletion. */
   void destroy ();
 

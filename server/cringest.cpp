@@ -267,6 +267,8 @@ WsConn::read_input ()
       return;
     }
   }
+  if (state_ != State::CLOSED)
+    budget_spent ();
 }
 
 void
@@ -284,6 +286,7 @@ WsConn::discard_input ()
     }
     budget -= MIN (budget, got);
   }
+  budget_spent ();
 }
 
 void

@@ -14,11 +14,14 @@ class ServerImpl;
 class PageRouteImpl : public PageRoute
 {
 public:
-  PageRouteImpl (std::shared_ptr<ServerImpl> server, std::string path, PageHandler handler);
+  PageRouteImpl (std::shared_ptr<ServerImpl> server, PageSettings settings, PageHandler handler);
   ~PageRouteImpl () override;
 
+  /* The largest body taken with @method; 0 = none. */
+  gsize max_body (const char *method) const;
+
   std::shared_ptr<ServerImpl> server_;
-  std::string path_;
+  PageSettings settings_;
   PageHandler handler_;
 };
 

@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -95,17 +96,34 @@ Poller::retire (Handler *handler)
 }
 
 void
+Poller::read_again (Handler *handler)
+{
+  if (!handler || handler->retired_)
+    return;
+  read_again_.push_back (handler);
+  g_source_set_ready_time (source_, 0);
+}
+
+void
 Poller::reap ()
 {
   std::vector<Handler *> dead;
   dead.swap (retired_);
-  for (Handler *h : dead)
+  for (Handler *h : dead) {
+    read_again_.erase (std::remove (read_again_.begin (), read_again_.end (), h),
+        read_again_.end ());
     delete h;
+  }
 }
 
 void
 Poller::run_events ()
 {
+  /* Handlers asked for before this dispatch get one more turn each, after the ready sockets; one
+   * that asks again is served on the next dispatch, so other sources get theirs in between. */
+  std::vector<Handler *> again;
+  again.swap (read_again_);
+
   struct epoll_event events[128];
   int n = epoll_wait (epfd_, events, G_N_ELEMENTS (events), 0);
   if (n < 0 && errno != EINTR)
@@ -115,6 +133,10 @@ Poller::run_events ()
     auto *h = static_cast<Handler *> (events[i].data.ptr);
     if (!h->retired_)
       h->on_events (events[i].events);
+  }
+  for (Handler *h : again) {
+    if (!h->retired_)
+      h->on_events (EPOLLIN);
   }
   reap ();
 }

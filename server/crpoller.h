@@ -45,6 +45,11 @@ public:
    * Handlers are never deleted directly: callers are usually inside one of their methods. */
   void retire (Handler *handler);
 
+  /* Calls @handler's on_events (EPOLLIN) again on the next dispatch, after the events epoll
+   * reports then, whether or not its socket is readable: for input a TLS library already holds
+   * (decrypted, so the socket is empty) when a reader stopped at its budget. */
+  void read_again (Handler *handler);
+
 private:
   Poller (GMainContext *context, int epfd);
   struct Source;
@@ -56,6 +61,7 @@ private:
   int epfd_ = -1;
   GSource *source_ = nullptr;
   std::vector<Handler *> retired_;
+  std::vector<Handler *> read_again_;
 };
 
 }  // namespace cr

@@ -28,6 +28,37 @@ is_websocket_upgrade (SoupServerMessage *msg)
       header_has_token (h, "Connection", "upgrade");
 }
 
+std::vector<std::string>
+ServerImpl::methods_at (const std::string & path) const
+{
+  auto page = pages_.find (path);
+  if (page != pages_.end ())
+    return page->second->settings_.methods;
+  if (stream_paths_.count (path) || snapshot_paths_.count (path))
+    return { "GET", "HEAD" };
+  if (ingest_paths_.count (path))
+    return { "GET" }; /* the WebSocket upgrade */
+  return {};
+}
+
+bool
+ServerImpl::method_allowed (SoupServerMessage *msg, const std::string & path) const
+{
+  std::vector<std::string> methods = methods_at (path);
+  const char *method = soup_server_message_get_method (msg);
+  for (const auto & m : methods)
+    if (m == method)
+      return true;
+  std::string allow;
+  for (const auto & m : methods)
+    allow += (allow.empty () ? "" : ", ") + m;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+      allow.c_str ());
+  std::string text = "allowed here: " + allow;
+  set_plain_response (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, text.c_str ());
+  return false;
+}
+
 void
 ServerImpl::on_request (SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
     gpointer self)
@@ -51,7 +82,6 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
     return;
   }
 
-  bool get_or_head = method_is (msg, "GET") || method_is (msg, "HEAD");
   auto stream = stream_paths_.find (p);
   auto snapshot = snapshot_paths_.find (p);
   auto page = pages_.find (p);
@@ -68,12 +98,8 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
     set_plain_response (msg, SOUP_STATUS_NOT_FOUND, "not found");
     return;
   }
-  if (!get_or_head) {
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
-        "GET, HEAD");
-    set_plain_response (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET and HEAD are allowed here");
+  if (!method_allowed (msg, p))
     return;
-  }
   if (!viewer_authorized (msg, path, options_))
     return;
 

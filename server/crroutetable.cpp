@@ -10,13 +10,6 @@
 
 namespace cr {
 
-bool
-ServerImpl::path_taken (const std::string & path) const
-{
-  return ingest_paths_.count (path) || stream_paths_.count (path) || snapshot_paths_.count (path) ||
-      pages_.count (path);
-}
-
 std::unique_ptr<IngestRoute>
 ServerImpl::add_ingest (const IngestSettings & settings, IngestListener *listener, GError **error)
 {
@@ -172,9 +165,9 @@ ServerImpl::stream_by_id (guint64 id) const
   return it == streams_.end () ? nullptr : it->second;
 }
 
-PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, std::string path,
+PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, PageSettings settings,
     PageHandler handler)
-  : server_ (std::move (server)), path_ (std::move (path)), handler_ (std::move (handler))
+  : server_ (std::move (server)), settings_ (std::move (settings)), handler_ (std::move (handler))
 {}
 
 PageRouteImpl::~PageRouteImpl ()
@@ -182,15 +175,38 @@ PageRouteImpl::~PageRouteImpl ()
   server_->invoke_sync ([this] { server_->unregister_page (this); });
 }
 
-std::unique_ptr<PageRoute>
-ServerImpl::add_page (const std::string & path, PageHandler handler, GError **error)
+gsize
+PageRouteImpl::max_body (const char *method) const
 {
+  if (!g_strcmp0 (method, "GET") || !g_strcmp0 (method, "HEAD"))
+    return 0;
+  for (const auto & m : settings_.methods)
+    if (m == method)
+      return settings_.max_body;
+  return 0;
+}
+
+std::unique_ptr<PageRoute>
+ServerImpl::add_page (const PageSettings & settings, PageHandler handler, GError **error)
+{
+  const std::string & path = settings.path;
   if (path.empty () || path[0] != '/') {
     g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "page path \"%s\" must start with /",
         path.c_str ());
     return nullptr;
   }
-  auto page = std::make_unique<PageRouteImpl> (shared_from_this (), path, std::move (handler));
+  if (settings.methods.empty ()) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID, "page %s answers no method",
+        path.c_str ());
+    return nullptr;
+  }
+  if (settings.max_body > MAX_REQUEST_BODY) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_INVALID,
+        "page %s: a request body may be at most %" G_GSIZE_FORMAT " bytes, not %" G_GSIZE_FORMAT,
+        path.c_str (), MAX_REQUEST_BODY, settings.max_body);
+    return nullptr;
+  }
+  auto page = std::make_unique<PageRouteImpl> (shared_from_this (), settings, std::move (handler));
   bool ok = true;
   invoke_sync ([&] {
     if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
@@ -202,7 +218,7 @@ ServerImpl::add_page (const std::string & path, PageHandler handler, GError **er
     register_page (page.get ());
   });
   if (!ok) {
-    page->path_.clear ();
+    page->settings_.path.clear ();
     return nullptr;
   }
   return page;
@@ -211,13 +227,13 @@ ServerImpl::add_page (const std::string & path, PageHandler handler, GError **er
 void
 ServerImpl::register_page (PageRouteImpl *page)
 {
-  pages_[page->path_] = page;
+  pages_[page->settings_.path] = page;
 }
 
 void
 ServerImpl::unregister_page (PageRouteImpl *page)
 {
-  auto it = pages_.find (page->path_);
+  auto it = pages_.find (page->settings_.path);
   if (it != pages_.end () && it->second == page)
     pages_.erase (it);
 }

@@ -176,9 +176,37 @@ public:
 /* ---------------------------------------------------------------------------------------------- */
 /* Plain pages (status, metrics, the viewer page) */
 
-/* Called in the server thread with libsoup's request; fill in the response. */
+/* Called in the server thread with libsoup's request; fill in the response. A page that takes a
+ * request body (PageSettings::max_body) finds it complete in soup_server_message_get_request_body
+ * (msg): the handler runs once the whole body has arrived, never before. */
 using PageHandler =
     std::function<void (SoupServerMessage *msg, const char *path, GHashTable *query)>;
+
+/* The largest request body any route may take. */
+constexpr gsize MAX_REQUEST_BODY = 64 * 1024;
+
+/* Request bodies. Nothing is read of a body nobody wants: every request that announces one
+ * (Content-Length above 0, or Transfer-Encoding: chunked) is judged on its headers, and unless a
+ * page takes it, answered there and then, with "Connection: close", and the connection closed
+ * without its body being read:
+ *   404  no route at the path;
+ *   405  (with Allow) a method the path does not take, e.g. POST /status or POST /stream;
+ *   413  a method the path takes without a body (GET or HEAD on a stream, snapshot or page, a
+ *        WebSocket upgrade), or a body declared larger than the page's max_body;
+ *   401  a page that takes the body, but the request lacks the viewer credentials: the body of an
+ *        unauthenticated request is never read either.
+ * A body the page takes is read up to max_body (a chunked body that grows past it is answered 413
+ * and closed as soon as it does), within the request timeout, which runs until the body is
+ * complete (408 and closed otherwise). */
+struct PageSettings
+{
+  std::string path;
+  /* The methods the page answers; any other gets 405 with an Allow header. */
+  std::vector<std::string> methods = { "GET", "HEAD" };
+  /* The largest request body taken with a method other than GET and HEAD, in bytes, at most
+   * MAX_REQUEST_BODY; 0 = none (the default: pages answer what they are asked by URL). */
+  gsize max_body = 0;
+};
 
 class PageRoute
 {
@@ -202,6 +230,13 @@ struct ServerOptions
   guint request_timeout_ms = 10000;
 };
 
+struct ServerStats
+{
+  /* Requests that announced a body and were answered without it being read (404, 405, 413, 401),
+   * or cut off when a chunked body grew past the page's cap. */
+  guint64 bodies_refused = 0;
+};
+
 class Server
 {
 public:
@@ -221,14 +256,25 @@ public:
   virtual const std::string & address () const = 0;
   virtual bool tls () const = 0;
   virtual GMainContext *context () const = 0;
+  virtual ServerStats stats () const = 0;
 
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) = 0;
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
   /* Detaches @stream: viewers' responses end; its paths are free again. */
   virtual void remove_stream (const std::shared_ptr<Stream> & stream) = 0;
-  virtual std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
+  /* A page at @settings.path; SERVER_ERROR_INVALID for a path without a leading /, no methods or
+   * max_body over MAX_REQUEST_BODY. */
+  virtual std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,
       GError **error) = 0;
+  /* A page answering GET and HEAD at @path, without request bodies. */
+  std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
+      GError **error)
+  {
+    PageSettings settings;
+    settings.path = path;
+    return add_page (settings, std::move (handler), error);
+  }
 
   /* Runs @fn in the server thread, asynchronously. */
   virtual void invoke (std::function<void ()> fn) = 0;

@@ -170,8 +170,8 @@ ServerImpl::setup (GError **error)
    * a WebSocket route can share "/" (libsoup's own WebSocket handler would be pre-empted by any
    * ordinary handler registered on the same path). */
   soup_server_add_handler (soup_, nullptr, on_request, this, nullptr);
-  if (options_.request_timeout_ms > 0)
-    g_signal_connect (soup_, "request-started", G_CALLBACK (on_request_started), this);
+  /* The request timer, and the look at every request's headers before libsoup reads a body. */
+  g_signal_connect (soup_, "request-started", G_CALLBACK (on_request_started), this);
 
   g_autoptr (GSocket) socket = listen_socket (address_, requested_port_, &port_, error);
   if (!socket)

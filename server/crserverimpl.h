@@ -38,12 +38,14 @@ public:
   const std::string & address () const override { return address_; }
   bool tls () const override { return tls_; }
   GMainContext *context () const override { return context_; }
+  ServerStats stats () const override;
 
   std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) override;
   std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) override;
   void remove_stream (const std::shared_ptr<Stream> & stream) override;
-  std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
+  using Server::add_page;
+  std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,
       GError **error) override;
   void invoke (std::function<void ()> fn) override;
   void invoke_sync (const std::function<void ()> & fn) override;
@@ -54,7 +56,11 @@ public:
   /* Server thread only. */
   Poller & poller () { return *poller_; }
   bool in_server_thread () const;
-  bool path_taken (const std::string & path) const;
+  /* The methods a route at @path answers; empty = no route there. */
+  std::vector<std::string> methods_at (const std::string & path) const;
+  /* True if a route at @path takes @msg's method; otherwise false, with the 405 answer and its
+   * Allow header set. */
+  bool method_allowed (SoupServerMessage *msg, const std::string & path) const;
   void register_ingest (IngestRouteImpl *route);
   void unregister_ingest (IngestRouteImpl *route);
   IngestRouteImpl *ingest_by_id (guint64 id) const;
@@ -71,6 +77,13 @@ public:
 
   /* Moves a connection out of libsoup's hands. Returns false (and closes it) if that failed. */
   static bool steal (SoupServerMessage *msg, GIOStream **io, GSocket **socket, std::string *peer);
+  /* Answers @msg as it is set up, once its headers are in, and closes its connection without
+   * reading any more of it (crrequestbody.cpp). */
+  void refuse_request (SoupServerMessage *msg);
+  /* The request's slow-request timer is done with (crrequesttimer.cpp). */
+  static void stop_request_timer (SoupServerMessage *msg);
+  /* The timer runs on until @msg's body is in; if it fires first, the request is refused (408). */
+  static void time_request_body (SoupServerMessage *msg);
 
 private:
   static gpointer thread_main (gpointer self);
@@ -79,6 +92,8 @@ private:
   static void on_request (SoupServer *soup, SoupServerMessage *msg, const char *path,
       GHashTable *query, gpointer self);
   static void on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer self);
+  static void on_got_headers (SoupServerMessage *msg, gpointer self);
+  void judge_body (SoupServerMessage *msg, goffset length);
   void route (SoupServerMessage *msg, const char *path, GHashTable *query);
 
   std::string address_;
@@ -109,6 +124,8 @@ private:
   std::map<guint64, StreamImpl *> streams_;
   std::map<std::string, PageRouteImpl *> pages_;
   std::atomic<guint64> last_id_{ 0 };
+  std::atomic<guint64> bodies_refused_{ 0 };
+  std::string last_refusal_; /* server thread: logged once per change */
   /* Ids of the streams published to since fan_out_pending() last ran: with a thousand cameras,
    * looking at every stream after every camera frame was most of the server thread's work. */
   std::mutex pending_lock_;

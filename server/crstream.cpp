@@ -393,6 +393,7 @@ Viewer::discard_input ()
       return;
     }
   }
+  budget_spent ();
 }
 
 void
@@ -659,8 +660,13 @@ struct PendingViewer
   }
 };
 
-/* ?fps=N (N > 0, fractions allowed, e.g. 0.5 for a part every 2 s) as the least time between two
- * parts; false if it is there and not such a number. */
+/* ?fps=N as the least time between two parts. N may be a fraction (0.5: a part every 2 s) from
+ * MIN_FPS, whose interval still fits comfortably in microseconds (below it 10^6 / N overflows
+ * gint64, which is undefined and in practice meant no cap at all), to MAX_FPS. */
+static const double MIN_FPS = 0.0001; /* one part every 10,000 s (2 h 46 min) */
+static const double MAX_FPS = 1000;
+
+/* False if ?fps= is there and not such a number. */
 static bool
 parse_fps (GHashTable *query, gint64 *min_interval_us)
 {
@@ -671,7 +677,8 @@ parse_fps (GHashTable *query, gint64 *min_interval_us)
     return true;
   char *end = nullptr;
   double fps = g_ascii_strtod (text, &end);
-  if (!*text || *end || !(fps > 0) || fps > 1000)
+  /* Written so that NaN fails too. */
+  if (!*text || *end || !(fps >= MIN_FPS && fps <= MAX_FPS))
     return false;
   *min_interval_us = static_cast<gint64> (G_USEC_PER_SEC / fps);
   return true;
@@ -683,7 +690,7 @@ StreamImpl::handle_stream (SoupServerMessage *msg, GHashTable *query)
   ViewerRequest request;
   if (!parse_fps (query, &request.min_interval_us)) {
     set_plain_response (msg, SOUP_STATUS_BAD_REQUEST,
-        "fps must be a number of frames per second above 0 and at most 1000, e.g. ?fps=2");
+        "fps must be a number of frames per second from 0.0001 to 1000, e.g. ?fps=2");
     return;
   }
   if (settings_.max_viewers && viewers_.size () + pending_viewers_ >= settings_.max_viewers) {

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
@@ -443,6 +445,406 @@ TEST_F (Hostile, ViewerCredentialsAndLoopbackMetrics)
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Request bodies: nothing is read of a body nobody wants (crserver.h, PageSettings). */
+
+/* What a client that sends a request head and then (perhaps) a body saw. */
+struct BodyProbe
+{
+  int status = 0;        /* of the first answer; 0 = none */
+  std::string answer;    /* every byte received */
+  bool closed = false;   /* the server ended the connection (EOF or reset) */
+  gint64 closed_ms = -1; /* from the end of the request head */
+  gsize body_sent = 0;   /* body bytes the client got out, including chunk framing */
+  bool has (const std::string & text) const { return answer.find (text) != std::string::npos; }
+};
+
+enum class Feed
+{
+  NOTHING, /* the head only: the body never comes */
+  FLOOD,   /* as fast as the socket takes it, up to a limit */
+  TRICKLE, /* one byte every 100 ms */
+};
+
+/* Sends @head ("METHOD PATH HTTP/1.1\r\n...\r\n\r\n"), then the body as @feed says (chunk framing
+ * with @chunked), reading the answer until the server closes or @deadline_ms pass. A flood stops
+ * at @flood_limit bytes, so that a server that reads everything is measured without eating the
+ * machine. */
+BodyProbe
+probe_body (guint port, const std::string & head, Feed feed, bool chunked = false,
+    int deadline_ms = 3000, gsize flood_limit = 128 * 1024 * 1024)
+{
+  BodyProbe p;
+  int fd = crtest::connect_loopback (port);
+  if (fd < 0)
+    return p;
+  send (fd, head.data (), head.size (), MSG_NOSIGNAL);
+  gint64 t0 = g_get_monotonic_time ();
+  std::atomic<bool> stop{ false };
+  std::atomic<gsize> sent{ 0 };
+  std::thread feeder ([&] {
+    if (feed == Feed::NOTHING)
+      return;
+    struct timeval tv = { 0, 100000 };
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv));
+    std::string block;
+    if (feed == Feed::FLOOD) {
+      std::string data (8192, 'x');
+      block = chunked ? "2000\r\n" + data + "\r\n" : data;
+    } else {
+      block = chunked ? "1\r\nx\r\n" : "x";
+    }
+    while (!stop && sent < flood_limit) {
+      ssize_t n = send (fd, block.data (), block.size (), MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        continue;
+      if (n <= 0)
+        return;
+      sent += n;
+      if (feed == Feed::TRICKLE)
+        g_usleep (100000);
+    }
+  });
+  struct timeval tv = { 0, 50000 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  char buf[4096];
+  while (g_get_monotonic_time () - t0 < deadline_ms * 1000LL) {
+    ssize_t n = recv (fd, buf, sizeof (buf), 0);
+    if (n > 0) {
+      p.answer.append (buf, n);
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      p.closed = true;
+      p.closed_ms = (g_get_monotonic_time () - t0) / 1000;
+      break;
+    }
+  }
+  stop = true;
+  feeder.join ();
+  close (fd);
+  p.body_sent = sent;
+  if (p.answer.rfind ("HTTP/1.", 0) == 0 && p.answer.size () >= 12)
+    p.status = atoi (p.answer.c_str () + 9);
+  return p;
+}
+
+std::string
+head_of (const std::string & method, const std::string & path, const std::string & headers)
+{
+  return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n";
+}
+
+const std::string kHugeLength = "Content-Length: 100000000000\r\n";
+const std::string kChunked = "Transfer-Encoding: chunked\r\n";
+
+class RequestBodies : public Hostile
+{
+protected:
+  /* A stream with its snapshot, a camera path, a GET page and a page taking bodies of up to
+   * 16 KiB with POST (answered 201 with what it got). */
+  void serve (const cr::ServerOptions & opts = {})
+  {
+    start (opts);
+    cr::StreamSettings ss;
+    ss.snapshot_path = "/snapshot.jpg";
+    add_stream (ss);
+    cr::IngestSettings is;
+    is.paths = { "/ws" };
+    add_ingest (is);
+    g_autoptr (GError) error = nullptr;
+    status_page = server->add_page (
+        "/status",
+        [] (SoupServerMessage *msg, const char *, GHashTable *) {
+          soup_server_message_set_status (msg, 200, nullptr);
+          soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "ok\n", 3);
+        },
+        &error);
+    ASSERT_TRUE (status_page) << error->message;
+    cr::PageSettings offer;
+    offer.path = "/offer";
+    offer.methods = { "POST" };
+    offer.max_body = kCap;
+    offer_page = server->add_page (
+        offer,
+        [this] (SoupServerMessage *msg, const char *, GHashTable *) {
+          g_autoptr (GBytes) body =
+              soup_message_body_flatten (soup_server_message_get_request_body (msg));
+          gsize size = 0;
+          auto *data = static_cast<const guint8 *> (g_bytes_get_data (body, &size));
+          {
+            std::lock_guard<std::mutex> l (offers_lock);
+            offers.emplace_back (data, data + size);
+          }
+          g_autofree gchar *text = g_strdup_printf ("got %" G_GSIZE_FORMAT " bytes\n", size);
+          soup_server_message_set_status (msg, 201, nullptr);
+          soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, text,
+              strlen (text));
+        },
+        &error);
+    ASSERT_TRUE (offer_page) << error->message;
+  }
+  void TearDown () override
+  {
+    offer_page.reset ();
+    status_page.reset ();
+    Hostile::TearDown ();
+  }
+  gsize offers_seen ()
+  {
+    std::lock_guard<std::mutex> l (offers_lock);
+    return offers.size ();
+  }
+
+  static constexpr gsize kCap = 16 * 1024;
+  std::unique_ptr<cr::PageRoute> status_page, offer_page;
+  std::mutex offers_lock;
+  std::vector<Bytes> offers;
+};
+
+/* Every request that announces a body nobody takes is answered from its headers alone (the body
+ * never comes here, and the answer must not wait for it) and its connection closed. */
+TEST_F (RequestBodies, UnwantedBodiesAreAnsweredFromTheirHeaders)
+{
+  serve ();
+  struct Case
+  {
+    std::string method, path, headers;
+    int status;
+    const char *allow;
+  };
+  const std::string upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n";
+  const Case cases[] = {
+    { "POST", "/status", kHugeLength, 405, "GET, HEAD" },
+    { "GET", "/status", "Content-Length: 10\r\n", 413, nullptr },
+    { "GET", "/", "Content-Length: 10\r\n", 413, nullptr },
+    { "HEAD", "/", "Content-Length: 10\r\n", 413, nullptr },
+    { "GET", "/snapshot.jpg", kHugeLength, 413, nullptr },
+    { "POST", "/", kChunked, 405, "GET, HEAD" },
+    { "DELETE", "/snapshot.jpg", "Content-Length: 1\r\n", 405, "GET, HEAD" },
+    { "POST", "/nothing-here", kHugeLength, 404, nullptr },
+    { "POST", "/ws", "Content-Length: 10\r\n", 405, "GET" },
+    { "GET", "/ws", upgrade + "Content-Length: 10\r\n", 413, nullptr },
+    { "PUT", "/offer", "Content-Length: 10\r\n", 405, "POST" },
+    { "POST", "/offer", "Content-Length: 16385\r\n", 413, nullptr },
+    { "POST", "/offer", kHugeLength, 413, nullptr },
+  };
+  for (const auto & c : cases) {
+    std::string what = c.method + " " + c.path + " with " + c.headers;
+    BodyProbe p = probe_body (port, head_of (c.method, c.path, c.headers), Feed::NOTHING);
+    EXPECT_EQ (p.status, c.status) << what << p.answer;
+    if (c.allow)
+      EXPECT_TRUE (p.has (std::string ("Allow: ") + c.allow + "\r\n")) << what << p.answer;
+    EXPECT_TRUE (p.has ("Connection: close\r\n")) << what << p.answer;
+    EXPECT_TRUE (p.closed) << what << " left open";
+  }
+  EXPECT_EQ (offers_seen (), 0u);
+  EXPECT_GE (server->stats ().bodies_refused, G_N_ELEMENTS (cases));
+  /* Bodies that are no bodies change nothing. */
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status", "Content-Length: 0\r\n").status, 200);
+  EXPECT_EQ (crtest::http_request (port, "POST", "/status", "Content-Length: 0\r\n").status, 405);
+}
+
+/* A client that sends a body as fast as it can: refused at its headers, the connection closed,
+ * and the server's memory flat. Before: POST /status with a 100 GB Content-Length grew the
+ * server by 300 MB in a third of a second, and the answer waited for the whole body. */
+TEST_F (RequestBodies, BodyFloodsAreRefusedAndCostNoMemory)
+{
+  serve ();
+  struct Case
+  {
+    std::string method, path, headers;
+    bool chunked;
+    int status;
+  };
+  const Case cases[] = {
+    { "POST", "/status", kHugeLength, false, 405 },
+    { "POST", "/nothing-here", kHugeLength, false, 404 },
+    { "GET", "/", kChunked, true, 413 },
+    { "POST", "/offer", kHugeLength, false, 413 },
+    { "POST", "/offer", kChunked, true, 413 },
+  };
+  probe_body (port, head_of ("POST", "/status", kHugeLength), Feed::FLOOD); /* warm-up */
+  long rss = rss_kib ();
+  for (const auto & c : cases) {
+    std::string what = c.method + " " + c.path + " with " + c.headers;
+    BodyProbe p = probe_body (port, head_of (c.method, c.path, c.headers), Feed::FLOOD, c.chunked);
+    EXPECT_EQ (p.status, c.status) << what << p.answer;
+    EXPECT_TRUE (p.closed) << what << " left open";
+    EXPECT_LT (p.closed_ms, 2500) << what;
+    /* What the kernel buffers take before the connection ends; the server reads none of it. */
+    EXPECT_LT (p.body_sent, 32u * 1024 * 1024) << what << ": the server kept taking the body";
+  }
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory followed the request bodies";
+  EXPECT_EQ (offers_seen (), 0u);
+  /* And the server still serves. */
+  EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
+}
+
+/* A body the page takes still has to arrive within the request timeout: the timer runs until the
+ * last byte. Before: it stopped with the headers, and a body trickled a byte at a time held the
+ * connection forever. */
+TEST_F (RequestBodies, TrickledBodyIsCutOffByTheRequestTimer)
+{
+  cr::ServerOptions opts;
+  opts.request_timeout_ms = 500;
+  serve (opts);
+  for (bool chunked : { false, true }) {
+    std::string headers = chunked ? kChunked : "Content-Length: 1000\r\n";
+    BodyProbe p =
+        probe_body (port, head_of ("POST", "/offer", headers), Feed::TRICKLE, chunked, 6000);
+    EXPECT_TRUE (p.closed) << (chunked ? "chunked" : "Content-Length") << ": still open after 6 s";
+    EXPECT_LT (p.closed_ms, 3000);
+    EXPECT_EQ (p.status, 408) << p.answer;
+    EXPECT_LT (p.body_sent, 100u);
+  }
+  EXPECT_EQ (offers_seen (), 0u);
+}
+
+/* A chunked body declares no length: it is counted as it comes and refused the moment it grows
+ * past the page's cap, without waiting for the rest. */
+TEST_F (RequestBodies, ChunkedBodyOverTheCapIsRefusedWhenItGetsThere)
+{
+  serve ();
+  int fd = crtest::connect_loopback (port);
+  std::string head = head_of ("POST", "/offer", kChunked);
+  std::string body;
+  for (int i = 0; i < 5; i++)
+    body += "1000\r\n" + std::string (4096, 'y') + "\r\n"; /* 20 KiB, no last chunk */
+  std::string all = head + body;
+  send (fd, all.data (), all.size (), MSG_NOSIGNAL);
+  std::string answer;
+  char buf[4096];
+  struct timeval tv = { 3, 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  ssize_t n;
+  while ((n = recv (fd, buf, sizeof (buf), 0)) > 0)
+    answer.append (buf, n);
+  close (fd);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 413") << answer;
+  EXPECT_EQ (n, 0) << "the connection was not closed";
+  EXPECT_EQ (offers_seen (), 0u);
+}
+
+/* What the page takes reaches its handler byte for byte: with Content-Length, chunked, at exactly
+ * the cap, and after "Expect: 100-continue" (the client sends the body only when asked; one over
+ * the cap is refused before it does). */
+TEST_F (RequestBodies, BodiesThePageTakesReachItIntact)
+{
+  serve ();
+  Bytes body (10000);
+  for (gsize i = 0; i < body.size (); i++)
+    body[i] = static_cast<guint8> (i * 7 + (i >> 8));
+  auto exchange = [&] (const std::string & request) {
+    int fd = crtest::connect_loopback (port);
+    send (fd, request.data (), request.size (), MSG_NOSIGNAL);
+    std::string answer;
+    char buf[4096];
+    struct timeval tv = { 3, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+    ssize_t n;
+    while ((n = recv (fd, buf, sizeof (buf), 0)) > 0)
+      answer.append (buf, n);
+    close (fd);
+    return answer;
+  };
+  std::string raw (body.begin (), body.end ());
+  std::string answer = exchange (head_of ("POST", "/offer",
+                                     "Content-Type: application/sdp\r\nConnection: close\r\n"
+                                     "Content-Length: 10000\r\n") +
+      raw);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 201") << answer;
+  EXPECT_NE (answer.find ("got 10000 bytes"), std::string::npos) << answer;
+
+  std::string chunked = head_of ("POST", "/offer", kChunked + "Connection: close\r\n") +
+      "1388\r\n" + raw.substr (0, 5000) + "\r\n1388\r\n" + raw.substr (5000) + "\r\n0\r\n\r\n";
+  answer = exchange (chunked);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 201") << answer;
+
+  std::string at_cap (kCap, 'z');
+  answer = exchange (
+      head_of ("POST", "/offer", "Connection: close\r\nContent-Length: 16384\r\n") + at_cap);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 201") << answer;
+
+  {
+    std::lock_guard<std::mutex> l (offers_lock);
+    ASSERT_EQ (offers.size (), 3u);
+    EXPECT_EQ (offers[0], body);
+    EXPECT_EQ (offers[1], body);
+    EXPECT_EQ (offers[2], Bytes (at_cap.begin (), at_cap.end ()));
+  }
+
+  /* Expect: 100-continue: the body goes only after the server's interim answer. */
+  int fd = crtest::connect_loopback (port);
+  std::string head = head_of ("POST", "/offer",
+      "Connection: close\r\nExpect: 100-continue\r\nContent-Length: 10000\r\n");
+  send (fd, head.data (), head.size (), MSG_NOSIGNAL);
+  char buf[4096];
+  struct timeval tv = { 3, 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  ssize_t n = recv (fd, buf, sizeof (buf), 0);
+  ASSERT_GT (n, 0);
+  EXPECT_EQ (std::string (buf, 12), "HTTP/1.1 100");
+  send (fd, raw.data (), raw.size (), MSG_NOSIGNAL);
+  answer.clear ();
+  while ((n = recv (fd, buf, sizeof (buf), 0)) > 0)
+    answer.append (buf, n);
+  close (fd);
+  EXPECT_EQ (answer.substr (0, 12), "HTTP/1.1 201") << answer;
+  EXPECT_EQ (offers_seen (), 4u);
+
+  BodyProbe too_big = probe_body (port,
+      head_of ("POST", "/offer", "Expect: 100-continue\r\nContent-Length: 16385\r\n"),
+      Feed::NOTHING);
+  EXPECT_EQ (too_big.status, 413) << too_big.answer;
+  EXPECT_FALSE (too_big.has ("100 Continue")) << too_big.answer;
+  EXPECT_TRUE (too_big.closed);
+}
+
+/* A page that takes a body behind viewer credentials: a request without them is answered 401 from
+ * its headers and its body is never read, however large it claims to be. */
+TEST_F (RequestBodies, UnauthenticatedBodiesCostOnlyTheirHeaders)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "secret";
+  serve (opts);
+  long rss = rss_kib ();
+  BodyProbe p =
+      probe_body (port, head_of ("POST", "/offer", "Content-Length: 1000\r\n"), Feed::NOTHING);
+  EXPECT_EQ (p.status, 401) << p.answer;
+  EXPECT_TRUE (p.has ("WWW-Authenticate: Basic")) << p.answer;
+  EXPECT_TRUE (p.closed);
+  BodyProbe flood = probe_body (port,
+      head_of ("POST", "/offer", "Authorization: Basic aGE6d3Jvbmc=\r\n" + kChunked), Feed::FLOOD,
+      true);
+  EXPECT_EQ (flood.status, 401) << flood.answer;
+  EXPECT_TRUE (flood.closed);
+  EXPECT_LT (flood.body_sent, 32u * 1024 * 1024);
+  if (kRssMeaningful)
+    EXPECT_LT (rss_kib () - rss, 4 * 1024);
+  EXPECT_EQ (offers_seen (), 0u);
+
+  /* ha:secret */
+  std::string ok = head_of ("POST", "/offer",
+                       "Authorization: Basic aGE6c2VjcmV0\r\nConnection: close\r\n"
+                       "Content-Length: 5\r\n") +
+      "hello";
+  int fd = crtest::connect_loopback (port);
+  send (fd, ok.data (), ok.size (), MSG_NOSIGNAL);
+  char buf[1024];
+  struct timeval tv = { 3, 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  ssize_t n = recv (fd, buf, sizeof (buf), 0);
+  close (fd);
+  ASSERT_GT (n, 12);
+  EXPECT_EQ (std::string (buf, 12), "HTTP/1.1 201");
+  EXPECT_EQ (offers_seen (), 1u);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 
 /* libsoup's client over TLS, trusting the test's self-signed certificate. */
 class SoupClient
@@ -648,4 +1050,135 @@ TEST_F (Hostile, SilentTlsClientIsClosedWithoutPlaintext)
   EXPECT_EQ (status, 200u);
 }
 
+/* Over TLS the same: a body nobody takes is answered from the headers, inside TLS, and the
+ * connection ends, while the client is still sending it. */
+TEST_F (Hostile, TlsRequestBodyIsRefusedFromItsHeaders)
+{
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  cr::ServerOptions opts;
+  opts.tls_certificate = tc.cert;
+  opts.tls_key = tc.key;
+  start (opts);
+  add_stream ();
+  static const char client[] =
+      "import socket, ssl, sys, threading, time\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "ctx.check_hostname = False\n"
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+      "tls = ctx.wrap_socket(raw)\n"
+      "tls.sendall(b'POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100000000000\\r\\n\\r\\n')\n"
+      "start = time.monotonic()\n"
+      "def flood():\n"
+      "    try:\n"
+      "        for i in range(4096):\n"
+      "            tls.sendall(bytes(16384))\n"
+      "    except Exception:\n"
+      "        pass\n"
+      "threading.Thread(target=flood, daemon=True).start()\n"
+      "data = b''\n"
+      "try:\n"
+      "    while True:\n"
+      "        chunk = tls.recv(4096)\n"
+      "        if not chunk:\n"
+      "            break\n"
+      "        data += chunk\n"
+      "except socket.timeout:\n"
+      "    print('still open after 5 s')\n"
+      "    sys.exit(1)\n"
+      "except OSError:\n"
+      "    pass\n"
+      "print('%s; closed after %.2f s' % (data.split(b'\\r\\n')[0].decode(), time.monotonic() - "
+      "start))\n";
+  auto r = crtest::run ({ "/usr/bin/python3", "-c", client, std::to_string (port) }, 20000);
+  EXPECT_EQ (r.code, 0) << r.output;
+  EXPECT_NE (r.output.find ("HTTP/1.1 405 Method Not Allowed; closed after"), std::string::npos)
+      << r.output;
+  EXPECT_EQ (server->stats ().bodies_refused, 1u);
+}
+
+/* A wss:// camera sends one frame larger than the server's read budget per wake-up, then nothing.
+ * GnuTLS decrypts a whole TLS record at a time: when the budget runs out inside the last record,
+ * the rest of the frame sits decrypted inside GnuTLS while the socket is empty, and epoll never
+ * says so. The frame must still arrive, without the camera sending another byte.
+ *
+ * To make that moment happen on purpose, the server thread is held while the camera queues the
+ * whole frame (its socket buffer is big enough), so that one wake-up finds it all: a 14-byte
+ * record with the frame header, then exactly 256 KiB of payload in 16 KiB records, which puts the
+ * end of the budget 14 bytes before the end of the last record. */
+TEST_F (Hostile, WssFrameLargerThanTheReadBudgetArrivesWithoutMoreBytes)
+{
+  TestCertificate tc;
+  ASSERT_TRUE (tc.made) << tc.output;
+  cr::ServerOptions opts;
+  opts.tls_certificate = tc.cert;
+  opts.tls_key = tc.key;
+  start (opts);
+  add_ingest ();
+
+  crtest::TempDir dir;
+  std::string go = dir.file ("go");
+  static const char camera[] =
+      "import os, socket, ssl, struct, sys, time\n"
+      "port, go, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+      "ctx.check_hostname = False\n"
+      "ctx.verify_mode = ssl.CERT_NONE\n"
+      "raw = socket.socket()\n"
+      "raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)\n"
+      "raw.connect(('127.0.0.1', port))\n"
+      "tls = ctx.wrap_socket(raw)\n"
+      "tls.sendall(b'GET /ws HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\n'\n"
+      "            b'Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n'\n"
+      "            b'Sec-WebSocket-Version: 13\\r\\n\\r\\n')\n"
+      "answer = b''\n"
+      "while b'\\r\\n\\r\\n' not in answer:\n"
+      "    answer += tls.recv(4096)\n"
+      "print(answer.split(b'\\r\\n')[0].decode(), flush=True)\n"
+      "while not os.path.exists(go):\n"
+      "    time.sleep(0.01)\n"
+      "# A zero mask key leaves the payload as it is; header and payload in records of their own.\n"
+      "tls.sendall(struct.pack('!BBQ', 0x82, 0x80 | 127, size) + bytes(4))\n"
+      "tls.sendall(bytes([0x5a]) * size)\n"
+      "print('sent', flush=True)\n"
+      "time.sleep(60)\n";
+  const gsize size = 256 * 1024;
+  crtest::Process cam (
+      { "/usr/bin/python3", "-c", camera, std::to_string (port), go, std::to_string (size) });
+  ASSERT_TRUE (cam.wait_for_output ("HTTP/1.1 101", 10000)) << cam.output ();
+
+  /* Hold the server thread until the whole frame is queued towards it. */
+  struct Hold
+  {
+    std::mutex m;
+    std::condition_variable cv;
+    bool held = false, release = false;
+    void set (bool Hold::*flag)
+    {
+      std::lock_guard<std::mutex> l (m);
+      this->*flag = true;
+      cv.notify_all ();
+    }
+    bool wait (bool Hold::*flag, int ms)
+    {
+      std::unique_lock<std::mutex> l (m);
+      return cv.wait_for (l, std::chrono::milliseconds (ms), [&] { return this->*flag; });
+    }
+  };
+  auto hold = std::make_shared<Hold> ();
+  server->invoke ([hold] {
+    hold->set (&Hold::held);
+    hold->wait (&Hold::release, 10000);
+  });
+  ASSERT_TRUE (hold->wait (&Hold::held, 5000));
+  dir.write ("go", "");
+  bool sent = cam.wait_for_output ("sent", 5000);
+  hold->set (&Hold::release);
+  ASSERT_TRUE (sent) << cam.output ();
+
+  ASSERT_TRUE (frames.wait_frames (1, 3000))
+      << "the end of the frame stayed inside GnuTLS until the camera sent more";
+  EXPECT_EQ (frames.sizes[0], size);
+}
 }  // namespace

@@ -263,6 +263,26 @@ TEST_F (ServerTest, FpsQueryCapsOneViewersRate)
     EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
 }
 
+/* ?fps=N with N so small that its interval (10^6 / N microseconds) does not fit an integer used to
+ * be undefined behaviour and, in practice, no cap at all. The floor is 0.0001 (one part every
+ * 10,000 s); below it, as for any other bad value, the answer is 400. */
+TEST_F (ServerTest, FpsBelowTheFloorIsRefusedAndTheFloorCaps)
+{
+  auto stream = add_stream ();
+  publish (*stream, fake_frame (6000, 1));
+  for (const char *bad : { "/?fps=1e-20", "/?fps=1e-300", "/?fps=4.9e-324", "/?fps=0.00009",
+           "/?fps=1001", "/?fps=inf", "/?fps=nan" })
+    EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
+
+  MjpegReader floor (port, "/?fps=0.0001");
+  ASSERT_EQ (floor.status (), 200);
+  Bytes part;
+  ASSERT_TRUE (floor.next_part (part)) << "the frame a viewer gets when it joins";
+  for (int i = 0; i < 5; i++)
+    publish (*stream, fake_frame (6001 + i, 2));
+  EXPECT_FALSE (floor.next_part (part, 500)) << "a second part within 10,000 s";
+}
+
 TEST_F (ServerTest, ContentLengthOnRequest)
 {
   auto stream = add_stream ();
@@ -676,6 +696,44 @@ TEST_F (ServerTest, TwoRoutesCannotClaimOnePath)
   EXPECT_FALSE (server->add_ingest (s, &b, &error));
   ASSERT_TRUE (error);
   EXPECT_NE (std::string (error->message).find ("/ws"), std::string::npos);
+}
+
+/* A page that takes request bodies says so, within MAX_REQUEST_BODY; other methods get 405 with
+ * the page's own Allow list. */
+TEST_F (ServerTest, PageSettingsAreCheckedAndItsMethodsAnswered)
+{
+  auto handler = [] (SoupServerMessage *msg, const char *, GHashTable *) {
+    soup_server_message_set_status (msg, 204, nullptr);
+  };
+  cr::PageSettings too_big;
+  too_big.path = "/whep/cam";
+  too_big.methods = { "POST" };
+  too_big.max_body = cr::MAX_REQUEST_BODY + 1;
+  g_autoptr (GError) error = nullptr;
+  EXPECT_FALSE (server->add_page (too_big, handler, &error));
+  ASSERT_TRUE (error);
+  EXPECT_EQ (error->code, cr::SERVER_ERROR_INVALID);
+  EXPECT_NE (std::string (error->message).find ("65536"), std::string::npos) << error->message;
+  g_clear_error (&error);
+
+  cr::PageSettings none;
+  none.path = "/whep/cam";
+  none.methods = {};
+  EXPECT_FALSE (server->add_page (none, handler, &error));
+  ASSERT_TRUE (error);
+  g_clear_error (&error);
+
+  cr::PageSettings whep;
+  whep.path = "/whep/cam";
+  whep.methods = { "POST", "OPTIONS" };
+  whep.max_body = cr::MAX_REQUEST_BODY;
+  auto page = server->add_page (whep, handler, &error);
+  ASSERT_TRUE (page) << error->message;
+  EXPECT_EQ (crtest::http_request (port, "POST", "/whep/cam", "Content-Length: 0\r\n").status, 204);
+  EXPECT_EQ (crtest::http_request (port, "OPTIONS", "/whep/cam").status, 204);
+  auto get = crtest::http_request (port, "GET", "/whep/cam");
+  EXPECT_EQ (get.status, 405);
+  EXPECT_EQ (get.header ("allow"), "POST, OPTIONS");
 }
 
 TEST (ServerLimits, SlowRequestHeadersGet408AndTheConnectionEnds)
