@@ -307,11 +307,11 @@ class HAProxy:
             return 0
 
     def table_settled(self):
-        """Whether this worker has finished learning its table (from an old worker, then from
-        the other instances). HAProxy 2.6 takes up to 5 s (its resync timeout) after a start or a
-        reload; a worker reloaded before that hands nothing over, and its successor starts with
-        an empty table (haproxy/haproxy#1216). "show peers" flags: 0x1 local resync done, 0x2
-        remote resync done."""
+        """Whether this worker has finished learning its table (from an old worker, or at start
+        from the other instances, which HAProxy 2.6 ends only at its 5-s resync timeout). A worker
+        reloaded before that hands nothing over, and its successor starts with an empty table
+        until the other instances teach it, 5 s later. "show peers" flags: 0x1 local resync
+        done, 0x2 remote resync done."""
         try:
             flags = int(self.cli("show peers").split("flags=")[1].split()[0], 16)
         except (OSError, IndexError, ValueError):
@@ -701,7 +701,7 @@ async def kill_origin(cluster, checks, report):
     moved = [cam for cam in c.cameras if holders[cam.name] == [victim.name]]
     watched_moved = [cam.name for cam in moved if int(cam.name[3:]) < WATCHED]
     killed_at = time.monotonic()
-    victim.stop(signal.SIGKILL)
+    await asyncio.to_thread(victim.stop, signal.SIGKILL)
     survivors = [o for o in c.origins if o is not victim]
 
     def moved_cameras_connected():
@@ -749,7 +749,7 @@ async def remove_origin(cluster, checks, report):
     at = time.monotonic()
     for lb in c.lbs:
         lb.cli("set server origins/%s state maint" % leaving.name)
-    leaving.stop()
+    await asyncio.to_thread(leaving.stop)
     stopped_s = time.monotonic() - at
     c.origins.remove(leaving)
     gaps = await longest_gaps(affected, at, c.args.move_bound)
