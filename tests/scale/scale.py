@@ -534,10 +534,9 @@ async def add_origin(cluster, checks, report):
     print("      the hash now gives origin4 %s (%d watched); their WebSockets stay where they are"
           % (moved, len(moved_watched)))
     report.update(moved_by_add=moved)
-    if not checks.expect(len(moved_watched) > 0 and c.holders() == before,
-                         "the add moves watched cameras in the hash (%d), and no camera" %
-                         len(moved_watched)):
-        return False
+    checks.expect(len(moved_watched) > 0 and c.holders() == before,
+                  "the add moves watched cameras in the hash (%d), and no camera" %
+                  len(moved_watched))
     for lb in c.lbs:
         add_server_line(lb.config, '  server origin4 "${CAMRELAY_ORIGIN4-10.0.1.4:3001}" id 4')
     # Snapshots of the moved cameras asked through lb2 all through its reload: each must come
@@ -551,11 +550,12 @@ async def add_origin(cluster, checks, report):
     wrong = [(path, status, origin) for path, (status, origin) in answers
              if (status, origin) != (200, paths[path]) and (status, origin) != (503, None)]
     report.update(reload_snapshots={"right": right, "refused": refused, "wrong": len(wrong)})
-    return checks.expect(settled and worker and right and not wrong,
+    checks.expect(settled and worker and right and not wrong,
                          "lb2 reloaded with the edited config file (worker %s): snapshots of the "
                          "moved cameras asked meanwhile: %d from their origin, %d refused while "
                          "the table loaded, %d elsewhere %s" % (worker, right, refused,
                                                                 len(wrong), wrong[:3]))
+    return worker is not None
 
 
 async def viewers_arrive(cluster, checks, report):
