@@ -255,11 +255,13 @@ class HAProxy:
 
     def reload(self):
         """A seamless reload: a new worker on the config file as it is now, the old one hands
-        over its table and keeps its connections until they end. Returns the new worker's pid."""
+        over its table and keeps its connections until they end. The new worker's pid, or None
+        if none took over."""
         old = self.worker()
         self.master.send_signal(signal.SIGUSR2)
-        wait_for(lambda: self.worker() not in (None, old), 15, 0.02)
-        return self.worker()
+        if wait_for(lambda: self.worker() not in (None, old), 15, 0.02):
+            return self.worker()
+        return None
 
     def worker(self):
         """The pid of the worker that answers the runtime API."""
