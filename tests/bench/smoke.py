@@ -11,7 +11,7 @@
 3. Its viewers against the legacy server (FastAPI + uvicorn + Pillow): the
    chunked multipart stream parses and live frames are recognised through
    Pillow's re-encoding.
-Steps whose Python modules are missing are skipped; exit 77 if all are.
+A missing Python module fails its step (tools/bootstrap --tests installs them all).
 """
 import argparse
 import os
@@ -124,8 +124,8 @@ def main():
     benchlib.install_signal_handlers()
 
     if not benchlib.python_has("PIL"):
-        benchlib.log("bench-smoke: python3-pil missing, skipped")
-        return 77
+        benchlib.log("bench-smoke FAILED: python3-pil missing (tools/bootstrap --tests)")
+        return 1
     ran = 0
     with tempfile.TemporaryDirectory(prefix="bench-smoke-") as tmp:
         frames = os.path.join(tmp, "frames")
@@ -139,13 +139,12 @@ def main():
                 websockets_reference(args.loadgen, frames)
                 ran += 1
             else:
-                benchlib.log("bench-smoke: python3-websockets missing, skipped")
+                expect(False, "python3-websockets missing (tools/bootstrap --tests)")
             if benchlib.python_has("fastapi", "uvicorn"):
                 legacy(args.loadgen, frames, args.source_root)
                 ran += 1
             else:
-                benchlib.log("bench-smoke: python3-fastapi/uvicorn missing, "
-                             "legacy skipped")
+                expect(False, "python3-fastapi/uvicorn missing (tools/bootstrap --tests)")
         finally:
             benchlib.stop_all()
     if failures:

@@ -22,7 +22,7 @@ through HAProxy and a few hundred viewers reading through it. It checks what the
     server deleted) brings its cameras back live elsewhere within the bound, for viewers that
     stay connected.
 
-Prints the figures; exits 0 if every check holds, 1 if one fails, 77 (skipped) without haproxy.
+Prints the figures; exits 0 if every check holds, 1 if one fails or haproxy is missing.
 
   scale.py [--build DIR] [--viewers N] [--seconds S] [--json FILE] [--haproxy-config FILE]
 """
@@ -806,8 +806,9 @@ def main():
     parser.add_argument("--json")
     args = parser.parse_args()
     if not shutil.which("haproxy"):
-        print("haproxy (Debian package haproxy) is not installed: skipped")
-        return 77
+        print("haproxy (Debian package haproxy) is not installed: tools/bootstrap --tests "
+              "installs it")
+        return 1
     program = os.path.join(os.path.abspath(args.build), "pipeline", "camrelay")
     workdir = tempfile.mkdtemp(prefix="camrelay-scale-")
     shutil.copy(os.path.join(SOURCE_ROOT, "placeholder.jpg"), workdir)
