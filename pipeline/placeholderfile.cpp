@@ -161,7 +161,10 @@ placeholder_search_dirs (const Config & config)
     if (abs != dirs.front ())
       dirs.push_back (abs);
   }
-  dirs.emplace_back (CAMRELAY_DATADIR);
+  /* The environment may name another data directory: a relocated install, or a test that must
+   * not depend on what is installed on the machine. */
+  const gchar *datadir = g_getenv ("CAMRELAY_DATADIR");
+  dirs.emplace_back (datadir && *datadir ? datadir : CAMRELAY_DATADIR);
   return dirs;
 }
 

@@ -17,11 +17,11 @@ using namespace crtest;
 namespace {
 
 RunResult
-camrelay (const std::vector<std::string> & args, const std::string & cwd = "")
+camrelay (const std::vector<std::string> & args, const std::string & cwd = "", const Env & env = {})
 {
   std::vector<std::string> argv{ program_path () };
   argv.insert (argv.end (), args.begin (), args.end ());
-  return run (argv, 60000, {}, cwd);
+  return run (argv, 60000, env, cwd);
 }
 
 /* A directory holding a placeholder and the config @text; returns the config's path. */
@@ -103,16 +103,29 @@ TEST (Cli, DefaultIsTheLegacyContract)
   EXPECT_EQ (std::count (print.output.begin (), print.output.end (), '\n'), 1) << print.output;
 }
 
+/* The data directory is the test's own (CAMRELAY_DATADIR), so whatever is installed on the
+ * machine cannot change the verdict. */
 TEST (Cli, DefaultWithoutPlaceholderIsRefused)
 {
-  TempDir dir;
-  RunResult r = camrelay ({ "--check" }, dir.path ());
-  /* The installed data directory may hold one; only an empty search is an error. */
-  if (g_file_test (CAMRELAY_DATADIR "/placeholder.jpg", G_FILE_TEST_EXISTS))
-    GTEST_SKIP () << "an installed placeholder exists in " CAMRELAY_DATADIR;
+  TempDir dir, datadir;
+  RunResult r = camrelay ({ "--check" }, dir.path (), { { "CAMRELAY_DATADIR", datadir.path () } });
   EXPECT_EQ (r.code, 2) << r.output;
   EXPECT_NE (r.output.find ("built-in default: [camera default] placeholder: cannot find "
-                            "placeholder.jpg"),
+                            "placeholder.jpg (looked in " +
+                 dir.path () + " " + datadir.path () + ")"),
+      std::string::npos)
+      << r.output;
+}
+
+/* An installed placeholder (the data directory's) serves the default camera. */
+TEST (Cli, DefaultUsesTheInstalledPlaceholder)
+{
+  TempDir dir, datadir;
+  datadir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  RunResult r =
+      camrelay ({ "--print-pipeline" }, dir.path (), { { "CAMRELAY_DATADIR", datadir.path () } });
+  ASSERT_EQ (r.code, 0) << r.output;
+  EXPECT_NE (r.output.find ("jpegfallback placeholder=" + datadir.file ("placeholder.jpg")),
       std::string::npos)
       << r.output;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Viewers people already own, against the real program: VLC, OpenCV, motion, Home Assistant's
  * MJPEG camera, Firefox and WebKitGTK (both in a real window under Xvfb). Each test watches a
- * camera whose picture changes colour and checks what the client shows or hands on. A test skips
- * where its client is not installed; tools/bootstrap --tests installs every one, so CI runs them
- * all. The small client scripts are in tests/e2e/clients/. */
+ * camera whose picture changes colour and checks what the client shows or hands on. A test fails
+ * where its client is not installed (never skips); tools/bootstrap --tests installs every one. The
+ * small client scripts are in tests/e2e/clients/. */
 #include "e2e.h"
 #include "testjpeg.h"
 #include "wait.h"
@@ -180,7 +180,8 @@ newest_file (const std::string & dir, const char *suffix)
 TEST_F (ClientsTest, VlcPlaysTheStreamAndFollowsTheCamera)
 {
   if (!installed ("cvlc"))
-    GTEST_SKIP () << "cvlc (Debian packages vlc-bin, vlc-plugin-base) is not installed";
+    FAIL () << "cvlc (Debian packages vlc-bin, vlc-plugin-base) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ();
   TempDir work;
   chmod (work.path ().c_str (), 0777);
@@ -222,7 +223,8 @@ TEST_F (ClientsTest, VlcPlaysTheStreamAndFollowsTheCamera)
 TEST_F (ClientsTest, OpenCvReadsTheCameraAtItsRate)
 {
   if (!python_has ("cv2"))
-    GTEST_SKIP () << "OpenCV for Debian's Python (python3-opencv) is not installed";
+    FAIL () << "OpenCV for Debian's Python (python3-opencv) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ();
   RunResult r = run ({ PYTHON, client_script ("opencv_read.py"), stream_url (), "11" }, 60000);
   ASSERT_EQ (r.code, 0) << r.output;
@@ -255,7 +257,8 @@ TEST_F (ClientsTest, OpenCvReadsTheCameraAtItsRate)
 TEST_F (ClientsTest, MotionUsesTheStreamAsItsNetworkCamera)
 {
   if (!installed ("motion"))
-    GTEST_SKIP () << "motion (Debian package motion) is not installed";
+    FAIL () << "motion (Debian package motion) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ();
   TempDir work;
   std::string out = work.path () + "/out";
@@ -285,7 +288,8 @@ TEST_F (ClientsTest, MotionUsesTheStreamAsItsNetworkCamera)
 TEST_F (ClientsTest, HomeAssistantProxyReadsThroughACameraPause)
 {
   if (!python_has ("aiohttp"))
-    GTEST_SKIP () << "aiohttp for Debian's Python (python3-aiohttp) is not installed";
+    FAIL () << "aiohttp for Debian's Python (python3-aiohttp) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ("viewer-user = ha\nviewer-password = hunter22\n",
       "Authorization: Basic aGE6aHVudGVyMjI=\r\n");
   RunResult refused =
@@ -320,7 +324,8 @@ TEST_F (ClientsTest, HomeAssistantProxyReadsThroughACameraPause)
 TEST_F (ClientsTest, HomeAssistantStillImageIsAWholeFrame)
 {
   if (!python_has ("aiohttp"))
-    GTEST_SKIP () << "aiohttp for Debian's Python (python3-aiohttp) is not installed";
+    FAIL () << "aiohttp for Debian's Python (python3-aiohttp) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ("viewer-user = ha\nviewer-password = hunter22\n",
       "Authorization: Basic aGE6aHVudGVyMjI=\r\n");
   RunResult r =
@@ -337,9 +342,11 @@ TEST_F (ClientsTest, HomeAssistantStillImageIsAWholeFrame)
 TEST_F (ClientsTest, FirefoxShowsEachNewPicture)
 {
   if (!installed ("firefox-esr") || !installed ("Xvfb"))
-    GTEST_SKIP () << "firefox-esr and Xvfb (Debian packages firefox-esr, xvfb) are needed";
+    FAIL () << "firefox-esr and Xvfb (Debian packages firefox-esr, xvfb) are needed"
+               " (tools/bootstrap --tests installs them)";
   if (!python_has ("PIL.ImageGrab"))
-    GTEST_SKIP () << "Pillow for Debian's Python (python3-pil) is not installed";
+    FAIL () << "Pillow for Debian's Python (python3-pil) is not installed"
+               " (tools/bootstrap --tests installs it)";
   start_relay ();
   VirtualDisplay display;
   ASSERT_FALSE (display.name ().empty ());
@@ -367,13 +374,15 @@ TEST_F (ClientsTest, FirefoxShowsEachNewPicture)
 TEST_F (ClientsTest, WebKitShowsEachNewPicture)
 {
   if (!installed ("Xvfb"))
-    GTEST_SKIP () << "Xvfb (Debian package xvfb) is not installed";
+    FAIL () << "Xvfb (Debian package xvfb) is not installed"
+               " (tools/bootstrap --tests installs it)";
   if (run ({ PYTHON, "-c",
                "import gi; gi.require_version('WebKit2', '4.1'); "
                "from gi.repository import WebKit2; import cairo" },
           30000)
           .code != 0)
-    GTEST_SKIP () << "WebKitGTK for Python (gir1.2-webkit2-4.1, python3-gi-cairo) is needed";
+    FAIL () << "WebKitGTK for Python (gir1.2-webkit2-4.1, python3-gi-cairo) is needed"
+               " (tools/bootstrap --tests installs them)";
   start_relay ();
   VirtualDisplay display;
   ASSERT_FALSE (display.name ().empty ());

@@ -3,7 +3,7 @@
  * (ffmpeg's MJPEG server, gst-rtsp-server) and from an emulation of the ESP32-CAM CameraWebServer
  * sketch (tests/e2e/pull/esp32cam.py: chunked parts, one stream client at a time, /capture), and
  * viewers watch through it. The helpers run with Debian's /usr/bin/python3; a test whose
- * program or module is missing is skipped (tools/bootstrap --tests installs them). */
+ * program or module is missing fails (tools/bootstrap --tests installs them). */
 #include "e2e.h"
 #include "testjpeg.h"
 #include "wait.h"
@@ -145,7 +145,8 @@ frame_set (const Helper & h)
 TEST (Pull, FfmpegMjpegServerReachesViewers)
 {
   if (!installed ("ffmpeg"))
-    GTEST_SKIP () << "ffmpeg (Debian package ffmpeg) is not installed";
+    FAIL () << "ffmpeg (Debian package ffmpeg) is not installed"
+               " (tools/bootstrap --tests installs it)";
   guint port = free_port ();
   std::string url = "http://127.0.0.1:" + std::to_string (port) + "/";
   Process ff ({ "ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
@@ -289,20 +290,23 @@ TEST (Pull, SnapshotUrlPolledAtTheSetRate)
   EXPECT_EQ (camera_int (relay, "snap", "source_reconnects"), 0);
 }
 
-/* gst-rtsp-server with H.264, H.265 (where x265enc and avdec_h265 are installed) and MJPEG
- * mounts. */
-TEST (Pull, RtspH264AndMjpegReachViewers)
+/* gst-rtsp-server with H.264, H.265 and MJPEG mounts. */
+TEST (Pull, RtspH264H265AndMjpegReachViewers)
 {
   if (!python_has ("import gi; gi.require_version('GstRtspServer', '1.0')"))
-    GTEST_SKIP () << "gst-rtsp-server for Python (gir1.2-gst-rtsp-server-1.0) is not installed";
+    FAIL () << "gst-rtsp-server for Python (gir1.2-gst-rtsp-server-1.0) is not installed"
+               " (tools/bootstrap --tests installs it)";
   if (run ({ "gst-inspect-1.0", "x264enc" }, 30000).code != 0)
-    GTEST_SKIP () << "x264enc (gstreamer1.0-plugins-ugly) is not installed";
+    FAIL () << "x264enc (gstreamer1.0-plugins-ugly) is not installed"
+               " (tools/bootstrap --tests installs it)";
+  for (const char *element : { "x265enc", "avdec_h265" })
+    ASSERT_EQ (run ({ "gst-inspect-1.0", element }, 30000).code, 0)
+        << element << " (gstreamer1.0-plugins-bad, gstreamer1.0-libav) is not installed"
+        << " (tools/bootstrap --tests installs it)";
   Helper server;
   ASSERT_TRUE (server.start ("rtspserver.py", { "--fps", "10" }));
   std::string base = "rtsp://127.0.0.1:" + std::to_string (server.port);
   Relay relay;
-  bool h265 = run ({ "gst-inspect-1.0", "x265enc" }, 30000).code == 0 &&
-      run ({ "gst-inspect-1.0", "avdec_h265" }, 30000).code == 0;
   ASSERT_TRUE (relay.start ("[camera h264]\nsource = " + base +
       "/h264\nmin-size = 0\n"
       "[camera h265]\nsource = " +
@@ -313,9 +317,7 @@ TEST (Pull, RtspH264AndMjpegReachViewers)
       << relay.proc->output ();
   Bytes placeholder = served_placeholder (relay);
   ASSERT_FALSE (placeholder.empty ());
-  std::vector<const char *> names{ "h264", "mjpeg" };
-  if (h265)
-    names.push_back ("h265");
+  std::vector<const char *> names{ "h264", "h265", "mjpeg" };
   for (const char *name : names) {
     ASSERT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; }, 30000))
         << name << ": " << relay.status_text () << relay.proc->output ();

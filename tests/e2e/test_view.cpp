@@ -26,7 +26,8 @@ protected:
   {
     chromium_ = g_find_program_in_path ("chromium");
     if (!chromium_)
-      GTEST_SKIP () << "chromium (Debian package chromium) is not installed";
+      FAIL () << "chromium (Debian package chromium) is not installed"
+                 " (tools/bootstrap --tests installs it)";
     dir_.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
     /* A single-colour frame is small: let it through. */
     std::string conf = dir_.write ("camrelay.conf",

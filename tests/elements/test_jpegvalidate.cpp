@@ -1576,7 +1576,8 @@ TEST (JpegValidate, FillBytesBeforeMarkersPassByteIdentical)
 TEST (JpegValidate, PillowFramesPassByteIdentical)
 {
   if (crtest::run ({ "/usr/bin/python3", "-c", "import PIL" }).code != 0)
-    GTEST_SKIP () << "Pillow (Debian package python3-pil) is not installed";
+    FAIL () << "Pillow (Debian package python3-pil) is not installed"
+               " (tools/bootstrap --tests installs it)";
   crtest::TempDir dir;
   const char *script = R"(
 import io, random, sys

@@ -1457,7 +1457,8 @@ TEST_F (ServerTest, Go2rtcReaderReadsTheDefaultUrl)
 TEST_F (ServerTest, FfmpegHandsEachFrameOnAtOnce)
 {
   if (!crtest::installed ("ffmpeg"))
-    GTEST_SKIP () << "ffmpeg not installed";
+    FAIL () << "ffmpeg not installed"
+               " (tools/bootstrap --tests installs it)";
   auto stream = add_stream ();
   /* The placeholder, made distinct per frame by a comment segment right after SOI. */
   Bytes picture = crtest::read_file (crtest::source_path ("placeholder.jpg"));
