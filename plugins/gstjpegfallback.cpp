@@ -122,6 +122,9 @@ struct State
   bool placeholder_out = false;
   /* PAUSED->READY has begun: a waiting placeholder tick must leave. */
   bool stopping = false;
+  /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: a waiting tick must leave, since
+   * imagefreeze needs its streaming thread back to restart after the flush. */
+  bool flushing = false;
 
   guint64 switches = 0;
   guint64 live_frames = 0;
@@ -506,14 +509,16 @@ static bool
 tick_may_wait (const State & st)
 {
   return st.viewers_known && st.viewers == 0 && st.placeholder_out && !st.stopping &&
-      st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
+      !st.flushing && st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
 }
 
 /* Placeholder ticks, as imagefreeze outputs them. While live frames are output nobody
  * would see them: dropped. While nobody watches and the placeholder is already out,
  * the tick waits here (imagefreeze's thread sleeps) until a viewer comes, the element
  * switches or stops; then it goes out at once, and imagefreeze, late, skips the ticks
- * it missed. */
+ * it missed. A flush or a stop releases it too, dropped: whoever waits for the streaming
+ * thread (FLUSH_STOP restarting imagefreeze's task, PAUSED->READY stopping it) gets it back at
+ * once. */
 static GstPadProbeReturn
 on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
@@ -525,7 +530,7 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     GST_DEBUG_OBJECT (self, "nobody watches: placeholder ticks wait");
     self->priv->tick_wake.wait (guard, [&st] { return !tick_may_wait (st); });
   }
-  if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping)
+  if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing)
     return GST_PAD_PROBE_DROP;
   st.placeholder_frames++;
   st.placeholder_out = true;
@@ -541,6 +546,69 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
           priv->placeholder_size, gst_buffer_ref (priv->placeholder),
           (GDestroyNotify) gst_buffer_unref));
   GST_PAD_PROBE_INFO_DATA (info) = tick;
+  return GST_PAD_PROBE_OK;
+}
+
+/* A flush begins: the held tick must let go (see on_placeholder_tick), once imagefreeze knows it
+ * flushes, or its loop would go straight back to waiting for its next tick and keep the
+ * streaming thread from the flush for one more placeholder interval. */
+static void
+release_tick_for_flush (CrJpegFallback *self)
+{
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  self->priv->state.flushing = true;
+  self->priv->tick_wake.notify_all ();
+  GST_DEBUG_OBJECT (self, "flushing: placeholder tick released");
+}
+
+/* Flushes through imagefreeze's output. One from downstream (an element flushing upstream) is
+ * released at the feed pad, once imagefreeze has marked itself flushing; one imagefreeze sends
+ * downstream itself (a seek, if it were not live) comes after it marked itself. After a flush,
+ * downstream has lost the placeholder it held: the next tick goes out even if nobody watches. */
+static GstPadProbeReturn
+on_freeze_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
+  bool downstream = GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM;
+  if (type == GST_EVENT_FLUSH_START && downstream) {
+    release_tick_for_flush (self);
+  } else if (type == GST_EVENT_FLUSH_STOP) {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->state.flushing = false;
+    self->priv->state.placeholder_out = false;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void push_placeholder (CrJpegFallback *self);
+
+/* A flush from downstream reaches the feed pad after imagefreeze handled it. FLUSH_START: the
+ * tick may go now. FLUSH_STOP: imagefreeze has forgotten its picture (it resets on a flush and
+ * waits for upstream to send it again), so it is sent again, from another thread since this one
+ * is still inside the flush, unless the element is stopping. */
+static GstPadProbeReturn
+on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
+  GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
+  if (type == GST_EVENT_FLUSH_START) {
+    release_tick_for_flush (self);
+  } else if (type == GST_EVENT_FLUSH_STOP) {
+    gst_element_call_async (
+        GST_ELEMENT (self),
+        [] (GstElement *element, gpointer) {
+          CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
+          {
+            std::lock_guard<std::mutex> guard (fallback->priv->lock);
+            if (fallback->priv->state.stopping)
+              return;
+          }
+          GST_DEBUG_OBJECT (fallback, "placeholder fed again after a flush");
+          push_placeholder (fallback);
+        },
+        nullptr, nullptr);
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -682,6 +750,8 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
   gst_pad_add_probe (priv->live_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_live_event, self,
       nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_freeze_flush, self, nullptr);
+  gst_pad_add_probe (priv->feed_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_feed_flush, self, nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_event, self,
       nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, on_freeze_query, self,
@@ -876,13 +946,13 @@ prepare_placeholder (CrJpegFallback *self)
   return TRUE;
 }
 
-/* Hands imagefreeze the placeholder, once per start: it repeats it from then on. */
+/* Hands imagefreeze the placeholder, once per start and after each flush: it repeats it from then
+ * on. */
 static void
-feed_placeholder (CrJpegFallback *self)
+push_placeholder (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   GstPad *feed = priv->feed_pad;
-  gst_pad_set_active (feed, TRUE);
   /* Not gst_pad_create_stream_id (): the feed pad belongs to no element. */
   g_autofree gchar *stream_id =
       g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
@@ -901,6 +971,13 @@ feed_placeholder (CrJpegFallback *self)
   gst_pad_push_event (feed, gst_event_new_segment (&segment));
   /* imagefreeze keeps it and answers EOS: it wants no second buffer. */
   gst_pad_push (feed, gst_buffer_ref (priv->placeholder));
+}
+
+static void
+feed_placeholder (CrJpegFallback *self)
+{
+  gst_pad_set_active (self->priv->feed_pad, TRUE);
+  push_placeholder (self);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -639,6 +640,112 @@ TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
   EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
 
   ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+}
+
+/* A camera nobody watches: the placeholder is out, the viewers event said 0, and imagefreeze's
+ * 1 s tick is held in jpegfallback. */
+class JpegFallbackUnwatched : public JpegFallback
+{
+protected:
+  void hold_the_placeholder_tick ()
+  {
+    ASSERT_NO_FATAL_FAILURE (start ());
+    ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+    ASSERT_EQ (pull_placeholders ().size (), 1u);
+    ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+    GstClockID tick = nullptr;
+    gst_test_clock_wait_for_next_pending_id (clock, &tick);
+    gst_test_clock_set_time (clock, GST_SECOND);
+    gst_test_clock_process_id (clock, tick);
+    ASSERT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr))
+        << "the tick was not held";
+  }
+};
+
+/* FLUSH_START then FLUSH_STOP upstream into the element's src pad, as a downstream element that
+ * flushes sends them, from another thread. */
+static std::future<bool>
+flush_from_downstream (GstHarness *h)
+{
+  return std::async (std::launch::async, [h] {
+    return gst_harness_push_upstream_event (h, gst_event_new_flush_start ()) &&
+        gst_harness_push_upstream_event (h, gst_event_new_flush_stop (TRUE));
+  });
+}
+
+/* Whether a flush was handled within @bound_ms, the clock standing still. If not, stopping the
+ * element is the one way out before the fix (it wakes the held tick), so that the test fails
+ * instead of hanging. */
+static bool
+flush_returns_within (GstHarness *h, guint bound_ms)
+{
+  auto flushed = flush_from_downstream (h);
+  if (flushed.wait_for (std::chrono::milliseconds (bound_ms)) == std::future_status::ready)
+    return flushed.get ();
+  gst_element_set_state (h->element, GST_STATE_READY);
+  flushed.wait ();
+  return false;
+}
+
+/* A flush while nobody watches (downstream flushing, a flushing seek handled below): imagefreeze
+ * needs its streaming thread back to restart after FLUSH_STOP, so FLUSH_START must release the
+ * held tick at once. Downstream lost what it had: the placeholder goes out once more, then the
+ * repeats wait again. */
+TEST_F (JpegFallbackUnwatched, FlushReturnsAtOnceAndThePlaceholderGoesOutAgain)
+{
+  ASSERT_NO_FATAL_FAILURE (hold_the_placeholder_tick ());
+  ASSERT_TRUE (flush_returns_within (h, 5000)) << "the flush hung on the held placeholder tick";
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u) << "the released tick went out";
+
+  GstClockID tick = nullptr;
+  ASSERT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, nullptr))
+      << "imagefreeze did not come back to the clock after the flush";
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  if (gst_clock_id_get_time (tick) > now ())
+    gst_test_clock_set_time (clock, gst_clock_id_get_time (tick));
+  gst_test_clock_process_id (clock, tick);
+  GstBuffer *out = gst_harness_pull (h);
+  ASSERT_NE (out, nullptr);
+  EXPECT_EQ (jpeg_width (out), kPlaceholderWidth);
+  gst_buffer_unref (out);
+  /* The tick after it is held again. */
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  if (gst_clock_id_get_time (tick) > now ())
+    gst_test_clock_set_time (clock, gst_clock_id_get_time (tick));
+  gst_test_clock_process_id (clock, tick);
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr))
+      << "nobody watches: the repeats wait again";
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
+}
+
+/* imagefreeze forgets its picture on a flush: a flush while live frames show must not leave the
+ * camera without a placeholder when it stalls afterwards. */
+TEST_F (JpegFallback, FlushWhileLiveStillShowsThePlaceholderAfterTheTimeout)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_try_pull (h));
+  ASSERT_EQ (active (), "live");
+
+  /* imagefreeze sits in its wait for the 1 s tick, which an upstream flush does not cut short:
+   * the flush is over once that tick is due. */
+  auto flushed = flush_from_downstream (h);
+  EXPECT_EQ (flushed.wait_for (std::chrono::milliseconds (300)), std::future_status::timeout);
+  GstClockID tick = nullptr;
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
+  gst_test_clock_set_time (clock, GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  ASSERT_EQ (flushed.wait_for (std::chrono::seconds (5)), std::future_status::ready)
+      << "the flush hung";
+  ASSERT_TRUE (flushed.get ());
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs + kTimeout + 1200 * kMs));
+  EXPECT_EQ (active (), "placeholder");
+  EXPECT_FALSE (pull_placeholders ().empty ()) << "the placeholder is gone after the flush";
 }
 
 /* Cameras sharing a placeholder file share its bytes: read and checked once. */
