@@ -21,8 +21,10 @@
  * upstream custom event "camrelay-viewers" with a guint field "viewers". While it says
  * 0, the placeholder is output once after each switch to it and its repetition then
  * waits, so a camera nobody watches costs nothing; the next viewer gets that frame
- * from the sink at once and the repetition resumes. Without such an event the
- * placeholder is repeated all the time, as for any other downstream.
+ * from the sink at once and the repetition resumes. A flush or a stop releases the
+ * waiting repetition at once (after a flush the placeholder goes out once more, since
+ * downstream lost it). Without such an event the placeholder is repeated all the
+ * time, as for any other downstream.
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
