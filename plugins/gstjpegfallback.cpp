@@ -583,12 +583,13 @@ on_freeze_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static void push_placeholder (CrJpegFallback *self);
+static void push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps);
 
 /* A flush from downstream reaches the feed pad after imagefreeze handled it. FLUSH_START: the
  * tick may go now. FLUSH_STOP: imagefreeze has forgotten its picture (it resets on a flush and
  * waits for upstream to send it again), so it is sent again, from another thread since this one
- * is still inside the flush, unless the element is stopping. */
+ * is still inside the flush, unless the element is stopping. The picture is taken under the
+ * lock: a restart may be replacing it meanwhile. */
 static GstPadProbeReturn
 on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
@@ -601,13 +602,18 @@ on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
         GST_ELEMENT (self),
         [] (GstElement *element, gpointer) {
           CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
+          CrJpegFallbackPrivate *priv = fallback->priv;
+          g_autoptr (GstBuffer) image = nullptr;
+          g_autoptr (GstCaps) caps = nullptr;
           {
-            std::lock_guard<std::mutex> guard (fallback->priv->lock);
-            if (fallback->priv->state.stopping)
+            std::lock_guard<std::mutex> guard (priv->lock);
+            if (priv->state.stopping || !priv->placeholder || !priv->placeholder_caps)
               return;
+            image = gst_buffer_ref (priv->placeholder);
+            caps = gst_caps_ref (priv->placeholder_caps);
           }
           GST_DEBUG_OBJECT (fallback, "placeholder fed again after a flush");
-          push_placeholder (fallback);
+          push_placeholder (fallback, image, caps);
         },
         nullptr, nullptr);
   }
@@ -937,24 +943,27 @@ prepare_placeholder (CrJpegFallback *self)
   GstBuffer *image = load_placeholder (self, path, &width, &height, &bytes, &length);
   if (!image)
     return FALSE;
+  GstCaps *caps = gst_caps_new_simple ("image/jpeg", "parsed", G_TYPE_BOOLEAN, TRUE, "width",
+      G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height, "framerate", GST_TYPE_FRACTION,
+      (gint) fps, 1, nullptr);
+  /* Under the lock for a feed after a flush (on_feed_flush); the streaming threads do not run
+   * now. */
+  std::lock_guard<std::mutex> guard (priv->lock);
   gst_clear_buffer (&priv->placeholder);
   priv->placeholder = image;
   priv->placeholder_data = bytes;
   priv->placeholder_size = length;
   gst_clear_caps (&priv->placeholder_caps);
-  priv->placeholder_caps = gst_caps_new_simple ("image/jpeg", "parsed", G_TYPE_BOOLEAN, TRUE,
-      "width", G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height, "framerate",
-      GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
+  priv->placeholder_caps = caps;
   return TRUE;
 }
 
 /* Hands imagefreeze the placeholder, once per start and after each flush: it repeats it from then
  * on. */
 static void
-push_placeholder (CrJpegFallback *self)
+push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps)
 {
-  CrJpegFallbackPrivate *priv = self->priv;
-  GstPad *feed = priv->feed_pad;
+  GstPad *feed = self->priv->feed_pad;
   /* Not gst_pad_create_stream_id (): the feed pad belongs to no element. */
   g_autofree gchar *stream_id =
       g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
@@ -962,7 +971,7 @@ push_placeholder (CrJpegFallback *self)
   gst_event_set_group_id (start, gst_util_group_id_next ());
   gst_pad_push_event (feed, start);
   gint width = 0, height = 0;
-  GstStructure *s = gst_caps_get_structure (priv->placeholder_caps, 0);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
   gst_structure_get_int (s, "width", &width);
   gst_structure_get_int (s, "height", &height);
   g_autoptr (GstCaps) raw = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, width,
@@ -972,14 +981,14 @@ push_placeholder (CrJpegFallback *self)
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (feed, gst_event_new_segment (&segment));
   /* imagefreeze keeps it and answers EOS: it wants no second buffer. */
-  gst_pad_push (feed, gst_buffer_ref (priv->placeholder));
+  gst_pad_push (feed, gst_buffer_ref (image));
 }
 
 static void
 feed_placeholder (CrJpegFallback *self)
 {
   gst_pad_set_active (self->priv->feed_pad, TRUE);
-  push_placeholder (self);
+  push_placeholder (self, self->priv->placeholder, self->priv->placeholder_caps);
 }
 
 static void
