@@ -107,6 +107,23 @@ Process::reader ()
   }
 }
 
+/* What the child wrote that the reader had no time to collect (a loaded machine): read without
+ * blocking, since an escaped descendant may still hold the pipe open. */
+void
+Process::drain_output ()
+{
+  if (out_fd_ < 0)
+    return;
+  fcntl (out_fd_, F_SETFL, fcntl (out_fd_, F_GETFL) | O_NONBLOCK);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read (out_fd_, buf, sizeof (buf))) > 0 || (n < 0 && errno == EINTR)) {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (n > 0)
+      output_.append (buf, n);
+  }
+}
+
 std::string
 Process::output () const
 {
@@ -184,6 +201,7 @@ Process::kill ()
     }
     reader_.join ();
   }
+  drain_output ();
   if (out_fd_ >= 0)
     close (out_fd_);
   out_fd_ = -1;

@@ -50,6 +50,7 @@ public:
 
 private:
   void reader ();
+  void drain_output ();
 
   int pid_ = -1;
   int out_fd_ = -1;
