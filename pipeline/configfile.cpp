@@ -42,6 +42,7 @@ const char *const CAMERA_KEYS[] = {
   "decode-check",
   "secret",
   "latest-file",
+  "latest-file-sync",
   "pipeline",
   "source",
   "snapshot-interval",
@@ -345,7 +346,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.uint_as ("max-message-size", 1024, G_MAXUINT32, c.max_message_size) ||
       !r.uint_as ("max-viewers", 0, G_MAXINT, c.max_viewers) ||
       !r.boolean ("decode-check", c.decode_check) || !r.string ("secret", c.secret) ||
-      !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
+      !r.string ("latest-file", c.latest_file) ||
+      !r.boolean ("latest-file-sync", c.latest_file_sync) || !r.string ("pipeline", c.pipeline) ||
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
       !r.boolean ("on-demand", c.on_demand))
     return false;

@@ -47,7 +47,8 @@ struct CameraConfig
   bool decode_check = false;
   std::string secret;
   std::string latest_file;
-  std::string pipeline; /* a complete description; empty = the generated one */
+  bool latest_file_sync = false; /* fsync before each rename (see crlatestfile.h) */
+  std::string pipeline;          /* a complete description; empty = the generated one */
   /* Where frames come from: "" (websocket, pushed) or a URL pulled by pulljpegsrc. */
   std::string source;
   std::string source_shown;       /* the URL without its credentials */

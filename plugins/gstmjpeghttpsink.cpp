@@ -56,6 +56,7 @@
 #define DEFAULT_SEND_LOWAT        (16 * 1024)
 #define DEFAULT_BOUNDARY          "ThisRandomString"
 #define DEFAULT_LATEST_FILE       ""
+#define DEFAULT_LATEST_FILE_SYNC  FALSE
 
 enum
 {
@@ -69,6 +70,7 @@ enum
   PROP_SEND_LOWAT,
   PROP_BOUNDARY,
   PROP_LATEST_FILE,
+  PROP_LATEST_FILE_SYNC,
   PROP_STATS,
 };
 
@@ -91,6 +93,7 @@ struct Settings
   guint send_lowat = DEFAULT_SEND_LOWAT;
   std::string boundary = DEFAULT_BOUNDARY;
   std::string latest_file = DEFAULT_LATEST_FILE;
+  bool latest_file_sync = DEFAULT_LATEST_FILE_SYNC;
 };
 
 /* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
@@ -219,6 +222,11 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass *klass)
           "Also write the latest frame to this file, atomically (temporary file + rename); "
           "empty = none",
           DEFAULT_LATEST_FILE, ready));
+  g_object_class_install_property (gobject_class, PROP_LATEST_FILE_SYNC,
+      g_param_spec_boolean ("latest-file-sync", "Latest file sync",
+          "fsync the latest-file before each rename, so that a power cut keeps a whole picture "
+          "(costs a disk flush per frame); false = atomic rename only, what readers need",
+          DEFAULT_LATEST_FILE_SYNC, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
@@ -463,6 +471,9 @@ cr_mjpeg_http_sink_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_LATEST_FILE:
       set_string (s.latest_file, value, "");
       break;
+    case PROP_LATEST_FILE_SYNC:
+      s.latest_file_sync = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -509,6 +520,9 @@ cr_mjpeg_http_sink_get_property (GObject *object, guint prop_id, GValue *value, 
     case PROP_LATEST_FILE:
       g_value_set_string (value, s.latest_file.c_str ());
       break;
+    case PROP_LATEST_FILE_SYNC:
+      g_value_set_boolean (value, s.latest_file_sync);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -521,6 +535,7 @@ start_stream (CrMjpegHttpSink *self)
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamSettings ss;
   std::string latest_file;
+  bool latest_file_sync;
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   {
     std::lock_guard<std::mutex> guard (priv->lock);
@@ -535,6 +550,7 @@ start_stream (CrMjpegHttpSink *self)
       ss.stall_timeout_ms = 1;
     ss.send_lowat = s.send_lowat;
     latest_file = s.latest_file;
+    latest_file_sync = s.latest_file_sync;
   }
   {
     std::lock_guard<std::mutex> guard (priv->tell_lock);
@@ -562,7 +578,8 @@ start_stream (CrMjpegHttpSink *self)
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
-    priv->latest_file = std::make_unique<cr::LatestFileWriter> (GST_ELEMENT (self), latest_file);
+    priv->latest_file =
+        std::make_unique<cr::LatestFileWriter> (GST_ELEMENT (self), latest_file, latest_file_sync);
   return TRUE;
 }
 

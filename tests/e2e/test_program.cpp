@@ -575,6 +575,56 @@ TEST (Program, LatestFileHoldsTheLatestFrame)
   g_dir_close (d);
 }
 
+/* camrelay run under strace, counting the flushes to disk (fsync, fdatasync) of @file while
+ * @frames go through camera a: an fsync per frame is what an SD card must not get by default. */
+static int
+latest_file_flushes (const std::string & section, const std::string & file, int frames)
+{
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  std::string conf = dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n" + section);
+  std::string trace = dir.file ("strace.txt");
+  Process proc ({ "strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-e", "signal=none",
+                    "-o", trace, program_path (), "--config", conf, "--port", "0" },
+      Env{ { "G_MESSAGES_DEBUG", "camrelay" } }, dir.path ());
+  EXPECT_TRUE (proc.wait_for_output (" listening on ", 60000)) << proc.output ();
+  std::string out = proc.output ();
+  gsize p = out.find (" port ", out.find (" listening on "));
+  if (p == std::string::npos)
+    return -1;
+  guint port = static_cast<guint> (g_ascii_strtoull (out.c_str () + p + 6, nullptr, 10));
+  std::vector<Bytes> sent = make_jpegs (frames, BALL);
+  WsClient cam (port, "/ws/a");
+  EXPECT_EQ (cam.status (), 101);
+  std::string latest = dir.file (file);
+  /* One frame at a time, each on disk before the next: every frame is a write of its own. */
+  for (const auto & f : sent) {
+    EXPECT_TRUE (cam.send_binary (f));
+    EXPECT_TRUE (wait_until ([&] { return read_file (latest) == f; })) << proc.output ();
+  }
+  /* SIGTERM to the process group: camrelay stops, strace writes out what it saw. */
+  kill (-proc.pid (), SIGTERM);
+  EXPECT_GE (proc.wait (20000), 0) << proc.output ();
+  std::vector<guint8> text = read_file (trace);
+  std::string lines (text.begin (), text.end ());
+  int flushes = 0;
+  for (gsize at = lines.find (file); at != std::string::npos; at = lines.find (file, at + 1))
+    flushes++;
+  return flushes;
+}
+
+/* latest-file at 10 fps on a Raspberry Pi's SD card: by default a frame is written to a temporary
+ * file and renamed over the target (atomic for readers) without a flush to disk per frame;
+ * latest-file-sync = true asks for that flush. */
+TEST (Program, LatestFileIsNotFlushedToDiskPerFrameByDefault)
+{
+  ASSERT_TRUE (installed ("strace"));
+  EXPECT_EQ (latest_file_flushes ("[camera a]\nlatest-file = image.jpg\n", "image.jpg", 10), 0);
+  EXPECT_GE (latest_file_flushes ("[camera a]\nlatest-file = image.jpg\nlatest-file-sync = true\n",
+                 "image.jpg", 10),
+      9);
+}
+
 /* pipeline= runs as written, on the shared server and port. */
 TEST (Program, CustomPipelineRunsOnTheSharedServer)
 {
