@@ -4,6 +4,7 @@
 
 #include "camera.h"
 
+#include "crredact.h"
 #include "elementfields.h"
 
 #include <algorithm>
@@ -182,8 +183,7 @@ Camera::start ()
     return;
   }
   g_debug ("camera %s: starting %s", config_.name.c_str (),
-      config_.has_secret ? "(pipeline not logged: it holds a secret)"
-                         : config_.line.description ().c_str ());
+      cr::redact_text (config_.line.description ()).c_str ());
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
@@ -294,8 +294,10 @@ Camera::stop ()
 }
 
 void
-Camera::handle_error (const std::string & cause)
+Camera::handle_error (const std::string & raw_cause)
 {
+  /* GStreamer's messages quote URLs and descriptions; this one reaches the log and /status. */
+  const std::string cause = cr::redact_text (raw_cause);
   if (g_get_monotonic_time () - started_us_ >= HEALTHY_RUN_US)
     backoff_ms_ = BACKOFF_MIN_MS;
   g_warning ("camera %s: %s; restarting its pipeline in %u s", config_.name.c_str (),
@@ -344,7 +346,8 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_warning (message, &error, &debug);
-      g_warning ("camera %s: %s", self->config_.name.c_str (), error->message);
+      g_warning ("camera %s: %s", self->config_.name.c_str (),
+          cr::redact_text (error->message).c_str ());
       break;
     }
     case GST_MESSAGE_EOS:
@@ -415,14 +418,16 @@ Camera::handle_element_message (GstMessage *message)
     handle_rejected (s);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
     /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
-    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
+    const gchar *loc = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
     const gchar *state = gst_structure_get_string (s, elements::name (Field::PullStateState));
-    const gchar *reason = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    const gchar *why = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    std::string location = cr::redact_url (loc ? loc : "");
+    std::string reason = cr::redact_text (why ? why : "");
     if (g_strcmp0 (state, elements::PULL_RETRYING) == 0)
       g_warning ("camera %s: source %s failed: %s; retrying (1 s to 30 s apart) until it answers",
-          name, location, reason ? reason : "");
+          name, location.c_str (), reason.c_str ());
     else
-      g_info ("camera %s: source %s %s", name, location, state);
+      g_info ("camera %s: source %s %s", name, location.c_str (), state);
   }
 }
 
@@ -625,9 +630,10 @@ Camera::status () const
     const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
     const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));
     st.source_state = state ? state : "";
-    st.source_error = error ? error : "";
+    /* The element hides the URL's userinfo only; query credentials are masked here. */
+    st.source_error = cr::redact_text (error ? error : "");
     if (location)
-      st.source = location;
+      st.source = cr::redact_url (location);
     st.connected = st.source_state == elements::PULL_STREAMING;
     gst_structure_free (s);
   }

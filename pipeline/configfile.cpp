@@ -5,6 +5,7 @@
 #include "relayconfig.h"
 
 #include "configreport.h"
+#include "crredact.h"
 #include "crserver.h"
 
 #include <gio/gio.h>
@@ -52,7 +53,8 @@ const char *const CAMERA_KEYS[] = {
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
 
-/* A pulled camera's URL: checks it and gives it without credentials in @shown. */
+/* A pulled camera's URL: checks it and gives it in @shown as people may read it: without
+ * userinfo, credential-looking query values masked, byte for byte otherwise. */
 bool
 valid_source (const std::string & source, std::string & shown, std::string & why)
 {
@@ -81,8 +83,7 @@ valid_source (const std::string & source, std::string & shown, std::string & why
     why = "\"" + source + "\" has no host";
     return false;
   }
-  g_autofree gchar *partial = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
-  shown = partial;
+  shown = cr::redact_url (source);
   return true;
 }
 

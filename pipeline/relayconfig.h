@@ -51,7 +51,7 @@ struct CameraConfig
   std::string pipeline;          /* a complete description; empty = the generated one */
   /* Where frames come from: "" (websocket, pushed) or a URL pulled by pulljpegsrc. */
   std::string source;
-  std::string source_shown;       /* the URL without its credentials */
+  std::string source_shown;       /* the URL with its credentials masked (cr::redact_url) */
   double snapshot_interval = 1.0; /* seconds */
   bool on_demand = false;
 
