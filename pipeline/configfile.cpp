@@ -245,6 +245,18 @@ public:
     return true;
   }
 
+  /* Every key with its value as written (before any parsing). */
+  std::vector<std::pair<std::string, std::string>> values () const
+  {
+    std::vector<std::pair<std::string, std::string>> out;
+    g_auto (GStrv) keys = g_key_file_get_keys (kf_, section_.c_str (), nullptr, nullptr);
+    for (gchar **k = keys; k && *k; k++) {
+      g_autofree gchar *v = g_key_file_get_value (kf_, section_.c_str (), *k, nullptr);
+      out.emplace_back (*k, v ? v : "");
+    }
+    return out;
+  }
+
   std::vector<std::string> keys () const
   {
     std::vector<std::string> out;
@@ -318,6 +330,7 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
 
   c.name = name;
   c.keys_set = r.keys ();
+  c.section_values = r.values ();
   c.ingest_paths = { "/ws/" + name };
   c.stream_path = "/stream/" + name;
   c.snapshot_path = "/snapshot/" + name + ".jpg";

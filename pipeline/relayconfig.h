@@ -33,6 +33,8 @@ struct CameraConfig
   std::string name;
   /* Keys given explicitly in the file, for error messages and for pipeline= checks. */
   std::vector<std::string> keys_set;
+  /* Every key = value of the section as the file gives it: a reload compares whole sections. */
+  std::vector<std::pair<std::string, std::string>> section_values;
 
   std::vector<std::string> ingest_paths;
   std::string stream_path;
@@ -62,7 +64,8 @@ struct CameraConfig
   std::vector<std::string> routes_ingest; /* as the pipeline's elements report them */
   std::string routes_stream;
   std::string routes_snapshot;
-  std::string placeholder_file; /* absolute, "" without a jpegfallback */
+  std::string placeholder_file;   /* absolute, "" without a jpegfallback */
+  std::string placeholder_digest; /* of the file's bytes: a reload restarts on new content */
   bool has_secret = false;
 
   std::string section () const { return "camera " + name; }
@@ -88,7 +91,9 @@ bool load_config (const std::string & file, Config & config, std::string & error
 /* Builds and checks every camera's pipeline (see above). Needs gst_init() and the plugin. */
 bool resolve_config (Config & config, std::string & error);
 
-/* For a reload: whether a resolved camera runs exactly as before (same pipeline, same routes). */
+/* For a reload: whether a resolved camera runs exactly as before: the same section, key by key
+ * (on-demand, say, changes no element), the same pipeline and routes, the same placeholder bytes.
+ */
 bool same_camera (const CameraConfig & a, const CameraConfig & b);
 
 /* For a reload: the [server] keys whose values differ, e.g. "port, tls-key"; "" if none. */
