@@ -21,6 +21,9 @@ static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
 static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
 /* on-demand: a pulled camera is closed this long after the last viewer left. */
 static const gint64 DEMAND_LINGER_US = 5 * G_USEC_PER_SEC;
+/* A rebuilt pipeline (a reload that changed the camera, a restart after an error) carries on with
+ * the viewers of the old one if it comes within this time; they see the placeholder meanwhile. */
+static const guint64 KEEP_VIEWERS_NS = 10 * GST_SECOND;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
@@ -161,6 +164,9 @@ Camera::build (std::string & error)
     connected_ = false;
     peer_.clear ();
   }
+
+  if (found.sink)
+    g_object_set (found.sink, elements::KEEP_VIEWERS, KEEP_VIEWERS_NS, nullptr);
 
   /* on-demand: closed until a viewer comes (see update_demand). */
   if (found.pull && config_.on_demand) {

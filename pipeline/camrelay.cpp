@@ -21,6 +21,7 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -333,11 +334,18 @@ reload (Relay & r)
     next.push_back (std::make_unique<camrelay::Camera> (cc));
     to_start.push_back (next.back ().get ());
   }
-  /* Left in @old: the cameras removed or changed; they free their paths before the new ones. */
-  std::vector<camrelay::Camera *> to_stop;
-  for (auto & [name, c] : old)
+  /* Left in @old: the cameras removed or changed; they free their paths before the new ones. The
+   * viewers of a removed camera get the end of their responses; those of a changed one stay,
+   * taken over by its new pipeline (mjpeghttpsink keep-viewers). */
+  std::vector<camrelay::Camera *> to_stop, removed;
+  for (auto & [name, c] : old) {
     to_stop.push_back (c.get ());
-  stop_cameras (to_stop);
+    bool kept = std::any_of (fresh.cameras.begin (), fresh.cameras.end (),
+        [&name] (const camrelay::CameraConfig & cc) { return cc.name == name; });
+    if (!kept)
+      removed.push_back (c.get ());
+  }
+  stop_cameras (removed);
   r.server->invoke_sync ([&] {
     r.ctx.cameras.clear ();
     for (auto & c : next)

@@ -51,6 +51,7 @@ inline constexpr char MAX_HEIGHT[] = "max-height";
 inline constexpr char DECODE_CHECK[] = "decode-check";
 inline constexpr char ACTIVE[] = "active";
 inline constexpr char LOCATION[] = "location";
+inline constexpr char KEEP_VIEWERS[] = "keep-viewers";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
@@ -92,6 +93,7 @@ inline constexpr Property PROPERTIES[] = {
   { MJPEGHTTPSINK, PORT, fundamental<G_TYPE_UINT>, READ },
   { MJPEGHTTPSINK, PATH, fundamental<G_TYPE_STRING>, READ },
   { MJPEGHTTPSINK, SNAPSHOT_PATH, fundamental<G_TYPE_STRING>, READ },
+  { MJPEGHTTPSINK, KEEP_VIEWERS, fundamental<G_TYPE_UINT64>, WRITE },
   { PULLJPEGSRC, STATS, gst_structure_get_type, READ },
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },

@@ -57,6 +57,7 @@
 #define DEFAULT_BOUNDARY          "ThisRandomString"
 #define DEFAULT_LATEST_FILE       ""
 #define DEFAULT_LATEST_FILE_SYNC  FALSE
+#define DEFAULT_KEEP_VIEWERS      0
 
 enum
 {
@@ -71,6 +72,7 @@ enum
   PROP_BOUNDARY,
   PROP_LATEST_FILE,
   PROP_LATEST_FILE_SYNC,
+  PROP_KEEP_VIEWERS,
   PROP_STATS,
 };
 
@@ -94,6 +96,7 @@ struct Settings
   std::string boundary = DEFAULT_BOUNDARY;
   std::string latest_file = DEFAULT_LATEST_FILE;
   bool latest_file_sync = DEFAULT_LATEST_FILE_SYNC;
+  guint64 keep_viewers = DEFAULT_KEEP_VIEWERS;
 };
 
 /* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
@@ -227,6 +230,14 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass *klass)
           "fsync the latest-file before each rename, so that a power cut keeps a whole picture "
           "(costs a disk flush per frame); false = atomic rename only, what readers need",
           DEFAULT_LATEST_FILE_SYNC, ready));
+  g_object_class_install_property (gobject_class, PROP_KEEP_VIEWERS,
+      g_param_spec_uint64 ("keep-viewers", "Keep viewers",
+          "When the element stops without an end of stream, its viewers wait this long (ns) for "
+          "the next mjpeghttpsink on the same path and port, which carries on with their "
+          "responses (a pipeline rebuilt); 0 = their responses end at once",
+          0, G_MAXUINT64, DEFAULT_KEEP_VIEWERS,
+          static_cast<GParamFlags> (
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
@@ -474,6 +485,9 @@ cr_mjpeg_http_sink_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_LATEST_FILE_SYNC:
       s.latest_file_sync = g_value_get_boolean (value);
       break;
+    case PROP_KEEP_VIEWERS:
+      s.keep_viewers = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -522,6 +536,9 @@ cr_mjpeg_http_sink_get_property (GObject *object, guint prop_id, GValue *value, 
       break;
     case PROP_LATEST_FILE_SYNC:
       g_value_set_boolean (value, s.latest_file_sync);
+      break;
+    case PROP_KEEP_VIEWERS:
+      g_value_set_uint64 (value, s.keep_viewers);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -590,13 +607,15 @@ stop_stream (CrMjpegHttpSink *self)
   std::shared_ptr<cr::Stream> stream;
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   std::unique_ptr<cr::LatestFileWriter> writer;
+  guint64 keep_ms;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     stream = std::move (priv->stream);
     writer = std::move (priv->latest_file);
+    keep_ms = priv->settings.keep_viewers / GST_MSECOND;
   }
   if (stream && server)
-    server->remove_stream (stream);
+    server->remove_stream (stream, static_cast<guint> (MIN (keep_ms, (guint64) G_MAXUINT)));
   priv->splitter.clear ();
 }
 

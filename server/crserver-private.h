@@ -59,6 +59,9 @@ public:
   /* The stream is going away: finish the part in flight and the closing boundary on our own,
    * within a grace period, then close. */
   void orphan ();
+  /* Another stream on the same path carries on with this response (ServerImpl::remove_stream). */
+  void adopt (StreamImpl & stream);
+  bool finishing () const { return finishing_; }
   ~Viewer () override;
   bool blocked () const { return blocked_since_ != 0; }
   gint64 blocked_since () const { return blocked_since_; }
@@ -125,6 +128,11 @@ public:
   /* Server thread. */
   void attach ();
   void detach ();
+  /* Off its routes, its viewers kept waiting for adopt_viewers(); false (nothing done) if no
+   * viewer is left whose response goes on. */
+  bool park ();
+  /* Takes over @from's viewers (parked), on the same responses. */
+  void adopt_viewers (StreamImpl & from);
   void handle_stream (SoupServerMessage *msg, GHashTable *query);
   void handle_snapshot (SoupServerMessage *msg);
   void add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
@@ -143,6 +151,7 @@ private:
   static gboolean on_wake (gpointer self);
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
+  void unroute ();
 
 public:
   /* Server thread: sends a frame published since the last fan-out, if any. */
@@ -159,6 +168,7 @@ public:
   GSource *wake_ = nullptr;
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;
+  bool parked_ = false;
 
   /* Any thread, under mutex_. */
   mutable std::mutex mutex_;

@@ -261,8 +261,12 @@ public:
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) = 0;
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
-  /* Detaches @stream: viewers' responses end; its paths are free again. */
-  virtual void remove_stream (const std::shared_ptr<Stream> & stream) = 0;
+  /* Detaches @stream: viewers' responses end; its paths are free again. With @keep_viewers_ms,
+   * the viewers whose response has not been ended (finish()) wait that long instead for a stream
+   * added on the same path, which carries on with their responses (a pipeline rebuilt: they see
+   * its frames as if a camera had reconnected); those not taken over then get the end. */
+  virtual void remove_stream (const std::shared_ptr<Stream> & stream,
+      guint keep_viewers_ms = 0) = 0;
   /* A page at @settings.path; SERVER_ERROR_INVALID for a path without a leading /, no methods or
    * max_body over MAX_REQUEST_BODY. */
   virtual std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,

@@ -365,6 +365,17 @@ Viewer::orphan ()
   g_source_attach (drain_timer_, server_.context ());
 }
 
+void
+Viewer::adopt (StreamImpl & stream)
+{
+  stream_ = &stream;
+  /* The new stream counts its parts from 1 again. */
+  last_seq_ = 0;
+  next_due_us_ = 0;
+  if (blocked ())
+    stream.viewer_blocked ();
+}
+
 Viewer::~Viewer ()
 {
   if (drain_timer_) {
@@ -444,12 +455,10 @@ StreamImpl::attach ()
   attached_ = true;
 }
 
+/* Off the routes and the wake-up: no request and no frame reaches this stream any more. */
 void
-StreamImpl::detach ()
+StreamImpl::unroute ()
 {
-  if (!attached_)
-    return;
-  attached_ = false;
   server_->unregister_stream (this);
   GSource *wake;
   {
@@ -462,6 +471,67 @@ StreamImpl::detach ()
     g_source_destroy (wake);
     g_source_unref (wake);
   }
+}
+
+bool
+StreamImpl::park ()
+{
+  if (!attached_)
+    return false;
+  bool waiting = false;
+  for (Viewer *v : viewers_)
+    waiting = waiting || !v->finishing ();
+  if (!waiting)
+    return false;
+  attached_ = false;
+  parked_ = true;
+  unroute ();
+  /* The element that owned this stream is going away: it hears nothing more. */
+  settings_.on_viewers = nullptr;
+  return true;
+}
+
+void
+StreamImpl::adopt_viewers (StreamImpl & from)
+{
+  std::vector<Viewer *> viewers;
+  viewers.swap (from.viewers_);
+  {
+    std::lock_guard<std::mutex> lock (from.mutex_);
+    from.stats_.viewers = 0;
+  }
+  PartRef latest;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    latest = latest_;
+  }
+  for (Viewer *v : viewers) {
+    viewers_.push_back (v);
+    v->adopt (*this);
+  }
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    stats_.viewers = viewers_.size ();
+  }
+  g_debug ("%zu viewer(s) of %s carry on with a new stream", viewers.size (),
+      settings_.path.c_str ());
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
+  if (latest) {
+    for (Viewer *v : viewers)
+      v->offer (latest);
+  }
+}
+
+void
+StreamImpl::detach ()
+{
+  if (!attached_ && !parked_)
+    return;
+  if (attached_)
+    unroute ();
+  attached_ = false;
+  parked_ = false;
   if (stall_timer_) {
     g_source_destroy (stall_timer_);
     g_clear_pointer (&stall_timer_, g_source_unref);
