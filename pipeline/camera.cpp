@@ -24,6 +24,9 @@ static const gint64 DEMAND_LINGER_US = 5 * G_USEC_PER_SEC;
 /* A rebuilt pipeline (a reload that changed the camera, a restart after an error) carries on with
  * the viewers of the old one if it comes within this time; they see the placeholder meanwhile. */
 static const guint64 KEEP_VIEWERS_NS = 10 * GST_SECOND;
+/* on-demand: a snapshot asked for while the camera is closed waits this long at most for its
+ * first frame (a camera answers within a second or two; one that does not gets the placeholder). */
+static const guint64 SNAPSHOT_WAIT_NS = 5 * GST_SECOND;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
@@ -168,10 +171,13 @@ Camera::build (std::string & error)
   if (found.sink)
     g_object_set (found.sink, elements::KEEP_VIEWERS, KEEP_VIEWERS_NS, nullptr);
 
-  /* on-demand: closed until a viewer comes (see update_demand). */
+  /* on-demand: closed until a viewer comes (see on_wanted); a snapshot meanwhile waits for the
+   * camera's first frame. */
   if (found.pull && config_.on_demand) {
     demand_open_ = false;
     g_object_set (found.pull, elements::ACTIVE, FALSE, nullptr);
+    if (found.sink)
+      g_object_set (found.sink, elements::SNAPSHOT_WAIT, SNAPSHOT_WAIT_NS, nullptr);
   }
 
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
@@ -416,10 +422,14 @@ Camera::handle_element_message (GstMessage *message)
     if (!active)
       return;
     set_state (active);
+    if (g_str_equal (active, elements::ACTIVE_LIVE) && config_.on_demand)
+      set_snapshot_wait (0);
     if (g_str_equal (active, elements::ACTIVE_LIVE))
       g_info ("camera %s: live (%s)", name, reason ? reason : "");
     else
       g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
+  } else if (gst_structure_has_name (s, elements::MSG_WANTED)) {
+    on_wanted ();
   } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
@@ -536,10 +546,9 @@ Camera::update_demand ()
 {
   if (!config_.on_demand)
     return;
-  GstElement *pull, *sink;
+  GstElement *sink;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    pull = ref_or_null (elements_.pull);
     sink = ref_or_null (elements_.sink);
   }
   guint viewers = 0;
@@ -549,21 +558,61 @@ Camera::update_demand ()
     gst_structure_get_uint64 (s, elements::name (Field::SinkSnapshots), &snapshots);
     gst_structure_free (s);
   }
+  if (sink)
+    gst_object_unref (sink);
   gint64 now = g_get_monotonic_time ();
   if (viewers > 0 || snapshots != snapshots_seen_)
     last_demand_us_ = now;
   snapshots_seen_ = snapshots;
   bool want = last_demand_us_ && now - last_demand_us_ < DEMAND_LINGER_US;
-  if (pull && want != demand_open_) {
-    demand_open_ = want;
-    g_info ("camera %s: %s the source (%s)", config_.name.c_str (), want ? "opening" : "closing",
-        want ? "a viewer wants it" : "no viewer for a few seconds");
-    g_object_set (pull, elements::ACTIVE, want ? TRUE : FALSE, nullptr);
+  if (want != demand_open_)
+    open_source (want, want ? "a viewer wants it" : "no viewer for a few seconds");
+}
+
+/* on-demand: mjpeghttpsink says a viewer or a snapshot request has just come (before serving
+ * it): the camera opens now rather than at the next sample. Main thread (bus watch). */
+void
+Camera::on_wanted ()
+{
+  if (!config_.on_demand)
+    return;
+  last_demand_us_ = g_get_monotonic_time ();
+  if (!demand_open_)
+    open_source (true, "a viewer wants it");
+}
+
+void
+Camera::open_source (bool open, const char *why)
+{
+  GstElement *pull;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    pull = ref_or_null (elements_.pull);
   }
-  if (pull)
-    gst_object_unref (pull);
-  if (sink)
-    gst_object_unref (sink);
+  if (!pull)
+    return;
+  demand_open_ = open;
+  g_info ("camera %s: %s the source (%s)", config_.name.c_str (), open ? "opening" : "closing",
+      why);
+  /* Closed: the next snapshot waits for the first frame of the camera it opens. */
+  if (!open)
+    set_snapshot_wait (SNAPSHOT_WAIT_NS);
+  g_object_set (pull, elements::ACTIVE, open ? TRUE : FALSE, nullptr);
+  gst_object_unref (pull);
+}
+
+void
+Camera::set_snapshot_wait (guint64 ns)
+{
+  GstElement *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    sink = ref_or_null (elements_.sink);
+  }
+  if (!sink)
+    return;
+  g_object_set (sink, elements::SNAPSHOT_WAIT, ns, nullptr);
+  gst_object_unref (sink);
 }
 
 std::vector<guint>

@@ -124,6 +124,9 @@ private:
   std::string running_state () const;
   void add_counters (std::map<std::string, guint64> & into) const;
   void update_demand ();
+  void on_wanted ();
+  void open_source (bool open, const char *why);
+  void set_snapshot_wait (guint64 ns);
 
   CameraConfig config_;
 

@@ -122,6 +122,7 @@ public:
   void set_boundary (const std::string & boundary) override;
   void finish () override;
   void reopen () override;
+  void set_snapshot_wait (guint ms) override;
   GBytes *latest () const override;
   StreamStats stats () const override;
 
@@ -151,6 +152,9 @@ private:
   static gboolean on_wake (gpointer self);
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
+  void answer_snapshot (SoupServerMessage *msg, const PartRef & part);
+  void hold_snapshot (SoupServerMessage *msg, guint wait_ms);
+  void answer_held_snapshots ();
   void unroute ();
 
 public:
@@ -169,6 +173,13 @@ public:
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;
   bool parked_ = false;
+  /* Snapshots waiting for the next frame (set_snapshot_wait), each with its deadline. */
+  struct HeldSnapshot
+  {
+    SoupServerMessage *msg; /* a reference */
+    GSource *deadline;
+  };
+  std::vector<HeldSnapshot> held_snapshots_;
 
   /* Any thread, under mutex_. */
   mutable std::mutex mutex_;
@@ -182,6 +193,7 @@ public:
   bool marked_ = false;
   bool finished_ = false;
   std::string boundary_ = "ThisRandomString";
+  guint snapshot_wait_ms_ = 0;
   guint64 seq_ = 0;
   StreamStats stats_;
 };
