@@ -296,11 +296,17 @@ Camera::drained () const
 }
 
 void
-Camera::stop ()
+Camera::stop (bool keep_viewers)
 {
   if (restart_source_) {
     g_source_remove (restart_source_);
     restart_source_ = 0;
+  }
+  if (!keep_viewers) {
+    /* Nothing comes after this pipeline: its viewers must not wait for one. */
+    std::lock_guard<std::mutex> guard (lock_);
+    if (elements_.sink)
+      g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
   }
   teardown ();
 }

@@ -90,9 +90,10 @@ public:
   void begin_stop ();
   /* Any thread: true once no viewer is still being sent the end of its response. */
   bool drained () const;
-  /* Main thread. Stops the pipeline (cameras get a WebSocket close; viewers still connected are
-   * disconnected). */
-  void stop ();
+  /* Main thread. Stops the pipeline (cameras get a WebSocket close). Viewers still connected
+   * are disconnected, or with @keep_viewers left waiting for the next pipeline on the same path
+   * (the camera restarted by a reload). */
+  void stop (bool keep_viewers = false);
   /* Main thread, once a second: updates the frame rate. */
   void sample ();
 

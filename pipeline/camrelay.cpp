@@ -352,7 +352,7 @@ reload (Relay & r)
       r.ctx.cameras.push_back (c.get ());
   });
   for (auto *c : to_stop)
-    c->stop ();
+    c->stop (std::find (removed.begin (), removed.end (), c) == removed.end ());
   old.clear ();
   r.cameras = std::move (next);
   r.config = std::move (fresh);
