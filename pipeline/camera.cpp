@@ -4,6 +4,7 @@
 
 #include "camera.h"
 
+#include "crredact.h"
 #include "elementfields.h"
 
 #include <algorithm>
@@ -20,6 +21,12 @@ static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
 static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
 /* on-demand: a pulled camera is closed this long after the last viewer left. */
 static const gint64 DEMAND_LINGER_US = 5 * G_USEC_PER_SEC;
+/* A rebuilt pipeline (a reload that changed the camera, a restart after an error) carries on with
+ * the viewers of the old one if it comes within this time; they see the placeholder meanwhile. */
+static const guint64 KEEP_VIEWERS_NS = 10 * GST_SECOND;
+/* on-demand: a snapshot asked for while the camera is closed waits this long at most for its
+ * first frame (a camera answers within a second or two; one that does not gets the placeholder). */
+static const guint64 SNAPSHOT_WAIT_NS = 5 * GST_SECOND;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
@@ -161,10 +168,16 @@ Camera::build (std::string & error)
     peer_.clear ();
   }
 
-  /* on-demand: closed until a viewer comes (see update_demand). */
+  if (found.sink)
+    g_object_set (found.sink, elements::KEEP_VIEWERS, KEEP_VIEWERS_NS, nullptr);
+
+  /* on-demand: closed until a viewer comes (see on_wanted); a snapshot meanwhile waits for the
+   * camera's first frame. */
   if (found.pull && config_.on_demand) {
     demand_open_ = false;
     g_object_set (found.pull, elements::ACTIVE, FALSE, nullptr);
+    if (found.sink)
+      g_object_set (found.sink, elements::SNAPSHOT_WAIT, SNAPSHOT_WAIT_NS, nullptr);
   }
 
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
@@ -182,8 +195,7 @@ Camera::start ()
     return;
   }
   g_debug ("camera %s: starting %s", config_.name.c_str (),
-      config_.has_secret ? "(pipeline not logged: it holds a secret)"
-                         : config_.line.description ().c_str ());
+      cr::redact_text (config_.line.description ()).c_str ());
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
@@ -284,18 +296,26 @@ Camera::drained () const
 }
 
 void
-Camera::stop ()
+Camera::stop (bool keep_viewers)
 {
   if (restart_source_) {
     g_source_remove (restart_source_);
     restart_source_ = 0;
   }
+  if (!keep_viewers) {
+    /* Nothing comes after this pipeline: its viewers must not wait for one. */
+    std::lock_guard<std::mutex> guard (lock_);
+    if (elements_.sink)
+      g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
+  }
   teardown ();
 }
 
 void
-Camera::handle_error (const std::string & cause)
+Camera::handle_error (const std::string & raw_cause)
 {
+  /* GStreamer's messages quote URLs and descriptions; this one reaches the log and /status. */
+  const std::string cause = cr::redact_text (raw_cause);
   if (g_get_monotonic_time () - started_us_ >= HEALTHY_RUN_US)
     backoff_ms_ = BACKOFF_MIN_MS;
   g_warning ("camera %s: %s; restarting its pipeline in %u s", config_.name.c_str (),
@@ -344,7 +364,8 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
       g_autoptr (GError) error = nullptr;
       g_autofree gchar *debug = nullptr;
       gst_message_parse_warning (message, &error, &debug);
-      g_warning ("camera %s: %s", self->config_.name.c_str (), error->message);
+      g_warning ("camera %s: %s", self->config_.name.c_str (),
+          cr::redact_text (error->message).c_str ());
       break;
     }
     case GST_MESSAGE_EOS:
@@ -407,22 +428,28 @@ Camera::handle_element_message (GstMessage *message)
     if (!active)
       return;
     set_state (active);
+    if (g_str_equal (active, elements::ACTIVE_LIVE) && config_.on_demand)
+      set_snapshot_wait (0);
     if (g_str_equal (active, elements::ACTIVE_LIVE))
       g_info ("camera %s: live (%s)", name, reason ? reason : "");
     else
       g_info ("camera %s: showing the placeholder (%s)", name, reason ? reason : "");
+  } else if (gst_structure_has_name (s, elements::MSG_WANTED)) {
+    on_wanted ();
   } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
     /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
-    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
+    const gchar *loc = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
     const gchar *state = gst_structure_get_string (s, elements::name (Field::PullStateState));
-    const gchar *reason = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    const gchar *why = gst_structure_get_string (s, elements::name (Field::PullStateReason));
+    std::string location = cr::redact_url (loc ? loc : "");
+    std::string reason = cr::redact_text (why ? why : "");
     if (g_strcmp0 (state, elements::PULL_RETRYING) == 0)
       g_warning ("camera %s: source %s failed: %s; retrying (1 s to 30 s apart) until it answers",
-          name, location, reason ? reason : "");
+          name, location.c_str (), reason.c_str ());
     else
-      g_info ("camera %s: source %s %s", name, location, state);
+      g_info ("camera %s: source %s %s", name, location.c_str (), state);
   }
 }
 
@@ -525,10 +552,9 @@ Camera::update_demand ()
 {
   if (!config_.on_demand)
     return;
-  GstElement *pull, *sink;
+  GstElement *sink;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    pull = ref_or_null (elements_.pull);
     sink = ref_or_null (elements_.sink);
   }
   guint viewers = 0;
@@ -538,21 +564,61 @@ Camera::update_demand ()
     gst_structure_get_uint64 (s, elements::name (Field::SinkSnapshots), &snapshots);
     gst_structure_free (s);
   }
+  if (sink)
+    gst_object_unref (sink);
   gint64 now = g_get_monotonic_time ();
   if (viewers > 0 || snapshots != snapshots_seen_)
     last_demand_us_ = now;
   snapshots_seen_ = snapshots;
   bool want = last_demand_us_ && now - last_demand_us_ < DEMAND_LINGER_US;
-  if (pull && want != demand_open_) {
-    demand_open_ = want;
-    g_info ("camera %s: %s the source (%s)", config_.name.c_str (), want ? "opening" : "closing",
-        want ? "a viewer wants it" : "no viewer for a few seconds");
-    g_object_set (pull, elements::ACTIVE, want ? TRUE : FALSE, nullptr);
+  if (want != demand_open_)
+    open_source (want, want ? "a viewer wants it" : "no viewer for a few seconds");
+}
+
+/* on-demand: mjpeghttpsink says a viewer or a snapshot request has just come (before serving
+ * it): the camera opens now rather than at the next sample. Main thread (bus watch). */
+void
+Camera::on_wanted ()
+{
+  if (!config_.on_demand)
+    return;
+  last_demand_us_ = g_get_monotonic_time ();
+  if (!demand_open_)
+    open_source (true, "a viewer wants it");
+}
+
+void
+Camera::open_source (bool open, const char *why)
+{
+  GstElement *pull;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    pull = ref_or_null (elements_.pull);
   }
-  if (pull)
-    gst_object_unref (pull);
-  if (sink)
-    gst_object_unref (sink);
+  if (!pull)
+    return;
+  demand_open_ = open;
+  g_info ("camera %s: %s the source (%s)", config_.name.c_str (), open ? "opening" : "closing",
+      why);
+  /* Closed: the next snapshot waits for the first frame of the camera it opens. */
+  if (!open)
+    set_snapshot_wait (SNAPSHOT_WAIT_NS);
+  g_object_set (pull, elements::ACTIVE, open ? TRUE : FALSE, nullptr);
+  gst_object_unref (pull);
+}
+
+void
+Camera::set_snapshot_wait (guint64 ns)
+{
+  GstElement *sink;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    sink = ref_or_null (elements_.sink);
+  }
+  if (!sink)
+    return;
+  g_object_set (sink, elements::SNAPSHOT_WAIT, ns, nullptr);
+  gst_object_unref (sink);
 }
 
 std::vector<guint>
@@ -625,9 +691,10 @@ Camera::status () const
     const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
     const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));
     st.source_state = state ? state : "";
-    st.source_error = error ? error : "";
+    /* The element hides the URL's userinfo only; query credentials are masked here. */
+    st.source_error = cr::redact_text (error ? error : "");
     if (location)
-      st.source = location;
+      st.source = cr::redact_url (location);
     st.connected = st.source_state == elements::PULL_STREAMING;
     gst_structure_free (s);
   }

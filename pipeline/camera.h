@@ -90,9 +90,10 @@ public:
   void begin_stop ();
   /* Any thread: true once no viewer is still being sent the end of its response. */
   bool drained () const;
-  /* Main thread. Stops the pipeline (cameras get a WebSocket close; viewers still connected are
-   * disconnected). */
-  void stop ();
+  /* Main thread. Stops the pipeline (cameras get a WebSocket close). Viewers still connected
+   * are disconnected, or with @keep_viewers left waiting for the next pipeline on the same path
+   * (the camera restarted by a reload). */
+  void stop (bool keep_viewers = false);
   /* Main thread, once a second: updates the frame rate. */
   void sample ();
 
@@ -124,6 +125,9 @@ private:
   std::string running_state () const;
   void add_counters (std::map<std::string, guint64> & into) const;
   void update_demand ();
+  void on_wanted ();
+  void open_source (bool open, const char *why);
+  void set_snapshot_wait (guint64 ns);
 
   CameraConfig config_;
 

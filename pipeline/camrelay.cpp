@@ -12,6 +12,7 @@
 
 #include "camera.h"
 #include "camrelay-config.h"
+#include "crredact.h"
 #include "crserver.h"
 #include "elementfields.h"
 #include "pages.h"
@@ -20,6 +21,7 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -164,7 +166,9 @@ print_check (const camrelay::Config & config)
         c.routes_stream.empty () ? "(none)" : c.routes_stream.c_str (),
         c.routes_snapshot.empty () ? "(none)" : c.routes_snapshot.c_str (),
         c.placeholder_file.empty () ? "(none)" : c.placeholder_file.c_str ());
-    printf ("%s\n", c.line.command ().c_str ());
+    /* The journal keeps what the unit's ExecStartPre prints: --print-pipeline is the one place
+     * the lines come with their secrets. */
+    printf ("%s\n", cr::redact_text (c.line.command ()).c_str ());
   }
 }
 
@@ -179,6 +183,57 @@ same_server (const std::vector<std::unique_ptr<camrelay::Camera>> & cameras, gui
     }
   }
   return true;
+}
+
+/* Every log line passes through cr::redact_text() on its way out: GStreamer's elements, GLib and
+ * libsoup quote URLs and pipeline descriptions (gst_parse_launch logs the whole description at
+ * INFO) whose credentials belong in the pipeline, not in the journal. */
+GLogWriterOutput
+write_redacted_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer)
+{
+  if (g_log_writer_default_would_drop (level, nullptr)) {
+    /* Cheap for the debug lines nobody asked for; the domain is checked below with the rest. */
+    const char *domain = nullptr;
+    for (gsize i = 0; i < n_fields; i++) {
+      if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = static_cast<const char *> (fields[i].value);
+    }
+    if (g_log_writer_default_would_drop (level, domain))
+      return G_LOG_WRITER_HANDLED;
+  }
+  std::vector<GLogField> copy (fields, fields + n_fields);
+  std::string message;
+  for (auto & f : copy) {
+    if (g_strcmp0 (f.key, "MESSAGE") == 0 && f.value) {
+      message = f.length < 0
+          ? cr::redact_text (static_cast<const char *> (f.value))
+          : cr::redact_text (std::string_view (static_cast<const char *> (f.value), f.length));
+      f.value = message.c_str ();
+      f.length = -1;
+    }
+  }
+  return g_log_writer_default (level, copy.data (), copy.size (), nullptr);
+}
+
+/* GStreamer's debug log (GST_DEBUG=...), as gst_debug_log_default formats it, without colours;
+ * always to stderr (GST_DEBUG_FILE is not honoured). */
+void
+gst_log_redacted (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+    const gchar *function, gint line, GObject *object, GstDebugMessage *message, gpointer)
+{
+  if (level > gst_debug_category_get_threshold (category))
+    return;
+  g_autofree gchar *text =
+      gst_debug_log_get_line (category, level, file, function, line, object, message);
+  fputs (cr::redact_text (text).c_str (), stderr);
+}
+
+/* After gst_init(), which installs the default. */
+void
+redact_gst_debug_log ()
+{
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (gst_log_redacted, nullptr, nullptr);
 }
 
 using CameraList = std::vector<std::unique_ptr<camrelay::Camera>>;
@@ -219,7 +274,7 @@ record_reload (Relay & r, bool applied, const std::string & what, const std::str
 {
   r.server->invoke_sync ([&] {
     (applied ? r.ctx.reloads_applied : r.ctx.reloads_refused)++;
-    r.ctx.last_reload = what;
+    r.ctx.last_reload = cr::redact_text (what);
     r.ctx.last_reload_us = g_get_real_time ();
     if (applied)
       r.ctx.restart_needed = restart;
@@ -279,18 +334,25 @@ reload (Relay & r)
     next.push_back (std::make_unique<camrelay::Camera> (cc));
     to_start.push_back (next.back ().get ());
   }
-  /* Left in @old: the cameras removed or changed; they free their paths before the new ones. */
-  std::vector<camrelay::Camera *> to_stop;
-  for (auto & [name, c] : old)
+  /* Left in @old: the cameras removed or changed; they free their paths before the new ones. The
+   * viewers of a removed camera get the end of their responses; those of a changed one stay,
+   * taken over by its new pipeline (mjpeghttpsink keep-viewers). */
+  std::vector<camrelay::Camera *> to_stop, removed;
+  for (auto & [name, c] : old) {
     to_stop.push_back (c.get ());
-  stop_cameras (to_stop);
+    bool kept = std::any_of (fresh.cameras.begin (), fresh.cameras.end (),
+        [&name] (const camrelay::CameraConfig & cc) { return cc.name == name; });
+    if (!kept)
+      removed.push_back (c.get ());
+  }
+  stop_cameras (removed);
   r.server->invoke_sync ([&] {
     r.ctx.cameras.clear ();
     for (auto & c : next)
       r.ctx.cameras.push_back (c.get ());
   });
   for (auto *c : to_stop)
-    c->stop ();
+    c->stop (std::find (removed.begin (), removed.end (), c) == removed.end ());
   old.clear ();
   r.cameras = std::move (next);
   r.config = std::move (fresh);
@@ -419,6 +481,7 @@ main (int argc, char **argv)
   };
 
   g_log_writer_default_set_use_stderr (TRUE);
+  g_log_set_writer_func (write_redacted_log, nullptr, nullptr);
   g_autoptr (GOptionContext) context =
       g_option_context_new ("- relay JPEG frames from WebSocket cameras to MJPEG viewers");
   g_option_context_add_main_entries (context, entries, nullptr);
@@ -435,6 +498,7 @@ main (int argc, char **argv)
     g_printerr ("camrelay: %s (see camrelay --help)\n", error->message);
     return EXIT_BAD_CONFIG;
   }
+  redact_gst_debug_log ();
   if (argc > 1) {
     g_printerr ("camrelay: unexpected argument \"%s\" (see camrelay --help)\n", argv[1]);
     return EXIT_BAD_CONFIG;

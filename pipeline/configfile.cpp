@@ -5,6 +5,7 @@
 #include "relayconfig.h"
 
 #include "configreport.h"
+#include "crredact.h"
 #include "crserver.h"
 
 #include <gio/gio.h>
@@ -42,6 +43,7 @@ const char *const CAMERA_KEYS[] = {
   "decode-check",
   "secret",
   "latest-file",
+  "latest-file-sync",
   "pipeline",
   "source",
   "snapshot-interval",
@@ -51,7 +53,8 @@ const char *const CAMERA_KEYS[] = {
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
 
-/* A pulled camera's URL: checks it and gives it without credentials in @shown. */
+/* A pulled camera's URL: checks it and gives it in @shown as people may read it: without
+ * userinfo, credential-looking query values masked, byte for byte otherwise. */
 bool
 valid_source (const std::string & source, std::string & shown, std::string & why)
 {
@@ -80,8 +83,7 @@ valid_source (const std::string & source, std::string & shown, std::string & why
     why = "\"" + source + "\" has no host";
     return false;
   }
-  g_autofree gchar *partial = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
-  shown = partial;
+  shown = cr::redact_url (source);
   return true;
 }
 
@@ -243,6 +245,18 @@ public:
     return true;
   }
 
+  /* Every key with its value as written (before any parsing). */
+  std::vector<std::pair<std::string, std::string>> values () const
+  {
+    std::vector<std::pair<std::string, std::string>> out;
+    g_auto (GStrv) keys = g_key_file_get_keys (kf_, section_.c_str (), nullptr, nullptr);
+    for (gchar **k = keys; k && *k; k++) {
+      g_autofree gchar *v = g_key_file_get_value (kf_, section_.c_str (), *k, nullptr);
+      out.emplace_back (*k, v ? v : "");
+    }
+    return out;
+  }
+
   std::vector<std::string> keys () const
   {
     std::vector<std::string> out;
@@ -316,6 +330,7 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
 
   c.name = name;
   c.keys_set = r.keys ();
+  c.section_values = r.values ();
   c.ingest_paths = { "/ws/" + name };
   c.stream_path = "/stream/" + name;
   c.snapshot_path = "/snapshot/" + name + ".jpg";
@@ -345,7 +360,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.uint_as ("max-message-size", 1024, G_MAXUINT32, c.max_message_size) ||
       !r.uint_as ("max-viewers", 0, G_MAXINT, c.max_viewers) ||
       !r.boolean ("decode-check", c.decode_check) || !r.string ("secret", c.secret) ||
-      !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
+      !r.string ("latest-file", c.latest_file) ||
+      !r.boolean ("latest-file-sync", c.latest_file_sync) || !r.string ("pipeline", c.pipeline) ||
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
       !r.boolean ("on-demand", c.on_demand))
     return false;

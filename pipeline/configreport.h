@@ -3,9 +3,12 @@
  *
  * Every check of the configuration stops at its first problem and words it as
  * "ORIGIN: [SECTION] KEY: TEXT", so that the user learns the file, the section and the key. The
- * e2e-cli suite holds these messages word by word. */
+ * e2e-cli suite holds these messages word by word. A message may quote what the file says (a bad
+ * URL, a pipeline GStreamer refused) and ends up in the log and in the open /status after a
+ * refused reload: the credentials in it are masked. */
 #pragma once
 
+#include "crredact.h"
 #include "relayconfig.h"
 
 #include <string>
@@ -25,7 +28,7 @@ public:
       out_ += "[" + section + "] ";
     if (!key.empty ())
       out_ += key + ": ";
-    out_ += text;
+    out_ += cr::redact_text (text);
     return false;
   }
 

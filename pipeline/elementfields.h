@@ -51,6 +51,8 @@ inline constexpr char MAX_HEIGHT[] = "max-height";
 inline constexpr char DECODE_CHECK[] = "decode-check";
 inline constexpr char ACTIVE[] = "active";
 inline constexpr char LOCATION[] = "location";
+inline constexpr char KEEP_VIEWERS[] = "keep-viewers";
+inline constexpr char SNAPSHOT_WAIT[] = "snapshot-wait";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
@@ -92,6 +94,8 @@ inline constexpr Property PROPERTIES[] = {
   { MJPEGHTTPSINK, PORT, fundamental<G_TYPE_UINT>, READ },
   { MJPEGHTTPSINK, PATH, fundamental<G_TYPE_STRING>, READ },
   { MJPEGHTTPSINK, SNAPSHOT_PATH, fundamental<G_TYPE_STRING>, READ },
+  { MJPEGHTTPSINK, KEEP_VIEWERS, fundamental<G_TYPE_UINT64>, WRITE },
+  { MJPEGHTTPSINK, SNAPSHOT_WAIT, fundamental<G_TYPE_UINT64>, WRITE },
   { PULLJPEGSRC, STATS, gst_structure_get_type, READ },
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
@@ -104,6 +108,7 @@ inline constexpr char MSG_DISCONNECTED[] = "wsjpegsrc-disconnected";
 inline constexpr char MSG_SWITCHED[] = "jpegfallback-switched";
 inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
 inline constexpr char MSG_PULL_STATE[] = "pulljpegsrc-state";
+inline constexpr char MSG_WANTED[] = "mjpeghttpsink-wanted";
 
 inline constexpr const char *MESSAGES[] = {
   MSG_CONNECTED,
@@ -111,6 +116,7 @@ inline constexpr const char *MESSAGES[] = {
   MSG_SWITCHED,
   MSG_REJECTED,
   MSG_PULL_STATE,
+  MSG_WANTED,
 };
 
 /* The values of pulljpegsrc's "state" the program tells apart. */

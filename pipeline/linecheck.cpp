@@ -46,7 +46,7 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
   }
 
   bool ok = true;
-  /* A pulled camera's URL may hold credentials: the line is then not logged. */
+  /* Whether the camera holds a secret: credentials in its URL or an ingest secret. */
   c.has_secret = c.pulled () && c.source != c.source_shown;
   c.routes_ingest.clear ();
   c.routes_stream.clear ();

@@ -572,12 +572,60 @@ function ago(s) {
   if (s < 5400) return Math.round(s / 60) + " min";
   return Math.round(s / 3600) + " h";
 }
+/* A stream that failed (a restart, a network hiccup) is opened again after a pause. */
+function reopenOnError(img) {
+  img.addEventListener("error", () => {
+    if (!img.isConnected) return;
+    setTimeout(() => { img.src = img.src.split("?")[0] + "?t=" + Date.now(); }, 2000);
+  });
+}
+function span(cls, text) {
+  const s = document.createElement("span");
+  s.className = cls;
+  s.textContent = text;
+  return s;
+}
+/* The figure the page is served with, for a camera a reload added. */
+function newFigure(c) {
+  const fig = document.createElement("figure");
+  fig.dataset.camera = c.name;
+  let pic;
+  if (c.paths.stream) {
+    pic = document.createElement("img");
+    pic.alt = c.name;
+    pic.src = c.paths.stream;
+    reopenOnError(pic);
+  } else {
+    pic = Object.assign(document.createElement("div"), {className: "nostream", textContent: "no stream"});
+  }
+  const cap = document.createElement("figcaption");
+  cap.append(span("name", c.name), span("state " + c.state, c.state), span("info", ""));
+  if (c.source && c.source !== "websocket") cap.append(span("source", c.source));
+  fig.append(pic, cap);
+  return fig;
+}
+/* Cameras a reload added get a figure, removed ones lose theirs (and their stream). */
+function followCameras(cameras) {
+  const names = new Set(cameras.map(c => c.name));
+  for (const fig of document.querySelectorAll("figure[data-camera]")) {
+    if (names.has(fig.dataset.camera)) continue;
+    const img = fig.querySelector("img");
+    if (img) img.src = "";
+    fig.remove();
+  }
+  const main = document.querySelector("main");
+  for (const c of cameras) {
+    if (!document.querySelector('figure[data-camera="' + c.name + '"]'))
+      main.append(newFigure(c));
+  }
+}
 async function refresh() {
   try {
     const r = await fetch("/status", {cache: "no-store"});
     const s = await r.json();
     document.getElementById("server").textContent =
       "camrelay " + s.version + ", up " + ago(s.uptime_seconds);
+    followCameras(s.cameras);
     for (const c of s.cameras) {
       const fig = document.querySelector('figure[data-camera="' + c.name + '"]');
       if (!fig) continue;
@@ -599,11 +647,7 @@ async function refresh() {
     document.getElementById("server").textContent = "camrelay is not answering";
   }
 }
-for (const img of document.querySelectorAll("img")) {
-  img.addEventListener("error", () => {
-    setTimeout(() => { img.src = img.src.split("?")[0] + "?t=" + Date.now(); }, 2000);
-  });
-}
+for (const img of document.querySelectorAll("img")) reopenOnError(img);
 refresh();
 setInterval(refresh, 2000);
 </script>

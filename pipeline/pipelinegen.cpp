@@ -136,7 +136,8 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
-      e.prop ("latest-file", c.latest_file, "latest-file");
+      e.prop ("latest-file", c.latest_file, "latest-file") &&
+      e.prop ("latest-file-sync", c.latest_file_sync ? "true" : "false", "latest-file-sync");
 }
 
 }  // namespace camrelay

@@ -37,6 +37,21 @@ default_config ()
   return config;
 }
 
+/* SHA-256 of the file's bytes, "" for no file or one that cannot be read. */
+static std::string
+file_digest (const std::string & path)
+{
+  if (path.empty ())
+    return "";
+  g_autoptr (GMappedFile) mapped = g_mapped_file_new (path.c_str (), FALSE, nullptr);
+  if (!mapped)
+    return "";
+  g_autofree gchar *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (g_mapped_file_get_contents (mapped)),
+      g_mapped_file_get_length (mapped));
+  return sum ? sum : "";
+}
+
 bool
 resolve_config (Config & config, std::string & error)
 {
@@ -66,6 +81,7 @@ resolve_config (Config & config, std::string & error)
     c.line.plugin_path = plugin_path;
     if (!check_line (config, c, report))
       return false;
+    c.placeholder_digest = file_digest (c.placeholder_file);
   }
   return check_paths (config, report);
 }
@@ -73,9 +89,10 @@ resolve_config (Config & config, std::string & error)
 bool
 same_camera (const CameraConfig & a, const CameraConfig & b)
 {
-  return a.name == b.name && a.line.description () == b.line.description () &&
-      a.routes_ingest == b.routes_ingest && a.routes_stream == b.routes_stream &&
-      a.routes_snapshot == b.routes_snapshot;
+  return a.name == b.name && a.section_values == b.section_values &&
+      a.placeholder_digest == b.placeholder_digest &&
+      a.line.description () == b.line.description () && a.routes_ingest == b.routes_ingest &&
+      a.routes_stream == b.routes_stream && a.routes_snapshot == b.routes_snapshot;
 }
 
 std::string

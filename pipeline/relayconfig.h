@@ -33,6 +33,8 @@ struct CameraConfig
   std::string name;
   /* Keys given explicitly in the file, for error messages and for pipeline= checks. */
   std::vector<std::string> keys_set;
+  /* Every key = value of the section as the file gives it: a reload compares whole sections. */
+  std::vector<std::pair<std::string, std::string>> section_values;
 
   std::vector<std::string> ingest_paths;
   std::string stream_path;
@@ -47,10 +49,11 @@ struct CameraConfig
   bool decode_check = false;
   std::string secret;
   std::string latest_file;
-  std::string pipeline; /* a complete description; empty = the generated one */
+  bool latest_file_sync = false; /* fsync before each rename (see crlatestfile.h) */
+  std::string pipeline;          /* a complete description; empty = the generated one */
   /* Where frames come from: "" (websocket, pushed) or a URL pulled by pulljpegsrc. */
   std::string source;
-  std::string source_shown;       /* the URL without its credentials */
+  std::string source_shown;       /* the URL with its credentials masked (cr::redact_url) */
   double snapshot_interval = 1.0; /* seconds */
   bool on_demand = false;
 
@@ -61,7 +64,8 @@ struct CameraConfig
   std::vector<std::string> routes_ingest; /* as the pipeline's elements report them */
   std::string routes_stream;
   std::string routes_snapshot;
-  std::string placeholder_file; /* absolute, "" without a jpegfallback */
+  std::string placeholder_file;   /* absolute, "" without a jpegfallback */
+  std::string placeholder_digest; /* of the file's bytes: a reload restarts on new content */
   bool has_secret = false;
 
   std::string section () const { return "camera " + name; }
@@ -87,7 +91,9 @@ bool load_config (const std::string & file, Config & config, std::string & error
 /* Builds and checks every camera's pipeline (see above). Needs gst_init() and the plugin. */
 bool resolve_config (Config & config, std::string & error);
 
-/* For a reload: whether a resolved camera runs exactly as before (same pipeline, same routes). */
+/* For a reload: whether a resolved camera runs exactly as before: the same section, key by key
+ * (on-demand, say, changes no element), the same pipeline and routes, the same placeholder bytes.
+ */
 bool same_camera (const CameraConfig & a, const CameraConfig & b);
 
 /* For a reload: the [server] keys whose values differ, e.g. "port, tls-key"; "" if none. */

@@ -3,13 +3,20 @@
  * mjpeghttpsink debug category, with the element as the object. */
 #include "crlatestfile.h"
 
+#include <glib/gstdio.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 GST_DEBUG_CATEGORY_EXTERN (cr_mjpeg_http_sink_debug);
 #define GST_CAT_DEFAULT cr_mjpeg_http_sink_debug
 
 namespace cr {
 
-LatestFileWriter::LatestFileWriter (GstElement *owner, std::string path)
-  : owner_ (owner), path_ (std::move (path)), thread_ ([this] { run (); })
+LatestFileWriter::LatestFileWriter (GstElement *owner, std::string path, bool sync)
+  : owner_ (owner), path_ (std::move (path)), sync_ (sync), thread_ ([this] { run (); })
 {}
 
 LatestFileWriter::~LatestFileWriter ()
@@ -60,16 +67,55 @@ LatestFileWriter::run ()
   }
 }
 
+/* Writes all of @data to @fd; false with errno set on failure. */
+static bool
+write_all (int fd, const gchar *data, gsize size)
+{
+  while (size > 0) {
+    ssize_t n = ::write (fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return false;
+    data += n;
+    size -= static_cast<gsize> (n);
+  }
+  return true;
+}
+
+/* A temporary file beside the target (the rename must not cross file systems), renamed over it:
+ * a reader opens either the old picture or the new one, never part of one. */
 void
 LatestFileWriter::write (GBytes *frame)
 {
   gsize size;
   const gchar *data = static_cast<const gchar *> (g_bytes_get_data (frame, &size));
-  g_autoptr (GError) error = nullptr;
-  /* g_file_set_contents writes a temporary file and renames it over the target. */
-  if (!g_file_set_contents_full (path_.c_str (), data, size, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
-          &error))
-    GST_WARNING_OBJECT (owner_, "could not write %s: %s", path_.c_str (), error->message);
+  std::string tmp = path_ + ".XXXXXX";
+  int fd = g_mkstemp_full (&tmp[0], O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    GST_WARNING_OBJECT (owner_, "could not write %s: %s", path_.c_str (), g_strerror (e));
+    return;
+  }
+  const char *failed = nullptr;
+  if (!write_all (fd, data, size))
+    failed = "write";
+  else if (sync_ && fsync (fd) != 0)
+    failed = "fsync";
+  int e = errno;
+  if (close (fd) != 0 && !failed) {
+    failed = "close";
+    e = errno;
+  }
+  if (!failed && g_rename (tmp.c_str (), path_.c_str ()) != 0) {
+    failed = "rename";
+    e = errno;
+  }
+  if (failed) {
+    GST_WARNING_OBJECT (owner_, "could not write %s (%s): %s", path_.c_str (), failed,
+        g_strerror (e));
+    g_unlink (tmp.c_str ());
+  }
 }
 
 }  // namespace cr

@@ -23,6 +23,11 @@
  * "viewers": 0, or the number of viewers when it stops being 0), at the first frame and whenever
  * it changes between none and some: jpegfallback then stops repeating its placeholder for nobody.
  *
+ * When a viewer asks for the stream or somebody for a snapshot, the element posts an element
+ * message "mjpeghttpsink-wanted" (at most once a second), before serving them: an application can
+ * open a camera it keeps closed while nobody watches. With snapshot-wait set, a snapshot then
+ * waits for the next frame (the camera's first) instead of getting the latest one.
+ *
  * End of stream ends every viewer's response with the closing boundary; after a flush (a seek in
  * an application that reuses the element) frames are served again.
  *
@@ -56,6 +61,11 @@
 #define DEFAULT_SEND_LOWAT        (16 * 1024)
 #define DEFAULT_BOUNDARY          "ThisRandomString"
 #define DEFAULT_LATEST_FILE       ""
+#define DEFAULT_LATEST_FILE_SYNC  FALSE
+#define DEFAULT_KEEP_VIEWERS      0
+#define DEFAULT_SNAPSHOT_WAIT     0
+/* "mjpeghttpsink-wanted" is posted at most this often. */
+#define WANTED_INTERVAL_US G_USEC_PER_SEC
 
 enum
 {
@@ -69,6 +79,9 @@ enum
   PROP_SEND_LOWAT,
   PROP_BOUNDARY,
   PROP_LATEST_FILE,
+  PROP_LATEST_FILE_SYNC,
+  PROP_KEEP_VIEWERS,
+  PROP_SNAPSHOT_WAIT,
   PROP_STATS,
 };
 
@@ -91,6 +104,9 @@ struct Settings
   guint send_lowat = DEFAULT_SEND_LOWAT;
   std::string boundary = DEFAULT_BOUNDARY;
   std::string latest_file = DEFAULT_LATEST_FILE;
+  bool latest_file_sync = DEFAULT_LATEST_FILE_SYNC;
+  guint64 keep_viewers = DEFAULT_KEEP_VIEWERS;
+  guint64 snapshot_wait = DEFAULT_SNAPSHOT_WAIT;
 };
 
 /* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
@@ -142,6 +158,8 @@ struct CrMjpegHttpSinkPrivate
   std::atomic<guint> viewers{ 0 };
   std::mutex tell_lock;
   std::atomic<guint> told{ G_MAXUINT };
+  /* When "mjpeghttpsink-wanted" was last posted (monotonic; server thread). */
+  gint64 last_wanted_us = 0;
 };
 
 struct _CrMjpegHttpSink
@@ -219,6 +237,26 @@ cr_mjpeg_http_sink_class_init (CrMjpegHttpSinkClass *klass)
           "Also write the latest frame to this file, atomically (temporary file + rename); "
           "empty = none",
           DEFAULT_LATEST_FILE, ready));
+  g_object_class_install_property (gobject_class, PROP_LATEST_FILE_SYNC,
+      g_param_spec_boolean ("latest-file-sync", "Latest file sync",
+          "fsync the latest-file before each rename, so that a power cut keeps a whole picture "
+          "(costs a disk flush per frame); false = atomic rename only, what readers need",
+          DEFAULT_LATEST_FILE_SYNC, ready));
+  g_object_class_install_property (gobject_class, PROP_KEEP_VIEWERS,
+      g_param_spec_uint64 ("keep-viewers", "Keep viewers",
+          "When the element stops without an end of stream, its viewers wait this long (ns) for "
+          "the next mjpeghttpsink on the same path and port, which carries on with their "
+          "responses (a pipeline rebuilt); 0 = their responses end at once",
+          0, G_MAXUINT64, DEFAULT_KEEP_VIEWERS,
+          static_cast<GParamFlags> (
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_SNAPSHOT_WAIT,
+      g_param_spec_uint64 ("snapshot-wait", "Snapshot wait",
+          "A snapshot waits up to this long (ns) for the next frame instead of getting the "
+          "latest one at once (set while the camera is being opened); 0 = at once",
+          0, 60 * GST_SECOND, DEFAULT_SNAPSHOT_WAIT,
+          static_cast<GParamFlags> (
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "viewers, viewers-total, viewers-refused, viewers-stalled, frames-in, parts-sent, "
@@ -463,6 +501,17 @@ cr_mjpeg_http_sink_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_LATEST_FILE:
       set_string (s.latest_file, value, "");
       break;
+    case PROP_LATEST_FILE_SYNC:
+      s.latest_file_sync = g_value_get_boolean (value);
+      break;
+    case PROP_KEEP_VIEWERS:
+      s.keep_viewers = g_value_get_uint64 (value);
+      break;
+    case PROP_SNAPSHOT_WAIT:
+      s.snapshot_wait = g_value_get_uint64 (value);
+      if (self->priv->stream)
+        self->priv->stream->set_snapshot_wait (static_cast<guint> (s.snapshot_wait / GST_MSECOND));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -509,6 +558,15 @@ cr_mjpeg_http_sink_get_property (GObject *object, guint prop_id, GValue *value, 
     case PROP_LATEST_FILE:
       g_value_set_string (value, s.latest_file.c_str ());
       break;
+    case PROP_LATEST_FILE_SYNC:
+      g_value_set_boolean (value, s.latest_file_sync);
+      break;
+    case PROP_KEEP_VIEWERS:
+      g_value_set_uint64 (value, s.keep_viewers);
+      break;
+    case PROP_SNAPSHOT_WAIT:
+      g_value_set_uint64 (value, s.snapshot_wait);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -521,6 +579,8 @@ start_stream (CrMjpegHttpSink *self)
   CrMjpegHttpSinkPrivate *priv = self->priv;
   cr::StreamSettings ss;
   std::string latest_file;
+  bool latest_file_sync;
+  guint snapshot_wait_ms;
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   {
     std::lock_guard<std::mutex> guard (priv->lock);
@@ -535,6 +595,8 @@ start_stream (CrMjpegHttpSink *self)
       ss.stall_timeout_ms = 1;
     ss.send_lowat = s.send_lowat;
     latest_file = s.latest_file;
+    latest_file_sync = s.latest_file_sync;
+    snapshot_wait_ms = static_cast<guint> (s.snapshot_wait / GST_MSECOND);
   }
   {
     std::lock_guard<std::mutex> guard (priv->tell_lock);
@@ -550,6 +612,22 @@ start_stream (CrMjpegHttpSink *self)
           [] (GstElement *e, gpointer) { tell_viewers (CR_MJPEG_HTTP_SINK (e)); }, nullptr,
           nullptr);
   };
+  priv->last_wanted_us = 0;
+  ss.on_wanted = [self] {
+    CrMjpegHttpSinkPrivate *p = self->priv;
+    gint64 now = g_get_monotonic_time ();
+    if (p->last_wanted_us && now - p->last_wanted_us < WANTED_INTERVAL_US)
+      return;
+    p->last_wanted_us = now;
+    gst_element_call_async (
+        GST_ELEMENT (self),
+        [] (GstElement *e, gpointer) {
+          gst_element_post_message (e,
+              gst_message_new_element (GST_OBJECT (e),
+                  gst_structure_new_empty ("mjpeghttpsink-wanted")));
+        },
+        nullptr, nullptr);
+  };
   g_autoptr (GError) error = nullptr;
   auto stream = server->add_stream (ss, &error);
   if (!stream) {
@@ -559,10 +637,12 @@ start_stream (CrMjpegHttpSink *self)
   }
   GST_INFO_OBJECT (self, "serving MJPEG on %s://%s:%u%s", server->tls () ? "https" : "http",
       server->address ().c_str (), server->port (), ss.path.c_str ());
+  stream->set_snapshot_wait (snapshot_wait_ms);
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->stream = std::move (stream);
   if (!latest_file.empty ())
-    priv->latest_file = std::make_unique<cr::LatestFileWriter> (GST_ELEMENT (self), latest_file);
+    priv->latest_file =
+        std::make_unique<cr::LatestFileWriter> (GST_ELEMENT (self), latest_file, latest_file_sync);
   return TRUE;
 }
 
@@ -573,13 +653,15 @@ stop_stream (CrMjpegHttpSink *self)
   std::shared_ptr<cr::Stream> stream;
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   std::unique_ptr<cr::LatestFileWriter> writer;
+  guint64 keep_ms;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     stream = std::move (priv->stream);
     writer = std::move (priv->latest_file);
+    keep_ms = priv->settings.keep_viewers / GST_MSECOND;
   }
   if (stream && server)
-    server->remove_stream (stream);
+    server->remove_stream (stream, static_cast<guint> (MIN (keep_ms, (guint64) G_MAXUINT)));
   priv->splitter.clear ();
 }
 

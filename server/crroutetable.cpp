@@ -98,6 +98,18 @@ ServerImpl::add_stream (const StreamSettings & settings, GError **error)
       }
     }
     stream->attach ();
+    /* Viewers of a stream removed from this path a moment ago carry on here. */
+    auto parked = parked_.find (settings.path);
+    if (parked != parked_.end ()) {
+      Parked p = std::move (parked->second);
+      parked_.erase (parked);
+      if (p.timer) {
+        g_source_destroy (p.timer);
+        g_source_unref (p.timer);
+      }
+      stream->adopt_viewers (*p.stream);
+      p.stream->detach ();
+    }
   });
   if (!ok)
     return nullptr;
@@ -105,10 +117,56 @@ ServerImpl::add_stream (const StreamSettings & settings, GError **error)
 }
 
 void
-ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream)
+ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream, guint keep_viewers_ms)
 {
   auto impl = std::static_pointer_cast<StreamImpl> (stream);
-  invoke_sync ([&] { impl->detach (); });
+  invoke_sync ([&] {
+    if (keep_viewers_ms == 0 || !impl->park ()) {
+      impl->detach ();
+      return;
+    }
+    /* One stream waits per path: an older one's viewers get their end now. */
+    const std::string & path = impl->settings ().path;
+    end_parking (path);
+    Parked & p = parked_[path];
+    p.stream = impl;
+    p.timer = g_timeout_source_new (keep_viewers_ms);
+    struct Wait
+    {
+      ServerImpl *self;
+      std::string path;
+    };
+    g_source_set_callback (
+        p.timer,
+        [] (gpointer data) -> gboolean {
+          /* The server is alive: the parked stream holds a reference to it. */
+          auto *w = static_cast<Wait *> (data);
+          auto it = w->self->parked_.find (w->path);
+          if (it != w->self->parked_.end ()) {
+            g_clear_pointer (&it->second.timer, g_source_unref);
+            w->self->end_parking (w->path);
+          }
+          return G_SOURCE_REMOVE;
+        },
+        new Wait{ this, path }, [] (gpointer data) { delete static_cast<Wait *> (data); });
+    g_source_attach (p.timer, context_);
+  });
+}
+
+/* Server thread: the viewers parked on @path (if any) get the end of their responses. */
+void
+ServerImpl::end_parking (const std::string & path)
+{
+  auto it = parked_.find (path);
+  if (it == parked_.end ())
+    return;
+  Parked p = std::move (it->second);
+  parked_.erase (it);
+  if (p.timer) {
+    g_source_destroy (p.timer);
+    g_source_unref (p.timer);
+  }
+  p.stream->detach ();
 }
 
 void

@@ -59,6 +59,9 @@ public:
   /* The stream is going away: finish the part in flight and the closing boundary on our own,
    * within a grace period, then close. */
   void orphan ();
+  /* Another stream on the same path carries on with this response (ServerImpl::remove_stream). */
+  void adopt (StreamImpl & stream);
+  bool finishing () const { return finishing_; }
   ~Viewer () override;
   bool blocked () const { return blocked_since_ != 0; }
   gint64 blocked_since () const { return blocked_since_; }
@@ -119,12 +122,18 @@ public:
   void set_boundary (const std::string & boundary) override;
   void finish () override;
   void reopen () override;
+  void set_snapshot_wait (guint ms) override;
   GBytes *latest () const override;
   StreamStats stats () const override;
 
   /* Server thread. */
   void attach ();
   void detach ();
+  /* Off its routes, its viewers kept waiting for adopt_viewers(); false (nothing done) if no
+   * viewer is left whose response goes on. */
+  bool park ();
+  /* Takes over @from's viewers (parked), on the same responses. */
+  void adopt_viewers (StreamImpl & from);
   void handle_stream (SoupServerMessage *msg, GHashTable *query);
   void handle_snapshot (SoupServerMessage *msg);
   void add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
@@ -143,6 +152,10 @@ private:
   static gboolean on_wake (gpointer self);
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
+  void answer_snapshot (SoupServerMessage *msg, const PartRef & part);
+  void hold_snapshot (SoupServerMessage *msg, guint wait_ms);
+  void answer_held_snapshots ();
+  void unroute ();
 
 public:
   /* Server thread: sends a frame published since the last fan-out, if any. */
@@ -159,6 +172,14 @@ public:
   GSource *wake_ = nullptr;
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;
+  bool parked_ = false;
+  /* Snapshots waiting for the next frame (set_snapshot_wait), each with its deadline. */
+  struct HeldSnapshot
+  {
+    SoupServerMessage *msg; /* a reference */
+    GSource *deadline;
+  };
+  std::vector<HeldSnapshot> held_snapshots_;
 
   /* Any thread, under mutex_. */
   mutable std::mutex mutex_;
@@ -172,6 +193,7 @@ public:
   bool marked_ = false;
   bool finished_ = false;
   std::string boundary_ = "ThisRandomString";
+  guint snapshot_wait_ms_ = 0;
   guint64 seq_ = 0;
   StreamStats stats_;
 };

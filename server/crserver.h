@@ -115,6 +115,10 @@ struct StreamSettings
   /* Server thread, when the number of viewers changes (the new number); never after the stream is
    * removed. Must not block. */
   std::function<void (guint viewers)> on_viewers;
+  /* Server thread, when a viewer asks for the stream or somebody for a snapshot, before either is
+   * served: a source opened on demand can open now. Never after the stream is removed. Must not
+   * block. */
+  std::function<void ()> on_wanted;
 };
 
 struct StreamStats
@@ -166,6 +170,12 @@ public:
   /* Any thread. Undoes finish(): published frames are served again, to the viewers that connect
    * from now on (a flush after the end of stream, e.g. a seek). No-op unless finished. */
   virtual void reopen () = 0;
+
+  /* Any thread. While @ms > 0, a snapshot waits up to @ms for the next frame published instead
+   * of getting the latest one at once (a camera being opened: its next frame is its first live
+   * one); then the latest. 0 (the default): at once. Waiting snapshots are answered by the next
+   * frame or at their own deadline, whatever this is set to meanwhile. */
+  virtual void set_snapshot_wait (guint ms) = 0;
 
   /* Any thread. The latest frame (transfer full), or nullptr before the first one. */
   virtual GBytes *latest () const = 0;
@@ -261,8 +271,12 @@ public:
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) = 0;
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
-  /* Detaches @stream: viewers' responses end; its paths are free again. */
-  virtual void remove_stream (const std::shared_ptr<Stream> & stream) = 0;
+  /* Detaches @stream: viewers' responses end; its paths are free again. With @keep_viewers_ms,
+   * the viewers whose response has not been ended (finish()) wait that long instead for a stream
+   * added on the same path, which carries on with their responses (a pipeline rebuilt: they see
+   * its frames as if a camera had reconnected); those not taken over then get the end. */
+  virtual void remove_stream (const std::shared_ptr<Stream> & stream,
+      guint keep_viewers_ms = 0) = 0;
   /* A page at @settings.path; SERVER_ERROR_INVALID for a path without a leading /, no methods or
    * max_body over MAX_REQUEST_BODY. */
   virtual std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,

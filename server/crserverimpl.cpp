@@ -190,6 +190,8 @@ ServerImpl::teardown ()
 {
   /* Routes are removed by their owners before the last reference goes; anything still here is
    * closed without ceremony. */
+  while (!parked_.empty ())
+    end_parking (parked_.begin ()->first);
   std::vector<StreamImpl *> streams;
   for (auto & [id, stream] : streams_)
     streams.push_back (stream);

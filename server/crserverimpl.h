@@ -43,7 +43,7 @@ public:
   std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) override;
   std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) override;
-  void remove_stream (const std::shared_ptr<Stream> & stream) override;
+  void remove_stream (const std::shared_ptr<Stream> & stream, guint keep_viewers_ms = 0) override;
   using Server::add_page;
   std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,
       GError **error) override;
@@ -122,6 +122,15 @@ private:
   std::map<std::string, StreamImpl *> stream_paths_;
   std::map<std::string, StreamImpl *> snapshot_paths_;
   std::map<guint64, StreamImpl *> streams_;
+  /* Streams removed with viewers kept for the next stream on their path (remove_stream), with
+   * the timer that ends their wait. */
+  struct Parked
+  {
+    std::shared_ptr<StreamImpl> stream;
+    GSource *timer = nullptr;
+  };
+  std::map<std::string, Parked> parked_;
+  void end_parking (const std::string & path);
   std::map<std::string, PageRouteImpl *> pages_;
   std::atomic<guint64> last_id_{ 0 };
   std::atomic<guint64> bodies_refused_{ 0 };

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -365,6 +366,17 @@ Viewer::orphan ()
   g_source_attach (drain_timer_, server_.context ());
 }
 
+void
+Viewer::adopt (StreamImpl & stream)
+{
+  stream_ = &stream;
+  /* The new stream counts its parts from 1 again. */
+  last_seq_ = 0;
+  next_due_us_ = 0;
+  if (blocked ())
+    stream.viewer_blocked ();
+}
+
 Viewer::~Viewer ()
 {
   if (drain_timer_) {
@@ -444,12 +456,10 @@ StreamImpl::attach ()
   attached_ = true;
 }
 
+/* Off the routes and the wake-up: no request and no frame reaches this stream any more. */
 void
-StreamImpl::detach ()
+StreamImpl::unroute ()
 {
-  if (!attached_)
-    return;
-  attached_ = false;
   server_->unregister_stream (this);
   GSource *wake;
   {
@@ -462,6 +472,71 @@ StreamImpl::detach ()
     g_source_destroy (wake);
     g_source_unref (wake);
   }
+}
+
+bool
+StreamImpl::park ()
+{
+  if (!attached_)
+    return false;
+  bool waiting = false;
+  for (Viewer *v : viewers_)
+    waiting = waiting || !v->finishing ();
+  if (!waiting)
+    return false;
+  attached_ = false;
+  parked_ = true;
+  unroute ();
+  /* The element that owned this stream is going away: it hears nothing more. */
+  settings_.on_viewers = nullptr;
+  settings_.on_wanted = nullptr;
+  answer_held_snapshots ();
+  return true;
+}
+
+void
+StreamImpl::adopt_viewers (StreamImpl & from)
+{
+  std::vector<Viewer *> viewers;
+  viewers.swap (from.viewers_);
+  {
+    std::lock_guard<std::mutex> lock (from.mutex_);
+    from.stats_.viewers = 0;
+  }
+  PartRef latest;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    latest = latest_;
+  }
+  for (Viewer *v : viewers) {
+    viewers_.push_back (v);
+    v->adopt (*this);
+  }
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    stats_.viewers = viewers_.size ();
+  }
+  g_debug ("%zu viewer(s) of %s carry on with a new stream", viewers.size (),
+      settings_.path.c_str ());
+  if (settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
+  if (latest) {
+    for (Viewer *v : viewers)
+      v->offer (latest);
+  }
+}
+
+void
+StreamImpl::detach ()
+{
+  if (!attached_ && !parked_)
+    return;
+  if (attached_)
+    unroute ();
+  attached_ = false;
+  parked_ = false;
+  answer_held_snapshots ();
+  settings_.on_wanted = nullptr;
   if (stall_timer_) {
     g_source_destroy (stall_timer_);
     g_clear_pointer (&stall_timer_, g_source_unref);
@@ -591,6 +666,8 @@ StreamImpl::fan_out ()
     for (Viewer *v : viewers)
       v->finish ();
   }
+  if (!parts.empty ())
+    answer_held_snapshots ();
 }
 
 PartLayout
@@ -732,6 +809,8 @@ StreamImpl::handle_stream (SoupServerMessage *msg, GHashTable *query)
       soup_message_headers_get_one (req, "User-Agent"),
       soup_message_headers_get_one (req, "Sec-Fetch-Dest"));
   request.with_length = layout == PartLayout::CONTENT_LENGTH;
+  if (settings_.on_wanted)
+    settings_.on_wanted ();
   pending_viewers_++;
   auto *pending = new PendingViewer{ server_, id_, request };
   g_signal_connect_data (msg, "wrote-headers",
@@ -866,21 +945,103 @@ void
 StreamImpl::handle_snapshot (SoupServerMessage *msg)
 {
   PartRef latest;
+  guint wait_ms;
   {
     std::lock_guard<std::mutex> lock (mutex_);
     latest = latest_;
+    wait_ms = snapshot_wait_ms_;
     stats_.snapshots++;
   }
+  if (settings_.on_wanted)
+    settings_.on_wanted ();
+  if (wait_ms > 0)
+    hold_snapshot (msg, wait_ms);
+  else
+    answer_snapshot (msg, latest);
+}
+
+void
+StreamImpl::answer_snapshot (SoupServerMessage *msg, const PartRef & part)
+{
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   set_no_cache (h);
-  if (!latest) {
+  if (!part) {
     soup_message_headers_replace (h, "Retry-After", "1");
     set_plain_response (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "no frame yet");
     return;
   }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
-  soup_message_headers_replace (h, "Content-Type", latest->content_type.c_str ());
-  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), latest->jpeg);
+  soup_message_headers_replace (h, "Content-Type", part->content_type.c_str ());
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), part->jpeg);
+}
+
+/* Paused until the next frame (answer_held_snapshots) or its deadline, whichever comes first. */
+void
+StreamImpl::hold_snapshot (SoupServerMessage *msg, guint wait_ms)
+{
+  struct Deadline
+  {
+    StreamImpl *stream;
+    SoupServerMessage *msg;
+  };
+  soup_server_message_pause (msg);
+  HeldSnapshot held{ SOUP_SERVER_MESSAGE (g_object_ref (msg)), g_timeout_source_new (wait_ms) };
+  /* The source goes before the stream does (answer_held_snapshots() from detach()). */
+  g_source_set_callback (
+      held.deadline,
+      [] (gpointer data) -> gboolean {
+        auto *d = static_cast<Deadline *> (data);
+        StreamImpl *self = d->stream;
+        auto & list = self->held_snapshots_;
+        auto it = std::find_if (list.begin (), list.end (),
+            [d] (const HeldSnapshot & h) { return h.msg == d->msg; });
+        if (it == list.end ())
+          return G_SOURCE_REMOVE;
+        HeldSnapshot h = *it;
+        list.erase (it);
+        PartRef latest;
+        {
+          std::lock_guard<std::mutex> lock (self->mutex_);
+          latest = self->latest_;
+        }
+        self->answer_snapshot (h.msg, latest);
+        soup_server_message_unpause (h.msg);
+        g_object_unref (h.msg);
+        g_source_unref (h.deadline);
+        return G_SOURCE_REMOVE;
+      },
+      new Deadline{ this, msg }, [] (gpointer data) { delete static_cast<Deadline *> (data); });
+  g_source_attach (held.deadline, server_->context ());
+  held_snapshots_.push_back (held);
+}
+
+/* Server thread: a frame came (or the stream goes): every held snapshot gets the latest one. */
+void
+StreamImpl::answer_held_snapshots ()
+{
+  if (held_snapshots_.empty ())
+    return;
+  PartRef latest;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    latest = latest_;
+  }
+  std::vector<HeldSnapshot> held;
+  held.swap (held_snapshots_);
+  for (const auto & h : held) {
+    answer_snapshot (h.msg, latest);
+    soup_server_message_unpause (h.msg);
+    g_object_unref (h.msg);
+    g_source_destroy (h.deadline);
+    g_source_unref (h.deadline);
+  }
+}
+
+void
+StreamImpl::set_snapshot_wait (guint ms)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  snapshot_wait_ms_ = ms;
 }
 
 }  // namespace cr

@@ -410,3 +410,50 @@ TEST (Cli, PortInUseExitsWithOne)
       << r.output;
   EXPECT_NE (r.output.find ("in use"), std::string::npos) << r.output;
 }
+
+/* The shipped systemd unit, with its install paths filled in as meson does (the binary is the
+ * build's), in a directory of its own. */
+static std::string
+shipped_unit (const TempDir & dir)
+{
+  std::vector<guint8> raw = read_file (source_path ("configs/camrelay.service"));
+  std::string text (raw.begin (), raw.end ());
+  g_autofree gchar *bindir = g_path_get_dirname (program_path ().c_str ());
+  for (const auto & [from, to] : { std::pair<std::string, std::string>{ "@bindir@", bindir },
+           std::pair<std::string, std::string>{ "@sysconfdir@", dir.path () } }) {
+    for (gsize at = text.find (from); at != std::string::npos; at = text.find (from, at))
+      text.replace (at, from.size (), to);
+  }
+  dir.write ("camrelay/default.conf", read_file (source_path ("configs/default.conf")));
+  return dir.write ("camrelay.service", text);
+}
+
+/* systemd takes the unit without a complaint, and a local camera (the README's
+ * source = v4l2:///dev/video0) is reachable as installed: /dev/video* is not hidden. */
+TEST (Cli, ShippedUnitVerifiesAndReachesVideoDevices)
+{
+  ASSERT_TRUE (installed ("systemd-analyze"));
+  TempDir dir;
+  std::string unit = shipped_unit (dir);
+  RunResult verify = run ({ "systemd-analyze", "verify", "--man=no", unit });
+  EXPECT_EQ (verify.code, 0) << verify.output;
+  EXPECT_EQ (verify.output, "") << "systemd-analyze verify complains about the unit";
+
+  RunResult security =
+      run ({ "systemd-analyze", "security", "--offline=true", "--no-pager", unit });
+  EXPECT_EQ (security.code, 0) << security.output;
+  auto line = [&] (const std::string & key) {
+    gsize at = security.output.find (key);
+    if (at == std::string::npos)
+      return std::string ("(no line for ") + key + ")";
+    return security.output.substr (at, security.output.find ('\n', at) - at);
+  };
+  EXPECT_EQ (line ("PrivateDevices=").find ("has no access to hardware devices"), std::string::npos)
+      << line ("PrivateDevices=");
+  EXPECT_NE (line ("DeviceAllow=").find ("char-video4linux:rw"), std::string::npos)
+      << line ("DeviceAllow=");
+  /* The rest of what PrivateDevices=yes gave stays: no other device, no device nodes made. */
+  EXPECT_NE (line ("CapabilityBoundingSet=~CAP_MKNOD").find ("cannot create device nodes"),
+      std::string::npos)
+      << line ("CapabilityBoundingSet=~CAP_MKNOD");
+}

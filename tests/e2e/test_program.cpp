@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace crtest;
@@ -584,6 +585,56 @@ TEST (Program, LatestFileHoldsTheLatestFrame)
   g_dir_close (d);
 }
 
+/* camrelay run under strace, counting the flushes to disk (fsync, fdatasync) of @file while
+ * @frames go through camera a: an fsync per frame is what an SD card must not get by default. */
+static int
+latest_file_flushes (const std::string & section, const std::string & file, int frames)
+{
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  std::string conf = dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n" + section);
+  std::string trace = dir.file ("strace.txt");
+  Process proc ({ "strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-e", "signal=none",
+                    "-o", trace, program_path (), "--config", conf, "--port", "0" },
+      Env{ { "G_MESSAGES_DEBUG", "camrelay" } }, dir.path ());
+  EXPECT_TRUE (proc.wait_for_output (" listening on ", 60000)) << proc.output ();
+  std::string out = proc.output ();
+  gsize p = out.find (" port ", out.find (" listening on "));
+  if (p == std::string::npos)
+    return -1;
+  guint port = static_cast<guint> (g_ascii_strtoull (out.c_str () + p + 6, nullptr, 10));
+  std::vector<Bytes> sent = make_jpegs (frames, BALL);
+  WsClient cam (port, "/ws/a");
+  EXPECT_EQ (cam.status (), 101);
+  std::string latest = dir.file (file);
+  /* One frame at a time, each on disk before the next: every frame is a write of its own. */
+  for (const auto & f : sent) {
+    EXPECT_TRUE (cam.send_binary (f));
+    EXPECT_TRUE (wait_until ([&] { return read_file (latest) == f; })) << proc.output ();
+  }
+  /* SIGTERM to the process group: camrelay stops, strace writes out what it saw. */
+  kill (-proc.pid (), SIGTERM);
+  EXPECT_GE (proc.wait (20000), 0) << proc.output ();
+  std::vector<guint8> text = read_file (trace);
+  std::string lines (text.begin (), text.end ());
+  int flushes = 0;
+  for (gsize at = lines.find (file); at != std::string::npos; at = lines.find (file, at + 1))
+    flushes++;
+  return flushes;
+}
+
+/* latest-file at 10 fps on a Raspberry Pi's SD card: by default a frame is written to a temporary
+ * file and renamed over the target (atomic for readers) without a flush to disk per frame;
+ * latest-file-sync = true asks for that flush. */
+TEST (Program, LatestFileIsNotFlushedToDiskPerFrameByDefault)
+{
+  ASSERT_TRUE (installed ("strace"));
+  EXPECT_EQ (latest_file_flushes ("[camera a]\nlatest-file = image.jpg\n", "image.jpg", 10), 0);
+  EXPECT_GE (latest_file_flushes ("[camera a]\nlatest-file = image.jpg\nlatest-file-sync = true\n",
+                 "image.jpg", 10),
+      9);
+}
+
 /* pipeline= runs as written, on the shared server and port. */
 TEST (Program, CustomPipelineRunsOnTheSharedServer)
 {
@@ -783,4 +834,172 @@ TEST (Program, CredentialsAndSecret)
       [&] { return http_get (relay.port, "/snapshot/a.jpg", auth).body == frames.back (); }));
   /* The secret is never printed. */
   EXPECT_EQ (relay.proc->output ().find ("board-token"), std::string::npos);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Secrets: shown only where they must be to work (--print-pipeline); masked in --check, the log
+ * (camrelay's own lines and GStreamer's), errors, /status (a refused reload's message included),
+ * /metrics and /view. */
+
+namespace {
+
+/* Every kind of credential a config holds: URL userinfo, credential-looking query values, the
+ * viewer password, a camera's ingest secret. */
+const char *const SECRETS[] = { "UiUser7", "UiPass7", "QsUser7", "QsPwd7", "QsToken7", "QsKey7",
+  "ViewPw7", "IngestSecret7", "BadPass8", "BadPwd8" };
+
+const char *const SECRET_CONFIG = "viewer-user = viewer\n"
+                                  "viewer-password = ViewPw7\n"
+                                  "[camera userinfo]\n"
+                                  "source = http://UiUser7:UiPass7@127.0.0.1:9/mjpeg?user=QsUser7&"
+                                  "pwd=QsPwd7&res=vga\n"
+                                  "[camera token]\n"
+                                  "source = http://127.0.0.1:9/snap.jpg?token=QsToken7\n"
+                                  "[camera key]\n"
+                                  "source = rtsp://127.0.0.1:9/live?key=QsKey7\n"
+                                  "[camera pushed]\n"
+                                  "secret = IngestSecret7\n";
+
+/* The secrets found in @text, or "" if none is. */
+std::string
+secrets_in (const std::string & text)
+{
+  std::string found;
+  for (const char *s : SECRETS) {
+    if (text.find (s) != std::string::npos)
+      found += std::string (found.empty () ? "" : ", ") + s;
+  }
+  return found;
+}
+
+std::string
+viewer_auth ()
+{
+  g_autofree gchar *b64 = g_base64_encode (reinterpret_cast<const guchar *> ("viewer:ViewPw7"), 14);
+  return std::string ("Authorization: Basic ") + b64 + "\r\n";
+}
+
+}  // namespace
+
+TEST (Secrets, CheckOutputIsMaskedAndPrintedPipelinesCarryThem)
+{
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  std::string conf = dir.write ("camrelay.conf", std::string ("[server]\n") + SECRET_CONFIG);
+  RunResult check = run ({ program_path (), "--config", conf, "--check" }, 60000, {}, dir.path ());
+  EXPECT_EQ (check.code, 0) << check.output;
+  EXPECT_NE (check.output.find ("configuration OK"), std::string::npos) << check.output;
+  EXPECT_EQ (secrets_in (check.output), "") << check.output;
+  /* Still a useful check: the masked URLs and pipelines are there. */
+  EXPECT_NE (check.output.find ("http://127.0.0.1:9/mjpeg?user=***&pwd=***&res=vga"),
+      std::string::npos)
+      << check.output;
+
+  RunResult print =
+      run ({ program_path (), "--config", conf, "--print-pipeline" }, 60000, {}, dir.path ());
+  EXPECT_EQ (print.code, 0) << print.output;
+  for (const char *s : { "UiUser7:UiPass7@", "pwd=QsPwd7", "token=QsToken7", "key=QsKey7",
+           "ViewPw7", "IngestSecret7" })
+    EXPECT_NE (print.output.find (s), std::string::npos) << s << " missing in\n" << print.output;
+}
+
+/* A printed line runs as it is, its secret included: the camera must present it. */
+TEST (Secrets, PrintedPipelineRunsWithItsSecret)
+{
+  ASSERT_TRUE (installed ("gst-launch-1.0"));
+  /* A free port for the printed line to listen on. */
+  guint port = 0;
+  {
+    g_autoptr (GSocket) s =
+        g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+    g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+    ASSERT_TRUE (g_socket_bind (s, any, TRUE, nullptr));
+    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (s, nullptr);
+    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  }
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  std::string conf = dir.write ("camrelay.conf",
+      "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
+          "\nviewer-user = viewer\nviewer-password = ViewPw7\n[camera pushed]\nsecret = "
+          "IngestSecret7\n");
+  RunResult print =
+      run ({ program_path (), "--config", conf, "--print-pipeline" }, 60000, {}, dir.path ());
+  ASSERT_EQ (print.code, 0) << print.output;
+  std::string line = print.output.substr (0, print.output.find ('\n'));
+  Env env = gst_child_env ();
+  Process launch ({ "sh", "-c", line }, env, dir.path ());
+  ASSERT_TRUE (wait_until ([&] { return http_get (port, "/stream/pushed").status != 0; }, 20000))
+      << launch.output ();
+  EXPECT_EQ (http_get (port, "/snapshot/pushed.jpg").status, 401);
+  /* 503 until the placeholder's first frame is through. */
+  EXPECT_TRUE (wait_until ([&] {
+    return http_get (port, "/snapshot/pushed.jpg", viewer_auth ()).status == 200;
+  })) << launch.output ();
+  WsClient wrong (port, "/ws/pushed?token=nope");
+  EXPECT_EQ (wrong.status (), 401);
+  WsClient right (port, "/ws/pushed?token=IngestSecret7");
+  EXPECT_EQ (right.status (), 101);
+}
+
+TEST (Secrets, LogsPagesAndARefusedReloadAreMasked)
+{
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  std::string header = "[server]\naddress = 127.0.0.1\n";
+  std::string conf = dir.write ("camrelay.conf", header + SECRET_CONFIG);
+  /* Everything GStreamer says at INFO and camrelay's own info and debug lines. */
+  Camrelay proc ({ "--config", conf, "--port", "0" }, Env{ { "GST_DEBUG", "*:4" } }, dir.path ());
+  ASSERT_TRUE (proc.started (60000)) << secrets_in (proc.output ());
+  guint port = proc.port ();
+  std::string auth = viewer_auth ();
+
+  /* The pulled cameras fail (nothing listens on port 9) and say why; the pushed one connects. */
+  auto status = [&] { return http_get (port, "/status", auth).text (); };
+  EXPECT_TRUE (wait_until ([&] {
+    Json j (status ());
+    return str_member (j.camera ("userinfo"), "source_state") == "retrying" &&
+        str_member (j.camera ("token"), "source_state") == "retrying";
+  })) << status ();
+  WsClient cam (port, "/ws/pushed?token=IngestSecret7");
+  ASSERT_EQ (cam.status (), 101);
+  ASSERT_TRUE (cam.send_binary (make_jpegs (1, BALL)[0]));
+
+  std::string pages = status () + http_get (port, "/metrics", auth).text () +
+      http_get (port, "/view", auth).text ();
+  EXPECT_NE (pages.find ("http://127.0.0.1:9/mjpeg?user=***&pwd=***&res=vga"), std::string::npos)
+      << pages;
+  EXPECT_EQ (secrets_in (pages), "") << pages;
+
+  /* A reload refused for a bad source URL: its message is in the open /status. */
+  dir.write ("camrelay.conf",
+      header + SECRET_CONFIG +
+          "[camera bad]\nsource = http://user:BadPass8@cam:99999/?pwd=BadPwd8\n");
+  proc.send_signal (SIGHUP);
+  EXPECT_TRUE (wait_until ([&] {
+    Json j (status ());
+    return int_member (json_object_get_object_member (j.root (), "reloads"), "refused") == 1;
+  })) << status ();
+  std::string after = status ();
+  EXPECT_NE (after.find ("[camera bad] source"), std::string::npos) << after;
+  EXPECT_EQ (secrets_in (after), "") << after;
+
+  EXPECT_EQ (proc.stop (SIGTERM, 20000), 0);
+  std::string log = proc.output ();
+  EXPECT_NE (log.find ("reload refused"), std::string::npos);
+  std::string found = secrets_in (log);
+  EXPECT_EQ (found, "");
+  /* The lines that hold them, not the whole log. */
+  if (!found.empty ()) {
+    std::istringstream lines (log);
+    std::string l;
+    int shown = 0;
+    while (std::getline (lines, l) && shown < 40) {
+      if (!secrets_in (l).empty ()) {
+        ADD_FAILURE () << l;
+        shown++;
+      }
+    }
+  }
 }

@@ -165,4 +165,84 @@ TEST (Reload, ServerChangesAreReportedAsNeedingARestart)
   EXPECT_EQ (http_get (relay.port, "/snapshot/a.jpg").status, 200);
 }
 
+/* Every key of a section counts: on-demand changes no element of the pipeline, yet the camera
+ * must run as the file now says. */
+TEST (Reload, ChangingOnlyOnDemandRestartsTheCamera)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera p]\nsource = http://127.0.0.1:9/snap.jpg\n"))
+      << relay.proc->output ();
+  relay.dir.write ("camrelay.conf",
+      std::string (HEADER) +
+          "[camera p]\nsource = http://127.0.0.1:9/snap.jpg\non-demand = true\n");
+  relay.proc->send_signal (SIGHUP);
+  EXPECT_TRUE (relay.proc->wait_for_output ("0 added, 0 removed, 1 changed, 0 unchanged", 10000))
+      << relay.proc->output ();
+  /* Closed now until somebody watches. */
+  EXPECT_TRUE (wait_until ([&] {
+    Json j (relay.status_text ());
+    return str_member (j.camera ("p"), "source_state") == "idle";
+  })) << relay.status_text ();
+}
+
+/* The same placeholder path with new bytes: the cameras showing it restart and show the new
+ * picture; a camera with another placeholder is not touched. */
+TEST (Reload, ANewPlaceholderPictureApplies)
+{
+  Relay relay;
+  relay.dir.write ("other.jpg", read_file (source_path ("placeholder.jpg")));
+  ASSERT_TRUE (relay.start ("[camera a]\n[camera b]\nplaceholder = other.jpg\n"))
+      << relay.proc->output ();
+  Bytes old_picture = read_file (relay.dir.file ("placeholder.jpg"));
+  ASSERT_EQ (http_get (relay.port, "/snapshot/a.jpg").body, old_picture);
+  Bytes new_picture = make_jpegs (1, JpegSpec{ 320, 240, 80, "snow" })[0];
+  relay.dir.write ("placeholder.jpg", new_picture);
+  relay.proc->send_signal (SIGHUP);
+  EXPECT_TRUE (relay.proc->wait_for_output ("0 added, 0 removed, 1 changed, 1 unchanged", 10000))
+      << relay.proc->output ();
+  EXPECT_TRUE (wait_until ([&] {
+    return http_get (relay.port, "/snapshot/a.jpg").body == new_picture;
+  })) << "camera a still shows the old placeholder";
+}
+
+/* A changed camera restarts its pipeline, but its viewers stay on the same response, as when a
+ * camera reconnects: the placeholder, then the live frames of the new pipeline. */
+TEST (Reload, AChangedCamerasViewersStayConnected)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera a]\ntimeout = 5\n")) << relay.proc->output ();
+  std::vector<Bytes> frames = make_jpegs (4, BALL);
+  auto cam = std::make_unique<WsClient> (relay.port, "/ws/a");
+  ASSERT_EQ (cam->status (), 101);
+  ASSERT_TRUE (send_settled (relay, *cam, "a", frames[0]));
+  MjpegReader viewer (relay.port, "/stream/a");
+  ASSERT_EQ (viewer.status (), 200);
+  Bytes part;
+  for (int i = 0; i < 5 && viewer.next_part (part) && part != frames[0]; i++)
+    ;
+  ASSERT_EQ (part, frames[0]);
+
+  relay.dir.write ("camrelay.conf", std::string (HEADER) + "[camera a]\ntimeout = 3\n");
+  relay.proc->send_signal (SIGHUP);
+  EXPECT_TRUE (relay.proc->wait_for_output ("0 added, 0 removed, 1 changed, 0 unchanged", 10000))
+      << relay.proc->output ();
+  /* The old pipeline let the camera go; it connects again to the new one and sends. */
+  EXPECT_GT (cam->wait_close (nullptr, 5000), 0);
+  cam = std::make_unique<WsClient> (relay.port, "/ws/a");
+  ASSERT_EQ (cam->status (), 101);
+  Sender sender (*cam, { frames[1], frames[2], frames[3] }, 10, 0);
+  /* The same response goes on: the placeholder, then the new pipeline's live frames. */
+  Bytes placeholder = read_file (relay.dir.file ("placeholder.jpg"));
+  bool live = false, saw_placeholder = false;
+  for (int i = 0; i < 50 && !live; i++) {
+    ASSERT_TRUE (viewer.next_part (part, 10000))
+        << "the viewer's response ended after the restart (part " << i << ")";
+    saw_placeholder = saw_placeholder || part == placeholder;
+    live = part == frames[1] || part == frames[2] || part == frames[3];
+  }
+  EXPECT_TRUE (saw_placeholder);
+  EXPECT_TRUE (live);
+  EXPECT_FALSE (viewer.ended ());
+}
+
 }  // namespace

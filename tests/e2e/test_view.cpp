@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -142,4 +143,26 @@ TEST_F (ViewTest, PageIsSelfContained)
   std::string html = page.text ();
   for (const char *external : { "http://", "https://", "src=\"//", "<link", "@import" })
     EXPECT_EQ (html.find (external), std::string::npos) << external;
+}
+
+/* A page left open follows reloads: a camera added to the file appears with its stream, a removed
+ * one goes, without reloading the page (WebKitGTK in a real window under Xvfb). */
+TEST (ViewReload, OpenPageFollowsCamerasAddedAndRemoved)
+{
+  ASSERT_TRUE (installed ("xvfb-run"));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera cam]\n[camera gone]\n")) << relay.proc->output ();
+  TempDir home;
+  Process page ({ "xvfb-run", "-a", "/usr/bin/python3",
+                    source_path ("tests/e2e/clients/webkit_figures.py"), relay.url ("/view") },
+      { { "HOME", home.path () } });
+  ASSERT_TRUE (page.wait_for_output ("cameras: cam,gone\n", 60000)) << page.output ();
+
+  relay.dir.write ("camrelay.conf", "[server]\naddress = 127.0.0.1\n[camera cam]\n[camera new]\n");
+  relay.proc->send_signal (SIGHUP);
+  ASSERT_TRUE (relay.proc->wait_for_output ("1 added, 1 removed", 10000)) << relay.proc->output ();
+  EXPECT_TRUE (page.wait_for_output ("cameras: cam,new\n", 20000)) << page.output ();
+  /* The new figure shows the new camera's stream: the page opened it. */
+  EXPECT_TRUE (wait_until ([&] { return camera_int (relay, "new", "viewers") == 1; }))
+      << relay.status_text ();
 }

@@ -143,6 +143,8 @@ run_elements ()
   }
 
   {
+    /* A viewer's request (mjpeghttpsink-wanted), answered at once: the stream is at "/". */
+    crtest::http_get (port, "/", "", 2000);
     crtest::WsClient camera (port, "/ws");
     if (camera.status () != 101) {
       published.failure = "the camera was not upgraded: HTTP " + std::to_string (camera.status ());
