@@ -47,6 +47,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -223,6 +224,8 @@ struct CrPullJpegSrcPrivate
   bool snapshot = false;
   bool have_output = false;
   bool answered = false;
+  Kind kind = Kind::None;
+  std::string content_type; /* of the HTTP answer, without parameters */
   std::chrono::steady_clock::time_point last_progress;
   guint64 pending_bytes = 0;
   GstAdapter *adapter = nullptr;
@@ -598,8 +601,78 @@ on_element_added (GstBin *, GstBin *, GstElement *element, gpointer data)
   }
 }
 
+/* decodebin's GstAutoplugSelectResult, which no public header declares. */
+enum
+{
+  AUTOPLUG_SELECT_TRY = 0,
+  AUTOPLUG_SELECT_SKIP = 2,
+};
+
+/* What decodebin may plug for an HTTP camera: its bytes are untrusted (whoever answers on its
+ * plain-HTTP path writes them), so the only element is multipartdemux; a single JPEG is exposed
+ * as it is. No other demuxer or decoder ever sees them. */
+static gint
+on_autoplug_select_http (GstElement *, GstPad *, GstCaps *, GstElementFactory *factory, gpointer)
+{
+  return g_str_equal (GST_OBJECT_NAME (factory), "multipartdemux") ? AUTOPLUG_SELECT_TRY
+                                                                   : AUTOPLUG_SELECT_SKIP;
+}
+
+/* An RTSP or V4L2 camera's codec is the user's choice: its RTP depayloader, a video parser and a
+ * video decoder may be plugged, never a demuxer or anything that is not video. */
+static gint
+on_autoplug_select_codec (GstElement *, GstPad *, GstCaps *, GstElementFactory *factory, gpointer)
+{
+  const gchar *klass = gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS);
+  if (!klass)
+    return AUTOPLUG_SELECT_SKIP;
+  bool video = strstr (klass, "Video") || strstr (klass, "Image");
+  bool wanted = strstr (klass, "Depayloader") ||
+      (video && (strstr (klass, "Parser") || strstr (klass, "Decoder")));
+  return wanted && !strstr (klass, "Demux") ? AUTOPLUG_SELECT_TRY : AUTOPLUG_SELECT_SKIP;
+}
+
+/* The reason for a camera answer that is neither MJPEG nor a JPEG picture. */
+static std::string
+not_a_camera_answer (const std::string & type)
+{
+  return "the camera answered " + type +
+      "; camrelay takes multipart/x-mixed-replace MJPEG or image/jpeg";
+}
+
+/* Nothing may be plugged for what the camera sent: the try ends with what it was. */
+static void
+on_unknown_type (GstElement *, GstPad *, GstCaps *caps, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  std::string found = s ? gst_structure_get_name (s) : "data of no known type";
+  std::string header;
+  bool multipart;
+  bool http;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    header = priv->content_type;
+    multipart = priv->multipart;
+    http = priv->kind == Kind::Http;
+  }
+  if (!http) {
+    const gchar *encoding = s ? gst_structure_get_string (s, "encoding-name") : nullptr;
+    priv->fail_run (std::string ("camrelay takes no ") + (encoding ? encoding : found.c_str ()) +
+        " from this camera (no video depayloader, parser or decoder for it)");
+  } else if (multipart)
+    priv->fail_run ("a part of the camera's MJPEG stream is " + found + ", not image/jpeg");
+  else if (header.empty ())
+    priv->fail_run (not_a_camera_answer (found));
+  else if (g_str_has_suffix (header.c_str (), "/octet-stream"))
+    /* A type that says nothing: what the bytes turned out to be says more. */
+    priv->fail_run (not_a_camera_answer (header + " (" + found + ")"));
+  else
+    priv->fail_run (not_a_camera_answer (header));
+}
+
 static GstElement *
-new_decodebin (CrPullJpegSrcPrivate *priv)
+new_decodebin (CrPullJpegSrcPrivate *priv, bool http)
 {
   GstElement *decode = gst_element_factory_make ("decodebin", nullptr);
   if (!decode)
@@ -607,6 +680,9 @@ new_decodebin (CrPullJpegSrcPrivate *priv)
   g_autoptr (GstCaps) caps = gst_caps_from_string ("image/jpeg; video/x-raw");
   g_object_set (decode, "caps", caps, nullptr);
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_decoded_pad), priv);
+  g_signal_connect (decode, "autoplug-select",
+      http ? G_CALLBACK (on_autoplug_select_http) : G_CALLBACK (on_autoplug_select_codec), nullptr);
+  g_signal_connect (decode, "unknown-type", G_CALLBACK (on_unknown_type), priv);
   return decode;
 }
 
@@ -623,7 +699,7 @@ on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
   const gchar *media = gst_structure_get_string (s, "media");
   GstElement *next;
   if (media && g_str_equal (media, "video")) {
-    next = new_decodebin (priv);
+    next = new_decodebin (priv, false);
   } else {
     next = gst_element_factory_make ("fakesink", nullptr);
     g_object_set (next, "sync", FALSE, "async", FALSE, nullptr);
@@ -725,13 +801,17 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         }
         if (g_ascii_strcasecmp (name, "Content-Type") != 0)
           continue;
-        const gchar *type = gst_structure_get_string (headers, name);
+        const gchar *value = gst_structure_get_string (headers, name);
+        std::string type = value ? value : "";
+        type = type.substr (0, type.find (';'));
+        {
+          std::lock_guard<std::mutex> guard (priv->lock);
+          priv->content_type = type;
+        }
         /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
          * send MJPEG as application/octet-stream, so other types are left to typefind. */
-        if (type && g_str_has_prefix (type, "text/"))
-          priv->fail_run (std::string ("the camera answered ") + type +
-              ", not MJPEG "
-              "(multipart/x-mixed-replace) or a JPEG picture");
+        if (g_str_has_prefix (type.c_str (), "text/"))
+          priv->fail_run (not_a_camera_answer (type));
       }
       break;
     }
@@ -786,7 +866,7 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
   } else {
     g_object_set (src, "device", t.device.c_str (), nullptr);
   }
-  GstElement *decode = new_decodebin (this);
+  GstElement *decode = new_decodebin (this, t.kind == Kind::Http);
   if (!decode) {
     error = "the GStreamer element decodebin is not installed";
     gst_object_unref (head);
@@ -843,11 +923,13 @@ CrPullJpegSrcPrivate::run ()
     snapshot = false;
     have_output = false;
     answered = false;
+    content_type.clear ();
     pending_bytes = 0;
     GstMessage *msg = nullptr;
     if (state == "idle")
       msg = set_state_locked ("connecting", "");
     Target t = parse_location (settings.location);
+    kind = t.kind;
     GstClockTime interval = settings.snapshot_interval;
     lk.unlock ();
     post (msg);

@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -56,6 +58,48 @@ struct Camera
     }
     return out;
   }
+};
+
+/* Every element created in the process while it lives, by factory name, as GStreamer logs it
+ * (GST_ELEMENT_FACTORY at INFO: "creating element \"qtdemux\" ..."), decodebin's included. */
+class FactoryWatch
+{
+public:
+  FactoryWatch ()
+  {
+    gst_debug_set_threshold_for_name ("GST_ELEMENT_FACTORY", GST_LEVEL_INFO);
+    gst_debug_remove_log_function (gst_debug_log_default);
+    gst_debug_add_log_function (log, this, nullptr);
+  }
+  ~FactoryWatch ()
+  {
+    gst_debug_remove_log_function_by_data (this);
+    gst_debug_add_log_function (gst_debug_log_default, nullptr, nullptr);
+    gst_debug_unset_threshold_for_name ("GST_ELEMENT_FACTORY");
+  }
+  bool created (const std::string & factory)
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    return created_.count (factory) > 0;
+  }
+
+private:
+  static void log (GstDebugCategory *category, GstDebugLevel, const gchar *, const gchar *, gint,
+      GObject *, GstDebugMessage *message, gpointer data)
+  {
+    if (g_strcmp0 (gst_debug_category_get_name (category), "GST_ELEMENT_FACTORY") != 0)
+      return;
+    const gchar *text = gst_debug_message_get (message);
+    const char *prefix = "creating element \"";
+    if (!text || !g_str_has_prefix (text, prefix))
+      return;
+    std::string name = text + strlen (prefix);
+    auto *self = static_cast<FactoryWatch *> (data);
+    std::lock_guard<std::mutex> guard (self->lock_);
+    self->created_.insert (name.substr (0, name.find ('"')));
+  }
+  std::mutex lock_;
+  std::set<std::string> created_;
 };
 
 gint64
@@ -356,5 +400,49 @@ TEST (PullJpegSrc, OversizedSnapshotIsRejectedWithGrowingBackoff)
     ASSERT_TRUE (wait_until ([&] { return cam.printed ("sent: ").size () >= 3; }, 10000));
     for (const auto & sent : cam.printed ("sent: "))
       EXPECT_LT (std::stoll (sent), 24LL * 1024 * 1024) << "length " << length;
+  }
+}
+
+/* An HTTP camera that answers something else than MJPEG or a JPEG (a video file, text): a reason
+ * naming what it answered, tried again with a growing backoff, and no demuxer or decoder plugged
+ * for those bytes. */
+TEST (PullJpegSrc, HttpAnswerThatIsNoCameraPlugsNothing)
+{
+  TempDir files;
+  std::string mp4 = files.file ("clip.mp4"), mkv = files.file ("clip.mkv");
+  for (const auto & [mux, file] : { std::pair{ "qtmux", mp4 }, std::pair{ "matroskamux", mkv } })
+    ASSERT_EQ (run ({ "gst-launch-1.0", "-q", "videotestsrc", "num-buffers=10", "!",
+                        "video/x-raw,width=64,height=48", "!", "jpegenc", "!", mux, "!", "filesink",
+                        "location=" + file })
+                   .code,
+        0);
+  struct Case
+  {
+    std::string file, type, says;
+  };
+  const Case cases[] = {
+    { mp4, "video/mp4", "the camera answered video/mp4; camrelay takes" },
+    { mkv, "video/x-matroska", "the camera answered video/x-matroska; camrelay takes" },
+    { mp4, "application/octet-stream",
+        "the camera answered application/octet-stream (video/quicktime); camrelay takes" },
+  };
+  for (const auto & c : cases) {
+    FactoryWatch watch;
+    Camera cam;
+    ASSERT_TRUE (cam.start ({ "--body-file", c.file, "--content-type", c.type }));
+    Harness h (cam.url ());
+    gint64 started = g_get_monotonic_time ();
+    gst_harness_play (h.h);
+    ASSERT_TRUE (wait_until ([&] { return stat_int (h.stat ("reconnects")) >= 3; }, 30000))
+        << c.type << ": " << h.stat ("last-error");
+    /* Tries at 0, 1 and 3 s. */
+    EXPECT_GE (g_get_monotonic_time () - started, 2500 * 1000) << c.type;
+    EXPECT_EQ (h.stat ("last-error").rfind (c.says, 0), 0u) << h.stat ("last-error");
+    EXPECT_EQ (gst_harness_try_pull (h.h), nullptr) << c.type;
+    EXPECT_TRUE (watch.created ("souphttpsrc")) << "the watch saw nothing";
+    for (const char *plugged : { "qtdemux", "matroskademux", "jpegdec", "avdec_mjpeg" })
+      EXPECT_FALSE (watch.created (plugged)) << c.type << ": " << plugged << " was plugged";
+    std::vector<std::string> msgs = h.messages ();
+    EXPECT_EQ (msgs.size (), 2u) << c.type;
   }
 }
