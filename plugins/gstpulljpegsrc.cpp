@@ -38,6 +38,7 @@
 #include "gstpulljpegsrc.h"
 
 #include "crredact.h"
+#include "crtlstrust.h"
 #include "gstcamrelayelements.h"
 
 #include <gst/app/gstappsink.h>
@@ -58,6 +59,8 @@
 #define DEFAULT_IO_TIMEOUT        10
 #define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
 #define DEFAULT_ACTIVE            TRUE
+#define DEFAULT_TLS_CA            ""
+#define DEFAULT_TLS_PINNED        ""
 #define DEFAULT_QUEUE_SIZE        2
 #define BACKOFF_MIN_MS            1000
 #define BACKOFF_MAX_MS            30000
@@ -70,6 +73,8 @@ enum
   PROP_IO_TIMEOUT,
   PROP_MAX_FRAME_SIZE,
   PROP_ACTIVE,
+  PROP_TLS_CA,
+  PROP_TLS_PINNED_CERTIFICATE,
   PROP_STATS,
 };
 
@@ -187,7 +192,17 @@ struct Settings
   guint io_timeout = DEFAULT_IO_TIMEOUT;
   guint64 max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   bool active = DEFAULT_ACTIVE;
+  std::string tls_ca = DEFAULT_TLS_CA;
+  std::string tls_pinned = DEFAULT_TLS_PINNED;
 };
+
+/* Whether @location goes over TLS (https, rtsps). */
+bool
+uses_tls (const std::string & location)
+{
+  return g_str_has_prefix (location.c_str (), "https:") ||
+      g_str_has_prefix (location.c_str (), "rtsps:");
+}
 
 }  // namespace
 
@@ -197,6 +212,7 @@ struct CrPullJpegSrcPrivate
 
   void run ();
   GstElement *build_head (const Target & t, std::string & error);
+  bool use_trust (GstElement *src, const Settings & s, std::string & error);
   void link_output (GstElement *head, GstPad *pad);
   void frame (GstBuffer *buffer);
   void fail_run (const std::string & cause, bool weak = false);
@@ -225,7 +241,8 @@ struct CrPullJpegSrcPrivate
   bool have_output = false;
   bool answered = false;
   Kind kind = Kind::None;
-  std::string content_type; /* of the HTTP answer, without parameters */
+  std::string content_type;    /* of the HTTP answer, without parameters */
+  CrTlsTrust *trust = nullptr; /* of the current try (https, rtsps), says why it refused */
   std::chrono::steady_clock::time_point last_progress;
   guint64 pending_bytes = 0;
   GstAdapter *adapter = nullptr;
@@ -302,6 +319,17 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
       g_param_spec_boolean ("active", "Active",
           "Whether the camera is opened; FALSE closes it until set again", DEFAULT_ACTIVE,
           playing));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA,
+      g_param_spec_string ("tls-ca", "TLS CA file",
+          "A PEM file of the CA certificate(s) an https:// or rtsps:// camera's certificate must "
+          "be signed by, instead of the system's CAs (\"\" = the system's)",
+          DEFAULT_TLS_CA, ready));
+  g_object_class_install_property (gobject_class, PROP_TLS_PINNED_CERTIFICATE,
+      g_param_spec_string ("tls-pinned-certificate", "TLS pinned certificate",
+          "A PEM file of the certificate an https:// or rtsps:// camera must present, trusted as "
+          "it is whatever its names, signer or dates (a camera's self-signed certificate); "
+          "\"\" = none",
+          DEFAULT_TLS_PINNED, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "location (without credentials), state (connecting, streaming, retrying, idle), "
@@ -347,6 +375,7 @@ cr_pull_jpeg_src_finalize (GObject *object)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   g_object_unref (self->priv->adapter);
+  g_clear_object (&self->priv->trust);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -824,6 +853,26 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
   return GST_BUS_DROP;
 }
 
+/* A TLS camera's trust (the system's CAs, tls-ca, tls-pinned-certificate) on its source element,
+ * kept for this try so that a refused certificate can be named. */
+bool
+CrPullJpegSrcPrivate::use_trust (GstElement *src, const Settings & s, std::string & error)
+{
+  if (!uses_tls (s.location))
+    return true;
+  g_autoptr (GError) gerror = nullptr;
+  CrTlsTrust *made = cr_tls_trust_new (s.tls_ca, s.tls_pinned, &gerror);
+  if (!made) {
+    error = std::string ("cannot use the TLS files: ") + gerror->message;
+    return false;
+  }
+  g_object_set (src, "tls-database", made, nullptr);
+  std::lock_guard<std::mutex> guard (lock);
+  g_clear_object (&trust);
+  trust = made;
+  return true;
+}
+
 GstElement *
 CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
 {
@@ -856,12 +905,20 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
         "retries", 0, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
+    if (!use_trust (src, s, error)) {
+      gst_object_unref (head);
+      return nullptr;
+    }
   } else if (t.kind == Kind::Rtsp) {
     g_object_set (src, "location", t.url.c_str (), "latency", 200u, "tcp-timeout",
         static_cast<guint64> (s.io_timeout) * G_USEC_PER_SEC, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_rtsp_pad), this);
+    if (!use_trust (src, s, error)) {
+      gst_object_unref (head);
+      return nullptr;
+    }
     return head;
   } else {
     g_object_set (src, "device", t.device.c_str (), nullptr);
@@ -965,6 +1022,13 @@ CrPullJpegSrcPrivate::run ()
     bool got_frame = run_got_frame;
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
     std::string cause = run_error.empty () ? run_error_weak : run_error;
+    /* A refused certificate is the cause, whatever the element made of it. */
+    if (trust) {
+      std::string refusal = cr_tls_trust_refusal (trust);
+      if (!refusal.empty ())
+        cause = refusal;
+      g_clear_object (&trust);
+    }
     if (quit)
       break;
     if (!settings.active)
@@ -1034,6 +1098,12 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
       s.active = g_value_get_boolean (value);
       priv->cond.notify_all ();
       break;
+    case PROP_TLS_CA:
+      s.tls_ca = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_TLS_PINNED_CERTIFICATE:
+      s.tls_pinned = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1068,6 +1138,12 @@ cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_ACTIVE:
       g_value_set_boolean (value, s.active);
       break;
+    case PROP_TLS_CA:
+      g_value_set_string (value, s.tls_ca.c_str ());
+      break;
+    case PROP_TLS_PINNED_CERTIFICATE:
+      g_value_set_string (value, s.tls_pinned.c_str ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1086,6 +1162,15 @@ cr_pull_jpeg_src_change_state (GstElement *element, GstStateChange transition)
     if (!t.error.empty ()) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("Invalid camera location: %s", t.error.c_str ()), (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (CrTlsTrust) trust =
+        cr_tls_trust_new (priv->settings.tls_ca, priv->settings.tls_pinned, &error);
+    if (!trust) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Cannot use the TLS files (tls-ca, tls-pinned-certificate): %s", error->message),
+          (nullptr));
       return GST_STATE_CHANGE_FAILURE;
     }
   }

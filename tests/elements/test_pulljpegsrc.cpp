@@ -446,3 +446,93 @@ TEST (PullJpegSrc, HttpAnswerThatIsNoCameraPlugsNothing)
     EXPECT_EQ (msgs.size (), 2u) << c.type;
   }
 }
+
+namespace {
+
+/* A CA and a certificate it signed for 127.0.0.1, and a camera's self-signed certificate for a
+ * name that is not the host's, made by openssl in @dir. */
+bool
+make_certificates (const TempDir & dir)
+{
+  auto ok = [&] (const std::vector<std::string> & argv) {
+    RunResult r = run (argv, 60000, {}, dir.path ());
+    if (r.code != 0)
+      ADD_FAILURE () << r.output;
+    return r.code == 0;
+  };
+  const std::vector<std::string> ec{ "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-nodes" };
+  auto req = [&] (std::vector<std::string> argv) {
+    argv.insert (argv.begin () + 2, ec.begin (), ec.end ());
+    return ok (argv);
+  };
+  dir.write ("leaf.ext", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+  return req ({ "openssl", "req", "-x509", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=camrelay test CA" }) &&
+      req ({ "openssl", "req", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj",
+          "/CN=127.0.0.1" }) &&
+      ok ({ "openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+          "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext" }) &&
+      req ({ "openssl", "req", "-x509", "-keyout", "cam.key", "-out", "cam.pem", "-days", "2",
+          "-subj", "/CN=IPCAM" });
+}
+
+}  // namespace
+
+/* An https camera is trusted through the system's CAs, a CA file (tls-ca) or one pinned
+ * certificate (tls-pinned-certificate); a certificate it cannot trust is named as the reason. */
+TEST (PullJpegSrc, HttpsCameraTrustedByCaFileOrPinnedCertificate)
+{
+  TempDir pki;
+  ASSERT_TRUE (make_certificates (pki));
+  struct Case
+  {
+    const char *serves;
+    const char *ca, *pinned;
+    const char *refused; /* nullptr: frames come */
+  };
+  const Case cases[] = {
+    { "leaf", "", "", "the camera's certificate is not trusted (signed by an unknown CA)" },
+    { "leaf", "ca.pem", "", nullptr },
+    { "cam", "", "cam.pem", nullptr },
+    { "cam", "", "leaf.pem",
+        "the camera's certificate is not trusted (signed by an unknown CA): "
+        "it is not the pinned one" },
+    { "cam", "cam.pem", "", "the camera's certificate is not trusted (issued for another host" },
+  };
+  for (const auto & c : cases) {
+    std::string what = std::string (c.serves) + " ca=" + c.ca + " pinned=" + c.pinned;
+    Camera cam;
+    ASSERT_TRUE (cam.start ({ "--tls", pki.file (std::string (c.serves) + ".pem"),
+        pki.file (std::string (c.serves) + ".key") }));
+    Harness h ("https://127.0.0.1:" + std::to_string (cam.port) + "/");
+    if (*c.ca)
+      g_object_set (h.h->element, "tls-ca", pki.file (c.ca).c_str (), nullptr);
+    if (*c.pinned)
+      g_object_set (h.h->element, "tls-pinned-certificate", pki.file (c.pinned).c_str (), nullptr);
+    gst_harness_play (h.h);
+    if (!c.refused) {
+      GstBuffer *b = h.pull ();
+      EXPECT_NE (b, nullptr) << what << ": " << h.stat ("last-error");
+      if (b)
+        gst_buffer_unref (b);
+      continue;
+    }
+    ASSERT_TRUE (wait_until ([&] { return stat_int (h.stat ("reconnects")) >= 2; }, 20000)) << what;
+    EXPECT_EQ (h.stat ("last-error").rfind (c.refused, 0), 0u)
+        << what << ": " << h.stat ("last-error");
+    EXPECT_EQ (gst_harness_try_pull (h.h), nullptr) << what;
+  }
+}
+
+/* A file that holds no certificate fails the element's start with a message naming it. */
+TEST (PullJpegSrc, UnreadableTlsFileFailsToStart)
+{
+  TempDir dir;
+  std::string bad = dir.write ("bad.pem", "not a certificate\n");
+  GstElement *e = gst_element_factory_make ("pulljpegsrc", nullptr);
+  g_object_set (e, "location", "https://cam.local/", "tls-ca", bad.c_str (), nullptr);
+  EXPECT_EQ (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
