@@ -8,12 +8,18 @@
  * every #CrPullJpegSrc:snapshot-interval), an rtsp:// URL (MJPEG over RTP passed through
  * untouched, H.264/H.265 and other codecs decoded and encoded to JPEG once per frame), or a local
  * V4L2 device as v4l2:///dev/video0 (MJPEG as the device gives it, raw formats encoded).
- * Credentials come from the URL's userinfo (HTTP Basic or Digest, RTSP Basic or Digest); they are
- * never shown by the location property, the stats or the messages.
+ * The URL reaches the camera as written (its path and query keep their %-escapes); credentials
+ * come from its userinfo, decoded once (HTTP Basic or Digest, RTSP Basic or Digest). They are
+ * never shown: the location property, the stats, the messages and the log carry the URL without
+ * userinfo and with credential-looking query values (?user=, ?pwd=, ?token=...) masked.
+ * An https:// or rtsps:// camera's certificate is checked against the system's CAs, or those of
+ * #CrPullJpegSrc:tls-ca, or is exactly #CrPullJpegSrc:tls-pinned-certificate.
  *
  * The camera is reached by GStreamer's own elements (souphttpsrc, rtspsrc or v4l2src, then
- * decodebin, which plugs multipartdemux, the RTP depayloaders and the decoders, and jpegenc for
- * raw video), run in a private pipeline. What this element adds is what none of them does: when
+ * decodebin and jpegenc for raw video), run in a private pipeline. decodebin may plug only
+ * multipartdemux for HTTP (whose bytes are untrusted: an answer that is neither MJPEG nor a JPEG
+ * is refused, naming its Content-Type), and only RTP depayloaders, video parsers and video
+ * decoders for RTSP and V4L2. What this element adds is what none of them does: when
  * the camera fails or goes away, only that private pipeline is torn down and built again, after
  * 1 s doubling up to 30 s, forever, while the element's own pad stays up. Downstream (the
  * placeholder of jpegfallback, the viewers of mjpeghttpsink) never sees an error or an
@@ -21,7 +27,9 @@
  * try. #CrPullJpegSrc:active set to FALSE closes the camera (for on-demand use).
  *
  * Memory is bounded: a part (or snapshot) that grows past #CrPullJpegSrc:max-frame-size without
- * ending, such as a stream whose boundary never comes, ends the connection with that reason.
+ * ending, such as a stream whose boundary never comes, ends the connection with that reason; a
+ * snapshot that large is dropped at once, never pushed cut short. Each try's private pipeline is
+ * gone once the try ends.
  *
  * Each frame leaves as one buffer, stamped with the pipeline running time of its arrival (as
  * wsjpegsrc does), through a small queue that drops its oldest frame.
@@ -45,6 +53,10 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/base/gstadapter.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -62,8 +74,10 @@
 #define DEFAULT_TLS_CA            ""
 #define DEFAULT_TLS_PINNED        ""
 #define DEFAULT_QUEUE_SIZE        2
-#define BACKOFF_MIN_MS            1000
-#define BACKOFF_MAX_MS            30000
+/* A try that ended holding this much of an unfinished frame gives the memory back at once. */
+#define RELEASE_AFTER_BYTES (1024 * 1024)
+#define BACKOFF_MIN_MS      1000
+#define BACKOFF_MAX_MS      30000
 
 enum
 {
@@ -957,6 +971,18 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
 /* ---------------------------------------------------------------------------------------------- */
 /* The supervisor thread: one try after the other                                                 */
 
+/* Hands what a try buffered back to the system. The pieces of a large unfinished frame were
+ * allocated in the try's streaming threads, and glibc keeps each thread's malloc arena at its
+ * high-water mark: without this, every arena a new try lands in would keep up to max-frame-size
+ * after the frame is freed. */
+static void
+release_memory ()
+{
+#if defined(__GLIBC__)
+  malloc_trim (0);
+#endif
+}
+
 void
 CrPullJpegSrcPrivate::run ()
 {
@@ -1019,6 +1045,8 @@ CrPullJpegSrcPrivate::run ()
     }
     gst_adapter_clear (adapter);
     lk.lock ();
+    if (pending_bytes >= RELEASE_AFTER_BYTES)
+      release_memory ();
     bool got_frame = run_got_frame;
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
     std::string cause = run_error.empty () ? run_error_weak : run_error;

@@ -737,3 +737,27 @@ TEST (Pull, HttpsCameraWithSelfSignedCertificate)
       std::string::npos)
       << relay.status_text ();
 }
+
+/* A camera whose part never ends is cut at the frame limit (16 MiB) on every try; what each try
+ * buffered goes with it instead of piling up (it was +16 MB per try). */
+TEST (Pull, EndlessPartsDoNotPileUp)
+{
+  Helper cam;
+  ASSERT_TRUE (cam.start ("mjpegserver.py", { "--endless-part" }));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera endless]\nsource = " + cam.url ("/") + "\n"))
+      << relay.proc->output ();
+  auto tries = [&] { return camera_int (relay, "endless", "source_reconnects"); };
+  ASSERT_TRUE (wait_until ([&] { return tries () >= 1; }, 30000)) << relay.status_text ();
+  gint64 warm = rss_kib (relay.proc->pid ());
+  /* Tries 2, 3 and 4 come after 1, 2 and 4 s. */
+  ASSERT_TRUE (wait_until ([&] { return tries () >= 4; }, 60000)) << relay.status_text ();
+  gint64 grown = rss_kib (relay.proc->pid ()) - warm;
+  g_print ("RSS %" G_GINT64_FORMAT " KiB after the first try, grew %" G_GINT64_FORMAT
+           " KiB over 3 more\n",
+      warm, grown);
+  EXPECT_LE (grown, 12 * 1024) << "KiB over 3 tries of 16 MiB each";
+  EXPECT_NE (camera_field (relay, "endless", "source_error").find ("without a complete frame"),
+      std::string::npos)
+      << relay.status_text ();
+}
