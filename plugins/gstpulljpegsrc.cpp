@@ -972,9 +972,9 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
 /* The supervisor thread: one try after the other                                                 */
 
 /* Hands what a try buffered back to the system. The pieces of a large unfinished frame were
- * allocated in the try's streaming threads, and glibc keeps each thread's malloc arena at its
- * high-water mark: without this, every arena a new try lands in would keep up to max-frame-size
- * after the frame is freed. */
+ * allocated in the try's streaming threads, and glibc keeps what is freed in their malloc arenas
+ * (the camrelay program also makes blocks of 1 MiB and more come from mmap; any other application
+ * gets at least this). */
 static void
 release_memory ()
 {
