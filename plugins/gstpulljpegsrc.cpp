@@ -755,6 +755,45 @@ on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
   gst_object_unref (head);
 }
 
+/* The header value @name (any case) of souphttpsrc's response-headers, or "". */
+static std::string
+header_value (const GstStructure *headers, const char *name)
+{
+  for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
+    const gchar *field = gst_structure_nth_field_name (headers, i);
+    if (g_ascii_strcasecmp (field, name) == 0) {
+      const gchar *value = gst_structure_get_string (headers, field);
+      return value ? value : "";
+    }
+  }
+  return "";
+}
+
+/* A 2xx answer's headers: its type is kept for the reasons, a page of text is a clear mistake,
+ * and a single picture announced larger than a frame may be is refused before its body. */
+static void
+check_answer_headers (CrPullJpegSrcPrivate *priv, const GstStructure *headers)
+{
+  std::string type = header_value (headers, "Content-Type");
+  type = type.substr (0, type.find (';'));
+  std::string length = header_value (headers, "Content-Length");
+  guint64 limit;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->content_type = type;
+    limit = priv->settings.max_frame_size;
+  }
+  /* Only text is refused here (a login page, an error page): servers such as ffmpeg's send MJPEG
+   * as application/octet-stream, so other types are left to typefind. */
+  if (g_str_has_prefix (type.c_str (), "text/"))
+    priv->fail_run (not_a_camera_answer (type));
+  /* Some cameras give an MJPEG stream an absurd Content-Length: only a single picture is held to
+   * it. */
+  else if (!g_str_has_prefix (type.c_str (), "multipart/") && !length.empty () &&
+      g_ascii_strtoull (length.c_str (), nullptr, 10) > limit)
+    priv->fail_run (snapshot_too_large (limit));
+}
+
 /* The private pipeline's messages, in the thread that posts them. */
 static GstBusSyncReply
 on_head_message (GstBus *, GstMessage *message, gpointer data)
@@ -828,34 +867,7 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       }
       if (!headers || (status && status >= 300))
         break;
-      guint64 limit;
-      {
-        std::lock_guard<std::mutex> guard (priv->lock);
-        limit = priv->settings.max_frame_size;
-      }
-      for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
-        const gchar *name = gst_structure_nth_field_name (headers, i);
-        /* A single answer announced larger than a frame may be is refused before its body. */
-        if (g_ascii_strcasecmp (name, "Content-Length") == 0) {
-          const gchar *text = gst_structure_get_string (headers, name);
-          if (text && g_ascii_strtoull (text, nullptr, 10) > limit)
-            priv->fail_run (snapshot_too_large (limit));
-          continue;
-        }
-        if (g_ascii_strcasecmp (name, "Content-Type") != 0)
-          continue;
-        const gchar *value = gst_structure_get_string (headers, name);
-        std::string type = value ? value : "";
-        type = type.substr (0, type.find (';'));
-        {
-          std::lock_guard<std::mutex> guard (priv->lock);
-          priv->content_type = type;
-        }
-        /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
-         * send MJPEG as application/octet-stream, so other types are left to typefind. */
-        if (g_str_has_prefix (type.c_str (), "text/"))
-          priv->fail_run (not_a_camera_answer (type));
-      }
+      check_answer_headers (priv, headers);
       break;
     }
     default:
