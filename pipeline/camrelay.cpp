@@ -20,6 +20,9 @@
 
 #include <glib-unix.h>
 #include <gst/gst.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <csignal>
@@ -465,6 +468,13 @@ run (Relay & r)
 int
 main (int argc, char **argv)
 {
+  /* Blocks of 1 MiB and more (a pulled camera's part that never ends, merged by its demuxer up to
+   * the frame limit) come from mmap and go back to the system when freed. glibc's default raises
+   * that threshold to the largest block freed so far, after which such blocks stay in a thread's
+   * malloc arena for good: +8 MB per failed try of such a camera, in as many arenas as threads. */
+#if defined(__GLIBC__)
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   Options opt;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config,

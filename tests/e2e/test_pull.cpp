@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -35,11 +37,10 @@ struct Helper
   bool start (const std::string & script, const std::vector<std::string> & extra = {},
       guint fixed_port = 0)
   {
-    if (frames.empty ()) {
+    if (frames.empty ())
       frames = make_jpegs (10, BALL);
-      for (gsize i = 0; i < frames.size (); i++)
-        dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
-    }
+    for (gsize i = 0; i < frames.size (); i++)
+      dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
     port = fixed_port ? fixed_port : free_port ();
     std::vector<std::string> argv{ PYTHON, source_path ("tests/e2e/pull/" + script),
       std::to_string (port) };
@@ -559,6 +560,11 @@ TEST (Pull, CheckAndPrintPipeline)
         "http:// or https://" },
     { "source = http://cam/x\nsnapshot-interval = 0\n", "snapshot-interval", "seconds" },
     { "source = http://cam/x\non-demand = maybe\n", "on-demand", "true or false" },
+    { "io-timeout = 60\n", "io-timeout", "only applies to a pulled source" },
+    { "source = http://cam/x\nio-timeout = 0\n", "io-timeout", "from 1 to 3600" },
+    { "source = http://cam/x\ntls-ca = c.conf\n", "tls-ca", "https:// or rtsps://" },
+    { "source = https://cam/x\ntls-pinned-certificate = c.conf\n", "tls-pinned-certificate",
+        "as PEM certificates" },
   };
   for (const auto & b : bad) {
     RunResult r = check (b.keys);
@@ -617,4 +623,95 @@ TEST (Pull, PrintedLineRunsInGstLaunch)
       10000));
   EXPECT_TRUE (wait_part (*viewer, frame_set (board), true, 15000)) << launch.output ();
   EXPECT_EQ (board.stat ("stream_connections"), 1);
+}
+
+/* The program hands the URL to the camera as the user wrote it (escapes in the path and query
+ * kept, userinfo decoded once for the login) and shows it without credentials. */
+TEST (Pull, CameraUrlReachesTheCameraAsWritten)
+{
+  Helper cam;
+  ASSERT_TRUE (
+      cam.start ("mjpegserver.py", { "--snapshot", "--auth", "admin:p@ss", "--print-requests" }));
+  const std::string target = "/cgi-bin/a%2Fb.cgi?user=admin&pwd=p%26ss&token=a%2Bb";
+  std::string host = "127.0.0.1:" + std::to_string (cam.port);
+  Relay relay;
+  ASSERT_TRUE (relay.start (
+      "[camera cgi]\nsource = http://admin:p%40ss@" + host + target + "\nmin-size = 0\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "cgi", "state") == "live"; }, 20000))
+      << relay.status_text () << cam.proc->output ();
+  std::string out = cam.proc->output ();
+  EXPECT_NE (out.find ("request: GET " + target + " HTTP/1.1\n"), std::string::npos) << out;
+  EXPECT_EQ (out.find ("p&ss"), std::string::npos) << out;
+  EXPECT_EQ (camera_field (relay, "cgi", "source"),
+      "http://" + host + "/cgi-bin/a%2Fb.cgi?user=***&pwd=***&token=***");
+  EXPECT_EQ (relay.status_text ().find ("p%26ss"), std::string::npos);
+}
+
+/* A motion-only camera goes quiet longer than the default io-timeout (10 s): with io-timeout
+ * above its gap it is not reconnected, and its frames carry on on the same connection; the same
+ * camera without the key is reconnected. */
+TEST (Pull, QuietCameraWithinIoTimeoutStaysConnected)
+{
+  Helper patient, eager;
+  std::vector<std::string> quiet{ "--fps", "10", "--quiet-after", "5", "--quiet-for", "12" };
+  ASSERT_TRUE (patient.start ("mjpegserver.py", quiet));
+  ASSERT_TRUE (eager.start ("mjpegserver.py", quiet));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera patient]\nsource = " + patient.url ("/") +
+      "\nio-timeout = 30\ntimeout = 60\n[camera eager]\nsource = " + eager.url ("/") +
+      "\ntimeout = 60\n"))
+      << relay.proc->output ();
+  /* The 5 frames before the gap, then frames after it (12 s later). */
+  ASSERT_TRUE (
+      wait_until ([&] { return camera_int (relay, "patient", "frames_accepted") >= 10; }, 40000))
+      << relay.status_text ();
+  EXPECT_EQ (camera_int (relay, "patient", "source_reconnects"), 0) << relay.status_text ();
+  EXPECT_GE (camera_int (relay, "eager", "source_reconnects"), 1) << relay.status_text ();
+  EXPECT_NE (camera_field (relay, "eager", "source_error")
+                 .find ("no frame from the camera for 10 s"),
+      std::string::npos)
+      << relay.status_text ();
+}
+
+/* An https camera with a self-signed certificate: refused as not trusted without a key, used
+ * with its certificate as tls-ca or pinned with tls-pinned-certificate. */
+TEST (Pull, HttpsCameraWithSelfSignedCertificate)
+{
+  TempDir pki;
+  RunResult made =
+      run ({ "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+               "-nodes", "-keyout", "cam.key", "-out", "cam.pem", "-days", "2", "-subj",
+               "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1" },
+          60000, {}, pki.path ());
+  ASSERT_EQ (made.code, 0) << made.output;
+  /* One server per camera: GnuTLS resumes a session with a server verified before without
+   * asking the database again, so one camera's trust would lend itself to the next. */
+  std::map<std::string, std::unique_ptr<Helper>> cams;
+  std::map<std::string, std::string> url;
+  for (const char *name : { "untrusted", "ca", "pinned" }) {
+    cams[name] = std::make_unique<Helper> ();
+    ASSERT_TRUE (cams[name]->start ("mjpegserver.py",
+        { "--fps", "10", "--tls", pki.file ("cam.pem"), pki.file ("cam.key") }));
+    url[name] = "https://127.0.0.1:" + std::to_string (cams[name]->port) + "/";
+  }
+  Relay relay;
+  /* io-timeout = 60: a first TLS handshake (GnuTLS loading the system's CAs) takes seconds in a
+   * sanitizer build on a loaded machine. */
+  ASSERT_TRUE (relay.start ("[camera untrusted]\nsource = " + url["untrusted"] +
+      "\nio-timeout = 60\n[camera ca]\nsource = " + url["ca"] + "\ntls-ca = " +
+      pki.file ("cam.pem") + "\nio-timeout = 60\n[camera pinned]\nsource = " + url["pinned"] +
+      "\ntls-pinned-certificate = " + pki.file ("cam.pem") + "\nio-timeout = 60\n"))
+      << relay.proc->output ();
+  for (const char *name : { "ca", "pinned" })
+    EXPECT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; }, 60000))
+        << name << ": " << relay.status_text ();
+  ASSERT_TRUE (
+      wait_until ([&] { return camera_field (relay, "untrusted", "source_state") == "retrying"; },
+          60000))
+      << relay.status_text () << relay.proc->output ();
+  EXPECT_NE (camera_field (relay, "untrusted", "source_error")
+                 .find ("the camera's certificate is not trusted (signed by an unknown CA)"),
+      std::string::npos)
+      << relay.status_text ();
 }
