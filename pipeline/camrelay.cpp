@@ -218,25 +218,35 @@ write_redacted_log (GLogLevelFlags level, const GLogField *fields, gsize n_field
   return g_log_writer_default (level, copy.data (), copy.size (), nullptr);
 }
 
-/* GStreamer's debug log (GST_DEBUG=...), as gst_debug_log_default formats it, without colours;
- * always to stderr (GST_DEBUG_FILE is not honoured). */
+/* GStreamer's debug log (GST_DEBUG=...), as gst_debug_log_default formats it, without colours,
+ * to GST_DEBUG_FILE when set (as GStreamer does), to stderr otherwise. */
 void
 gst_log_redacted (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
-    const gchar *function, gint line, GObject *object, GstDebugMessage *message, gpointer)
+    const gchar *function, gint line, GObject *object, GstDebugMessage *message, gpointer out)
 {
   if (level > gst_debug_category_get_threshold (category))
     return;
   g_autofree gchar *text =
       gst_debug_log_get_line (category, level, file, function, line, object, message);
-  fputs (cr::redact_text (text).c_str (), stderr);
+  fputs (cr::redact_text (text).c_str (), static_cast<FILE *> (out));
 }
 
 /* After gst_init(), which installs the default. */
 void
 redact_gst_debug_log ()
 {
+  FILE *out = stderr;
+  const char *path = g_getenv ("GST_DEBUG_FILE");
+  if (path && *path && g_strcmp0 (path, "-") != 0) {
+    if (FILE *f = fopen (path, "w")) {
+      setvbuf (f, nullptr, _IOLBF, 0);
+      out = f; /* open for the life of the process, as GStreamer keeps its own */
+    }
+  } else if (g_strcmp0 (path, "-") == 0) {
+    out = stdout;
+  }
   gst_debug_remove_log_function (gst_debug_log_default);
-  gst_debug_add_log_function (gst_log_redacted, nullptr, nullptr);
+  gst_debug_add_log_function (gst_log_redacted, out, nullptr);
 }
 
 using CameraList = std::vector<std::unique_ptr<camrelay::Camera>>;
