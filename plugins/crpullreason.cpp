@@ -95,8 +95,7 @@ body_reason (const PullAnswer & a, const std::string & said)
   if (!a.content_encoding.empty () && lower (a.content_encoding) != "identity")
     return compressed_reason (a);
   if (a.body_bytes == 0)
-    return "the camera answered (HTTP " + std::to_string (a.status) +
-        ") but sent no data before it closed the connection";
+    return answer_reason (a, false);
   std::string type = lower (a.content_type);
   if (g_str_has_prefix (type.c_str (), "multipart/")) {
     std::string boundary = boundary_of (a.content_type);
@@ -229,9 +228,10 @@ answer_reason (const PullAnswer & a, bool broke)
   if (!a.content_encoding.empty () && lower (a.content_encoding) != "identity")
     return compressed_reason (a);
   if (a.body_bytes == 0)
-    return "the camera answered (HTTP " + std::to_string (a.status) + ") but " +
-        (broke ? "its data could not be read (a broken chunked encoding, or a broken connection)"
-               : "sent no data before it closed the connection");
+    return "the camera answered (HTTP " + std::to_string (a.status) +
+        ") but its answer ended before any data: " +
+        (broke ? "the connection broke, or its chunked encoding is broken"
+               : "it closed the connection, or its chunked encoding is broken");
   return "";
 }
 

@@ -110,6 +110,11 @@ const std::vector<Case> CASES = {
   { "closed-port", Expect::Reason, "cannot connect to the camera (", 1, "closed" },
 };
 
+/* Cases that give a few good frames before each failure: when the run ends they may be
+ * streaming again; their reason is the last failure's. */
+const std::set<std::string> FLAPPING = { "flapping", "reset-mid-frame", "absurd-length",
+  "short-length", "long-length", "bogus-chunks" };
+
 /* camrelay names cameras with letters, digits, '-' and '_'. */
 std::string
 camera_of (const Case & c)
@@ -164,7 +169,8 @@ watch (MjpegReader & viewer, const std::set<Bytes> & frames, const Bytes & place
   while (g_get_monotonic_time () < until) {
     int left = static_cast<int> ((until - g_get_monotonic_time ()) / 1000);
     if (!viewer.next_part (part, MAX (left, 1))) {
-      seen.ended = g_get_monotonic_time () < until;
+      /* Not the end of the run's time (the wait rounds to milliseconds). */
+      seen.ended = viewer.ended () || g_get_monotonic_time () < until - 500000;
       break;
     }
     seen.parts++;
@@ -185,6 +191,7 @@ struct Outcome
   std::string status;
   std::string stats;
   std::string log; /* from the moment the server started */
+  std::string full_log;
   std::map<std::string, gint64> tries_before;
   gint64 rss_before = -1, rss_after = -1, rss_peak = -1;
   bool alive = false;
@@ -287,6 +294,7 @@ run_scenario ()
     }
     g_usleep (250000);
   }
+  std::string stats_at_end = http_get (port, "/stats").text ();
   for (auto & t : readers)
     t.join ();
   pushed_reader.join ();
@@ -295,7 +303,7 @@ run_scenario ()
 
   r->rss_after = rss_kb (relay.proc->pid ());
   r->status = relay.status_text ();
-  r->stats = http_get (port, "/stats").text ();
+  r->stats = stats_at_end;
   r->alive = relay.proc->running ();
   {
     Json j (r->stats);
@@ -304,7 +312,8 @@ run_scenario ()
         : nullptr;
     r->good_sent = good ? int_member (good, "frames") - MAX (good_before, 0) : -1;
   }
-  r->log = relay.proc->output ().substr (log_start);
+  r->full_log = relay.proc->output ();
+  r->log = r->full_log.substr (log_start);
   r->ok = true;
   return r;
 }
@@ -413,7 +422,8 @@ TEST_F (HostileSources, BackoffAndOneLogLinePerCause)
     gint64 tries =
         number (camera_of (c), "source_reconnects") - outcome ().tries_before.at (camera_of (c));
     if (c.expect == Expect::Reason) {
-      EXPECT_GE (failed, 1) << c.name << ": its failure was never logged";
+      EXPECT_GE (count_lines (outcome ().full_log, { camera, " failed: " }), 1)
+          << c.name << ": its failure was never logged";
       EXPECT_GE (tries, 1) << c.name;
     }
     EXPECT_LE (failed, c.max_lines) << c.name << " logged a line per try:\n" << outcome ().log;
@@ -434,7 +444,10 @@ TEST_F (HostileSources, StatusNamesAReasonAUserCanActOn)
     std::string error = field (c, "source_error");
     std::string state = field (c, "source_state");
     if (c.expect == Expect::Reason) {
-      EXPECT_EQ (state, "retrying") << c.name << ": " << error;
+      if (FLAPPING.count (c.name))
+        EXPECT_TRUE (state == "retrying" || state == "streaming") << c.name << ": " << state;
+      else
+        EXPECT_EQ (state, "retrying") << c.name << ": " << error;
       EXPECT_NE (error, "(null)") << c.name;
       EXPECT_NE (error.find (c.reason), std::string::npos)
           << c.name << ": /status says \"" << error << "\", want \"" << c.reason << "\"";
