@@ -5,6 +5,7 @@
 #include "relayconfig.h"
 
 #include "configreport.h"
+#include "crredact.h"
 #include "crserver.h"
 
 #include <gio/gio.h>
@@ -51,14 +52,18 @@ const char *const CAMERA_KEYS[] = {
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
 
-/* A pulled camera's URL: checks it and gives it without credentials in @shown. */
+/* A pulled camera's URL: checks it and gives it in @shown as people may see it (no userinfo, no
+ * credential values). The URL itself goes to pulljpegsrc as written: parsed ENCODED, nothing in
+ * it is decoded and written back. */
 bool
 valid_source (const std::string & source, std::string & shown, std::string & why)
 {
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GUri) uri = g_uri_parse (source.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  g_autoptr (GUri) uri = g_uri_parse (source.c_str (),
+      static_cast<GUriFlags> (G_URI_FLAGS_ENCODED | G_URI_FLAGS_HAS_PASSWORD), &error);
   if (!uri) {
-    why = "\"" + source + "\" is not websocket or a URL (" + error->message + ")";
+    why = "\"" + cr::redact_url (source) + "\" is not websocket or a URL (" +
+        cr::redact_text (error->message) + ")";
     return false;
   }
   std::string scheme = g_uri_get_scheme (uri);
@@ -77,11 +82,10 @@ valid_source (const std::string & source, std::string & shown, std::string & why
       return false;
     }
   } else if (!g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
-    why = "\"" + source + "\" has no host";
+    why = "\"" + cr::redact_url (source) + "\" has no host";
     return false;
   }
-  g_autofree gchar *partial = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
-  shown = partial;
+  shown = cr::redact_url (source);
   return true;
 }
 

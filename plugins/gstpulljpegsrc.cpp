@@ -95,16 +95,48 @@ enum class Kind
   V4l2,
 };
 
-/* The location split into what the elements need; url has no credentials. */
+/* The location split into what the elements need. */
 struct Target
 {
   Kind kind = Kind::None;
-  std::string url; /* without userinfo */
+  std::string url; /* exactly as written, less its userinfo */
   std::string user;
   std::string password;
   std::string device; /* v4l2 */
   std::string error;
 };
+
+/* @location without its userinfo, every other byte as written: the path and the query keep their
+ * escapes (a password=p%26ss in the query is not p&ss), so the camera is asked for exactly what
+ * the user wrote. */
+std::string
+without_userinfo (const std::string & location)
+{
+  size_t start = location.find ("://");
+  if (start == std::string::npos)
+    return location;
+  start += 3;
+  size_t end = location.find_first_of ("/?#", start);
+  if (end == std::string::npos)
+    end = location.size ();
+  size_t at = location.rfind ('@', end - 1);
+  if (at == std::string::npos || at < start || end == start)
+    return location;
+  return location.substr (0, start) + location.substr (at + 1);
+}
+
+/* A userinfo component decoded once (RFC 3986 3.2.1); false if it has a bad escape or a NUL. */
+bool
+decode_userinfo (const gchar *encoded, std::string & out)
+{
+  if (!encoded)
+    return true;
+  g_autofree gchar *decoded = g_uri_unescape_string (encoded, nullptr);
+  if (!decoded)
+    return false;
+  out = decoded;
+  return true;
+}
 
 Target
 parse_location (const std::string & location)
@@ -115,9 +147,11 @@ parse_location (const std::string & location)
     return t;
   }
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GUri) uri = g_uri_parse (location.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  /* ENCODED: the parts stay as written (nothing is decoded and encoded again). */
+  g_autoptr (GUri) uri = g_uri_parse (location.c_str (),
+      static_cast<GUriFlags> (G_URI_FLAGS_ENCODED | G_URI_FLAGS_HAS_PASSWORD), &error);
   if (!uri) {
-    t.error = std::string ("not a URL: ") + error->message;
+    t.error = std::string ("not a URL: ") + cr::redact_text (error->message);
     return t;
   }
   std::string scheme = g_uri_get_scheme (uri);
@@ -132,7 +166,8 @@ parse_location (const std::string & location)
     return t;
   }
   if (t.kind == Kind::V4l2) {
-    t.device = g_uri_get_path (uri);
+    g_autofree gchar *device = g_uri_unescape_string (g_uri_get_path (uri), nullptr);
+    t.device = device ? device : "";
     if (t.device.empty () || t.device[0] != '/')
       t.error = "a V4L2 location names the device, e.g. v4l2:///dev/video0";
     t.url = "v4l2://" + t.device;
@@ -142,12 +177,12 @@ parse_location (const std::string & location)
     t.error = "the URL has no host";
     return t;
   }
-  if (g_uri_get_user (uri))
-    t.user = g_uri_get_user (uri);
-  if (g_uri_get_password (uri))
-    t.password = g_uri_get_password (uri);
-  g_autofree gchar *shown = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
-  t.url = shown;
+  if (!decode_userinfo (g_uri_get_user (uri), t.user) ||
+      !decode_userinfo (g_uri_get_password (uri), t.password)) {
+    t.error = "the user or password in the URL has a bad %-escape";
+    return t;
+  }
+  t.url = without_userinfo (location);
   return t;
 }
 
@@ -365,11 +400,13 @@ CrPullJpegSrcPrivate::set_state_locked (const std::string & new_state, const std
 void
 CrPullJpegSrcPrivate::fail_run (const std::string & cause, bool weak)
 {
+  /* A cause quotes what the camera or an element said, which may name a URL with credentials. */
+  std::string shown = cr::redact_text (cause);
   std::lock_guard<std::mutex> guard (lock);
   if (weak && run_error_weak.empty ())
-    run_error_weak = cause;
+    run_error_weak = shown;
   else if (!weak && run_error.empty ())
-    run_error = cause;
+    run_error = shown;
   run_ended = true;
   cond.notify_all ();
 }
@@ -411,6 +448,12 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
   gst_app_src_push_buffer (appsrc, buffer);
 }
 
+static std::string
+snapshot_too_large (guint64 limit)
+{
+  return "the snapshot is larger than " + std::to_string (limit) + " bytes (max-frame-size)";
+}
+
 static GstFlowReturn
 on_new_sample (GstAppSink *sink, gpointer data)
 {
@@ -420,22 +463,29 @@ on_new_sample (GstAppSink *sink, gpointer data)
     return GST_FLOW_OK;
   GstBuffer *buffer = gst_sample_get_buffer (sample);
   bool snapshot;
+  bool failed;
   guint64 limit;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     snapshot = priv->snapshot;
+    failed = !priv->run_error.empty ();
     limit = priv->settings.max_frame_size;
   }
+  /* This try has failed (e.g. an answer announced too large): nothing more of it is kept. */
+  if (failed)
+    return GST_FLOW_EOS;
   if (!snapshot) {
     priv->frame (gst_buffer_ref (buffer));
     return GST_FLOW_OK;
   }
-  /* A snapshot arrives in pieces; it is a frame once the response ends. */
-  gst_adapter_push (priv->adapter, gst_buffer_ref (buffer));
-  if (gst_adapter_available (priv->adapter) > limit) {
-    priv->fail_run ("the snapshot is larger than " + std::to_string (limit) + " bytes");
+  /* A snapshot arrives in pieces; it is a frame once the response ends. One that grows past the
+   * limit is a rejected frame: what came is dropped now, the rest is never read. */
+  if (gst_adapter_available (priv->adapter) + gst_buffer_get_size (buffer) > limit) {
+    gst_adapter_clear (priv->adapter);
+    priv->fail_run (snapshot_too_large (limit));
     return GST_FLOW_EOS;
   }
+  gst_adapter_push (priv->adapter, gst_buffer_ref (buffer));
   return GST_FLOW_OK;
 }
 
@@ -444,12 +494,17 @@ on_eos (GstAppSink *, gpointer data)
 {
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   bool snapshot;
+  bool failed;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     snapshot = priv->snapshot;
+    failed = !priv->run_error.empty ();
   }
   gsize size = gst_adapter_available (priv->adapter);
-  if (snapshot && size > 0) {
+  /* An answer that failed (too large, cut short) is no picture: nothing of it is pushed. */
+  if (failed)
+    gst_adapter_clear (priv->adapter);
+  else if (snapshot && size > 0) {
     {
       std::lock_guard<std::mutex> guard (priv->lock);
       priv->snapshots++;
@@ -716,7 +771,7 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       /* souphttpsrc's answer headers: a page of text is a clear mistake. */
       const GstStructure *s = gst_message_get_structure (message);
       const GstStructure *headers = nullptr;
-      if (!gst_structure_has_name (s, "http-headers"))
+      if (!s || !gst_structure_has_name (s, "http-headers"))
         break;
       const GValue *v = gst_structure_get_value (s, "response-headers");
       if (v && G_VALUE_HOLDS (v, GST_TYPE_STRUCTURE))
@@ -732,8 +787,20 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       }
       if (!headers || (status && status >= 300))
         break;
+      guint64 limit;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        limit = priv->settings.max_frame_size;
+      }
       for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
         const gchar *name = gst_structure_nth_field_name (headers, i);
+        /* A single answer announced larger than a frame may be is refused before its body. */
+        if (g_ascii_strcasecmp (name, "Content-Length") == 0) {
+          const gchar *text = gst_structure_get_string (headers, name);
+          if (text && g_ascii_strtoull (text, nullptr, 10) > limit)
+            priv->fail_run (snapshot_too_large (limit));
+          continue;
+        }
         if (g_ascii_strcasecmp (name, "Content-Type") != 0)
           continue;
         const gchar *type = gst_structure_get_string (headers, name);
@@ -749,6 +816,9 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
     default:
       break;
   }
+  /* Dropped means ours to release: a message holds its source, and so the whole private
+   * pipeline, alive. */
+  gst_message_unref (message);
   return GST_BUS_DROP;
 }
 
@@ -987,8 +1057,8 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
   switch (prop_id) {
     case PROP_LOCATION: {
       s.location = g_value_get_string (value) ? g_value_get_string (value) : "";
-      Target t = parse_location (s.location);
-      priv->shown_location = t.url.empty () ? "" : t.url;
+      /* Shown everywhere (stats, messages, logs, read back): no userinfo, no credential values. */
+      priv->shown_location = cr::redact_url (s.location);
       break;
     }
     case PROP_SNAPSHOT_INTERVAL:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <csignal>
 #include <memory>
 #include <set>
@@ -34,11 +35,10 @@ struct Helper
   bool start (const std::string & script, const std::vector<std::string> & extra = {},
       guint fixed_port = 0)
   {
-    if (frames.empty ()) {
+    if (frames.empty ())
       frames = make_jpegs (10, BALL);
-      for (gsize i = 0; i < frames.size (); i++)
-        dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
-    }
+    for (gsize i = 0; i < frames.size (); i++)
+      dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
     port = fixed_port ? fixed_port : free_port ();
     std::vector<std::string> argv{ PYTHON, source_path ("tests/e2e/pull/" + script),
       std::to_string (port) };
@@ -131,6 +131,18 @@ wait_not (MjpegReader & viewer, const Bytes & placeholder, int timeout_ms)
       return true;
   }
   return false;
+}
+
+/* The resident memory of process @pid in KiB; -1 if it cannot be read. */
+gint64
+rss_kib (int pid)
+{
+  g_autofree gchar *text = nullptr;
+  g_autofree gchar *file = g_strdup_printf ("/proc/%d/status", pid);
+  if (!g_file_get_contents (file, &text, nullptr, nullptr))
+    return -1;
+  const char *at = strstr (text, "VmRSS:");
+  return at ? g_ascii_strtoll (at + 6, nullptr, 10) : -1;
 }
 
 std::set<Bytes>
@@ -570,4 +582,86 @@ TEST (Pull, PrintedLineRunsInGstLaunch)
       10000));
   EXPECT_TRUE (wait_part (*viewer, frame_set (board), true, 15000)) << launch.output ();
   EXPECT_EQ (board.stat ("stream_connections"), 1);
+}
+
+/* A snapshot camera fetched thousands of times (each fetch is a private pipeline of pulljpegsrc,
+ * built and torn down): camrelay's memory stays flat once warm. It grew ~116 KB per fetch when
+ * every private pipeline leaked. */
+TEST (Pull, ThousandsOfSnapshotFetchesKeepMemoryFlat)
+{
+  Helper cam;
+  cam.frames = make_jpegs (3);
+  ASSERT_TRUE (cam.start ("mjpegserver.py", { "--snapshot" }));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera snap]\nsource = " + cam.url ("/capture") +
+      "\nsnapshot-interval = 0.01\nmin-size = 0\n"))
+      << relay.proc->output ();
+  auto fetched = [&] { return camera_int (relay, "snap", "frames_accepted"); };
+  ASSERT_TRUE (wait_until ([&] { return fetched () >= 300; }, 120000)) << relay.status_text ();
+  gint64 warm = rss_kib (relay.proc->pid ());
+  gint64 from = fetched ();
+  ASSERT_TRUE (wait_until ([&] { return fetched () >= from + 2000; }, 300000))
+      << relay.status_text ();
+  gint64 grown = rss_kib (relay.proc->pid ()) - warm;
+  g_print ("RSS %" G_GINT64_FORMAT " KiB warm, grew %" G_GINT64_FORMAT " KiB over 2000 fetches\n",
+      warm, grown);
+  /* 2,000 leaked pipelines were ~230 MB. */
+  EXPECT_LE (grown, 4096) << "KiB over 2,000 fetches";
+  EXPECT_EQ (camera_int (relay, "snap", "source_reconnects"), 0);
+}
+
+/* Cameras that flap (a few frames, half a part, the connection ends) are reconnected hundreds of
+ * times: each reconnect's private pipeline, with the half part in its demuxer, goes. */
+TEST (Pull, HundredsOfReconnectsKeepMemoryFlat)
+{
+  const int CAMERAS = 8;
+  std::vector<std::unique_ptr<Helper>> cams;
+  std::string config;
+  for (int i = 0; i < CAMERAS; i++) {
+    cams.push_back (std::make_unique<Helper> ());
+    ASSERT_TRUE (cams.back ()->start ("mjpegserver.py", { "--close-after", "2", "--fps", "50" }));
+    config += "[camera f" + std::to_string (i) + "]\nsource = " + cams.back ()->url ("/") +
+        "\nmin-size = 0\n";
+  }
+  Relay relay;
+  ASSERT_TRUE (relay.start (config)) << relay.proc->output ();
+  auto reconnects = [&] {
+    gint64 sum = 0;
+    for (int i = 0; i < CAMERAS; i++)
+      sum += camera_int (relay, ("f" + std::to_string (i)).c_str (), "source_reconnects");
+    return sum;
+  };
+  ASSERT_TRUE (wait_until ([&] { return reconnects () >= 40; }, 120000)) << relay.status_text ();
+  gint64 warm = rss_kib (relay.proc->pid ());
+  gint64 from = reconnects ();
+  ASSERT_TRUE (wait_until ([&] { return reconnects () >= from + 300; }, 300000))
+      << relay.status_text ();
+  gint64 grown = rss_kib (relay.proc->pid ()) - warm;
+  g_print ("RSS %" G_GINT64_FORMAT " KiB warm, grew %" G_GINT64_FORMAT " KiB over 300 reconnects\n",
+      warm, grown);
+  EXPECT_LE (grown, 4096) << "KiB over 300 reconnects";
+  EXPECT_TRUE (relay.proc->running ());
+}
+
+/* The program hands the URL to the camera as the user wrote it (escapes in the path and query
+ * kept, userinfo decoded once for the login) and shows it without credentials. */
+TEST (Pull, CameraUrlReachesTheCameraAsWritten)
+{
+  Helper cam;
+  ASSERT_TRUE (
+      cam.start ("mjpegserver.py", { "--snapshot", "--auth", "admin:p@ss", "--print-requests" }));
+  const std::string target = "/cgi-bin/a%2Fb.cgi?user=admin&pwd=p%26ss&token=a%2Bb";
+  std::string host = "127.0.0.1:" + std::to_string (cam.port);
+  Relay relay;
+  ASSERT_TRUE (relay.start (
+      "[camera cgi]\nsource = http://admin:p%40ss@" + host + target + "\nmin-size = 0\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_field (relay, "cgi", "state") == "live"; }, 20000))
+      << relay.status_text () << cam.proc->output ();
+  std::string out = cam.proc->output ();
+  EXPECT_NE (out.find ("request: GET " + target + " HTTP/1.1\n"), std::string::npos) << out;
+  EXPECT_EQ (out.find ("p&ss"), std::string::npos) << out;
+  EXPECT_EQ (camera_field (relay, "cgi", "source"),
+      "http://" + host + "/cgi-bin/a%2Fb.cgi?user=***&pwd=***&token=***");
+  EXPECT_EQ (relay.status_text ().find ("p%26ss"), std::string::npos);
 }

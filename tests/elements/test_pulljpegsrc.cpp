@@ -11,6 +11,7 @@
 #include <gst/check/gstharness.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,7 +41,28 @@ struct Camera
     return proc->wait_for_output ("listening");
   }
   std::string url () const { return "http://127.0.0.1:" + std::to_string (port) + "/"; }
+  /* Lines the server printed that start with @prefix (--print-requests), without it. */
+  std::vector<std::string> printed (const std::string & prefix) const
+  {
+    std::vector<std::string> out;
+    std::string text = proc->output ();
+    for (gsize at = 0; at < text.size ();) {
+      gsize end = text.find ('\n', at);
+      if (end == std::string::npos)
+        break;
+      if (text.compare (at, prefix.size (), prefix) == 0)
+        out.push_back (text.substr (at + prefix.size (), end - at - prefix.size ()));
+      at = end + 1;
+    }
+    return out;
+  }
 };
+
+gint64
+stat_int (const std::string & text)
+{
+  return text.empty () ? -1 : g_ascii_strtoll (text.c_str (), nullptr, 10);
+}
 
 struct Harness
 {
@@ -242,4 +264,97 @@ TEST (PullJpegSrc, UnknownSchemeFailsToStart)
   EXPECT_EQ (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
   gst_element_set_state (e, GST_STATE_NULL);
   gst_object_unref (e);
+}
+
+/* What reaches the camera is what the user wrote: percent escapes in the path and the query stay
+ * as they are (a password with an & in it, a path segment with an escaped /), and the userinfo is
+ * decoded once for the login. Shown, the URL has neither the userinfo nor credential values. */
+TEST (PullJpegSrc, UrlReachesTheCameraByteForByte)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ({ "--snapshot", "--auth", "us@er:p&ss:w", "--print-requests" }));
+  /* Escapes of reserved characters only: libsoup writes %7E (an unreserved ~) as ~, which RFC
+   * 3986 (6.2.2.2) makes the same URL. */
+  const std::string target = "/a%2Fb/capture?pwd=p%26ss&token=a%2Bb&res=vga%20hd";
+  std::string host = "127.0.0.1:" + std::to_string (cam.port);
+  Harness h ("http://us%40er:p%26ss%3Aw@" + host + target);
+  g_object_set (h.h->element, "snapshot-interval", 100 * GST_MSECOND, nullptr);
+  gst_harness_play (h.h);
+  GstBuffer *b = h.pull ();
+  ASSERT_NE (b, nullptr) << h.stat ("last-error") << cam.proc->output ();
+  gst_buffer_unref (b);
+  std::vector<std::string> requests = cam.printed ("request: ");
+  ASSERT_FALSE (requests.empty ());
+  for (const auto & r : requests)
+    EXPECT_EQ (r, "GET " + target + " HTTP/1.1");
+  g_autofree gchar *basic = g_base64_encode (reinterpret_cast<const guchar *> ("us@er:p&ss:w"), 12);
+  std::vector<std::string> auths = cam.printed ("authorization: ");
+  ASSERT_FALSE (auths.empty ());
+  EXPECT_EQ (auths.back (), std::string ("Basic ") + basic);
+  const std::string shown = "http://" + host + "/a%2Fb/capture?pwd=***&token=***&res=vga%20hd";
+  EXPECT_EQ (h.stat ("location"), shown);
+  g_autofree gchar *location = nullptr;
+  g_object_get (h.h->element, "location", &location, nullptr);
+  EXPECT_EQ (std::string (location), shown);
+}
+
+/* The leaks tracer in a gst-launch-1.0 child that fetched a snapshot camera tens of times: no
+ * private pipeline of pulljpegsrc is left alive at exit (each try's used to be). */
+TEST (PullJpegSrc, NoPrivatePipelineOutlivesItsTry)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ({ "--snapshot", "--print-requests" }));
+  Env env = gst_child_env ();
+  env["GST_TRACERS"] = "leaks(filters=GstPipeline)";
+  env["GST_DEBUG"] = "GST_TRACER:7";
+  Process launch ({ "gst-launch-1.0", "pulljpegsrc", "location=" + cam.url () + "capture",
+                      "snapshot-interval=20000000", "!", "fakesink" },
+      env);
+  ASSERT_TRUE (wait_until ([&] { return cam.printed ("sent: ").size () >= 30; }, 60000))
+      << launch.output ();
+  EXPECT_EQ (launch.stop (SIGINT, 30000), 0) << launch.output ();
+  std::string out = launch.output ();
+  /* The tracer ran (its record was registered), then listed what was alive at exit. */
+  ASSERT_NE (out.find ("object-alive.class"), std::string::npos) << out;
+  const std::string pipeline = "object-alive, type-name=(string)GstPipeline";
+  gsize alive = 0;
+  for (gsize at = out.find (pipeline); at != std::string::npos; at = out.find (pipeline, at + 1))
+    alive++;
+  EXPECT_EQ (alive, 0u) << out.substr (0, 4000);
+}
+
+/* A snapshot above max-frame-size is a rejected frame: never pushed (not even cut short), dropped
+ * as it crosses the limit (the camera's bytes are not read to their end), tried again with a
+ * growing backoff, reported once. With or without a Content-Length. */
+TEST (PullJpegSrc, OversizedSnapshotIsRejectedWithGrowingBackoff)
+{
+  for (bool length : { true, false }) {
+    Camera cam;
+    std::vector<std::string> args{ "--snapshot", "--snapshot-size",
+      std::to_string (64 * 1024 * 1024), "--print-requests" };
+    if (!length)
+      args.push_back ("--no-length");
+    ASSERT_TRUE (cam.start (args));
+    Harness h (cam.url () + "capture");
+    g_object_set (h.h->element, "max-frame-size", static_cast<guint64> (1024 * 1024), nullptr);
+    gint64 started = g_get_monotonic_time ();
+    gst_harness_play (h.h);
+    /* Tries at 0, 1, 3 and 7 s with the backoff; every second without it. */
+    ASSERT_TRUE (wait_until ([&] { return stat_int (h.stat ("reconnects")) >= 4; }, 30000))
+        << h.stat ("last-error");
+    gint64 took_ms = (g_get_monotonic_time () - started) / 1000;
+    EXPECT_GE (took_ms, 6000) << "the backoff did not grow (length " << length << ")";
+    EXPECT_EQ (gst_harness_try_pull (h.h), nullptr) << "a cut snapshot was pushed";
+    EXPECT_EQ (h.stat ("frames"), "0");
+    EXPECT_NE (h.stat ("last-error").find ("larger than 1048576 bytes"), std::string::npos)
+        << h.stat ("last-error");
+    std::vector<std::string> msgs = h.messages ();
+    ASSERT_EQ (msgs.size (), 2u) << (msgs.size () > 2 ? msgs[2] : "");
+    EXPECT_EQ (msgs[0], "connecting: ");
+    EXPECT_EQ (msgs[1].rfind ("retrying: the snapshot is larger", 0), 0u) << msgs[1];
+    /* The answers were abandoned early: socket buffers hold a few MB, not the 64 MB body. */
+    ASSERT_TRUE (wait_until ([&] { return cam.printed ("sent: ").size () >= 3; }, 10000));
+    for (const auto & sent : cam.printed ("sent: "))
+      EXPECT_LT (std::stoll (sent), 24LL * 1024 * 1024) << "length " << length;
+  }
 }
