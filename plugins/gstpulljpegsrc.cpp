@@ -900,6 +900,26 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
 /* ---------------------------------------------------------------------------------------------- */
 /* The supervisor thread: one try after the other                                                 */
 
+/* Brings every element of a try to NULL. A bin's change to NULL stops at the first child that
+ * fails (decodebin after a demuxer error), leaving souphttpsrc running and the rest in READY: each
+ * is then stopped on its own, or disposing of them would be an error. */
+static void
+stop_head (GstElement *head)
+{
+  if (gst_element_set_state (head, GST_STATE_NULL) != GST_STATE_CHANGE_FAILURE)
+    return;
+  GST_DEBUG ("a try did not stop as a whole; stopping its elements one by one");
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (head));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    gst_element_set_state (GST_ELEMENT (g_value_get_object (&item)), GST_STATE_NULL);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  gst_element_set_state (head, GST_STATE_NULL);
+}
+
 void
 CrPullJpegSrcPrivate::run ()
 {
@@ -972,7 +992,7 @@ CrPullJpegSrcPrivate::run ()
     lk.unlock ();
     /* Stopping it joins its threads: every error they post is in before the cause is read. */
     if (head) {
-      gst_element_set_state (head, GST_STATE_NULL);
+      stop_head (head);
       gst_object_unref (head);
     }
     gst_adapter_clear (adapter);
