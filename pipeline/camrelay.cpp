@@ -22,6 +22,9 @@
 
 #include <csignal>
 #include <cstdio>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <cstring>
 #include <map>
 #include <memory>
@@ -403,6 +406,13 @@ run (Relay & r)
 int
 main (int argc, char **argv)
 {
+#ifdef __GLIBC__
+  /* Frame-sized blocks (a camera's part of up to 16 MiB, a demuxer's contiguous copy of it) go
+   * back to the system when freed. glibc otherwise raises its mmap threshold to the largest block
+   * freed so far (up to 32 MiB) and keeps such blocks in the heap of whichever thread freed them:
+   * a camera sending huge parts would grow camrelay's RSS by tens of MB per streaming thread. */
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   Options opt;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt.config,

@@ -177,6 +177,14 @@ PullAnswer::add_body (const guint8 *data, gsize size)
     head.append (reinterpret_cast<const char *> (data), MIN (size, HEAD_BYTES - head.size ()));
 }
 
+std::string
+compression_refused (const PullAnswer & a)
+{
+  if (a.content_encoding.empty () || lower (a.content_encoding) == "identity")
+    return "";
+  return compressed_reason (a);
+}
+
 bool
 is_generic_stream_error (const GError *error)
 {

@@ -42,6 +42,9 @@ std::string http_error_reason (const GError *error, const gchar *debug, const Pu
 /* True if souphttpsrc's error says only that its stream stopped, with no cause of its own. */
 bool is_generic_stream_error (const GError *error);
 
+/* The reason to refuse an answer with a Content-Encoding other than identity, or "". */
+std::string compression_refused (const PullAnswer & answer);
+
 /* The reason for a try that saw no frame for @seconds, from what arrived. */
 std::string stall_reason (const PullAnswer & answer, guint seconds);
 

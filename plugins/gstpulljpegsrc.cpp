@@ -526,7 +526,7 @@ count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   guint64 limit;
-  bool over;
+  bool over, ended;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->pending_bytes += gst_buffer_get_size (buffer);
@@ -541,12 +541,20 @@ count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
     }
     limit = priv->settings.max_frame_size;
     over = !priv->snapshot && priv->pending_bytes > limit + 64 * 1024;
+    ended = priv->run_ended;
+  }
+  /* A try that failed reads nothing more: what still comes would only be held in memory until
+   * the try is torn down (a gzip bomb inflates faster than that). */
+  if (ended) {
+    GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_EOS;
+    return GST_PAD_PROBE_DROP;
   }
   if (!over)
     return GST_PAD_PROBE_OK;
   priv->fail_run ("more than " + std::to_string (limit) +
       " bytes arrived without a complete "
       "frame (a part too large, or a boundary that never comes)");
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_EOS;
   return GST_PAD_PROBE_DROP;
 }
 
@@ -785,6 +793,11 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         priv->answer.status = status;
         remember_answer_headers (priv->answer, headers);
       }
+      /* A compressed answer is refused before its body: inflated, a few kilobytes of a gzip bomb
+       * are gigabytes (souphttpsrc asks for none; libsoup would inflate it all the same). */
+      std::string compressed = cr::compression_refused (priv->answer);
+      if (!compressed.empty ())
+        priv->fail_run (compressed);
       if (!headers || (status && status >= 300))
         break;
       guint64 limit;
