@@ -238,7 +238,7 @@ class Handler(socketserver.StreamRequestHandler):
     def case_flapping(self):
         """Every other try a 503; in between, three good frames and a hang-up."""
         with stats_lock:
-            odd = stats["flapping"]["connections"] % 2 == 1
+            odd = stats[self.case]["connections"] % 2 == 1
         if odd:
             self.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                       b"Connection: close\r\n\r\n")
@@ -378,8 +378,12 @@ class Handler(socketserver.StreamRequestHandler):
             self.head(ctype=b"application/json", extra=b"Content-Length: %d\r\n" % len(body))
             self.send(body)
             return
+        # The query only names the counters: /case/good?as=good-2 is case good, counted apart.
         name = path[len("/case/"):] if path.startswith("/case/") else ""
+        name, _, query = name.partition("?")
         fn = getattr(self, "case_" + name.replace("-", "_"), None)
+        if query.startswith("as="):
+            name = query[3:]
         if fn is None:
             self.send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
