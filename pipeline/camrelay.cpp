@@ -19,12 +19,12 @@
 
 #include <glib-unix.h>
 #include <gst/gst.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <csignal>
 #include <cstdio>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <cstring>
 #include <map>
 #include <memory>
@@ -406,11 +406,11 @@ run (Relay & r)
 int
 main (int argc, char **argv)
 {
-#ifdef __GLIBC__
-  /* Frame-sized blocks (a camera's part of up to 16 MiB, a demuxer's contiguous copy of it) go
-   * back to the system when freed. glibc otherwise raises its mmap threshold to the largest block
-   * freed so far (up to 32 MiB) and keeps such blocks in the heap of whichever thread freed them:
-   * a camera sending huge parts would grow camrelay's RSS by tens of MB per streaming thread. */
+  /* Blocks of 1 MiB and more (a pulled camera's part that never ends, merged by its demuxer up to
+   * the frame limit) come from mmap and go back to the system when freed. glibc's default raises
+   * that threshold to the largest block freed so far, after which such blocks stay in a thread's
+   * malloc arena for good: +8 MB per failed try of such a camera, in as many arenas as threads. */
+#if defined(__GLIBC__)
   mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
 #endif
   Options opt;

@@ -4,6 +4,7 @@
  * GStreamer or other files comes later, in resolve_config(). */
 #include "relayconfig.h"
 
+#include "abspath.h"
 #include "configreport.h"
 #include "crredact.h"
 #include "crserver.h"
@@ -47,6 +48,9 @@ const char *const CAMERA_KEYS[] = {
   "source",
   "snapshot-interval",
   "on-demand",
+  "io-timeout",
+  "tls-ca",
+  "tls-pinned-certificate",
 };
 
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
@@ -86,6 +90,28 @@ valid_source (const std::string & source, std::string & shown, std::string & why
     return false;
   }
   shown = cr::redact_url (source);
+  return true;
+}
+
+/* A camera's TLS trust file (tls-ca, tls-pinned-certificate): only for https:// and rtsps://,
+ * PEM certificates GLib reads; made absolute, so that it means the same file from anywhere. */
+bool
+valid_certificates (const std::string & source, std::string & file, std::string & why)
+{
+  if (!g_str_has_prefix (source.c_str (), "https:") &&
+      !g_str_has_prefix (source.c_str (), "rtsps:")) {
+    why = "only applies to an https:// or rtsps:// source";
+    return false;
+  }
+  file = absolute_path (file);
+  g_autoptr (GError) error = nullptr;
+  GList *list = g_tls_certificate_list_new_from_file (file.c_str (), &error);
+  if (!list) {
+    why = "cannot read " + file + " as PEM certificates" +
+        (error ? std::string (": ") + error->message : std::string (" (none in it)"));
+    return false;
+  }
+  g_list_free_full (list, g_object_unref);
   return true;
 }
 
@@ -351,7 +377,9 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.boolean ("decode-check", c.decode_check) || !r.string ("secret", c.secret) ||
       !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
-      !r.boolean ("on-demand", c.on_demand))
+      !r.boolean ("on-demand", c.on_demand) || !r.uint_as ("io-timeout", 1, 3600, c.io_timeout) ||
+      !r.string ("tls-ca", c.tls_ca) ||
+      !r.string ("tls-pinned-certificate", c.tls_pinned_certificate))
     return false;
 
   if (r.has ("source")) {
@@ -366,7 +394,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
     }
   }
   if (!c.pulled ()) {
-    for (const char *key : { "snapshot-interval", "on-demand" }) {
+    for (const char *key :
+        { "snapshot-interval", "on-demand", "io-timeout", "tls-ca", "tls-pinned-certificate" }) {
       if (r.has (key))
         return report.fail (section, key,
             "only applies to a pulled source (source = http://..., "
@@ -383,6 +412,12 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       return report.fail (section, "snapshot-interval",
           "only applies to an http:// or "
           "https:// snapshot URL");
+    for (auto [key, file] : { std::pair{ "tls-ca", &c.tls_ca },
+             std::pair{ "tls-pinned-certificate", &c.tls_pinned_certificate } }) {
+      std::string why;
+      if (r.has (key) && !valid_certificates (c.source, *file, why))
+        return report.fail (section, key, why);
+    }
     c.ingest_paths.clear ();
   }
 

@@ -117,7 +117,10 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
     guint64 frame_limit = std::max<guint64> (16 * 1024 * 1024, c.max_size);
     source_ok = e.element ("pulljpegsrc") && e.prop ("location", c.source, "source", true) &&
         e.prop ("snapshot-interval", interval_ns, "snapshot-interval") &&
-        e.prop ("max-frame-size", std::to_string (frame_limit), "max-size");
+        e.prop ("max-frame-size", std::to_string (frame_limit), "max-size") &&
+        e.prop ("io-timeout", std::to_string (c.io_timeout), "io-timeout") &&
+        e.prop ("tls-ca", c.tls_ca, "tls-ca") &&
+        e.prop ("tls-pinned-certificate", c.tls_pinned_certificate, "tls-pinned-certificate");
   } else {
     source_ok = e.element ("wsjpegsrc") && e.listen_props (s) &&
         e.prop ("paths", join (c.ingest_paths, ","), "ingest-paths") &&

@@ -53,6 +53,9 @@ struct CameraConfig
   std::string source_shown;       /* the URL without its credentials */
   double snapshot_interval = 1.0; /* seconds */
   bool on_demand = false;
+  guint io_timeout = 10;              /* seconds without a frame before a reconnect */
+  std::string tls_ca;                 /* PEM CA file for https/rtsps, absolute; "" = system's */
+  std::string tls_pinned_certificate; /* PEM certificate accepted as it is, absolute */
 
   bool pulled () const { return !source.empty (); }
 

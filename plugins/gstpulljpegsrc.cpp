@@ -8,12 +8,18 @@
  * every #CrPullJpegSrc:snapshot-interval), an rtsp:// URL (MJPEG over RTP passed through
  * untouched, H.264/H.265 and other codecs decoded and encoded to JPEG once per frame), or a local
  * V4L2 device as v4l2:///dev/video0 (MJPEG as the device gives it, raw formats encoded).
- * Credentials come from the URL's userinfo (HTTP Basic or Digest, RTSP Basic or Digest); they are
- * never shown by the location property, the stats or the messages.
+ * The URL reaches the camera as written (its path and query keep their %-escapes); credentials
+ * come from its userinfo, decoded once (HTTP Basic or Digest, RTSP Basic or Digest). They are
+ * never shown: the location property, the stats, the messages and the log carry the URL without
+ * userinfo and with credential-looking query values (?user=, ?pwd=, ?token=...) masked.
+ * An https:// or rtsps:// camera's certificate is checked against the system's CAs, or those of
+ * #CrPullJpegSrc:tls-ca, or is exactly #CrPullJpegSrc:tls-pinned-certificate.
  *
  * The camera is reached by GStreamer's own elements (souphttpsrc, rtspsrc or v4l2src, then
- * decodebin, which plugs multipartdemux, the RTP depayloaders and the decoders, and jpegenc for
- * raw video), run in a private pipeline. What this element adds is what none of them does: when
+ * decodebin and jpegenc for raw video), run in a private pipeline. decodebin may plug only
+ * multipartdemux for HTTP (whose bytes are untrusted: an answer that is neither MJPEG nor a JPEG
+ * is refused, naming its Content-Type), and only RTP depayloaders, video parsers and video
+ * decoders for RTSP and V4L2. What this element adds is what none of them does: when
  * the camera fails or goes away, only that private pipeline is torn down and built again, after
  * 1 s doubling up to 30 s, forever, while the element's own pad stays up. Downstream (the
  * placeholder of jpegfallback, the viewers of mjpeghttpsink) never sees an error or an
@@ -21,7 +27,9 @@
  * try. #CrPullJpegSrc:active set to FALSE closes the camera (for on-demand use).
  *
  * Memory is bounded: a part (or snapshot) that grows past #CrPullJpegSrc:max-frame-size without
- * ending, such as a stream whose boundary never comes, ends the connection with that reason.
+ * ending, such as a stream whose boundary never comes, ends the connection with that reason; a
+ * snapshot that large is dropped at once, never pushed cut short. Each try's private pipeline is
+ * gone once the try ends.
  *
  * Each frame leaves as one buffer, stamped with the pipeline running time of its arrival (as
  * wsjpegsrc does), through a small queue that drops its oldest frame.
@@ -39,15 +47,21 @@
 
 #include "crpullreason.h"
 #include "crredact.h"
+#include "crtlstrust.h"
 #include "gstcamrelayelements.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/base/gstadapter.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
@@ -59,9 +73,13 @@
 #define DEFAULT_IO_TIMEOUT        10
 #define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
 #define DEFAULT_ACTIVE            TRUE
+#define DEFAULT_TLS_CA            ""
+#define DEFAULT_TLS_PINNED        ""
 #define DEFAULT_QUEUE_SIZE        2
-#define BACKOFF_MIN_MS            1000
-#define BACKOFF_MAX_MS            30000
+/* A try that ended holding this much of an unfinished frame gives the memory back at once. */
+#define RELEASE_AFTER_BYTES (1024 * 1024)
+#define BACKOFF_MIN_MS      1000
+#define BACKOFF_MAX_MS      30000
 /* A try that streamed at least this long counts as a recovery: the backoff starts again at its
  * minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
 #define STABLE_STREAMING_S 10
@@ -76,6 +94,8 @@ enum
   PROP_IO_TIMEOUT,
   PROP_MAX_FRAME_SIZE,
   PROP_ACTIVE,
+  PROP_TLS_CA,
+  PROP_TLS_PINNED_CERTIFICATE,
   PROP_STATS,
 };
 
@@ -193,7 +213,17 @@ struct Settings
   guint io_timeout = DEFAULT_IO_TIMEOUT;
   guint64 max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   bool active = DEFAULT_ACTIVE;
+  std::string tls_ca = DEFAULT_TLS_CA;
+  std::string tls_pinned = DEFAULT_TLS_PINNED;
 };
+
+/* Whether @location goes over TLS (https, rtsps). */
+bool
+uses_tls (const std::string & location)
+{
+  return g_str_has_prefix (location.c_str (), "https:") ||
+      g_str_has_prefix (location.c_str (), "rtsps:");
+}
 
 }  // namespace
 
@@ -203,6 +233,7 @@ struct CrPullJpegSrcPrivate
 
   void run ();
   GstElement *build_head (const Target & t, std::string & error);
+  bool use_trust (GstElement *src, const Settings & s, std::string & error);
   void link_output (GstElement *head, GstPad *pad);
   void frame (GstBuffer *buffer);
   void fail_run (const std::string & cause, bool weak = false);
@@ -242,6 +273,9 @@ struct CrPullJpegSrcPrivate
    * not one per try. */
   std::set<std::string> flap_causes;
   std::chrono::steady_clock::time_point streaming_since;
+  Kind kind = Kind::None;
+  std::string content_type;    /* of the HTTP answer, without parameters */
+  CrTlsTrust *trust = nullptr; /* of the current try (https, rtsps), says why it refused */
   std::chrono::steady_clock::time_point last_progress;
   guint64 pending_bytes = 0;
   GstAdapter *adapter = nullptr;
@@ -318,6 +352,17 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
       g_param_spec_boolean ("active", "Active",
           "Whether the camera is opened; FALSE closes it until set again", DEFAULT_ACTIVE,
           playing));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA,
+      g_param_spec_string ("tls-ca", "TLS CA file",
+          "A PEM file of the CA certificate(s) an https:// or rtsps:// camera's certificate must "
+          "be signed by, instead of the system's CAs (\"\" = the system's)",
+          DEFAULT_TLS_CA, ready));
+  g_object_class_install_property (gobject_class, PROP_TLS_PINNED_CERTIFICATE,
+      g_param_spec_string ("tls-pinned-certificate", "TLS pinned certificate",
+          "A PEM file of the certificate an https:// or rtsps:// camera must present, trusted as "
+          "it is whatever its names, signer or dates (a camera's self-signed certificate); "
+          "\"\" = none",
+          DEFAULT_TLS_PINNED, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "location (without credentials), state (connecting, streaming, retrying, idle), "
@@ -366,6 +411,7 @@ cr_pull_jpeg_src_finalize (GObject *object)
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   g_object_unref (self->priv->adapter);
   g_object_unref (self->priv->probe_cancel);
+  g_clear_object (&self->priv->trust);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -644,8 +690,78 @@ on_element_added (GstBin *, GstBin *, GstElement *element, gpointer data)
   }
 }
 
+/* decodebin's GstAutoplugSelectResult, which no public header declares. */
+enum
+{
+  AUTOPLUG_SELECT_TRY = 0,
+  AUTOPLUG_SELECT_SKIP = 2,
+};
+
+/* What decodebin may plug for an HTTP camera: its bytes are untrusted (whoever answers on its
+ * plain-HTTP path writes them), so the only element is multipartdemux; a single JPEG is exposed
+ * as it is. No other demuxer or decoder ever sees them. */
+static gint
+on_autoplug_select_http (GstElement *, GstPad *, GstCaps *, GstElementFactory *factory, gpointer)
+{
+  return g_str_equal (GST_OBJECT_NAME (factory), "multipartdemux") ? AUTOPLUG_SELECT_TRY
+                                                                   : AUTOPLUG_SELECT_SKIP;
+}
+
+/* An RTSP or V4L2 camera's codec is the user's choice: its RTP depayloader, a video parser and a
+ * video decoder may be plugged, never a demuxer or anything that is not video. */
+static gint
+on_autoplug_select_codec (GstElement *, GstPad *, GstCaps *, GstElementFactory *factory, gpointer)
+{
+  const gchar *klass = gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS);
+  if (!klass)
+    return AUTOPLUG_SELECT_SKIP;
+  bool video = strstr (klass, "Video") || strstr (klass, "Image");
+  bool wanted = strstr (klass, "Depayloader") ||
+      (video && (strstr (klass, "Parser") || strstr (klass, "Decoder")));
+  return wanted && !strstr (klass, "Demux") ? AUTOPLUG_SELECT_TRY : AUTOPLUG_SELECT_SKIP;
+}
+
+/* The reason for a camera answer that is neither MJPEG nor a JPEG picture. */
+static std::string
+not_a_camera_answer (const std::string & type)
+{
+  return "the camera answered " + type +
+      "; camrelay takes multipart/x-mixed-replace MJPEG or image/jpeg";
+}
+
+/* Nothing may be plugged for what the camera sent: the try ends with what it was. */
+static void
+on_unknown_type (GstElement *, GstPad *, GstCaps *caps, gpointer data)
+{
+  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  std::string found = s ? gst_structure_get_name (s) : "data of no known type";
+  std::string header;
+  bool multipart;
+  bool http;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    header = priv->content_type;
+    multipart = priv->multipart;
+    http = priv->kind == Kind::Http;
+  }
+  if (!http) {
+    const gchar *encoding = s ? gst_structure_get_string (s, "encoding-name") : nullptr;
+    priv->fail_run (std::string ("camrelay takes no ") + (encoding ? encoding : found.c_str ()) +
+        " from this camera (no video depayloader, parser or decoder for it)");
+  } else if (multipart)
+    priv->fail_run ("a part of the camera's MJPEG stream is " + found + ", not image/jpeg");
+  else if (header.empty ())
+    priv->fail_run (not_a_camera_answer (found));
+  else if (g_str_has_suffix (header.c_str (), "/octet-stream"))
+    /* A type that says nothing: what the bytes turned out to be says more. */
+    priv->fail_run (not_a_camera_answer (header + " (" + found + ")"));
+  else
+    priv->fail_run (not_a_camera_answer (header));
+}
+
 static GstElement *
-new_decodebin (CrPullJpegSrcPrivate *priv)
+new_decodebin (CrPullJpegSrcPrivate *priv, bool http)
 {
   GstElement *decode = gst_element_factory_make ("decodebin", nullptr);
   if (!decode)
@@ -653,6 +769,9 @@ new_decodebin (CrPullJpegSrcPrivate *priv)
   g_autoptr (GstCaps) caps = gst_caps_from_string ("image/jpeg; video/x-raw");
   g_object_set (decode, "caps", caps, nullptr);
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_decoded_pad), priv);
+  g_signal_connect (decode, "autoplug-select",
+      http ? G_CALLBACK (on_autoplug_select_http) : G_CALLBACK (on_autoplug_select_codec), nullptr);
+  g_signal_connect (decode, "unknown-type", G_CALLBACK (on_unknown_type), priv);
   return decode;
 }
 
@@ -669,7 +788,7 @@ on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
   const gchar *media = gst_structure_get_string (s, "media");
   GstElement *next;
   if (media && g_str_equal (media, "video")) {
-    next = new_decodebin (priv);
+    next = new_decodebin (priv, false);
   } else {
     next = gst_element_factory_make ("fakesink", nullptr);
     g_object_set (next, "sync", FALSE, "async", FALSE, nullptr);
@@ -700,6 +819,45 @@ remember_answer_headers (cr::PullAnswer & answer, const GstStructure *headers)
       answer.location = cr::redact_url (value);
     }
   }
+}
+
+/* The header value @name (any case) of souphttpsrc's response-headers, or "". */
+static std::string
+header_value (const GstStructure *headers, const char *name)
+{
+  for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
+    const gchar *field = gst_structure_nth_field_name (headers, i);
+    if (g_ascii_strcasecmp (field, name) == 0) {
+      const gchar *value = gst_structure_get_string (headers, field);
+      return value ? value : "";
+    }
+  }
+  return "";
+}
+
+/* A 2xx answer's headers: its type is kept for the reasons, a page of text is a clear mistake,
+ * and a single picture announced larger than a frame may be is refused before its body. */
+static void
+check_answer_headers (CrPullJpegSrcPrivate *priv, const GstStructure *headers)
+{
+  std::string type = header_value (headers, "Content-Type");
+  type = type.substr (0, type.find (';'));
+  std::string length = header_value (headers, "Content-Length");
+  guint64 limit;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->content_type = type;
+    limit = priv->settings.max_frame_size;
+  }
+  /* Only text is refused here (a login page, an error page): servers such as ffmpeg's send MJPEG
+   * as application/octet-stream, so other types are left to typefind. */
+  if (g_str_has_prefix (type.c_str (), "text/"))
+    priv->fail_run (not_a_camera_answer (type));
+  /* Some cameras give an MJPEG stream an absurd Content-Length: only a single picture is held to
+   * it. */
+  else if (!g_str_has_prefix (type.c_str (), "multipart/") && !length.empty () &&
+      g_ascii_strtoull (length.c_str (), nullptr, 10) > limit)
+    priv->fail_run (snapshot_too_large (limit));
 }
 
 /* The private pipeline's messages, in the thread that posts them. */
@@ -800,30 +958,7 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         priv->fail_run (compressed);
       if (!headers || (status && status >= 300))
         break;
-      guint64 limit;
-      {
-        std::lock_guard<std::mutex> guard (priv->lock);
-        limit = priv->settings.max_frame_size;
-      }
-      for (gint i = 0; i < gst_structure_n_fields (headers); i++) {
-        const gchar *name = gst_structure_nth_field_name (headers, i);
-        /* A single answer announced larger than a frame may be is refused before its body. */
-        if (g_ascii_strcasecmp (name, "Content-Length") == 0) {
-          const gchar *text = gst_structure_get_string (headers, name);
-          if (text && g_ascii_strtoull (text, nullptr, 10) > limit)
-            priv->fail_run (snapshot_too_large (limit));
-          continue;
-        }
-        if (g_ascii_strcasecmp (name, "Content-Type") != 0)
-          continue;
-        const gchar *type = gst_structure_get_string (headers, name);
-        /* Only text is refused here (a login page, an error page): servers such as ffmpeg's
-         * send MJPEG as application/octet-stream, so other types are left to typefind. */
-        if (type && g_str_has_prefix (type, "text/"))
-          priv->fail_run (std::string ("the camera answered ") + type +
-              ", not MJPEG "
-              "(multipart/x-mixed-replace) or a JPEG picture");
-      }
+      check_answer_headers (priv, headers);
       break;
     }
     default:
@@ -833,6 +968,26 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
    * pipeline, alive. */
   gst_message_unref (message);
   return GST_BUS_DROP;
+}
+
+/* A TLS camera's trust (the system's CAs, tls-ca, tls-pinned-certificate) on its source element,
+ * kept for this try so that a refused certificate can be named. */
+bool
+CrPullJpegSrcPrivate::use_trust (GstElement *src, const Settings & s, std::string & error)
+{
+  if (!uses_tls (s.location))
+    return true;
+  g_autoptr (GError) gerror = nullptr;
+  CrTlsTrust *made = cr_tls_trust_new (s.tls_ca, s.tls_pinned, &gerror);
+  if (!made) {
+    error = std::string ("cannot use the TLS files: ") + gerror->message;
+    return false;
+  }
+  g_object_set (src, "tls-database", made, nullptr);
+  std::lock_guard<std::mutex> guard (lock);
+  g_clear_object (&trust);
+  trust = made;
+  return true;
 }
 
 GstElement *
@@ -869,17 +1024,25 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     /* Also how the hook of crpullreason knows the requests whose Range it removes. */
     g_object_set (src, "user-agent", cr::pull_user_agent (), nullptr);
+    if (!use_trust (src, s, error)) {
+      gst_object_unref (head);
+      return nullptr;
+    }
   } else if (t.kind == Kind::Rtsp) {
     g_object_set (src, "location", t.url.c_str (), "latency", 200u, "tcp-timeout",
         static_cast<guint64> (s.io_timeout) * G_USEC_PER_SEC, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_rtsp_pad), this);
+    if (!use_trust (src, s, error)) {
+      gst_object_unref (head);
+      return nullptr;
+    }
     return head;
   } else {
     g_object_set (src, "device", t.device.c_str (), nullptr);
   }
-  GstElement *decode = new_decodebin (this);
+  GstElement *decode = new_decodebin (this, t.kind == Kind::Http);
   if (!decode) {
     error = "the GStreamer element decodebin is not installed";
     gst_object_unref (head);
@@ -933,6 +1096,18 @@ stop_head (GstElement *head)
   gst_element_set_state (head, GST_STATE_NULL);
 }
 
+/* Hands what a try buffered back to the system. The pieces of a large unfinished frame were
+ * allocated in the try's streaming threads, and glibc keeps what is freed in their malloc arenas
+ * (the camrelay program also makes blocks of 1 MiB and more come from mmap; any other application
+ * gets at least this). */
+static void
+release_memory ()
+{
+#if defined(__GLIBC__)
+  malloc_trim (0);
+#endif
+}
+
 void
 CrPullJpegSrcPrivate::run ()
 {
@@ -961,11 +1136,13 @@ CrPullJpegSrcPrivate::run ()
     answer = cr::PullAnswer ();
     needs_probe = false;
     g_cancellable_reset (probe_cancel);
+    content_type.clear ();
     pending_bytes = 0;
     GstMessage *msg = nullptr;
     if (state == "idle")
       msg = set_state_locked ("connecting", "");
     Target t = parse_location (settings.location);
+    kind = t.kind;
     GstClockTime interval = settings.snapshot_interval;
     lk.unlock ();
     post (msg);
@@ -1010,12 +1187,21 @@ CrPullJpegSrcPrivate::run ()
     }
     gst_adapter_clear (adapter);
     lk.lock ();
+    if (pending_bytes >= RELEASE_AFTER_BYTES)
+      release_memory ();
     bool got_frame = run_got_frame;
     bool stable = got_frame &&
         std::chrono::steady_clock::now () - streaming_since >=
             std::chrono::seconds (STABLE_STREAMING_S);
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
     std::string cause = run_error.empty () ? run_error_weak : run_error;
+    /* A refused certificate is the cause, whatever the element made of it. */
+    if (trust) {
+      std::string refusal = cr_tls_trust_refusal (trust);
+      if (!refusal.empty ())
+        cause = refusal;
+      g_clear_object (&trust);
+    }
     if (quit)
       break;
     if (!settings.active)
@@ -1107,6 +1293,12 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
       s.active = g_value_get_boolean (value);
       priv->cond.notify_all ();
       break;
+    case PROP_TLS_CA:
+      s.tls_ca = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_TLS_PINNED_CERTIFICATE:
+      s.tls_pinned = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1141,6 +1333,12 @@ cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_ACTIVE:
       g_value_set_boolean (value, s.active);
       break;
+    case PROP_TLS_CA:
+      g_value_set_string (value, s.tls_ca.c_str ());
+      break;
+    case PROP_TLS_PINNED_CERTIFICATE:
+      g_value_set_string (value, s.tls_pinned.c_str ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1159,6 +1357,15 @@ cr_pull_jpeg_src_change_state (GstElement *element, GstStateChange transition)
     if (!t.error.empty ()) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("Invalid camera location: %s", t.error.c_str ()), (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (CrTlsTrust) trust =
+        cr_tls_trust_new (priv->settings.tls_ca, priv->settings.tls_pinned, &error);
+    if (!trust) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Cannot use the TLS files (tls-ca, tls-pinned-certificate): %s", error->message),
+          (nullptr));
       return GST_STATE_CHANGE_FAILURE;
     }
   }

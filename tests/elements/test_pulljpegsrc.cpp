@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -56,6 +58,48 @@ struct Camera
     }
     return out;
   }
+};
+
+/* Every element created in the process while it lives, by factory name, as GStreamer logs it
+ * (GST_ELEMENT_FACTORY at INFO: "creating element \"qtdemux\" ..."), decodebin's included. */
+class FactoryWatch
+{
+public:
+  FactoryWatch ()
+  {
+    gst_debug_set_threshold_for_name ("GST_ELEMENT_FACTORY", GST_LEVEL_INFO);
+    gst_debug_remove_log_function (gst_debug_log_default);
+    gst_debug_add_log_function (log, this, nullptr);
+  }
+  ~FactoryWatch ()
+  {
+    gst_debug_remove_log_function_by_data (this);
+    gst_debug_add_log_function (gst_debug_log_default, nullptr, nullptr);
+    gst_debug_unset_threshold_for_name ("GST_ELEMENT_FACTORY");
+  }
+  bool created (const std::string & factory)
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    return created_.count (factory) > 0;
+  }
+
+private:
+  static void log (GstDebugCategory *category, GstDebugLevel, const gchar *, const gchar *, gint,
+      GObject *, GstDebugMessage *message, gpointer data)
+  {
+    if (g_strcmp0 (gst_debug_category_get_name (category), "GST_ELEMENT_FACTORY") != 0)
+      return;
+    const gchar *text = gst_debug_message_get (message);
+    const char *prefix = "creating element \"";
+    if (!text || !g_str_has_prefix (text, prefix))
+      return;
+    std::string name = text + strlen (prefix);
+    auto *self = static_cast<FactoryWatch *> (data);
+    std::lock_guard<std::mutex> guard (self->lock_);
+    self->created_.insert (name.substr (0, name.find ('"')));
+  }
+  std::mutex lock_;
+  std::set<std::string> created_;
 };
 
 gint64
@@ -357,4 +401,138 @@ TEST (PullJpegSrc, OversizedSnapshotIsRejectedWithGrowingBackoff)
     for (const auto & sent : cam.printed ("sent: "))
       EXPECT_LT (std::stoll (sent), 24LL * 1024 * 1024) << "length " << length;
   }
+}
+
+/* An HTTP camera that answers something else than MJPEG or a JPEG (a video file, text): a reason
+ * naming what it answered, tried again with a growing backoff, and no demuxer or decoder plugged
+ * for those bytes. */
+TEST (PullJpegSrc, HttpAnswerThatIsNoCameraPlugsNothing)
+{
+  TempDir files;
+  std::string mp4 = files.file ("clip.mp4"), mkv = files.file ("clip.mkv");
+  for (const auto & [mux, file] : { std::pair{ "qtmux", mp4 }, std::pair{ "matroskamux", mkv } })
+    ASSERT_EQ (run ({ "gst-launch-1.0", "-q", "videotestsrc", "num-buffers=10", "!",
+                        "video/x-raw,width=64,height=48", "!", "jpegenc", "!", mux, "!", "filesink",
+                        "location=" + file })
+                   .code,
+        0);
+  struct Case
+  {
+    std::string file, type, says;
+  };
+  const Case cases[] = {
+    { mp4, "video/mp4", "the camera answered video/mp4; camrelay takes" },
+    { mkv, "video/x-matroska", "the camera answered video/x-matroska; camrelay takes" },
+    { mp4, "application/octet-stream",
+        "the camera answered application/octet-stream (video/quicktime); camrelay takes" },
+  };
+  for (const auto & c : cases) {
+    FactoryWatch watch;
+    Camera cam;
+    ASSERT_TRUE (cam.start ({ "--body-file", c.file, "--content-type", c.type }));
+    Harness h (cam.url ());
+    gint64 started = g_get_monotonic_time ();
+    gst_harness_play (h.h);
+    ASSERT_TRUE (wait_until ([&] { return stat_int (h.stat ("reconnects")) >= 3; }, 30000))
+        << c.type << ": " << h.stat ("last-error");
+    /* Tries at 0, 1 and 3 s. */
+    EXPECT_GE (g_get_monotonic_time () - started, 2500 * 1000) << c.type;
+    EXPECT_EQ (h.stat ("last-error").rfind (c.says, 0), 0u) << h.stat ("last-error");
+    EXPECT_EQ (gst_harness_try_pull (h.h), nullptr) << c.type;
+    EXPECT_TRUE (watch.created ("souphttpsrc")) << "the watch saw nothing";
+    for (const char *plugged : { "qtdemux", "matroskademux", "jpegdec", "avdec_mjpeg" })
+      EXPECT_FALSE (watch.created (plugged)) << c.type << ": " << plugged << " was plugged";
+    std::vector<std::string> msgs = h.messages ();
+    EXPECT_EQ (msgs.size (), 2u) << c.type;
+  }
+}
+
+namespace {
+
+/* A CA and a certificate it signed for 127.0.0.1, and a camera's self-signed certificate for a
+ * name that is not the host's, made by openssl in @dir. */
+bool
+make_certificates (const TempDir & dir)
+{
+  auto ok = [&] (const std::vector<std::string> & argv) {
+    RunResult r = run (argv, 60000, {}, dir.path ());
+    if (r.code != 0)
+      ADD_FAILURE () << r.output;
+    return r.code == 0;
+  };
+  const std::vector<std::string> ec{ "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-nodes" };
+  auto req = [&] (std::vector<std::string> argv) {
+    argv.insert (argv.begin () + 2, ec.begin (), ec.end ());
+    return ok (argv);
+  };
+  dir.write ("leaf.ext", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+  return req ({ "openssl", "req", "-x509", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=camrelay test CA" }) &&
+      req ({ "openssl", "req", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj",
+          "/CN=127.0.0.1" }) &&
+      ok ({ "openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+          "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext" }) &&
+      req ({ "openssl", "req", "-x509", "-keyout", "cam.key", "-out", "cam.pem", "-days", "2",
+          "-subj", "/CN=IPCAM" });
+}
+
+}  // namespace
+
+/* An https camera is trusted through the system's CAs, a CA file (tls-ca) or one pinned
+ * certificate (tls-pinned-certificate); a certificate it cannot trust is named as the reason. */
+TEST (PullJpegSrc, HttpsCameraTrustedByCaFileOrPinnedCertificate)
+{
+  TempDir pki;
+  ASSERT_TRUE (make_certificates (pki));
+  struct Case
+  {
+    const char *serves;
+    const char *ca, *pinned;
+    const char *refused; /* nullptr: frames come */
+  };
+  const Case cases[] = {
+    { "leaf", "", "", "the camera's certificate is not trusted (signed by an unknown CA)" },
+    { "leaf", "ca.pem", "", nullptr },
+    { "cam", "", "cam.pem", nullptr },
+    { "cam", "", "leaf.pem",
+        "the camera's certificate is not trusted (signed by an unknown CA): "
+        "it is not the pinned one" },
+    { "cam", "cam.pem", "", "the camera's certificate is not trusted (issued for another host" },
+  };
+  for (const auto & c : cases) {
+    std::string what = std::string (c.serves) + " ca=" + c.ca + " pinned=" + c.pinned;
+    Camera cam;
+    ASSERT_TRUE (cam.start ({ "--tls", pki.file (std::string (c.serves) + ".pem"),
+        pki.file (std::string (c.serves) + ".key") }));
+    Harness h ("https://127.0.0.1:" + std::to_string (cam.port) + "/");
+    if (*c.ca)
+      g_object_set (h.h->element, "tls-ca", pki.file (c.ca).c_str (), nullptr);
+    if (*c.pinned)
+      g_object_set (h.h->element, "tls-pinned-certificate", pki.file (c.pinned).c_str (), nullptr);
+    gst_harness_play (h.h);
+    if (!c.refused) {
+      GstBuffer *b = h.pull ();
+      EXPECT_NE (b, nullptr) << what << ": " << h.stat ("last-error");
+      if (b)
+        gst_buffer_unref (b);
+      continue;
+    }
+    ASSERT_TRUE (wait_until ([&] { return stat_int (h.stat ("reconnects")) >= 2; }, 20000)) << what;
+    EXPECT_EQ (h.stat ("last-error").rfind (c.refused, 0), 0u)
+        << what << ": " << h.stat ("last-error");
+    EXPECT_EQ (gst_harness_try_pull (h.h), nullptr) << what;
+  }
+}
+
+/* A file that holds no certificate fails the element's start with a message naming it. */
+TEST (PullJpegSrc, UnreadableTlsFileFailsToStart)
+{
+  TempDir dir;
+  std::string bad = dir.write ("bad.pem", "not a certificate\n");
+  GstElement *e = gst_element_factory_make ("pulljpegsrc", nullptr);
+  g_object_set (e, "location", "https://cam.local/", "tls-ca", bad.c_str (), nullptr);
+  EXPECT_EQ (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
 }
