@@ -1198,8 +1198,10 @@ CrPullJpegSrcPrivate::run ()
     /* A refused certificate is the cause, whatever the element made of it. */
     if (trust) {
       std::string refusal = cr_tls_trust_refusal (trust);
-      if (!refusal.empty ())
+      if (!refusal.empty ()) {
         cause = refusal;
+        needs_probe = false; /* it answered, in TLS: that is all there is to say */
+      }
       g_clear_object (&trust);
     }
     if (quit)
