@@ -649,17 +649,19 @@ TEST (Pull, HttpsCameraWithSelfSignedCertificate)
     url[name] = "https://127.0.0.1:" + std::to_string (cams[name]->port) + "/";
   }
   Relay relay;
+  /* io-timeout = 60: a first TLS handshake (GnuTLS loading the system's CAs) takes seconds in a
+   * sanitizer build on a loaded machine. */
   ASSERT_TRUE (relay.start ("[camera untrusted]\nsource = " + url["untrusted"] +
-      "\n[camera ca]\nsource = " + url["ca"] + "\ntls-ca = " + pki.file ("cam.pem") +
-      "\n[camera pinned]\nsource = " + url["pinned"] +
-      "\ntls-pinned-certificate = " + pki.file ("cam.pem") + "\n"))
+      "\nio-timeout = 60\n[camera ca]\nsource = " + url["ca"] + "\ntls-ca = " +
+      pki.file ("cam.pem") + "\nio-timeout = 60\n[camera pinned]\nsource = " + url["pinned"] +
+      "\ntls-pinned-certificate = " + pki.file ("cam.pem") + "\nio-timeout = 60\n"))
       << relay.proc->output ();
   for (const char *name : { "ca", "pinned" })
-    EXPECT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; }, 20000))
+    EXPECT_TRUE (wait_until ([&] { return camera_field (relay, name, "state") == "live"; }, 60000))
         << name << ": " << relay.status_text ();
   ASSERT_TRUE (
       wait_until ([&] { return camera_field (relay, "untrusted", "source_state") == "retrying"; },
-          20000))
+          60000))
       << relay.status_text () << relay.proc->output ();
   EXPECT_NE (camera_field (relay, "untrusted", "source_error")
                  .find ("the camera's certificate is not trusted (signed by an unknown CA)"),
