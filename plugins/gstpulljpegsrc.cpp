@@ -45,6 +45,7 @@
  */
 #include "gstpulljpegsrc.h"
 
+#include "crpullreason.h"
 #include "crredact.h"
 #include "crtlstrust.h"
 #include "gstcamrelayelements.h"
@@ -62,6 +63,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,6 +80,11 @@
 #define RELEASE_AFTER_BYTES (1024 * 1024)
 #define BACKOFF_MIN_MS      1000
 #define BACKOFF_MAX_MS      30000
+/* A try that streamed at least this long counts as a recovery: the backoff starts again at its
+ * minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
+#define STABLE_STREAMING_S 10
+/* Each step of the look at a camera that did not answer (connect, then its first line). */
+#define PROBE_TIMEOUT_S 3
 
 enum
 {
@@ -254,6 +261,18 @@ struct CrPullJpegSrcPrivate
   bool snapshot = false;
   bool have_output = false;
   bool answered = false;
+  /* What this try of an HTTP camera saw, to explain its failure (crpullreason.h). */
+  cr::PullAnswer answer;
+  /* The try failed before any answer: the camera is looked at once more to say why. */
+  bool needs_probe = false;
+  /* Cancelled to stop that look at once (PAUSED->READY, active=false). */
+  GCancellable *probe_cancel = nullptr;
+  /* The camera fails soon after each recovery: its recoveries are not posted. */
+  bool flapping = false;
+  /* The causes posted since it last streamed for good: while it flaps, each is worth one line,
+   * not one per try. */
+  std::set<std::string> flap_causes;
+  std::chrono::steady_clock::time_point streaming_since;
   Kind kind = Kind::None;
   std::string content_type;    /* of the HTTP answer, without parameters */
   CrTlsTrust *trust = nullptr; /* of the current try (https, rtsps), says why it refused */
@@ -358,6 +377,7 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
 
   GST_DEBUG_CATEGORY_INIT (cr_pull_jpeg_src_debug, "pulljpegsrc", 0,
       "camrelay pulled JPEG camera source");
+  cr::strip_range_requests ();
 }
 
 static void
@@ -366,6 +386,7 @@ cr_pull_jpeg_src_init (CrPullJpegSrc *self)
   CrPullJpegSrcPrivate *priv = new CrPullJpegSrcPrivate (self);
   self->priv = priv;
   priv->adapter = gst_adapter_new ();
+  priv->probe_cancel = g_cancellable_new ();
 
   GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
   priv->appsrc = GST_APP_SRC (appsrc);
@@ -389,6 +410,7 @@ cr_pull_jpeg_src_finalize (GObject *object)
 {
   CrPullJpegSrc *self = CR_PULL_JPEG_SRC (object);
   g_object_unref (self->priv->adapter);
+  g_object_unref (self->priv->probe_cancel);
   g_clear_object (&self->priv->trust);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -408,7 +430,8 @@ GstMessage *
 CrPullJpegSrcPrivate::set_state_locked (const std::string & new_state, const std::string & reason)
 {
   state = new_state;
-  if (posted_state == new_state && posted_reason == reason)
+  /* "1,580 bytes so far" and "1,659 bytes so far" are one cause: one line. */
+  if (posted_state == new_state && cr::cause_key (posted_reason) == cr::cause_key (reason))
     return nullptr;
   posted_state = new_state;
   posted_reason = reason;
@@ -458,8 +481,14 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
     last_progress = std::chrono::steady_clock::now ();
     if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc))
       dropped++;
-    if (state != "streaming")
-      msg = set_state_locked ("streaming", "");
+    if (state != "streaming") {
+      streaming_since = last_progress;
+      /* A flapping camera's recoveries are no news: the run loop posts one that lasts. */
+      if (flapping)
+        state = "streaming";
+      else
+        msg = set_state_locked ("streaming", "");
+    }
   }
   post (msg);
   gst_app_src_push_buffer (appsrc, buffer);
@@ -543,18 +572,35 @@ count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
   auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   guint64 limit;
-  bool over;
+  bool over, ended;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->pending_bytes += gst_buffer_get_size (buffer);
+    if (priv->answer.head.size () < cr::PullAnswer::HEAD_BYTES) {
+      GstMapInfo map;
+      if (gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+        priv->answer.add_body (map.data, map.size);
+        gst_buffer_unmap (buffer, &map);
+      }
+    } else {
+      priv->answer.body_bytes += gst_buffer_get_size (buffer);
+    }
     limit = priv->settings.max_frame_size;
     over = !priv->snapshot && priv->pending_bytes > limit + 64 * 1024;
+    ended = priv->run_ended;
+  }
+  /* A try that failed reads nothing more: what still comes would only be held in memory until
+   * the try is torn down (a gzip bomb inflates faster than that). */
+  if (ended) {
+    GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_EOS;
+    return GST_PAD_PROBE_DROP;
   }
   if (!over)
     return GST_PAD_PROBE_OK;
   priv->fail_run ("more than " + std::to_string (limit) +
       " bytes arrived without a complete "
       "frame (a part too large, or a boundary that never comes)");
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_EOS;
   return GST_PAD_PROBE_DROP;
 }
 
@@ -755,6 +801,26 @@ on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
   gst_object_unref (head);
 }
 
+/* The answer's headers that explain a failure (crpullreason.h). */
+static void
+remember_answer_headers (cr::PullAnswer & answer, const GstStructure *headers)
+{
+  for (gint i = 0; headers && i < gst_structure_n_fields (headers); i++) {
+    const gchar *name = gst_structure_nth_field_name (headers, i);
+    const gchar *value = gst_structure_get_string (headers, name);
+    if (!value)
+      continue;
+    if (g_ascii_strcasecmp (name, "Content-Type") == 0) {
+      answer.content_type = value;
+      answer.snapshot = g_str_has_prefix (value, "image/");
+    } else if (g_ascii_strcasecmp (name, "Content-Encoding") == 0) {
+      answer.content_encoding = value;
+    } else if (g_ascii_strcasecmp (name, "Location") == 0) {
+      answer.location = cr::redact_url (value);
+    }
+  }
+}
+
 /* The header value @name (any case) of souphttpsrc's response-headers, or "". */
 static std::string
 header_value (const GstStructure *headers, const char *name)
@@ -824,19 +890,30 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       const gchar *factory = f ? GST_OBJECT_NAME (f) : "";
       bool from_camera = g_str_equal (factory, "souphttpsrc") || g_str_equal (factory, "rtspsrc") ||
           g_str_equal (factory, "v4l2src");
-      /* souphttpsrc says only "Internal data stream error" when it cannot connect or the
-       * connection breaks (libsoup's reason stays in its debug log). */
-      if (g_str_equal (factory, "souphttpsrc") &&
-          g_error_matches (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED)) {
-        bool answered;
-        {
-          std::lock_guard<std::mutex> guard (priv->lock);
-          answered = priv->answered;
+      bool weak = !from_camera;
+      {
+        std::lock_guard<std::mutex> guard (priv->lock);
+        bool has_user = parse_location (priv->settings.location).user.size () > 0;
+        std::string why = cr::http_error_reason (error, debug, priv->answer, has_user);
+        if (!why.empty ())
+          cause = why;
+        /* souphttpsrc says only "Internal data stream error" when it cannot connect, when the
+         * answer is not HTTP, when the connection breaks, and when an element after it failed
+         * (libsoup's reason stays in its debug log). */
+        if (g_str_equal (factory, "souphttpsrc") && cr::is_generic_stream_error (error)) {
+          if (!priv->answered) {
+            /* The run loop looks at the camera again to say why. */
+            priv->needs_probe = true;
+            cause = "cannot connect to the camera (refused, unreachable or timed out)";
+          } else if (!priv->run_error_weak.empty ()) {
+            weak = true; /* the element after it said why */
+          } else {
+            std::string said = cr::answer_reason (priv->answer, true);
+            cause = said.empty () ? "the connection to the camera was lost" : said;
+          }
         }
-        cause = answered ? "the connection to the camera was lost"
-                         : "cannot connect to the camera (refused, unreachable or timed out)";
       }
-      priv->fail_run (cause, !from_camera);
+      priv->fail_run (cause, weak);
       break;
     }
     case GST_MESSAGE_EOS: {
@@ -846,8 +923,14 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         std::lock_guard<std::mutex> guard (priv->lock);
         snapshot = priv->snapshot;
       }
-      if (!snapshot)
-        priv->fail_run ("the camera ended the stream");
+      if (!snapshot) {
+        std::string said;
+        {
+          std::lock_guard<std::mutex> guard (priv->lock);
+          said = cr::answer_reason (priv->answer, false);
+        }
+        priv->fail_run (said.empty () ? "the camera ended the stream" : said);
+      }
       break;
     }
     case GST_MESSAGE_ELEMENT: {
@@ -864,7 +947,15 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       if (status) {
         std::lock_guard<std::mutex> guard (priv->lock);
         priv->answered = true;
+        priv->answer.answered = true;
+        priv->answer.status = status;
+        remember_answer_headers (priv->answer, headers);
       }
+      /* A compressed answer is refused before its body: inflated, a few kilobytes of a gzip bomb
+       * are gigabytes (souphttpsrc asks for none; libsoup would inflate it all the same). */
+      std::string compressed = cr::compression_refused (priv->answer);
+      if (!compressed.empty ())
+        priv->fail_run (compressed);
       if (!headers || (status && status >= 300))
         break;
       check_answer_headers (priv, headers);
@@ -931,6 +1022,8 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
         "retries", 0, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
+    /* Also how the hook of crpullreason knows the requests whose Range it removes. */
+    g_object_set (src, "user-agent", cr::pull_user_agent (), nullptr);
     if (!use_trust (src, s, error)) {
       gst_object_unref (head);
       return nullptr;
@@ -983,6 +1076,26 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
 /* ---------------------------------------------------------------------------------------------- */
 /* The supervisor thread: one try after the other                                                 */
 
+/* Brings every element of a try to NULL. A bin's change to NULL stops at the first child that
+ * fails (decodebin after a demuxer error), leaving souphttpsrc running and the rest in READY: each
+ * is then stopped on its own, or disposing of them would be an error. */
+static void
+stop_head (GstElement *head)
+{
+  if (gst_element_set_state (head, GST_STATE_NULL) != GST_STATE_CHANGE_FAILURE)
+    return;
+  GST_DEBUG ("a try did not stop as a whole; stopping its elements one by one");
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (head));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    gst_element_set_state (GST_ELEMENT (g_value_get_object (&item)), GST_STATE_NULL);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  gst_element_set_state (head, GST_STATE_NULL);
+}
+
 /* Hands what a try buffered back to the system. The pieces of a large unfinished frame were
  * allocated in the try's streaming threads, and glibc keeps what is freed in their malloc arenas
  * (the camrelay program also makes blocks of 1 MiB and more come from mmap; any other application
@@ -1002,6 +1115,8 @@ CrPullJpegSrcPrivate::run ()
   std::unique_lock<std::mutex> lk (lock);
   while (!quit) {
     if (!settings.active) {
+      flapping = false;
+      flap_causes.clear ();
       GstMessage *msg = set_state_locked ("idle", "");
       lk.unlock ();
       post (msg);
@@ -1018,6 +1133,9 @@ CrPullJpegSrcPrivate::run ()
     snapshot = false;
     have_output = false;
     answered = false;
+    answer = cr::PullAnswer ();
+    needs_probe = false;
+    g_cancellable_reset (probe_cancel);
     content_type.clear ();
     pending_bytes = 0;
     GstMessage *msg = nullptr;
@@ -1044,15 +1162,27 @@ CrPullJpegSrcPrivate::run ()
     auto silence = std::chrono::seconds (settings.io_timeout);
     while (!cond.wait_for (lk, std::chrono::milliseconds (250),
         [this] { return quit || run_ended || !settings.active; })) {
-      if (std::chrono::steady_clock::now () - last_progress > silence) {
-        run_error = "no frame from the camera for " + std::to_string (settings.io_timeout) + " s";
+      auto now = std::chrono::steady_clock::now ();
+      if (now - last_progress > silence) {
+        run_error = cr::stall_reason (answer, settings.io_timeout);
+        /* Nothing answered at all: the run loop looks at the camera again to say why. */
+        needs_probe = t.kind == Kind::Http && !answered;
         run_ended = true;
+      } else if (state == "streaming" && posted_state != "streaming" &&
+          now - streaming_since >= std::chrono::seconds (STABLE_STREAMING_S)) {
+        /* A flapping camera that now streams for good: that is news. */
+        flapping = false;
+        flap_causes.clear ();
+        GstMessage *recovered = set_state_locked ("streaming", "");
+        lk.unlock ();
+        post (recovered);
+        lk.lock ();
       }
     }
     lk.unlock ();
     /* Stopping it joins its threads: every error they post is in before the cause is read. */
     if (head) {
-      gst_element_set_state (head, GST_STATE_NULL);
+      stop_head (head);
       gst_object_unref (head);
     }
     gst_adapter_clear (adapter);
@@ -1060,19 +1190,34 @@ CrPullJpegSrcPrivate::run ()
     if (pending_bytes >= RELEASE_AFTER_BYTES)
       release_memory ();
     bool got_frame = run_got_frame;
+    bool stable = got_frame &&
+        std::chrono::steady_clock::now () - streaming_since >=
+            std::chrono::seconds (STABLE_STREAMING_S);
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
     std::string cause = run_error.empty () ? run_error_weak : run_error;
     /* A refused certificate is the cause, whatever the element made of it. */
     if (trust) {
       std::string refusal = cr_tls_trust_refusal (trust);
-      if (!refusal.empty ())
+      if (!refusal.empty ()) {
         cause = refusal;
+        needs_probe = false; /* it answered, in TLS: that is all there is to say */
+      }
       g_clear_object (&trust);
     }
     if (quit)
       break;
     if (!settings.active)
       continue;
+    if (needs_probe && !was_snapshot) {
+      lk.unlock ();
+      std::string seen = cr::probe_http_camera (t.url, PROBE_TIMEOUT_S, probe_cancel);
+      lk.lock ();
+      if (quit)
+        break;
+      if (!settings.active)
+        continue;
+      cause = seen;
+    }
     if (was_snapshot) {
       backoff_ms = BACKOFF_MIN_MS;
       cond.wait_until (lk, started + std::chrono::nanoseconds (interval),
@@ -1081,11 +1226,23 @@ CrPullJpegSrcPrivate::run ()
     }
     if (cause.empty ())
       cause = "the camera ended the stream";
-    if (got_frame)
+    /* Only a camera that streamed for a while starts the backoff again: one that fails each time
+     * soon after its first frames is tried less and less often, like one that never answers. */
+    bool was_flapping = flapping;
+    flapping = (flapping || got_frame) && !stable;
+    if (stable) {
       backoff_ms = BACKOFF_MIN_MS;
+      flap_causes.clear ();
+    }
     reconnects++;
     last_error = cause;
-    msg = set_state_locked ("retrying", cause);
+    if (was_flapping && flap_causes.count (cr::cause_key (cause))) {
+      state = "retrying";
+      msg = nullptr;
+    } else {
+      msg = set_state_locked ("retrying", cause);
+    }
+    flap_causes.insert (cr::cause_key (cause));
     lk.unlock ();
     post (msg);
     GST_DEBUG_OBJECT (self, "next try in %u ms", backoff_ms);
