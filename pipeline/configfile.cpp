@@ -46,7 +46,12 @@ const char *const CAMERA_KEYS[] = {
   "source",
   "snapshot-interval",
   "on-demand",
+  "record",
+  "keep",
+  "timelapse-interval",
 };
+
+const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk", "timelapse-interval" };
 
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
@@ -213,6 +218,20 @@ public:
     });
   }
 
+  bool age (const char *key, gint64 & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      return parse_age (v, out) ? "" : "expected an age such as 90s, 30m, 12h, 7d or 0 (no limit), got \"" + v + "\"";
+    });
+  }
+
+  bool size (const char *key, guint64 & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      return parse_size (v, out) ? "" : "expected a size such as 500M, 20G, 2T or 0 (no limit), got \"" + v + "\"";
+    });
+  }
+
   bool path (const char *key, bool allow_empty, std::string & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
@@ -347,7 +366,9 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.boolean ("decode-check", c.decode_check) || !r.string ("secret", c.secret) ||
       !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
-      !r.boolean ("on-demand", c.on_demand))
+      !r.boolean ("on-demand", c.on_demand) || !r.boolean ("record", c.record) ||
+      !r.age ("keep", c.keep) ||
+      !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval))
     return false;
 
   if (r.has ("source")) {
@@ -401,6 +422,27 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
   return true;
 }
 
+/* [recordings]: where and how long recordings are kept; @file's folder holds them by default. */
+bool
+read_recordings (GKeyFile *kf, const std::string & file, RecordingsConfig & rc, Reporter & report)
+{
+  SectionReader r (kf, "recordings", report);
+  if (!r.unknown_keys (RECORDINGS_KEYS, G_N_ELEMENTS (RECORDINGS_KEYS), "[recordings]"))
+    return false;
+  std::string dir = "recordings";
+  if (!r.string ("dir", dir) || !r.uint_as ("segment", 1, 3600, rc.segment) ||
+      !r.age ("keep", rc.keep) || !r.size ("max-disk", rc.max_disk) ||
+      !r.seconds ("timelapse-interval", 0, 86400, rc.timelapse_interval))
+    return false;
+  if (dir.empty ())
+    return report.fail ("recordings", "dir", "give a folder, e.g. /var/lib/camrelay/recordings");
+  /* A relative folder is beside the config file, like the file's other paths. */
+  g_autofree gchar *base = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *abs = g_canonicalize_filename (dir.c_str (), base);
+  rc.dir = abs;
+  return true;
+}
+
 }  // namespace
 
 bool
@@ -415,12 +457,16 @@ load_config (const std::string & file, Config & config, std::string & error)
   if (!g_key_file_load_from_file (kf, file.c_str (), G_KEY_FILE_NONE, &gerror))
     return report.fail ("", "", gerror->message);
 
+  if (!read_recordings (kf, file, config.recordings, report))
+    return false;
   g_auto (GStrv) groups = g_key_file_get_groups (kf, nullptr);
   for (gchar **g = groups; *g; g++) {
     std::string group = *g;
     if (group == "server") {
       if (!read_server (kf, config.server, report))
         return false;
+    } else if (group == "recordings") {
+      /* Read above, before the cameras. */
     } else if (g_str_has_prefix (group.c_str (), "camera ")) {
       std::string name = group.substr (strlen ("camera "));
       g_strstrip (&name[0]);
@@ -430,7 +476,7 @@ load_config (const std::string & file, Config & config, std::string & error)
         return false;
       config.cameras.push_back (c);
     } else {
-      return report.fail (group, "", "unknown section (expected [server] or [camera NAME])");
+      return report.fail (group, "", "unknown section (expected [server], [recordings] or [camera NAME])");
     }
   }
   /* A file that only sets up the server runs the legacy single camera. */

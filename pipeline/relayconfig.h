@@ -9,6 +9,7 @@
 #pragma once
 
 #include "launchline.h"
+#include "recordsettings.h"
 
 #include <glib.h>
 
@@ -53,6 +54,11 @@ struct CameraConfig
   std::string source_shown;       /* the URL without its credentials */
   double snapshot_interval = 1.0; /* seconds */
   bool on_demand = false;
+  /* Recording (see recordsettings.h): every frame, and the time-lapse and age limit when they
+   * differ from [recordings] (-1 = as there). */
+  bool record = false;
+  double timelapse_interval = -1;
+  gint64 keep = -1;
 
   bool pulled () const { return !source.empty (); }
 
@@ -72,6 +78,7 @@ struct Config
   /* The config file as given, or "" for the built-in default. */
   std::string file;
   ServerConfig server;
+  RecordingsConfig recordings;
   std::vector<CameraConfig> cameras;
 
   /* "FILE" or "built-in default": where an error message says the problem is. */

@@ -16,7 +16,8 @@
  * A write that fails (a full disk, a folder it may not write) never fails the pipeline: the
  * element pauses, posts a "jpegrecordsink-state" message (state "paused", reason) once per change
  * of cause, drops frames, and tries again once a second (after a full disk only once there is
- * room again); it posts "jpegrecordsink-state" (state "recording") when it writes again. Put a
+ * room again); it posts "jpegrecordsink-state" (state "recording") when it writes its first frame
+ * and when it writes again after a pause. The message's "location" is the element's. Put a
  * leaky queue before it, so that a slow disk never holds up the rest of the pipeline.
  *
  * ## Example launch lines
@@ -128,6 +129,7 @@ struct CrJpegRecordSinkPrivate
   guint64 skipped = 0; /* frames not written while paused */
   guint64 errors = 0;
   std::string last_error;
+  gint64 last_error_us = 0; /* g_get_real_time () of it */
 };
 
 struct _CrJpegRecordSink
@@ -184,7 +186,8 @@ cr_jpeg_record_sink_class_init (CrJpegRecordSinkClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "state (idle, recording, paused), reason (why paused, \"\" otherwise), frames and "
           "bytes written, segments begun, skipped (frames dropped while paused), errors, "
-          "last-error, file (the open segment, \"\" if none)",
+          "last-error, last-error-time (Unix microseconds, 0 = never), file (the open segment, "
+          "\"\" if none)",
           GST_TYPE_STRUCTURE, readonly));
 
   basesink_class->stop = GST_DEBUG_FUNCPTR (cr_jpeg_record_sink_stop);
@@ -271,6 +274,7 @@ fail (CrJpegRecordSinkPrivate *priv, int err, const std::string & what, Notice &
   std::string reason = priv->disk_full ? "disk full: no space left for " + what
                                        : "cannot write " + what + ": " + g_strerror (err);
   priv->last_error = reason;
+  priv->last_error_us = g_get_real_time ();
   priv->retry_at_us = g_get_monotonic_time () + RETRY_US;
   if (priv->state != State::Paused || priv->reason != reason) {
     notice = { true, State::Paused, reason };
@@ -358,10 +362,9 @@ record_frame (CrJpegRecordSinkPrivate *priv, GstClockTime wall, const guint8 *da
   priv->frames++;
   priv->bytes += priv->writer.size () - before;
   if (priv->state != State::Recording) {
-    if (priv->state == State::Paused) {
+    if (priv->state == State::Paused)
       GST_INFO ("recording again after: %s", priv->reason.c_str ());
-      notice = { true, State::Recording, "" };
-    }
+    notice = { true, State::Recording, "" };
     priv->state = State::Recording;
     priv->reason.clear ();
     priv->disk_full = false;
@@ -468,8 +471,8 @@ make_stats (CrJpegRecordSinkPrivate *priv)
       G_TYPE_UINT64, priv->frames, "bytes", G_TYPE_UINT64, priv->bytes, "segments",
       G_TYPE_UINT64, priv->segments, "skipped", G_TYPE_UINT64, priv->skipped, "errors",
       G_TYPE_UINT64, priv->errors, "last-error", G_TYPE_STRING, priv->last_error.c_str (),
-      "file", G_TYPE_STRING, priv->writer.is_open () ? priv->writer.path ().c_str () : "",
-      nullptr);
+      "last-error-time", G_TYPE_INT64, priv->last_error_us, "file", G_TYPE_STRING,
+      priv->writer.is_open () ? priv->writer.path ().c_str () : "", nullptr);
 }
 
 static void
