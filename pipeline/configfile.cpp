@@ -437,7 +437,8 @@ read_recordings (GKeyFile *kf, const std::string & file, RecordingsConfig & rc, 
   if (dir.empty ())
     return report.fail ("recordings", "dir", "give a folder, e.g. /var/lib/camrelay/recordings");
   /* A relative folder is beside the config file, like the file's other paths. */
-  g_autofree gchar *base = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *folder = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *base = g_canonicalize_filename (folder, nullptr);
   g_autofree gchar *abs = g_canonicalize_filename (dir.c_str (), base);
   rc.dir = abs;
   return true;
