@@ -186,7 +186,7 @@ RecordingStore::pass ()
     if (camera[0] == '.' || !g_file_test (path.c_str (), G_FILE_TEST_IS_DIR))
       continue;
     for (bool timelapse : { false, true }) {
-      Found f { camera, timelapse, {} };
+      Found f{ camera, timelapse, {} };
       scan_stream (timelapse ? path + "/" + cr::record::TIMELAPSE_DIR : path, f.segments);
       if (!f.segments.empty ())
         streams.push_back (std::move (f));
@@ -203,7 +203,7 @@ RecordingStore::pass ()
   /* What may go, oldest first within each stream: never a stream's newest segment. */
   const gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   std::vector<std::pair<const Segment *, bool>> doomed; /* segment, for max-disk */
-  std::vector<const Segment *> by_size[2];               /* record, then timelapse */
+  std::vector<const Segment *> by_size[2];              /* record, then timelapse */
   guint64 total = 0;
   for (const auto & f : streams) {
     gint64 keep = 0;

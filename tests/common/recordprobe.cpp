@@ -27,7 +27,7 @@ field (const std::string & line, const std::string & key)
 }  // namespace
 
 std::vector<ProbedSegment>
-probe_segments (const std::string & folder, std::string * error)
+probe_segments (const std::string & folder, std::string *error)
 {
   std::vector<ProbedSegment> out;
   g_autoptr (GDir) days = g_dir_open (folder.c_str (), 0, nullptr);
@@ -78,8 +78,8 @@ first_packet (const std::string & path)
 {
   TempDir dir;
   std::string out = dir.file ("first.jpg");
-  run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:v:0", "-frames:v", "1",
-      "-c", "copy", "-f", "mjpeg", out });
+  run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:v:0", "-frames:v", "1", "-c",
+      "copy", "-f", "mjpeg", out });
   gchar *data = nullptr;
   gsize size = 0;
   std::vector<guint8> bytes;

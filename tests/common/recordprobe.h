@@ -20,8 +20,8 @@ struct ProbedPacket
 struct ProbedSegment
 {
   std::string path;
-  gint64 start = 0;      /* Unix seconds, from the file name */
-  double duration = -1;  /* ffprobe's format duration; -1 = N/A */
+  gint64 start = 0;     /* Unix seconds, from the file name */
+  double duration = -1; /* ffprobe's format duration; -1 = N/A */
   std::vector<ProbedPacket> packets;
   /* The packet's wall-clock time in Unix seconds: the file name plus its timestamp. */
   double wall (gsize i) const { return start + packets[i].pts; }
@@ -29,7 +29,7 @@ struct ProbedSegment
 
 /* Every segment under @folder (FOLDER/YYYY-MM-DD/HH-MM-SS.mkv), oldest first; @error says what
  * ffprobe could not read. */
-std::vector<ProbedSegment> probe_segments (const std::string & folder, std::string * error);
+std::vector<ProbedSegment> probe_segments (const std::string & folder, std::string *error);
 
 /* What `ffmpeg -v error -i FILE -f null -` prints: "" for a file that decodes cleanly. */
 std::string decode_errors (const std::string & path);

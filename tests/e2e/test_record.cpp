@@ -133,7 +133,8 @@ bytes_in (const std::vector<ProbedSegment> & segments)
 TEST (Record, CameraTimingIsKeptAndThePlaceholderIsNeverRecorded)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start ("[recordings]\nsegment = 3\n[camera cam]\nrecord = true\ntimeout = 1\n"))
+  ASSERT_TRUE (
+      relay.start ("[recordings]\nsegment = 3\n[camera cam]\nrecord = true\ntimeout = 1\n"))
       << relay.proc->output ();
   Viewer viewer (relay.port, "/stream/cam");
   WsClient cam (relay.port, "/ws/cam");
@@ -207,7 +208,8 @@ TEST (Record, KillNineLeavesPlayableSegmentsAndARestartContinues)
     EXPECT_EQ (decode_errors (before[i].path), "") << before[i].path;
     EXPECT_FALSE (before[i].packets.empty ()) << before[i].path;
     if (i + 1 < before.size ())
-      EXPECT_GT (before[i].duration, 0) << "a finished segment has its duration: " << before[i].path;
+      EXPECT_GT (before[i].duration, 0)
+          << "a finished segment has its duration: " << before[i].path;
   }
   const ProbedSegment & open = before.back ();
   ASSERT_FALSE (open.packets.empty ());
@@ -237,8 +239,7 @@ TEST (Record, KillNineLeavesPlayableSegmentsAndARestartContinues)
 TEST (Record, RetentionDeletesSegmentsOlderThanKeep)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start (
-      "[recordings]\nsegment = 1\nkeep = 3s\n[camera cam]\nrecord = true\n"))
+  ASSERT_TRUE (relay.start ("[recordings]\nsegment = 1\nkeep = 3s\n[camera cam]\nrecord = true\n"))
       << relay.proc->output ();
   WsClient cam (relay.port, "/ws/cam");
   ASSERT_EQ (cam.status (), 101);
@@ -261,8 +262,8 @@ TEST (Record, RetentionDeletesSegmentsOlderThanKeep)
 TEST (Record, RetentionKeepsTheTotalUnderMaxDiskOldestFirst)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start (
-      "[recordings]\nsegment = 1\nmax-disk = 200K\n[camera cam]\nrecord = true\n"))
+  ASSERT_TRUE (
+      relay.start ("[recordings]\nsegment = 1\nmax-disk = 200K\n[camera cam]\nrecord = true\n"))
       << relay.proc->output ();
   WsClient cam (relay.port, "/ws/cam");
   ASSERT_EQ (cam.status (), 101);
@@ -288,7 +289,8 @@ public:
   SmallDisk (const std::string & path, const char *size) : path_ (path)
   {
     g_mkdir_with_parents (path.c_str (), 0755);
-    RunResult r = run ({ "mount", "-t", "tmpfs", "-o", std::string ("size=") + size, "tmpfs", path });
+    RunResult r =
+        run ({ "mount", "-t", "tmpfs", "-o", std::string ("size=") + size, "tmpfs", path });
     mounted_ = r.code == 0;
     error_ = r.output;
   }
@@ -324,7 +326,8 @@ TEST (Record, FullDiskPausesRecordingNotTheStreamAndResumes)
   ASSERT_EQ (cam.status (), 101);
   Sender sender (cam, frames (), 10);
 
-  ASSERT_TRUE (wait_until ([&] { return recording_str (relay, "cam", "state") == "paused"; }, 30000))
+  ASSERT_TRUE (
+      wait_until ([&] { return recording_str (relay, "cam", "state") == "paused"; }, 30000))
       << relay.status_text ();
   std::string reason = recording_str (relay, "cam", "reason");
   EXPECT_NE (reason.find ("disk full"), std::string::npos) << reason;
@@ -350,10 +353,12 @@ TEST (Record, FullDiskPausesRecordingNotTheStreamAndResumes)
 
   gint64 written = recording_int (relay, "cam", "frames_written");
   ASSERT_EQ (g_unlink (filler.c_str ()), 0);
-  ASSERT_TRUE (wait_until ([&] { return recording_str (relay, "cam", "state") == "recording"; }, 10000))
+  ASSERT_TRUE (
+      wait_until ([&] { return recording_str (relay, "cam", "state") == "recording"; }, 10000))
       << relay.status_text ();
-  ASSERT_TRUE (wait_until (
-      [&] { return recording_int (relay, "cam", "frames_written") >= written + 10; }, 10000));
+  ASSERT_TRUE (
+      wait_until ([&] { return recording_int (relay, "cam", "frames_written") >= written + 10; },
+          10000));
   EXPECT_EQ (recording_str (relay, "cam", "reason"), "(null)");
 
   ASSERT_EQ (relay.proc->stop (SIGTERM), 0);
@@ -361,4 +366,70 @@ TEST (Record, FullDiskPausesRecordingNotTheStreamAndResumes)
   for (const auto & seg : probe_segments (relay.dir.file ("recordings/cam"), &error))
     EXPECT_EQ (decode_errors (seg.path), "") << seg.path;
   EXPECT_TRUE (error.empty ()) << error;
+}
+
+/* --print-pipeline shows the recording branches, and the printed line records under
+ * gst-launch-1.0 as the program does: every frame, and the time-lapse. */
+TEST (Record, PrintedPipelineRecordsUnderGstLaunch)
+{
+  TempDir dir;
+  guint port = free_port ();
+  std::string conf = dir.write ("camrelay.conf",
+      "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
+          "\n[recordings]\ndir = rec\n[camera cam]\nrecord = true\ntimelapse-interval = 1\n");
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  RunResult printed =
+      run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000, {}, dir.path ());
+  ASSERT_EQ (printed.code, 0) << printed.output;
+  std::string line = printed.output.substr (0, printed.output.find ('\n'));
+  EXPECT_NE (line.find ("tee name=rec"), std::string::npos) << line;
+  EXPECT_NE (line.find ("queue leaky=downstream"), std::string::npos) << line;
+  EXPECT_NE (line.find ("jpegrecordsink name=record location=" + dir.file ("rec/cam")),
+      std::string::npos)
+      << line;
+  EXPECT_NE (line.find ("jpegrecordsink name=timelapse"), std::string::npos) << line;
+
+  Process launch ({ "sh", "-c", "exec env " + line }, gst_child_env (), dir.path ());
+  ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();
+  std::vector<Bytes> sent = frames (10);
+  {
+    WsClient cam (port, "/ws/cam");
+    ASSERT_EQ (cam.status (), 101) << launch.output ();
+    Sender sender (cam, sent, 10, 10);
+    ASSERT_TRUE (wait_until ([&] { return sender.sent () == 10; }, 10000));
+    g_usleep (500000);
+  }
+  EXPECT_EQ (launch.stop (SIGINT, 10000), 0) << launch.output ();
+  std::string error;
+  auto segments = probe_segments (dir.file ("rec/cam"), &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  EXPECT_EQ (all_walls (segments).size (), sent.size ());
+  ASSERT_FALSE (segments.empty ());
+  EXPECT_EQ (first_packet (segments[0].path), sent[0]);
+  auto timelapse = probe_segments (dir.file ("rec/cam/timelapse"), &error);
+  EXPECT_GE (all_walls (timelapse).size (), 1u);
+  EXPECT_LE (all_walls (timelapse).size (), 3u) << "one frame a second out of ~1 s of frames";
+}
+
+/* A bad value names the file, the section and the key, and exits 2. */
+TEST (Record, BadRecordingKeysAreRefusedByName)
+{
+  TempDir dir;
+  struct Case
+  {
+    std::string text, needle;
+  } cases[] = {
+    { "[recordings]\nkeep = 7 days\n", "[recordings] keep" },
+    { "[recordings]\nmax-disk = lots\n", "[recordings] max-disk" },
+    { "[recordings]\nsegment = 0\n", "[recordings] segment" },
+    { "[recordings]\nfolder = x\n", "[recordings] folder" },
+    { "[camera cam]\nrecord = maybe\n", "record" },
+    { "[camera cam]\nkeep = -1\n", "keep" },
+  };
+  for (const auto & c : cases) {
+    std::string conf = dir.write ("bad.conf", c.text);
+    RunResult r = run ({ program_path (), "--config", conf, "--check" });
+    EXPECT_EQ (r.code, 2) << c.text << r.output;
+    EXPECT_NE (r.output.find (c.needle), std::string::npos) << c.text << r.output;
+  }
 }
