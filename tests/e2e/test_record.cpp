@@ -254,7 +254,54 @@ TEST (Record, RetentionDeletesSegmentsOlderThanKeep)
   for (const auto & s : segments)
     EXPECT_GE (s.start, now - 3 - 3) << s.path << " should have been deleted";
   EXPECT_GE (recording_int (relay, "cam", "segments_on_disk"), 1);
+  EXPECT_GT (recording_int (relay, "cam", "bytes_on_disk"), 0);
   EXPECT_EQ (recording_str (relay, "cam", "state"), "recording");
+  /* The oldest recording /status names is one that is still there. */
+  gint64 oldest_start = segments.front ().start;
+  ASSERT_TRUE (wait_until ([&] {
+    std::string oldest = recording_str (relay, "cam", "oldest");
+    g_autoptr (GDateTime) t = g_date_time_new_from_iso8601 (oldest.c_str (), nullptr);
+    return t && g_date_time_to_unix (t) >= oldest_start - 1;
+  })) << relay.status_text ();
+  Json j (relay.status_text ());
+  JsonObject *r = json_object_get_object_member (j.root (), "recordings");
+  EXPECT_GT (int_member (r, "disk_free_bytes"), 0);
+  EXPECT_EQ (str_member (r, "dir"), relay.dir.file ("recordings"));
+}
+
+/* A camera with a time-lapse and no full recording: one frame a second in the time-lapse folder,
+ * nothing else, and /status says which is which. */
+TEST (Record, TimelapseWithoutRecordingEverything)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera cam]\ntimelapse-interval = 1\n")) << relay.proc->output ();
+  WsClient cam (relay.port, "/ws/cam");
+  ASSERT_EQ (cam.status (), 101);
+  gint64 t0 = g_get_real_time ();
+  {
+    Sender sender (cam, frames (), 10, 35);
+    ASSERT_TRUE (wait_until ([&] { return sender.sent () == 35; }, 10000));
+  }
+  gint64 t1 = g_get_real_time ();
+  ASSERT_TRUE (wait_until ([&] {
+    Json j (relay.status_text ());
+    JsonObject *rec = json_object_get_object_member (j.camera ("cam"), "recording");
+    return int_member (json_object_get_object_member (rec, "timelapse"), "frames_written") >= 3;
+  })) << relay.status_text ();
+  EXPECT_EQ (recording_str (relay, "cam", "state"), "off");
+  EXPECT_EQ (recording_int (relay, "cam", "frames_written"), 0);
+  ASSERT_EQ (relay.proc->stop (SIGTERM), 0);
+  std::string error;
+  EXPECT_TRUE (probe_segments (relay.dir.file ("recordings/cam"), &error).empty ())
+      << "no full recording";
+  auto timelapse = probe_segments (relay.dir.file ("recordings/cam/timelapse"), &error);
+  std::vector<double> walls = all_walls (timelapse);
+  /* One frame in each wall-clock second the camera sent in: 3.5 s of frames. */
+  gint64 seconds = t1 / G_USEC_PER_SEC - t0 / G_USEC_PER_SEC + 1;
+  EXPECT_GE (static_cast<gint64> (walls.size ()), seconds - 1);
+  EXPECT_LE (static_cast<gint64> (walls.size ()), seconds);
+  for (gsize i = 1; i < walls.size (); i++)
+    EXPECT_NE (std::floor (walls[i]), std::floor (walls[i - 1])) << "one frame per second";
 }
 
 /* max-disk = 200K: the total stays under the limit (give or take what one pass sees grow), and
