@@ -479,3 +479,28 @@ TEST (Record, BadRecordingKeysAreRefusedByName)
     EXPECT_NE (r.output.find (c.needle), std::string::npos) << c.text << r.output;
   }
 }
+
+/* SIGHUP turns recording on for a camera and changes retention: the camera restarts recording,
+ * the retention thread takes the new keep. */
+TEST (Record, ReloadTurnsRecordingOnAndChangesRetention)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[camera cam]\n")) << relay.proc->output ();
+  EXPECT_EQ (recording_str (relay, "cam", "state"), "off");
+  relay.dir.write ("camrelay.conf",
+      "[server]\naddress = 127.0.0.1\n[recordings]\nkeep = "
+      "2h\n[camera cam]\nrecord = true\n");
+  relay.proc->send_signal (SIGHUP);
+  ASSERT_TRUE (relay.proc->wait_for_output ("1 changed", 10000)) << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] {
+    Json j (relay.status_text ());
+    JsonObject *r = json_object_get_object_member (j.root (), "recordings");
+    return int_member (r, "keep_seconds") == 7200;
+  })) << relay.status_text ();
+  WsClient cam (relay.port, "/ws/cam");
+  ASSERT_EQ (cam.status (), 101);
+  Sender sender (cam, frames (), 10, 10);
+  ASSERT_TRUE (wait_until ([&] { return recording_int (relay, "cam", "frames_written") == 10; }))
+      << relay.status_text ();
+  EXPECT_EQ (recording_str (relay, "cam", "state"), "recording");
+}
