@@ -6,6 +6,7 @@
 
 #include "crredact.h"
 #include "elementfields.h"
+#include "recordbranch.h"
 
 #include <algorithm>
 
@@ -73,6 +74,26 @@ add_element_counters (GstElement *element, const char *prefix,
     gst_structure_free (s);
 }
 
+/* A jpegrecordsink's state into @r and its counters into @counters as "PREFIX.FIELD". */
+static void
+read_recorder (GstElement *sink, const char *prefix, CameraStatus::Recorder & r,
+    std::map<std::string, guint64> & counters)
+{
+  GstStructure *s = element_stats (sink);
+  if (!s)
+    return;
+  add_structure_counters (s, prefix, counters);
+  auto text = [s] (Field f) {
+    const gchar *v = gst_structure_get_string (s, elements::name (f));
+    return std::string (v ? v : "");
+  };
+  r.state = text (Field::RecordState);
+  r.reason = text (Field::RecordReason);
+  r.last_error = text (Field::RecordLastError);
+  gst_structure_get_int64 (s, elements::name (Field::RecordLastErrorTime), &r.last_error_us);
+  gst_structure_free (s);
+}
+
 static GstElement *
 ref_or_null (GstElement *e)
 {
@@ -82,7 +103,7 @@ ref_or_null (GstElement *e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull }) {
+  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -149,6 +170,9 @@ Camera::build (std::string & error)
       slot = &found.sink;
     else if (g_str_equal (factory, elements::PULLJPEGSRC))
       slot = &found.pull;
+    else if (g_str_equal (factory, elements::JPEGRECORDSINK))
+      slot = g_str_equal (GST_OBJECT_NAME (el), TIMELAPSE_SINK_NAME) ? &found.timelapse
+                                                                     : &found.record;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -438,6 +462,8 @@ Camera::handle_element_message (GstMessage *message)
     on_wanted ();
   } else if (gst_structure_has_name (s, elements::MSG_REJECTED)) {
     handle_rejected (s);
+  } else if (gst_structure_has_name (s, elements::MSG_RECORD_STATE)) {
+    handle_record_state (s);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
     /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
     const gchar *loc = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
@@ -479,6 +505,22 @@ Camera::handle_rejected (const GstStructure *s)
       count == 1 ? "frame" : "frames", unlogged);
 }
 
+/* jpegrecordsink posts a state once per change (its first frame, a pause and its cause, the
+ * frame that ends a pause): each is worth a line. */
+void
+Camera::handle_record_state (const GstStructure *s)
+{
+  const gchar *state = gst_structure_get_string (s, elements::name (Field::RecordStateState));
+  const gchar *reason = gst_structure_get_string (s, elements::name (Field::RecordStateReason));
+  const gchar *location = gst_structure_get_string (s, elements::name (Field::RecordStateLocation));
+  if (g_strcmp0 (state, elements::RECORD_PAUSED) == 0)
+    g_warning ("camera %s: recording to %s paused: %s; the stream goes on, recording resumes "
+               "by itself",
+        config_.name.c_str (), location, reason ? reason : "");
+  else
+    g_info ("camera %s: recording to %s", config_.name.c_str (), location);
+}
+
 void
 Camera::add_counters (std::map<std::string, guint64> & into) const
 {
@@ -490,8 +532,12 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
     e.pull = ref_or_null (elements_.pull);
+    e.record = ref_or_null (elements_.record);
+    e.timelapse = ref_or_null (elements_.timelapse);
   }
   add_element_counters (e.src, elements::WSJPEGSRC, into);
+  add_element_counters (e.record, RECORD_SINK_NAME, into);
+  add_element_counters (e.timelapse, TIMELAPSE_SINK_NAME, into);
   add_element_counters (e.validate, elements::JPEGVALIDATE, into);
   add_element_counters (e.fallback, elements::JPEGFALLBACK, into);
   add_element_counters (e.sink, elements::MJPEGHTTPSINK, into);
@@ -656,7 +702,11 @@ Camera::status () const
     e.fallback = ref_or_null (elements_.fallback);
     e.sink = ref_or_null (elements_.sink);
     e.pull = ref_or_null (elements_.pull);
+    e.record = ref_or_null (elements_.record);
+    e.timelapse = ref_or_null (elements_.timelapse);
   }
+  read_recorder (e.record, RECORD_SINK_NAME, st.record, st.counters);
+  read_recorder (e.timelapse, TIMELAPSE_SINK_NAME, st.timelapse, st.counters);
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
   GstStructure *src_stats = element_stats (e.src);
   GstStructure *sink_stats = element_stats (e.sink);

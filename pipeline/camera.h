@@ -50,6 +50,18 @@ struct CameraStatus
   guint64 source_reconnects = 0;
   std::string source_error;
 
+  /* Recording (jpegrecordsink "record": every frame; "timelapse"): each one's state ("off"
+   * without such a sink, "idle", "recording", "paused"), why it is paused, and its last error.
+   * Their counters are in @counters as "record.FIELD" and "timelapse.FIELD". */
+  struct Recorder
+  {
+    std::string state = "off";
+    std::string reason;
+    std::string last_error;
+    gint64 last_error_us = 0;
+  };
+  Recorder record, timelapse;
+
   std::vector<std::string> ingest_paths;
   std::string stream_path;
   std::string snapshot_path;
@@ -69,6 +81,11 @@ struct CameraStatus
       return k;
     }();
     return counter (keys[static_cast<gsize> (field)]);
+  }
+  /* A jpegrecordsink counter of the "record" or the "timelapse" sink. */
+  guint64 recorder_counter (bool timelapse, elements::Field field) const
+  {
+    return counter (std::string (timelapse ? "timelapse." : "record.") + elements::name (field));
   }
 };
 
@@ -105,11 +122,13 @@ public:
 private:
   struct Elements
   {
-    GstElement *src = nullptr;      /* wsjpegsrc */
-    GstElement *validate = nullptr; /* jpegvalidate */
-    GstElement *fallback = nullptr; /* jpegfallback */
-    GstElement *sink = nullptr;     /* mjpeghttpsink */
-    GstElement *pull = nullptr;     /* pulljpegsrc */
+    GstElement *src = nullptr;       /* wsjpegsrc */
+    GstElement *validate = nullptr;  /* jpegvalidate */
+    GstElement *fallback = nullptr;  /* jpegfallback */
+    GstElement *sink = nullptr;      /* mjpeghttpsink */
+    GstElement *pull = nullptr;      /* pulljpegsrc */
+    GstElement *record = nullptr;    /* jpegrecordsink name=record */
+    GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
     void clear ();
   };
 
@@ -120,6 +139,7 @@ private:
   void handle_error (const std::string & cause);
   void handle_element_message (GstMessage *message);
   void handle_rejected (const GstStructure *s);
+  void handle_record_state (const GstStructure *s);
   void teardown ();
   void set_state (const std::string & state);
   std::string running_state () const;

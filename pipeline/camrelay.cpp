@@ -16,6 +16,7 @@
 #include "crserver.h"
 #include "elementfields.h"
 #include "pages.h"
+#include "recordingstore.h"
 #include "relayconfig.h"
 
 #include <glib-unix.h>
@@ -260,6 +261,7 @@ struct Relay
   std::shared_ptr<cr::Server> server;
   CameraList cameras;
   camrelay::PageContext ctx;
+  camrelay::RecordingStore recordings;
 };
 
 /* Ends the cameras' streams: viewers that keep reading get the end of their response, one that
@@ -369,6 +371,7 @@ reload (Relay & r)
   old.clear ();
   r.cameras = std::move (next);
   r.config = std::move (fresh);
+  r.recordings.configure (r.config);
   for (auto *c : to_start)
     c->start ();
 
@@ -421,6 +424,8 @@ run (Relay & r)
   camrelay::PageContext & ctx = r.ctx;
   ctx.started_real_us = g_get_real_time ();
   ctx.started_mono_us = g_get_monotonic_time ();
+  r.recordings.configure (config);
+  ctx.recordings = &r.recordings;
   for (const auto & c : config.cameras) {
     cameras.push_back (std::make_unique<camrelay::Camera> (c));
     ctx.cameras.push_back (cameras.back ().get ());
@@ -469,6 +474,7 @@ run (Relay & r)
   for (auto & c : cameras)
     c->stop ();
   cameras.clear ();
+  r.recordings.stop ();
   r.server.reset ();
   return EXIT_OK;
 }

@@ -52,7 +52,13 @@ const char *const CAMERA_KEYS[] = {
   "io-timeout",
   "tls-ca",
   "tls-pinned-certificate",
+  "record",
+  "keep",
+  "timelapse-interval",
 };
+
+const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
+  "timelapse-interval" };
 
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
@@ -244,6 +250,24 @@ public:
     });
   }
 
+  bool age (const char *key, gint64 & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      return parse_age (v, out)
+          ? ""
+          : "expected an age such as 90s, 30m, 12h, 7d or 0 (no limit), got \"" + v + "\"";
+    });
+  }
+
+  bool size (const char *key, guint64 & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      return parse_size (v, out)
+          ? ""
+          : "expected a size such as 500M, 20G, 2T or 0 (no limit), got \"" + v + "\"";
+    });
+  }
+
   bool path (const char *key, bool allow_empty, std::string & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
@@ -394,7 +418,9 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
       !r.boolean ("on-demand", c.on_demand) || !r.uint_as ("io-timeout", 1, 3600, c.io_timeout) ||
       !r.string ("tls-ca", c.tls_ca) ||
-      !r.string ("tls-pinned-certificate", c.tls_pinned_certificate))
+      !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
+      !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
+      !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval))
     return false;
 
   if (r.has ("source")) {
@@ -455,6 +481,28 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
   return true;
 }
 
+/* [recordings]: where and how long recordings are kept; @file's folder holds them by default. */
+bool
+read_recordings (GKeyFile *kf, const std::string & file, RecordingsConfig & rc, Reporter & report)
+{
+  SectionReader r (kf, "recordings", report);
+  if (!r.unknown_keys (RECORDINGS_KEYS, G_N_ELEMENTS (RECORDINGS_KEYS), "[recordings]"))
+    return false;
+  std::string dir = "recordings";
+  if (!r.string ("dir", dir) || !r.uint_as ("segment", 1, 3600, rc.segment) ||
+      !r.age ("keep", rc.keep) || !r.size ("max-disk", rc.max_disk) ||
+      !r.seconds ("timelapse-interval", 0, 86400, rc.timelapse_interval))
+    return false;
+  if (dir.empty ())
+    return report.fail ("recordings", "dir", "give a folder, e.g. /var/lib/camrelay/recordings");
+  /* A relative folder is beside the config file, like the file's other paths. */
+  g_autofree gchar *folder = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *base = g_canonicalize_filename (folder, nullptr);
+  g_autofree gchar *abs = g_canonicalize_filename (dir.c_str (), base);
+  rc.dir = abs;
+  return true;
+}
+
 }  // namespace
 
 bool
@@ -469,12 +517,16 @@ load_config (const std::string & file, Config & config, std::string & error)
   if (!g_key_file_load_from_file (kf, file.c_str (), G_KEY_FILE_NONE, &gerror))
     return report.fail ("", "", gerror->message);
 
+  if (!read_recordings (kf, file, config.recordings, report))
+    return false;
   g_auto (GStrv) groups = g_key_file_get_groups (kf, nullptr);
   for (gchar **g = groups; *g; g++) {
     std::string group = *g;
     if (group == "server") {
       if (!read_server (kf, config.server, report))
         return false;
+    } else if (group == "recordings") {
+      /* Read above, before the cameras. */
     } else if (g_str_has_prefix (group.c_str (), "camera ")) {
       std::string name = group.substr (strlen ("camera "));
       g_strstrip (&name[0]);
@@ -484,7 +536,8 @@ load_config (const std::string & file, Config & config, std::string & error)
         return false;
       config.cameras.push_back (c);
     } else {
-      return report.fail (group, "", "unknown section (expected [server] or [camera NAME])");
+      return report.fail (group, "",
+          "unknown section (expected [server], [recordings] or [camera NAME])");
     }
   }
   /* A file that only sets up the server runs the legacy single camera. */

@@ -23,6 +23,7 @@ inline constexpr char JPEGVALIDATE[] = "jpegvalidate";
 inline constexpr char JPEGFALLBACK[] = "jpegfallback";
 inline constexpr char MJPEGHTTPSINK[] = "mjpeghttpsink";
 inline constexpr char PULLJPEGSRC[] = "pulljpegsrc";
+inline constexpr char JPEGRECORDSINK[] = "jpegrecordsink";
 
 inline constexpr const char *FACTORIES[] = {
   WSJPEGSRC,
@@ -30,6 +31,7 @@ inline constexpr const char *FACTORIES[] = {
   JPEGFALLBACK,
   MJPEGHTTPSINK,
   PULLJPEGSRC,
+  JPEGRECORDSINK,
 };
 
 /* Properties the program reads back (g_object_get) or sets on an element it makes itself
@@ -99,6 +101,7 @@ inline constexpr Property PROPERTIES[] = {
   { PULLJPEGSRC, STATS, gst_structure_get_type, READ },
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
+  { JPEGRECORDSINK, STATS, gst_structure_get_type, READ },
 };
 
 /* Element messages (their structure names). */
@@ -109,6 +112,7 @@ inline constexpr char MSG_SWITCHED[] = "jpegfallback-switched";
 inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
 inline constexpr char MSG_PULL_STATE[] = "pulljpegsrc-state";
 inline constexpr char MSG_WANTED[] = "mjpeghttpsink-wanted";
+inline constexpr char MSG_RECORD_STATE[] = "jpegrecordsink-state";
 
 inline constexpr const char *MESSAGES[] = {
   MSG_CONNECTED,
@@ -117,11 +121,17 @@ inline constexpr const char *MESSAGES[] = {
   MSG_REJECTED,
   MSG_PULL_STATE,
   MSG_WANTED,
+  MSG_RECORD_STATE,
 };
 
 /* The values of pulljpegsrc's "state" the program tells apart. */
 inline constexpr char PULL_STREAMING[] = "streaming";
 inline constexpr char PULL_RETRYING[] = "retrying";
+
+/* The values of jpegrecordsink's "state" (stats field and message field) the program tells apart.
+ */
+inline constexpr char RECORD_RECORDING[] = "recording";
+inline constexpr char RECORD_PAUSED[] = "paused";
 
 /* The values of jpegfallback's "active" (stats field and message field) the program tells apart. */
 inline constexpr char ACTIVE_LIVE[] = "live";
@@ -198,6 +208,20 @@ enum class Field
   PullStateLocation,
   PullStateState,
   PullStateReason,
+  /* jpegrecordsink stats, then its message */
+  RecordState,
+  RecordReason,
+  RecordFrames,
+  RecordBytes,
+  RecordSegments,
+  RecordSkipped,
+  RecordErrors,
+  RecordLastError,
+  RecordLastErrorTime,
+  RecordFile,
+  RecordStateState,
+  RecordStateReason,
+  RecordStateLocation,
   COUNT
 };
 
@@ -285,6 +309,20 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::PullStateLocation, Source::Message, MSG_PULL_STATE, "location", G_TYPE_STRING },
   { Field::PullStateState, Source::Message, MSG_PULL_STATE, "state", G_TYPE_STRING },
   { Field::PullStateReason, Source::Message, MSG_PULL_STATE, "reason", G_TYPE_STRING },
+
+  { Field::RecordState, Source::Stats, JPEGRECORDSINK, "state", G_TYPE_STRING },
+  { Field::RecordReason, Source::Stats, JPEGRECORDSINK, "reason", G_TYPE_STRING },
+  { Field::RecordFrames, Source::Stats, JPEGRECORDSINK, "frames", G_TYPE_UINT64 },
+  { Field::RecordBytes, Source::Stats, JPEGRECORDSINK, "bytes", G_TYPE_UINT64 },
+  { Field::RecordSegments, Source::Stats, JPEGRECORDSINK, "segments", G_TYPE_UINT64 },
+  { Field::RecordSkipped, Source::Stats, JPEGRECORDSINK, "skipped", G_TYPE_UINT64 },
+  { Field::RecordErrors, Source::Stats, JPEGRECORDSINK, "errors", G_TYPE_UINT64 },
+  { Field::RecordLastError, Source::Stats, JPEGRECORDSINK, "last-error", G_TYPE_STRING },
+  { Field::RecordLastErrorTime, Source::Stats, JPEGRECORDSINK, "last-error-time", G_TYPE_INT64 },
+  { Field::RecordFile, Source::Stats, JPEGRECORDSINK, "file", G_TYPE_STRING },
+  { Field::RecordStateState, Source::Message, MSG_RECORD_STATE, "state", G_TYPE_STRING },
+  { Field::RecordStateReason, Source::Message, MSG_RECORD_STATE, "reason", G_TYPE_STRING },
+  { Field::RecordStateLocation, Source::Message, MSG_RECORD_STATE, "location", G_TYPE_STRING },
 };
 
 constexpr bool

@@ -4,6 +4,8 @@
  * checked against the element itself. */
 #include "pipelinegen.h"
 
+#include "recordbranch.h"
+
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -131,7 +133,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("min-size", std::to_string (c.min_size), "min-size") &&
       e.prop ("max-size", std::to_string (c.max_size), "max-size") &&
       e.prop ("decode-check", c.decode_check ? "true" : "false", "decode-check") &&
-      e.element ("jpegfallback") &&
+      emit_record_tee (config, c, e) && e.element ("jpegfallback") &&
       e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
       e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
       e.prop ("timeout", timeout_ns, "timeout") && e.element ("multipartmux") &&
@@ -140,7 +142,8 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
       e.prop ("latest-file", c.latest_file, "latest-file") &&
-      e.prop ("latest-file-sync", c.latest_file_sync ? "true" : "false", "latest-file-sync");
+      e.prop ("latest-file-sync", c.latest_file_sync ? "true" : "false", "latest-file-sync") &&
+      emit_record_branches (config, c, e);
 }
 
 }  // namespace camrelay

@@ -37,6 +37,8 @@ public:
    * address and port must carry the same settings (the elements refuse to share otherwise), and
    * a printed line must run with TLS and credentials as the program does. */
   bool listen_props (const ServerConfig & server);
+  /* A token as it is, e.g. a branch of a named tee ("rec."), which the next element follows. */
+  void token (const std::string & token) { tokens_.push_back (token); }
 
 private:
   std::vector<std::string> & tokens_;

@@ -28,6 +28,7 @@ Config
 default_config ()
 {
   Config config;
+  config.recordings.dir = absolute_path ("recordings");
   CameraConfig c;
   c.name = "default";
   c.ingest_paths = { "/ws", "/" };

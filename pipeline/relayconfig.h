@@ -9,6 +9,7 @@
 #pragma once
 
 #include "launchline.h"
+#include "recordsettings.h"
 
 #include <glib.h>
 
@@ -59,6 +60,11 @@ struct CameraConfig
   guint io_timeout = 10;              /* seconds without a frame before a reconnect */
   std::string tls_ca;                 /* PEM CA file for https/rtsps, absolute; "" = system's */
   std::string tls_pinned_certificate; /* PEM certificate accepted as it is, absolute */
+  /* Recording (see recordsettings.h): every frame, and the time-lapse and age limit when they
+   * differ from [recordings] (-1 = as there). */
+  bool record = false;
+  double timelapse_interval = -1;
+  gint64 keep = -1;
 
   bool pulled () const { return !source.empty (); }
 
@@ -79,6 +85,7 @@ struct Config
   /* The config file as given, or "" for the built-in default. */
   std::string file;
   ServerConfig server;
+  RecordingsConfig recordings;
   std::vector<CameraConfig> cameras;
 
   /* "FILE" or "built-in default": where an error message says the problem is. */

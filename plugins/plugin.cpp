@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, six elements:
+ * One plugin, seven elements:
  *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux !
  * mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
  *   pulljpegsrc location=http://camera/stream ! jpegvalidate ! ...
+ *   ... ! jpegvalidate ! tee ! queue leaky=downstream ! jpegrecordsink location=recordings/NAME
  */
 #include "gstcamrelayelements.h"
 
@@ -20,6 +21,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (mjpeghttpsink, plugin);
   ok |= GST_ELEMENT_REGISTER (wsjpegsink, plugin);
   ok |= GST_ELEMENT_REGISTER (pulljpegsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (jpegrecordsink, plugin);
 
   return ok;
 }

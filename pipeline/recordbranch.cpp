@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* camrelay program: a camera's recording branches (see recordbranch.h). */
+#include "recordbranch.h"
+
+#include <gst/gst.h>
+
+namespace camrelay {
+
+namespace {
+
+const char TEE_NAME[] = "rec";
+
+}  // namespace
+
+double
+timelapse_interval (const Config & config, const CameraConfig & c)
+{
+  return c.timelapse_interval >= 0 ? c.timelapse_interval : config.recordings.timelapse_interval;
+}
+
+bool
+records (const Config & config, const CameraConfig & c)
+{
+  return c.record || timelapse_interval (config, c) > 0;
+}
+
+bool
+emit_record_tee (const Config & config, const CameraConfig & c, Emitter & e)
+{
+  if (!records (config, c))
+    return true;
+  return e.element ("tee") && e.prop ("name", TEE_NAME, "record", true);
+}
+
+bool
+emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e)
+{
+  const RecordingsConfig & r = config.recordings;
+  const std::string branch = std::string (TEE_NAME) + ".";
+  if (c.record) {
+    e.token (branch);
+    if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
+        !e.prop ("location", record_location (r, c.name), "dir", true) ||
+        !e.prop ("segment", std::to_string (r.segment), "segment"))
+      return false;
+  }
+  double interval = timelapse_interval (config, c);
+  if (interval > 0) {
+    char text[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_dtostr (text, sizeof text, interval);
+    e.token (branch);
+    /* A time-lapse file holds a UTC day. */
+    if (!e.element ("jpegrecordsink") ||
+        !e.prop ("name", TIMELAPSE_SINK_NAME, "timelapse-interval", true) ||
+        !e.prop ("location", timelapse_location (r, c.name), "dir", true) ||
+        !e.prop ("segment", "86400", "timelapse-interval", true) ||
+        !e.prop ("interval", text, "timelapse-interval", true))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace camrelay
