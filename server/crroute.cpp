@@ -54,7 +54,7 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
   bool get_or_head = method_is (msg, "GET") || method_is (msg, "HEAD");
   auto stream = stream_paths_.find (p);
   auto snapshot = snapshot_paths_.find (p);
-  auto page = pages_.find (p);
+  auto page = find_page (p);
   bool served =
       stream != stream_paths_.end () || snapshot != snapshot_paths_.end () || page != pages_.end ();
 

@@ -227,6 +227,8 @@ public:
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
   /* Detaches @stream: viewers' responses end; its paths are free again. */
   virtual void remove_stream (const std::shared_ptr<Stream> & stream) = 0;
+  /* A page at exactly @path; a @path ending in "/" (e.g. "/recordings/") also serves every path
+   * below it that no other route serves exactly (the handler gets the whole path). */
   virtual std::unique_ptr<PageRoute> add_page (const std::string & path, PageHandler handler,
       GError **error) = 0;
 
