@@ -15,6 +15,7 @@
 #include "crserver.h"
 #include "elementfields.h"
 #include "pages.h"
+#include "recordings.h"
 #include "relayconfig.h"
 
 #include <glib-unix.h>
@@ -355,6 +356,12 @@ run (Relay & r)
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
   }
+  std::unique_ptr<camrelay::Recordings> recordings =
+      camrelay::Recordings::create (server, ctx, config.recordings.dir, &error);
+  if (!recordings) {
+    g_printerr ("camrelay: %s\n", error->message);
+    return EXIT_CANNOT_RUN;
+  }
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
@@ -390,6 +397,7 @@ run (Relay & r)
   for (auto & c : cameras)
     all.push_back (c.get ());
   stop_cameras (all);
+  recordings.reset ();
   pages.reset ();
   for (auto & c : cameras)
     c->stop ();
