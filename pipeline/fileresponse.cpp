@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: files as responses, with byte ranges (see fileresponse.h). */
+#define G_LOG_DOMAIN "camrelay"
 #include "fileresponse.h"
 
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: playing a recording back at a chosen speed (see playback.h). */
+#define G_LOG_DOMAIN "camrelay"
 #include "playback.h"
 
 #include "crserver.h"

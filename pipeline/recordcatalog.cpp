@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the recordings on disk, listed and indexed (see recordcatalog.h). */
+#define G_LOG_DOMAIN "camrelay"
 #include "recordcatalog.h"
 
 #include "crrecordlayout.h"

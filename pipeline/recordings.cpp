@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: /recordings/ (see recordings.h). */
+#define G_LOG_DOMAIN "camrelay"
 #include "recordings.h"
 
 #include "crrecordlayout.h"
 #include "fileresponse.h"
 #include "playback.h"
 #include "recordcatalog.h"
+#include "timelapse.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -119,6 +121,61 @@ listing_json (Catalog & catalog, const std::string & camera)
   return out + "}\n";
 }
 
+/* A time-lapse at most this long is made (~55 min at 30 fps; a year at a frame an hour). */
+const gsize MAX_TIMELAPSE_FRAMES = 100000;
+
+/* The frames of a time-lapse over [@from_us, @to_us]: the time-lapse recording's, or when it has
+ * none there, the recording thinned to the first frame of every @every_us. */
+std::vector<TimelapseFrame>
+timelapse_frames (Catalog & catalog, const std::string & camera, gint64 from_us, gint64 to_us,
+    gint64 every_us)
+{
+  std::vector<TimelapseFrame> out;
+  for (bool timelapse : { true, false }) {
+    gint64 last_slot = G_MININT64;
+    for (const auto & s :
+        catalog.segments (camera, timelapse, from_us / G_USEC_PER_SEC, to_us / G_USEC_PER_SEC)) {
+      if (s.last_us () < from_us || s.first_us () > to_us)
+        continue;
+      auto index = catalog.index (s);
+      if (!index)
+        continue;
+      for (const auto & f : index->frames) {
+        gint64 us = s.start_s * G_USEC_PER_SEC + static_cast<gint64> (f.ts_ms) * 1000;
+        if (us < from_us || us > to_us)
+          continue;
+        if (!timelapse) {
+          gint64 slot = us / every_us;
+          if (slot == last_slot)
+            continue;
+          last_slot = slot;
+        }
+        out.push_back ({ s.path, f.offset, f.size });
+        if (out.size () > MAX_TIMELAPSE_FRAMES)
+          return out;
+      }
+    }
+    if (!out.empty ())
+      break;
+  }
+  return out;
+}
+
+/* An optional number query value within [@lo, @hi]; false if present and not one. */
+bool
+query_number (GHashTable *query, const char *key, double lo, double hi, double & value)
+{
+  const char *text = query_value (query, key);
+  if (!text)
+    return true;
+  char *end = nullptr;
+  double v = g_ascii_strtod (text, &end);
+  if (!*text || *end || !std::isfinite (v) || v < lo || v > hi)
+    return false;
+  value = v;
+  return true;
+}
+
 }  // namespace
 
 bool
@@ -162,6 +219,7 @@ Recordings::create (cr::Server & server, const PageContext & ctx, const std::str
   r->ctx_ = &ctx;
   r->context_ = server.context ();
   r->catalog_ = std::make_shared<Catalog> (dir);
+  r->timelapse_ = std::make_shared<TimelapseMaker> (dir + "/.cache/timelapse", server.context ());
   Recordings *self = r.get ();
   r->route_ = server.add_page (
       PREFIX,
@@ -177,6 +235,7 @@ Recordings::create (cr::Server & server, const PageContext & ctx, const std::str
 Recordings::~Recordings ()
 {
   route_.reset (); /* no handler runs after this */
+  timelapse_.reset ();
 }
 
 void
@@ -262,6 +321,48 @@ Recordings::handle (SoupServerMessage *msg, const char *path, GHashTable *query)
             soup_message_headers_get_one (h, "Sec-Fetch-Dest")) == cr::PartLayout::CONTENT_LENGTH;
     if (!start_playback (catalog_, msg, req))
       refuse (msg, SOUP_STATUS_NOT_FOUND, "nothing recorded from " + format_iso8601 (req.from_us));
+    return;
+  }
+  if (rest == "timelapse.mp4") {
+    gint64 to = g_get_real_time (), from = 0;
+    const char *to_text = query_value (query, "to"), *from_text = query_value (query, "from");
+    if ((to_text && !parse_iso8601 (to_text, to)) ||
+        (from_text && !parse_iso8601 (from_text, from))) {
+      refuse (msg, SOUP_STATUS_BAD_REQUEST,
+          "give from= and to= in ISO 8601, e.g. "
+          "?from=2026-12-06T00:00:00Z&to=2026-12-07T00:00:00Z");
+      return;
+    }
+    if (!from_text)
+      from = to - G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC;
+    double fps = 30, every = 60;
+    if (!query_number (query, "fps", 1, 120, fps) || fps != std::floor (fps)) {
+      refuse (msg, SOUP_STATUS_BAD_REQUEST, "fps must be a whole number from 1 to 120");
+      return;
+    }
+    if (!query_number (query, "every", 0.1, 86400, every)) {
+      refuse (msg, SOUP_STATUS_BAD_REQUEST, "every must be a number of seconds from 0.1 to 86400");
+      return;
+    }
+    if (to <= from) {
+      refuse (msg, SOUP_STATUS_BAD_REQUEST, "to must come after from");
+      return;
+    }
+    auto frames = timelapse_frames (*catalog_, camera, from, to,
+        static_cast<gint64> (every * G_USEC_PER_SEC));
+    if (frames.empty ()) {
+      refuse (msg, SOUP_STATUS_NOT_FOUND,
+          "nothing recorded from " + format_iso8601 (from) + " to " + format_iso8601 (to));
+      return;
+    }
+    if (frames.size () > MAX_TIMELAPSE_FRAMES) {
+      refuse (msg, SOUP_STATUS_BAD_REQUEST,
+          "more than " + std::to_string (MAX_TIMELAPSE_FRAMES) +
+              " frames in that span: ask for a shorter one (or a larger every=)");
+      return;
+    }
+    timelapse_->request (msg, camera + " " + format_iso8601 (from) + " to " + format_iso8601 (to),
+        std::move (frames), static_cast<guint> (fps));
     return;
   }
   /* A segment: [timelapse/]YYYY-MM-DD/HH-MM-SS.mkv, rebuilt from its parsed time. */
