@@ -485,8 +485,7 @@ Camera::handle_record_state (const GstStructure *s)
 {
   const gchar *state = gst_structure_get_string (s, elements::name (Field::RecordStateState));
   const gchar *reason = gst_structure_get_string (s, elements::name (Field::RecordStateReason));
-  const gchar *location =
-      gst_structure_get_string (s, elements::name (Field::RecordStateLocation));
+  const gchar *location = gst_structure_get_string (s, elements::name (Field::RecordStateLocation));
   if (g_strcmp0 (state, elements::RECORD_PAUSED) == 0)
     g_warning ("camera %s: recording to %s paused: %s; the stream goes on, recording resumes "
                "by itself",

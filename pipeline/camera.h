@@ -121,12 +121,12 @@ public:
 private:
   struct Elements
   {
-    GstElement *src = nullptr;      /* wsjpegsrc */
-    GstElement *validate = nullptr; /* jpegvalidate */
-    GstElement *fallback = nullptr; /* jpegfallback */
-    GstElement *sink = nullptr;     /* mjpeghttpsink */
-    GstElement *pull = nullptr;     /* pulljpegsrc */
-    GstElement *record = nullptr;   /* jpegrecordsink name=record */
+    GstElement *src = nullptr;       /* wsjpegsrc */
+    GstElement *validate = nullptr;  /* jpegvalidate */
+    GstElement *fallback = nullptr;  /* jpegfallback */
+    GstElement *sink = nullptr;      /* mjpeghttpsink */
+    GstElement *pull = nullptr;      /* pulljpegsrc */
+    GstElement *record = nullptr;    /* jpegrecordsink name=record */
     GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
     void clear ();
   };

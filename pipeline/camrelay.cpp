@@ -16,6 +16,7 @@
 #include "elementfields.h"
 #include "pages.h"
 #include "recordings.h"
+#include "recordingstore.h"
 #include "relayconfig.h"
 
 #include <glib-unix.h>
@@ -193,6 +194,7 @@ struct Relay
   std::shared_ptr<cr::Server> server;
   CameraList cameras;
   camrelay::PageContext ctx;
+  camrelay::RecordingStore recordings;
 };
 
 /* Ends the cameras' streams: viewers that keep reading get the end of their response, one that
@@ -295,6 +297,7 @@ reload (Relay & r)
   old.clear ();
   r.cameras = std::move (next);
   r.config = std::move (fresh);
+  r.recordings.configure (r.config);
   for (auto *c : to_start)
     c->start ();
 
@@ -347,6 +350,8 @@ run (Relay & r)
   camrelay::PageContext & ctx = r.ctx;
   ctx.started_real_us = g_get_real_time ();
   ctx.started_mono_us = g_get_monotonic_time ();
+  r.recordings.configure (config);
+  ctx.recordings = &r.recordings;
   for (const auto & c : config.cameras) {
     cameras.push_back (std::make_unique<camrelay::Camera> (c));
     ctx.cameras.push_back (cameras.back ().get ());
@@ -356,9 +361,9 @@ run (Relay & r)
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
   }
-  std::unique_ptr<camrelay::Recordings> recordings =
+  std::unique_ptr<camrelay::Recordings> recording_pages =
       camrelay::Recordings::create (server, ctx, config.recordings.dir, &error);
-  if (!recordings) {
+  if (!recording_pages) {
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
   }
@@ -397,11 +402,12 @@ run (Relay & r)
   for (auto & c : cameras)
     all.push_back (c.get ());
   stop_cameras (all);
-  recordings.reset ();
+  recording_pages.reset ();
   pages.reset ();
   for (auto & c : cameras)
     c->stop ();
   cameras.clear ();
+  r.recordings.stop ();
   r.server.reset ();
   return EXIT_OK;
 }

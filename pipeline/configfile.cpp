@@ -51,7 +51,8 @@ const char *const CAMERA_KEYS[] = {
   "timelapse-interval",
 };
 
-const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk", "timelapse-interval" };
+const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
+  "timelapse-interval" };
 
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
@@ -221,14 +222,18 @@ public:
   bool age (const char *key, gint64 & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
-      return parse_age (v, out) ? "" : "expected an age such as 90s, 30m, 12h, 7d or 0 (no limit), got \"" + v + "\"";
+      return parse_age (v, out)
+          ? ""
+          : "expected an age such as 90s, 30m, 12h, 7d or 0 (no limit), got \"" + v + "\"";
     });
   }
 
   bool size (const char *key, guint64 & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
-      return parse_size (v, out) ? "" : "expected a size such as 500M, 20G, 2T or 0 (no limit), got \"" + v + "\"";
+      return parse_size (v, out)
+          ? ""
+          : "expected a size such as 500M, 20G, 2T or 0 (no limit), got \"" + v + "\"";
     });
   }
 
@@ -367,8 +372,7 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.string ("latest-file", c.latest_file) || !r.string ("pipeline", c.pipeline) ||
       !r.seconds ("snapshot-interval", 0.01, 3600, c.snapshot_interval) ||
       !r.boolean ("on-demand", c.on_demand) || !r.boolean ("record", c.record) ||
-      !r.age ("keep", c.keep) ||
-      !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval))
+      !r.age ("keep", c.keep) || !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval))
     return false;
 
   if (r.has ("source")) {
@@ -437,7 +441,8 @@ read_recordings (GKeyFile *kf, const std::string & file, RecordingsConfig & rc, 
   if (dir.empty ())
     return report.fail ("recordings", "dir", "give a folder, e.g. /var/lib/camrelay/recordings");
   /* A relative folder is beside the config file, like the file's other paths. */
-  g_autofree gchar *base = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *folder = g_path_get_dirname (file.c_str ());
+  g_autofree gchar *base = g_canonicalize_filename (folder, nullptr);
   g_autofree gchar *abs = g_canonicalize_filename (dir.c_str (), base);
   rc.dir = abs;
   return true;
@@ -476,7 +481,8 @@ load_config (const std::string & file, Config & config, std::string & error)
         return false;
       config.cameras.push_back (c);
     } else {
-      return report.fail (group, "", "unknown section (expected [server], [recordings] or [camera NAME])");
+      return report.fail (group, "",
+          "unknown section (expected [server], [recordings] or [camera NAME])");
     }
   }
   /* A file that only sets up the server runs the legacy single camera. */

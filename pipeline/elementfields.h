@@ -122,7 +122,8 @@ inline constexpr const char *MESSAGES[] = {
 inline constexpr char PULL_STREAMING[] = "streaming";
 inline constexpr char PULL_RETRYING[] = "retrying";
 
-/* The values of jpegrecordsink's "state" (stats field and message field) the program tells apart. */
+/* The values of jpegrecordsink's "state" (stats field and message field) the program tells apart.
+ */
 inline constexpr char RECORD_RECORDING[] = "recording";
 inline constexpr char RECORD_PAUSED[] = "paused";
 

@@ -5,6 +5,7 @@
 #include "pages.h"
 
 #include "camrelay-config.h"
+#include "recordingstore.h"
 
 #include <cstring>
 #include <set>
@@ -319,6 +320,161 @@ const CounterMetric COUNTERS[] = {
   { "camrelay_snapshots_total", Field::SinkSnapshots, "Snapshot requests answered." },
 };
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Recordings (jpegrecordsink and the RecordingStore)                                             */
+
+void
+recorder_json (Json & j, const CameraStatus & st, bool timelapse,
+    const RecordingStore::Stream & disk)
+{
+  const CameraStatus::Recorder & r = timelapse ? st.timelapse : st.record;
+  j.key ("state").str (r.state);
+  j.key ("reason").str_or_null (r.reason);
+  j.key ("frames_written").number (st.recorder_counter (timelapse, Field::RecordFrames));
+  j.key ("bytes_written").number (st.recorder_counter (timelapse, Field::RecordBytes));
+  j.key ("frames_skipped").number (st.recorder_counter (timelapse, Field::RecordSkipped));
+  j.key ("segments_on_disk").number (disk.segments);
+  j.key ("bytes_on_disk").number (disk.bytes);
+  j.key ("oldest").str_or_null (iso_time (disk.oldest * G_USEC_PER_SEC));
+  j.key ("newest").str_or_null (iso_time (disk.newest * G_USEC_PER_SEC));
+  if (r.last_error.empty ()) {
+    j.key ("last_error").null ();
+  } else {
+    j.key ("last_error").begin_object ();
+    j.key ("message").str (r.last_error);
+    j.key ("at").str (iso_time (r.last_error_us));
+    j.end_object ();
+  }
+}
+
+/* A camera's "recording": every frame (state "off" unless record = true) and "timelapse". */
+void
+recording_json (Json & j, const PageContext & ctx, const CameraStatus & st)
+{
+  RecordingStore::Summary disk;
+  if (ctx.recordings)
+    disk = ctx.recordings->summary (st.name);
+  j.key ("recording").begin_object ();
+  recorder_json (j, st, false, disk.record);
+  j.key ("timelapse").begin_object ();
+  recorder_json (j, st, true, disk.timelapse);
+  j.end_object ();
+  j.end_object ();
+}
+
+/* The process-wide "recordings": where, how much, how much room is left, what retention did. */
+void
+recordings_json (Json & j, const PageContext & ctx)
+{
+  j.key ("recordings");
+  if (!ctx.recordings) {
+    j.null ();
+    return;
+  }
+  const RecordingStore & store = *ctx.recordings;
+  RecordingStore::Totals t = store.totals ();
+  guint64 free = 0, total = 0;
+  bool known = store.disk_space (free, total);
+  j.begin_object ();
+  j.key ("dir").str (store.dir ());
+  j.key ("bytes_on_disk").number (t.bytes);
+  j.key ("segments_on_disk").number (t.segments);
+  j.key ("keep_seconds").number (static_cast<guint64> (store.keep ()));
+  j.key ("max_disk_bytes").number (store.max_disk ());
+  if (known) {
+    j.key ("disk_free_bytes").number (free);
+    j.key ("disk_total_bytes").number (total);
+  } else {
+    j.key ("disk_free_bytes").null ();
+    j.key ("disk_total_bytes").null ();
+  }
+  j.key ("deleted_segments").begin_object ();
+  j.key ("keep").number (t.deleted_keep);
+  j.key ("max_disk").number (t.deleted_max_disk);
+  j.end_object ();
+  j.end_object ();
+}
+
+void
+recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+{
+  const char *kinds[] = { "record", "timelapse" };
+  m.family ("camrelay_camera_recording_state", "gauge",
+      "1 for the recorder's state (kind record: every frame, timelapse: the time-lapse): "
+      "off, idle, recording or paused; reason says why it is paused (e.g. disk full).");
+  for (const auto & st : cameras) {
+    for (bool tl : { false, true }) {
+      const CameraStatus::Recorder & r = tl ? st.timelapse : st.record;
+      m.sample ({ { "camera", st.name }, { "kind", kinds[tl] }, { "state", r.state },
+                    { "reason", r.reason } },
+          "1");
+    }
+  }
+  struct
+  {
+    const char *name;
+    Field field;
+    const char *help;
+  } counters[] = {
+    { "camrelay_camera_recorded_frames_total", Field::RecordFrames, "Frames written to disk." },
+    { "camrelay_camera_recorded_bytes_total", Field::RecordBytes,
+        "Bytes written to disk (frames and their Matroska framing)." },
+    { "camrelay_camera_recording_skipped_frames_total", Field::RecordSkipped,
+        "Frames not recorded while recording was paused (disk full, write error)." },
+    { "camrelay_camera_recording_errors_total", Field::RecordErrors,
+        "Writes that failed and paused recording." },
+  };
+  for (const auto & c : counters) {
+    m.family (c.name, "counter", c.help);
+    for (const auto & st : cameras) {
+      for (bool tl : { false, true })
+        m.sample ({ { "camera", st.name }, { "kind", kinds[tl] } },
+            std::to_string (st.recorder_counter (tl, c.field)));
+    }
+  }
+  if (!ctx.recordings)
+    return;
+  const RecordingStore & store = *ctx.recordings;
+  std::vector<RecordingStore::Summary> sums;
+  for (const auto & st : cameras)
+    sums.push_back (store.summary (st.name));
+  m.family ("camrelay_camera_recording_disk_bytes", "gauge", "Bytes of recordings on disk.");
+  for (gsize i = 0; i < cameras.size (); i++) {
+    for (bool tl : { false, true })
+      m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
+          std::to_string (tl ? sums[i].timelapse.bytes : sums[i].record.bytes));
+  }
+  m.family ("camrelay_camera_recording_segments", "gauge", "Segment files on disk.");
+  for (gsize i = 0; i < cameras.size (); i++) {
+    for (bool tl : { false, true })
+      m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
+          std::to_string (tl ? sums[i].timelapse.segments : sums[i].record.segments));
+  }
+  m.family ("camrelay_camera_recording_oldest_timestamp_seconds", "gauge",
+      "Start of the oldest recording on disk, in Unix time (absent without one).");
+  for (gsize i = 0; i < cameras.size (); i++) {
+    for (bool tl : { false, true }) {
+      gint64 oldest = tl ? sums[i].timelapse.oldest : sums[i].record.oldest;
+      if (oldest)
+        m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
+            std::to_string (oldest));
+    }
+  }
+  RecordingStore::Totals t = store.totals ();
+  guint64 free = 0, total = 0;
+  if (store.disk_space (free, total)) {
+    m.family ("camrelay_recordings_disk_free_bytes", "gauge",
+        "Free bytes on the file system holding the recordings.");
+    m.sample ({}, std::to_string (free));
+  }
+  m.family ("camrelay_recordings_disk_bytes", "gauge", "Bytes of every recording on disk.");
+  m.sample ({}, std::to_string (t.bytes));
+  m.family ("camrelay_recordings_deleted_segments_total", "counter",
+      "Segments retention deleted, by reason: keep (age) or max-disk (total size).");
+  m.sample ({ { "reason", "keep" } }, std::to_string (t.deleted_keep));
+  m.sample ({ { "reason", "max-disk" } }, std::to_string (t.deleted_max_disk));
+}
+
 void
 page_status (const PageContext & ctx, SoupServerMessage *msg, bool tls)
 {
@@ -350,6 +506,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.key ("last_time").str_or_null (ctx.last_reload_us ? iso_time (ctx.last_reload_us) : "");
   j.key ("restart_needed").str_or_null (ctx.restart_needed);
   j.end_object ();
+  recordings_json (j, ctx);
   j.key ("cameras").begin_array ();
   for (const auto & st : cameras) {
     j.begin_object ();
@@ -406,6 +563,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
       j.key ("at").str (iso_time (st.last_error_us));
       j.end_object ();
     }
+    recording_json (j, ctx, st);
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
     for (const auto & p : st.ingest_paths)
@@ -505,6 +663,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
       "Times the camera's pipeline failed and was rebuilt.");
   for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
+  recording_metrics (m, ctx, cameras);
   return m.text ();
 }
 

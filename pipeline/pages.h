@@ -18,6 +18,8 @@
 
 namespace camrelay {
 
+class RecordingStore;
+
 /* Changed only in the server thread (Server::invoke_sync), where the handlers read it. */
 struct PageContext
 {
@@ -32,6 +34,8 @@ struct PageContext
   std::string last_reload;   /* "applied" or "refused: MESSAGE" */
   /* [server] settings changed in the file that only a restart applies ("" = none). */
   std::string restart_needed;
+  /* The recordings on disk (set once at start-up; thread-safe to read). */
+  const RecordingStore *recordings = nullptr;
 };
 
 /* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees

@@ -138,8 +138,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
-      e.prop ("latest-file", c.latest_file, "latest-file") &&
-      emit_record_branches (config, c, e);
+      e.prop ("latest-file", c.latest_file, "latest-file") && emit_record_branches (config, c, e);
 }
 
 }  // namespace camrelay

@@ -3,7 +3,8 @@
  *
  *   ... ! jpegvalidate ! tee name=rec ! jpegfallback ! ... ! mjpeghttpsink ...
  *       rec. ! queue leaky=downstream ... ! jpegrecordsink name=record location=DIR/NAME
- *       rec. ! queue leaky=downstream ... ! jpegrecordsink name=timelapse location=DIR/NAME/timelapse ...
+ *       rec. ! queue leaky=downstream ... ! jpegrecordsink name=timelapse
+ * location=DIR/NAME/timelapse ...
  *
  * The tee sits after jpegvalidate, so only accepted live frames are recorded, never the
  * placeholder; each branch has its own leaky queue (its own thread), so a slow or full disk

@@ -14,10 +14,10 @@ struct RecordingsConfig
   /* Absolute; "" until load_config() resolves the default (recordings/ beside the config file,
    * or in the working directory without one). */
   std::string dir;
-  guint segment = 60;             /* seconds per file */
-  gint64 keep = 7 * 24 * 3600;    /* seconds; 0 = no age limit */
-  guint64 max_disk = 0;           /* bytes for every recording together; 0 = no limit */
-  double timelapse_interval = 0;  /* the cameras' default; 0 = no time-lapse */
+  guint segment = 60;            /* seconds per file */
+  gint64 keep = 7 * 24 * 3600;   /* seconds; 0 = no age limit */
+  guint64 max_disk = 0;          /* bytes for every recording together; 0 = no limit */
+  double timelapse_interval = 0; /* the cameras' default; 0 = no time-lapse */
 };
 
 /* "90" or "90s", "30m", "12h", "7d", "2w" -> seconds. False if it is not one. */

@@ -48,7 +48,7 @@ floor_div (gint64 a, gint64 b)
 
 /* Reads exactly @n digits. */
 bool
-digits (const char *&p, int n, guint & out)
+digits (const char *& p, int n, guint & out)
 {
   out = 0;
   for (int i = 0; i < n; i++, p++) {
@@ -87,8 +87,8 @@ parse_day_dir_name (const char *name, gint64 & unix_seconds)
 {
   const char *p = name;
   guint y, m, d;
-  if (!digits (p, 4, y) || *p++ != '-' || !digits (p, 2, m) || *p++ != '-' ||
-      !digits (p, 2, d) || *p)
+  if (!digits (p, 4, y) || *p++ != '-' || !digits (p, 2, m) || *p++ != '-' || !digits (p, 2, d) ||
+      *p)
     return false;
   if (m < 1 || m > 12 || d < 1 || d > 31)
     return false;
@@ -105,8 +105,8 @@ parse_segment_name (const char *name, gint64 day_seconds, gint64 & unix_seconds)
 {
   const char *p = name;
   guint h, m, s;
-  if (!digits (p, 2, h) || *p++ != '-' || !digits (p, 2, m) || *p++ != '-' ||
-      !digits (p, 2, s) || strcmp (p, SEGMENT_SUFFIX) != 0)
+  if (!digits (p, 2, h) || *p++ != '-' || !digits (p, 2, m) || *p++ != '-' || !digits (p, 2, s) ||
+      strcmp (p, SEGMENT_SUFFIX) != 0)
     return false;
   if (h > 23 || m > 59 || s > 59)
     return false;

@@ -22,7 +22,8 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 wsjpegsrc ! jpegvalidate ! tee name=t ! queue ! jpegfallback placeholder=placeholder.jpg ! \
+ * gst-launch-1.0 wsjpegsrc ! jpegvalidate ! tee name=t ! queue ! jpegfallback
+ * placeholder=placeholder.jpg ! \
  *     multipartmux ! mjpeghttpsink t. ! queue leaky=downstream max-size-buffers=30 ! \
  *     jpegrecordsink location=recordings/front
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=5/1 ! jpegenc ! \
@@ -114,13 +115,13 @@ struct CrJpegRecordSinkPrivate
 
   cr::record::MkvWriter writer;
   State state = State::Idle;
-  std::string reason;  /* why it is paused */
+  std::string reason; /* why it is paused */
   bool disk_full = false;
-  gint64 retry_at_us = 0;   /* monotonic: the next try while paused */
-  gint64 segment_start = 0; /* Unix seconds: the open file's time 0 */
-  gint64 segment_end = 0;   /* Unix seconds: the boundary that ends it */
-  gint64 skip_until = 0;    /* Unix seconds: a file of this name existed; wait for the next */
-  GstClockTime next_due = 0; /* interval: the next wall time (ns) a frame is kept from */
+  gint64 retry_at_us = 0;      /* monotonic: the next try while paused */
+  gint64 segment_start = 0;    /* Unix seconds: the open file's time 0 */
+  gint64 segment_end = 0;      /* Unix seconds: the boundary that ends it */
+  gint64 skip_until = 0;       /* Unix seconds: a file of this name existed; wait for the next */
+  GstClockTime next_due = 0;   /* interval: the next wall time (ns) a frame is kept from */
   guint width = 0, height = 0; /* from the caps, 0 = unknown */
 
   guint64 frames = 0;
@@ -144,8 +145,8 @@ GST_ELEMENT_REGISTER_DEFINE (jpegrecordsink, "jpegrecordsink", GST_RANK_NONE,
     CR_TYPE_JPEG_RECORD_SINK);
 
 static void cr_jpeg_record_sink_finalize (GObject *object);
-static void cr_jpeg_record_sink_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec);
+static void cr_jpeg_record_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec);
 static void cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value,
     GParamSpec *pspec);
 static gboolean cr_jpeg_record_sink_stop (GstBaseSink *sink);
@@ -349,8 +350,8 @@ record_frame (CrJpegRecordSinkPrivate *priv, GstClockTime wall, const guint8 *da
       return;
     }
   }
-  guint64 ts_ms = (wall - static_cast<GstClockTime> (priv->segment_start) * GST_SECOND) /
-      GST_MSECOND;
+  guint64 ts_ms =
+      (wall - static_cast<GstClockTime> (priv->segment_start) * GST_SECOND) / GST_MSECOND;
   const guint64 before = priv->writer.size ();
   int err = priv->writer.write_frame (ts_ms, data, size);
   if (err) {
@@ -468,10 +469,10 @@ make_stats (CrJpegRecordSinkPrivate *priv)
   std::lock_guard<std::mutex> guard (priv->lock);
   return gst_structure_new ("jpegrecordsink-stats", "state", G_TYPE_STRING,
       state_name (priv->state), "reason", G_TYPE_STRING, priv->reason.c_str (), "frames",
-      G_TYPE_UINT64, priv->frames, "bytes", G_TYPE_UINT64, priv->bytes, "segments",
-      G_TYPE_UINT64, priv->segments, "skipped", G_TYPE_UINT64, priv->skipped, "errors",
-      G_TYPE_UINT64, priv->errors, "last-error", G_TYPE_STRING, priv->last_error.c_str (),
-      "last-error-time", G_TYPE_INT64, priv->last_error_us, "file", G_TYPE_STRING,
+      G_TYPE_UINT64, priv->frames, "bytes", G_TYPE_UINT64, priv->bytes, "segments", G_TYPE_UINT64,
+      priv->segments, "skipped", G_TYPE_UINT64, priv->skipped, "errors", G_TYPE_UINT64,
+      priv->errors, "last-error", G_TYPE_STRING, priv->last_error.c_str (), "last-error-time",
+      G_TYPE_INT64, priv->last_error_us, "file", G_TYPE_STRING,
       priv->writer.is_open () ? priv->writer.path ().c_str () : "", nullptr);
 }
 
@@ -500,8 +501,7 @@ cr_jpeg_record_sink_set_property (GObject *object, guint prop_id, const GValue *
 }
 
 static void
-cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   CrJpegRecordSinkPrivate *priv = CR_JPEG_RECORD_SINK (object)->priv;
   switch (prop_id) {

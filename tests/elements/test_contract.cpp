@@ -101,10 +101,13 @@ void
 run_elements ()
 {
   published.ran = true;
+  /* The recording branch as the program hangs it off a camera that records. */
+  static crtest::TempDir recordings;
   std::string description = std::string (el::WSJPEGSRC) + " address=127.0.0.1 port=0 paths=/ws ! " +
-      el::JPEGVALIDATE + " min-size=0 ! " + el::JPEGFALLBACK + " placeholder=\"" +
+      el::JPEGVALIDATE + " min-size=0 ! tee name=rec ! " + el::JPEGFALLBACK + " placeholder=\"" +
       crtest::source_path ("placeholder.jpg") + "\" ! multipartmux ! " + el::MJPEGHTTPSINK +
-      " address=127.0.0.1 port=0 " +
+      " address=127.0.0.1 port=0 rec. ! queue ! " + el::JPEGRECORDSINK + " location=\"" +
+      recordings.file ("cam") + "\" " +
       /* A pulled camera that cannot be reached still posts its state and has its stats. */
       el::PULLJPEGSRC + " location=http://127.0.0.1:1/ ! fakesink sync=false async=false";
   g_autoptr (GError) error = nullptr;

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* jpegrecordsink, driven by GstHarness, read back with Debian's ffprobe and ffmpeg.
+ *
+ * The element turns a buffer's running time into wall-clock time against the pipeline clock, so
+ * the tests push frames stamped as having arrived in the past (PTS = running time now - age):
+ * a minute of a camera's life (10 fps, a 20 s pause, 2 fps) is recorded in a moment, and every
+ * frame's expected wall-clock time is known to the microsecond. */
+#include "crrecordlayout.h"
+#include "recordprobe.h"
+#include "subprocess.h"
+#include "testjpeg.h"
+
+#include <glib/gstdio.h>
+#include <gst/check/gstharness.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+
+namespace {
+
+using Bytes = std::vector<guint8>;
+
+struct HarnessDeleter
+{
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
+};
+using Harness = std::unique_ptr<GstHarness, HarnessDeleter>;
+
+/* A jpegrecordsink with the system clock, a bus to read its messages from, and frames to push. */
+class Recorder
+{
+public:
+  /* @props: property names and values, as gst-launch would set them. */
+  explicit Recorder (const std::vector<std::pair<const char *, std::string>> & props)
+  {
+    GstElement *sink = gst_element_factory_make ("jpegrecordsink", nullptr);
+    for (const auto & [name, value] : props)
+      gst_util_set_object_arg (G_OBJECT (sink), name, value.c_str ());
+    h_.reset (gst_harness_new_with_element (sink, "sink", nullptr));
+    gst_object_unref (sink);
+    gst_harness_use_systemclock (h_.get ());
+    bus_ = gst_bus_new ();
+    gst_element_set_bus (h_->element, bus_);
+    gst_harness_set_src_caps_str (h_.get (), "image/jpeg,width=320,height=240,framerate=0/1");
+    gst_harness_play (h_.get ());
+  }
+  ~Recorder ()
+  {
+    h_.reset ();
+    gst_object_unref (bus_);
+  }
+
+  /* Pushes @frame as having arrived @age_us ago; returns the wall-clock time (Unix µs) it
+   * arrived at. */
+  gint64 push (const Bytes & frame, gint64 age_us)
+  {
+    g_autoptr (GstClock) clock = gst_element_get_clock (h_->element);
+    GstClockTime running = gst_clock_get_time (clock) - gst_element_get_base_time (h_->element);
+    gint64 wall = g_get_real_time () - age_us;
+    GstBuffer *buf = crtest::buffer_from (frame);
+    GST_BUFFER_PTS (buf) = running - static_cast<GstClockTime> (age_us) * GST_USECOND;
+    EXPECT_EQ (gst_harness_push (h_.get (), buf), GST_FLOW_OK);
+    return wall;
+  }
+
+  /* Closes the open file, as a pipeline that stops does. */
+  void stop () { h_.reset (); }
+
+  std::string stat (const char *field)
+  {
+    GstStructure *s = nullptr;
+    g_object_get (h_->element, "stats", &s, nullptr);
+    const gchar *v = s ? gst_structure_get_string (s, field) : nullptr;
+    std::string out = v ? v : "";
+    if (s)
+      gst_structure_free (s);
+    return out;
+  }
+
+  /* The "state" of the next jpegrecordsink-state message, "" if none is waiting. */
+  std::string next_state (std::string *reason = nullptr)
+  {
+    while (GstMessage *m = gst_bus_pop_filtered (bus_, GST_MESSAGE_ELEMENT)) {
+      const GstStructure *s = gst_message_get_structure (m);
+      std::string state;
+      if (gst_structure_has_name (s, "jpegrecordsink-state")) {
+        state = gst_structure_get_string (s, "state");
+        if (reason)
+          *reason = gst_structure_get_string (s, "reason");
+      }
+      gst_message_unref (m);
+      if (!state.empty ())
+        return state;
+    }
+    return "";
+  }
+
+private:
+  Harness h_;
+  GstBus *bus_ = nullptr;
+};
+
+std::vector<Bytes>
+frames ()
+{
+  crtest::JpegSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.pattern = "ball";
+  static std::vector<Bytes> made = crtest::make_jpegs (8, spec);
+  return made;
+}
+
+/* A camera at 10 fps for 5 s, silent for 20 s, then at 2 fps for 30 s, in 10 s segments: every
+ * frame is in the files once, byte for byte, at its arrival time (the file name plus its
+ * timestamp), the pause is a gap, and each file is named and bounded as the contract says. */
+TEST (JpegRecordSink, VariableRateAndPauseKeepTheirRealTiming)
+{
+  crtest::TempDir dir;
+  std::string location = dir.file ("cam");
+  std::vector<double> schedule; /* seconds after the first frame */
+  for (int i = 0; i < 50; i++)
+    schedule.push_back (i * 0.1);
+  for (int i = 0; i < 60; i++)
+    schedule.push_back (25.0 + i * 0.5);
+  const double end = schedule.back () + 0.5;
+  std::vector<gint64> arrived;
+  std::vector<Bytes> sent;
+  {
+    Recorder rec ({ { "location", location }, { "segment", "10" } });
+    for (gsize i = 0; i < schedule.size (); i++) {
+      sent.push_back (frames ()[i % frames ().size ()]);
+      arrived.push_back (rec.push (sent.back (), std::llround ((end - schedule[i]) * 1e6)));
+    }
+    EXPECT_EQ (rec.stat ("state"), "recording");
+  }
+
+  std::string error;
+  auto segments = crtest::probe_segments (location, &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  ASSERT_GE (segments.size (), 5u); /* 55 s in 10 s windows, one of them all pause */
+  gsize k = 0;
+  for (const auto & seg : segments) {
+    EXPECT_EQ (crtest::decode_errors (seg.path), "") << seg.path;
+    ASSERT_FALSE (seg.packets.empty ()) << seg.path;
+    /* Named by its first frame's second; ends at the next multiple of 10 s. */
+    EXPECT_EQ (seg.start, arrived[k] / G_USEC_PER_SEC) << seg.path;
+    EXPECT_LT (seg.wall (seg.packets.size () - 1), (seg.start / 10 + 1) * 10.0) << seg.path;
+    /* The duration is the real span of the file, not a frame count over a frame rate. */
+    double span = seg.packets.back ().pts;
+    EXPECT_NEAR (seg.duration, span, 0.002) << seg.path;
+    for (gsize i = 0; i < seg.packets.size (); i++, k++) {
+      ASSERT_LT (k, sent.size ());
+      EXPECT_NEAR (seg.wall (i), arrived[k] / 1e6, 0.002) << seg.path << " packet " << i;
+      EXPECT_EQ (seg.packets[i].size, static_cast<gint64> (sent[k].size ()));
+    }
+  }
+  EXPECT_EQ (k, sent.size ()) << "every frame recorded once";
+
+  /* The pause is a gap of 20 s between two packets, not repeated frames. */
+  std::vector<double> walls;
+  for (const auto & seg : segments) {
+    for (gsize i = 0; i < seg.packets.size (); i++)
+      walls.push_back (seg.wall (i));
+  }
+  ASSERT_EQ (walls.size (), sent.size ());
+  EXPECT_NEAR (walls[50] - walls[49], 20.1, 0.003);
+
+  EXPECT_EQ (crtest::first_packet (segments[0].path), sent[0]) << "the first packet is the frame";
+}
+
+/* interval = 10: the first frame of each 10 s of wall-clock time, and no other, in a file of the
+ * day. */
+TEST (JpegRecordSink, TimelapseKeepsTheFirstFrameOfEachInterval)
+{
+  crtest::TempDir dir;
+  std::string location = dir.file ("timelapse");
+  std::vector<gint64> arrived, kept;
+  {
+    Recorder rec ({ { "location", location }, { "segment", "86400" }, { "interval", "10" } });
+    for (int i = 0; i < 45; i++)
+      arrived.push_back (rec.push (frames ()[i % 8], (45 - i) * G_USEC_PER_SEC + 300000));
+  }
+  gint64 slot = -1;
+  for (gint64 a : arrived) {
+    if (a / (10 * G_USEC_PER_SEC) != slot) {
+      slot = a / (10 * G_USEC_PER_SEC);
+      kept.push_back (a);
+    }
+  }
+  std::string error;
+  auto segments = crtest::probe_segments (location, &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  std::vector<double> walls;
+  for (const auto & seg : segments) {
+    for (gsize i = 0; i < seg.packets.size (); i++)
+      walls.push_back (seg.wall (i));
+  }
+  ASSERT_EQ (walls.size (), kept.size ());
+  for (gsize i = 0; i < kept.size (); i++)
+    EXPECT_NEAR (walls[i], kept[i] / 1e6, 0.002);
+}
+
+/* A folder it cannot write pauses recording with the reason, posted once; frames are dropped and
+ * the element keeps going; once the folder can be written it records again by itself. */
+TEST (JpegRecordSink, WriteErrorPausesWithReasonAndRecoversByItself)
+{
+  crtest::TempDir dir;
+  std::string blocker = dir.write ("cam", std::string ("not a folder"));
+  Recorder rec ({ { "location", blocker } });
+  rec.push (frames ()[0], 0);
+  rec.push (frames ()[1], 0);
+  std::string reason;
+  EXPECT_EQ (rec.next_state (&reason), "paused");
+  EXPECT_NE (reason.find ("cannot write"), std::string::npos) << reason;
+  EXPECT_EQ (rec.next_state (), "") << "one message per change of cause";
+  EXPECT_EQ (rec.stat ("state"), "paused");
+  EXPECT_EQ (rec.stat ("reason"), reason);
+
+  ASSERT_EQ (g_unlink (blocker.c_str ()), 0);
+  /* Tries again once a second. */
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (rec.stat ("state") != "recording" && g_get_monotonic_time () < deadline) {
+    rec.push (frames ()[2], 0);
+    g_usleep (50000);
+  }
+  EXPECT_EQ (rec.stat ("state"), "recording");
+  EXPECT_EQ (rec.next_state (), "recording");
+  EXPECT_EQ (rec.stat ("reason"), "");
+}
+
+/* A file of the same second (a restart within it) is never overwritten: recording goes on from
+ * the next second, in a file of its own. */
+TEST (JpegRecordSink, ExistingFileIsNeverOverwritten)
+{
+  crtest::TempDir dir;
+  std::string location = dir.file ("cam");
+  gint64 now = g_get_real_time ();
+  gint64 second = now / G_USEC_PER_SEC - 5;
+  std::string taken = location + "/" + cr::record::segment_relpath (second);
+  ASSERT_EQ (g_mkdir_with_parents (location.c_str (), 0755), 0);
+  dir.write ("cam/" + cr::record::segment_relpath (second), std::string ("precious"));
+  {
+    Recorder rec ({ { "location", location } });
+    rec.push (frames ()[0], now - (second * G_USEC_PER_SEC + 500000));
+    rec.push (frames ()[1], now - ((second + 1) * G_USEC_PER_SEC + 200000));
+  }
+  gchar *text = nullptr;
+  ASSERT_TRUE (g_file_get_contents (taken.c_str (), &text, nullptr, nullptr));
+  EXPECT_STREQ (text, "precious");
+  g_free (text);
+  std::string error;
+  auto segments = crtest::probe_segments (location, &error);
+  ASSERT_EQ (segments.size (), 2u);
+  EXPECT_EQ (segments[1].start, second + 1);
+  ASSERT_EQ (segments[1].packets.size (), 1u);
+  EXPECT_EQ (crtest::first_packet (segments[1].path), frames ()[1]);
+}
+
+}  // namespace
