@@ -11,7 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <string>
@@ -232,6 +234,64 @@ TEST (Recordings, PlayAtSpeedFourKeepsThePaceAndSkipsAGap)
   Bytes more;
   EXPECT_FALSE (viewer.next_part (more, 15000));
   EXPECT_TRUE (viewer.ended ());
+}
+
+/* How many of camrelay's open files are @path (the player keeps its segment open). */
+int
+open_count (const Relay & relay, const std::string & path)
+{
+  int n = 0;
+  std::string fds = "/proc/" + std::to_string (relay.proc->pid ()) + "/fd";
+  g_autoptr (GDir) d = g_dir_open (fds.c_str (), 0, nullptr);
+  if (!d)
+    return -1;
+  while (const char *name = g_dir_read_name (d)) {
+    g_autofree gchar *target = g_file_read_link ((fds + "/" + name).c_str (), nullptr);
+    if (target && path == target)
+      n++;
+  }
+  return n;
+}
+
+/* A browser gets the early-header layout, as on live streams; and a player whose client went
+ * away stops (its file closed) instead of playing on to nobody. */
+TEST (Recordings, PlayFollowsTheLiveLayoutRulesAndStopsWhenTheClientGoes)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start (CONFIG));
+  auto frames = distinct_frames (30);
+  std::string seg = write_segment (relay, START, frames, every_ms (30, 1000, 0));
+
+  int fd = connect_loopback (relay.port);
+  ASSERT_GE (fd, 0);
+  std::string req = "GET /recordings/cam/play?from=2026-12-06T14:03:00Z HTTP/1.1\r\nHost: x\r\n"
+                    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0\r\n"
+                    "Sec-Fetch-Dest: image\r\n\r\n";
+  ASSERT_EQ (write (fd, req.data (), req.size ()), static_cast<ssize_t> (req.size ()));
+  std::string got;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  /* The first frame, then at once the next part's header block. */
+  std::string first (frames[0].begin (), frames[0].end ());
+  while (g_get_monotonic_time () < deadline &&
+      got.find (first + "\r\n--camrelayplayback\r\nContent-Type: image/jpeg\r\n\r\n") ==
+          std::string::npos) {
+    char buf[65536];
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll (&p, 1, 200) > 0) {
+      ssize_t n = read (fd, buf, sizeof (buf));
+      if (n <= 0)
+        break;
+      got.append (buf, n);
+    }
+  }
+  EXPECT_NE (got.find (first + "\r\n--camrelayplayback\r\nContent-Type: image/jpeg\r\n\r\n"),
+      std::string::npos);
+  EXPECT_EQ (got.find ("Content-Length: " + std::to_string (frames[0].size ())), std::string::npos);
+  EXPECT_EQ (open_count (relay, seg), 1);
+
+  close (fd);
+  EXPECT_TRUE (wait_until ([&] { return open_count (relay, seg) == 0; }, 5000))
+      << "the player still holds the segment after its client left";
 }
 
 TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
