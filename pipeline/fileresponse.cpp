@@ -99,8 +99,9 @@ feed (SoupServerMessage *msg, FileBody & b)
     return;
   }
   gsize want = static_cast<gsize> (MIN (static_cast<guint64> (PIECE), b.end - b.pos));
-  std::unique_ptr<guint8[]> piece (new guint8[want]);
-  ssize_t n = pread (b.fd, piece.get (), want, static_cast<off_t> (b.pos));
+  /* g_malloc: soup_message_body_append_take () releases it with g_free (). */
+  g_autofree guint8 *piece = static_cast<guint8 *> (g_malloc (want));
+  ssize_t n = pread (b.fd, piece, want, static_cast<off_t> (b.pos));
   if (n <= 0) {
     GSocket *socket = soup_server_message_get_socket (msg);
     if (socket)
@@ -108,7 +109,8 @@ feed (SoupServerMessage *msg, FileBody & b)
     return;
   }
   b.pos += static_cast<guint64> (n);
-  soup_message_body_append_take (body, piece.release (), static_cast<gsize> (n));
+  soup_message_body_append_take (body, static_cast<guint8 *> (g_steal_pointer (&piece)),
+      static_cast<gsize> (n));
   soup_server_message_unpause (msg);
 }
 
