@@ -278,7 +278,10 @@ MkvWriter::write_frame (guint64 ts_ms, const guint8 *data, gsize size)
 {
   if (!is_open ())
     return EBADF;
-  ts_ms = MAX (ts_ms, last_ts_);
+  /* Strictly increasing: frames that were stamped in the same millisecond (read from the socket
+   * together) would otherwise share a timestamp, which players take for a broken stream. */
+  if (frames_ && ts_ms <= last_ts_)
+    ts_ms = last_ts_ + 1;
   Bytes head;
   bool new_cluster = cluster_pos_ < 0 || ts_ms - cluster_ts_ >= CLUSTER_MS;
   gint64 cluster_at = cluster_pos_;

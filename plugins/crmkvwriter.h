@@ -44,7 +44,8 @@ public:
   /* Creates @path (never overwriting an existing file) and writes the header; @start_unix_s is
    * the file's time 0. Returns 0 or an errno value (EEXIST when the file exists). */
   int open (const std::string & path, gint64 start_unix_s, guint width, guint height);
-  /* Appends one frame at @ts_ms milliseconds after time 0 (never earlier than the previous one).
+  /* Appends one frame at @ts_ms milliseconds after time 0 (moved to 1 ms after the previous one
+   * if it is not later).
    * Returns 0 or an errno value; on error the file is cut back to its last whole frame. */
   int write_frame (guint64 ts_ms, const guint8 *data, gsize size);
   /* Writes Cues and the sizes and Duration, and closes the file. Returns 0 or an errno value

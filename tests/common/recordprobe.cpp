@@ -69,7 +69,11 @@ probe_segments (const std::string & folder, std::string *error)
 std::string
 decode_errors (const std::string & path)
 {
-  RunResult r = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-" });
+  /* Every frame decoded at its own timestamp: without passthrough and the input's time base,
+   * ffmpeg would squeeze a variable-rate recording into a guessed constant rate and complain
+   * about frames a millisecond apart landing on one tick of it. */
+  RunResult r = run ({ "ffmpeg", "-nostdin", "-v", "error", "-i", path, "-fps_mode", "passthrough",
+      "-enc_time_base", "-1", "-f", "null", "-" });
   return r.code == 0 ? r.output : "exit " + std::to_string (r.code) + ": " + r.output;
 }
 

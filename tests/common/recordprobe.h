@@ -31,7 +31,8 @@ struct ProbedSegment
  * ffprobe could not read. */
 std::vector<ProbedSegment> probe_segments (const std::string & folder, std::string *error);
 
-/* What `ffmpeg -v error -i FILE -f null -` prints: "" for a file that decodes cleanly. */
+/* What `ffmpeg -v error -i FILE -f null -` prints (every frame at its own timestamp): "" for a
+ * file that decodes cleanly. */
 std::string decode_errors (const std::string & path);
 
 /* The first video packet of @path, taken out with `ffmpeg -c copy`. */

@@ -53,16 +53,24 @@ public:
 
   /* Pushes @frame as having arrived @age_us ago; returns the wall-clock time (Unix µs) it
    * arrived at. */
-  gint64 push (const Bytes & frame, gint64 age_us)
+  /* The pipeline's running time now. */
+  GstClockTime running_now ()
   {
     g_autoptr (GstClock) clock = gst_element_get_clock (h_->element);
-    GstClockTime running = gst_clock_get_time (clock) - gst_element_get_base_time (h_->element);
+    return gst_clock_get_time (clock) - gst_element_get_base_time (h_->element);
+  }
+
+  gint64 push (const Bytes & frame, gint64 age_us)
+  {
+    GstClockTime running = running_now ();
     gint64 wall = g_get_real_time () - age_us;
     GstBuffer *buf = crtest::buffer_from (frame);
     GST_BUFFER_PTS (buf) = running - static_cast<GstClockTime> (age_us) * GST_USECOND;
     EXPECT_EQ (gst_harness_push (h_.get (), buf), GST_FLOW_OK);
     return wall;
   }
+
+  GstFlowReturn push_buffer (GstBuffer *buf) { return gst_harness_push (h_.get (), buf); }
 
   /* Closes the open file, as a pipeline that stops does. */
   void stop () { h_.reset (); }
@@ -256,6 +264,40 @@ TEST (JpegRecordSink, ExistingFileIsNeverOverwritten)
   EXPECT_EQ (segments[1].start, second + 1);
   ASSERT_EQ (segments[1].packets.size (), 1u);
   EXPECT_EQ (crtest::first_packet (segments[1].path), frames ()[1]);
+}
+
+}  // namespace
+
+namespace {
+
+/* Frames a camera's socket delivered together carry the same arrival time: they are recorded in
+ * order, 1 ms apart, and the file plays without complaint (equal timestamps do not). */
+TEST (JpegRecordSink, FramesStampedTogetherStayInOrder)
+{
+  crtest::TempDir dir;
+  std::string location = dir.file ("cam");
+  {
+    Recorder rec ({ { "location", location } });
+    /* 10 fps, a second ago, but frames 5 to 7 read together: one arrival time for the three. */
+    const GstClockTime start = rec.running_now () - GST_SECOND;
+    for (int i = 0; i < 10; i++) {
+      GstBuffer *buf = crtest::buffer_from (frames ()[i % 8]);
+      GST_BUFFER_PTS (buf) = start + (i >= 5 && i <= 7 ? 5 : i) * GST_SECOND / 10;
+      ASSERT_EQ (rec.push_buffer (buf), GST_FLOW_OK);
+    }
+  }
+  std::string error;
+  auto segments = crtest::probe_segments (location, &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  std::vector<double> pts;
+  for (const auto & seg : segments) {
+    EXPECT_EQ (crtest::decode_errors (seg.path), "") << seg.path;
+    for (gsize i = 0; i < seg.packets.size (); i++)
+      pts.push_back (seg.wall (i));
+  }
+  ASSERT_EQ (pts.size (), 10u);
+  EXPECT_NEAR (pts[6] - pts[5], 0.001, 1e-6);
+  EXPECT_NEAR (pts[7] - pts[6], 0.001, 1e-6);
 }
 
 }  // namespace
