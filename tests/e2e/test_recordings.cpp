@@ -221,12 +221,13 @@ TEST (Recordings, PlayAtSpeedFourKeepsThePaceAndSkipsAGap)
     EXPECT_EQ (viewer.part_headers ().at ("x-timestamp"), std::to_string (rec_s) + ".000000")
         << "part " << i;
   }
-  /* 7 intervals of 1 s at 4x: 1.75 s, never sooner; allow a loaded machine some lateness. */
+  /* 7 intervals of 1 s at 4x: 1.75 s (all at once would be ~0 s, 1x 7 s). The bounds leave a
+   * loaded machine room: the first part may be read late, the last may go out late. */
   double first_run = (arrived[7] - arrived[0]) / 1e6;
   double second_run = (arrived[15] - arrived[8]) / 1e6;
-  EXPECT_GE (first_run, 1.7);
+  EXPECT_GE (first_run, 1.4);
   EXPECT_LE (first_run, 3.5);
-  EXPECT_GE (second_run, 1.7);
+  EXPECT_GE (second_run, 1.4);
   EXPECT_LE (second_run, 3.5);
   /* The 53 s gap would be 13 s at 4x. */
   EXPECT_LT ((arrived[8] - arrived[7]) / 1e6, 1.5);
