@@ -194,6 +194,12 @@ TEST (Recordings, TheProgramsOwnRecordingGivesBackTheCamerasFrames)
   for (guint i = 0; i < json_array_get_length (segs); i++)
     total += int_member (json_array_get_object_element (segs, i), "frames");
   EXPECT_EQ (total, 6);
+
+  /* The segment still being written is served as it is now, and plays to its last frame. */
+  JsonObject *open = json_array_get_object_element (segs, json_array_get_length (segs) - 1);
+  auto probe = run ({ "ffprobe", "-v", "error", "-count_frames", "-show_entries",
+      "stream=nb_read_frames", "-of", "csv=p=0", relay.url (str_member (open, "url")) });
+  EXPECT_EQ (probe.output, std::to_string (int_member (open, "frames")) + "\n") << probe.output;
 }
 
 /* speed=4: each frame at a quarter of its recorded interval, X-Timestamp the recorded time, and
