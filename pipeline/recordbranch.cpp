@@ -9,19 +9,6 @@ namespace camrelay {
 namespace {
 
 const char TEE_NAME[] = "rec";
-/* What may wait for the disk before the oldest recorded frame is dropped: a few seconds of a
- * fast camera, bounded in bytes too. */
-const char QUEUE_FRAMES[] = "60";
-const char QUEUE_BYTES[] = "16777216";
-
-bool
-emit_queue (Emitter & e)
-{
-  return e.element ("queue") && e.prop ("leaky", "downstream", "record", true) &&
-      e.prop ("max-size-buffers", QUEUE_FRAMES, "record", true) &&
-      e.prop ("max-size-bytes", QUEUE_BYTES, "record", true) &&
-      e.prop ("max-size-time", "0", "record", true);
-}
 
 }  // namespace
 
@@ -52,8 +39,7 @@ emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e
   const std::string branch = std::string (TEE_NAME) + ".";
   if (c.record) {
     e.token (branch);
-    if (!emit_queue (e) || !e.element ("jpegrecordsink") ||
-        !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
+    if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
         !e.prop ("location", record_location (r, c.name), "dir", true) ||
         !e.prop ("segment", std::to_string (r.segment), "segment"))
       return false;
@@ -64,7 +50,7 @@ emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e
     g_ascii_dtostr (text, sizeof text, interval);
     e.token (branch);
     /* A time-lapse file holds a UTC day. */
-    if (!emit_queue (e) || !e.element ("jpegrecordsink") ||
+    if (!e.element ("jpegrecordsink") ||
         !e.prop ("name", TIMELAPSE_SINK_NAME, "timelapse-interval", true) ||
         !e.prop ("location", timelapse_location (r, c.name), "dir", true) ||
         !e.prop ("segment", "86400", "timelapse-interval", true) ||

@@ -17,8 +17,12 @@
  * element pauses, posts a "jpegrecordsink-state" message (state "paused", reason) once per change
  * of cause, drops frames, and tries again once a second (after a full disk only once there is
  * room again); it posts "jpegrecordsink-state" (state "recording") when it writes its first frame
- * and when it writes again after a pause. The message's "location" is the element's. Put a
- * leaky queue before it, so that a slow disk never holds up the rest of the pipeline.
+ * and when it writes again after a pause. The message's "location" is the element's.
+ *
+ * Frames are written by one thread shared by every jpegrecordsink of the process, a tenth of a
+ * second after they arrive, never in the streaming thread (see crrecordspool.h): a slow or stuck
+ * disk drops recorded frames (counted in "skipped") and never holds up the rest of the pipeline,
+ * so no queue is needed before it.
  *
  * ## Example launch lines
  * |[
@@ -34,6 +38,7 @@
 
 #include "crmkvwriter.h"
 #include "crrecordlayout.h"
+#include "crrecordspool.h"
 #include "gstcamrelayelements.h"
 #include "jpegcheck.h"
 
@@ -53,6 +58,10 @@
 static const gint64 RETRY_US = G_USEC_PER_SEC;
 /* A full disk counts as having room again with this much free beyond two frames. */
 static const guint64 ROOM_MARGIN = 64 * 1024;
+/* What may wait for the writer thread before new frames are dropped (a slow or stuck disk): a
+ * few seconds of a fast camera, bounded in bytes too. */
+static const guint MAX_WAITING_FRAMES = 60;
+static const gsize MAX_WAITING_BYTES = 16 * 1024 * 1024;
 
 enum
 {
@@ -127,10 +136,12 @@ struct CrJpegRecordSinkPrivate
   guint64 frames = 0;
   guint64 bytes = 0;
   guint64 segments = 0;
-  guint64 skipped = 0; /* frames not written while paused */
+  guint64 skipped = 0; /* frames not written: paused, or too many waiting for the disk */
   guint64 errors = 0;
   std::string last_error;
   gint64 last_error_us = 0; /* g_get_real_time () of it */
+
+  cr::record::Spool *spool = nullptr; /* between start and stop */
 };
 
 struct _CrJpegRecordSink
@@ -149,6 +160,7 @@ static void cr_jpeg_record_sink_set_property (GObject *object, guint prop_id, co
     GParamSpec *pspec);
 static void cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value,
     GParamSpec *pspec);
+static gboolean cr_jpeg_record_sink_start (GstBaseSink *sink);
 static gboolean cr_jpeg_record_sink_stop (GstBaseSink *sink);
 static gboolean cr_jpeg_record_sink_set_caps (GstBaseSink *sink, GstCaps *caps);
 static gboolean cr_jpeg_record_sink_event (GstBaseSink *sink, GstEvent *event);
@@ -186,11 +198,13 @@ cr_jpeg_record_sink_class_init (CrJpegRecordSinkClass *klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "state (idle, recording, paused), reason (why paused, \"\" otherwise), frames and "
-          "bytes written, segments begun, skipped (frames dropped while paused), errors, "
+          "bytes written, segments begun, skipped (frames not recorded: while paused, or with too "
+          "many waiting for a slow disk), errors, "
           "last-error, last-error-time (Unix microseconds, 0 = never), file (the open segment, "
           "\"\" if none)",
           GST_TYPE_STRUCTURE, readonly));
 
+  basesink_class->start = GST_DEBUG_FUNCPTR (cr_jpeg_record_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (cr_jpeg_record_sink_stop);
   basesink_class->set_caps = GST_DEBUG_FUNCPTR (cr_jpeg_record_sink_set_caps);
   basesink_class->event = GST_DEBUG_FUNCPTR (cr_jpeg_record_sink_event);
@@ -388,32 +402,46 @@ post_notice (CrJpegRecordSink *self, const Notice & notice)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The writer thread: one frame that arrived at @wall. */
+static void
+write_frame (gpointer owner, GstBuffer *buffer, GstClockTime wall)
+{
+  auto *self = CR_JPEG_RECORD_SINK (owner);
+  CrJpegRecordSinkPrivate *priv = self->priv;
+  GstMapInfo map;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
+    return;
+  Notice notice;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    record_frame (priv, wall, map.data, map.size, notice);
+  }
+  gst_buffer_unmap (buffer, &map);
+  post_notice (self, notice);
+}
+
+/* The streaming thread: the frame's arrival time is taken now, the write is the writer thread's
+ * (see crrecordspool.h). */
 static GstFlowReturn
 cr_jpeg_record_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   auto *self = CR_JPEG_RECORD_SINK (sink);
   CrJpegRecordSinkPrivate *priv = self->priv;
   GstClockTime wall = arrival_wall_time (self, buffer);
-  GstMapInfo map;
-  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
-    return GST_FLOW_OK;
-  Notice notice;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    bool keep = true;
     if (priv->settings.interval > 0) {
       /* The first frame of each interval of wall-clock time. */
-      keep = wall >= priv->next_due;
-      if (keep) {
-        auto interval = static_cast<GstClockTime> (priv->settings.interval * GST_SECOND);
-        priv->next_due = (wall / interval + 1) * interval;
-      }
+      if (wall < priv->next_due)
+        return GST_FLOW_OK;
+      auto interval = static_cast<GstClockTime> (priv->settings.interval * GST_SECOND);
+      priv->next_due = (wall / interval + 1) * interval;
     }
-    if (keep)
-      record_frame (priv, wall, map.data, map.size, notice);
   }
-  gst_buffer_unmap (buffer, &map);
-  post_notice (self, notice);
+  if (!priv->spool->push (self, write_frame, buffer, wall, MAX_WAITING_FRAMES, MAX_WAITING_BYTES)) {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->skipped++;
+  }
   return GST_FLOW_OK;
 }
 
@@ -425,6 +453,8 @@ cr_jpeg_record_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
   gint width = 0, height = 0;
   gst_structure_get_int (s, "width", &width);
   gst_structure_get_int (s, "height", &height);
+  if (priv->spool)
+    priv->spool->flush (sink); /* the frames before the change go to the file of their size */
   std::lock_guard<std::mutex> guard (priv->lock);
   if (priv->writer.is_open () &&
       (static_cast<guint> (width) != priv->width || static_cast<guint> (height) != priv->height))
@@ -439,6 +469,8 @@ cr_jpeg_record_sink_event (GstBaseSink *sink, GstEvent *event)
 {
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     CrJpegRecordSinkPrivate *priv = CR_JPEG_RECORD_SINK (sink)->priv;
+    if (priv->spool)
+      priv->spool->flush (sink);
     std::lock_guard<std::mutex> guard (priv->lock);
     close_segment (priv);
     if (priv->state == State::Recording)
@@ -448,9 +480,22 @@ cr_jpeg_record_sink_event (GstBaseSink *sink, GstEvent *event)
 }
 
 static gboolean
+cr_jpeg_record_sink_start (GstBaseSink *sink)
+{
+  CR_JPEG_RECORD_SINK (sink)->priv->spool = &cr::record::Spool::acquire ();
+  return TRUE;
+}
+
+static gboolean
 cr_jpeg_record_sink_stop (GstBaseSink *sink)
 {
   CrJpegRecordSinkPrivate *priv = CR_JPEG_RECORD_SINK (sink)->priv;
+  if (priv->spool) {
+    /* Everything handed over is written before the file is closed. */
+    priv->spool->flush (sink);
+    priv->spool = nullptr;
+    cr::record::Spool::release ();
+  }
   std::lock_guard<std::mutex> guard (priv->lock);
   close_segment (priv);
   priv->state = State::Idle;

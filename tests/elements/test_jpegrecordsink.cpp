@@ -9,6 +9,7 @@
 #include "recordprobe.h"
 #include "subprocess.h"
 #include "testjpeg.h"
+#include "wait.h"
 
 #include <glib/gstdio.h>
 #include <gst/check/gstharness.h>
@@ -75,6 +76,18 @@ public:
   /* Closes the open file, as a pipeline that stops does. */
   void stop () { h_.reset (); }
 
+  guint64 count (const char *field)
+  {
+    GstStructure *s = nullptr;
+    guint64 v = 0;
+    g_object_get (h_->element, "stats", &s, nullptr);
+    if (s) {
+      gst_structure_get_uint64 (s, field, &v);
+      gst_structure_free (s);
+    }
+    return v;
+  }
+
   std::string stat (const char *field)
   {
     GstStructure *s = nullptr;
@@ -86,10 +99,16 @@ public:
     return out;
   }
 
-  /* The "state" of the next jpegrecordsink-state message, "" if none is waiting. */
-  std::string next_state (std::string *reason = nullptr)
+  /* The "state" of the next jpegrecordsink-state message, "" if none came within @timeout_ms
+   * (frames are written by a thread of their own, a moment after they were pushed). */
+  std::string next_state (std::string *reason = nullptr, int timeout_ms = 0)
   {
-    while (GstMessage *m = gst_bus_pop_filtered (bus_, GST_MESSAGE_ELEMENT)) {
+    const gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+    for (;;) {
+      gint64 left = MAX (0, deadline - g_get_monotonic_time ());
+      GstMessage *m = gst_bus_timed_pop_filtered (bus_, left * GST_USECOND, GST_MESSAGE_ELEMENT);
+      if (!m)
+        return "";
       const GstStructure *s = gst_message_get_structure (m);
       std::string state;
       if (gst_structure_has_name (s, "jpegrecordsink-state")) {
@@ -101,7 +120,6 @@ public:
       if (!state.empty ())
         return state;
     }
-    return "";
   }
 
 private:
@@ -140,8 +158,11 @@ TEST (JpegRecordSink, VariableRateAndPauseKeepTheirRealTiming)
     for (gsize i = 0; i < schedule.size (); i++) {
       sent.push_back (frames ()[i % frames ().size ()]);
       arrived.push_back (rec.push (sent.back (), std::llround ((end - schedule[i]) * 1e6)));
+      /* A camera sends at its pace: never more waiting for the writer than it takes. */
+      if (i % 20 == 19)
+        ASSERT_TRUE (crtest::wait_until ([&] { return rec.count ("frames") == i + 1; }, 5000));
     }
-    EXPECT_EQ (rec.stat ("state"), "recording");
+    EXPECT_TRUE (crtest::wait_until ([&] { return rec.stat ("state") == "recording"; }, 5000));
   }
 
   std::string error;
@@ -220,8 +241,10 @@ TEST (JpegRecordSink, WriteErrorPausesWithReasonAndRecoversByItself)
   rec.push (frames ()[0], 0);
   rec.push (frames ()[1], 0);
   std::string reason;
-  EXPECT_EQ (rec.next_state (&reason), "paused");
+  EXPECT_EQ (rec.next_state (&reason, 5000), "paused");
   EXPECT_NE (reason.find ("cannot write"), std::string::npos) << reason;
+  EXPECT_TRUE (crtest::wait_until ([&] { return rec.count ("skipped") == 2; }, 5000))
+      << "both frames dealt with";
   EXPECT_EQ (rec.next_state (), "") << "one message per change of cause";
   EXPECT_EQ (rec.stat ("state"), "paused");
   EXPECT_EQ (rec.stat ("reason"), reason);
@@ -234,7 +257,7 @@ TEST (JpegRecordSink, WriteErrorPausesWithReasonAndRecoversByItself)
     g_usleep (50000);
   }
   EXPECT_EQ (rec.stat ("state"), "recording");
-  EXPECT_EQ (rec.next_state (), "recording");
+  EXPECT_EQ (rec.next_state (nullptr, 5000), "recording");
   EXPECT_EQ (rec.stat ("reason"), "");
 }
 
