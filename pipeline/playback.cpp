@@ -3,8 +3,6 @@
 #define G_LOG_DOMAIN "camrelay"
 #include "playback.h"
 
-#include "crserver.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
