@@ -16,6 +16,7 @@
 #include "crserver.h"
 #include "elementfields.h"
 #include "pages.h"
+#include "recordings.h"
 #include "recordingstore.h"
 #include "relayconfig.h"
 
@@ -435,6 +436,12 @@ run (Relay & r)
     g_printerr ("camrelay: %s\n", error->message);
     return EXIT_CANNOT_RUN;
   }
+  std::unique_ptr<camrelay::Recordings> recording_pages =
+      camrelay::Recordings::create (server, ctx, config.recordings.dir, &error);
+  if (!recording_pages) {
+    g_printerr ("camrelay: %s\n", error->message);
+    return EXIT_CANNOT_RUN;
+  }
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
@@ -470,6 +477,7 @@ run (Relay & r)
   for (auto & c : cameras)
     all.push_back (c.get ());
   stop_cameras (all);
+  recording_pages.reset ();
   pages.reset ();
   for (auto & c : cameras)
     c->stop ();

@@ -4,6 +4,8 @@
 
 #include "pages.h"
 
+#include "viewback.h"
+
 #include "camrelay-config.h"
 #include "recordingstore.h"
 
@@ -690,8 +692,9 @@ view_html (const std::vector<CameraStatus> & cameras)
         "</span><span class=\"info\"></span>" +
         (st.source.empty () ? std::string ()
                             : "<span class=\"source\">" + html_escape (st.source) + "</span>") +
-        "</figcaption></figure>\n";
+        "</figcaption>" + back_in_time_controls (st) + "</figure>\n";
   }
+  figures += back_in_time_script ();
 
   static const char *head = R"html(<!doctype html>
 <html lang="en">
@@ -791,11 +794,14 @@ async function refresh() {
       const state = fig.querySelector(".state");
       const img = fig.querySelector("img");
       /* A rebuilt pipeline ended the old response: open the stream again. */
-      if (img && fig.dataset.restarts !== undefined && fig.dataset.restarts != c.restarts)
+      if (img && !fig.dataset.past && fig.dataset.restarts !== undefined &&
+          fig.dataset.restarts != c.restarts)
         img.src = c.paths.stream + "?t=" + Date.now();
       fig.dataset.restarts = c.restarts;
-      state.textContent = c.state;
-      state.className = "state " + c.state;
+      if (!fig.dataset.past) {
+        state.textContent = c.state;
+        state.className = "state " + c.state;
+      }
       fig.querySelector(".info").textContent =
         (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + (c.peer || c.source) :
          c.source_state ? "source " + c.source_state + " (" + c.source_reconnects + " reconnects)" :

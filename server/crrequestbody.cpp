@@ -237,7 +237,10 @@ ServerImpl::judge_body (SoupServerMessage *msg, goffset length)
     refuse_request (msg);
     return;
   }
-  auto page = pages_.find (path);
+  /* Streams, snapshots and ingest take no body, even below a subtree page. */
+  bool fixed_route =
+      stream_paths_.count (path) || snapshot_paths_.count (path) || ingest_paths_.count (path);
+  auto page = fixed_route ? pages_.end () : find_page (path);
   gsize cap =
       page != pages_.end () ? page->second->max_body (soup_server_message_get_method (msg)) : 0;
   if (cap == 0) {

@@ -38,6 +38,9 @@ ServerImpl::methods_at (const std::string & path) const
     return { "GET", "HEAD" };
   if (ingest_paths_.count (path))
     return { "GET" }; /* the WebSocket upgrade */
+  auto subtree = find_page (path);
+  if (subtree != pages_.end ())
+    return subtree->second->settings_.methods;
   return {};
 }
 
@@ -84,7 +87,7 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
 
   auto stream = stream_paths_.find (p);
   auto snapshot = snapshot_paths_.find (p);
-  auto page = pages_.find (p);
+  auto page = find_page (p);
   bool served =
       stream != stream_paths_.end () || snapshot != snapshot_paths_.end () || page != pages_.end ();
 

@@ -282,6 +282,22 @@ ServerImpl::add_page (const PageSettings & settings, PageHandler handler, GError
   return page;
 }
 
+std::map<std::string, PageRouteImpl *>::const_iterator
+ServerImpl::find_page (const std::string & path) const
+{
+  auto exact = pages_.find (path);
+  if (exact != pages_.end ())
+    return exact;
+  /* A page path ending in "/" serves its subtree: the longest such prefix of @path wins. */
+  for (std::string::size_type slash = path.rfind ('/'); slash != std::string::npos && slash > 0;
+       slash = path.rfind ('/', slash - 1)) {
+    auto it = pages_.find (path.substr (0, slash + 1));
+    if (it != pages_.end ())
+      return it;
+  }
+  return pages_.end ();
+}
+
 void
 ServerImpl::register_page (PageRouteImpl *page)
 {

@@ -277,8 +277,10 @@ public:
    * its frames as if a camera had reconnected); those not taken over then get the end. */
   virtual void remove_stream (const std::shared_ptr<Stream> & stream,
       guint keep_viewers_ms = 0) = 0;
-  /* A page at @settings.path; SERVER_ERROR_INVALID for a path without a leading /, no methods or
-   * max_body over MAX_REQUEST_BODY. */
+  /* A page at exactly @settings.path; a path ending in "/" (e.g. "/recordings/") also serves
+   * every path below it that no other route serves exactly (the handler gets the whole path).
+   * SERVER_ERROR_INVALID for a path without a leading /, no methods or max_body over
+   * MAX_REQUEST_BODY. */
   virtual std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,
       GError **error) = 0;
   /* A page answering GET and HEAD at @path, without request bodies. */

@@ -67,6 +67,8 @@ public:
   void register_stream (StreamImpl *stream);
   void unregister_stream (StreamImpl *stream);
   StreamImpl *stream_by_id (guint64 id) const;
+  /* The page serving @path: its exact route, or the longest subtree route ("/a/") above it. */
+  std::map<std::string, PageRouteImpl *>::const_iterator find_page (const std::string & path) const;
   void register_page (PageRouteImpl *page);
   void unregister_page (PageRouteImpl *page);
   guint64 next_id () { return ++last_id_; }

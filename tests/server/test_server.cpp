@@ -1169,6 +1169,40 @@ TEST (ServerOptionsAgreement, OpenOnLoopbackIsTheUnionOfWhatEveryoneAsks)
   EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
 }
 
+/* A page path ending in "/" serves its subtree (recordings: /recordings/NAME/...), behind the same
+ * credentials; exact routes still win, and paths beside the subtree stay 404. */
+TEST (ServerPages, SubtreePageServesEveryPathBelowIt)
+{
+  cr::ServerOptions opts;
+  opts.viewer_user = "ha";
+  opts.viewer_password = "pw";
+  guint port = crtest::free_port ();
+  g_autoptr (GError) error = nullptr;
+  auto server = cr::Server::acquire ("127.0.0.1", port, &error, &opts);
+  ASSERT_TRUE (server) << error->message;
+  auto echo = [] (const char *who) {
+    return [who] (SoupServerMessage *msg, const char *path, GHashTable *) {
+      std::string body = std::string (who) + " " + path;
+      soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, body.data (),
+          body.size ());
+      soup_server_message_set_status (msg, 200, nullptr);
+    };
+  };
+  auto tree = server->add_page ("/rec/", echo ("tree"), &error);
+  auto exact = server->add_page ("/rec/special", echo ("exact"), &error);
+  ASSERT_TRUE (tree && exact);
+  const std::string auth = "Authorization: Basic aGE6cHc=\r\n"; /* ha:pw */
+
+  auto r = crtest::http_get (port, "/rec/cam/2026-12-06/14-03-00.mkv", auth);
+  EXPECT_EQ (r.status, 200);
+  EXPECT_EQ (r.text (), "tree /rec/cam/2026-12-06/14-03-00.mkv");
+  EXPECT_EQ (crtest::http_get (port, "/rec/", auth).text (), "tree /rec/");
+  EXPECT_EQ (crtest::http_get (port, "/rec/special", auth).text (), "exact /rec/special");
+  EXPECT_EQ (crtest::http_get (port, "/rec/cam").status, 401);
+  EXPECT_EQ (crtest::http_get (port, "/rec", auth).status, 404);
+  EXPECT_EQ (crtest::http_get (port, "/recx/cam", auth).status, 404);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Part layout per request                                                                        */
 
