@@ -11,6 +11,7 @@
 
 #include "camera.h"
 #include "crserver.h"
+#include "events.h"
 
 #include <memory>
 #include <string>
@@ -32,6 +33,8 @@ struct PageContext
   std::string last_reload;   /* "applied" or "refused: MESSAGE" */
   /* [server] settings changed in the file that only a restart applies ("" = none). */
   std::string restart_needed;
+  /* MQTT and webhooks; nullptr in tests of the pages alone. */
+  const Notifier *notifier = nullptr;
 };
 
 /* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees
