@@ -14,7 +14,7 @@ namespace {
 /* Attributes change with every frame while a camera streams: at most one message this often. */
 const gint64 ATTRIBUTES_INTERVAL_US = 3 * G_USEC_PER_SEC;
 /* How often attributes and snapshots are looked at. */
-const guint SAMPLE_INTERVAL_MS = 250;
+const guint SAMPLE_INTERVAL_MS = 100;
 
 std::string
 iso_time (gint64 real_us)
