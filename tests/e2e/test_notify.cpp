@@ -458,7 +458,7 @@ TEST (Notify, AHangingReceiverAndAStoppedBrokerDelayNoFrame)
   })) << relay.status_text ();
 
   broker.proc->send_signal (SIGSTOP);
-  std::vector<Bytes> frames = make_jpegs (120, { 1280, 720, 95, "ball" });
+  std::vector<Bytes> frames = make_jpegs (120, { 1280, 720, 90, "snow" });
   gint64 rss_before = rss_kib (relay.proc->pid ());
 
   WsClient cam_a (relay.port, "/ws/a");
