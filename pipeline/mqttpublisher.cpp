@@ -165,6 +165,12 @@ MqttPublisher::stats () const
   s.published = published_;
   s.connects = connects_;
   s.queued = dirty_.size () + pending_.size ();
+  s.queued_bytes = pending_bytes_;
+  for (const auto & topic : dirty_) {
+    auto it = topics_.find (topic);
+    if (it != topics_.end ())
+      s.queued_bytes += it->second.payload.size ();
+  }
   s.last_error = last_error_;
   return s;
 }

@@ -40,7 +40,8 @@ struct MqttStats
   bool connected = false;
   guint64 published = 0; /* messages handed to the socket */
   guint64 connects = 0;
-  guint queued = 0; /* topics waiting to be (re)published */
+  guint queued = 0;         /* messages waiting: in libmosquitto's queue or not yet handed over */
+  guint64 queued_bytes = 0; /* their payloads */
   std::string last_error;
 };
 

@@ -335,6 +335,7 @@ notify_json (Json & j, const PageContext & ctx)
     j.key ("connects").number (m.connects);
     j.key ("messages_published").number (m.published);
     j.key ("queued").number (static_cast<guint64> (m.queued));
+    j.key ("queued_bytes").number (m.queued_bytes);
     j.key ("last_error").str_or_null (m.last_error);
     j.end_object ();
   }
@@ -362,8 +363,10 @@ notify_metrics (Metrics & m, const PageContext & ctx)
     m.family ("camrelay_mqtt_messages_published_total", "counter",
         "MQTT messages written to the broker's connection.");
     m.sample ({}, std::to_string (n.mqtt_stats.published));
-    m.family ("camrelay_mqtt_queued", "gauge", "MQTT topics waiting to be published.");
-    m.sample ({}, std::to_string (n.mqtt_stats.queued));
+    m.family ("camrelay_mqtt_queued_bytes", "gauge",
+        "Bytes of MQTT messages waiting for the broker (bounded: only the newest value of each "
+        "topic waits).");
+    m.sample ({}, std::to_string (n.mqtt_stats.queued_bytes));
   }
   if (n.webhooks.empty ())
     return;

@@ -510,9 +510,12 @@ TEST (Notify, AHangingReceiverAndAStoppedBrokerDelayNoFrame)
   EXPECT_GT (int_member (hook, "dropped"), 0) << relay.status_text ();
   EXPECT_EQ (int_member (hook, "delivered"), 0);
   JsonObject *mqtt = json_object_get_object_member (status.root (), "mqtt");
-  EXPECT_LE (int_member (mqtt, "queued"), 100) << relay.status_text ();
+  EXPECT_LE (int_member (mqtt, "queued_bytes"), 8 * 1024 * 1024) << relay.status_text ();
   gint64 growth = rss_kib (relay.proc->pid ()) - rss_before;
   RecordProperty ("rss_growth_kib", static_cast<int> (growth));
-  EXPECT_LT (growth, 16 * 1024) << "KiB more memory while the broker and the receiver stall";
+#ifndef __SANITIZE_ADDRESS__
+  /* (AddressSanitizer keeps freed memory in quarantine: there only camrelay's own count holds.) */
+  EXPECT_LT (growth, 24 * 1024) << "KiB more memory while the broker and the receiver stall";
+#endif
   broker.proc->send_signal (SIGCONT);
 }
