@@ -139,7 +139,11 @@ Notifier::set_cameras (const std::vector<Camera *> & cameras)
     if (old != cameras_.end ())
       t = old->second;
     t.camera = c;
-    t.live = is_live (c->status ().state);
+    std::string state = c->status ().state;
+    /* A camera restarted by a reload is not live for a moment: said like any other change. */
+    if (old != cameras_.end () && t.live && !is_live (state))
+      emit ({ c->name (), "offline", g_get_real_time (), { { "state", state } } });
+    t.live = is_live (state);
     next[c->name ()] = t;
   }
   for (const auto & [name, t] : cameras_) {
