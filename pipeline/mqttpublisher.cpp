@@ -29,9 +29,11 @@ std::once_flag lib_once;
 std::string
 describe (int rc)
 {
-  if (rc == MOSQ_ERR_ERRNO)
-    return g_strerror (errno);
-  return mosquitto_strerror (rc);
+  std::string text = rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc);
+  /* libmosquitto's texts end with a full stop; the log line goes on after them. */
+  if (!text.empty () && text.back () == '.')
+    text.pop_back ();
+  return text;
 }
 
 }  // namespace

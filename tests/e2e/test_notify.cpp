@@ -7,6 +7,7 @@
 #include "testjpeg.h"
 #include "wait.h"
 
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -27,11 +28,12 @@ struct Broker
   guint port = 0;
   std::unique_ptr<Process> proc;
 
-  bool start (guint on_port = 0)
+  /* @extra: more lines for the listener, e.g. certfile and keyfile. */
+  bool start (guint on_port = 0, const std::string & extra = "")
   {
     port = on_port ? on_port : free_port ();
     std::string conf = dir.write ("mosquitto.conf",
-        "listener " + std::to_string (port) + " 127.0.0.1\nallow_anonymous true\n");
+        "listener " + std::to_string (port) + " 127.0.0.1\nallow_anonymous true\n" + extra);
     proc = std::make_unique<Process> (std::vector<std::string>{ "mosquitto", "-c", conf });
     return wait_until ([&] {
       int fd = connect_loopback (port);
@@ -55,9 +57,15 @@ struct Message
 class Subscriber
 {
 public:
-  explicit Subscriber (guint port)
-    : port_ (port), proc_ ({ "mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string (port), "-t",
-                        "#", "-F", "%t %r %x" })
+  /* @cafile: connect with TLS, trusting that certificate. */
+  explicit Subscriber (guint port, const std::string & cafile = "")
+    : port_ (port), proc_ ([&] {
+        std::vector<std::string> argv{ "mosquitto_sub", "-h", "127.0.0.1", "-p",
+          std::to_string (port), "-t", "#", "-F", "%t %r %x" };
+        if (!cafile.empty ())
+          argv.insert (argv.end (), { "--cafile", cafile });
+        return argv;
+      }())
   {}
 
   /* True once the subscription is in place (a message of our own came back). */
@@ -526,4 +534,46 @@ TEST (Notify, AHangingReceiverAndAStoppedBrokerDelayNoFrame)
   EXPECT_LT (growth, 24 * 1024) << "KiB more memory while the broker and the receiver stall";
 #endif
   broker.proc->send_signal (SIGCONT);
+}
+
+/* mqtts:// with ca-file: the broker's certificate checked against the given CA. */
+TEST (Notify, MqttsWithACaFile)
+{
+  TempDir certs;
+  std::string cert = certs.file ("cert.pem"), key = certs.file ("key.pem");
+  ASSERT_EQ (run ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                      key, "-out", cert },
+                 30000)
+                 .code,
+      0);
+  /* Run as root, mosquitto drops to its own user before it reads them. */
+  for (const std::string & path : { certs.path (), cert, key })
+    g_chmod (path.c_str (), path == certs.path () ? 0755 : 0644);
+  Broker broker;
+  ASSERT_TRUE (broker.start (0, "certfile " + cert + "\nkeyfile " + key + "\n"));
+  Relay relay;
+  ASSERT_TRUE (relay.start ("[mqtt]\nbroker = mqtts://127.0.0.1:" + std::to_string (broker.port) +
+      "\nca-file = " + cert + "\nnode = " + NODE + "\n[camera a]\n"))
+      << relay.proc->output ();
+  Subscriber sub (broker.port, cert);
+  EXPECT_GE (sub.wait_for (std::string ("camrelay/") + NODE + "/status", "online"), 0)
+      << relay.proc->output () << sub.output ();
+  EXPECT_GE (sub.wait_for ("camrelay/a/state", "offline"), 0);
+
+  /* Another CA: the broker is not trusted, and camrelay says so (and streams on). */
+  std::string other = certs.file ("other.pem"), other_key = certs.file ("other-key.pem");
+  ASSERT_EQ (run ({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                      "-subj", "/CN=127.0.0.1", "-keyout", other_key, "-out", other },
+                 30000)
+                 .code,
+      0);
+  Relay untrusting;
+  ASSERT_TRUE (untrusting.start ("[mqtt]\nbroker = mqtts://127.0.0.1:" +
+      std::to_string (broker.port) + "\nca-file = " + other + "\nnode = other\n[camera a]\n"))
+      << untrusting.proc->output ();
+  EXPECT_TRUE (untrusting.proc->wait_for_output ("mqtt: broker", 10000))
+      << untrusting.proc->output ();
+  EXPECT_EQ (sub.find ("camrelay/other/status", nullptr), -1);
+  EXPECT_EQ (http_get (untrusting.port, "/snapshot/a.jpg").status, 200);
 }
