@@ -140,12 +140,16 @@ private:
 class Receiver
 {
 public:
-  explicit Receiver (const std::string & secret, bool hang = false)
+  /* @down_while: answer 503 while this file exists. */
+  explicit Receiver (const std::string & secret, bool hang = false,
+      const std::string & down_while = "")
     : proc_ ([&] {
         std::vector<std::string> argv{ "/usr/bin/python3",
           source_path ("tests/e2e/clients/webhook_receiver.py"), "--secret", secret };
         if (hang)
           argv.push_back ("--hang");
+        if (!down_while.empty ())
+          argv.insert (argv.end (), { "--down-while", down_while });
         return argv;
       }())
   {
@@ -354,6 +358,12 @@ TEST (Notify, DiscoveryStatesAndSignedWebhooks)
       run ({ program_path (), "--config", relay.conf, "--check" }).output;
   EXPECT_EQ (shown.find ("s3cretpw"), std::string::npos) << shown;
   EXPECT_EQ (shown.find ("topsecret"), std::string::npos);
+
+  /* A camera with nothing going on: its attributes were published once, never again. */
+  int idle = 0;
+  for (const auto & m : sub.messages ())
+    idle += m.topic == "camrelay/back/attributes";
+  EXPECT_EQ (idle, 1) << "attributes published while nothing changed";
 
   /* A clean stop says "offline" itself (the Last Will is for a camrelay that vanishes). */
   mark = sub.count ();
@@ -576,4 +586,58 @@ TEST (Notify, MqttsWithACaFile)
       << untrusting.proc->output ();
   EXPECT_EQ (sub.find ("camrelay/other/status", nullptr), -1);
   EXPECT_EQ (http_get (untrusting.port, "/snapshot/a.jpg").status, 200);
+}
+
+/* A receiver that is down (503) while a camera flaps: the events wait in a queue of queue-size,
+ * the oldest dropped and counted; once it is back it gets what was kept, in order, the newest
+ * event last. */
+TEST (Notify, AReceiverThatIsDownGetsTheNewestEventsInOrder)
+{
+  TempDir flags;
+  std::string down = flags.write ("down", "");
+  Receiver receiver ("", false, down);
+  Relay relay;
+  ASSERT_TRUE (relay.start (
+      "[events]\nurl = " + receiver.url () + "\nqueue-size = 3\n[camera flap]\ntimeout = 0.2\n"))
+      << relay.proc->output ();
+  std::vector<Bytes> frames = make_jpegs (1, { 640, 480, 85, "ball" });
+  WsClient cam (relay.port, "/ws/flap");
+  ASSERT_EQ (cam.status (), 101);
+  for (int i = 0; i < 6; i++) {
+    ASSERT_TRUE (cam.send_binary (frames[0]));
+    g_usleep (900 * 1000);
+  }
+  ASSERT_TRUE (wait_until ([&] { return receiver.output ().find ("DOWN ") != std::string::npos; }))
+      << receiver.output ();
+  std::remove (down.c_str ());
+
+  /* Every event kept is delivered; the newest (the last "offline") is never the one dropped. */
+  gint64 dropped = -1, queued = -1;
+  ASSERT_TRUE (wait_until (
+      [&] {
+        Json s (relay.status_text ());
+        JsonArray *hooks = s.ok () ? json_object_get_array_member (s.root (), "webhooks") : nullptr;
+        if (!hooks || json_array_get_length (hooks) != 1)
+          return false;
+        JsonObject *h = json_array_get_object_element (hooks, 0);
+        dropped = int_member (h, "dropped");
+        queued = int_member (h, "queued");
+        return queued == 0 && int_member (h, "delivered") > 0;
+      },
+      40000))
+      << relay.status_text ();
+  std::vector<Receiver::Event> events = receiver.events ();
+  ASSERT_FALSE (events.empty ());
+  gint64 seq = 0;
+  for (const auto & e : events) {
+    Json j (e.body);
+    EXPECT_GT (int_member (j.root (), "seq"), seq) << "out of order: " << receiver.output ();
+    seq = int_member (j.root (), "seq");
+  }
+  Json last (events.back ().body);
+  EXPECT_EQ (str_member (last.root (), "event"), "offline");
+  /* 12 events (6 x online, offline); 3 kept, the rest dropped. */
+  EXPECT_EQ (seq, 12) << receiver.output ();
+  EXPECT_EQ (static_cast<gint64> (events.size ()), 3);
+  EXPECT_EQ (dropped, 12 - 3) << relay.status_text ();
 }

@@ -6,7 +6,9 @@ Prints "READY <port>" once listening, then one line per POST:
     EVENT <signature> <body>
 where <signature> is "valid", "invalid" or "none": the X-Camrelay-Signature header checked here,
 independently of camrelay, as HMAC-SHA256 of the body with --secret ("sha256=<hex>").
-With --hang it reads each request and never answers (a receiver that hangs)."""
+With --hang it reads each request and never answers (a receiver that hangs); with --down-while
+PATH it answers 503 (and prints "DOWN <body>") while PATH exists."""
+import os
 import argparse
 import hashlib
 import hmac
@@ -19,11 +21,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--secret", default="")
     ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--down-while", default="")
     args = ap.parse_args()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if args.down_while and os.path.exists(args.down_while):
+                print("DOWN", body.decode(), flush=True)
+                self.send_response(503)
+                self.end_headers()
+                return
             given = self.headers.get("X-Camrelay-Signature")
             if given is None:
                 sig = "none"
