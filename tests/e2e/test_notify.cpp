@@ -641,3 +641,36 @@ TEST (Notify, AReceiverThatIsDownGetsTheNewestEventsInOrder)
   EXPECT_EQ (static_cast<gint64> (events.size ()), 3);
   EXPECT_EQ (dropped, 12 - 3) << relay.status_text ();
 }
+
+/* A wrong [mqtt] or [events] key stops camrelay at start-up naming the section and the key, and
+ * the message never shows the broker's password. */
+TEST (Notify, ConfigErrorsNameTheKeyAndHideThePassword)
+{
+  struct Case
+  {
+    const char *text;
+    const char *expected;
+  };
+  const Case cases[] = {
+    { "[mqtt]\nbroker = http://u:pw1234@host\n", "[mqtt] broker: expected mqtt://" },
+    { "[mqtt]\nbroker = mqtt://u:pw1234@\n", "[mqtt] broker:" },
+    { "[mqtt]\nnode = x\n", "[mqtt] broker: give the broker's URL" },
+    { "[mqtt]\nbroker = mqtt://u:pw1234@host\ntopic-prefix = a/#\n", "[mqtt] topic-prefix:" },
+    { "[mqtt]\nbroker = mqtt://u:pw1234@host\nca-file = ca.pem\n",
+        "[mqtt] ca-file: only applies to an mqtts:// broker" },
+    { "[mqtt]\nbroker = mqtt://u:pw1234@host\nkeep-alive = 1\n", "[mqtt] keep-alive:" },
+    { "[events]\nurl = ftp://u:pw1234@host/x\n", "[events] url: \"ftp://host/x\" is not" },
+    { "[events]\nsecret = s\n", "[events] url: give at least one" },
+    { "[events]\nurl = http://h/\nqueue-size = 0\n", "[events] queue-size:" },
+    { "[camera a]\nmqtt-snapshot-interval = -1\n", "[camera a] mqtt-snapshot-interval:" },
+  };
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  for (const Case & c : cases) {
+    std::string conf = dir.write ("bad.conf", c.text);
+    RunResult r = run ({ program_path (), "--config", conf, "--check" }, 30000);
+    EXPECT_EQ (r.code, 2) << c.text << r.output;
+    EXPECT_NE (r.output.find (c.expected), std::string::npos) << c.text << r.output;
+    EXPECT_EQ (r.output.find ("pw1234"), std::string::npos) << r.output;
+  }
+}
