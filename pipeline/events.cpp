@@ -208,10 +208,11 @@ Notifier::publish_attributes (Tracked & t)
       ",\"frames_rejected\":" + std::to_string (st.counter (elements::Field::ValidateRejected)) +
       ",\"source\":" + json_string (st.source.empty () ? "websocket" : st.source) +
       ",\"source_state\":" + json_string (source_state) + "}";
+  /* Checked no more often than published: status() reads every element's stats. */
+  t.attributes_us = now;
   if (json == t.attributes)
     return;
   t.attributes = json;
-  t.attributes_us = now;
   publisher_->set (topic (st.name, "attributes"), json);
 }
 
