@@ -316,12 +316,14 @@ TEST (Notify, DiscoveryStatesAndSignedWebhooks)
   mark = sub.count ();
   t0 = g_get_monotonic_time ();
   ASSERT_GE (sub.wait_for ("camrelay/front/state", "offline", mark), 0);
+  RecordProperty ("offline_ms", static_cast<int> ((g_get_monotonic_time () - t0) / 1000));
   EXPECT_LT (g_get_monotonic_time () - t0, 2 * G_USEC_PER_SEC)
       << "offline later than timeout + 1 s";
   mark = sub.count ();
   t0 = g_get_monotonic_time ();
   ASSERT_TRUE (cam.send_binary (frames[0]));
   ASSERT_GE (sub.wait_for ("camrelay/front/state", "live", mark), 0);
+  RecordProperty ("back_live_ms", static_cast<int> ((g_get_monotonic_time () - t0) / 1000));
   EXPECT_LT (g_get_monotonic_time () - t0, G_USEC_PER_SEC) << "live later than a second";
 
   /* The webhook saw the same: online, offline, online, signed, in order. */
@@ -395,6 +397,7 @@ TEST (Notify, RepublishedAfterABrokerRestartAndOfflineByTheLastWill)
   gint64 t0 = g_get_monotonic_time ();
   Subscriber sub (port);
   ASSERT_GE (sub.wait_for (status_topic, "online", 0, 10000), 0) << relay.proc->output ();
+  RecordProperty ("reconnect_ms", static_cast<int> ((g_get_monotonic_time () - t0) / 1000));
   EXPECT_LT (g_get_monotonic_time () - t0, 5 * G_USEC_PER_SEC) << "slower than the backoff";
   EXPECT_GE (sub.wait_for ("camrelay/a/state", "offline"), 0);
   EXPECT_GE (sub.wait_for (discovery_topic ("binary_sensor", "a", "connectivity"), nullptr), 0);
@@ -410,6 +413,7 @@ TEST (Notify, RepublishedAfterABrokerRestartAndOfflineByTheLastWill)
   relay.proc->send_signal (SIGKILL);
   t0 = g_get_monotonic_time ();
   ASSERT_GE (sub.wait_for (status_topic, "offline", mark, 10000), 0) << sub.output ();
+  RecordProperty ("last_will_ms", static_cast<int> ((g_get_monotonic_time () - t0) / 1000));
   EXPECT_LT (g_get_monotonic_time () - t0, 8 * G_USEC_PER_SEC) << "later than 1.5 keep-alives";
 }
 
@@ -524,6 +528,7 @@ TEST (Notify, AHangingReceiverAndAStoppedBrokerDelayNoFrame)
   for (gsize i = 0; i < seen.size (); i++)
     ASSERT_EQ (seen[i], static_cast<int> (i)) << "frame missing or out of order\n"
                                               << relay.status_text ();
+  RecordProperty ("longest_gap_ms", static_cast<int> (longest_gap / 1000));
   EXPECT_LT (longest_gap, G_USEC_PER_SEC / 2) << "a frame held back";
 
   /* What waits is bounded: the webhook queue at its size (the oldest dropped), the MQTT topics
