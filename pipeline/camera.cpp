@@ -120,16 +120,42 @@ Camera::Camera (const CameraConfig & config) : config_ (config)
 Camera::~Camera ()
 {
   stop ();
+  gst_clear_buffer (&latest_);
 }
 
 void
 Camera::set_state (const std::string & state)
 {
-  std::lock_guard<std::mutex> guard (lock_);
-  if (state_ != state) {
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    if (state_ == state)
+      return;
     state_ = state;
     since_us_ = g_get_real_time ();
   }
+  if (state_listener_)
+    state_listener_ (state);
+}
+
+/* Streaming thread: only a reference is swapped; the MQTT snapshot is sent from elsewhere. */
+GstPadProbeReturn
+Camera::on_live_frame (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *self = static_cast<Camera *> (data);
+  GstBuffer *frame = gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info));
+  std::lock_guard<std::mutex> guard (self->lock_);
+  gst_clear_buffer (&self->latest_);
+  self->latest_ = frame;
+  self->latest_seq_++;
+  return GST_PAD_PROBE_OK;
+}
+
+GstBuffer *
+Camera::latest_frame (guint64 *seq) const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  *seq = latest_seq_;
+  return latest_ ? gst_buffer_ref (latest_) : nullptr;
 }
 
 bool
@@ -194,6 +220,12 @@ Camera::build (std::string & error)
 
   if (found.sink)
     g_object_set (found.sink, elements::KEEP_VIEWERS, KEEP_VIEWERS_NS, nullptr);
+
+  if (found.validate && config_.mqtt_snapshot_interval > 0) {
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (found.validate, "src");
+    if (pad)
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_live_frame, this, nullptr);
+  }
 
   /* on-demand: closed until a viewer comes (see on_wanted); a snapshot meanwhile waits for the
    * camera's first frame. */

@@ -18,6 +18,7 @@
 #include <gst/gst.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -119,6 +120,15 @@ public:
   /* Any thread: the ports wsjpegsrc and mjpeghttpsink listen on (0 while not running). */
   std::vector<guint> bound_ports () const;
 
+  /* Main thread: @listener hears every change of state, in the main thread (events.h). */
+  void set_state_listener (std::function<void (const std::string & state)> listener)
+  {
+    state_listener_ = std::move (listener);
+  }
+  /* Any thread: the newest live frame (a reference, or nullptr) and its number, kept only with
+   * mqtt-snapshot-interval > 0. */
+  GstBuffer *latest_frame (guint64 *seq) const;
+
 private:
   struct Elements
   {
@@ -134,6 +144,7 @@ private:
 
   static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);
   static gboolean on_restart (gpointer self);
+  static GstPadProbeReturn on_live_frame (GstPad *pad, GstPadProbeInfo *info, gpointer self);
 
   bool build (std::string & error);
   void handle_error (const std::string & cause);
@@ -170,6 +181,7 @@ private:
   gint64 last_demand_us_ = 0;
   guint64 snapshots_seen_ = 0;
   bool demand_open_ = false;
+  std::function<void (const std::string & state)> state_listener_;
 
   /* Guards everything below. */
   mutable std::mutex lock_;
@@ -184,6 +196,8 @@ private:
   guint64 restarts_ = 0;
   std::string last_error_;
   gint64 last_error_us_ = 0;
+  GstBuffer *latest_ = nullptr; /* see latest_frame() */
+  guint64 latest_seq_ = 0;
 };
 
 }  // namespace camrelay

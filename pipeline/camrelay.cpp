@@ -14,7 +14,9 @@
 #include "camrelay-config.h"
 #include "crredact.h"
 #include "crserver.h"
+#include "crredact.h"
 #include "elementfields.h"
+#include "events.h"
 #include "pages.h"
 #include "recordings.h"
 #include "recordingstore.h"
@@ -175,6 +177,13 @@ print_check (const camrelay::Config & config)
      * the lines come with their secrets. */
     printf ("%s\n", cr::redact_text (c.line.command ()).c_str ());
   }
+  if (config.mqtt.enabled ())
+    printf ("# [mqtt] broker %s, topics %s/NAME/..., discovery %s\n",
+        config.mqtt.broker_shown.c_str (), config.mqtt.topic_prefix.c_str (),
+        config.mqtt.discovery_prefix.empty () ? "off" : config.mqtt.discovery_prefix.c_str ());
+  for (const auto & url : config.events.urls)
+    printf ("# [events] webhook %s%s\n", cr::redact_url (url).c_str (),
+        config.events.secret.empty () ? "" : " (signed)");
 }
 
 /* The elements must have found the program's server: its port, its pages, its access rules. */
@@ -263,7 +272,31 @@ struct Relay
   CameraList cameras;
   camrelay::PageContext ctx;
   camrelay::RecordingStore recordings;
+  std::unique_ptr<camrelay::Notifier> notifier; /* MQTT and webhooks */
 };
+
+/* A camera whose changes of state reach the notifier. */
+std::unique_ptr<camrelay::Camera>
+make_camera (Relay & r, const camrelay::CameraConfig & config)
+{
+  auto camera = std::make_unique<camrelay::Camera> (config);
+  std::string name = config.name;
+  camera->set_state_listener ([&r, name] (const std::string & state) {
+    if (r.notifier)
+      r.notifier->camera_state (name, state);
+  });
+  return camera;
+}
+
+void
+notify_cameras (Relay & r)
+{
+  std::vector<camrelay::Camera *> list;
+  for (auto & c : r.cameras)
+    list.push_back (c.get ());
+  if (r.notifier)
+    r.notifier->set_cameras (list);
+}
 
 /* Ends the cameras' streams: viewers that keep reading get the end of their response, one that
  * does not read is disconnected when the time is up; then the pipelines stop (cameras get a
@@ -347,7 +380,7 @@ reload (Relay & r)
       continue;
     }
     (it != old.end () ? changed : added)++;
-    next.push_back (std::make_unique<camrelay::Camera> (cc));
+    next.push_back (make_camera (r, cc));
     to_start.push_back (next.back ().get ());
   }
   /* Left in @old: the cameras removed or changed; they free their paths before the new ones. The
@@ -371,8 +404,15 @@ reload (Relay & r)
     c->stop (std::find (removed.begin (), removed.end (), c) == removed.end ());
   old.clear ();
   r.cameras = std::move (next);
+  if (r.config.mqtt.broker != fresh.mqtt.broker || r.config.events.urls != fresh.events.urls ||
+      r.config.events.secret != fresh.events.secret)
+    g_warning ("reload: [mqtt] and [events] changes need a restart of camrelay; the running "
+               "ones stay");
+  fresh.mqtt = r.config.mqtt;
+  fresh.events = r.config.events;
   r.config = std::move (fresh);
   r.recordings.configure (r.config);
+  notify_cameras (r);
   for (auto *c : to_start)
     c->start ();
 
@@ -428,9 +468,18 @@ run (Relay & r)
   r.recordings.configure (config);
   ctx.recordings = &r.recordings;
   for (const auto & c : config.cameras) {
-    cameras.push_back (std::make_unique<camrelay::Camera> (c));
+    cameras.push_back (make_camera (r, c));
     ctx.cameras.push_back (cameras.back ().get ());
   }
+  std::string notify_error;
+  r.notifier = camrelay::Notifier::create (config,
+      base_url (config, server.port (), server.tls (), false), notify_error);
+  if (!r.notifier) {
+    g_printerr ("camrelay: %s\n", notify_error.c_str ());
+    return EXIT_CANNOT_RUN;
+  }
+  ctx.notifier = r.notifier.get ();
+  notify_cameras (r);
   std::unique_ptr<camrelay::Pages> pages = camrelay::Pages::create (server, ctx, &error);
   if (!pages) {
     g_printerr ("camrelay: %s\n", error->message);
@@ -479,6 +528,7 @@ run (Relay & r)
   stop_cameras (all);
   recording_pages.reset ();
   pages.reset ();
+  r.notifier.reset ();
   for (auto & c : cameras)
     c->stop ();
   cameras.clear ();

@@ -55,10 +55,24 @@ const char *const CAMERA_KEYS[] = {
   "record",
   "keep",
   "timelapse-interval",
+  "mqtt-snapshot-interval",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
   "timelapse-interval" };
+
+const char *const MQTT_KEYS[] = {
+  "broker",
+  "ca-file",
+  "topic-prefix",
+  "client-id",
+  "discovery-prefix",
+  "node",
+  "public-url",
+  "keep-alive",
+};
+
+const char *const EVENTS_KEYS[] = { "url", "secret", "queue-size", "timeout" };
 
 /* Keys that only mean something for a camera that pushes frames over WebSocket. */
 const char *const PUSH_ONLY_KEYS[] = { "ingest-paths", "max-message-size", "secret" };
@@ -420,7 +434,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.string ("tls-ca", c.tls_ca) ||
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
       !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
-      !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval))
+      !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
+      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval))
     return false;
 
   if (r.has ("source")) {
@@ -472,7 +487,7 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
         c.snapshot_path + " is also the stream-path; give the snapshot its own path");
   if (!c.pipeline.empty ()) {
     for (const auto & key : c.keys_set) {
-      if (key != "pipeline")
+      if (key != "pipeline" && key != "mqtt-snapshot-interval")
         return report.fail (section, key,
             "has no effect with pipeline= (set it as a property "
             "in the description instead)");
@@ -503,6 +518,88 @@ read_recordings (GKeyFile *kf, const std::string & file, RecordingsConfig & rc, 
   return true;
 }
 
+/* An MQTT topic level or prefix: no wildcards, no empty levels at either end. */
+bool
+valid_topic (const std::string & t)
+{
+  return !t.empty () && t.find_first_of ("+#") == std::string::npos && t.front () != '/' &&
+      t.back () != '/' && g_utf8_validate (t.c_str (), -1, nullptr);
+}
+
+bool
+read_mqtt (GKeyFile *kf, MqttConfig & m, Reporter & report)
+{
+  SectionReader r (kf, "mqtt", report);
+  if (!r.unknown_keys (MQTT_KEYS, G_N_ELEMENTS (MQTT_KEYS), "[mqtt]"))
+    return false;
+  if (!r.string ("broker", m.broker) || !r.string ("ca-file", m.ca_file) ||
+      !r.string ("topic-prefix", m.topic_prefix) || !r.string ("client-id", m.client_id) ||
+      !r.string ("discovery-prefix", m.discovery_prefix) || !r.string ("node", m.node) ||
+      !r.string ("public-url", m.public_url) || !r.uint_as ("keep-alive", 5, 3600, m.keep_alive))
+    return false;
+  if (m.broker.empty ())
+    return report.fail ("mqtt", "broker",
+        "give the broker's URL, e.g. mqtt://user:password@192.168.1.2:1883");
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GUri) uri = g_uri_parse (m.broker.c_str (), G_URI_FLAGS_HAS_PASSWORD, &error);
+  if (!uri)
+    return report.fail ("mqtt", "broker",
+        "\"" + cr::redact_url (m.broker) + "\" is not a URL (" + error->message + ")");
+  std::string scheme = g_uri_get_scheme (uri);
+  if (scheme != "mqtt" && scheme != "mqtts")
+    return report.fail ("mqtt", "broker", "expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]");
+  if (!g_uri_get_host (uri) || !*g_uri_get_host (uri))
+    return report.fail ("mqtt", "broker", "the URL has no host");
+  m.tls = scheme == "mqtts";
+  m.host = g_uri_get_host (uri);
+  m.port = g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : (m.tls ? 8883 : 1883);
+  m.user = g_uri_get_user (uri) ? g_uri_get_user (uri) : "";
+  m.password = g_uri_get_password (uri) ? g_uri_get_password (uri) : "";
+  m.broker_shown = cr::redact_url (m.broker);
+  if (!m.ca_file.empty () && !m.tls)
+    return report.fail ("mqtt", "ca-file", "only applies to an mqtts:// broker");
+  if (!valid_topic (m.topic_prefix))
+    return report.fail ("mqtt", "topic-prefix",
+        "expected a topic such as camrelay (no +, #, leading or trailing /)");
+  if (!m.discovery_prefix.empty () && !valid_topic (m.discovery_prefix))
+    return report.fail ("mqtt", "discovery-prefix",
+        "expected a topic such as homeassistant, or nothing to turn discovery off");
+  if (!m.node.empty () && (!valid_topic (m.node) || m.node.find ('/') != std::string::npos))
+    return report.fail ("mqtt", "node", "expected a name without +, # or /");
+  return true;
+}
+
+bool
+read_events (GKeyFile *kf, EventsConfig & e, Reporter & report)
+{
+  SectionReader r (kf, "events", report);
+  if (!r.unknown_keys (EVENTS_KEYS, G_N_ELEMENTS (EVENTS_KEYS), "[events]"))
+    return false;
+  std::string urls;
+  if (!r.string ("url", urls) || !r.string ("secret", e.secret) ||
+      !r.uint_as ("queue-size", 1, 100000, e.queue_size) ||
+      !r.uint_as ("timeout", 1, 3600, e.timeout))
+    return false;
+  /* Several URLs: separated by ; (a GKeyFile list) or white space, never by commas, which a
+   * URL's query may hold. */
+  g_auto (GStrv) parts = g_strsplit_set (urls.c_str (), "; \t", -1);
+  for (gchar **p = parts; *p; p++) {
+    if (!**p)
+      continue;
+    g_autoptr (GUri) uri = g_uri_parse (*p, G_URI_FLAGS_HAS_PASSWORD, nullptr);
+    const gchar *scheme = uri ? g_uri_get_scheme (uri) : "";
+    if (!uri || (g_strcmp0 (scheme, "http") && g_strcmp0 (scheme, "https")) ||
+        !g_uri_get_host (uri) || !*g_uri_get_host (uri))
+      return report.fail ("events", "url",
+          "\"" + cr::redact_url (*p) + "\" is not an http:// or https:// URL");
+    e.urls.emplace_back (*p);
+  }
+  if (e.urls.empty ())
+    return report.fail ("events", "url",
+        "give at least one http:// or https:// URL (several: separated by ;)");
+  return true;
+}
+
 }  // namespace
 
 bool
@@ -527,6 +624,12 @@ load_config (const std::string & file, Config & config, std::string & error)
         return false;
     } else if (group == "recordings") {
       /* Read above, before the cameras. */
+    } else if (group == "mqtt") {
+      if (!read_mqtt (kf, config.mqtt, report))
+        return false;
+    } else if (group == "events") {
+      if (!read_events (kf, config.events, report))
+        return false;
     } else if (g_str_has_prefix (group.c_str (), "camera ")) {
       std::string name = group.substr (strlen ("camera "));
       g_strstrip (&name[0]);
@@ -537,7 +640,7 @@ load_config (const std::string & file, Config & config, std::string & error)
       config.cameras.push_back (c);
     } else {
       return report.fail (group, "",
-          "unknown section (expected [server], [recordings] or [camera NAME])");
+          "unknown section (expected [server], [recordings], [mqtt], [events] or [camera NAME])");
     }
   }
   /* A file that only sets up the server runs the legacy single camera. */

@@ -477,6 +477,70 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
   m.sample ({ { "reason", "max-disk" } }, std::to_string (t.deleted_max_disk));
 }
 
+/* MQTT and webhooks (events.h): "mqtt" null when not configured, one object per webhook URL. */
+void
+notify_json (Json & j, const PageContext & ctx)
+{
+  NotifyStatus n = ctx.notifier ? ctx.notifier->status () : NotifyStatus ();
+  j.key ("mqtt");
+  if (!n.mqtt) {
+    j.null ();
+  } else {
+    const MqttStats & m = n.mqtt_stats;
+    j.begin_object ();
+    j.key ("broker").str (m.broker);
+    j.key ("connected").boolean (m.connected);
+    j.key ("connects").number (m.connects);
+    j.key ("messages_published").number (m.published);
+    j.key ("queued").number (static_cast<guint64> (m.queued));
+    j.key ("queued_bytes").number (m.queued_bytes);
+    j.key ("last_error").str_or_null (m.last_error);
+    j.end_object ();
+  }
+  j.key ("webhooks").begin_array ();
+  for (const auto & w : n.webhooks) {
+    j.begin_object ();
+    j.key ("url").str (w.url);
+    j.key ("queued").number (static_cast<guint64> (w.queued));
+    j.key ("delivered").number (w.delivered);
+    j.key ("failed").number (w.failed);
+    j.key ("dropped").number (w.dropped);
+    j.key ("last_error").str_or_null (w.last_error);
+    j.end_object ();
+  }
+  j.end_array ();
+}
+
+void
+notify_metrics (Metrics & m, const PageContext & ctx)
+{
+  NotifyStatus n = ctx.notifier ? ctx.notifier->status () : NotifyStatus ();
+  if (n.mqtt) {
+    m.family ("camrelay_mqtt_connected", "gauge", "1 while connected to the MQTT broker.");
+    m.sample ({}, n.mqtt_stats.connected ? "1" : "0");
+    m.family ("camrelay_mqtt_messages_published_total", "counter",
+        "MQTT messages written to the broker's connection.");
+    m.sample ({}, std::to_string (n.mqtt_stats.published));
+    m.family ("camrelay_mqtt_queued_bytes", "gauge",
+        "Bytes of MQTT messages waiting for the broker (bounded: only the newest value of each "
+        "topic waits).");
+    m.sample ({}, std::to_string (n.mqtt_stats.queued_bytes));
+  }
+  if (n.webhooks.empty ())
+    return;
+  m.family ("camrelay_webhook_queue_length", "gauge", "Events waiting for a webhook URL.");
+  for (const auto & w : n.webhooks)
+    m.sample ({ { "url", w.url } }, std::to_string (w.queued));
+  m.family ("camrelay_webhook_events_total", "counter",
+      "Webhook events by outcome: delivered, failed (an attempt, tried again) or dropped (the "
+      "queue was full).");
+  for (const auto & w : n.webhooks) {
+    m.sample ({ { "url", w.url }, { "result", "delivered" } }, std::to_string (w.delivered));
+    m.sample ({ { "url", w.url }, { "result", "failed" } }, std::to_string (w.failed));
+    m.sample ({ { "url", w.url }, { "result", "dropped" } }, std::to_string (w.dropped));
+  }
+}
+
 void
 page_status (const PageContext & ctx, SoupServerMessage *msg, bool tls)
 {
@@ -509,6 +573,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.key ("restart_needed").str_or_null (ctx.restart_needed);
   j.end_object ();
   recordings_json (j, ctx);
+  notify_json (j, ctx);
   j.key ("cameras").begin_array ();
   for (const auto & st : cameras) {
     j.begin_object ();
@@ -608,6 +673,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   m.family ("camrelay_config_restart_needed", "gauge",
       "1 while the configuration file has [server] changes that only a restart applies.");
   m.sample ({}, ctx.restart_needed.empty () ? "0" : "1");
+  notify_metrics (m, ctx);
 
   m.family ("camrelay_camera_up", "gauge",
       "1 while the camera's pipeline runs, 0 while it is being restarted after an error.");

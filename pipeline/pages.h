@@ -11,6 +11,7 @@
 
 #include "camera.h"
 #include "crserver.h"
+#include "events.h"
 
 #include <memory>
 #include <string>
@@ -36,6 +37,8 @@ struct PageContext
   std::string restart_needed;
   /* The recordings on disk (set once at start-up; thread-safe to read). */
   const RecordingStore *recordings = nullptr;
+  /* MQTT and webhooks; nullptr in tests of the pages alone. */
+  const Notifier *notifier = nullptr;
 };
 
 /* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees

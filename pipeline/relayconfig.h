@@ -29,6 +29,36 @@ struct ServerConfig
   std::string tls_key;
 };
 
+/* [mqtt]: where camera states, attributes and Home Assistant discovery are published. */
+struct MqttConfig
+{
+  std::string broker;       /* as written, credentials included; "" = MQTT off */
+  std::string broker_shown; /* without credentials, for logs, --check and /status */
+  std::string host;
+  guint port = 1883;
+  bool tls = false; /* mqtts:// */
+  std::string user;
+  std::string password;
+  std::string ca_file;
+  std::string topic_prefix = "camrelay";
+  std::string client_id;                          /* "" = camrelay-NODE */
+  std::string discovery_prefix = "homeassistant"; /* "" = no discovery */
+  std::string node;                               /* "" = this machine's name */
+  std::string public_url;                         /* "" = http(s)://NODE-HOST:PORT */
+  guint keep_alive = 30;                          /* seconds */
+
+  bool enabled () const { return !broker.empty (); }
+};
+
+/* [events]: webhooks called on camera events. */
+struct EventsConfig
+{
+  std::vector<std::string> urls;
+  std::string secret; /* HMAC-SHA256 key for X-Camrelay-Signature; "" = unsigned */
+  guint queue_size = 100;
+  guint timeout = 10; /* seconds per attempt */
+};
+
 struct CameraConfig
 {
   std::string name;
@@ -65,6 +95,7 @@ struct CameraConfig
   bool record = false;
   double timelapse_interval = -1;
   gint64 keep = -1;
+  double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
 
   bool pulled () const { return !source.empty (); }
 
@@ -86,6 +117,8 @@ struct Config
   std::string file;
   ServerConfig server;
   RecordingsConfig recordings;
+  MqttConfig mqtt;
+  EventsConfig events;
   std::vector<CameraConfig> cameras;
 
   /* "FILE" or "built-in default": where an error message says the problem is. */
