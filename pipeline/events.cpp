@@ -4,6 +4,8 @@
 
 #include "events.h"
 
+#include "jsontext.h"
+
 #include "camrelay-config.h"
 #include "elementfields.h"
 
@@ -55,25 +57,6 @@ is_live (const std::string & state)
 }
 
 }  // namespace
-
-std::string
-json_string (const std::string & s)
-{
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char> (c);
-    } else if (c < 0x20) {
-      char buf[8];
-      g_snprintf (buf, sizeof (buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char> (c);
-    }
-  }
-  return out + "\"";
-}
 
 std::string
 event_json (const CameraEvent & e, guint64 seq, const std::string & node)

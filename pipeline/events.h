@@ -32,8 +32,6 @@ struct CameraEvent
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
-/* @s as a JSON string literal, quotes included. */
-std::string json_string (const std::string & s);
 /* The webhook body of @e: {"camera":...,"event":...,"time":"ISO 8601",...}. */
 std::string event_json (const CameraEvent & e, guint64 seq, const std::string & node);
 

@@ -4,6 +4,8 @@
 
 #include "pages.h"
 
+#include "jsontext.h"
+
 #include "viewback.h"
 
 #include "camrelay-config.h"
@@ -133,38 +135,7 @@ private:
     first_ = false;
   }
 
-  void string_literal (const std::string & s)
-  {
-    out_ += '"';
-    for (unsigned char c : s) {
-      switch (c) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\r':
-          out_ += "\\r";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            g_snprintf (buf, sizeof (buf), "\\u%04x", c);
-            out_ += buf;
-          } else {
-            out_ += static_cast<char> (c);
-          }
-      }
-    }
-    out_ += '"';
-  }
+  void string_literal (const std::string & s) { append_json_string (out_, s); }
 
   std::string out_;
   bool first_ = true;

@@ -5,6 +5,7 @@
 
 #include "crrecordlayout.h"
 #include "fileresponse.h"
+#include "jsontext.h"
 #include "playback.h"
 #include "recordcatalog.h"
 #include "timelapse.h"
@@ -31,25 +32,6 @@ void
 refuse (SoupServerMessage *msg, guint status, const std::string & text)
 {
   answer (msg, status, "text/plain; charset=utf-8", text + "\n");
-}
-
-std::string
-json_string (const std::string & s)
-{
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char> (c);
-    } else if (c < 0x20) {
-      char esc[8];
-      g_snprintf (esc, sizeof (esc), "\\u%04x", c);
-      out += esc;
-    } else {
-      out += static_cast<char> (c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string

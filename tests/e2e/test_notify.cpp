@@ -590,7 +590,10 @@ TEST (Notify, MqttsWithACaFile)
   EXPECT_TRUE (untrusting.proc->wait_for_output ("mqtt: broker", 10000))
       << untrusting.proc->output ();
   EXPECT_EQ (sub.find ("camrelay/other/status", nullptr), -1);
-  EXPECT_EQ (http_get (untrusting.port, "/snapshot/a.jpg").status, 200);
+  /* Streams on: the placeholder is served once the camera's pipeline has published it. */
+  EXPECT_TRUE (
+      wait_until ([&] { return http_get (untrusting.port, "/snapshot/a.jpg").status == 200; },
+          10000));
 }
 
 /* A receiver that is down (503) while a camera flaps: the events wait in a queue of queue-size,
