@@ -255,10 +255,13 @@ TEST_F (ServerTest, FpsQueryCapsOneViewersRate)
   /* 3 s at 4 fps, plus the frame a viewer gets when it joins. */
   EXPECT_GE (capped_got.size (), 11u);
   EXPECT_LE (capped_got.size (), 15u);
-  for (gsize i = 1; i < capped_got.size (); i++) {
+  for (gsize i = 1; i < capped_got.size (); i++)
     EXPECT_GT (capped_got[i], capped_got[i - 1]) << "parts in order, none repeated";
-    EXPECT_GE (capped_got[i] - capped_got[i - 1], 4) << "about 5 frames apart at 20 -> 4 fps";
-  }
+  /* About 5 frames apart at 20 -> 4 fps, on average: the camera thread's sleeps stretch on a
+   * loaded machine, so two parts 250 ms apart may be 3 frames apart now and then. */
+  ASSERT_GE (capped_got.size (), 2u);
+  double mean_gap = double (capped_got.back () - capped_got.front ()) / (capped_got.size () - 1);
+  EXPECT_GE (mean_gap, 3.5) << "whole frames skipped, not just spread out";
   for (const char *bad : { "/?fps=0", "/?fps=-1", "/?fps=abc", "/?fps=" })
     EXPECT_EQ (crtest::http_get (port, bad).status, 400) << bad;
 }
