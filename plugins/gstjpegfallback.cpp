@@ -52,6 +52,8 @@
 
 #include <glib/gstdio.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -127,6 +129,10 @@ struct State
   /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: a waiting tick must leave, since
    * imagefreeze needs its streaming thread back to restart after the flush. */
   bool flushing = false;
+  /* imagefreeze was handed the placeholder and has not yet sent its SEGMENT: its loop is in the
+   * stretch where it reads its frame rate without checking whether it is stopping, and
+   * imagefreeze's own PAUSED->READY zeroes that rate (see wait_for_freeze_segment). */
+  bool segment_owed = false;
 
   guint64 switches = 0;
   guint64 live_frames = 0;
@@ -620,12 +626,19 @@ on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* imagefreeze's caps as downstream sees them: the placeholder's JPEG caps. */
+/* imagefreeze's caps as downstream sees them: the placeholder's JPEG caps. Its SEGMENT ends the
+ * stretch wait_for_freeze_segment waits out. */
 static GstPadProbeReturn
 on_freeze_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->state.segment_owed = false;
+    self->priv->tick_wake.notify_all ();
+    return GST_PAD_PROBE_OK;
+  }
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->priv->placeholder_caps)
     return GST_PAD_PROBE_OK;
   GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (self->priv->placeholder_caps);
@@ -980,6 +993,10 @@ push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps)
   GstSegment segment;
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (feed, gst_event_new_segment (&segment));
+  {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->state.segment_owed = true;
+  }
   /* imagefreeze keeps it and answers EOS: it wants no second buffer. */
   gst_pad_push (feed, gst_buffer_ref (image));
 }
@@ -989,6 +1006,30 @@ feed_placeholder (CrJpegFallback *self)
 {
   gst_pad_set_active (self->priv->feed_pad, TRUE);
   push_placeholder (self, self->priv->placeholder, self->priv->placeholder_caps);
+}
+
+/* imagefreeze (1.22) starts its loop when it gets the placeholder; the loop's first pass computes
+ * its offset from the frame rate with the lock dropped in between, and imagefreeze's
+ * PAUSED->READY resets the rate to 0/0 before stopping the loop: a stop right after a start
+ * divided by zero there. So a stop first lets that pass reach its SEGMENT (microseconds; bounded,
+ * and skipped when the loop is not running, e.g. paused after a failed negotiation). */
+static void
+wait_for_freeze_segment (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (priv->freeze, "src");
+  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (1);
+  std::unique_lock<std::mutex> guard (priv->lock);
+  while (priv->state.segment_owed && gst_pad_get_task_state (freeze_src) == GST_TASK_STARTED) {
+    if (priv->tick_wake.wait_until (guard,
+            std::min (deadline,
+                std::chrono::steady_clock::now () + std::chrono::milliseconds (5))) ==
+            std::cv_status::timeout &&
+        std::chrono::steady_clock::now () >= deadline) {
+      GST_WARNING_OBJECT (self, "imagefreeze sent no segment within 1 s of its start");
+      break;
+    }
+  }
 }
 
 static void
@@ -1111,6 +1152,7 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       reset_state (self);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
+      wait_for_freeze_segment (self);
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
       /* imagefreeze stops its thread next: a tick waiting here must go. */
