@@ -45,6 +45,7 @@
  */
 #include "gstpulljpegsrc.h"
 
+#include "crbackoff.h"
 #include "crpullreason.h"
 #include "crredact.h"
 #include "crtlstrust.h"
@@ -58,7 +59,6 @@
 #include <malloc.h>
 #endif
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -78,10 +78,8 @@
 #define DEFAULT_QUEUE_SIZE        2
 /* A try that ended holding this much of an unfinished frame gives the memory back at once. */
 #define RELEASE_AFTER_BYTES (1024 * 1024)
-#define BACKOFF_MIN_MS      1000
-#define BACKOFF_MAX_MS      30000
-/* A try that streamed at least this long counts as a recovery: the backoff starts again at its
- * minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
+/* A try that streamed at least this long counts as a recovery: the backoff (1 s … 30 s) starts
+ * again at its minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
 #define STABLE_STREAMING_S 10
 /* Each step of the look at a camera that did not answer (connect, then its first line). */
 #define PROBE_TIMEOUT_S 3
@@ -1111,7 +1109,7 @@ release_memory ()
 void
 CrPullJpegSrcPrivate::run ()
 {
-  guint backoff_ms = BACKOFF_MIN_MS;
+  cr::Backoff backoff;
   std::unique_lock<std::mutex> lk (lock);
   while (!quit) {
     if (!settings.active) {
@@ -1122,7 +1120,7 @@ CrPullJpegSrcPrivate::run ()
       post (msg);
       lk.lock ();
       cond.wait (lk, [this] { return quit || settings.active; });
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       continue;
     }
     run_ended = false;
@@ -1219,7 +1217,7 @@ CrPullJpegSrcPrivate::run ()
       cause = seen;
     }
     if (was_snapshot) {
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       cond.wait_until (lk, started + std::chrono::nanoseconds (interval),
           [this] { return quit || !settings.active; });
       continue;
@@ -1231,7 +1229,7 @@ CrPullJpegSrcPrivate::run ()
     bool was_flapping = flapping;
     flapping = (flapping || got_frame) && !stable;
     if (stable) {
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       flap_causes.clear ();
     }
     reconnects++;
@@ -1245,11 +1243,11 @@ CrPullJpegSrcPrivate::run ()
     flap_causes.insert (cr::cause_key (cause));
     lk.unlock ();
     post (msg);
-    GST_DEBUG_OBJECT (self, "next try in %u ms", backoff_ms);
+    const guint delay_ms = backoff.next_ms ();
+    GST_DEBUG_OBJECT (self, "next try in %u ms", delay_ms);
     lk.lock ();
-    cond.wait_for (lk, std::chrono::milliseconds (backoff_ms),
+    cond.wait_for (lk, std::chrono::milliseconds (delay_ms),
         [this] { return quit || !settings.active; });
-    backoff_ms = std::min (backoff_ms * 2, static_cast<guint> (BACKOFF_MAX_MS));
   }
 }
 
