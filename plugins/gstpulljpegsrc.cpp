@@ -45,6 +45,7 @@
  */
 #include "gstpulljpegsrc.h"
 
+#include "crarrivalsrc.h"
 #include "crbackoff.h"
 #include "crpullreason.h"
 #include "crredact.h"
@@ -52,7 +53,6 @@
 #include "gstcamrelayelements.h"
 
 #include <gst/app/gstappsink.h>
-#include <gst/app/gstappsrc.h>
 #include <gst/base/gstadapter.h>
 
 #if defined(__GLIBC__)
@@ -240,7 +240,7 @@ struct CrPullJpegSrcPrivate
   void post (GstMessage *msg);
 
   CrPullJpegSrc *self;
-  GstAppSrc *appsrc = nullptr; /* owned by the bin, set in init */
+  cr::ArrivalSrc arrival; /* the bin's appsrc and its stamps, set in init */
 
   /* Guards everything below. Never held while a private pipeline changes state. */
   std::mutex lock;
@@ -385,22 +385,8 @@ cr_pull_jpeg_src_init (CrPullJpegSrc *self)
   self->priv = priv;
   priv->adapter = gst_adapter_new ();
   priv->probe_cancel = g_cancellable_new ();
-
-  GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
-  priv->appsrc = GST_APP_SRC (appsrc);
-  g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
   /* As wsjpegsrc: a small queue that drops its oldest frame and never blocks the camera side. */
-  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
-      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
-      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
-      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
-      nullptr);
-  gst_bin_add (GST_BIN (self), appsrc);
-
-  g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
-  GstPad *ghost = gst_ghost_pad_new_from_template ("src", target,
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "src"));
-  gst_element_add_pad (GST_ELEMENT (self), ghost);
+  priv->arrival.build (GST_BIN (self), DEFAULT_QUEUE_SIZE);
 }
 
 static void
@@ -459,16 +445,7 @@ CrPullJpegSrcPrivate::fail_run (const std::string & cause, bool weak)
 void
 CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
 {
-  buffer = gst_buffer_make_writable (buffer);
-  GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
-  if (GstClock *clock = gst_element_get_clock (GST_ELEMENT (self))) {
-    GstClockTime now = gst_clock_get_time (clock);
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-    GST_BUFFER_PTS (buffer) = now > base ? now - base : 0;
-    gst_object_unref (clock);
-  }
+  buffer = arrival.stamp (buffer);
   GstMessage *msg = nullptr;
   {
     std::lock_guard<std::mutex> guard (lock);
@@ -477,7 +454,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
     pending_bytes = 0;
     run_got_frame = true;
     last_progress = std::chrono::steady_clock::now ();
-    if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc))
+    if (arrival.full ())
       dropped++;
     if (state != "streaming") {
       streaming_since = last_progress;
@@ -489,7 +466,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
     }
   }
   post (msg);
-  gst_app_src_push_buffer (appsrc, buffer);
+  arrival.push (buffer);
 }
 
 static std::string
