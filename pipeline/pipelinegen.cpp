@@ -120,7 +120,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
     source_ok = e.element ("pulljpegsrc") && e.prop ("location", c.source, "source", true) &&
         e.prop ("snapshot-interval", interval_ns, "snapshot-interval") &&
         e.prop ("max-frame-size", std::to_string (frame_limit), "max-size") &&
-        e.prop ("io-timeout", std::to_string (c.io_timeout), "io-timeout") &&
+        e.prop ("io-timeout", std::to_string (c.io_timeout * GST_SECOND), "io-timeout") &&
         e.prop ("tls-ca", c.tls_ca, "tls-ca") &&
         e.prop ("tls-pinned-certificate", c.tls_pinned_certificate, "tls-pinned-certificate");
   } else {

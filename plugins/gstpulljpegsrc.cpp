@@ -70,7 +70,7 @@
 
 #define DEFAULT_LOCATION          ""
 #define DEFAULT_SNAPSHOT_INTERVAL GST_SECOND
-#define DEFAULT_IO_TIMEOUT        10
+#define DEFAULT_IO_TIMEOUT        (10 * GST_SECOND)
 #define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
 #define DEFAULT_ACTIVE            TRUE
 #define DEFAULT_TLS_CA            ""
@@ -208,7 +208,7 @@ struct Settings
 {
   std::string location = DEFAULT_LOCATION;
   GstClockTime snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL;
-  guint io_timeout = DEFAULT_IO_TIMEOUT;
+  GstClockTime io_timeout = DEFAULT_IO_TIMEOUT;
   guint64 max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   bool active = DEFAULT_ACTIVE;
   std::string tls_ca = DEFAULT_TLS_CA;
@@ -337,10 +337,10 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
           "Nanoseconds from one fetch of a snapshot URL (one answering image/jpeg) to the next",
           GST_MSECOND * 10, GST_SECOND * 3600, DEFAULT_SNAPSHOT_INTERVAL, ready));
   g_object_class_install_property (gobject_class, PROP_IO_TIMEOUT,
-      g_param_spec_uint ("io-timeout", "I/O timeout",
-          "Seconds without a frame (or a snapshot) before the connection is given up and tried "
-          "again",
-          1, 3600, DEFAULT_IO_TIMEOUT, ready));
+      g_param_spec_uint64 ("io-timeout", "I/O timeout",
+          "Nanoseconds without a frame (or a snapshot) before the connection is given up and "
+          "tried again",
+          GST_SECOND, 3600 * GST_SECOND, DEFAULT_IO_TIMEOUT, ready));
   g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
       g_param_spec_uint64 ("max-frame-size", "Maximum frame size",
           "Bytes a part or snapshot may reach before the connection is ended as broken "
@@ -993,8 +993,9 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
   if (t.kind == Kind::Http) {
     /* Longer than the watchdog's: souphttpsrc's own timeout would try to resume with a Range
      * request, which a camera refuses with a misleading "does not support seeking". */
-    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", s.io_timeout + 5,
-        "retries", 0, nullptr);
+    const guint timeout_s = static_cast<guint> ((s.io_timeout + GST_SECOND - 1) / GST_SECOND) + 5;
+    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", timeout_s, "retries",
+        0, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     /* Also how the hook of crpullreason knows the requests whose Range it removes. */
@@ -1005,7 +1006,7 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
     }
   } else if (t.kind == Kind::Rtsp) {
     g_object_set (src, "location", t.url.c_str (), "latency", 200u, "tcp-timeout",
-        static_cast<guint64> (s.io_timeout) * G_USEC_PER_SEC, nullptr);
+        static_cast<guint64> (GST_TIME_AS_USECONDS (s.io_timeout)), nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_rtsp_pad), this);
@@ -1134,7 +1135,7 @@ CrPullJpegSrcPrivate::run ()
     /* A watchdog over every kind of camera: one that stays connected but sends nothing (an
      * RTSP server gone without a word, an HTTP camera stalled mid-part) is given up too. */
     last_progress = std::chrono::steady_clock::now ();
-    auto silence = std::chrono::seconds (settings.io_timeout);
+    auto silence = std::chrono::nanoseconds (settings.io_timeout);
     while (!cond.wait_for (lk, std::chrono::milliseconds (250),
         [this] { return quit || run_ended || !settings.active; })) {
       auto now = std::chrono::steady_clock::now ();
@@ -1261,7 +1262,7 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
       s.snapshot_interval = g_value_get_uint64 (value);
       break;
     case PROP_IO_TIMEOUT:
-      s.io_timeout = g_value_get_uint (value);
+      s.io_timeout = g_value_get_uint64 (value);
       break;
     case PROP_MAX_FRAME_SIZE:
       s.max_frame_size = g_value_get_uint64 (value);
@@ -1302,7 +1303,7 @@ cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GP
       g_value_set_uint64 (value, s.snapshot_interval);
       break;
     case PROP_IO_TIMEOUT:
-      g_value_set_uint (value, s.io_timeout);
+      g_value_set_uint64 (value, s.io_timeout);
       break;
     case PROP_MAX_FRAME_SIZE:
       g_value_set_uint64 (value, s.max_frame_size);

@@ -154,7 +154,7 @@ TEST (JpegRecordSink, VariableRateAndPauseKeepTheirRealTiming)
   std::vector<gint64> arrived;
   std::vector<Bytes> sent;
   {
-    Recorder rec ({ { "location", location }, { "segment", "10" } });
+    Recorder rec ({ { "location", location }, { "segment", "10000000000" } });
     for (gsize i = 0; i < schedule.size (); i++) {
       sent.push_back (frames ()[i % frames ().size ()]);
       arrived.push_back (rec.push (sent.back (), std::llround ((end - schedule[i]) * 1e6)));
@@ -207,7 +207,8 @@ TEST (JpegRecordSink, TimelapseKeepsTheFirstFrameOfEachInterval)
   std::string location = dir.file ("timelapse");
   std::vector<gint64> arrived, kept;
   {
-    Recorder rec ({ { "location", location }, { "segment", "86400" }, { "interval", "10" } });
+    Recorder rec ({ { "location", location }, { "segment", "86400000000000" },
+        { "interval", "10000000000" } });
     for (int i = 0; i < 45; i++)
       arrived.push_back (rec.push (frames ()[i % 8], (45 - i) * G_USEC_PER_SEC + 300000));
   }
