@@ -4,8 +4,6 @@
 
 #include <gst/gst.h>
 
-#include <cmath>
-
 namespace camrelay {
 
 namespace {
@@ -43,20 +41,18 @@ emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e
     e.token (branch);
     if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
         !e.prop ("location", record_location (r, c.name), "dir", true) ||
-        !e.prop ("segment", std::to_string (r.segment * GST_SECOND), "segment"))
+        !e.prop ("segment", seconds_as_ns (r.segment), "segment"))
       return false;
   }
   double interval = timelapse_interval (config, c);
   if (interval > 0) {
-    /* The config's seconds, the element's nanoseconds. */
-    const std::string interval_ns = std::to_string (std::llround (interval * GST_SECOND));
     e.token (branch);
     /* A time-lapse file holds a UTC day. */
     if (!e.element ("jpegrecordsink") ||
         !e.prop ("name", TIMELAPSE_SINK_NAME, "timelapse-interval", true) ||
         !e.prop ("location", timelapse_location (r, c.name), "dir", true) ||
-        !e.prop ("segment", std::to_string (86400 * GST_SECOND), "timelapse-interval", true) ||
-        !e.prop ("interval", interval_ns, "timelapse-interval", true))
+        !e.prop ("segment", seconds_as_ns (86400), "timelapse-interval", true) ||
+        !e.prop ("interval", seconds_as_ns (interval), "timelapse-interval", true))
       return false;
   }
   return true;
