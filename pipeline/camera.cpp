@@ -8,15 +8,12 @@
 #include "elementfields.h"
 #include "recordbranch.h"
 
-#include <algorithm>
-
 namespace camrelay {
 
 using elements::Field;
 
-static const guint BACKOFF_MIN_MS = 1000;
-static const guint BACKOFF_MAX_MS = 30000;
-/* A pipeline that ran this long before failing starts again after the shortest delay. */
+/* A failed pipeline is built again 1 s, 2 s … 30 s later; one that ran this long before failing
+ * starts again after the shortest delay. */
 static const gint64 HEALTHY_RUN_US = 30 * G_USEC_PER_SEC;
 /* At most one log line about rejected frames per camera in this time. */
 static const gint64 REJECT_LOG_INTERVAL_US = 10 * G_USEC_PER_SEC;
@@ -110,7 +107,8 @@ Camera::Elements::clear ()
   }
 }
 
-Camera::Camera (const CameraConfig & config) : config_ (config)
+Camera::Camera (const CameraConfig & config)
+  : config_ (config), backoff_ ({ 1000, 30000, 2, 0.0, HEALTHY_RUN_US })
 {
   since_us_ = g_get_real_time ();
   /* Counters start at zero with the program: frames that arrive before the first sample count. */
@@ -372,10 +370,9 @@ Camera::handle_error (const std::string & raw_cause)
 {
   /* GStreamer's messages quote URLs and descriptions; this one reaches the log and /status. */
   const std::string cause = cr::redact_text (raw_cause);
-  if (g_get_monotonic_time () - started_us_ >= HEALTHY_RUN_US)
-    backoff_ms_ = BACKOFF_MIN_MS;
+  const guint delay_ms = backoff_.next_ms_after (g_get_monotonic_time () - started_us_);
   g_warning ("camera %s: %s; restarting its pipeline in %u s", config_.name.c_str (),
-      cause.c_str (), backoff_ms_ / 1000);
+      cause.c_str (), delay_ms / 1000);
   teardown ();
   {
     std::lock_guard<std::mutex> guard (lock_);
@@ -386,8 +383,7 @@ Camera::handle_error (const std::string & raw_cause)
   set_state ("restarting");
   if (restart_source_)
     g_source_remove (restart_source_);
-  restart_source_ = g_timeout_add (backoff_ms_, on_restart, this);
-  backoff_ms_ = std::min (backoff_ms_ * 2, BACKOFF_MAX_MS);
+  restart_source_ = g_timeout_add (delay_ms, on_restart, this);
 }
 
 gboolean

@@ -12,6 +12,7 @@
  * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
 #pragma once
 
+#include "crbackoff.h"
 #include "elementfields.h"
 #include "relayconfig.h"
 
@@ -166,7 +167,7 @@ private:
   GstElement *pipeline_ = nullptr;
   guint bus_watch_ = 0;
   guint restart_source_ = 0;
-  guint backoff_ms_ = 1000;
+  cr::Backoff backoff_;
   bool stopping_ = false;
   gint64 started_us_ = 0;
   gint64 last_reject_log_us_ = 0;

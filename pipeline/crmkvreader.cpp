@@ -2,6 +2,8 @@
 /* camrelay program: reads back recorded segments (see crmkvreader.h). */
 #include "crmkvreader.h"
 
+#include "crmkvids.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,11 +15,8 @@ namespace record {
 
 namespace {
 
-const guint32 ID_EBML = 0x1A45DFA3;
-const guint32 ID_SEGMENT = 0x18538067;
-const guint32 ID_CLUSTER = 0x1F43B675;
-const guint32 ID_CLUSTER_TIMESTAMP = 0xE7;
-const guint32 ID_SIMPLE_BLOCK = 0xA3;
+using namespace mkv;
+
 const guint64 UNKNOWN = G_MAXUINT64;
 
 /* The Segment's children: in a Cluster of unknown size, one of these ends the Cluster. */
@@ -26,13 +25,13 @@ is_level1 (guint32 id)
 {
   switch (id) {
     case ID_CLUSTER:
-    case 0x114D9B74: /* SeekHead */
-    case 0x1549A966: /* Info */
-    case 0x1654AE6B: /* Tracks */
-    case 0x1C53BB6B: /* Cues */
-    case 0x1941A469: /* Attachments */
-    case 0x1043A770: /* Chapters */
-    case 0x1254C367: /* Tags */
+    case ID_SEEKHEAD:
+    case ID_INFO:
+    case ID_TRACKS:
+    case ID_CUES:
+    case ID_ATTACHMENTS:
+    case ID_CHAPTERS:
+    case ID_TAGS:
       return true;
     default:
       return false;

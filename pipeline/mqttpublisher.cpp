@@ -4,6 +4,8 @@
 
 #include "mqttpublisher.h"
 
+#include "crbackoff.h"
+
 #include <mosquitto.h>
 
 #include <algorithm>
@@ -13,8 +15,6 @@ namespace camrelay {
 
 namespace {
 
-const guint BACKOFF_MIN_MS = 1000;
-const guint BACKOFF_MAX_MS = 30000;
 /* What may sit in libmosquitto's queue while the broker does not read: a few snapshots' worth. */
 const gsize MAX_PENDING = 64;
 const gsize MAX_PENDING_BYTES = 2 * 1024 * 1024;
@@ -202,7 +202,7 @@ MqttPublisher::wait_backoff (guint ms)
 void
 MqttPublisher::run ()
 {
-  guint backoff = BACKOFF_MIN_MS;
+  cr::Backoff backoff;
   auto stopping = [this] {
     std::lock_guard<std::mutex> guard (lock_);
     return stopping_;
@@ -214,13 +214,12 @@ MqttPublisher::run ()
       rc = mosquitto_loop (mosq_, 100, 1);
       std::lock_guard<std::mutex> guard (lock_);
       if (connected_)
-        backoff = BACKOFF_MIN_MS;
+        backoff.reset ();
     }
     if (rc == MOSQ_ERR_SUCCESS)
       break; /* stopping while connected */
     note_failure (describe (rc));
-    wait_backoff (backoff);
-    backoff = std::min (backoff * 2, BACKOFF_MAX_MS);
+    wait_backoff (backoff.next_ms ());
   }
 
   /* A clean stop: say "offline" ourselves (the broker sends the Last Will only when a client

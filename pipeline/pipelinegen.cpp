@@ -86,6 +86,12 @@ Emitter::listen_props (const ServerConfig & s)
           "metrics-open-on-loopback");
 }
 
+std::string
+seconds_as_ns (double seconds)
+{
+  return std::to_string (static_cast<guint64> (std::llround (seconds * GST_SECOND)));
+}
+
 namespace {
 
 std::string
@@ -107,20 +113,16 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
   std::vector<std::string> & t = c.line.tokens;
   t.clear ();
   Emitter e (t, section, report);
-  g_autofree gchar *timeout_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
-      static_cast<guint64> (std::llround (c.timeout * GST_SECOND)));
 
   bool source_ok;
   if (c.pulled ()) {
-    g_autofree gchar *interval_ns = g_strdup_printf ("%" G_GUINT64_FORMAT,
-        static_cast<guint64> (std::llround (c.snapshot_interval * GST_SECOND)));
     /* pulljpegsrc cuts a part that grows past its max-frame-size (16 MiB) to bound memory; a
      * larger max-size must still reach jpegvalidate to be judged there. */
     guint64 frame_limit = std::max<guint64> (16 * 1024 * 1024, c.max_size);
     source_ok = e.element ("pulljpegsrc") && e.prop ("location", c.source, "source", true) &&
-        e.prop ("snapshot-interval", interval_ns, "snapshot-interval") &&
+        e.prop ("snapshot-interval", seconds_as_ns (c.snapshot_interval), "snapshot-interval") &&
         e.prop ("max-frame-size", std::to_string (frame_limit), "max-size") &&
-        e.prop ("io-timeout", std::to_string (c.io_timeout), "io-timeout") &&
+        e.prop ("io-timeout", seconds_as_ns (c.io_timeout), "io-timeout") &&
         e.prop ("tls-ca", c.tls_ca, "tls-ca") &&
         e.prop ("tls-pinned-certificate", c.tls_pinned_certificate, "tls-pinned-certificate");
   } else {
@@ -136,7 +138,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       emit_record_tee (config, c, e) && e.element ("jpegfallback") &&
       e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
       e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
-      e.prop ("timeout", timeout_ns, "timeout") && e.element ("multipartmux") &&
+      e.prop ("timeout", seconds_as_ns (c.timeout), "timeout") && e.element ("multipartmux") &&
       e.element ("mjpeghttpsink") && e.listen_props (s) &&
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&

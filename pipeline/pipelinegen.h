@@ -48,6 +48,10 @@ private:
   std::string factory_;
 };
 
+/* A time of the config (seconds, as users write them) as an element's property takes it:
+ * nanoseconds (GstClockTime), as text. */
+std::string seconds_as_ns (double seconds);
+
 /* Fills @c.line.tokens from @c's keys (c.placeholder_file already found). */
 bool generate_line (const Config & config, CameraConfig & c, Reporter & report);
 

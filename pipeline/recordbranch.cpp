@@ -41,20 +41,18 @@ emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e
     e.token (branch);
     if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
         !e.prop ("location", record_location (r, c.name), "dir", true) ||
-        !e.prop ("segment", std::to_string (r.segment), "segment"))
+        !e.prop ("segment", seconds_as_ns (r.segment), "segment"))
       return false;
   }
   double interval = timelapse_interval (config, c);
   if (interval > 0) {
-    char text[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_dtostr (text, sizeof text, interval);
     e.token (branch);
     /* A time-lapse file holds a UTC day. */
     if (!e.element ("jpegrecordsink") ||
         !e.prop ("name", TIMELAPSE_SINK_NAME, "timelapse-interval", true) ||
         !e.prop ("location", timelapse_location (r, c.name), "dir", true) ||
-        !e.prop ("segment", "86400", "timelapse-interval", true) ||
-        !e.prop ("interval", text, "timelapse-interval", true))
+        !e.prop ("segment", seconds_as_ns (86400), "timelapse-interval", true) ||
+        !e.prop ("interval", seconds_as_ns (interval), "timelapse-interval", true))
       return false;
   }
   return true;

@@ -5,6 +5,7 @@
 #include "webhooks.h"
 
 #include "camrelay-config.h"
+#include "crbackoff.h"
 #include "crredact.h"
 
 #include <libsoup/soup.h>
@@ -17,9 +18,6 @@
 namespace camrelay {
 
 namespace {
-
-const guint BACKOFF_MIN_MS = 1000;
-const guint BACKOFF_MAX_MS = 30000;
 
 struct Event
 {
@@ -42,7 +40,7 @@ struct Target
 
   SoupMessage *msg = nullptr;
   GSource *retry = nullptr;
-  guint backoff_ms = BACKOFF_MIN_MS;
+  cr::Backoff backoff; /* 1 s … 30 s */
   Webhooks::Impl *impl = nullptr;
 };
 
@@ -168,7 +166,7 @@ Webhooks::Impl::finish (Target & t, bool ok, const std::string & error)
       if (!t.queue.empty ())
         t.queue.pop_front ();
       t.delivered++;
-      t.backoff_ms = BACKOFF_MIN_MS;
+      t.backoff.reset ();
       log_recovery = !t.logged_error.empty ();
       t.logged_error.clear ();
     } else {
@@ -187,8 +185,7 @@ Webhooks::Impl::finish (Target & t, bool ok, const std::string & error)
   if (log_failure)
     g_warning ("webhook %s: %s; trying again 1 s to 30 s apart, keeping the newest %u events",
         t.shown.c_str (), error.c_str (), config.queue_size);
-  t.retry = g_timeout_source_new (t.backoff_ms);
-  t.backoff_ms = std::min (t.backoff_ms * 2, BACKOFF_MAX_MS);
+  t.retry = g_timeout_source_new (t.backoff.next_ms ());
   g_source_set_callback (
       t.retry,
       [] (gpointer data) -> gboolean {

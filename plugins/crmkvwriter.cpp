@@ -2,6 +2,8 @@
 /* camrelay: a Matroska writer for recorded JPEG frames (see crmkvwriter.h). */
 #include "crmkvwriter.h"
 
+#include "crmkvids.h"
+
 #include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -14,46 +16,7 @@ namespace record {
 
 namespace {
 
-/* Element IDs (with their length marker bits, as written). */
-const guint32 ID_EBML = 0x1A45DFA3;
-const guint32 ID_EBML_VERSION = 0x4286;
-const guint32 ID_EBML_READ_VERSION = 0x42F7;
-const guint32 ID_EBML_MAX_ID_LENGTH = 0x42F2;
-const guint32 ID_EBML_MAX_SIZE_LENGTH = 0x42F3;
-const guint32 ID_DOCTYPE = 0x4282;
-const guint32 ID_DOCTYPE_VERSION = 0x4287;
-const guint32 ID_DOCTYPE_READ_VERSION = 0x4285;
-const guint32 ID_SEGMENT = 0x18538067;
-const guint32 ID_SEEKHEAD = 0x114D9B74;
-const guint32 ID_SEEK = 0x4DBB;
-const guint32 ID_SEEK_ID = 0x53AB;
-const guint32 ID_SEEK_POSITION = 0x53AC;
-const guint32 ID_INFO = 0x1549A966;
-const guint32 ID_TIMESTAMP_SCALE = 0x2AD7B1;
-const guint32 ID_DURATION = 0x4489;
-const guint32 ID_DATE_UTC = 0x4461;
-const guint32 ID_MUXING_APP = 0x4D80;
-const guint32 ID_WRITING_APP = 0x5741;
-const guint32 ID_TRACKS = 0x1654AE6B;
-const guint32 ID_TRACK_ENTRY = 0xAE;
-const guint32 ID_TRACK_NUMBER = 0xD7;
-const guint32 ID_TRACK_UID = 0x73C5;
-const guint32 ID_TRACK_TYPE = 0x83;
-const guint32 ID_FLAG_LACING = 0x9C;
-const guint32 ID_CODEC_ID = 0x86;
-const guint32 ID_VIDEO = 0xE0;
-const guint32 ID_PIXEL_WIDTH = 0xB0;
-const guint32 ID_PIXEL_HEIGHT = 0xBA;
-const guint32 ID_CLUSTER = 0x1F43B675;
-const guint32 ID_CLUSTER_TIMESTAMP = 0xE7;
-const guint32 ID_SIMPLE_BLOCK = 0xA3;
-const guint32 ID_CUES = 0x1C53BB6B;
-const guint32 ID_CUE_POINT = 0xBB;
-const guint32 ID_CUE_TIME = 0xB3;
-const guint32 ID_CUE_TRACK_POSITIONS = 0xB7;
-const guint32 ID_CUE_TRACK = 0xF7;
-const guint32 ID_CUE_CLUSTER_POSITION = 0xF1;
-const guint8 ID_VOID = 0xEC;
+using namespace mkv;
 
 /* Reserved room: a SeekHead with one Seek is 26 bytes, a Duration 11. */
 const gsize SEEKHEAD_ROOM = 32;

@@ -212,9 +212,12 @@ http_error_reason (const GError *error, const gchar *debug, const PullAnswer & a
 }
 
 std::string
-stall_reason (const PullAnswer & a, guint seconds)
+stall_reason (const PullAnswer & a, GstClockTime timeout)
 {
-  std::string prefix = "no frame from the camera for " + std::to_string (seconds) + " s";
+  /* "10 s", "1.5 s", whatever the locale. */
+  gchar seconds[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (seconds, sizeof (seconds), "%g", static_cast<double> (timeout) / GST_SECOND);
+  std::string prefix = std::string ("no frame from the camera for ") + seconds + " s";
   if (!a.content_encoding.empty () && lower (a.content_encoding) != "identity")
     return compressed_reason (a);
   if (a.body_bytes == 0)

@@ -45,8 +45,8 @@ bool is_generic_stream_error (const GError *error);
 /* The reason to refuse an answer with a Content-Encoding other than identity, or "". */
 std::string compression_refused (const PullAnswer & answer);
 
-/* The reason for a try that saw no frame for @seconds, from what arrived. */
-std::string stall_reason (const PullAnswer & answer, guint seconds);
+/* The reason for a try that saw no frame for @timeout (ns), from what arrived. */
+std::string stall_reason (const PullAnswer & answer, GstClockTime timeout);
 
 /* The reason for a stream that ended (or, @broke, broke off) after its answer, from what
  * arrived; "" if there is nothing more to say than that. */

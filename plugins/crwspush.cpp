@@ -2,6 +2,7 @@
 /* camrelay: the WebSocket push client (see crwspush.h). */
 #include "crwspush.h"
 
+#include "crbackoff.h"
 #include "crreadysource.h"
 
 #include <libsoup/soup.h>
@@ -10,7 +11,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <mutex>
 #include <thread>
 
@@ -77,7 +77,7 @@ private:
   GCancellable *connecting_ = nullptr;
   GSource *retry_ = nullptr;
   GSource *writable_ = nullptr;
-  guint backoff_ms_ = 0;
+  Backoff backoff_;
   bool reported_connected_ = false;
   std::string reported_why_;
 
@@ -90,7 +90,8 @@ private:
 };
 
 Client::Client (const WsPushSettings & settings, WsPushEvents *events)
-  : settings_ (settings), events_ (events)
+  : settings_ (settings), events_ (events),
+    backoff_ ({ settings.min_backoff_ms, settings.max_backoff_ms, 2, 0.0, 0 })
 {
   context_ = g_main_context_new ();
   loop_ = g_main_loop_new (context_, FALSE);
@@ -215,7 +216,7 @@ Client::on_connected (GObject *source, GAsyncResult *result, gpointer data)
   soup_websocket_connection_set_max_incoming_payload_size (conn, 64 * 1024);
   g_signal_connect (conn, "closed", G_CALLBACK (on_closed), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_error), self);
-  self->backoff_ms_ = 0;
+  self->backoff_.reset ();
   {
     std::lock_guard<std::mutex> guard (self->mutex_);
     self->open_ = true;
@@ -287,9 +288,7 @@ Client::drop_connection ()
 void
 Client::retry_later ()
 {
-  backoff_ms_ = backoff_ms_ == 0 ? settings_.min_backoff_ms
-                                 : std::min (backoff_ms_ * 2, settings_.max_backoff_ms);
-  retry_ = g_timeout_source_new (backoff_ms_);
+  retry_ = g_timeout_source_new (backoff_.next_ms ());
   g_source_set_callback (
       retry_,
       [] (gpointer data) -> gboolean {

@@ -46,17 +46,13 @@
  */
 
 #include "gstjpegfallback.h"
-#include "crjpegdecode.h"
+#include "crplaceholdercache.h"
 #include "gstcamrelayelements.h"
-#include "jpegcheck.h"
-
-#include <glib/gstdio.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
-#include <map>
 #include <mutex>
 #include <string>
 
@@ -820,120 +816,27 @@ build_children (CrJpegFallback *self)
 
 /* ------------------------------------------------------ placeholder check */
 
-/* The checks a live frame gets from jpegvalidate decode-check=true, without its
- * size limits: the structural walk, then a full decode. Padding after EOI, which
- * some tools write as cameras do, is tolerated the same way (up to 4 KiB). */
-static cr::JpegCheckResult
-check_placeholder (const guint8 *data, gsize size)
-{
-  cr::JpegCheckLimits limits;
-  limits.min_size = 0;
-  limits.max_size = 0;
-  limits.max_width = 0;
-  limits.max_height = 0;
-  cr::JpegCheckResult res = cr::jpeg_check (data, size, limits);
-  if (res.ok ()) {
-    cr::JpegDecoder decoder;
-    if (!decoder.decode (data, res.image_size, res.detail, sizeof (res.detail)))
-      res.reason = cr::JpegReject::DecodeFailed;
-  }
-  return res;
-}
-
-/* One checked placeholder file, shared by every element showing it. */
-struct CachedPlaceholder
-{
-  /* The file as it was read: a change to any of these means read it again. */
-  guint64 device = 0, inode = 0, mtime = 0, size = 0;
-  GstBuffer *image = nullptr;         /* SOI..EOI, with tables: what viewers get; never written */
-  const guint8 *image_data = nullptr; /* image's bytes */
-  gsize image_size = 0;
-  guint width = 0, height = 0;
-};
-
-static std::mutex placeholder_cache_lock;
-/* Lives as long as the process: a few entries, one per distinct file. */
-static std::map<std::string, CachedPlaceholder> *placeholder_cache;
-
-static guint64
-mtime_ns (const GStatBuf & st)
-{
-  return (guint64) st.st_mtim.tv_sec * G_GUINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
-}
-
-/* The checked image of @path, from the cache or read now (transfer full), or nullptr
- * after posting an error naming the path. */
+/* The checked image of @path, from the process-wide cache or read now (transfer full), or
+ * nullptr after posting an error naming the path. */
 static GstBuffer *
 load_placeholder (CrJpegFallback *self, const std::string & path, guint *width, guint *height,
     const guint8 **bytes, gsize *length)
 {
-  GStatBuf st;
-  bool stat_ok = g_stat (path.c_str (), &st) == 0;
-  {
-    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
-    if (!placeholder_cache)
-      placeholder_cache = new std::map<std::string, CachedPlaceholder> ();
-    auto it = placeholder_cache->find (path);
-    if (stat_ok && it != placeholder_cache->end () && it->second.device == (guint64) st.st_dev &&
-        it->second.inode == (guint64) st.st_ino && it->second.mtime == mtime_ns (st) &&
-        it->second.size == (guint64) st.st_size) {
-      *width = it->second.width;
-      *height = it->second.height;
-      *bytes = it->second.image_data;
-      *length = it->second.image_size;
-      return gst_buffer_ref (it->second.image);
-    }
-  }
-
-  g_autoptr (GError) error = nullptr;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (path.c_str (), FALSE, &error);
-  if (!file) {
-    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Placeholder image \"%s\" does not exist.", path.c_str ()), ("%s", error->message));
-    else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not read placeholder image \"%s\".", path.c_str ()), ("%s", error->message));
+  cr::PlaceholderImage p = cr::load_placeholder (path);
+  if (!p.image) {
+    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, p.error,
+        g_strdup (p.message.c_str ()), g_strdup (p.detail.c_str ()), __FILE__, GST_FUNCTION,
+        __LINE__);
     return nullptr;
   }
-
-  auto *data = reinterpret_cast<const guint8 *> (g_mapped_file_get_contents (file));
-  cr::JpegCheckResult res = check_placeholder (data, g_mapped_file_get_length (file));
-  if (!res.ok ()) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Placeholder image \"%s\" is not a usable JPEG file (%s).", path.c_str (),
-            cr::jpeg_reject_nick (res.reason)),
-        ("%s", res.detail));
-    return nullptr;
-  }
-
-  /* What a camera's frame would become in jpegvalidate: padding cut, tables added. */
-  gsize size = cr::jpeg_repaired_size (res);
-  auto *image = static_cast<guint8 *> (g_malloc (size));
-  cr::jpeg_write_repaired (data, res, image);
-  GstBuffer *buffer = gst_buffer_new_wrapped (image, size);
-  GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
-      res.info.width, res.info.height, size);
-
-  *width = res.info.width;
-  *height = res.info.height;
-  *bytes = image;
-  *length = size;
-  if (stat_ok) {
-    std::lock_guard<std::mutex> guard (placeholder_cache_lock);
-    CachedPlaceholder & entry = (*placeholder_cache)[path];
-    gst_clear_buffer (&entry.image);
-    entry.device = st.st_dev;
-    entry.inode = st.st_ino;
-    entry.mtime = mtime_ns (st);
-    entry.size = st.st_size;
-    entry.image = gst_buffer_ref (buffer);
-    entry.image_data = image;
-    entry.image_size = size;
-    entry.width = *width;
-    entry.height = *height;
-  }
-  return buffer;
+  if (p.read_now)
+    GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
+        p.width, p.height, p.size);
+  *width = p.width;
+  *height = p.height;
+  *bytes = p.data;
+  *length = p.size;
+  return p.image;
 }
 
 /* Reads and checks the placeholder file (or takes it from the cache). Posts an

@@ -10,8 +10,9 @@
  * 2 fps plays back with exactly that timing, and a pause is a gap, not frozen frames. The frames
  * are the buffers' bytes, unchanged. See crrecordlayout.h and crmkvwriter.h for the contract.
  *
- * Segments end at multiples of `segment` seconds of UTC time (at :00 for 60 s; at midnight for
- * 86400 s). `interval` keeps one frame per that many seconds (a time-lapse).
+ * Segments end at multiples of `segment` of UTC time (at :00 for 60 s; at midnight for 86400 s).
+ * `interval` keeps one frame per that much wall-clock time (a time-lapse). Both are nanoseconds,
+ * as every time of a GStreamer element.
  *
  * A write that fails (a full disk, a folder it may not write) never fails the pipeline: the
  * element pauses, posts a "jpegrecordsink-state" message (state "paused", reason) once per change
@@ -31,7 +32,7 @@
  *     multipartmux ! mjpeghttpsink t. ! queue leaky=downstream max-size-buffers=30 ! \
  *     jpegrecordsink location=recordings/front
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=5/1 ! jpegenc ! \
- *     jpegrecordsink location=/tmp/rec/test segment=10
+ *     jpegrecordsink location=/tmp/rec/test segment=10000000000
  * ]|
  */
 #include "gstjpegrecordsink.h"
@@ -45,14 +46,13 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
 
 #define DEFAULT_LOCATION "recordings/camera"
-#define DEFAULT_SEGMENT  60
-#define DEFAULT_INTERVAL 0.0
+#define DEFAULT_SEGMENT  (60 * GST_SECOND)
+#define DEFAULT_INTERVAL 0
 
 /* After a failure, how long before the next try. */
 static const gint64 RETRY_US = G_USEC_PER_SEC;
@@ -83,8 +83,8 @@ namespace {
 struct Settings
 {
   std::string location = DEFAULT_LOCATION;
-  guint segment = DEFAULT_SEGMENT;
-  double interval = DEFAULT_INTERVAL;
+  GstClockTime segment = DEFAULT_SEGMENT;   /* whole seconds count */
+  GstClockTime interval = DEFAULT_INTERVAL; /* 0 = every frame */
 };
 
 enum class State
@@ -186,15 +186,15 @@ cr_jpeg_record_sink_class_init (CrJpegRecordSinkClass *klass)
           "folders are made as needed",
           DEFAULT_LOCATION, ready));
   g_object_class_install_property (gobject_class, PROP_SEGMENT,
-      g_param_spec_uint ("segment", "Segment",
-          "Seconds per file: a file ends at each multiple of this many seconds of UTC time "
-          "(60 = at every full minute, 86400 = at midnight)",
-          1, 86400, DEFAULT_SEGMENT, ready));
+      g_param_spec_uint64 ("segment", "Segment",
+          "Nanoseconds per file, in whole seconds: a file ends at each multiple of this time of "
+          "UTC time (60000000000 = at every full minute, 86400000000000 = at midnight)",
+          GST_SECOND, 86400 * GST_SECOND, DEFAULT_SEGMENT, ready));
   g_object_class_install_property (gobject_class, PROP_INTERVAL,
-      g_param_spec_double ("interval", "Interval",
-          "Keep one frame per this many seconds of wall-clock time, the first of each "
+      g_param_spec_uint64 ("interval", "Interval",
+          "Keep one frame per this many nanoseconds of wall-clock time, the first of each "
           "interval (a time-lapse); 0 = every frame",
-          0, 86400 * 366.0, DEFAULT_INTERVAL, ready));
+          0, 366 * 86400 * GST_SECOND, DEFAULT_INTERVAL, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "state (idle, recording, paused), reason (why paused, \"\" otherwise), frames and "
@@ -321,7 +321,8 @@ open_segment (CrJpegRecordSinkPrivate *priv, gint64 second, const guint8 *data, 
   if (err)
     return err;
   priv->segment_start = second;
-  priv->segment_end = (second / s.segment + 1) * s.segment;
+  const gint64 segment_s = static_cast<gint64> (s.segment / GST_SECOND);
+  priv->segment_end = (second / segment_s + 1) * segment_s;
   priv->segments++;
   GST_DEBUG ("recording to %s", path.c_str ());
   return 0;
@@ -434,7 +435,7 @@ cr_jpeg_record_sink_render (GstBaseSink *sink, GstBuffer *buffer)
       /* The first frame of each interval of wall-clock time. */
       if (wall < priv->next_due)
         return GST_FLOW_OK;
-      auto interval = static_cast<GstClockTime> (priv->settings.interval * GST_SECOND);
+      const GstClockTime interval = priv->settings.interval;
       priv->next_due = (wall / interval + 1) * interval;
     }
   }
@@ -534,10 +535,10 @@ cr_jpeg_record_sink_set_property (GObject *object, guint prop_id, const GValue *
       break;
     }
     case PROP_SEGMENT:
-      priv->settings.segment = g_value_get_uint (value);
+      priv->settings.segment = g_value_get_uint64 (value);
       break;
     case PROP_INTERVAL:
-      priv->settings.interval = g_value_get_double (value);
+      priv->settings.interval = g_value_get_uint64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -562,10 +563,10 @@ cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, priv->settings.location.c_str ());
       break;
     case PROP_SEGMENT:
-      g_value_set_uint (value, priv->settings.segment);
+      g_value_set_uint64 (value, priv->settings.segment);
       break;
     case PROP_INTERVAL:
-      g_value_set_double (value, priv->settings.interval);
+      g_value_set_uint64 (value, priv->settings.interval);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

@@ -43,6 +43,7 @@
  */
 #include "gstmjpeghttpsink.h"
 
+#include "crbufferbytes.h"
 #include "crlatestfile.h"
 #include "crlisten.h"
 #include "crmultipartsplit.h"
@@ -108,32 +109,6 @@ struct Settings
   guint64 keep_viewers = DEFAULT_KEEP_VIEWERS;
   guint64 snapshot_wait = DEFAULT_SNAPSHOT_WAIT;
 };
-
-/* A GBytes that keeps a mapped GstBuffer alive: viewers read the frame where it already is. */
-GBytes *
-bytes_from_buffer (GstBuffer *buffer)
-{
-  struct Mapped
-  {
-    GstBuffer *buffer;
-    GstMapInfo info;
-  };
-  auto *m = new Mapped{ gst_buffer_ref (buffer), GST_MAP_INFO_INIT };
-  if (!gst_buffer_map (m->buffer, &m->info, GST_MAP_READ)) {
-    gst_buffer_unref (m->buffer);
-    delete m;
-    return nullptr;
-  }
-  return g_bytes_new_with_free_func (
-      m->info.data, m->info.size,
-      [] (gpointer data) {
-        auto *mapped = static_cast<Mapped *> (data);
-        gst_buffer_unmap (mapped->buffer, &mapped->info);
-        gst_buffer_unref (mapped->buffer);
-        delete mapped;
-      },
-      m);
-}
 
 }  // namespace
 
@@ -316,7 +291,8 @@ static void
 publish (CrMjpegHttpSink *self, GstBuffer *frame, const char *content_type)
 {
   CrMjpegHttpSinkPrivate *priv = self->priv;
-  GBytes *bytes = bytes_from_buffer (frame);
+  /* Viewers read the frame where it already is. */
+  GBytes *bytes = cr::bytes_from_buffer (frame);
   if (!bytes)
     return;
   std::shared_ptr<cr::Stream> stream;

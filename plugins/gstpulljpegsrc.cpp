@@ -45,20 +45,20 @@
  */
 #include "gstpulljpegsrc.h"
 
+#include "crarrivalsrc.h"
+#include "crbackoff.h"
 #include "crpullreason.h"
 #include "crredact.h"
 #include "crtlstrust.h"
 #include "gstcamrelayelements.h"
 
 #include <gst/app/gstappsink.h>
-#include <gst/app/gstappsrc.h>
 #include <gst/base/gstadapter.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -70,7 +70,7 @@
 
 #define DEFAULT_LOCATION          ""
 #define DEFAULT_SNAPSHOT_INTERVAL GST_SECOND
-#define DEFAULT_IO_TIMEOUT        10
+#define DEFAULT_IO_TIMEOUT        (10 * GST_SECOND)
 #define DEFAULT_MAX_FRAME_SIZE    (16 * 1024 * 1024)
 #define DEFAULT_ACTIVE            TRUE
 #define DEFAULT_TLS_CA            ""
@@ -78,10 +78,8 @@
 #define DEFAULT_QUEUE_SIZE        2
 /* A try that ended holding this much of an unfinished frame gives the memory back at once. */
 #define RELEASE_AFTER_BYTES (1024 * 1024)
-#define BACKOFF_MIN_MS      1000
-#define BACKOFF_MAX_MS      30000
-/* A try that streamed at least this long counts as a recovery: the backoff starts again at its
- * minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
+/* A try that streamed at least this long counts as a recovery: the backoff (1 s … 30 s) starts
+ * again at its minimum, and its end is news worth a line. Shorter tries are a camera flapping. */
 #define STABLE_STREAMING_S 10
 /* Each step of the look at a camera that did not answer (connect, then its first line). */
 #define PROBE_TIMEOUT_S 3
@@ -210,7 +208,7 @@ struct Settings
 {
   std::string location = DEFAULT_LOCATION;
   GstClockTime snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL;
-  guint io_timeout = DEFAULT_IO_TIMEOUT;
+  GstClockTime io_timeout = DEFAULT_IO_TIMEOUT;
   guint64 max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   bool active = DEFAULT_ACTIVE;
   std::string tls_ca = DEFAULT_TLS_CA;
@@ -242,7 +240,7 @@ struct CrPullJpegSrcPrivate
   void post (GstMessage *msg);
 
   CrPullJpegSrc *self;
-  GstAppSrc *appsrc = nullptr; /* owned by the bin, set in init */
+  cr::ArrivalSrc arrival; /* the bin's appsrc and its stamps, set in init */
 
   /* Guards everything below. Never held while a private pipeline changes state. */
   std::mutex lock;
@@ -339,10 +337,10 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
           "Nanoseconds from one fetch of a snapshot URL (one answering image/jpeg) to the next",
           GST_MSECOND * 10, GST_SECOND * 3600, DEFAULT_SNAPSHOT_INTERVAL, ready));
   g_object_class_install_property (gobject_class, PROP_IO_TIMEOUT,
-      g_param_spec_uint ("io-timeout", "I/O timeout",
-          "Seconds without a frame (or a snapshot) before the connection is given up and tried "
-          "again",
-          1, 3600, DEFAULT_IO_TIMEOUT, ready));
+      g_param_spec_uint64 ("io-timeout", "I/O timeout",
+          "Nanoseconds without a frame (or a snapshot) before the connection is given up and "
+          "tried again",
+          GST_SECOND, 3600 * GST_SECOND, DEFAULT_IO_TIMEOUT, ready));
   g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
       g_param_spec_uint64 ("max-frame-size", "Maximum frame size",
           "Bytes a part or snapshot may reach before the connection is ended as broken "
@@ -387,22 +385,8 @@ cr_pull_jpeg_src_init (CrPullJpegSrc *self)
   self->priv = priv;
   priv->adapter = gst_adapter_new ();
   priv->probe_cancel = g_cancellable_new ();
-
-  GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
-  priv->appsrc = GST_APP_SRC (appsrc);
-  g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
   /* As wsjpegsrc: a small queue that drops its oldest frame and never blocks the camera side. */
-  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
-      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
-      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
-      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
-      nullptr);
-  gst_bin_add (GST_BIN (self), appsrc);
-
-  g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
-  GstPad *ghost = gst_ghost_pad_new_from_template ("src", target,
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "src"));
-  gst_element_add_pad (GST_ELEMENT (self), ghost);
+  priv->arrival.build (GST_BIN (self), DEFAULT_QUEUE_SIZE);
 }
 
 static void
@@ -461,16 +445,7 @@ CrPullJpegSrcPrivate::fail_run (const std::string & cause, bool weak)
 void
 CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
 {
-  buffer = gst_buffer_make_writable (buffer);
-  GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
-  if (GstClock *clock = gst_element_get_clock (GST_ELEMENT (self))) {
-    GstClockTime now = gst_clock_get_time (clock);
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-    GST_BUFFER_PTS (buffer) = now > base ? now - base : 0;
-    gst_object_unref (clock);
-  }
+  buffer = arrival.stamp (buffer);
   GstMessage *msg = nullptr;
   {
     std::lock_guard<std::mutex> guard (lock);
@@ -479,7 +454,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
     pending_bytes = 0;
     run_got_frame = true;
     last_progress = std::chrono::steady_clock::now ();
-    if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc))
+    if (arrival.full ())
       dropped++;
     if (state != "streaming") {
       streaming_since = last_progress;
@@ -491,7 +466,7 @@ CrPullJpegSrcPrivate::frame (GstBuffer *buffer)
     }
   }
   post (msg);
-  gst_app_src_push_buffer (appsrc, buffer);
+  arrival.push (buffer);
 }
 
 static std::string
@@ -1018,8 +993,9 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
   if (t.kind == Kind::Http) {
     /* Longer than the watchdog's: souphttpsrc's own timeout would try to resume with a Range
      * request, which a camera refuses with a misleading "does not support seeking". */
-    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", s.io_timeout + 5,
-        "retries", 0, nullptr);
+    const guint timeout_s = static_cast<guint> ((s.io_timeout + GST_SECOND - 1) / GST_SECOND) + 5;
+    g_object_set (src, "location", t.url.c_str (), "is-live", TRUE, "timeout", timeout_s, "retries",
+        0, nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     /* Also how the hook of crpullreason knows the requests whose Range it removes. */
@@ -1030,7 +1006,7 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
     }
   } else if (t.kind == Kind::Rtsp) {
     g_object_set (src, "location", t.url.c_str (), "latency", 200u, "tcp-timeout",
-        static_cast<guint64> (s.io_timeout) * G_USEC_PER_SEC, nullptr);
+        static_cast<guint64> (GST_TIME_AS_USECONDS (s.io_timeout)), nullptr);
     if (!t.user.empty ())
       g_object_set (src, "user-id", t.user.c_str (), "user-pw", t.password.c_str (), nullptr);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_rtsp_pad), this);
@@ -1111,7 +1087,7 @@ release_memory ()
 void
 CrPullJpegSrcPrivate::run ()
 {
-  guint backoff_ms = BACKOFF_MIN_MS;
+  cr::Backoff backoff;
   std::unique_lock<std::mutex> lk (lock);
   while (!quit) {
     if (!settings.active) {
@@ -1122,7 +1098,7 @@ CrPullJpegSrcPrivate::run ()
       post (msg);
       lk.lock ();
       cond.wait (lk, [this] { return quit || settings.active; });
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       continue;
     }
     run_ended = false;
@@ -1159,7 +1135,7 @@ CrPullJpegSrcPrivate::run ()
     /* A watchdog over every kind of camera: one that stays connected but sends nothing (an
      * RTSP server gone without a word, an HTTP camera stalled mid-part) is given up too. */
     last_progress = std::chrono::steady_clock::now ();
-    auto silence = std::chrono::seconds (settings.io_timeout);
+    auto silence = std::chrono::nanoseconds (settings.io_timeout);
     while (!cond.wait_for (lk, std::chrono::milliseconds (250),
         [this] { return quit || run_ended || !settings.active; })) {
       auto now = std::chrono::steady_clock::now ();
@@ -1219,7 +1195,7 @@ CrPullJpegSrcPrivate::run ()
       cause = seen;
     }
     if (was_snapshot) {
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       cond.wait_until (lk, started + std::chrono::nanoseconds (interval),
           [this] { return quit || !settings.active; });
       continue;
@@ -1231,7 +1207,7 @@ CrPullJpegSrcPrivate::run ()
     bool was_flapping = flapping;
     flapping = (flapping || got_frame) && !stable;
     if (stable) {
-      backoff_ms = BACKOFF_MIN_MS;
+      backoff.reset ();
       flap_causes.clear ();
     }
     reconnects++;
@@ -1245,11 +1221,11 @@ CrPullJpegSrcPrivate::run ()
     flap_causes.insert (cr::cause_key (cause));
     lk.unlock ();
     post (msg);
-    GST_DEBUG_OBJECT (self, "next try in %u ms", backoff_ms);
+    const guint delay_ms = backoff.next_ms ();
+    GST_DEBUG_OBJECT (self, "next try in %u ms", delay_ms);
     lk.lock ();
-    cond.wait_for (lk, std::chrono::milliseconds (backoff_ms),
+    cond.wait_for (lk, std::chrono::milliseconds (delay_ms),
         [this] { return quit || !settings.active; });
-    backoff_ms = std::min (backoff_ms * 2, static_cast<guint> (BACKOFF_MAX_MS));
   }
 }
 
@@ -1286,7 +1262,7 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
       s.snapshot_interval = g_value_get_uint64 (value);
       break;
     case PROP_IO_TIMEOUT:
-      s.io_timeout = g_value_get_uint (value);
+      s.io_timeout = g_value_get_uint64 (value);
       break;
     case PROP_MAX_FRAME_SIZE:
       s.max_frame_size = g_value_get_uint64 (value);
@@ -1327,7 +1303,7 @@ cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GP
       g_value_set_uint64 (value, s.snapshot_interval);
       break;
     case PROP_IO_TIMEOUT:
-      g_value_set_uint (value, s.io_timeout);
+      g_value_set_uint64 (value, s.io_timeout);
       break;
     case PROP_MAX_FRAME_SIZE:
       g_value_set_uint64 (value, s.max_frame_size);

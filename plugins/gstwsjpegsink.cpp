@@ -24,6 +24,7 @@
 #include "gstwsjpegsink.h"
 
 #include "camrelay-config.h"
+#include "crbufferbytes.h"
 #include "crwspush.h"
 #include "gstcamrelayelements.h"
 
@@ -226,27 +227,12 @@ static GstFlowReturn
 cr_ws_jpeg_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   CrWsJpegSink *self = CR_WS_JPEG_SINK (sink);
-  GstMapInfo map;
-  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+  /* The frame's own bytes, kept mapped until the client is done with them: no copy here. */
+  GBytes *frame = cr::bytes_from_buffer (buffer);
+  if (!frame) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot read a buffer"), (nullptr));
     return GST_FLOW_ERROR;
   }
-  /* The frame's own bytes, kept mapped until the client is done with them: no copy here. */
-  struct Mapped
-  {
-    GstBuffer *buffer;
-    GstMapInfo map;
-  };
-  auto *mapped = new Mapped{ gst_buffer_ref (buffer), map };
-  GBytes *frame = g_bytes_new_with_free_func (
-      map.data, map.size,
-      [] (gpointer data) {
-        auto *m = static_cast<Mapped *> (data);
-        gst_buffer_unmap (m->buffer, &m->map);
-        gst_buffer_unref (m->buffer);
-        delete m;
-      },
-      mapped);
   {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     if (self->priv->client)

@@ -31,11 +31,10 @@
  */
 #include "gstwsjpegsrc.h"
 
+#include "crarrivalsrc.h"
 #include "crlisten.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
-
-#include <gst/app/gstappsrc.h>
 
 #include <memory>
 #include <mutex>
@@ -83,8 +82,8 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
       const std::string & reason) override;
 
   CrWsJpegSrc *self;
-  /* The internal appsrc, owned by the bin; set in init, never changed. */
-  GstAppSrc *appsrc = nullptr;
+  /* The internal appsrc and its stamps; set in init, never changed. */
+  cr::ArrivalSrc arrival;
   cr::Listener listener;
 
   /* Guards everything below. Never held while waiting for the server thread (route and server
@@ -166,26 +165,8 @@ cr_ws_jpeg_src_init (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = new CrWsJpegSrcPrivate (self);
   self->priv = priv;
-
-  /* By type rather than by factory: the app library is linked in, so no registry lookup can fail.
-   */
-  GstElement *appsrc = GST_ELEMENT (g_object_new (GST_TYPE_APP_SRC, "name", "appsrc", nullptr));
-  priv->appsrc = GST_APP_SRC (appsrc);
-  g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
-  /* A small queue that drops its oldest frame: a busy pipeline never backs up the camera's socket,
-   * and what does get through is the newest picture. Never blocking: the server thread that
-   * pushes is shared by every camera and viewer on the port. */
-  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, "max-buffers",
-      static_cast<guint64> (DEFAULT_QUEUE_SIZE), "max-bytes", static_cast<guint64> (0),
-      "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
-      static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
-      nullptr);
-  gst_bin_add (GST_BIN (self), appsrc);
-
-  g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
-  GstPad *ghost = gst_ghost_pad_new_from_template ("src", target,
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "src"));
-  gst_element_add_pad (GST_ELEMENT (self), ghost);
+  /* A small queue that drops its oldest frame and never blocks the shared server thread. */
+  priv->arrival.build (GST_BIN (self), DEFAULT_QUEUE_SIZE);
 }
 
 static void
@@ -222,22 +203,15 @@ CrWsJpegSrcPrivate::camera_disconnected (const std::string & peer, guint16 code,
 void
 CrWsJpegSrcPrivate::camera_frame (GBytes *frame)
 {
-  GstBuffer *buffer = gst_buffer_new_wrapped_bytes (frame);
-
   /* Arrival time, against the pipeline clock: what the fallback's timeout is measured in. */
-  if (GstClock *clock = gst_element_get_clock (GST_ELEMENT (self))) {
-    GstClockTime now = gst_clock_get_time (clock);
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-    GST_BUFFER_PTS (buffer) = now > base ? now - base : 0;
-    gst_object_unref (clock);
-  }
+  GstBuffer *buffer = arrival.stamp (gst_buffer_new_wrapped_bytes (frame));
 
-  if (gst_app_src_get_current_level_buffers (appsrc) >= gst_app_src_get_max_buffers (appsrc)) {
+  if (arrival.full ()) {
     std::lock_guard<std::mutex> guard (lock);
     dropped++;
   }
   GST_LOG_OBJECT (self, "frame of %" G_GSIZE_FORMAT " bytes", gst_buffer_get_size (buffer));
-  gst_app_src_push_buffer (appsrc, buffer);
+  arrival.push (buffer);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

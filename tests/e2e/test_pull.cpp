@@ -592,7 +592,8 @@ TEST (Pull, CheckAndPrintPipeline)
       << p.output;
 }
 
-/* The printed line of a pulled camera runs as gst-launch-1.0 and does the program's job. */
+/* The printed line of a pulled camera runs as gst-launch-1.0 and does the program's job. The
+ * config's times are seconds, the element's nanoseconds. */
 TEST (Pull, PrintedLineRunsInGstLaunch)
 {
   Helper board;
@@ -602,12 +603,13 @@ TEST (Pull, PrintedLineRunsInGstLaunch)
   std::string conf = dir.write ("c.conf",
       "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
           "\n[camera board]\nsource = " + board.url ("/stream") +
-          "\nplaceholder = " + source_path ("placeholder.jpg") + "\n");
+          "\nio-timeout = 30\nplaceholder = " + source_path ("placeholder.jpg") + "\n");
   RunResult p = run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000);
   ASSERT_EQ (p.code, 0) << p.output;
   std::string line = p.output.substr (0, p.output.find ('\n'));
   gsize at = line.find ("gst-launch-1.0 ");
   ASSERT_NE (at, std::string::npos) << line;
+  EXPECT_NE (line.find (" io-timeout=30000000000 "), std::string::npos) << line;
   /* The line's own GST_PLUGIN_PATH= prefix is what the test environment already has. */
   g_auto (GStrv) argv = nullptr;
   ASSERT_TRUE (g_shell_parse_argv (line.substr (at).c_str (), nullptr, &argv, nullptr)) << line;

@@ -415,15 +415,17 @@ TEST (Record, FullDiskPausesRecordingNotTheStreamAndResumes)
   EXPECT_TRUE (error.empty ()) << error;
 }
 
-/* --print-pipeline shows the recording branches, and the printed line records under
- * gst-launch-1.0 as the program does: every frame, and the time-lapse. */
+/* --print-pipeline shows the recording branches, their times in nanoseconds (the config's are
+ * seconds), and the printed line records under gst-launch-1.0 as the program does: every frame,
+ * and the time-lapse. */
 TEST (Record, PrintedPipelineRecordsUnderGstLaunch)
 {
   TempDir dir;
   guint port = free_port ();
   std::string conf = dir.write ("camrelay.conf",
       "[server]\naddress = 127.0.0.1\nport = " + std::to_string (port) +
-          "\n[recordings]\ndir = rec\n[camera cam]\nrecord = true\ntimelapse-interval = 1\n");
+          "\n[recordings]\ndir = rec\nsegment = 30\n[camera cam]\nrecord = true\n"
+          "timelapse-interval = 1\n");
   dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
   RunResult printed =
       run ({ program_path (), "--config", conf, "--print-pipeline" }, 30000, {}, dir.path ());
@@ -434,6 +436,8 @@ TEST (Record, PrintedPipelineRecordsUnderGstLaunch)
       std::string::npos)
       << line;
   EXPECT_NE (line.find ("jpegrecordsink name=timelapse"), std::string::npos) << line;
+  EXPECT_NE (line.find (" segment=30000000000"), std::string::npos) << line;
+  EXPECT_NE (line.find (" segment=86400000000000 interval=1000000000"), std::string::npos) << line;
 
   Process launch ({ "sh", "-c", "exec env " + line }, gst_child_env (), dir.path ());
   ASSERT_TRUE (launch.wait_for_output ("Setting pipeline to PLAYING", 10000)) << launch.output ();

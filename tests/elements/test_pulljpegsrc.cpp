@@ -258,10 +258,12 @@ TEST (PullJpegSrc, CameraThatStallsMidPartIsGivenUpAfterIoTimeout)
   Camera cam;
   ASSERT_TRUE (cam.start ({ "--stall-after", "3" }));
   Harness h (cam.url ());
-  g_object_set (h.h->element, "io-timeout", 1u, nullptr);
+  /* In nanoseconds, as every time of a GStreamer element and snapshot-interval beside it, and
+   * written as a launch line writes it. */
+  gst_util_set_object_arg (G_OBJECT (h.h->element), "io-timeout", "1500000000");
   gst_harness_play (h.h);
   ASSERT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("reconnects")) >= 1; }, 20000));
-  EXPECT_NE (h.stat ("last-error").find ("no frame from the camera for 1 s"), std::string::npos)
+  EXPECT_NE (h.stat ("last-error").find ("no frame from the camera for 1.5 s"), std::string::npos)
       << h.stat ("last-error");
   /* It is tried again and its first frames come through again. */
   EXPECT_TRUE (wait_until ([&] { return std::stoi ("0" + h.stat ("frames")) >= 6; }, 20000));
@@ -508,7 +510,7 @@ TEST (PullJpegSrc, HttpsCameraTrustedByCaFileOrPinnedCertificate)
     Harness h ("https://127.0.0.1:" + std::to_string (cam.port) + "/");
     /* A first TLS handshake (GnuTLS loading the system's CAs) takes seconds in a sanitizer build
      * on a loaded machine. */
-    g_object_set (h.h->element, "io-timeout", 60u, nullptr);
+    g_object_set (h.h->element, "io-timeout", static_cast<GstClockTime> (60 * GST_SECOND), nullptr);
     if (*c.ca)
       g_object_set (h.h->element, "tls-ca", pki.file (c.ca).c_str (), nullptr);
     if (*c.pinned)

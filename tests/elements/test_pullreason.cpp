@@ -164,7 +164,8 @@ TEST (PullReason, EmptyPartsAndCompressedAnswersAreNamed)
   Server server;
   ASSERT_TRUE (server.start ());
   Harness empty (server.url ("empty-parts"));
-  g_object_set (empty.h->element, "io-timeout", 2u, nullptr);
+  g_object_set (empty.h->element, "io-timeout", static_cast<GstClockTime> (2 * GST_SECOND),
+      nullptr);
   gst_harness_play (empty.h);
   EXPECT_EQ (reason_for (server.url ("gzip-bomb")),
       "the camera compresses its answer (Content-Encoding: gzip) though camrelay asked for none; "
