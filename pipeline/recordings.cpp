@@ -201,7 +201,8 @@ Recordings::create (cr::Server & server, const PageContext & ctx, const std::str
   r->ctx_ = &ctx;
   r->context_ = server.context ();
   r->catalog_ = std::make_shared<Catalog> (dir);
-  r->timelapse_ = std::make_shared<TimelapseMaker> (dir + "/.cache/timelapse", server.context ());
+  r->timelapse_ =
+      std::make_shared<TimelapseMaker> (dir + "/" + TIMELAPSE_CACHE_DIR, server.context ());
   Recordings *self = r.get ();
   r->route_ = server.add_page (
       PREFIX,

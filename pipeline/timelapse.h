@@ -24,6 +24,9 @@
 
 namespace camrelay {
 
+/* The cache's folder, under the recordings' folder (retention counts it in max-disk). */
+inline constexpr char TIMELAPSE_CACHE_DIR[] = ".cache/timelapse";
+
 struct TimelapseFrame
 {
   std::string path;
