@@ -302,10 +302,15 @@ TEST (Recordings, PlayFollowsTheLiveLayoutRulesAndStopsWhenTheClientGoes)
       << "the player still holds the segment after its client left";
 }
 
+/* Made once, in H.264 a browser plays, logging its progress as it goes (a line every 5 s; every
+ * millisecond here, so that a job of a second shows it), then served from the cache. */
 TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start (CONFIG));
+  g_setenv ("CAMRELAY_TIMELAPSE_PROGRESS_MS", "1", TRUE);
+  bool started = relay.start (CONFIG);
+  g_unsetenv ("CAMRELAY_TIMELAPSE_PROGRESS_MS");
+  ASSERT_TRUE (started);
   /* The time-lapse recording: a frame a minute for 40 minutes. */
   auto frames = distinct_frames (40);
   write_segment (relay, START, frames, every_ms (40, 60000, 0), true);
@@ -341,6 +346,8 @@ TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
        at = log.find (" frames in ", at + 1))
     jobs++;
   EXPECT_EQ (jobs, 1u) << log;
+  EXPECT_NE (log.find ("time-lapse of cam"), std::string::npos) << log;
+  EXPECT_NE (log.find (" of 40 frames encoded"), std::string::npos) << "progress lines: " << log;
 
   /* No time-lapse frames in that hour: the recording, one frame every 5 s (of 15 s). */
   auto thinned = http_get (relay.port,
@@ -486,6 +493,20 @@ TEST (Recordings, HostileRequestsGetClearAnswersAndNeverAFileOutside)
     EXPECT_EQ (r.text ().find ("[server]"), std::string::npos) << c.path;
   }
   EXPECT_EQ (http_request (relay.port, "POST", "/recordings/cam").status, 405);
+  /* The speed's range, 0.25 to 64: just outside is refused, its ends play. */
+  for (const char *speed : { "0.24", "64.5" }) {
+    auto r = http_get (relay.port,
+        std::string ("/recordings/cam/play?from=2026-12-06T14:03:00Z&speed=") + speed);
+    EXPECT_EQ (r.status, 400) << speed;
+    EXPECT_NE (r.text ().find ("0.25 to 64"), std::string::npos) << r.text ();
+  }
+  for (const char *speed : { "0.25", "64" }) {
+    MjpegReader viewer (relay.port,
+        std::string ("/recordings/cam/play?from=2026-12-06T14:03:00Z&speed=") + speed);
+    EXPECT_EQ (viewer.status (), 200) << speed;
+    Bytes part;
+    EXPECT_TRUE (viewer.next_part (part, 10000)) << speed;
+  }
 }
 
 /* Like every page: behind the viewer credentials. */
