@@ -267,16 +267,22 @@ def cost_phase(args, tmp, out):
 # --- idle: 1,000 cameras with timelapse-interval = 60 ----------------------------------------
 
 def context_switches(pid):
-    total = 0
+    """Context switches of each thread of @pid so far, by thread id."""
+    out = {}
     for status_path in glob.glob("/proc/%d/task/*/status" % pid):
         try:
             with open(status_path) as f:
-                for line in f:
-                    if "ctxt_switches:" in line:
-                        total += int(line.split()[1])
+                out[status_path] = sum(int(line.split()[1]) for line in f
+                                       if "ctxt_switches:" in line)
         except OSError:
             pass
-    return total
+    return out
+
+
+def switches_between(before, after):
+    """Context switches of the threads that lived through both counts (a thread that ended in
+    between would count negative)."""
+    return sum(after[t] - before[t] for t in before if t in after)
 
 
 def idle_run(args, tmp, tag, timelapse):
@@ -289,7 +295,7 @@ def idle_run(args, tmp, tag, timelapse):
         time.sleep(args.idle_seconds)
         c1, x1, w1 = mc.proc_cpu_s(proc.pid), context_switches(proc.pid), time.monotonic()
         row["cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
-        row["switches_per_s"] = (x1 - x0) / (w1 - w0)
+        row["switches_per_s"] = switches_between(x0, x1) / (w1 - w0)
         row.update(mc.proc_status(proc.pid))
     finally:
         benchlib.stop(proc)
@@ -327,10 +333,11 @@ def idle_phase(args, tmp, out):
             tag = "idle-%s%d" % ("timelapse" if tl else "plain", r + 1)
             benchlib.log("idle %s: 1000 cameras, nothing connected" % tag)
             idle.append(idle_run(args, tmp, tag, tl))
-    for tl in (0, 60):
-        tag = "live-%s" % ("timelapse" if tl else "plain")
-        benchlib.log("idle %s: 1000 cameras at 1 fps, a viewer each" % tag)
-        live.append(live_run(args, tmp, tag, tl))
+    for r in range(args.rounds):
+        for tl in (0, 60):
+            tag = "live-%s%d" % ("timelapse" if tl else "plain", r + 1)
+            benchlib.log("idle %s: 1000 cameras at 1 fps, a viewer each" % tag)
+            live.append(live_run(args, tmp, tag, tl))
     out["idle"], out["idle_live"] = idle, live
     print("## 1,000 cameras, without and with `timelapse-interval = 60`")
     print("| run | CPU % (of a core) | context switches / s | threads | RSS MiB |")
@@ -346,22 +353,24 @@ def idle_phase(args, tmp, out):
     mean = lambda rows, tl: sum(r["cpu_pct"] for r in rows if bool(r["timelapse"]) == tl) / \
         max(1, sum(1 for r in rows if bool(r["timelapse"]) == tl))  # noqa: E731
     idle_points = mean(idle, True) - mean(idle, False)
-    threads_same = len({r["threads"] for r in idle}) == 1
-    live_points = (live[1]["cpu_pct"] or 0) - (live[0]["cpu_pct"] or 0)
+    for r in live:
+        r["cpu_pct"] = r["cpu_pct"] or 0
+    live_points = mean(live, True) - mean(live, False)
+    switch_more = sum(r["switches_per_s"] for r in idle if r["timelapse"]) / args.rounds - \
+        sum(r["switches_per_s"] for r in idle if not r["timelapse"]) / args.rounds
     all_delivered = all(r["delivered"] is not None and r["delivered"] >= r["sent"] for r in live)
     return [
         ("1,000 cameras, `timelapse-interval = 60`, nothing connected: no measurable idle cost "
-         "(ours: ≤ %g points, no thread more)" % TARGETS["idle_points"],
-         "%+.2f points (%.2f vs %.2f %%), threads %s" % (
-             idle_points, mean(idle, True), mean(idle, False),
-             "the same" if threads_same else
+         "(ours: ≤ %g points, ≤ 1 wake-up a second more)" % TARGETS["idle_points"],
+         "%+.2f points (%.2f vs %.2f %%), %+.1f context switches a second, threads %s" % (
+             idle_points, mean(idle, True), mean(idle, False), switch_more,
              "/".join(str(r["threads"]) for r in idle)),
-         idle_points <= TARGETS["idle_points"] and threads_same),
+         idle_points <= TARGETS["idle_points"] and switch_more <= 1),
         ("1,000 cameras at 1 fps, `timelapse-interval = 60`: no measurable cost "
          "(ours: ≤ %g point)" % TARGETS["live_points"],
-         "%+.1f points (%.1f vs %.1f %%); %d time-lapse frames written; %s" % (
-             live_points, live[1]["cpu_pct"] or 0, live[0]["cpu_pct"] or 0,
-             live[1]["timelapse_frames"],
+         "%+.1f points (%.1f vs %.1f %%); %s time-lapse frames written; %s" % (
+             live_points, mean(live, True), mean(live, False),
+             "/".join(str(r["timelapse_frames"]) for r in live if r["timelapse"]),
              "every frame delivered" if all_delivered else "NOT every frame delivered"),
          live_points <= TARGETS["live_points"] and all_delivered),
     ]
@@ -552,8 +561,11 @@ def timing_phase(args, tmp, out):
             pass
         benchlib.stop(tracer)
     with open(trace) as f:
+        # Only calls that flushed something: two fsync() on non-files (EINVAL) come from
+        # start-up, not from recording.
         res["syncs"] = [line.strip() for line in f
-                        if re.search(r"\b(f?sync|fdatasync|sync_file_range|syncfs|msync)\(", line)]
+                        if re.search(r"\b(f?sync|fdatasync|sync_file_range|syncfs|msync)\(", line)
+                        and re.search(r"= 0$", line.strip())]
     out["timing"] = res
     print("## One camera: 10 fps for 10 s, 20 s silent, 2 fps for 30 s (%d files)" % res["files"])
     print("| play speed | parts read | pace error | p99 distance from due time | "
@@ -589,10 +601,10 @@ def timing_phase(args, tmp, out):
                          "no decode errors" if not res["decode_errors"] else
                          "errors in %s" % res["decode_errors"]),
          res["first_identical"] and res["sizes_ok"] and not res["decode_errors"]),
-        ("no fsync per frame", "%d sync calls for %d frames%s" % (
+        ("no fsync per frame", "%d sync calls that flushed a file, for %d frames%s" % (
             len(res["syncs"]), res["frames"][1],
             ": " + "; ".join(res["syncs"][:3]) if res["syncs"] else ""),
-         len(res["syncs"]) < res["files"] + 1),
+         not res["syncs"]),
         ("play?speed=0.25…64 keeps the pace (ours: within %g %%, p99 ≤ %g ms off), the gap "
          "skipped (ours: < %g s), X-Timestamp the recorded time" % (
              TARGETS["pace_pct"], TARGETS["late_ms"], TARGETS["gap_s"]),
