@@ -77,9 +77,16 @@ def write_config(path, n, port, rec_dir, record=False, timelapse=0, segment=None
             f.write("[camera cam%d]\n%s" % (k, "record = true\n" if record else ""))
 
 
-def status(port):
-    code, _, body = mc.get(port, "/status", 10)
-    return json.loads(body) if code == 200 else None
+def status(port, patience=60):
+    """/status as JSON; tried again for up to @patience seconds (a loaded machine)."""
+    deadline = time.monotonic() + patience
+    while True:
+        code, _, body = mc.get(port, "/status", 10)
+        if code == 200:
+            return json.loads(body)
+        if time.monotonic() > deadline:
+            raise RuntimeError("/status did not answer")
+        time.sleep(1)
 
 
 def start_relay(args, tmp, tag, n, rec_dir, **kw):
