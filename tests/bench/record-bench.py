@@ -552,8 +552,13 @@ def timing_phase(args, tmp, out):
             t1 = time.monotonic()
             code, ctype, body = mc.get(port, "/recordings/cam0/frame.jpg?t=" + iso(t), 10)
             lat.append((time.monotonic() - t1) * 1000)
-            right += code == 200 and ctype == "image/jpeg" and \
-                body == frames[expect % len(frames)]
+            ok = code == 200 and ctype == "image/jpeg" and body == frames[expect % len(frames)]
+            right += ok
+            if not ok:
+                got = next((j for j in range(n) if body == frames[j % len(frames)]), None)
+                res.setdefault("frame_wrong", []).append(
+                    {"t": iso(t), "status": code, "expected": expect, "got_frame_like": got,
+                     "expected_wall": iso(walls[expect])})
         res["frame_ms"] = (pct(lat, 50), pct(lat, 99), max(lat))
         res["frame_right"] = right
         cam.close()

@@ -165,6 +165,17 @@ TEST (Recordings, FrameAtAMomentIsTheRecordedBytes)
   EXPECT_EQ (http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:00.100Z").status,
       404);
   EXPECT_EQ (http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:30Z").status, 404);
+
+  /* The next segment begins less than a second after this one's last frame (a camera at 2 fps
+   * across a segment boundary): a moment after its first frame is that frame, not the last
+   * frame of the segment before. */
+  auto next = distinct_frames (12);
+  write_segment (relay, START + 3, { next[10], next[11] }, { 0, 200 }); /* 14:03:03.000, .200 */
+  r = http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:03.020Z");
+  ASSERT_EQ (r.status, 200) << r.text ();
+  EXPECT_EQ (r.body, next[10]) << "the later segment's first frame";
+  r = http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:02.900Z");
+  EXPECT_EQ (r.body, frames[9]) << "before it, the earlier segment's last";
 }
 
 /* The program records a camera, and frame.jpg gives back exactly what the camera sent then. */
