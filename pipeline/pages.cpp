@@ -352,6 +352,7 @@ recordings_json (Json & j, const PageContext & ctx)
   j.key ("dir").str (store.dir ());
   j.key ("bytes_on_disk").number (t.bytes);
   j.key ("segments_on_disk").number (t.segments);
+  j.key ("cache_bytes").number (t.cache_bytes);
   j.key ("keep_seconds").number (static_cast<guint64> (store.keep ()));
   j.key ("max_disk_bytes").number (store.max_disk ());
   if (known) {
@@ -365,6 +366,7 @@ recordings_json (Json & j, const PageContext & ctx)
   j.key ("keep").number (t.deleted_keep);
   j.key ("max_disk").number (t.deleted_max_disk);
   j.end_object ();
+  j.key ("deleted_cached_timelapses").number (t.deleted_cache);
   j.end_object ();
 }
 
@@ -446,6 +448,9 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
       "Segments retention deleted, by reason: keep (age) or max-disk (total size).");
   m.sample ({ { "reason", "keep" } }, std::to_string (t.deleted_keep));
   m.sample ({ { "reason", "max-disk" } }, std::to_string (t.deleted_max_disk));
+  m.family ("camrelay_recordings_cache_bytes", "gauge",
+      "Bytes of the time-lapse MP4 cache (counted in camrelay_recordings_disk_bytes).");
+  m.sample ({}, std::to_string (t.cache_bytes));
 }
 
 /* MQTT and webhooks (events.h): "mqtt" null when not configured, one object per webhook URL. */

@@ -47,13 +47,16 @@ query_value (GHashTable *query, const char *key)
   return query ? static_cast<const char *> (g_hash_table_lookup (query, key)) : nullptr;
 }
 
-/* The frame at or just before @t_us in the segment holding @t_us. */
+/* The frame at or just before @t_us in the segment holding @t_us: the latest segment whose first
+ * frame is at or before @t_us (a segment's second after its last frame may overlap the next
+ * segment's start, whose frames are then the nearer ones). */
 bool
 frame_at (Catalog & catalog, const std::string & camera, gint64 t_us, Segment & seg,
     cr::record::FrameRef & frame)
 {
   gint64 t_s = t_us / G_USEC_PER_SEC;
-  for (const auto & s : catalog.segments (camera, false, t_s, t_s)) {
+  bool found = false;
+  for (const auto & s : catalog.segments (camera, false, t_s, t_s)) { /* by start */
     /* Within a segment: from its first frame to a second after its last. */
     if (t_us < s.first_us () || t_us >= s.last_us () + G_USEC_PER_SEC)
       continue;
@@ -70,9 +73,9 @@ frame_at (Catalog & catalog, const std::string & camera, gint64 t_us, Segment & 
       continue;
     seg = s;
     frame = *best;
-    return true;
+    found = true;
   }
-  return false;
+  return found;
 }
 
 std::string
@@ -201,7 +204,8 @@ Recordings::create (cr::Server & server, const PageContext & ctx, const std::str
   r->ctx_ = &ctx;
   r->context_ = server.context ();
   r->catalog_ = std::make_shared<Catalog> (dir);
-  r->timelapse_ = std::make_shared<TimelapseMaker> (dir + "/.cache/timelapse", server.context ());
+  r->timelapse_ =
+      std::make_shared<TimelapseMaker> (dir + "/" + TIMELAPSE_CACHE_DIR, server.context ());
   Recordings *self = r.get ();
   r->route_ = server.add_page (
       PREFIX,

@@ -6,6 +6,7 @@
 
 #include "crrecordlayout.h"
 #include "recordbranch.h"
+#include "timelapse.h"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -164,6 +165,22 @@ RecordingStore::scan_stream (const std::string & path, std::vector<Segment> & ou
   }
 }
 
+/* The time-lapse MP4 cache: every file counts in @bytes; finished ones may go (@done). */
+void
+RecordingStore::scan_cache (const std::string & path, std::vector<Segment> & done, guint64 & bytes)
+{
+  for (const auto & name : list_dir (path)) {
+    std::string file = path + "/" + name;
+    struct stat st;
+    if (!stat_file (file, st) || !S_ISREG (st.st_mode))
+      continue;
+    bytes += st.st_size;
+    if (g_str_has_suffix (name.c_str (), ".mp4")) /* not a .part still being made */
+      done.push_back (
+          { static_cast<gint64> (st.st_mtime), static_cast<guint64> (st.st_size), file, true });
+  }
+}
+
 void
 RecordingStore::pass ()
 {
@@ -200,11 +217,18 @@ RecordingStore::pass ()
       ++it;
   }
 
+  std::vector<Segment> cache;
+  guint64 cache_bytes = 0;
+  scan_cache (s.dir + "/" + TIMELAPSE_CACHE_DIR, cache, cache_bytes);
+
   /* What may go, oldest first within each stream: never a stream's newest segment. */
   const gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   std::vector<std::pair<const Segment *, bool>> doomed; /* segment, for max-disk */
-  std::vector<const Segment *> by_size[2];              /* record, then timelapse */
-  guint64 total = 0;
+  /* Full recordings and cached MP4s by age, then time-lapse segments. */
+  std::vector<const Segment *> by_size[2];
+  for (const auto & c : cache)
+    by_size[0].push_back (&c);
+  guint64 total = cache_bytes;
   for (const auto & f : streams) {
     gint64 keep = 0;
     if (!f.timelapse) {
@@ -242,7 +266,7 @@ RecordingStore::pass ()
     }
   }
 
-  guint64 deleted_keep = 0, deleted_max = 0, freed = 0;
+  guint64 deleted_keep = 0, deleted_max = 0, deleted_cache = 0, freed = 0, freed_cache = 0;
   std::vector<std::string> gone;
   for (const auto & [seg, for_size] : doomed) {
     if (unlink (seg->path.c_str ()) != 0 && errno != ENOENT) {
@@ -251,14 +275,22 @@ RecordingStore::pass ()
     }
     gone.push_back (seg->path);
     freed += seg->size;
+    if (seg->cache) {
+      /* Its folder stays: the time-lapse maker writes there without making it again. */
+      deleted_cache++;
+      freed_cache += seg->size;
+      continue;
+    }
     (for_size ? deleted_max : deleted_keep)++;
     g_autofree gchar *day = g_path_get_dirname (seg->path.c_str ());
     rmdir (day); /* only once empty; the recorder makes it again when it needs it */
   }
   if (!gone.empty ())
-    g_message ("recordings: deleted %zu segments (%.1f MiB): %" G_GUINT64_FORMAT
+    g_message ("recordings: deleted %" G_GUINT64_FORMAT " segments and %" G_GUINT64_FORMAT
+               " cached time-lapses (%.1f MiB): %" G_GUINT64_FORMAT
                " older than keep, %" G_GUINT64_FORMAT " to stay under max-disk",
-        gone.size (), freed / 1048576.0, deleted_keep, deleted_max);
+        deleted_keep + deleted_max, deleted_cache, freed / 1048576.0, deleted_keep,
+        deleted_max + deleted_cache);
 
   std::map<std::string, Summary> summaries;
   for (const auto & f : streams) {
@@ -280,6 +312,8 @@ RecordingStore::pass ()
     totals_.segments += sum.record.segments + sum.timelapse.segments;
   totals_.deleted_keep += deleted_keep;
   totals_.deleted_max_disk += deleted_max;
+  totals_.cache_bytes = cache_bytes - freed_cache;
+  totals_.deleted_cache += deleted_cache;
   totals_.passes++;
 }
 

@@ -11,9 +11,11 @@
  *
  * Rules: `keep` deletes a full-recording segment once everything in it is older than the limit;
  * time-lapse segments are exempt from `keep` (a year of them is the point). `max-disk` counts
- * every file of both; over it, the oldest full-recording segments go first, then the oldest
- * time-lapse ones. The newest segment of each recording and time-lapse is never deleted (it may
- * be the one being written).
+ * every file of both, and the time-lapse MP4 cache (TIMELAPSE_CACHE_DIR) too; over it, the
+ * oldest full-recording segments and cached MP4s go first (a cached MP4 is as old as the moment
+ * it was made: a day's time-lapse made today outlives last week's recording), then the oldest
+ * time-lapse segments. The newest segment of each recording and time-lapse is never deleted (it
+ * may be the one being written), nor an MP4 still being made.
  *
  * Nothing is looked at while no camera records (the default folder might hold someone else's
  * files).
@@ -52,6 +54,8 @@ public:
     guint64 segments = 0;
     guint64 deleted_keep = 0;     /* segments deleted for their age, since start */
     guint64 deleted_max_disk = 0; /* segments deleted to stay under max-disk */
+    guint64 cache_bytes = 0;      /* of the time-lapse MP4 cache, part of bytes */
+    guint64 deleted_cache = 0;    /* cached MP4s deleted to stay under max-disk, since start */
     guint64 passes = 0;
   };
 
@@ -77,9 +81,10 @@ public:
 private:
   struct Segment
   {
-    gint64 start;
+    gint64 start; /* Unix seconds; for a cached MP4, when it was made */
     guint64 size;
     std::string path;
+    bool cache = false;
   };
   struct DayCache
   {
@@ -101,6 +106,7 @@ private:
   void pass ();
   void scan_stream (const std::string & path, std::vector<Segment> & out);
   void scan_day (const std::string & path, gint64 day, std::vector<Segment> & out);
+  static void scan_cache (const std::string & path, std::vector<Segment> & done, guint64 & bytes);
 
   std::string dir_; /* set before the thread starts, then never changed */
 

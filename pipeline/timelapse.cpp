@@ -23,6 +23,15 @@ namespace {
 /* A line in the log every this often while a job runs. */
 const gint64 PROGRESS_US = 5 * G_USEC_PER_SEC;
 
+/* The period of progress lines: PROGRESS_US, or CAMRELAY_TIMELAPSE_PROGRESS_MS (a test's hook:
+ * it sees the lines of a job that takes a second, not five). */
+gint64
+progress_period_us ()
+{
+  const char *ms = g_getenv ("CAMRELAY_TIMELAPSE_PROGRESS_MS");
+  return ms ? g_ascii_strtoll (ms, nullptr, 10) * 1000 : PROGRESS_US;
+}
+
 /* Width and height from a JPEG's SOF; false if there is none in the first bytes. */
 bool
 jpeg_size (const guint8 *d, gsize n, guint & width, guint & height)
@@ -82,6 +91,7 @@ struct TimelapseMaker::Job
 TimelapseMaker::TimelapseMaker (std::string cache_dir, GMainContext *context)
   : dir_ (std::move (cache_dir)), context_ (g_main_context_ref (context))
 {
+  progress_us_ = progress_period_us ();
   pool_ = g_thread_pool_new (run_job, this, 1, FALSE, nullptr);
 }
 
@@ -175,7 +185,7 @@ TimelapseMaker::run_job (gpointer data, gpointer user)
           break;
         pushed++;
         gint64 now = g_get_monotonic_time ();
-        if (now - last_log >= PROGRESS_US) {
+        if (now - last_log >= self->progress_us_) {
           g_message ("time-lapse of %s: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " frames encoded",
               job->what.c_str (), i + 1, job->frames.size ());
           last_log = now;

@@ -24,6 +24,9 @@
 
 namespace camrelay {
 
+/* The cache's folder, under the recordings' folder (retention counts it in max-disk). */
+inline constexpr char TIMELAPSE_CACHE_DIR[] = ".cache/timelapse";
+
 struct TimelapseFrame
 {
   std::string path;
@@ -58,6 +61,7 @@ private:
   /* Server thread: the requests waiting for each file being made. */
   std::map<std::string, std::vector<SoupServerMessage *>> waiting_;
   volatile gint cancelled_ = 0;
+  gint64 progress_us_ = 0; /* a log line this often while a job runs */
 };
 
 }  // namespace camrelay

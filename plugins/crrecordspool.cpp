@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <pthread.h>
+
 namespace cr {
 namespace record {
 
@@ -52,9 +54,15 @@ state ()
 void
 run ()
 {
+  /* Named, so that top -H and the tests can tell it from the streaming threads. */
+  pthread_setname_np (pthread_self (), "cr-record-spool");
   State & s = state ();
   std::unique_lock<std::mutex> guard (s.lock);
   for (;;) {
+    /* Nothing to write: sleep until a frame comes, so that quiet cameras wake nothing. */
+    s.wake.wait (guard, [&s] { return s.stopping || !s.pending.empty (); });
+    /* Then gather what every camera sends within the period: a wake-up per batch, not per
+     * frame. */
     s.wake.wait_for (guard, std::chrono::milliseconds (SPOOL_PERIOD_MS),
         [&s] { return s.stopping || (s.flushes > 0 && !s.pending.empty ()); });
     std::deque<Item> batch;
@@ -128,7 +136,10 @@ Spool::push (gpointer owner, WriteFn write, GstBuffer *buffer, GstClockTime wall
   }
   w.frames++;
   w.bytes += size;
+  const bool first = s.pending.empty ();
   s.pending.push_back ({ owner, write, gst_buffer_ref (buffer), wall });
+  if (first)
+    s.wake.notify_all (); /* the writer sleeps while nothing waits */
   return true;
 }
 

@@ -3,8 +3,9 @@
  *
  * A recorded frame is handed over with its arrival time and written a moment later (at most
  * SPOOL_PERIOD_MS), together with every other camera's frames of that moment: a thousand
- * cameras cost one thread and ten wake-ups a second, not a thread each and a wake-up per frame
- * (which, measured with 200 cameras at 5 fps, cost more than the writes). The handover never
+ * cameras cost one thread and at most ten wake-ups a second, not a thread each and a wake-up per
+ * frame (which, measured with 200 cameras at 5 fps, cost more than the writes); while no frame
+ * waits, the thread sleeps and costs nothing. The handover never
  * waits for the disk: a sink with more than its share waiting (a slow or stuck disk) has its
  * newest frame dropped and counted, so nothing upstream — the viewers — is ever held up.
  *

@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 using namespace crtest;
@@ -233,17 +234,35 @@ TEST (Record, KillNineLeavesPlayableSegmentsAndARestartContinues)
   }
   EXPECT_GT (after.back ().start, killed_us / G_USEC_PER_SEC - 1);
   EXPECT_EQ (decode_errors (after.back ().path), "");
+
+  /* Started again: /recordings lists the segments of both runs. */
+  ASSERT_TRUE (relay.start (config)) << relay.proc->output ();
+  Json list (http_get (relay.port, "/recordings/cam").text ());
+  ASSERT_TRUE (list.ok ());
+  JsonArray *listed = json_object_get_array_member (list.root (), "segments");
+  ASSERT_EQ (json_array_get_length (listed), after.size ());
+  for (gsize i = 0; i < after.size (); i++)
+    EXPECT_EQ (relay.dir.file ("recordings") +
+            str_member (json_array_get_object_element (listed, i), "url")
+                .substr (strlen ("/recordings")),
+        after[i].path);
 }
 
-/* keep = 3s with 1 s segments: the old segments go, oldest first, the recent ones stay. */
+/* A camera's own keep = 3s with 1 s segments: its old segments go, oldest first, the recent ones
+ * stay; another camera keeps the [recordings] keep of an hour and loses nothing. */
 TEST (Record, RetentionDeletesSegmentsOlderThanKeep)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start ("[recordings]\nsegment = 1\nkeep = 3s\n[camera cam]\nrecord = true\n"))
+  ASSERT_TRUE (relay.start ("[recordings]\nsegment = 1\nkeep = 1h\n[camera cam]\nrecord = true\n"
+                            "keep = 3s\n[camera other]\nrecord = true\n"))
       << relay.proc->output ();
-  WsClient cam (relay.port, "/ws/cam");
+  WsClient cam (relay.port, "/ws/cam"), other_cam (relay.port, "/ws/other");
   ASSERT_EQ (cam.status (), 101);
-  Sender sender (cam, frames (), 5);
+  ASSERT_EQ (other_cam.status (), 101);
+  Sender sender (cam, frames (), 5), other_sender (other_cam, frames (), 5);
+  ASSERT_TRUE (wait_until ([&] { return recording_int (relay, "other", "frames_written") > 0; }))
+      << relay.status_text ();
+  gint64 other_first = g_get_real_time () / G_USEC_PER_SEC;
   ASSERT_TRUE (wait_until ([&] { return deleted_segments (relay, "keep") >= 3; }, 20000))
       << relay.status_text ();
   std::string error;
@@ -253,6 +272,10 @@ TEST (Record, RetentionDeletesSegmentsOlderThanKeep)
   /* keep, plus a segment, plus a pass (every second) and a second of rounding. */
   for (const auto & s : segments)
     EXPECT_GE (s.start, now - 3 - 3) << s.path << " should have been deleted";
+  auto others = probe_segments (relay.dir.file ("recordings/other"), &error);
+  ASSERT_FALSE (others.empty ());
+  EXPECT_LE (others.front ().start, other_first) << "the other camera's first segment stays";
+  EXPECT_GE (static_cast<gint64> (others.size ()), now - other_first) << "and every one after it";
   EXPECT_GE (recording_int (relay, "cam", "segments_on_disk"), 1);
   EXPECT_GT (recording_int (relay, "cam", "bytes_on_disk"), 0);
   EXPECT_EQ (recording_str (relay, "cam", "state"), "recording");
@@ -378,6 +401,16 @@ TEST (Record, FullDiskPausesRecordingNotTheStreamAndResumes)
       << relay.status_text ();
   std::string reason = recording_str (relay, "cam", "reason");
   EXPECT_NE (reason.find ("disk full"), std::string::npos) << reason;
+  {
+    Json j (relay.status_text ());
+    JsonObject *rec = json_object_get_object_member (j.camera ("cam"), "recording");
+    ASSERT_FALSE (json_object_get_null_member (rec, "last_error")) << relay.status_text ();
+    JsonObject *err = json_object_get_object_member (rec, "last_error");
+    EXPECT_NE (str_member (err, "message").find ("disk full: no space left for "),
+        std::string::npos)
+        << relay.status_text ();
+    EXPECT_FALSE (str_member (err, "at").empty ());
+  }
   std::string metrics = http_get (relay.port, "/metrics").text ();
   EXPECT_NE (metrics.find ("camrelay_camera_recording_state{camera=\"cam\",kind=\"record\","
                            "state=\"paused\",reason=\"disk full"),

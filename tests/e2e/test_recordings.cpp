@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <poll.h>
+#include <csignal>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,6 +165,17 @@ TEST (Recordings, FrameAtAMomentIsTheRecordedBytes)
   EXPECT_EQ (http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:00.100Z").status,
       404);
   EXPECT_EQ (http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:30Z").status, 404);
+
+  /* The next segment begins less than a second after this one's last frame (a camera at 2 fps
+   * across a segment boundary): a moment after its first frame is that frame, not the last
+   * frame of the segment before. */
+  auto next = distinct_frames (12);
+  write_segment (relay, START + 3, { next[10], next[11] }, { 0, 200 }); /* 14:03:03.000, .200 */
+  r = http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:03.020Z");
+  ASSERT_EQ (r.status, 200) << r.text ();
+  EXPECT_EQ (r.body, next[10]) << "the later segment's first frame";
+  r = http_get (relay.port, "/recordings/cam/frame.jpg?t=2026-12-06T14:03:02.900Z");
+  EXPECT_EQ (r.body, frames[9]) << "before it, the earlier segment's last";
 }
 
 /* The program records a camera, and frame.jpg gives back exactly what the camera sent then. */
@@ -301,10 +313,15 @@ TEST (Recordings, PlayFollowsTheLiveLayoutRulesAndStopsWhenTheClientGoes)
       << "the player still holds the segment after its client left";
 }
 
+/* Made once, in H.264 a browser plays, logging its progress as it goes (a line every 5 s; every
+ * millisecond here, so that a job of a second shows it), then served from the cache. */
 TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
 {
   Relay relay;
-  ASSERT_TRUE (relay.start (CONFIG));
+  g_setenv ("CAMRELAY_TIMELAPSE_PROGRESS_MS", "1", TRUE);
+  bool started = relay.start (CONFIG);
+  g_unsetenv ("CAMRELAY_TIMELAPSE_PROGRESS_MS");
+  ASSERT_TRUE (started);
   /* The time-lapse recording: a frame a minute for 40 minutes. */
   auto frames = distinct_frames (40);
   write_segment (relay, START, frames, every_ms (40, 60000, 0), true);
@@ -340,6 +357,8 @@ TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
        at = log.find (" frames in ", at + 1))
     jobs++;
   EXPECT_EQ (jobs, 1u) << log;
+  EXPECT_NE (log.find ("time-lapse of cam"), std::string::npos) << log;
+  EXPECT_NE (log.find (" of 40 frames encoded"), std::string::npos) << "progress lines: " << log;
 
   /* No time-lapse frames in that hour: the recording, one frame every 5 s (of 15 s). */
   auto thinned = http_get (relay.port,
@@ -350,6 +369,94 @@ TEST (Recordings, TimelapseIsH264MadeOnceAndServedFromTheCache)
   probe = run ({ "ffprobe", "-v", "error", "-count_frames", "-show_entries",
       "stream=codec_name,nb_read_frames", "-of", "csv=p=0", t2 });
   EXPECT_EQ (probe.output, "h264,3\n") << probe.output;
+}
+
+/* @field of /status's "recordings" object. */
+gint64
+recordings_int (const Relay & relay, const char *field)
+{
+  Json j (relay.status_text ());
+  JsonObject *r = j.root () ? json_object_get_object_member (j.root (), "recordings") : nullptr;
+  return r && json_object_has_member (r, field) ? int_member (r, field) : -1;
+}
+
+guint64
+size_of (const std::string & path)
+{
+  struct stat st;
+  return stat (path.c_str (), &st) == 0 ? static_cast<guint64> (st.st_size) : 0;
+}
+
+/* The time-lapse MP4 cache counts in max-disk: over it, the oldest go first, a cached MP4 being
+ * as old as the moment it was made, so recordings older than it go before it, and it goes before
+ * newer ones. */
+TEST (Recordings, CachedTimelapsesCountInMaxDiskAndGoOldestFirst)
+{
+  Relay relay;
+  const std::string head = "[recordings]\ndir = rec\nsegment = 1\nmax-disk = ";
+  const std::string cams = "\n[camera cam]\ntimelapse-interval = 60\n";
+  ASSERT_TRUE (relay.start (head + "1G" + cams)) << relay.proc->output ();
+  const gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const gint64 hour_ago = now - now % 60 - 3600;
+  auto frames = distinct_frames (20);
+  std::string timelapse =
+      write_segment (relay, hour_ago - 3600, frames, every_ms (20, 60000, 0), true);
+  std::string older = write_segment (relay, hour_ago - 1800, frames, every_ms (20, 100));
+  std::string old = write_segment (relay, hour_ago, frames, every_ms (20, 100));
+  std::string newest = write_segment (relay, now - now % 60 - 60, frames, every_ms (20, 100));
+
+  auto mp4 = http_get (relay.port,
+      "/recordings/cam/timelapse.mp4?from=" + iso ((hour_ago - 3600) * G_USEC_PER_SEC) +
+          "&to=" + iso (hour_ago * G_USEC_PER_SEC),
+      "", 60000);
+  ASSERT_EQ (mp4.status, 200) << mp4.text ();
+  std::string cache = relay.dir.path () + "/rec/.cache/timelapse";
+  g_autoptr (GDir) d = g_dir_open (cache.c_str (), 0, nullptr);
+  ASSERT_TRUE (d);
+  std::string cached = cache + "/" + g_dir_read_name (d);
+  ASSERT_EQ (size_of (cached), mp4.body.size ()) << cached;
+  const guint64 recorded = size_of (timelapse) + size_of (older) + size_of (old) + size_of (newest);
+  ASSERT_TRUE (wait_until ([&] {
+    return recordings_int (relay, "cache_bytes") == static_cast<gint64> (mp4.body.size ()) &&
+        recordings_int (relay, "bytes_on_disk") ==
+        static_cast<gint64> (recorded + mp4.body.size ());
+  })) << relay.status_text ();
+
+  /* One byte too many: the oldest recording goes, the cache (made now) stays. */
+  auto reload = [&] (guint64 max_disk) {
+    relay.dir.write ("camrelay.conf",
+        "[server]\naddress = 127.0.0.1\n" + head + std::to_string (max_disk) + cams);
+    relay.proc->send_signal (SIGHUP);
+    return wait_until (
+        [&] { return recordings_int (relay, "max_disk_bytes") == static_cast<gint64> (max_disk); });
+  };
+  ASSERT_TRUE (reload (recorded + mp4.body.size () - 1)) << relay.status_text ();
+  ASSERT_TRUE (wait_until ([&] { return !g_file_test (older.c_str (), G_FILE_TEST_EXISTS); }))
+      << "the oldest recording should go: " << relay.status_text ();
+  EXPECT_TRUE (g_file_test (old.c_str (), G_FILE_TEST_EXISTS));
+  EXPECT_TRUE (g_file_test (cached.c_str (), G_FILE_TEST_EXISTS)) << "newer than what went";
+
+  /* Room for the newest recording, the time-lapse and half the cache: the recording older than
+   * the cache goes, then the cache. */
+  ASSERT_TRUE (reload (size_of (timelapse) + size_of (newest) + mp4.body.size () / 2))
+      << relay.status_text ();
+  ASSERT_TRUE (wait_until ([&] { return !g_file_test (cached.c_str (), G_FILE_TEST_EXISTS); }))
+      << "the cache should go: " << relay.status_text ();
+  EXPECT_FALSE (g_file_test (old.c_str (), G_FILE_TEST_EXISTS)) << "older than the cache";
+  EXPECT_TRUE (g_file_test (newest.c_str (), G_FILE_TEST_EXISTS));
+  EXPECT_TRUE (g_file_test (timelapse.c_str (), G_FILE_TEST_EXISTS));
+  ASSERT_TRUE (wait_until ([&] { return recordings_int (relay, "cache_bytes") == 0; }))
+      << relay.status_text ();
+  EXPECT_EQ (recordings_int (relay, "deleted_cached_timelapses"), 1);
+  EXPECT_NE (http_get (relay.port, "/metrics").text ().find ("camrelay_recordings_cache_bytes 0\n"),
+      std::string::npos);
+  /* Asked for again, it is made again. */
+  auto again = http_get (relay.port,
+      "/recordings/cam/timelapse.mp4?from=" + iso ((hour_ago - 3600) * G_USEC_PER_SEC) +
+          "&to=" + iso (hour_ago * G_USEC_PER_SEC),
+      "", 60000);
+  EXPECT_EQ (again.status, 200);
+  EXPECT_TRUE (g_file_test (cached.c_str (), G_FILE_TEST_IS_REGULAR));
 }
 
 TEST (Recordings, HostileRequestsGetClearAnswersAndNeverAFileOutside)
@@ -397,6 +504,20 @@ TEST (Recordings, HostileRequestsGetClearAnswersAndNeverAFileOutside)
     EXPECT_EQ (r.text ().find ("[server]"), std::string::npos) << c.path;
   }
   EXPECT_EQ (http_request (relay.port, "POST", "/recordings/cam").status, 405);
+  /* The speed's range, 0.25 to 64: just outside is refused, its ends play. */
+  for (const char *speed : { "0.24", "64.5" }) {
+    auto r = http_get (relay.port,
+        std::string ("/recordings/cam/play?from=2026-12-06T14:03:00Z&speed=") + speed);
+    EXPECT_EQ (r.status, 400) << speed;
+    EXPECT_NE (r.text ().find ("0.25 to 64"), std::string::npos) << r.text ();
+  }
+  for (const char *speed : { "0.25", "64" }) {
+    MjpegReader viewer (relay.port,
+        std::string ("/recordings/cam/play?from=2026-12-06T14:03:00Z&speed=") + speed);
+    EXPECT_EQ (viewer.status (), 200) << speed;
+    Bytes part;
+    EXPECT_TRUE (viewer.next_part (part, 10000)) << speed;
+  }
 }
 
 /* Like every page: behind the viewer credentials. */

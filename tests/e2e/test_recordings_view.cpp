@@ -187,6 +187,16 @@ TEST (RecordingsView, APersonWatchesTheRecordingAtASpeedAndGoesBackToLive)
                         "timelapse.mp4?from=2026-12-06T00:00:00.000Z&to=2026-12-07T00:00:00.000Z"),
       std::string::npos)
       << href;
+  /* What it links to plays in Chromium's <video>: H.264, yuv420p, the camera's size. */
+  browser.eval ("const v = document.createElement('video'); v.id = 'day'; v.muted = true;"
+                "v.src = document.querySelector('form.back a.timelapse').href;"
+                "document.body.append(v); return true");
+  const char *played = "const v = document.getElementById('day'); return v.error ? "
+                       "'error ' + v.error.code + ' ' + v.error.message : "
+                       "v.readyState >= 2 && v.videoWidth == 640 && v.videoHeight == 480";
+  EXPECT_TRUE (wait_until ([&] { return browser.eval (played) == "true"; }, 30000))
+      << browser.eval (played);
+  browser.eval ("document.getElementById('day').remove(); return true");
 
   /* Pick 14:03:10, 4x, Watch: the recording plays in the picture. */
   browser.eval ("const f = document.querySelector('form.back'); f.elements.speed.value = '4';"

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 namespace {
@@ -263,6 +264,51 @@ TEST (JpegRecordSink, WriteErrorPausesWithReasonAndRecoversByItself)
   EXPECT_EQ (rec.stat ("state"), "recording");
   EXPECT_EQ (rec.next_state (nullptr, 5000), "recording");
   EXPECT_EQ (rec.stat ("reason"), "");
+}
+
+/* Context switches so far of this process's thread called @name; -1 if there is none. */
+gint64
+thread_switches (const char *name)
+{
+  g_autoptr (GDir) tasks = g_dir_open ("/proc/self/task", 0, nullptr);
+  while (const gchar *tid = tasks ? g_dir_read_name (tasks) : nullptr) {
+    std::string base = std::string ("/proc/self/task/") + tid;
+    g_autofree gchar *comm = nullptr;
+    if (!g_file_get_contents ((base + "/comm").c_str (), &comm, nullptr, nullptr) ||
+        g_strcmp0 (g_strstrip (comm), name) != 0)
+      continue;
+    g_autofree gchar *status = nullptr;
+    if (!g_file_get_contents ((base + "/status").c_str (), &status, nullptr, nullptr))
+      return -1;
+    gint64 total = 0;
+    g_auto (GStrv) lines = g_strsplit (status, "\n", -1);
+    for (gchar **l = lines; *l; l++) {
+      if (strstr (*l, "ctxt_switches:"))
+        total += g_ascii_strtoll (strchr (*l, ':') + 1, nullptr, 10);
+    }
+    return total;
+  }
+  return -1;
+}
+
+/* A recorder whose camera is quiet costs nothing: the writer thread sleeps until a frame comes
+ * instead of waking ten times a second (a thousand cameras with a time-lapse spend most of their
+ * time like this), and still writes the next frame within its period. */
+TEST (JpegRecordSink, QuietRecorderWakesNoThread)
+{
+  crtest::TempDir dir;
+  Recorder rec ({ { "location", dir.file ("cam") } });
+  rec.push (frames ()[0], 0);
+  ASSERT_TRUE (crtest::wait_until ([&] { return rec.count ("frames") == 1; }, 5000));
+  gint64 before = thread_switches ("cr-record-spool");
+  ASSERT_GE (before, 0) << "the writer thread is named cr-record-spool";
+  g_usleep (G_USEC_PER_SEC);
+  EXPECT_LE (thread_switches ("cr-record-spool") - before, 1) << "it woke while nothing came";
+  gint64 pushed = g_get_monotonic_time ();
+  rec.push (frames ()[1], 0);
+  ASSERT_TRUE (crtest::wait_until ([&] { return rec.count ("frames") == 2; }, 5000));
+  /* Its period, with room for a loaded machine. */
+  EXPECT_LT (g_get_monotonic_time () - pushed, 2 * G_USEC_PER_SEC);
 }
 
 /* A file of the same second (a restart within it) is never overwritten: recording goes on from
