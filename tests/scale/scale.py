@@ -16,8 +16,10 @@ through HAProxy and a few hundred viewers reading through it. It checks what the
     no camera that nobody watches (on-demand);
   * every camera dropping its WebSocket at once and reconnecting (a Wi-Fi blip) goes back to
     the origin its edges pull from: the viewers see no gap longer than the bound;
-  * killing an origin brings its cameras back live on another origin, for the viewers that were
-    watching them, without their reconnecting; the time it takes is measured and bounded;
+  * an origin killed and started again by its supervisor once HAProxy marks it down: each of its
+    cameras (half reconnect after 0.5 s, half after 3 s, some after it is back) meets the
+    edges' pulls of it on one origin, and its viewers see it live again without reconnecting;
+    the time each camera's viewers go without a live frame is measured and bounded;
   * removing an origin gracefully (maintenance on both instances, its camrelay stopped, the
     server deleted) brings its cameras back live elsewhere within the bound, for viewers that
     stay connected.
@@ -31,6 +33,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,10 +58,21 @@ EDGES = 2
 ORIGINS = 3
 
 
-def free_port():
+def reserved_port():
+    """A free port that stays free until HAProxy binds it: bound, connected to once and closed
+    first on the server side, it sits in TIME_WAIT for a minute, so the kernel hands it to no
+    other bind(0) or connect(), while HAProxy (SO_REUSEADDR) can bind it. A port that was only
+    bound and closed could be handed to the next bind(0) at once: a CI run once gave origin4 the
+    port origin2 had been given, and every check that counts cameras per origin failed."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.listen(1)
+        port = s.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            conn, _ = s.accept()
+            conn.close()
+    return port
 
 
 def jpeg_for(index):
@@ -100,18 +114,44 @@ def cameras_of(port):
 
 
 class Node:
-    def __init__(self, program, workdir, name, sections, port=None):
+    """One camrelay. It listens on a port of the kernel's choosing (--port 0), read back from its
+    start-up line, so no other process can hold it; a restart takes the same port again."""
+
+    def __init__(self, program, workdir, name, sections):
         self.name = name
-        self.port = port or free_port()
+        self.program = program
+        self.workdir = workdir
+        self.port = None
         self.conf = os.path.join(workdir, name + ".conf")
         with open(self.conf, "w") as f:
-            f.write("[server]\naddress = 127.0.0.1\nport = %d\n%s" % (self.port, sections))
-        self.log = open(os.path.join(workdir, name + ".log"), "w")
-        self.proc = subprocess.Popen([program, "--config", self.conf], cwd=workdir,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+            f.write("[server]\naddress = 127.0.0.1\n%s" % sections)
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.proc = None
+        self.launch(0)
+
+    def launch(self, port):
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen([self.program, "--config", self.conf, "--port",
+                                          str(port)], cwd=self.workdir, stdout=log,
+                                         stderr=subprocess.STDOUT)
+
+    def restart(self):
+        """Starts it again on its port, as systemd's Restart= does after a crash."""
+        self.launch(self.port)
+
+    def listening_port(self):
+        """The port in this process's start-up line ("listening on 127.0.0.1 port N"), or None."""
+        with open(self.log_path) as f:
+            ports = re.findall(r"listening on 127\.0\.0\.1 port (\d+)", f.read())
+        return int(ports[-1]) if ports else None
 
     def ready(self):
-        return cameras_of(self.port) is not None
+        """It runs and answers /status on its own port."""
+        if self.proc.poll() is not None:
+            return False
+        if self.port is None:
+            self.port = self.listening_port()
+        return self.port is not None and cameras_of(self.port) is not None
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -134,10 +174,13 @@ def edge_sections(lb_port):
 
 
 class Camera:
-    """An ESP32-like camera: pushes frames at FPS, and reconnects 0.5 s after losing its link."""
+    """An ESP32-like camera: pushes frames at FPS, and reconnects after losing its link, the
+    even-numbered ones 0.5 s later, the odd ones 3 s later (firmwares differ): an origin's
+    cameras come back both before and after the edges' pulls of them (1 s)."""
 
     def __init__(self, index, lb_port):
         self.name = "cam%d" % index
+        self.retry_s = 0.5 if index % 2 == 0 else 3.0
         self.url = "ws://127.0.0.1:%d/ws/%s" % (lb_port, self.name)
         self.jpeg = jpeg_for(index)
         self.seq = 0
@@ -157,10 +200,10 @@ class Camera:
                         next_at += 1 / FPS
                         await asyncio.sleep(max(0, next_at - time.monotonic()))
             except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(self.retry_s)
 
     async def drop(self):
-        """Closes the WebSocket as a Wi-Fi blip would; run() reconnects 0.5 s later."""
+        """Closes the WebSocket as a Wi-Fi blip would; run() reconnects after retry_s."""
         if self.ws is not None:
             await self.ws.close()
 
@@ -239,8 +282,8 @@ class HAProxy:
         self.name = name
         self.config = os.path.join(workdir, name + ".cfg")
         shutil.copy(config, self.config)
-        self.origin_port, self.viewer_port, self.stats_port = free_port(), free_port(), free_port()
-        self.peer_port = free_port()
+        self.origin_port, self.viewer_port = reserved_port(), reserved_port()
+        self.stats_port, self.peer_port = reserved_port(), reserved_port()
         self.socket = os.path.join(workdir, name + ".sock")
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.master = None
@@ -430,18 +473,6 @@ class Cluster:
         # each camera is must travel between the instances.
         self.edges = [Node(program, workdir, "edge%d" % (i + 1),
                            edge_sections(self.lb2.origin_port)) for i in range(EDGES)]
-        self.env = dict(os.environ, CAMRELAY_HAPROXY_MAXCONN="4000",
-                        CAMRELAY_PEER1="127.0.0.1:%d" % self.lb1.peer_port,
-                        CAMRELAY_PEER2="127.0.0.1:%d" % self.lb2.peer_port)
-        for i, n in enumerate(self.origins):
-            self.env["CAMRELAY_ORIGIN%d" % (i + 1)] = "127.0.0.1:%d" % n.port
-        # The origin added later: HAProxy's master keeps the environment it started with.
-        self.origin4_port = free_port()
-        self.env["CAMRELAY_ORIGIN4"] = "127.0.0.1:%d" % self.origin4_port
-        for i, n in enumerate(self.edges):
-            self.env["CAMRELAY_EDGE%d" % (i + 1)] = "127.0.0.1:%d" % n.port
-        for lb in self.lbs:
-            lb.start(self.env)
         self.cameras = [Camera(i, self.lb1.origin_port) for i in range(CAMERAS)]
         self.viewers, self.capped = [], []
         self.stop = asyncio.Event()
@@ -450,6 +481,20 @@ class Cluster:
     @property
     def nodes(self):
         return self.origins + self.edges
+
+    def start_haproxy(self):
+        """Both instances, once every node's port is known. The origin added later is not in
+        the environment: like an operator, the suite writes its address into the config file."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMRELAY_ORIGIN")}
+        env.update(CAMRELAY_HAPROXY_MAXCONN="4000",
+                   CAMRELAY_PEER1="127.0.0.1:%d" % self.lb1.peer_port,
+                   CAMRELAY_PEER2="127.0.0.1:%d" % self.lb2.peer_port)
+        for i, n in enumerate(self.origins):
+            env["CAMRELAY_ORIGIN%d" % (i + 1)] = "127.0.0.1:%d" % n.port
+        for i, n in enumerate(self.edges):
+            env["CAMRELAY_EDGE%d" % (i + 1)] = "127.0.0.1:%d" % n.port
+        for lb in self.lbs:
+            lb.start(env)
 
     def servers_up(self, lb, names):
         servers = lb.servers()
@@ -493,6 +538,7 @@ async def start(cluster, checks):
     if not checks.expect(await asyncio.to_thread(wait_for, lambda: all(
             n.ready() for n in c.nodes), 20), "every camrelay node answers /status"):
         return False
+    c.start_haproxy()
     names = [n.name for n in c.nodes]
     if not checks.expect(await asyncio.to_thread(wait_for, lambda: all(
             c.servers_up(lb, names) for lb in c.lbs), 15),
@@ -512,13 +558,13 @@ async def add_origin(cluster, checks, report):
     every HAProxy instance; then the config file edited to match, and (to show the table survives
     it) lb2, which the edges pull through, reloaded with it just before the viewers arrive."""
     c = cluster
-    origin4 = Node(c.program, c.workdir, "origin4", origin_sections(), c.origin4_port)
+    origin4 = Node(c.program, c.workdir, "origin4", origin_sections())
     if not checks.expect(await asyncio.to_thread(wait_for, origin4.ready, 20),
                          "origin4 answers /status"):
         return False
     before = c.holders()
-    line = "add server origins/origin4 127.0.0.1:%d id 4 check inter 1s fall 2 rise 2 " \
-           "on-marked-down shutdown-sessions" % origin4.port
+    line = "add server origins/origin4 127.0.0.1:%d id 4 check inter 1s fastinter 250ms " \
+           "fall 2 rise 2 on-marked-down shutdown-sessions" % origin4.port
     answers = []
     for lb in c.lbs:
         answers += [lb.cli(line), lb.cli("enable health origins/origin4"),
@@ -540,7 +586,8 @@ async def add_origin(cluster, checks, report):
                   "the add moves watched cameras in the hash (%d), and no camera" %
                   len(moved_watched))
     for lb in c.lbs:
-        add_server_line(lb.config, '  server origin4 "${CAMRELAY_ORIGIN4-10.0.1.4:3001}" id 4')
+        add_server_line(lb.config, '  server origin4 "${CAMRELAY_ORIGIN4-127.0.0.1:%d}" id 4'
+                        % origin4.port)
     # Snapshots of the moved cameras asked through lb2 all through its reload: each must come
     # from the camera's origin, or be refused while the new worker's table is still empty.
     settled = await asyncio.to_thread(wait_for, c.lb2.table_settled, 15)
@@ -574,11 +621,7 @@ async def viewers_arrive(cluster, checks, report):
     stuck = sorted({cam for w, cam in waits if w > bound})
     report.update(add_first_live_s=worst[0])
     if stuck:
-        status = {o.name: cameras_of(o.port) or {} for o in c.origins}
-        for cam in stuck:
-            print("      %s: on the origins (connected, pulls) %s" % (cam, {
-                name: (st[cam]["connected"], st[cam]["viewers"]) for name, st in status.items()
-                if cam in st}))
+        show_where(c, stuck)
     checks.expect(worst[0] <= bound, "viewers arriving after the add get live frames within "
                   "%.0f s: worst %.1f s (%s)" % (bound, worst[0],
                                                  "cameras on the placeholder: %s" % stuck
@@ -666,27 +709,50 @@ def check_placement(cluster, checks):
     checks.expect(idle_ok, "no edge pulls a camera that nobody watches")
 
 
-async def longest_gaps(viewers, start, bound):
+def show_where(cluster, cameras):
+    """For a failure message: where each camera is connected and pulled."""
+    status = {o.name: cameras_of(o.port) or {} for o in cluster.origins}
+    for cam in sorted(cameras):
+        print("      %s: on the origins (connected, pulls) %s" % (cam, {
+            name: (st[cam]["connected"], st[cam]["viewers"]) for name, st in status.items()
+            if cam in st}))
+
+
+async def placeholder_times(viewers, start, bound):
     """Waits until every viewer has had a live frame after start (at most bound + 2 s), then
-    gives each one's longest time without a live frame since start."""
+    gives per camera the longest time one of its viewers went without a live frame since start
+    (what they saw meanwhile: the placeholder, or the last frame); inf for a camera whose
+    viewers did not all get one."""
     await asyncio.to_thread(wait_for, lambda: all(v.live_after(start + 0.5) for v in viewers),
                             bound + 2)
     end = max([start + 0.5] + [v.live[-1][0] for v in viewers if v.live])
-    return [v.longest_gap(start, end) if v.live_after(start + 0.5) else float("inf")
-            for v in viewers]
+    worst = {}
+    for v in viewers:
+        gap = v.longest_gap(start, end) if v.live_after(start + 0.5) else float("inf")
+        worst[v.camera] = max(worst.get(v.camera, 0), gap)
+    return worst
+
+
+def per_camera(times):
+    return ", ".join("%s %.1f" % (cam, t) for cam, t in sorted(
+        times.items(), key=lambda kv: int(kv[0][3:])))
 
 
 async def blip(cluster, checks, report):
     """Every camera drops its WebSocket at once and reconnects: each goes back to the origin its
-    edges pull from (the table), so its viewers see the live picture again at once."""
+    edges pull from (the table), so its viewers see the live picture again as soon as it is
+    back."""
     c = cluster
     before = c.holders()
     at = time.monotonic()
     await asyncio.gather(*(cam.drop() for cam in c.cameras))
-    gaps = await longest_gaps(c.viewers, at, c.args.move_bound)
+    times = await placeholder_times(c.viewers, at, c.args.move_bound)
     after = c.holders()
-    worst = max(gaps)
-    report.update(blip_gap_s=worst)
+    worst = max(times.values())
+    report.update(blip_gap_s=worst, blip_per_camera_s=times)
+    print("      longest time without a live frame per camera (s): %s" % per_camera(times))
+    if worst > c.args.move_bound:
+        show_where(c, [cam for cam, t in times.items() if t > c.args.move_bound])
     checks.expect(worst <= c.args.move_bound,
                   "every camera dropped its WebSocket and reconnected: its viewers' longest "
                   "gap %.1f s (bound %.0f s; %d cameras elsewhere than before: %s)" % (
@@ -695,46 +761,50 @@ async def blip(cluster, checks, report):
 
 
 async def kill_origin(cluster, checks, report):
-    """An origin dies (SIGKILL): its cameras and their viewers come back on the others."""
+    """An origin dies (SIGKILL) and its supervisor starts it again (systemd's Restart=) as soon
+    as HAProxy has marked it down. The edges' pulls of its cameras come back after 1 s, the quick
+    cameras (0.5 s) before the origin is back, the slow ones (3 s) after it: wherever each
+    lands, a camera and its pulls must meet on one origin, and its viewers see it live again
+    without reconnecting."""
     c = cluster
     holders = c.holders()
     spread = {o.name: sum(1 for h in holders.values() if h == [o.name]) for o in c.origins}
     victim = max(c.origins, key=lambda o: spread[o.name])
-    moved = [cam for cam in c.cameras if holders[cam.name] == [victim.name]]
-    watched_moved = [cam.name for cam in moved if int(cam.name[3:]) < WATCHED]
+    moved = [cam.name for cam in c.cameras if holders[cam.name] == [victim.name]]
+    affected = [v for v in c.viewers if v.camera in moved]
     killed_at = time.monotonic()
     await asyncio.to_thread(victim.stop, signal.SIGKILL)
-    survivors = [o for o in c.origins if o is not victim]
+    down = await asyncio.to_thread(wait_for, lambda: all(
+        lb.servers().get(victim.name) == "DOWN" for lb in c.lbs), 10, 0.05)
+    down_s = time.monotonic() - killed_at
+    victim.restart()
+    restarted = await asyncio.to_thread(wait_for, victim.ready, 10, 0.05)
+    checks.expect(down and restarted, "%s killed: down on both instances after %.1f s, "
+                  "restarted" % (victim.name, down_s))
 
     def moved_cameras_connected():
-        st = [cameras_of(o.port) for o in survivors]
-        return all(sum(1 for s in st if s and s[cam.name]["connected"]) == 1 for cam in moved)
+        h = c.holders()
+        return all(len(h[name]) == 1 for name in moved)
 
-    cameras_back = await asyncio.to_thread(wait_for, moved_cameras_connected, 30)
+    cameras_back = await asyncio.to_thread(wait_for, moved_cameras_connected, 15)
     cameras_back_s = time.monotonic() - killed_at
-    if not cameras_back:
-        st = [cameras_of(o.port) for o in survivors]
-        for cam in moved:
-            print("      %s: %d connects, on the survivors %s" % (cam.name, cam.connects, [
-                (s[cam.name]["connected"], s[cam.name]["connections"]) for s in st if s]))
-    checks.expect(cameras_back, "%s killed: its %d cameras reconnect to the other origins: "
-                  "%.1f s" % (victim.name, len(moved), cameras_back_s))
-    affected = [v for v in c.viewers if v.camera in watched_moved]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(v.live_after(killed_at + 0.5)
-                                                   for v in affected):
-        await asyncio.sleep(0.2)
-    back = [v.live_after(killed_at + 0.5) for v in affected]
-    worst = max((b - killed_at for b in back if b), default=float("nan"))
-    checks.expect(all(back), "the %d viewers of those cameras see live frames again, worst "
-                  "after %.1f s" % (len(affected), worst))
-    checks.expect(worst <= c.args.failover_bound, "failover within %.0f s" %
-                  c.args.failover_bound)
+    where = c.holders()
+    times = await placeholder_times(affected, killed_at, c.args.failover_bound)
+    worst = max(times.values(), default=float("nan"))
+    print("      its cameras now on %s; longest time without a live frame per camera (s): %s" % (
+        {name: where[name] for name in moved}, per_camera(times)))
+    if not cameras_back or not worst <= c.args.failover_bound:
+        show_where(c, moved)
+    checks.expect(cameras_back, "its %d cameras each connected to one origin again after %.1f s"
+                  % (len(moved), cameras_back_s))
+    checks.expect(worst <= c.args.failover_bound, "the %d viewers of those cameras see live "
+                  "frames again: longest gap %.1f s (bound %.0f s)" % (
+                      len(affected), worst, c.args.failover_bound))
     checks.expect(all(v.connections == 1 and not v.error for v in c.viewers),
                   "no viewer had to reconnect")
-    report.update(failover_cameras_s=cameras_back_s, failover_viewers_s=worst,
+    report.update(failover_down_s=down_s, failover_cameras_s=cameras_back_s,
+                  failover_viewers_s=worst, failover_per_camera_s=times,
                   moved_cameras=len(moved), affected_viewers=len(affected))
-    c.origins.remove(victim)
 
 
 async def remove_origin(cluster, checks, report):
@@ -754,7 +824,7 @@ async def remove_origin(cluster, checks, report):
     await asyncio.to_thread(leaving.stop)
     stopped_s = time.monotonic() - at
     c.origins.remove(leaving)
-    gaps = await longest_gaps(affected, at, c.args.move_bound)
+    times = await placeholder_times(affected, at, c.args.move_bound)
     elsewhere = await asyncio.to_thread(wait_for, c.each_on_one_origin, 10)
 
     def deleted():
@@ -762,8 +832,12 @@ async def remove_origin(cluster, checks, report):
                    leaving.name not in lb.servers() for lb in c.lbs)
 
     gone = await asyncio.to_thread(wait_for, deleted, 10, 0.5)
-    worst = max(gaps, default=float("nan"))
-    report.update(remove_gap_s=worst, removed_cameras=len(moved), removed_viewers=len(affected))
+    worst = max(times.values(), default=float("nan"))
+    report.update(remove_gap_s=worst, remove_per_camera_s=times, removed_cameras=len(moved),
+                  removed_viewers=len(affected))
+    print("      longest time without a live frame per camera (s): %s" % per_camera(times))
+    if not elsewhere or not worst <= c.args.move_bound:
+        show_where(c, moved)
     checks.expect(elsewhere and gone, "%s removed (maintenance, stopped in %.1f s, deleted): its "
                   "%d cameras connected to the other origins" % (leaving.name, stopped_s,
                                                                  len(moved)))
