@@ -20,6 +20,9 @@ through HAProxy and a few hundred viewers reading through it. It checks what the
     cameras (half reconnect after 0.5 s, half after 3 s, some after it is back) meets the
     edges' pulls of it on one origin, and its viewers see it live again without reconnecting;
     the time each camera's viewers go without a live frame is measured and bounded;
+  * an origin that hangs (SIGSTOP: its sockets open, nothing answered) is marked down and its
+    sessions closed by HAProxy, so its cameras and their pulls come back on the others, and once
+    it resumes it holds none of them;
   * removing an origin gracefully (maintenance on both instances, its camrelay stopped, the
     server deleted) brings its cameras back live elsewhere within the bound, for viewers that
     stay connected.
@@ -807,6 +810,48 @@ async def kill_origin(cluster, checks, report):
                   moved_cameras=len(moved), affected_viewers=len(affected))
 
 
+async def freeze_origin(cluster, checks, report):
+    """An origin hangs (SIGSTOP: its sockets stay open, nothing answers), as a machine that stops
+    without closing its connections: HAProxy's health check marks it down and closes its
+    sessions (on-marked-down shutdown-sessions), so its cameras and the edges' pulls of them,
+    which would otherwise wait on a silent socket, come back on the other origins. Resumed
+    (SIGCONT), it finds those connections closed and holds none of its cameras any more."""
+    c = cluster
+    holders = c.holders()
+    watched = {o.name: sum(1 for name, h in holders.items()
+                           if h == [o.name] and int(name[3:]) < WATCHED) for o in c.origins}
+    frozen = max(c.origins, key=lambda o: watched[o.name])
+    others = [o for o in c.origins if o is not frozen]
+    moved = [name for name, h in holders.items() if h == [frozen.name]]
+    affected = [v for v in c.viewers if v.camera in moved]
+    at = time.monotonic()
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        down = await asyncio.to_thread(wait_for, lambda: all(
+            lb.servers().get(frozen.name) == "DOWN" for lb in c.lbs), 10, 0.05)
+        down_s = time.monotonic() - at
+        elsewhere = await asyncio.to_thread(wait_for, lambda: all(
+            len(h) == 1 for name, h in c.holders(others).items() if name in moved), 15)
+        times = await placeholder_times(affected, at, c.args.failover_bound)
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    released = await asyncio.to_thread(wait_for, c.each_on_one_origin, 10)
+    worst = max(times.values(), default=float("nan"))
+    print("      longest time without a live frame per camera (s): %s" % per_camera(times))
+    if not elsewhere or not worst <= c.args.failover_bound:
+        show_where(c, moved)
+    checks.expect(down and elsewhere and released, "%s hung (SIGSTOP): down on both instances "
+                  "after %.1f s, its %d cameras on the other origins, none left on it once it "
+                  "resumed" % (frozen.name, down_s, len(moved)))
+    checks.expect(worst <= c.args.failover_bound, "the %d viewers of those cameras see live "
+                  "frames again: longest gap %.1f s (bound %.0f s)" % (
+                      len(affected), worst, c.args.failover_bound))
+    checks.expect(all(v.connections == 1 and not v.error for v in c.viewers),
+                  "no viewer had to reconnect")
+    report.update(freeze_down_s=down_s, freeze_gap_s=worst, freeze_per_camera_s=times,
+                  frozen_cameras=len(moved), frozen_viewers=len(affected))
+
+
 async def remove_origin(cluster, checks, report):
     """An origin leaves gracefully, as an operator takes it out: maintenance on every HAProxy
     instance (no new connection goes to it, its table entries are skipped), its camrelay stopped
@@ -859,6 +904,7 @@ async def scenario(args, program, workdir, report):
         check_placement(cluster, checks)
         await blip(cluster, checks, report)
         await kill_origin(cluster, checks, report)
+        await freeze_origin(cluster, checks, report)
         await remove_origin(cluster, checks, report)
         return checks.failures
     finally:
