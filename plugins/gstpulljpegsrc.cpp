@@ -1088,6 +1088,8 @@ void
 CrPullJpegSrcPrivate::run ()
 {
   cr::Backoff backoff;
+  /* When the last try ended: the wait before a try is its start minus this. */
+  auto last_try_end = std::chrono::steady_clock::now ();
   std::unique_lock<std::mutex> lk (lock);
   while (!quit) {
     if (!settings.active) {
@@ -1166,9 +1168,11 @@ CrPullJpegSrcPrivate::run ()
     if (pending_bytes >= RELEASE_AFTER_BYTES)
       release_memory ();
     bool got_frame = run_got_frame;
-    bool stable = got_frame &&
-        std::chrono::steady_clock::now () - streaming_since >=
-            std::chrono::seconds (STABLE_STREAMING_S);
+    auto ended = std::chrono::steady_clock::now ();
+    bool stable = got_frame && ended - streaming_since >= std::chrono::seconds (STABLE_STREAMING_S);
+    /* Streamed at least as long as it waited before: live at least half the time. */
+    bool earned = got_frame && ended - streaming_since >= started - last_try_end;
+    last_try_end = ended;
     bool was_snapshot = snapshot && run_error.empty () && run_error_weak.empty () && run_ended;
     std::string cause = run_error.empty () ? run_error_weak : run_error;
     /* A refused certificate is the cause, whatever the element made of it. */
@@ -1209,6 +1213,11 @@ CrPullJpegSrcPrivate::run ()
     if (stable) {
       backoff.reset ();
       flap_causes.clear ();
+    } else if (earned) {
+      /* Nor is one that streamed at least as long as it waited before that try: a source that
+       * moves now and then (an edge's origin replaced behind HAProxy, twice within seconds)
+       * would otherwise be left 4, 8 ... 30 s behind. One that fails sooner still backs off. */
+      backoff.reset ();
     }
     reconnects++;
     last_error = cause;

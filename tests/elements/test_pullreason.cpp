@@ -194,3 +194,34 @@ TEST (PullReason, FlappingCameraBacksOffAndPostsEachCauseOnce)
     for (gsize j = i + 1; j < posted.size (); j++)
       EXPECT_NE (posted[i], posted[j]) << "posted twice";
 }
+
+/* A camera that streams for two seconds and then ends its answer, on every try (an edge's origin
+ * replaced behind HAProxy, one after another): each try streamed longer than the wait before it,
+ * so the next one comes after 1 s every time, not after 2, 4, 8 s as for a camera that flaps. */
+TEST (PullReason, SourceThatStreamsLongerThanItWaitedIsRetriedAfterOneSecond)
+{
+  Server server;
+  ASSERT_TRUE (server.start ());
+  Harness h (server.url ("moving"));
+  gst_harness_play (h.h);
+  /* Its frames come 0.2 s apart: a longer gap is the wait between two tries. */
+  std::vector<double> gaps;
+  gint64 last = 0;
+  const gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (gaps.size () < 3 && g_get_monotonic_time () < deadline) {
+    GstBuffer *frame = gst_harness_try_pull (h.h);
+    if (!frame) {
+      g_usleep (10000);
+      continue;
+    }
+    gint64 now = g_get_monotonic_time ();
+    if (last && now - last > G_USEC_PER_SEC / 2)
+      gaps.push_back ((now - last) / 1e6);
+    last = now;
+    gst_buffer_unref (frame);
+  }
+  ASSERT_EQ (gaps.size (), 3u) << "not tried four times in 30 s";
+  for (double gap : gaps)
+    EXPECT_LT (gap, 3.0) << "seconds without a frame between two tries; all: " << gaps[0] << ", "
+                         << gaps[1] << ", " << gaps[2];
+}

@@ -246,6 +246,12 @@ class Handler(socketserver.StreamRequestHandler):
         self.head()
         self.stream(frames=3)
 
+    def case_moving(self):
+        """Two seconds of good frames, then the end of the answer, on every try: not hostile, an
+        edge's origin replaced behind a load balancer again and again."""
+        self.head()
+        self.stream(frames=10)
+
     def case_server_error(self):
         """500 on every try, with an HTML body."""
         body = b"<html><body>Internal error</body></html>"
