@@ -24,10 +24,9 @@
  * 0: a camera nobody watches holds no thread and costs nothing, and the next viewer
  * gets the placeholder from the sink at once while the repetition starts. Without such
  * an event the placeholder is repeated all the time, as for any other downstream. The
- * single placeholder frames are handed to input-selector's placeholder input by the
- * thread that decided them (the one that set the element to PLAYING, or a pooled
- * thread after a timeout), and imagefreeze is started and stopped from a pooled
- * thread, never from a streaming one.
+ * single placeholder frames are handed to input-selector's placeholder input, and
+ * imagefreeze is started and stopped, from a pooled thread, never from a streaming
+ * one.
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
@@ -1291,14 +1290,14 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       gst_pad_set_active (self->priv->feed_pad, TRUE);
       break;
-    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
-      /* Downstream is PLAYING now (a bin changes its sinks first): the placeholder goes out. */
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        self->priv->state.playing = true;
-      }
-      update_placeholder (self);
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
+      /* The placeholder goes out, from a pooled thread: a sink still waiting to preroll (a live
+       * pipeline's sink completes its state change asynchronously) would block this one. */
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      self->priv->state.playing = true;
+      queue_update_locked (self);
       break;
+    }
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_pad_set_active (self->priv->feed_pad, FALSE);
       break;
