@@ -18,11 +18,12 @@
  * frame.
  *
  * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
- * upstream custom event "camrelay-viewers" with a guint field "viewers". The placeholder
- * goes out once at the start and after each switch to it; imagefreeze, and with it its
- * streaming thread, runs only while the placeholder shows and that event has not said
- * 0: a camera nobody watches holds no thread and costs nothing, and the next viewer
- * gets the placeholder from the sink at once while the repetition starts. Without such
+ * upstream custom event "camrelay-viewers" with a guint field "viewers". imagefreeze,
+ * and with it its streaming thread, runs from the start, and then only while the
+ * placeholder shows and that event has not said 0 (after a switch to the placeholder
+ * with nobody watching, the placeholder goes out once without it): a camera nobody
+ * watches holds no thread and costs nothing, and the next viewer gets the placeholder
+ * from the sink at once while the repetition starts. Without such
  * an event the placeholder is repeated all the time, as for any other downstream. The
  * single placeholder frames are handed to input-selector's placeholder input, and
  * imagefreeze is started and stopped, from a pooled thread, never from a streaming
@@ -1291,11 +1292,15 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       gst_pad_set_active (self->priv->feed_pad, TRUE);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
-      /* The placeholder goes out, from a pooled thread: a sink still waiting to preroll (a live
-       * pipeline's sink completes its state change asynchronously) would block this one. */
-      std::lock_guard<std::mutex> guard (self->priv->lock);
-      self->priv->state.playing = true;
-      queue_update_locked (self);
+      /* imagefreeze's first tick is the first placeholder (a live pipeline's sink may still wait
+       * to preroll: a streaming thread feeds it, as any source's would); it stops once
+       * downstream says nobody watches. */
+      std::lock_guard<std::mutex> update (self->priv->update_lock);
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        self->priv->state.playing = true;
+      }
+      start_repeat (self);
       break;
     }
     case GST_STATE_CHANGE_PAUSED_TO_READY:

@@ -112,6 +112,9 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
   guint cameras = 0;
   /* The appsrc is started: frames go into it. */
   bool appsrc_running = false;
+  /* An end of stream went to the running appsrc: it stays up until it is out (stopping it would
+   * flush it away), whether or not a camera is still connected. */
+  bool eos_sent = false;
   /* A pooled thread is on its way to start or stop the appsrc. */
   bool switch_queued = false;
   /* Frames that arrived while the appsrc was starting, oldest first (at most DEFAULT_QUEUE_SIZE).
@@ -304,6 +307,12 @@ drop_waiting_locked (CrWsJpegSrcPrivate *priv)
   priv->waiting.clear ();
 }
 
+static bool
+appsrc_wanted_locked (const CrWsJpegSrcPrivate *priv)
+{
+  return priv->ingesting && (priv->cameras > 0 || (priv->eos_sent && priv->appsrc_running));
+}
+
 /* Starts or stops the appsrc to match whether a camera is connected. Never in the server thread
  * (stopping waits for the appsrc's streaming thread); one call at a time (run_lock). */
 static void
@@ -315,7 +324,7 @@ update_appsrc (CrWsJpegSrc *self)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->switch_queued = false;
-    want = priv->ingesting && priv->cameras > 0;
+    want = appsrc_wanted_locked (priv);
     if (want == priv->appsrc_running)
       return;
     if (!want) {
@@ -347,8 +356,7 @@ static void
 queue_appsrc_update_locked (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
-  bool want = priv->ingesting && priv->cameras > 0;
-  if (want == priv->appsrc_running || priv->switch_queued)
+  if (appsrc_wanted_locked (priv) == priv->appsrc_running || priv->switch_queued)
     return;
   priv->switch_queued = true;
   gst_element_call_async (
@@ -372,8 +380,13 @@ cr_ws_jpeg_src_send_event (GstElement *element, GstEvent *event)
     std::lock_guard<std::mutex> guard (priv->lock);
     running = priv->appsrc_running;
   }
-  if (running)
+  if (running) {
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->eos_sent = true;
+    }
     return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  }
 
   g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src");
   g_autoptr (GstEvent) started = gst_pad_get_sticky_event (src, GST_EVENT_STREAM_START, 0);
@@ -483,6 +496,7 @@ start_ingest (CrWsJpegSrc *self)
     ingest.secret = priv->settings.secret;
     priv->dropped = 0;
     priv->cameras = 0;
+    priv->eos_sent = false;
     priv->ingesting = true;
   }
   std::shared_ptr<cr::Server> server = priv->listener.server ();
