@@ -534,8 +534,10 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     State & st = priv->state;
-    if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing)
+    if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing) {
+      queue_update_locked (self);
       return GST_PAD_PROBE_DROP;
+    }
     if (st.viewers_known && st.viewers == 0 && st.placeholder_out) {
       queue_update_locked (self);
       return GST_PAD_PROBE_DROP;
@@ -1096,6 +1098,42 @@ once_wanted_locked (const CrJpegFallbackPrivate *priv)
       st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out && !priv->repeating;
 }
 
+static bool
+settled_playing (GstElement *e)
+{
+  GST_OBJECT_LOCK (e);
+  bool settled =
+      GST_STATE (e) == GST_STATE_PLAYING && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (e);
+  return settled;
+}
+
+/* Whether the pipeline and its sinks have reached PLAYING. Until then a sink may be waiting to
+ * preroll with imagefreeze's first tick, holding imagefreeze's thread: stopping imagefreeze then
+ * would wait for that thread, and with it anything that needs the same pads. */
+static bool
+pipeline_settled (CrJpegFallback *self)
+{
+  GstObject *top = GST_OBJECT (gst_object_ref (self));
+  while (GstObject *parent = gst_object_get_parent (top)) {
+    gst_object_unref (top);
+    top = parent;
+  }
+  bool settled = settled_playing (GST_ELEMENT (top));
+  if (settled && GST_IS_BIN (top)) {
+    GstIterator *it = gst_bin_iterate_sinks (GST_BIN (top));
+    GValue item = G_VALUE_INIT;
+    while (settled && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      settled = settled_playing (GST_ELEMENT (g_value_get_object (&item)));
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+  }
+  gst_object_unref (top);
+  return settled;
+}
+
 /* Brings the placeholder in line with the state: out once if it must be, then imagefreeze
  * started or stopped. Called with no lock held, by the thread changing the element's state or a
  * pooled one; never by a streaming thread (stopping imagefreeze waits for its thread). */
@@ -1117,16 +1155,18 @@ update_placeholder (CrJpegFallback *self)
   /* Through the sink, this may tell the element how many watch (on_upstream_event). */
   if (once)
     push_placeholder_once (self);
-  bool want, repeating;
+  bool want, repeating, stopping;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     want = repeat_wanted_locked (priv->state);
     repeating = priv->repeating;
+    stopping = priv->state.stopping;
   }
   if (want && !repeating)
     start_repeat (self);
-  else if (!want && repeating)
+  else if (!want && repeating && (stopping || pipeline_settled (self)))
     stop_repeat (self);
+  /* Otherwise the next tick asks again (on_placeholder_tick). */
 }
 
 /* Something changed that may start or stop imagefreeze or want the placeholder out once: a pooled
@@ -1266,11 +1306,12 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       reset_state (self);
       break;
     case GST_STATE_CHANGE_PLAYING_TO_PAUSED: {
+      /* imagefreeze (locked) keeps running until PAUSED->READY: its thread may be waiting for
+       * a sink that pauses first. */
       std::lock_guard<std::mutex> guard (self->priv->lock);
       self->priv->state.playing = false;
-    }
-      update_placeholder (self);
       break;
+    }
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);

@@ -17,12 +17,13 @@
  * element is a bin, so that none of appsrc's knobs (block=true would stall the server thread that
  * every camera and viewer on the port shares) reach users.
  *
- * The appsrc, and with it its streaming thread, runs only while a camera is connected: a
- * configured camera that nobody has connected holds no thread (a process may serve thousands).
- * It is started from a pooled thread when a camera connects; frames that arrive meanwhile wait
- * in the same small queue, so the first frame is not lost. Each connection is a new stream
- * downstream (stream-start, caps, segment); an end of stream sent to the element while no camera
- * is connected goes out on its source pad all the same.
+ * With stop-when-idle=true the appsrc, and with it its streaming thread, runs only while a
+ * camera is connected: a configured camera that nobody has connected holds no thread (a process
+ * may serve thousands; camrelay sets it). It is started from a pooled thread when a camera
+ * connects; frames that arrive meanwhile wait in the same small queue, so the first frame is not
+ * lost. Each connection is a new stream downstream (stream-start, caps, segment); an end of
+ * stream sent to the element while no camera is connected goes out on its source pad all the
+ * same.
  *
  * The server settings (tls-certificate, tls-key, viewer-user, viewer-password, open-on-loopback,
  * request-timeout) must be the same on every element that listens on the same address and port.
@@ -53,6 +54,7 @@
 #define DEFAULT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
 #define DEFAULT_SECRET           ""
 #define DEFAULT_QUEUE_SIZE       2
+#define DEFAULT_STOP_WHEN_IDLE   FALSE
 
 enum
 {
@@ -62,6 +64,7 @@ enum
   PROP_MAX_MESSAGE_SIZE,
   PROP_SECRET,
   PROP_STATS,
+  PROP_STOP_WHEN_IDLE,
 };
 
 GST_DEBUG_CATEGORY_STATIC (cr_ws_jpeg_src_debug);
@@ -77,6 +80,7 @@ struct Settings
   std::string paths = DEFAULT_PATHS;
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::string secret = DEFAULT_SECRET;
+  bool stop_when_idle = DEFAULT_STOP_WHEN_IDLE;
 };
 
 }  // namespace
@@ -98,6 +102,10 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
   /* Held while the appsrc starts or stops (and while an end of stream goes out), so that those
    * happen one at a time and in order. Taken before lock, never by the server thread. */
   std::mutex run_lock;
+
+  /* stop-when-idle as of the last NULL→READY: the appsrc is locked (started and stopped by the
+   * element, see update_appsrc) rather than following the bin. Changed in change_state only. */
+  bool managed = false;
 
   /* Guards everything below. Never held while waiting for the server thread (route and server
    * teardown), because the server thread takes it in camera_frame(). */
@@ -181,6 +189,12 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass *klass)
           "pings, dropped (queue full), connected, peer",
           GST_TYPE_STRUCTURE, readonly));
 
+  g_object_class_install_property (gobject_class, PROP_STOP_WHEN_IDLE,
+      g_param_spec_boolean ("stop-when-idle", "Stop when idle",
+          "Run the streaming thread only while a camera is connected (each connection then "
+          "begins a new stream); false = from PAUSED to READY, as any source",
+          DEFAULT_STOP_WHEN_IDLE, ready));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "WebSocket JPEG source",
       "Source/Network/Video",
@@ -209,8 +223,6 @@ cr_ws_jpeg_src_init (CrWsJpegSrc *self)
       "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, "block", FALSE, "min-latency",
       static_cast<gint64> (0), "stream-type", GST_APP_STREAM_TYPE_STREAM, "emit-signals", FALSE,
       nullptr);
-  /* Started and stopped by the element itself, as cameras come and go (see update_appsrc). */
-  gst_element_set_locked_state (appsrc, TRUE);
   gst_bin_add (GST_BIN (self), appsrc);
 
   g_autoptr (GstPad) target = gst_element_get_static_pad (appsrc, "src");
@@ -310,7 +322,9 @@ drop_waiting_locked (CrWsJpegSrcPrivate *priv)
 static bool
 appsrc_wanted_locked (const CrWsJpegSrcPrivate *priv)
 {
-  return priv->ingesting && (priv->cameras > 0 || (priv->eos_sent && priv->appsrc_running));
+  return priv->ingesting &&
+      (!priv->settings.stop_when_idle || priv->cameras > 0 ||
+          (priv->eos_sent && priv->appsrc_running));
 }
 
 /* Starts or stops the appsrc to match whether a camera is connected. Never in the server thread
@@ -319,6 +333,8 @@ static void
 update_appsrc (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
+  if (!priv->managed)
+    return;
   std::lock_guard<std::mutex> run (priv->run_lock);
   bool want;
   {
@@ -356,7 +372,7 @@ static void
 queue_appsrc_update_locked (CrWsJpegSrc *self)
 {
   CrWsJpegSrcPrivate *priv = self->priv;
-  if (appsrc_wanted_locked (priv) == priv->appsrc_running || priv->switch_queued)
+  if (!priv->managed || appsrc_wanted_locked (priv) == priv->appsrc_running || priv->switch_queued)
     return;
   priv->switch_queued = true;
   gst_element_call_async (
@@ -371,7 +387,7 @@ cr_ws_jpeg_src_send_event (GstElement *element, GstEvent *event)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
   CrWsJpegSrcPrivate *priv = self->priv;
-  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS || !priv->managed)
     return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
 
   std::lock_guard<std::mutex> run (priv->run_lock);
@@ -446,6 +462,9 @@ cr_ws_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_SECRET:
       s.secret = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
+    case PROP_STOP_WHEN_IDLE:
+      s.stop_when_idle = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -478,6 +497,9 @@ cr_ws_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
       /* Never hand the secret back out: it ends up in logs and dumps. */
       g_value_set_string (value, s.secret.empty () ? "" : "********");
       break;
+    case PROP_STOP_WHEN_IDLE:
+      g_value_set_boolean (value, s.stop_when_idle);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -498,6 +520,8 @@ start_ingest (CrWsJpegSrc *self)
     priv->cameras = 0;
     priv->eos_sent = false;
     priv->ingesting = true;
+    /* Not managed: the bin starts the appsrc right after this. */
+    priv->appsrc_running = !priv->managed;
   }
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   g_autoptr (GError) error = nullptr;
@@ -511,6 +535,7 @@ start_ingest (CrWsJpegSrc *self)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->route = std::move (route);
   }
+
   std::ostringstream urls;
   for (const auto & path : ingest.paths)
     urls << (server->tls () ? " wss://" : " ws://") << server->address () << ":" << server->port ()
@@ -536,6 +561,8 @@ stop_ingest (CrWsJpegSrc *self)
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->ingesting = false;
     self->priv->cameras = 0;
+    if (!self->priv->managed)
+      self->priv->appsrc_running = false;
   }
   update_appsrc (self);
 }
@@ -544,14 +571,23 @@ static GstStateChangeReturn
 cr_ws_jpeg_src_change_state (GstElement *element, GstStateChange transition)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    CrWsJpegSrcPrivate *priv = self->priv;
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->managed = priv->settings.stop_when_idle;
+    }
+    gst_element_set_locked_state (GST_ELEMENT (priv->appsrc), priv->managed);
+  }
   GstStateChangeReturn ret = self->priv->listener.change_state (
       element, transition, GST_ELEMENT_CLASS (parent_class), "cameras",
       [self] { return start_ingest (self); }, [self] { stop_ingest (self); });
   if (ret == GST_STATE_CHANGE_FAILURE)
     return ret;
   /* The bin leaves its locked appsrc alone: a running one follows between PAUSED and PLAYING. */
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING ||
-      transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
+  if (self->priv->managed &&
+      (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING ||
+          transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)) {
     std::lock_guard<std::mutex> run (self->priv->run_lock);
     bool running;
     {
