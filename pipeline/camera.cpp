@@ -218,6 +218,9 @@ Camera::build (std::string & error)
 
   if (found.sink)
     g_object_set (found.sink, elements::KEEP_VIEWERS, KEEP_VIEWERS_NS, nullptr);
+  /* A camera with nothing connected holds no thread: thousands may be configured. */
+  if (found.src)
+    g_object_set (found.src, elements::STOP_WHEN_IDLE, TRUE, nullptr);
 
   if (found.validate && config_.mqtt_snapshot_interval > 0) {
     g_autoptr (GstPad) pad = gst_element_get_static_pad (found.validate, "src");
@@ -327,7 +330,9 @@ Camera::begin_stop ()
     g_source_remove (restart_source_);
     restart_source_ = 0;
   }
-  if (pipeline_)
+  /* The end of stream ends viewers' responses cleanly; a camera nobody watches needs none, and
+   * thousands of idle cameras stop at once without it. */
+  if (pipeline_ && !drained ())
     gst_element_send_event (pipeline_, gst_event_new_eos ());
 }
 

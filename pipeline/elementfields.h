@@ -55,6 +55,7 @@ inline constexpr char ACTIVE[] = "active";
 inline constexpr char LOCATION[] = "location";
 inline constexpr char KEEP_VIEWERS[] = "keep-viewers";
 inline constexpr char SNAPSHOT_WAIT[] = "snapshot-wait";
+inline constexpr char STOP_WHEN_IDLE[] = "stop-when-idle";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
@@ -98,6 +99,7 @@ inline constexpr Property PROPERTIES[] = {
   { MJPEGHTTPSINK, SNAPSHOT_PATH, fundamental<G_TYPE_STRING>, READ },
   { MJPEGHTTPSINK, KEEP_VIEWERS, fundamental<G_TYPE_UINT64>, WRITE },
   { MJPEGHTTPSINK, SNAPSHOT_WAIT, fundamental<G_TYPE_UINT64>, WRITE },
+  { WSJPEGSRC, STOP_WHEN_IDLE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, STATS, gst_structure_get_type, READ },
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },

@@ -30,6 +30,8 @@ public:
   bool full () const;
   /* Any thread. Takes @buffer and queues it. */
   void push (GstBuffer *buffer) const;
+  /* The appsrc itself, for an owner that starts and stops it (wsjpegsrc's stop-when-idle). */
+  GstAppSrc *appsrc () const { return appsrc_; }
 
 private:
   GstElement *bin_ = nullptr; /* the owner; the appsrc is its child */

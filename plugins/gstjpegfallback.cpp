@@ -18,13 +18,16 @@
  * frame.
  *
  * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
- * upstream custom event "camrelay-viewers" with a guint field "viewers". While it says
- * 0, the placeholder is output once after each switch to it and its repetition then
- * waits, so a camera nobody watches costs nothing; the next viewer gets that frame
- * from the sink at once and the repetition resumes. A flush or a stop releases the
- * waiting repetition at once (after a flush the placeholder goes out once more, since
- * downstream lost it). Without such an event the placeholder is repeated all the
- * time, as for any other downstream.
+ * upstream custom event "camrelay-viewers" with a guint field "viewers". imagefreeze,
+ * and with it its streaming thread, runs from the start, and then only while the
+ * placeholder shows and that event has not said 0 (after a switch to the placeholder
+ * with nobody watching, the placeholder goes out once without it): a camera nobody
+ * watches holds no thread and costs nothing, and the next viewer gets the placeholder
+ * from the sink at once while the repetition starts. Without such
+ * an event the placeholder is repeated all the time, as for any other downstream. The
+ * single placeholder frames are handed to input-selector's placeholder input, and
+ * imagefreeze is started and stopped, from a pooled thread, never from a streaming
+ * one.
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
@@ -120,10 +123,14 @@ struct State
   guint viewers = 0;
   /* The placeholder went out since the last switch to it. */
   bool placeholder_out = false;
-  /* PAUSED->READY has begun: a waiting placeholder tick must leave. */
+  /* Running time of the last placeholder frame that went out without imagefreeze: imagefreeze's
+   * first tick after it, stamped at the same frame boundary or earlier, is the same picture. */
+  GstClockTime once_pts = GST_CLOCK_TIME_NONE;
+  /* Between PAUSED->PLAYING and PLAYING->PAUSED: the placeholder may go out. */
+  bool playing = false;
+  /* PAUSED->READY has begun: nothing more goes out, imagefreeze stops. */
   bool stopping = false;
-  /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: a waiting tick must leave, since
-   * imagefreeze needs its streaming thread back to restart after the flush. */
+  /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: ticks are dropped. */
   bool flushing = false;
   /* imagefreeze was handed the placeholder and has not yet sent its SEGMENT: its loop is in the
    * stretch where it reads its frame rate without checking whether it is stopping, and
@@ -150,10 +157,17 @@ struct CrJpegFallbackPrivate
    * locks held: pad probes run before input-selector's chain function and clock
    * callbacks run with the clock unlocked. */
   std::mutex lock;
-  /* Wakes a placeholder tick waiting for a viewer, a switch or the stop. */
-  std::condition_variable tick_wake;
+  /* imagefreeze's first SEGMENT went out (see wait_for_freeze_segment). */
+  std::condition_variable segment_sent;
   Settings settings;
   State state;
+  /* imagefreeze is started (it repeats the placeholder) and the feed pad has fed it. */
+  bool repeating = false;
+  /* A pooled thread is on its way to run update_placeholder(). */
+  bool update_queued = false;
+  /* Held by update_placeholder(): imagefreeze starts and stops, and single placeholder frames
+   * go out, one at a time. Taken before lock. */
+  std::mutex update_lock;
 
   /* Children, made in init and never replaced: read without the lock. */
   GstElement *selector = nullptr;
@@ -332,6 +346,7 @@ current_running_time (CrJpegFallback *self)
 }
 
 static gboolean on_timeout (GstClock *clock, GstClockTime time, GstClockID id, gpointer user_data);
+static void queue_update_locked (CrJpegFallback *self);
 
 static void
 arm_timeout_locked (CrJpegFallback *self, GstClock *clock, GstClockTime deadline)
@@ -383,7 +398,6 @@ switch_to_locked (CrJpegFallback *self, CrJpegFallbackActive target, const gchar
   }
   st.active = target;
   st.switches++;
-  priv->tick_wake.notify_all ();
 
   GST_INFO_OBJECT (self, "switched to %s (%s) at %" GST_TIME_FORMAT, active_nick (target), reason,
       GST_TIME_ARGS (running_time));
@@ -428,6 +442,7 @@ on_timeout (GstClock *clock, GstClockTime time, GstClockID id, gpointer user_dat
     } else if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE) {
       message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER, "timeout",
           running_time_of (now, base_time));
+      queue_update_locked (self);
     }
   }
 
@@ -462,6 +477,7 @@ on_live_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       message = switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE,
           st.seen_live ? "resumed" : "first-frame", running_time_of (now, base_time));
       st.seen_live = true;
+      queue_update_locked (self);
     }
     /* Never re-armed per frame: a pending wait re-arms itself when it fires. */
     if (!st.timeout_id && clock && GST_CLOCK_TIME_IS_VALID (now))
@@ -493,9 +509,11 @@ on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     State & st = self->priv->state;
     /* The stream is over: no timeout may switch back to the placeholder now. */
     cancel_timeout_locked (st);
-    if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE)
+    if (st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE) {
       message =
           switch_to_locked (self, CR_JPEG_FALLBACK_ACTIVE_LIVE, "end-of-stream", running_time);
+      queue_update_locked (self);
+    }
   }
   if (message)
     announce_switch (self, message);
@@ -509,40 +527,35 @@ on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static bool
-tick_may_wait (const State & st)
-{
-  return st.viewers_known && st.viewers == 0 && st.placeholder_out && !st.stopping &&
-      !st.flushing && st.active != CR_JPEG_FALLBACK_ACTIVE_LIVE;
-}
-
-/* Placeholder ticks, as imagefreeze outputs them. While live frames are output nobody
- * would see them: dropped. While nobody watches and the placeholder is already out,
- * the tick waits here (imagefreeze's thread sleeps) until a viewer comes, the element
- * switches or stops; then it goes out at once, and imagefreeze, late, skips the ticks
- * it missed. A flush or a stop releases it too, dropped: whoever waits for the streaming
- * thread (FLUSH_STOP restarting imagefreeze's task, PAUSED->READY stopping it) gets it back at
- * once. */
+/* Placeholder ticks, as imagefreeze outputs them. Dropped while live frames are output (nobody
+ * would see them; imagefreeze is on its way to stop), around a flush or a stop, and while nobody
+ * watches once the placeholder is out (imagefreeze is on its way to stop). Never waits: the
+ * streaming thread must stay free to stop. */
 static GstPadProbeReturn
 on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  std::unique_lock<std::mutex> guard (self->priv->lock);
-  State & st = self->priv->state;
-
-  if (tick_may_wait (st)) {
-    GST_DEBUG_OBJECT (self, "nobody watches: placeholder ticks wait");
-    self->priv->tick_wake.wait (guard, [&st] { return !tick_may_wait (st); });
+  CrJpegFallbackPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    State & st = priv->state;
+    if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing) {
+      queue_update_locked (self);
+      return GST_PAD_PROBE_DROP;
+    }
+    if (st.viewers_known && st.viewers == 0 && st.placeholder_out) {
+      queue_update_locked (self);
+      return GST_PAD_PROBE_DROP;
+    }
+    GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+    if (GST_CLOCK_TIME_IS_VALID (st.once_pts) && GST_CLOCK_TIME_IS_VALID (pts) &&
+        pts <= st.once_pts)
+      return GST_PAD_PROBE_DROP;
+    st.placeholder_frames++;
+    st.placeholder_out = true;
   }
-  if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing)
-    return GST_PAD_PROBE_DROP;
-  st.placeholder_frames++;
-  st.placeholder_out = true;
-  guard.unlock ();
-
   /* Each tick gets a memory of its own over the shared bytes: a GstMemory counts at most 255
    * maps at once, and every camera showing the file keeps its latest frame mapped. */
-  CrJpegFallbackPrivate *priv = self->priv;
   GstBuffer *tick = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
   gst_buffer_replace_all_memory (tick,
       gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
@@ -553,16 +566,13 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* A flush begins: the held tick must let go (see on_placeholder_tick), once imagefreeze knows it
- * flushes, or its loop would go straight back to waiting for its next tick and keep the
- * streaming thread from the flush for one more placeholder interval. */
+/* A flush begins: ticks are dropped until it ends. */
 static void
 release_tick_for_flush (CrJpegFallback *self)
 {
   std::lock_guard<std::mutex> guard (self->priv->lock);
   self->priv->state.flushing = true;
-  self->priv->tick_wake.notify_all ();
-  GST_DEBUG_OBJECT (self, "flushing: placeholder tick released");
+  GST_DEBUG_OBJECT (self, "flushing: placeholder ticks dropped");
 }
 
 /* Flushes through imagefreeze's output. One from downstream (an element flushing upstream) is
@@ -581,6 +591,7 @@ on_freeze_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.flushing = false;
     self->priv->state.placeholder_out = false;
+    queue_update_locked (self);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -609,7 +620,8 @@ on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
           g_autoptr (GstCaps) caps = nullptr;
           {
             std::lock_guard<std::mutex> guard (priv->lock);
-            if (priv->state.stopping || !priv->placeholder || !priv->placeholder_caps)
+            if (priv->state.stopping || !priv->repeating || !priv->placeholder ||
+                !priv->placeholder_caps)
               return;
             image = gst_buffer_ref (priv->placeholder);
             caps = gst_caps_ref (priv->placeholder_caps);
@@ -632,7 +644,7 @@ on_freeze_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.segment_owed = false;
-    self->priv->tick_wake.notify_all ();
+    self->priv->segment_sent.notify_all ();
     return GST_PAD_PROBE_OK;
   }
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->priv->placeholder_caps)
@@ -678,7 +690,7 @@ on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.viewers_known = true;
     self->priv->state.viewers = viewers;
-    self->priv->tick_wake.notify_all ();
+    queue_update_locked (self);
     GST_DEBUG_OBJECT (self, "%u viewer(s)", viewers);
   }
   return GST_PAD_PROBE_DROP;
@@ -734,6 +746,8 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
   /* Inactive input dropped at once, never held back to sync with the active one. */
   g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE, nullptr);
   g_object_set (freeze, "is-live", TRUE, nullptr);
+  /* Started and stopped by the element itself (update_placeholder): it holds a thread. */
+  gst_element_set_locked_state (freeze, TRUE);
   gst_bin_add_many (GST_BIN (self), selector, freeze, nullptr);
   /* imagefreeze made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
@@ -904,11 +918,198 @@ push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps)
   gst_pad_push (feed, gst_buffer_ref (image));
 }
 
-static void
-feed_placeholder (CrJpegFallback *self)
+/* ------------------------------------------------ placeholder out, repeated */
+
+/* The running time now (also while the element is on its way to PLAYING), or NONE. */
+static GstClockTime
+running_time_now (CrJpegFallback *self)
 {
-  gst_pad_set_active (self->priv->feed_pad, TRUE);
-  push_placeholder (self, self->priv->placeholder, self->priv->placeholder_caps);
+  g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  return running_time_of (gst_clock_get_time (clock),
+      gst_element_get_base_time (GST_ELEMENT (self)));
+}
+
+/* A placeholder frame over the shared bytes (see on_placeholder_tick). */
+static GstBuffer *
+placeholder_frame (CrJpegFallbackPrivate *priv)
+{
+  GstBuffer *frame = gst_buffer_new ();
+  gst_buffer_append_memory (frame,
+      gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
+          const_cast<guint8 *> (priv->placeholder_data), priv->placeholder_size, 0,
+          priv->placeholder_size, gst_buffer_ref (priv->placeholder),
+          (GDestroyNotify) gst_buffer_unref));
+  return frame;
+}
+
+/* Hands input-selector's placeholder input one placeholder frame, without imagefreeze: what a
+ * camera nobody watches shows to the sink (a snapshot, the next viewer's first frame). The
+ * input's stream begins here if imagefreeze has not begun it yet. */
+static void
+push_placeholder_once (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  GstPad *input = priv->placeholder_pad;
+  g_autoptr (GstEvent) started = gst_pad_get_sticky_event (input, GST_EVENT_STREAM_START, 0);
+  if (!started) {
+    g_autofree gchar *stream_id =
+        g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
+    GstEvent *start = gst_event_new_stream_start (stream_id);
+    gst_event_set_group_id (start, gst_util_group_id_next ());
+    gst_pad_send_event (input, start);
+    gst_pad_send_event (input, gst_event_new_caps (priv->placeholder_caps));
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_send_event (input, gst_event_new_segment (&segment));
+  }
+  GstBuffer *frame = placeholder_frame (priv);
+  GST_BUFFER_PTS (frame) = running_time_now (self);
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->state.once_pts = GST_BUFFER_PTS (frame);
+  }
+  GstFlowReturn ret = gst_pad_chain (input, frame);
+  GST_DEBUG_OBJECT (self, "placeholder out once: %s", gst_flow_get_name (ret));
+}
+
+static void wait_for_freeze_segment (CrJpegFallback *self);
+
+static void
+start_repeat (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  GST_DEBUG_OBJECT (self, "repeating the placeholder");
+  if (gst_element_set_state (priv->freeze, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    GST_WARNING_OBJECT (self, "imagefreeze did not start");
+    gst_element_set_state (priv->freeze, GST_STATE_READY);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->repeating = true;
+  }
+  push_placeholder (self, priv->placeholder, priv->placeholder_caps);
+}
+
+static void
+stop_repeat (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  GST_DEBUG_OBJECT (self, "no longer repeating the placeholder");
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->repeating = false;
+  }
+  /* Ends imagefreeze's streaming thread (its wait on the clock is unscheduled). */
+  wait_for_freeze_segment (self);
+  gst_element_set_state (priv->freeze, GST_STATE_READY);
+}
+
+/* Whether imagefreeze should run now. */
+static bool
+repeat_wanted_locked (const State & st)
+{
+  return st.playing && !st.stopping && st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER &&
+      !(st.viewers_known && st.viewers == 0);
+}
+
+/* Whether the placeholder must go out once now (imagefreeze not running to do it). */
+static bool
+once_wanted_locked (const CrJpegFallbackPrivate *priv)
+{
+  const State & st = priv->state;
+  return st.playing && !st.stopping && !st.flushing &&
+      st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out && !priv->repeating;
+}
+
+static bool
+settled_playing (GstElement *e)
+{
+  GST_OBJECT_LOCK (e);
+  bool settled =
+      GST_STATE (e) == GST_STATE_PLAYING && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (e);
+  return settled;
+}
+
+/* Whether the pipeline and its sinks have reached PLAYING. Until then a sink may be waiting to
+ * preroll with imagefreeze's first tick, holding imagefreeze's thread: stopping imagefreeze then
+ * would wait for that thread, and with it anything that needs the same pads. */
+static bool
+pipeline_settled (CrJpegFallback *self)
+{
+  GstObject *top = GST_OBJECT (gst_object_ref (self));
+  while (GstObject *parent = gst_object_get_parent (top)) {
+    gst_object_unref (top);
+    top = parent;
+  }
+  bool settled = settled_playing (GST_ELEMENT (top));
+  if (settled && GST_IS_BIN (top)) {
+    GstIterator *it = gst_bin_iterate_sinks (GST_BIN (top));
+    GValue item = G_VALUE_INIT;
+    while (settled && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      settled = settled_playing (GST_ELEMENT (g_value_get_object (&item)));
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+  }
+  gst_object_unref (top);
+  return settled;
+}
+
+/* Brings the placeholder in line with the state: out once if it must be, then imagefreeze
+ * started or stopped. Called with no lock held, by the thread changing the element's state or a
+ * pooled one; never by a streaming thread (stopping imagefreeze waits for its thread). */
+static void
+update_placeholder (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> update (priv->update_lock);
+  bool once;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->update_queued = false;
+    once = once_wanted_locked (priv);
+    if (once) {
+      priv->state.placeholder_out = true;
+      priv->state.placeholder_frames++;
+    }
+  }
+  /* Through the sink, this may tell the element how many watch (on_upstream_event). */
+  if (once)
+    push_placeholder_once (self);
+  bool want, repeating, stopping;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    want = repeat_wanted_locked (priv->state);
+    repeating = priv->repeating;
+    stopping = priv->state.stopping;
+  }
+  if (want && !repeating)
+    start_repeat (self);
+  else if (!want && repeating && (stopping || pipeline_settled (self)))
+    stop_repeat (self);
+  /* Otherwise the next tick asks again (on_placeholder_tick). */
+}
+
+/* Something changed that may start or stop imagefreeze or want the placeholder out once: a pooled
+ * thread sees to it, unless one is on its way. */
+static void
+queue_update_locked (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  if (priv->update_queued)
+    return;
+  if (repeat_wanted_locked (priv->state) == priv->repeating && !once_wanted_locked (priv))
+    return;
+  priv->update_queued = true;
+  gst_element_call_async (
+      GST_ELEMENT (self),
+      [] (GstElement *e, gpointer) { update_placeholder (CR_JPEG_FALLBACK (e)); }, nullptr,
+      nullptr);
 }
 
 /* imagefreeze (1.22) starts its loop when it gets the placeholder; the loop's first pass computes
@@ -924,7 +1125,7 @@ wait_for_freeze_segment (CrJpegFallback *self)
   const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (1);
   std::unique_lock<std::mutex> guard (priv->lock);
   while (priv->state.segment_owed && gst_pad_get_task_state (freeze_src) == GST_TASK_STARTED) {
-    if (priv->tick_wake.wait_until (guard,
+    if (priv->segment_sent.wait_until (guard,
             std::min (deadline,
                 std::chrono::steady_clock::now () + std::chrono::milliseconds (5))) ==
             std::cv_status::timeout &&
@@ -1054,15 +1255,21 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
         return GST_STATE_CHANGE_FAILURE;
       reset_state (self);
       break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED: {
+      /* imagefreeze (locked) keeps running until PAUSED->READY: its thread may be waiting for
+       * a sink that pauses first. */
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      self->priv->state.playing = false;
+      break;
+    }
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
       wait_for_freeze_segment (self);
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
-      /* imagefreeze stops its thread next: a tick waiting here must go. */
       self->priv->state.stopping = true;
-      self->priv->tick_wake.notify_all ();
-      break;
     }
+      update_placeholder (self);
+      break;
     default:
       break;
   }
@@ -1074,14 +1281,36 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
-      feed_placeholder (self);
+      gst_pad_set_active (self->priv->feed_pad, TRUE);
       break;
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
+      /* imagefreeze's first tick is the first placeholder (a live pipeline's sink may still wait
+       * to preroll: a streaming thread feeds it, as any source's would); it stops once
+       * downstream says nobody watches. */
+      std::lock_guard<std::mutex> update (self->priv->update_lock);
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        self->priv->state.playing = true;
+      }
+      start_repeat (self);
+      break;
+    }
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_pad_set_active (self->priv->feed_pad, FALSE);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      /* Locked: the bin leaves it alone. */
+      if (self->priv->freeze)
+        gst_element_set_state (self->priv->freeze, GST_STATE_NULL);
       break;
     default:
       break;
   }
+  /* A live source of placeholder frames, whether or not imagefreeze runs now. */
+  if (ret == GST_STATE_CHANGE_SUCCESS &&
+      (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||
+          transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED))
+    ret = GST_STATE_CHANGE_NO_PREROLL;
   return ret;
 }
 

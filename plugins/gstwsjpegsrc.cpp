@@ -17,6 +17,14 @@
  * element is a bin, so that none of appsrc's knobs (block=true would stall the server thread that
  * every camera and viewer on the port shares) reach users.
  *
+ * With stop-when-idle=true the appsrc, and with it its streaming thread, runs only while a
+ * camera is connected: a configured camera that nobody has connected holds no thread (a process
+ * may serve thousands; camrelay sets it). It is started from a pooled thread when a camera
+ * connects; frames that arrive meanwhile wait in the same small queue, so the first frame is not
+ * lost. Each connection is a new stream downstream (stream-start, caps, segment); an end of
+ * stream sent to the element while no camera is connected goes out on its source pad all the
+ * same.
+ *
  * The server settings (tls-certificate, tls-key, viewer-user, viewer-password, open-on-loopback,
  * request-timeout) must be the same on every element that listens on the same address and port.
  *
@@ -36,6 +44,7 @@
 #include "crserver.h"
 #include "gstcamrelayelements.h"
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -44,6 +53,7 @@
 #define DEFAULT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
 #define DEFAULT_SECRET           ""
 #define DEFAULT_QUEUE_SIZE       2
+#define DEFAULT_STOP_WHEN_IDLE   FALSE
 
 enum
 {
@@ -53,6 +63,7 @@ enum
   PROP_MAX_MESSAGE_SIZE,
   PROP_SECRET,
   PROP_STATS,
+  PROP_STOP_WHEN_IDLE,
 };
 
 GST_DEBUG_CATEGORY_STATIC (cr_ws_jpeg_src_debug);
@@ -68,6 +79,7 @@ struct Settings
   std::string paths = DEFAULT_PATHS;
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::string secret = DEFAULT_SECRET;
+  bool stop_when_idle = DEFAULT_STOP_WHEN_IDLE;
 };
 
 }  // namespace
@@ -86,6 +98,14 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
   cr::ArrivalSrc arrival;
   cr::Listener listener;
 
+  /* Held while the appsrc starts or stops (and while an end of stream goes out), so that those
+   * happen one at a time and in order. Taken before lock, never by the server thread. */
+  std::mutex run_lock;
+
+  /* stop-when-idle as of the last NULL→READY: the appsrc is locked (started and stopped by the
+   * element, see update_appsrc) rather than following the bin. Changed in change_state only. */
+  bool managed = false;
+
   /* Guards everything below. Never held while waiting for the server thread (route and server
    * teardown), because the server thread takes it in camera_frame(). */
   std::mutex lock;
@@ -93,6 +113,20 @@ struct CrWsJpegSrcPrivate : public cr::IngestListener
   guint64 dropped = 0;
   /* Set and cleared in change_state only. */
   std::unique_ptr<cr::IngestRoute> route;
+  /* Between READY→PAUSED and PAUSED→READY: cameras are accepted. */
+  bool ingesting = false;
+  /* Cameras connected now (two for a moment while a newer one takes over). */
+  guint cameras = 0;
+  /* The appsrc is started: frames go into it. */
+  bool appsrc_running = false;
+  /* An end of stream went to the running appsrc: it stays up until it is out (stopping it would
+   * flush it away), whether or not a camera is still connected. */
+  bool eos_sent = false;
+  /* A pooled thread is on its way to start or stop the appsrc. */
+  bool switch_queued = false;
+  /* Frames that arrived while the appsrc was starting, oldest first (at most DEFAULT_QUEUE_SIZE).
+   */
+  std::deque<GstBuffer *> waiting;
 };
 
 struct _CrWsJpegSrc
@@ -112,6 +146,8 @@ static void cr_ws_jpeg_src_get_property (GObject *object, guint prop_id, GValue 
     GParamSpec *pspec);
 static GstStateChangeReturn cr_ws_jpeg_src_change_state (GstElement *element,
     GstStateChange transition);
+static gboolean cr_ws_jpeg_src_send_event (GstElement *element, GstEvent *event);
+static void queue_appsrc_update_locked (CrWsJpegSrc *self);
 
 static void
 cr_ws_jpeg_src_class_init (CrWsJpegSrcClass *klass)
@@ -123,6 +159,7 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass *klass)
   gobject_class->set_property = cr_ws_jpeg_src_set_property;
   gobject_class->get_property = cr_ws_jpeg_src_get_property;
   element_class->change_state = GST_DEBUG_FUNCPTR (cr_ws_jpeg_src_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (cr_ws_jpeg_src_send_event);
 
   auto ready = static_cast<GParamFlags> (
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
@@ -151,6 +188,12 @@ cr_ws_jpeg_src_class_init (CrWsJpegSrcClass *klass)
           "pings, dropped (queue full), connected, peer",
           GST_TYPE_STRUCTURE, readonly));
 
+  g_object_class_install_property (gobject_class, PROP_STOP_WHEN_IDLE,
+      g_param_spec_boolean ("stop-when-idle", "Stop when idle",
+          "Run the streaming thread only while a camera is connected (each connection then "
+          "begins a new stream); false = from PAUSED to READY, as any source",
+          DEFAULT_STOP_WHEN_IDLE, ready));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "WebSocket JPEG source",
       "Source/Network/Video",
@@ -173,6 +216,8 @@ static void
 cr_ws_jpeg_src_finalize (GObject *object)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (object);
+  for (GstBuffer *b : self->priv->waiting)
+    gst_buffer_unref (b);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -184,6 +229,11 @@ void
 CrWsJpegSrcPrivate::camera_connected (const std::string & peer, const std::string & path)
 {
   GST_INFO_OBJECT (self, "camera %s connected on %s", peer.c_str (), path.c_str ());
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    cameras++;
+    queue_appsrc_update_locked (self);
+  }
   GstStructure *s = gst_structure_new ("wsjpegsrc-connected", "peer", G_TYPE_STRING, peer.c_str (),
       "path", G_TYPE_STRING, path.c_str (), nullptr);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
@@ -194,6 +244,12 @@ CrWsJpegSrcPrivate::camera_disconnected (const std::string & peer, guint16 code,
     const std::string & reason)
 {
   GST_INFO_OBJECT (self, "camera %s disconnected (%u %s)", peer.c_str (), code, reason.c_str ());
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    if (cameras > 0)
+      cameras--;
+    queue_appsrc_update_locked (self);
+  }
   GstStructure *s = gst_structure_new ("wsjpegsrc-disconnected", "peer", G_TYPE_STRING,
       peer.c_str (), "code", G_TYPE_UINT, static_cast<guint> (code), "reason", G_TYPE_STRING,
       reason.c_str (), nullptr);
@@ -206,12 +262,135 @@ CrWsJpegSrcPrivate::camera_frame (GBytes *frame)
   /* Arrival time, against the pipeline clock: what the fallback's timeout is measured in. */
   GstBuffer *buffer = arrival.stamp (gst_buffer_new_wrapped_bytes (frame));
 
-  if (arrival.full ()) {
-    std::lock_guard<std::mutex> guard (lock);
-    dropped++;
-  }
   GST_LOG_OBJECT (self, "frame of %" G_GSIZE_FORMAT " bytes", gst_buffer_get_size (buffer));
+  /* Under the lock, so that frames waiting for the appsrc to start go in before this one. Pushing
+   * never blocks (block=false). */
+  std::lock_guard<std::mutex> guard (lock);
+  if (!appsrc_running) {
+    /* As a running appsrc behind a busy pipeline would: the first frame (in flight there), then
+     * the newest ones. */
+    waiting.push_back (buffer);
+    if (waiting.size () > DEFAULT_QUEUE_SIZE + 1) {
+      gst_buffer_unref (waiting[1]);
+      waiting.erase (waiting.begin () + 1);
+      dropped++;
+    }
+    return;
+  }
+  if (arrival.full ())
+    dropped++;
   arrival.push (buffer);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The appsrc runs while a camera is connected                                                    */
+
+static void
+drop_waiting_locked (CrWsJpegSrcPrivate *priv)
+{
+  for (GstBuffer *b : priv->waiting)
+    gst_buffer_unref (b);
+  priv->waiting.clear ();
+}
+
+static bool
+appsrc_wanted_locked (const CrWsJpegSrcPrivate *priv)
+{
+  return priv->ingesting &&
+      (!priv->settings.stop_when_idle || priv->cameras > 0 ||
+          (priv->eos_sent && priv->appsrc_running));
+}
+
+/* Starts or stops the appsrc to match whether a camera is connected. Never in the server thread
+ * (stopping waits for the appsrc's streaming thread); one call at a time (run_lock). */
+static void
+update_appsrc (CrWsJpegSrc *self)
+{
+  CrWsJpegSrcPrivate *priv = self->priv;
+  if (!priv->managed)
+    return;
+  std::lock_guard<std::mutex> run (priv->run_lock);
+  bool want;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->switch_queued = false;
+    want = appsrc_wanted_locked (priv);
+    if (want == priv->appsrc_running)
+      return;
+    if (!want) {
+      priv->appsrc_running = false;
+      drop_waiting_locked (priv);
+    }
+  }
+  GstElement *appsrc = GST_ELEMENT (priv->arrival.appsrc ());
+  if (!want) {
+    GST_DEBUG_OBJECT (self, "no camera: stopping the appsrc");
+    gst_element_set_state (appsrc, GST_STATE_NULL);
+    return;
+  }
+  GST_DEBUG_OBJECT (self, "a camera: starting the appsrc");
+  if (!gst_element_sync_state_with_parent (appsrc)) {
+    GST_WARNING_OBJECT (self, "the appsrc did not start");
+    gst_element_set_state (appsrc, GST_STATE_NULL);
+    return;
+  }
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->appsrc_running = true;
+  for (GstBuffer *b : priv->waiting)
+    priv->arrival.push (b);
+  priv->waiting.clear ();
+}
+
+/* A camera came or went: a pooled thread brings the appsrc in line, unless one is on its way. */
+static void
+queue_appsrc_update_locked (CrWsJpegSrc *self)
+{
+  CrWsJpegSrcPrivate *priv = self->priv;
+  if (!priv->managed || appsrc_wanted_locked (priv) == priv->appsrc_running || priv->switch_queued)
+    return;
+  priv->switch_queued = true;
+  gst_element_call_async (
+      GST_ELEMENT (self), [] (GstElement *e, gpointer) { update_appsrc (CR_WS_JPEG_SRC (e)); },
+      nullptr, nullptr);
+}
+
+/* An end of stream goes to the appsrc while it runs; otherwise (no camera connected) it goes out
+ * on the source pad directly, after the events a stream begins with if none went out yet. */
+static gboolean
+cr_ws_jpeg_src_send_event (GstElement *element, GstEvent *event)
+{
+  CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
+  CrWsJpegSrcPrivate *priv = self->priv;
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS || !priv->managed)
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+
+  std::lock_guard<std::mutex> run (priv->run_lock);
+  bool running;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    running = priv->appsrc_running;
+  }
+  if (running) {
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->eos_sent = true;
+    }
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  }
+
+  g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src");
+  g_autoptr (GstEvent) started = gst_pad_get_sticky_event (src, GST_EVENT_STREAM_START, 0);
+  if (!started) {
+    g_autofree gchar *id = gst_pad_create_stream_id (src, element, nullptr);
+    gst_pad_push_event (src, gst_event_new_stream_start (id));
+    g_autoptr (GstCaps) caps = gst_caps_new_empty_simple ("image/jpeg");
+    gst_pad_push_event (src, gst_event_new_caps (caps));
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (src, gst_event_new_segment (&segment));
+  }
+  GST_DEBUG_OBJECT (self, "end of stream while no camera is connected");
+  return gst_pad_push_event (src, event);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -257,6 +436,9 @@ cr_ws_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_SECRET:
       s.secret = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
+    case PROP_STOP_WHEN_IDLE:
+      s.stop_when_idle = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -289,6 +471,9 @@ cr_ws_jpeg_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
       /* Never hand the secret back out: it ends up in logs and dumps. */
       g_value_set_string (value, s.secret.empty () ? "" : "********");
       break;
+    case PROP_STOP_WHEN_IDLE:
+      g_value_set_boolean (value, s.stop_when_idle);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -306,6 +491,11 @@ start_ingest (CrWsJpegSrc *self)
     ingest.max_message_size = priv->settings.max_message_size;
     ingest.secret = priv->settings.secret;
     priv->dropped = 0;
+    priv->cameras = 0;
+    priv->eos_sent = false;
+    priv->ingesting = true;
+    /* Not managed: the bin starts the appsrc right after this. */
+    priv->appsrc_running = !priv->managed;
   }
   std::shared_ptr<cr::Server> server = priv->listener.server ();
   g_autoptr (GError) error = nullptr;
@@ -319,6 +509,7 @@ start_ingest (CrWsJpegSrc *self)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->route = std::move (route);
   }
+
   std::ostringstream urls;
   for (const auto & path : ingest.paths)
     urls << (server->tls () ? " wss://" : " ws://") << server->address () << ":" << server->port ()
@@ -340,13 +531,51 @@ stop_ingest (CrWsJpegSrc *self)
     route = std::move (self->priv->route);
   }
   route.reset ();
+  {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->ingesting = false;
+    self->priv->cameras = 0;
+    if (!self->priv->managed)
+      self->priv->appsrc_running = false;
+  }
+  update_appsrc (self);
 }
 
 static GstStateChangeReturn
 cr_ws_jpeg_src_change_state (GstElement *element, GstStateChange transition)
 {
   CrWsJpegSrc *self = CR_WS_JPEG_SRC (element);
-  return self->priv->listener.change_state (
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    CrWsJpegSrcPrivate *priv = self->priv;
+    {
+      std::lock_guard<std::mutex> guard (priv->lock);
+      priv->managed = priv->settings.stop_when_idle;
+    }
+    gst_element_set_locked_state (GST_ELEMENT (priv->arrival.appsrc ()), priv->managed);
+  }
+  GstStateChangeReturn ret = self->priv->listener.change_state (
       element, transition, GST_ELEMENT_CLASS (parent_class), "cameras",
       [self] { return start_ingest (self); }, [self] { stop_ingest (self); });
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+  /* The bin leaves its locked appsrc alone: a running one follows between PAUSED and PLAYING. */
+  if (self->priv->managed &&
+      (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING ||
+          transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)) {
+    std::lock_guard<std::mutex> run (self->priv->run_lock);
+    bool running;
+    {
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      running = self->priv->appsrc_running;
+    }
+    if (running)
+      gst_element_set_state (GST_ELEMENT (self->priv->arrival.appsrc ()),
+          GST_STATE_TRANSITION_NEXT (transition));
+  }
+  /* A live source, whether or not its appsrc runs now. */
+  if (ret == GST_STATE_CHANGE_SUCCESS &&
+      (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||
+          transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED))
+    ret = GST_STATE_CHANGE_NO_PREROLL;
+  return ret;
 }

@@ -171,13 +171,63 @@ protected:
 
   std::string active () { return nick_of_active (h->element); }
 
+  /* Whether the element's imagefreeze runs (repeats the placeholder): PLAYING. Stopped means back
+   * in READY (or NULL), its streaming thread joined: not merely out of PLAYING. */
+  GstState freeze_state ()
+  {
+    g_autoptr (GstElement) freeze =
+        gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+    GstState state = GST_STATE_NULL;
+    gst_element_get_state (freeze, &state, nullptr, 0);
+    return state;
+  }
+  bool is_repeating (bool want)
+  {
+    GstState s = freeze_state ();
+    return want ? s == GST_STATE_PLAYING : s <= GST_STATE_READY;
+  }
+  bool repeating () { return is_repeating (true); }
+
+  /* Waits (a bounded time) until imagefreeze runs or is stopped. */
+  bool wait_until_repeating (bool want)
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (!is_repeating (want) && g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+    return is_repeating (want);
+  }
+
+  /* Waits until imagefreeze runs exactly while the placeholder shows (it is started and stopped
+   * by a pooled thread): then the clock waits pending are the element's and imagefreeze's. */
+  void settle ()
+  {
+    bool want = active () != "live";
+    ASSERT_TRUE (wait_until_repeating (want))
+        << "imagefreeze did not " << (want ? "start" : "stop");
+  }
+
+  /* imagefreeze started again: its first wait (already due) is let go. */
+  void release_first_tick ()
+  {
+    ASSERT_TRUE (wait_until_repeating (true)) << "imagefreeze did not start";
+    GList *pending = nullptr;
+    ASSERT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, &pending))
+        << "imagefreeze does not wait for its first tick";
+    auto id = static_cast<GstClockID> (pending->data);
+    ASSERT_LE (gst_clock_id_get_time (id), now ()) << "the first tick is not due at once";
+    gst_test_clock_process_id (clock, gst_clock_id_ref (id));
+    g_list_free_full (pending, (GDestroyNotify) gst_clock_id_unref);
+  }
+
   /* Releases every clock wait up to @target in time order, then sets the clock
    * to @target. */
   void advance_to (GstClockTime target)
   {
     for (int processed = 0;; processed++) {
       ASSERT_LT (processed, 10000) << "clock waits re-armed without end";
-      guint expected = active () == "live" ? 2 : 1;
+      /* Live: the timeout's; on the placeholder: imagefreeze's. */
+      ASSERT_NO_FATAL_FAILURE (settle ());
+      guint expected = 1;
       GList *pending = nullptr;
       gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected, kStuckMs, &pending);
       ASSERT_GE (g_list_length (pending), expected)
@@ -200,7 +250,8 @@ protected:
   /* Times of the pending clock waits, earliest first. */
   std::vector<GstClockTime> pending_times ()
   {
-    guint expected = active () == "live" ? 2 : 1;
+    settle ();
+    guint expected = 1;
     GList *pending = nullptr;
     gst_test_clock_timed_wait_for_multiple_pending_ids (clock, expected, kStuckMs, &pending);
     std::vector<GstClockTime> times;
@@ -384,8 +435,10 @@ TEST_F (JpegFallback, NoLiveFrameForTimeoutSwitchesToPlaceholderThenResumes)
   EXPECT_EQ (active (), "placeholder");
   expect_switch ("placeholder", "timeout", 500 * kMs + kTimeout, 2);
 
+  /* At the switch, then imagefreeze's ticks. */
   ASSERT_NO_FATAL_FAILURE (advance_to (7200 * kMs));
-  EXPECT_EQ (pull_placeholders (), (std::vector<GstClockTime>{ 6 * GST_SECOND, 7 * GST_SECOND }));
+  EXPECT_EQ (pull_placeholders (),
+      (std::vector<GstClockTime>{ 500 * kMs + kTimeout, 6 * GST_SECOND, 7 * GST_SECOND }));
 
   GstBuffer *in = crtest::buffer_from (media->live[1]);
   GstMemory *mem = gst_memory_ref (gst_buffer_peek_memory (in, 0));
@@ -412,8 +465,8 @@ TEST_F (JpegFallback, FramesJustBeforeTheDeadlineKeepItLive)
   /* A burst like a fast camera's: still one pending timeout wait. */
   for (int i = 0; i < 1000; i++)
     ASSERT_EQ (push_live (i), GST_FLOW_OK);
-  EXPECT_EQ (pending_times (), (std::vector<GstClockTime>{ 500 * kMs + kTimeout, 6 * GST_SECOND }))
-      << "imagefreeze's next tick and exactly one timeout wait";
+  EXPECT_EQ (pending_times (), (std::vector<GstClockTime>{ 500 * kMs + kTimeout }))
+      << "exactly one timeout wait (imagefreeze is stopped while live)";
 
   /* The first deadline passes: the wait re-arms at 5.4 s + timeout. */
   ASSERT_NO_FATAL_FAILURE (advance_to (5500 * kMs));
@@ -527,7 +580,7 @@ TEST_F (JpegFallback, StatsCountFramesSwitchesAndTimeOnPlaceholder)
 
   ASSERT_NO_FATAL_FAILURE (advance_to (7 * GST_SECOND));
   EXPECT_EQ (stat (h->element, "switches"), 2u);
-  EXPECT_EQ (stat (h->element, "placeholder-frames"), 3u) << "0 s, 6 s, 7 s";
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 4u) << "0 s, 5.5 s (the switch), 6 s, 7 s";
   /* 0-0.5 s, then 5.5 s until now, the current stretch included. */
   EXPECT_EQ (stat (h->element, "time-on-placeholder"), 2 * GST_SECOND);
 
@@ -568,7 +621,7 @@ TEST_F (JpegFallback, StoppingCancelsTheTimeoutWait)
   ASSERT_NO_FATAL_FAILURE (start ());
   ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
   ASSERT_EQ (push_live (0), GST_FLOW_OK);
-  ASSERT_EQ (pending_times ().size (), 2u);
+  ASSERT_EQ (pending_times ().size (), 1u) << "the timeout's (imagefreeze is stopped while live)";
 
   ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   EXPECT_EQ (gst_test_clock_peek_id_count (clock), 0u);
@@ -588,7 +641,7 @@ TEST_F (JpegFallback, DeletingThePlaceholderFileWhileRunningIsHarmless)
   ASSERT_EQ (push_live (0), GST_FLOW_OK);
   ASSERT_NO_FATAL_FAILURE (advance_to (9 * GST_SECOND));
   EXPECT_EQ (active (), "placeholder") << "timed out at 8.5 s";
-  EXPECT_EQ (gst_harness_buffers_in_queue (h), 2u) << "live frame, 9 s tick";
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 3u) << "live frame, 8.5 s switch, 9 s tick";
 }
 
 static GstEvent *
@@ -598,8 +651,8 @@ viewers_event (guint viewers)
       gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, viewers, nullptr));
 }
 
-/* A thousand cameras nobody watches must cost nothing: once the placeholder is
- * out (the sink keeps it for the next viewer), its repeats wait. */
+/* A thousand cameras nobody watches must cost nothing: once the placeholder is out (the sink
+ * keeps it for the next viewer), imagefreeze stops, and with it its streaming thread. */
 TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
@@ -607,20 +660,16 @@ TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
   EXPECT_EQ (pull_placeholders ().size (), 1u);
   ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
 
-  GstClockID tick = nullptr;
-  gst_test_clock_wait_for_next_pending_id (clock, &tick);
-  ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
-  gst_test_clock_set_time (clock, GST_SECOND);
-  gst_test_clock_process_id (clock, tick);
-  /* The 1 s tick is held: imagefreeze waits for no further tick either. */
-  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
+  ASSERT_TRUE (wait_until_repeating (false)) << "imagefreeze still runs for nobody";
+  EXPECT_EQ (gst_test_clock_peek_id_count (clock), 0u) << "nothing waits on the clock";
+  gst_test_clock_set_time (clock, 20 * GST_SECOND);
   EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u);
-  gst_test_clock_set_time (clock, 20 * GST_SECOND);
 
   ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
+  ASSERT_NO_FATAL_FAILURE (release_first_tick ());
   GstBuffer *out = gst_harness_pull (h);
-  ASSERT_NE (out, nullptr) << "the held tick goes out when a viewer comes";
+  ASSERT_NE (out, nullptr) << "the placeholder goes out when a viewer comes";
   EXPECT_EQ (jpeg_width (out), kPlaceholderWidth);
   gst_buffer_unref (out);
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
@@ -633,34 +682,9 @@ TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
   ASSERT_NO_FATAL_FAILURE (start ());
   ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
   ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
-  GstClockID tick = nullptr;
-  gst_test_clock_wait_for_next_pending_id (clock, &tick);
-  gst_test_clock_set_time (clock, GST_SECOND);
-  gst_test_clock_process_id (clock, tick);
-  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
-
+  ASSERT_TRUE (wait_until_repeating (false));
   ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
 }
-
-/* A camera nobody watches: the placeholder is out, the viewers event said 0, and imagefreeze's
- * 1 s tick is held in jpegfallback. */
-class JpegFallbackUnwatched : public JpegFallback
-{
-protected:
-  void hold_the_placeholder_tick ()
-  {
-    ASSERT_NO_FATAL_FAILURE (start ());
-    ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
-    ASSERT_EQ (pull_placeholders ().size (), 1u);
-    ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
-    GstClockID tick = nullptr;
-    gst_test_clock_wait_for_next_pending_id (clock, &tick);
-    gst_test_clock_set_time (clock, GST_SECOND);
-    gst_test_clock_process_id (clock, tick);
-    ASSERT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr))
-        << "the tick was not held";
-  }
-};
 
 /* FLUSH_START then FLUSH_STOP upstream into the element's src pad, as a downstream element that
  * flushes sends them, from another thread. */
@@ -673,50 +697,28 @@ flush_from_downstream (GstHarness *h)
   });
 }
 
-/* Whether a flush was handled within @bound_ms, the clock standing still. If not, stopping the
- * element is the one way out before the fix (it wakes the held tick), so that the test fails
- * instead of hanging. */
-static bool
-flush_returns_within (GstHarness *h, guint bound_ms)
+/* A flush while nobody watches (downstream flushing, a flushing seek handled below) returns at
+ * once: no streaming thread of the element is in the way. The next viewer gets the placeholder. */
+TEST_F (JpegFallback, FlushWhileNobodyWatchesReturnsAtOnce)
 {
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  ASSERT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+  ASSERT_TRUE (wait_until_repeating (false));
+
   auto flushed = flush_from_downstream (h);
-  if (flushed.wait_for (std::chrono::milliseconds (bound_ms)) == std::future_status::ready)
-    return flushed.get ();
-  gst_element_set_state (h->element, GST_STATE_READY);
-  flushed.wait ();
-  return false;
-}
+  ASSERT_EQ (flushed.wait_for (std::chrono::seconds (5)), std::future_status::ready)
+      << "the flush hung";
+  ASSERT_TRUE (flushed.get ());
 
-/* A flush while nobody watches (downstream flushing, a flushing seek handled below): imagefreeze
- * needs its streaming thread back to restart after FLUSH_STOP, so FLUSH_START must release the
- * held tick at once. Downstream lost what it had: the placeholder goes out once more, then the
- * repeats wait again. */
-TEST_F (JpegFallbackUnwatched, FlushReturnsAtOnceAndThePlaceholderGoesOutAgain)
-{
-  ASSERT_NO_FATAL_FAILURE (hold_the_placeholder_tick ());
-  ASSERT_TRUE (flush_returns_within (h, 5000)) << "the flush hung on the held placeholder tick";
-  EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u) << "the released tick went out";
-
-  GstClockID tick = nullptr;
-  ASSERT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, nullptr))
-      << "imagefreeze did not come back to the clock after the flush";
-  gst_test_clock_wait_for_next_pending_id (clock, &tick);
-  if (gst_clock_id_get_time (tick) > now ())
-    gst_test_clock_set_time (clock, gst_clock_id_get_time (tick));
-  gst_test_clock_process_id (clock, tick);
+  gst_test_clock_set_time (clock, 3 * GST_SECOND);
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
+  ASSERT_NO_FATAL_FAILURE (release_first_tick ());
   GstBuffer *out = gst_harness_pull (h);
-  ASSERT_NE (out, nullptr);
+  ASSERT_NE (out, nullptr) << "no placeholder for a viewer after the flush";
   EXPECT_EQ (jpeg_width (out), kPlaceholderWidth);
   gst_buffer_unref (out);
-  /* The tick after it is held again. */
-  gst_test_clock_wait_for_next_pending_id (clock, &tick);
-  if (gst_clock_id_get_time (tick) > now ())
-    gst_test_clock_set_time (clock, gst_clock_id_get_time (tick));
-  gst_test_clock_process_id (clock, tick);
-  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr))
-      << "nobody watches: the repeats wait again";
-  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
-  EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
 }
 
 /* imagefreeze forgets its picture on a flush: a flush while live frames show must not leave the
@@ -729,16 +731,9 @@ TEST_F (JpegFallback, FlushWhileLiveStillShowsThePlaceholderAfterTheTimeout)
   ASSERT_EQ (push_live (0), GST_FLOW_OK);
   gst_buffer_unref (gst_harness_try_pull (h));
   ASSERT_EQ (active (), "live");
+  ASSERT_TRUE (wait_until_repeating (false)) << "imagefreeze runs while live";
 
-  /* imagefreeze sits in its wait for the 1 s tick, which an upstream flush does not cut short:
-   * the flush is over once that tick is due. */
   auto flushed = flush_from_downstream (h);
-  EXPECT_EQ (flushed.wait_for (std::chrono::milliseconds (300)), std::future_status::timeout);
-  GstClockID tick = nullptr;
-  gst_test_clock_wait_for_next_pending_id (clock, &tick);
-  ASSERT_EQ (gst_clock_id_get_time (tick), GST_SECOND);
-  gst_test_clock_set_time (clock, GST_SECOND);
-  gst_test_clock_process_id (clock, tick);
   ASSERT_EQ (flushed.wait_for (std::chrono::seconds (5)), std::future_status::ready)
       << "the flush hung";
   ASSERT_TRUE (flushed.get ());

@@ -286,12 +286,12 @@ TEST_F (WsJpegSrcTest, ConnectAndDisconnectArePostedWithThePeer)
 TEST_F (WsJpegSrcTest, ABusyPipelineDropsTheOldestFramesNotTheCamera)
 {
   auto frames = crtest::make_jpegs (10, { 160, 120 });
-  /* Hold the streaming thread: the first frame stays in flight, the queue fills up. */
+  /* Hold the streaming thread: the first frame stays in flight, the queue fills up. Buffers only:
+   * the stream begins (stream-start, caps, segment) when the camera connects. */
   GstPad *src = gst_element_get_static_pad (h->element, "src");
   gulong probe = gst_pad_add_probe (src,
-      static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER),
-      nullptr, nullptr, nullptr);
+      static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER), nullptr,
+      nullptr, nullptr);
   SoupCamera cam (port, "/");
   for (const auto & f : frames)
     cam.send (f);

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The program with many configured cameras that nothing is connected to (issue 16): a camera with
+ * no camera connected and nobody watching holds no thread, so the whole process has a number of
+ * threads that does not grow with the cameras; such a camera still shows its placeholder to a
+ * viewer that comes and goes live the moment its camera connects; and the process stops at once. */
+#include "e2e.h"
+#include "testjpeg.h"
+#include "wait.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <dirent.h>
+#include <sstream>
+
+using namespace crtest;
+
+namespace {
+
+/* Threads a process may have whatever its number of cameras: the main thread, the server's, the
+ * recordings' and GLib's, and a few pooled ones that start or stop a camera's streaming thread and
+ * linger for a while afterwards. */
+const int THREAD_BOUND = 24;
+
+const JpegSpec BALL{ 640, 480, 85, "ball" };
+
+int
+thread_count (int pid)
+{
+  std::string dir = "/proc/" + std::to_string (pid) + "/task";
+  DIR *d = opendir (dir.c_str ());
+  if (!d)
+    return -1;
+  int n = 0;
+  while (struct dirent *e = readdir (d))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir (d);
+  return n;
+}
+
+/* camrelay with @n cameras cam0 … cam(n-1), nothing else set but @extra for cam0. */
+struct ManyCameras
+{
+  TempDir dir;
+  std::unique_ptr<Camrelay> proc;
+  guint port = 0;
+
+  bool start (int n, const std::string & extra = "")
+  {
+    dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+    std::ostringstream conf;
+    conf << "[server]\naddress = 127.0.0.1\n";
+    for (int k = 0; k < n; k++)
+      conf << "[camera cam" << k << "]\n" << (k == 0 ? extra : "");
+    std::string path = dir.write ("camrelay.conf", conf.str ());
+    proc = std::make_unique<Camrelay> (std::vector<std::string>{ "--config", path, "--port", "0" },
+        Env{}, dir.path ());
+    /* Sanitizer builds start hundreds of pipelines slowly. */
+    if (!proc->started (120000))
+      return false;
+    port = proc->port ();
+    return true;
+  }
+
+  /* The thread count once it is at most @bound (pooled threads end a while after their job), or
+   * the last count seen. */
+  int threads_settled (int bound)
+  {
+    int n = -1;
+    wait_until ([&] { return (n = thread_count (proc->pid ())) <= bound; }, 30000);
+    return n;
+  }
+};
+
+/* @stop_ms: the longest the process may take to exit after SIGTERM. */
+void
+expect_idle_threads_bounded (int cameras, gint64 stop_ms)
+{
+  ManyCameras relay;
+  ASSERT_TRUE (relay.start (cameras)) << relay.proc->output ();
+  /* Every camera answers: the last one's snapshot is its placeholder. */
+  HttpResponse snap =
+      http_get (relay.port, "/snapshot/cam" + std::to_string (cameras - 1) + ".jpg", "", 30000);
+  ASSERT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.header ("content-type"), "image/jpeg");
+
+  int threads = relay.threads_settled (THREAD_BOUND);
+  EXPECT_LE (threads, THREAD_BOUND) << cameras << " idle cameras: " << threads << " threads";
+
+  gint64 t0 = g_get_monotonic_time ();
+  relay.proc->send_signal (SIGTERM);
+  int code = relay.proc->wait (20000);
+  gint64 elapsed_ms = (g_get_monotonic_time () - t0) / 1000;
+  EXPECT_EQ (code, 0) << relay.proc->output ();
+  EXPECT_LT (elapsed_ms, stop_ms) << cameras << " idle cameras took " << elapsed_ms
+                                  << " ms to stop";
+}
+
+}  // namespace
+
+TEST (IdleCameras, FiftyHoldNoThreadOfTheirOwnAndStopAtOnce)
+{
+  expect_idle_threads_bounded (50, 1000);
+}
+
+/* Stopping is still one synchronous call into the server thread per route (docs/PERFORMANCE.md,
+ * "Threads and 5,000 idle cameras"): 500 cameras take 1-3 s on a loaded machine, not yet 1 s. */
+TEST (IdleCameras, FiveHundredHoldNoThreadOfTheirOwnAndStopCleanly)
+{
+  expect_idle_threads_bounded (500, 15000);
+}
+
+/* An idle camera among many: a viewer that comes sees the placeholder at placeholder-fps; the
+ * camera connects and its first frame reaches the viewer; it costs a thread only while it is live
+ * or watched. */
+TEST (IdleCameras, AViewerSeesThePlaceholderThenLiveFramesWhenTheCameraConnects)
+{
+  ManyCameras relay;
+  ASSERT_TRUE (relay.start (50, "placeholder-fps = 5\ntimeout = 1\n")) << relay.proc->output ();
+
+  MjpegReader viewer (relay.port, "/stream/cam0");
+  ASSERT_EQ (viewer.status (), 200);
+  Bytes part;
+  gint64 t0 = g_get_monotonic_time ();
+  int placeholder_parts = 0;
+  while (placeholder_parts < 6 && viewer.next_part (part, 5000)) {
+    int w = 0, h = 0;
+    ASSERT_TRUE (jpeg_dimensions (part, &w, &h));
+    placeholder_parts++;
+  }
+  gint64 elapsed_ms = (g_get_monotonic_time () - t0) / 1000;
+  ASSERT_EQ (placeholder_parts, 6) << "the placeholder is not repeated for the viewer";
+  /* 5 a second: the 6 parts (the first at once) take about a second, not six. */
+  EXPECT_LT (elapsed_ms, 3000);
+
+  std::vector<Bytes> frames = make_jpegs (5, BALL);
+  WsClient cam (relay.port, "/ws/cam0");
+  ASSERT_EQ (cam.status (), 101);
+  /* The very first frame comes through, and the ones after it. */
+  ASSERT_TRUE (cam.send_binary (frames[0]));
+  int others = 0;
+  std::vector<Bytes> first (frames.begin (), frames.begin () + 1);
+  std::vector<int> seen = read_until_last (viewer, first, &others, 5000);
+  ASSERT_EQ (seen.size (), 1u) << "the camera's first frame did not reach the viewer";
+  for (gsize i = 1; i < frames.size (); i++)
+    ASSERT_TRUE (cam.send_binary (frames[i]));
+  seen = read_until_last (viewer, frames, &others, 5000);
+  ASSERT_FALSE (seen.empty ());
+  EXPECT_EQ (seen.back (), 4);
+
+  /* A live, watched camera: at most one thread of its own. */
+  EXPECT_LE (relay.threads_settled (THREAD_BOUND + 1), THREAD_BOUND + 1);
+
+  /* The camera goes: after the timeout the viewer sees the placeholder again. */
+  cam.close ();
+  int after = 0;
+  while (after < 3 && viewer.next_part (part, 5000)) {
+    if (std::find (frames.begin (), frames.end (), part) == frames.end ())
+      after++;
+  }
+  EXPECT_EQ (after, 3) << "no placeholder after the camera left";
+}
