@@ -136,6 +136,9 @@ struct State
    * stretch where it reads its frame rate without checking whether it is stopping, and
    * imagefreeze's own PAUSED->READY zeroes that rate (see wait_for_freeze_segment). */
   bool segment_owed = false;
+  /* imagefreeze is being stopped: its ticks are refused so that its loop pauses itself (see
+   * quiesce_freeze). */
+  bool retiring = false;
 
   guint64 switches = 0;
   guint64 live_frames = 0;
@@ -539,6 +542,13 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     State & st = priv->state;
+    if (st.retiring) {
+      /* A failed push pauses imagefreeze's loop at the end of its pass, where a stop is safe. */
+      gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
+      GST_PAD_PROBE_INFO_DATA (info) = nullptr;
+      GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_FLUSHING;
+      return GST_PAD_PROBE_HANDLED;
+    }
     if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing) {
       queue_update_locked (self);
       return GST_PAD_PROBE_DROP;
@@ -974,13 +984,17 @@ push_placeholder_once (CrJpegFallback *self)
   GST_DEBUG_OBJECT (self, "placeholder out once: %s", gst_flow_get_name (ret));
 }
 
-static void wait_for_freeze_segment (CrJpegFallback *self);
+static void quiesce_freeze (CrJpegFallback *self);
 
 static void
 start_repeat (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   GST_DEBUG_OBJECT (self, "repeating the placeholder");
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->state.retiring = false;
+  }
   if (gst_element_set_state (priv->freeze, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING_OBJECT (self, "imagefreeze did not start");
     gst_element_set_state (priv->freeze, GST_STATE_READY);
@@ -1003,7 +1017,7 @@ stop_repeat (CrJpegFallback *self)
     priv->repeating = false;
   }
   /* Ends imagefreeze's streaming thread (its wait on the clock is unscheduled). */
-  wait_for_freeze_segment (self);
+  quiesce_freeze (self);
   gst_element_set_state (priv->freeze, GST_STATE_READY);
 }
 
@@ -1136,6 +1150,26 @@ wait_for_freeze_segment (CrJpegFallback *self)
   }
 }
 
+/* imagefreeze's PAUSED->READY zeroes its frame rate before it stops its loop, and the loop reads
+ * the rate without checking whether it is stopping in the stretch between the start of a pass
+ * and its wait on the clock (wait_for_freeze_segment covers the first pass). A loop parked on the
+ * clock, or one whose push failed, is safe to stop. So ticks are refused from here on (a loop
+ * about to push pauses itself), and the stop waits a moment for that pause; a loop still running
+ * after it is parked on the clock: a pass takes microseconds. */
+static void
+quiesce_freeze (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  wait_for_freeze_segment (self);
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->state.retiring = true;
+  }
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (priv->freeze, "src");
+  for (int i = 0; i < 6 && gst_pad_get_task_state (freeze_src) == GST_TASK_STARTED; i++)
+    g_usleep (500);
+}
+
 static void
 reset_state (CrJpegFallback *self)
 {
@@ -1263,7 +1297,7 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       break;
     }
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
-      wait_for_freeze_segment (self);
+      quiesce_freeze (self);
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
       self->priv->state.stopping = true;
