@@ -74,6 +74,7 @@ private:
   bool flush ();
   void discard_input ();
   bool hold_for_link (gsize next_size);
+  gint64 hold_wait_us (guint64 excess);
   bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
 
