@@ -98,7 +98,9 @@ private:
    * delivered it, so that the viewer gets fresh frames rather than a queue of old ones. */
   int part_writes_ = 0;
   bool part_held_ = false;
-  bool slow_ = false;
+  /* Watched from the start: until its link has looked free FAST_LOOKS times in a row, a new
+   * viewer's first parts would otherwise all go into a thin link at once. */
+  bool slow_ = true;
   guint64 last_seq_ = 0; /* the newest part offered, so none is offered twice */
   guint fast_looks_ = 0;
   guint64 link_rate_ = 0; /* bytes/s, the kernel's samples with outliers capped */
