@@ -75,6 +75,7 @@ private:
   void discard_input ();
   bool hold_for_link (gsize next_size);
   gint64 hold_wait_us (guint64 excess);
+  void set_send_lowat (guint bytes);
   bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
 
@@ -106,6 +107,7 @@ private:
   guint64 link_rate_ = 0; /* bytes/s, the kernel's samples with outliers capped */
   gint64 last_probe_us_ = 0;
   GSource *hold_timer_ = nullptr; /* created on the first hold, re-armed with a ready time */
+  guint lowat_ = 0;               /* the socket's TCP_NOTSENT_LOWAT, 0 = the system's */
 
   bool finishing_ = false;
   std::string tail_;

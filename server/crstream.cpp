@@ -65,9 +65,8 @@ Viewer::Viewer (StreamImpl & stream, GIOStream *io, GSocket *socket, std::string
   setsockopt (fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
   /* Without this the kernel happily queues a minute of video for a slow viewer before the socket
    * ever reports full, and the viewer watches the past. */
-  int lowat = static_cast<int> (stream.settings ().send_lowat);
-  if (lowat > 0)
-    setsockopt (fd_, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof (lowat));
+  if (stream.settings ().send_lowat > 0)
+    set_send_lowat (stream.settings ().send_lowat);
   watch (true, false);
 }
 
@@ -243,14 +242,20 @@ static const guint FAST_LOOKS = 8;
 static const gint64 HOLD_MIN_US = 5 * 1000;
 static const gint64 HOLD_MAX_US = 100 * 1000;
 
-/* Bytes written to @fd that its peer has not acknowledged: not sent yet, or on their way. */
+/* Of the bytes written to @fd: those its peer has not acknowledged (@unacked: not sent yet, or on
+ * their way), and of those the ones not sent yet (@unsent, only if asked for). */
 static bool
-bytes_unacknowledged (int fd, guint64 *bytes)
+socket_backlog (int fd, guint64 *unacked, guint64 *unsent = nullptr)
 {
   int n = 0;
   if (ioctl (fd, SIOCOUTQ, &n) != 0 || n < 0)
     return false;
-  *bytes = static_cast<guint64> (n);
+  *unacked = static_cast<guint64> (n);
+  if (unsent) {
+    if (ioctl (fd, SIOCOUTQNSD, &n) != 0 || n < 0)
+      return false;
+    *unsent = static_cast<guint64> (n);
+  }
   return true;
 }
 
@@ -259,39 +264,65 @@ bytes_unacknowledged (int fd, guint64 *bytes)
  * arrived, queues behind almost nothing (and its burst fits a thin link's buffer: a queue that
  * overflows costs retransmissions of seconds), and the viewer's queue keeps only the newest frame
  * meanwhile, so that a viewer on a thin link gets the freshest frame the moment its link is free,
- * whatever the camera's rate. The decision rests on the kernel's byte count alone: a token
+ * whatever the camera's rate. The decision rests on the kernel's byte counts alone: a token
  * bucket lets its burst through at line rate, and a rate sampled on it once let every frame
  * through into a full queue. */
 bool
 Viewer::hold_for_link (gsize next_size)
 {
-  guint64 pending = 0;
-  if (!bytes_unacknowledged (fd_, &pending))
+  guint64 unacked = 0, unsent = 0;
+  if (!socket_backlog (fd_, &unacked))
     return false;
   const guint64 allowed = next_size / 8;
-  if (pending <= allowed) {
+  if (unacked <= allowed) {
     /* A release after a hold is no sign of a fast link. */
-    if (slow_ && !part_held_ && ++fast_looks_ >= FAST_LOOKS)
+    if (slow_ && !part_held_ && ++fast_looks_ >= FAST_LOOKS) {
       slow_ = false;
+      set_send_lowat (stream_ ? stream_->settings ().send_lowat : lowat_);
+    }
     return false;
   }
+  if (!socket_backlog (fd_, &unacked, &unsent))
+    return false;
   slow_ = true;
   fast_looks_ = 0;
   part_held_ = true;
-  if (!hold_timer_) {
-    hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
-    g_source_attach (hold_timer_, server_.context ());
-  }
   gint64 now = g_get_monotonic_time ();
-  g_source_set_ready_time (hold_timer_, now + hold_wait_us (pending - allowed));
+  if (unsent > allowed) {
+    /* The viewer's window is full (it has not read, or its link takes no more yet): the kernel
+     * says when the unsent bytes are down to the threshold (poll reports a socket writable below
+     * half its low-water mark), with no timer. */
+    set_send_lowat (static_cast<guint> (MAX (2 * allowed, 1)));
+    if (hold_timer_)
+      g_source_set_ready_time (hold_timer_, -1);
+    watch (true, true);
+  } else {
+    /* On their way: looked at again when the link should have delivered them. */
+    if (!hold_timer_) {
+      hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
+      g_source_attach (hold_timer_, server_.context ());
+    }
+    g_source_set_ready_time (hold_timer_, now + hold_wait_us (unacked - allowed));
+    watch (true, false);
+  }
   /* Counts as blocked: new frames only replace the queued one, and a link that never drains
    * still meets the stall timeout. */
   if (!blocked_since_)
     blocked_since_ = now;
-  watch (true, false);
   if (stream_)
     stream_->viewer_blocked ();
   return true;
+}
+
+/* TCP_NOTSENT_LOWAT: how many unsent bytes the socket holds before it reports full. */
+void
+Viewer::set_send_lowat (guint bytes)
+{
+  if (bytes == lowat_)
+    return;
+  int v = static_cast<int> (MIN (bytes, static_cast<guint> (G_MAXINT)));
+  if (setsockopt (fd_, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof (v)) == 0)
+    lowat_ = bytes;
 }
 
 /* How long @excess bytes need at the link's rate, within HOLD_MIN_US and HOLD_MAX_US: when to look
