@@ -237,6 +237,7 @@ public:
   void family (const char *name, const char *type, const char *help)
   {
     name_ = name;
+    camera_prefix_ = std::string (name) + "{camera=\"";
     out_ += "# HELP ";
     out_ += name;
     out_ += ' ';
@@ -261,11 +262,17 @@ public:
     out_ += '\n';
   }
 
-  void camera (std::string_view camera, guint64 value) { sample ({ { "camera", camera } }, value); }
+  /* The samples of every camera: the family's "name{camera=\"" once, not piece by piece. */
+  void camera (std::string_view camera, guint64 value)
+  {
+    begin_camera (camera);
+    append_number (out_, value);
+    out_ += '\n';
+  }
 
   void camera (std::string_view camera, double value)
   {
-    begin ({ { "camera", camera } });
+    begin_camera (camera);
     append_fixed (out_, value, 3);
     out_ += '\n';
   }
@@ -292,6 +299,13 @@ private:
     out_ += ' ';
   }
 
+  void begin_camera (std::string_view camera)
+  {
+    out_ += camera_prefix_;
+    append_escaped (camera);
+    out_.append ("\"} ", 3);
+  }
+
   /* A label value: backslash, double quote and line feed escaped. */
   void append_escaped (std::string_view v)
   {
@@ -315,6 +329,7 @@ private:
 
   std::string out_;
   const char *name_ = "";
+  std::string camera_prefix_;
 };
 
 struct CounterMetric
