@@ -28,67 +28,99 @@ static const guint64 SNAPSHOT_WAIT_NS = 5 * GST_SECOND;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
-/* The element's "stats" structure, or nullptr if it has none. */
-static GstStructure *
-element_stats (GstElement *element)
+/* An element's "stats" structure as the element built it (read into a value of our own, so the
+ * structure is not copied once more); empty for no element or one without "stats". */
+class Stats
 {
-  if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
-    return nullptr;
-  GstStructure *s = nullptr;
-  g_object_get (element, elements::STATS, &s, nullptr);
-  return s;
-}
-
-/* Adds every guint64 field of @s to @into as "PREFIX.FIELD". */
-static void
-add_structure_counters (const GstStructure *s, const char *prefix,
-    std::map<std::string, guint64> & into)
-{
-  if (!s)
-    return;
-  std::string key (prefix);
-  key += '.';
-  const gsize stem = key.size ();
-  for (gint i = 0; i < gst_structure_n_fields (s); i++) {
-    const gchar *field = gst_structure_nth_field_name (s, i);
-    const GValue *v = gst_structure_get_value (s, field);
-    if (!G_VALUE_HOLDS_UINT64 (v))
-      continue;
-    key.resize (stem);
-    key += field;
-    into[key] += g_value_get_uint64 (v);
+public:
+  explicit Stats (GstElement *element)
+  {
+    if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
+      return;
+    g_value_init (&value_, GST_TYPE_STRUCTURE);
+    g_object_get_property (G_OBJECT (element), elements::STATS, &value_);
   }
-}
+  ~Stats ()
+  {
+    if (G_IS_VALUE (&value_))
+      g_value_unset (&value_);
+  }
+  Stats (const Stats &) = delete;
+  Stats & operator= (const Stats &) = delete;
 
-/* Adds every guint64 field of @element's stats to @into as "PREFIX.FIELD". */
-static void
-add_element_counters (GstElement *element, const char *prefix,
-    std::map<std::string, guint64> & into)
-{
-  GstStructure *s = element_stats (element);
-  add_structure_counters (s, prefix, into);
-  if (s)
-    gst_structure_free (s);
-}
+  const GstStructure *get () const
+  {
+    return G_IS_VALUE (&value_) ? static_cast<const GstStructure *> (g_value_get_boxed (&value_))
+                                : nullptr;
+  }
+  explicit operator bool () const { return get () != nullptr; }
 
-/* A jpegrecordsink's state into @r and its counters into @counters as "PREFIX.FIELD". */
+  /* A field by its quark; nullptr when absent or of another type. */
+  const gchar *string (Field f) const
+  {
+    const GValue *v = value (f);
+    return v && G_VALUE_HOLDS_STRING (v) ? g_value_get_string (v) : nullptr;
+  }
+  bool boolean (Field f, gboolean *out) const
+  {
+    const GValue *v = value (f);
+    if (!v || !G_VALUE_HOLDS_BOOLEAN (v))
+      return false;
+    *out = g_value_get_boolean (v);
+    return true;
+  }
+  bool uint (Field f, guint *out) const
+  {
+    const GValue *v = value (f);
+    if (!v || !G_VALUE_HOLDS_UINT (v))
+      return false;
+    *out = g_value_get_uint (v);
+    return true;
+  }
+  bool uint64 (Field f, guint64 *out) const
+  {
+    const GValue *v = value (f);
+    if (!v || !G_VALUE_HOLDS_UINT64 (v))
+      return false;
+    *out = g_value_get_uint64 (v);
+    return true;
+  }
+  bool int64 (Field f, gint64 *out) const
+  {
+    const GValue *v = value (f);
+    if (!v || !G_VALUE_HOLDS_INT64 (v))
+      return false;
+    *out = g_value_get_int64 (v);
+    return true;
+  }
+
+private:
+  const GValue *value (Field f) const
+  {
+    const GstStructure *s = get ();
+    return s ? gst_structure_id_get_value (s, field_quark (f)) : nullptr;
+  }
+
+  GValue value_ = G_VALUE_INIT;
+};
+
+/* A jpegrecordsink's state into @r and its counters into @counters. */
 static void
-read_recorder (GstElement *sink, const char *prefix, CameraStatus::Recorder & r,
-    std::map<std::string, guint64> & counters)
+read_recorder (GstElement *sink, bool timelapse, CameraStatus::Recorder & r,
+    CameraCounters & counters)
 {
-  GstStructure *s = element_stats (sink);
+  Stats s (sink);
   if (!s)
     return;
-  add_structure_counters (s, prefix, counters);
-  auto text = [s] (Field f) {
-    const gchar *v = gst_structure_get_string (s, elements::name (f));
+  counters.add (s.get (), elements::JPEGRECORDSINK, timelapse);
+  auto text = [&s] (Field f) {
+    const gchar *v = s.string (f);
     return std::string (v ? v : "");
   };
   r.state = text (Field::RecordState);
   r.reason = text (Field::RecordReason);
   r.last_error = text (Field::RecordLastError);
-  gst_structure_get_int64 (s, elements::name (Field::RecordLastErrorTime), &r.last_error_us);
-  gst_structure_free (s);
+  s.int64 (Field::RecordLastErrorTime, &r.last_error_us);
 }
 
 static GstElement *
@@ -281,18 +313,22 @@ Camera::start ()
 std::string
 Camera::running_state () const
 {
-  GstStructure *s;
+  GstElement *fallback;
   std::string state;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    s = element_stats (elements_.fallback);
+    fallback = ref_or_null (elements_.fallback);
     state = connected_ ? elements::ACTIVE_LIVE : "offline";
   }
-  if (s) {
-    const gchar *active = gst_structure_get_string (s, elements::name (Field::FallbackActive));
-    state = active ? active : elements::ACTIVE_PLACEHOLDER;
-    gst_structure_free (s);
+  {
+    Stats s (fallback);
+    if (s) {
+      const gchar *active = s.string (Field::FallbackActive);
+      state = active ? active : elements::ACTIVE_PLACEHOLDER;
+    }
   }
+  if (fallback)
+    gst_object_unref (fallback);
   return state;
 }
 
@@ -302,12 +338,11 @@ Camera::teardown ()
   if (!pipeline_)
     return;
   /* Counters are read while the elements still run: stopping resets some of them. */
-  std::map<std::string, guint64> last;
+  CameraCounters last;
   add_counters (last);
   {
     std::lock_guard<std::mutex> guard (lock_);
-    for (const auto & [key, value] : last)
-      base_[key] += value;
+    base_ += last;
     elements_.clear ();
     connected_ = false;
     peer_.clear ();
@@ -345,10 +380,7 @@ Camera::drained () const
     sink = ref_or_null (elements_.sink);
   }
   guint viewers = 0;
-  if (GstStructure *s = element_stats (sink)) {
-    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &viewers);
-    gst_structure_free (s);
-  }
+  Stats (sink).uint (Field::SinkViewers, &viewers);
   if (sink)
     gst_object_unref (sink);
   return viewers == 0;
@@ -555,7 +587,7 @@ Camera::handle_record_state (const GstStructure *s)
 }
 
 void
-Camera::add_counters (std::map<std::string, guint64> & into) const
+Camera::add_counters (CameraCounters & into) const
 {
   Elements e;
   {
@@ -568,13 +600,13 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
   }
-  add_element_counters (e.src, elements::WSJPEGSRC, into);
-  add_element_counters (e.record, RECORD_SINK_NAME, into);
-  add_element_counters (e.timelapse, TIMELAPSE_SINK_NAME, into);
-  add_element_counters (e.validate, elements::JPEGVALIDATE, into);
-  add_element_counters (e.fallback, elements::JPEGFALLBACK, into);
-  add_element_counters (e.sink, elements::MJPEGHTTPSINK, into);
-  add_element_counters (e.pull, elements::PULLJPEGSRC, into);
+  into.add (Stats (e.src).get (), elements::WSJPEGSRC);
+  into.add (Stats (e.record).get (), elements::JPEGRECORDSINK, false);
+  into.add (Stats (e.timelapse).get (), elements::JPEGRECORDSINK, true);
+  into.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
+  into.add (Stats (e.fallback).get (), elements::JPEGFALLBACK);
+  into.add (Stats (e.sink).get (), elements::MJPEGHTTPSINK);
+  into.add (Stats (e.pull).get (), elements::PULLJPEGSRC);
   e.clear ();
 }
 
@@ -594,21 +626,15 @@ Camera::sample ()
       src = connected_ ? ref_or_null (elements_.src) : nullptr;
     received = received_;
   }
-  if (GstStructure *s = element_stats (src)) {
-    gst_structure_get_uint64 (s, elements::name (pulled ? Field::PullFrames : Field::SrcMessages),
-        &received);
-    gst_structure_free (s);
-  }
+  const Field frames_field = pulled ? Field::PullFrames : Field::SrcMessages;
+  Stats (src).uint64 (frames_field, &received);
   if (src)
     gst_object_unref (src);
   gint64 t = g_get_monotonic_time ();
   guint64 frames;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    const std::string key =
-        elements::counter_key (config_.pulled () ? Field::PullFrames : Field::SrcMessages);
-    auto it = base_.find (key);
-    frames = received + (it == base_.end () ? 0 : it->second);
+    frames = received + base_.get (frames_field);
   }
   update_demand ();
   samples_.push_back ({ t, frames });
@@ -638,10 +664,10 @@ Camera::update_demand ()
   }
   guint viewers = 0;
   guint64 snapshots = 0;
-  if (GstStructure *s = element_stats (sink)) {
-    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &viewers);
-    gst_structure_get_uint64 (s, elements::name (Field::SinkSnapshots), &snapshots);
-    gst_structure_free (s);
+  {
+    Stats s (sink);
+    s.uint (Field::SinkViewers, &viewers);
+    s.uint64 (Field::SinkSnapshots, &snapshots);
   }
   if (sink)
     gst_object_unref (sink);
@@ -738,48 +764,39 @@ Camera::status () const
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
   }
-  read_recorder (e.record, RECORD_SINK_NAME, st.record, st.counters);
-  read_recorder (e.timelapse, TIMELAPSE_SINK_NAME, st.timelapse, st.counters);
+  read_recorder (e.record, false, st.record, st.counters);
+  read_recorder (e.timelapse, true, st.timelapse, st.counters);
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
-  GstStructure *src_stats = element_stats (e.src);
-  GstStructure *sink_stats = element_stats (e.sink);
-  GstStructure *pull_stats = element_stats (e.pull);
-  add_structure_counters (src_stats, elements::WSJPEGSRC, st.counters);
-  add_element_counters (e.validate, elements::JPEGVALIDATE, st.counters);
-  add_element_counters (e.fallback, elements::JPEGFALLBACK, st.counters);
-  add_structure_counters (sink_stats, elements::MJPEGHTTPSINK, st.counters);
-  add_structure_counters (pull_stats, elements::PULLJPEGSRC, st.counters);
+  Stats src (e.src), sink (e.sink), pull (e.pull);
+  st.counters.add (src.get (), elements::WSJPEGSRC);
+  st.counters.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
+  st.counters.add (Stats (e.fallback).get (), elements::JPEGFALLBACK);
+  st.counters.add (sink.get (), elements::MJPEGHTTPSINK);
+  st.counters.add (pull.get (), elements::PULLJPEGSRC);
 
   /* The elements know best whether a camera is connected and how many viewers there are now. */
-  if (GstStructure *s = src_stats) {
-    gboolean connected = FALSE;
-    if (gst_structure_get_boolean (s, elements::name (Field::SrcConnected), &connected)) {
-      st.connected = connected;
-      const gchar *peer = gst_structure_get_string (s, elements::name (Field::SrcPeer));
-      st.peer = connected && peer ? peer : "";
-    }
-    gst_structure_free (s);
+  gboolean connected = FALSE;
+  if (src.boolean (Field::SrcConnected, &connected)) {
+    st.connected = connected;
+    const gchar *peer = src.string (Field::SrcPeer);
+    st.peer = connected && peer ? peer : "";
   }
-  if (GstStructure *s = sink_stats) {
-    gst_structure_get_uint (s, elements::name (Field::SinkViewers), &st.viewers);
-    gst_structure_free (s);
-  }
+  sink.uint (Field::SinkViewers, &st.viewers);
   if (config_.pulled ()) {
     st.source = config_.source_shown;
     st.source_state = "starting";
     st.source_reconnects = st.counter (Field::PullReconnects);
   }
-  if (GstStructure *s = pull_stats) {
-    const gchar *state = gst_structure_get_string (s, elements::name (Field::PullState));
-    const gchar *error = gst_structure_get_string (s, elements::name (Field::PullLastError));
-    const gchar *location = gst_structure_get_string (s, elements::name (Field::PullLocation));
+  if (pull) {
+    const gchar *state = pull.string (Field::PullState);
+    const gchar *error = pull.string (Field::PullLastError);
+    const gchar *location = pull.string (Field::PullLocation);
     st.source_state = state ? state : "";
     /* The element hides the URL's userinfo only; query credentials are masked here. */
     st.source_error = cr::redact_text (error ? error : "");
     if (location)
       st.source = cr::redact_url (location);
     st.connected = st.source_state == elements::PULL_STREAMING;
-    gst_structure_free (s);
   }
   e.clear ();
 

@@ -12,6 +12,7 @@
  * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
 #pragma once
 
+#include "cameracounters.h"
 #include "crbackoff.h"
 #include "elementfields.h"
 #include "relayconfig.h"
@@ -20,7 +21,6 @@
 
 #include <deque>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,9 +37,9 @@ struct CameraStatus
   bool connected = false;
   std::string peer;
   double fps = 0; /* frames received per second, recent average */
-  /* Counters summed over every pipeline this camera ran, keyed "element.field", e.g.
-   * "wsjpegsrc.messages", "jpegvalidate.too-small", "mjpeghttpsink.bytes-sent". */
-  std::map<std::string, guint64> counters;
+  /* Counters summed over every pipeline this camera ran, one per guint64 "stats" field of its
+   * elements (see counter() and recorder_counter()). */
+  CameraCounters counters;
   guint viewers = 0;
   guint64 restarts = 0;
   std::string last_error;
@@ -54,7 +54,7 @@ struct CameraStatus
 
   /* Recording (jpegrecordsink "record": every frame; "timelapse"): each one's state ("off"
    * without such a sink, "idle", "recording", "paused"), why it is paused, and its last error.
-   * Their counters are in @counters as "record.FIELD" and "timelapse.FIELD". */
+   * Their counters are in @counters (recorder_counter()). */
   struct Recorder
   {
     std::string state = "off";
@@ -68,26 +68,12 @@ struct CameraStatus
   std::string stream_path;
   std::string snapshot_path;
 
-  guint64 counter (const std::string & key) const
-  {
-    auto it = counters.find (key);
-    return it == counters.end () ? 0 : it->second;
-  }
-  guint64 counter (elements::Field field) const
-  {
-    /* The keys once: /status and /metrics look up dozens per camera, for a thousand cameras. */
-    static const std::vector<std::string> keys = [] {
-      std::vector<std::string> k;
-      for (gsize i = 0; i < static_cast<gsize> (elements::Field::COUNT); i++)
-        k.push_back (elements::counter_key (static_cast<elements::Field> (i)));
-      return k;
-    }();
-    return counter (keys[static_cast<gsize> (field)]);
-  }
+  /* A stats counter of the element that owns @field. */
+  guint64 counter (elements::Field field) const { return counters.get (field); }
   /* A jpegrecordsink counter of the "record" or the "timelapse" sink. */
   guint64 recorder_counter (bool timelapse, elements::Field field) const
   {
-    return counter (std::string (timelapse ? "timelapse." : "record.") + elements::name (field));
+    return counters.recorder (timelapse, field);
   }
 };
 
@@ -155,7 +141,7 @@ private:
   void teardown ();
   void set_state (const std::string & state);
   std::string running_state () const;
-  void add_counters (std::map<std::string, guint64> & into) const;
+  void add_counters (CameraCounters & into) const;
   void update_demand ();
   void on_wanted ();
   void open_source (bool open, const char *why);
@@ -192,8 +178,8 @@ private:
   bool connected_ = false;
   std::string peer_;
   double fps_ = 0;
-  guint64 received_ = 0;                /* the running pipeline's frame count at the last sample */
-  std::map<std::string, guint64> base_; /* counters of the pipelines already torn down */
+  guint64 received_ = 0; /* the running pipeline's frame count at the last sample */
+  CameraCounters base_;  /* counters of the pipelines already torn down */
   guint64 restarts_ = 0;
   std::string last_error_;
   gint64 last_error_us_ = 0;

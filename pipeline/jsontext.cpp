@@ -9,7 +9,14 @@ void
 append_json_string (std::string & out, std::string_view s)
 {
   out += '"';
-  for (unsigned char c : s) {
+  /* Runs of characters that need no escape go in at once: names, paths and URLs are all of them. */
+  gsize run = 0;
+  for (gsize i = 0; i < s.size (); i++) {
+    unsigned char c = static_cast<unsigned char> (s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append (s.data () + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -26,16 +33,14 @@ append_json_string (std::string & out, std::string_view s)
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          g_snprintf (buf, sizeof (buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char> (c);
-        }
+      default: {
+        char buf[8];
+        g_snprintf (buf, sizeof (buf), "\\u%04x", c);
+        out += buf;
+      }
     }
   }
+  out.append (s.data () + run, s.size () - run);
   out += '"';
 }
 

@@ -11,8 +11,14 @@
 #include "camrelay-config.h"
 #include "recordingstore.h"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstring>
+#include <ctime>
+#include <initializer_list>
 #include <set>
+#include <string_view>
 
 namespace camrelay {
 
@@ -20,35 +26,77 @@ namespace {
 
 using elements::Field;
 
-/* Reasons jpegvalidate counts; always reported, so a dashboard sees zeros rather than gaps. */
-std::map<std::string, guint64>
+/* Reasons jpegvalidate counts, by name; always reported, so a dashboard sees zeros rather than
+ * gaps. */
+std::array<std::pair<const char *, guint64>, G_N_ELEMENTS (elements::REJECT_REASONS)>
 rejections (const CameraStatus & st)
 {
-  std::map<std::string, guint64> out;
-  for (Field r : elements::REJECT_REASONS)
-    out[elements::name (r)] = st.counter (r);
+  static const auto sorted = [] {
+    std::array<Field, G_N_ELEMENTS (elements::REJECT_REASONS)> f;
+    std::copy (std::begin (elements::REJECT_REASONS), std::end (elements::REJECT_REASONS),
+        f.begin ());
+    std::sort (f.begin (), f.end (),
+        [] (Field a, Field b) { return strcmp (elements::name (a), elements::name (b)) < 0; });
+    return f;
+  }();
+  std::array<std::pair<const char *, guint64>, G_N_ELEMENTS (elements::REJECT_REASONS)> out;
+  for (gsize i = 0; i < sorted.size (); i++)
+    out[i] = { elements::name (sorted[i]), st.counter (sorted[i]) };
   return out;
 }
 
+/* Numbers straight into the text: /metrics and /status write tens of thousands of them. */
+void
+append_number (std::string & out, guint64 n)
+{
+  char buf[24];
+  auto r = std::to_chars (buf, buf + sizeof (buf), n);
+  out.append (buf, r.ptr);
+}
+
+/* @v with @decimals digits after the point, as printf's "%.Nf" in the C locale. */
+void
+append_fixed (std::string & out, double v, int decimals)
+{
+  char buf[64];
+  auto r = std::to_chars (buf, buf + sizeof (buf), v, std::chars_format::fixed, decimals);
+  if (r.ec == std::errc ()) {
+    out.append (buf, r.ptr);
+    return;
+  }
+  char fmt[8];
+  g_snprintf (fmt, sizeof (fmt), "%%.%df", decimals);
+  out += g_ascii_formatd (buf, sizeof (buf), fmt, v);
+}
+
+/* As g_date_time_format_iso8601() writes a UTC time ("2026-12-06T11:24:44.123456Z", the fraction
+ * only when there is one), without a GDateTime per call. */
 std::string
 iso_time (gint64 real_us)
 {
   if (real_us <= 0)
     return "";
-  g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (real_us / G_USEC_PER_SEC);
-  if (!t)
+  time_t secs = static_cast<time_t> (real_us / G_USEC_PER_SEC);
+  int usec = static_cast<int> (real_us % G_USEC_PER_SEC);
+  struct tm tm;
+  if (!gmtime_r (&secs, &tm) || tm.tm_year + 1900 > 9999)
     return "";
-  g_autoptr (GDateTime) precise = g_date_time_add (t, real_us % G_USEC_PER_SEC);
-  g_autofree gchar *s = g_date_time_format_iso8601 (precise);
-  return s ? s : "";
+  char buf[40];
+  if (usec)
+    g_snprintf (buf, sizeof (buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+  else
+    g_snprintf (buf, sizeof (buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
 }
 
 std::string
 format_double (double v, int decimals)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_autofree gchar *fmt = g_strdup_printf ("%%.%df", decimals);
-  return g_ascii_formatd (buf, sizeof (buf), fmt, v);
+  std::string out;
+  append_fixed (out, v, decimals);
+  return out;
 }
 
 /* A small JSON writer: commas and escaping, nothing else. */
@@ -82,7 +130,7 @@ public:
     return *this;
   }
 
-  Json & key (const std::string & k)
+  Json & key (std::string_view k)
   {
     if (!first_)
       out_ += ',';
@@ -92,13 +140,13 @@ public:
     return *this;
   }
 
-  Json & str (const std::string & s)
+  Json & str (std::string_view s)
   {
     value_prefix ();
     string_literal (s);
     return *this;
   }
-  Json & str_or_null (const std::string & s) { return s.empty () ? null () : str (s); }
+  Json & str_or_null (std::string_view s) { return s.empty () ? null () : str (s); }
   Json & null ()
   {
     value_prefix ();
@@ -114,13 +162,13 @@ public:
   Json & number (guint64 n)
   {
     value_prefix ();
-    out_ += std::to_string (n);
+    append_number (out_, n);
     return *this;
   }
   Json & number (double d, int decimals)
   {
     value_prefix ();
-    out_ += format_double (d, decimals);
+    append_fixed (out_, d, decimals);
     return *this;
   }
 
@@ -135,7 +183,7 @@ private:
     first_ = false;
   }
 
-  void string_literal (const std::string & s) { append_json_string (out_, s); }
+  void string_literal (std::string_view s) { append_json_string (out_, s); }
 
   std::string out_;
   bool first_ = true;
@@ -172,6 +220,7 @@ std::vector<CameraStatus>
 collect (const PageContext & ctx)
 {
   std::vector<CameraStatus> out;
+  out.reserve (ctx.cameras.size ());
   for (const Camera *c : ctx.cameras)
     out.push_back (c->status ());
   return out;
@@ -183,59 +232,104 @@ collect (const PageContext & ctx)
 class Metrics
 {
 public:
+  using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
   void family (const char *name, const char *type, const char *help)
   {
     name_ = name;
-    out_ += std::string ("# HELP ") + name + " " + help + "\n";
-    out_ += std::string ("# TYPE ") + name + " " + type + "\n";
+    camera_prefix_ = std::string (name) + "{camera=\"";
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
   }
 
-  void sample (const std::vector<std::pair<std::string, std::string>> & labels,
-      const std::string & value)
+  void sample (Labels labels, std::string_view value)
   {
-    out_ += name_;
-    if (!labels.empty ()) {
-      out_ += '{';
-      bool first = true;
-      for (const auto & [k, v] : labels) {
-        out_ += (first ? "" : ",") + k + "=\"" + escape (v) + "\"";
-        first = false;
-      }
-      out_ += '}';
-    }
-    out_ += " " + value + "\n";
+    begin (labels);
+    out_ += value;
+    out_ += '\n';
+  }
+  void sample (Labels labels, guint64 value)
+  {
+    begin (labels);
+    append_number (out_, value);
+    out_ += '\n';
   }
 
-  void camera (const std::string & camera, guint64 value)
+  /* The samples of every camera: the family's "name{camera=\"" once, not piece by piece. */
+  void camera (std::string_view camera, guint64 value)
   {
-    sample ({ { "camera", camera } }, std::to_string (value));
+    begin_camera (camera);
+    append_number (out_, value);
+    out_ += '\n';
   }
 
-  void camera (const std::string & camera, double value)
+  void camera (std::string_view camera, double value)
   {
-    sample ({ { "camera", camera } }, format_double (value, 3));
+    begin_camera (camera);
+    append_fixed (out_, value, 3);
+    out_ += '\n';
   }
 
   const std::string & text () const { return out_; }
 
 private:
-  static std::string escape (const std::string & v)
+  /* "name{k="v",...} ": the sample up to its value. */
+  void begin (Labels labels)
   {
-    std::string out;
+    out_ += name_;
+    if (labels.size ()) {
+      char sep = '{';
+      for (const auto & [k, v] : labels) {
+        out_ += sep;
+        out_ += k;
+        out_ += "=\"";
+        append_escaped (v);
+        out_ += '"';
+        sep = ',';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+  }
+
+  void begin_camera (std::string_view camera)
+  {
+    out_ += camera_prefix_;
+    append_escaped (camera);
+    out_.append ("\"} ", 3);
+  }
+
+  /* A label value: backslash, double quote and line feed escaped. */
+  void append_escaped (std::string_view v)
+  {
+    bool plain = true;
+    for (char c : v)
+      plain = plain && c != '\\' && c != '"' && c != '\n';
+    if (plain) {
+      out_ += v;
+      return;
+    }
     for (char c : v) {
       if (c == '\\' || c == '"')
-        out += '\\';
+        out_ += '\\';
       if (c == '\n') {
-        out += "\\n";
+        out_ += "\\n";
         continue;
       }
-      out += c;
+      out_ += c;
     }
-    return out;
   }
 
   std::string out_;
-  std::string name_;
+  const char *name_ = "";
+  std::string camera_prefix_;
 };
 
 struct CounterMetric

@@ -74,6 +74,8 @@ private:
   bool flush ();
   void discard_input ();
   bool hold_for_link (gsize next_size);
+  gint64 hold_wait_us (guint64 excess);
+  void set_send_lowat (guint bytes);
   bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
 
@@ -97,12 +99,15 @@ private:
    * delivered it, so that the viewer gets fresh frames rather than a queue of old ones. */
   int part_writes_ = 0;
   bool part_held_ = false;
-  bool slow_ = false;
+  /* Watched from the start: until its link has looked free FAST_LOOKS times in a row, a new
+   * viewer's first parts would otherwise all go into a thin link at once. */
+  bool slow_ = true;
   guint64 last_seq_ = 0; /* the newest part offered, so none is offered twice */
   guint fast_looks_ = 0;
   guint64 link_rate_ = 0; /* bytes/s, the kernel's samples with outliers capped */
   gint64 last_probe_us_ = 0;
   GSource *hold_timer_ = nullptr; /* created on the first hold, re-armed with a ready time */
+  guint lowat_ = 0;               /* the socket's TCP_NOTSENT_LOWAT, 0 = the system's */
 
   bool finishing_ = false;
   std::string tail_;

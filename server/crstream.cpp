@@ -16,7 +16,9 @@
 #include <netinet/in.h>
 /* The kernel's tcp_info (glibc's stops before tcpi_notsent_bytes and tcpi_delivery_rate). */
 #include <linux/tcp.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -63,9 +65,8 @@ Viewer::Viewer (StreamImpl & stream, GIOStream *io, GSocket *socket, std::string
   setsockopt (fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
   /* Without this the kernel happily queues a minute of video for a slow viewer before the socket
    * ever reports full, and the viewer watches the past. */
-  int lowat = static_cast<int> (stream.settings ().send_lowat);
-  if (lowat > 0)
-    setsockopt (fd_, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof (lowat));
+  if (stream.settings ().send_lowat > 0)
+    set_send_lowat (stream.settings ().send_lowat);
   watch (true, false);
 }
 
@@ -233,70 +234,116 @@ Viewer::flush ()
   return true;
 }
 
-/* A link that needs more than this for a whole part is watched before every part, until this
- * many looks in a row found it fast. */
-static const gint64 SLOW_LINK_US = 10 * 1000;
+/* A viewer whose link held a part is looked at before every part, until this many looks in a row
+ * found its link free. */
 static const guint FAST_LOOKS = 8;
-/* Re-checked this soon at the earliest (a rate estimate is coarse) and at the latest. */
+/* A held part is looked at again this soon at the earliest (a rate estimate is coarse) and at the
+ * latest. */
 static const gint64 HOLD_MIN_US = 5 * 1000;
 static const gint64 HOLD_MAX_US = 100 * 1000;
 
-/* Returns true when the next part should wait because the previous one is still on its way: more
- * than an eighth of a part still unsent or unacknowledged on a link that needs more than
- * SLOW_LINK_US for it. The next part then queues behind almost nothing (and its burst fits the
- * link's buffer: a thin link's queue overflowing costs retransmissions of seconds), and the
- * viewer's queue keeps only the newest frames meanwhile, so a viewer on a thin link gets the
- * freshest frame the moment its link is free. */
+/* Of the bytes written to @fd: those its peer has not acknowledged (@unacked: not sent yet, or on
+ * their way), and of those the ones not sent yet (@unsent, only if asked for). */
+static bool
+socket_backlog (int fd, guint64 *unacked, guint64 *unsent = nullptr)
+{
+  int n = 0;
+  if (ioctl (fd, SIOCOUTQ, &n) != 0 || n < 0)
+    return false;
+  *unacked = static_cast<guint64> (n);
+  if (unsent) {
+    if (ioctl (fd, SIOCOUTQNSD, &n) != 0 || n < 0)
+      return false;
+    *unsent = static_cast<guint64> (n);
+  }
+  return true;
+}
+
+/* Returns true when the next part should wait because more than an eighth of the previous one is
+ * still unsent or unacknowledged. The next part then goes out once the previous one has nearly
+ * arrived, queues behind almost nothing (and its burst fits a thin link's buffer: a queue that
+ * overflows costs retransmissions of seconds), and the viewer's queue keeps only the newest frame
+ * meanwhile, so that a viewer on a thin link gets the freshest frame the moment its link is free,
+ * whatever the camera's rate. The decision rests on the kernel's byte counts alone: a token
+ * bucket lets its burst through at line rate, and a rate sampled on it once let every frame
+ * through into a full queue. */
 bool
 Viewer::hold_for_link (gsize next_size)
 {
-  struct tcp_info info = {};
-  socklen_t len = sizeof (info);
-  if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-      len < offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
+  guint64 unacked = 0, unsent = 0;
+  if (!socket_backlog (fd_, &unacked))
     return false;
-  guint64 rate = info.tcpi_delivery_rate; /* bytes per second; 0 before the first sample */
-  if (rate == 0)
+  const guint64 allowed = next_size / 8;
+  if (unacked <= allowed) {
+    /* A release after a hold is no sign of a fast link. */
+    if (slow_ && !part_held_ && ++fast_looks_ >= FAST_LOOKS) {
+      slow_ = false;
+      set_send_lowat (stream_ ? stream_->settings ().send_lowat : lowat_);
+    }
     return false;
-  /* Trusted downwards at once, upwards at most twofold per look: a token bucket lets its burst
-   * through at line rate, and the kernel's sample on that burst can be a thousand times the
-   * link's rate. */
-  if (link_rate_)
-    rate = MIN (rate, link_rate_ * 2);
-  link_rate_ = rate;
-  guint64 pending =
-      info.tcpi_notsent_bytes + static_cast<guint64> (info.tcpi_unacked) * info.tcpi_snd_mss;
-  /* Even when a part goes out in one send it may sit in the link's queue: a slow link stays
-   * watched until it has looked fast a few times in a row. */
-  if (static_cast<gint64> ((pending + next_size) * G_USEC_PER_SEC / rate) > SLOW_LINK_US) {
-    slow_ = true;
-    fast_looks_ = 0;
-  } else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
-    slow_ = false;
   }
-  guint64 allowed = next_size / 8;
-  if (!slow_ || pending <= allowed)
+  if (!socket_backlog (fd_, &unacked, &unsent))
     return false;
-  /* Not worth a timer; and a fast viewer that merely has not read yet is never held. */
-  gint64 wait_us = static_cast<gint64> ((pending - allowed) * G_USEC_PER_SEC / rate);
-  if (wait_us < HOLD_MIN_US)
-    return false;
-
+  slow_ = true;
+  fast_looks_ = 0;
   part_held_ = true;
-  if (!hold_timer_) {
-    hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
-    g_source_attach (hold_timer_, server_.context ());
-  }
   gint64 now = g_get_monotonic_time ();
-  g_source_set_ready_time (hold_timer_, now + CLAMP (wait_us, HOLD_MIN_US, HOLD_MAX_US));
+  if (unsent > allowed) {
+    /* The viewer's window is full (it has not read, or its link takes no more yet): the kernel
+     * says when the unsent bytes are down to the threshold (poll reports a socket writable below
+     * half its low-water mark), with no timer. */
+    set_send_lowat (static_cast<guint> (MAX (2 * allowed, 1)));
+    if (hold_timer_)
+      g_source_set_ready_time (hold_timer_, -1);
+    watch (true, true);
+  } else {
+    /* On their way: looked at again when the link should have delivered them. */
+    if (!hold_timer_) {
+      hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
+      g_source_attach (hold_timer_, server_.context ());
+    }
+    g_source_set_ready_time (hold_timer_, now + hold_wait_us (unacked - allowed));
+    watch (true, false);
+  }
   /* Counts as blocked: new frames only replace the queued one, and a link that never drains
    * still meets the stall timeout. */
   if (!blocked_since_)
     blocked_since_ = now;
-  watch (true, false);
   if (stream_)
     stream_->viewer_blocked ();
   return true;
+}
+
+/* TCP_NOTSENT_LOWAT: how many unsent bytes the socket holds before it reports full. */
+void
+Viewer::set_send_lowat (guint bytes)
+{
+  if (bytes == lowat_)
+    return;
+  int v = static_cast<int> (MIN (bytes, static_cast<guint> (G_MAXINT)));
+  if (setsockopt (fd_, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof (v)) == 0)
+    lowat_ = bytes;
+}
+
+/* How long @excess bytes need at the link's rate, within HOLD_MIN_US and HOLD_MAX_US: when to look
+ * again. The kernel's delivery rate is trusted downwards at once and upwards at most twofold per
+ * look; a sample taken on a token bucket's burst can be a thousand times the link's rate, and
+ * would only make the looks more frequent. */
+gint64
+Viewer::hold_wait_us (guint64 excess)
+{
+  struct tcp_info info = {};
+  socklen_t len = sizeof (info);
+  guint64 rate = 0; /* bytes per second; 0 before the first sample */
+  if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+      len >= offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
+    rate = info.tcpi_delivery_rate;
+  if (rate == 0)
+    return HOLD_MIN_US;
+  if (link_rate_)
+    rate = MIN (rate, link_rate_ * 2);
+  link_rate_ = rate;
+  return CLAMP (static_cast<gint64> (excess * G_USEC_PER_SEC / rate), HOLD_MIN_US, HOLD_MAX_US);
 }
 
 gboolean

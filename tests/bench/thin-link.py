@@ -1,18 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Frame age for a viewer behind a thin link: a real 512 kbit/s token bucket between two network
-namespaces, the real camrelay program, a camera and two viewers that read promptly.
+namespaces, the real camrelay program, a camera and viewers that read promptly.
 
 The script makes two namespaces (server side and viewer side) joined by a veth pair with private
 addresses that exist only inside them, puts a tbf qdisc on the server side's end (netem does not
 work on these machines; tbf does), runs `camrelay` in the server namespace with a camera sending
-~28 KB frames at --fps over loopback, one viewer there on loopback (the fast viewer) and one in the
-viewer namespace across the bucket (the thin viewer). Each frame carries the camera's wall clock
-in a JPEG comment; a viewer records when each part's last byte arrived and prints p50/p90/max
-frame age. Everything it made is removed at the end, on failure and Ctrl-C too.
+~28 KB frames over loopback, --fast-viewers viewers there on loopback (9) and one viewer in the
+viewer namespace across the bucket (the thin viewer), which reads as fast as the link allows. Each
+frame carries the camera's wall clock in a JPEG comment; a viewer records when each part's last
+byte arrived. For every camera rate of --fps (5, 8, 15 and 30 by default) and every --runs, a fresh
+camrelay, camera and viewers; one table at the end gives the thin viewer's frame age p50/p90/max,
+the fast viewers' and the bucket's drops, against the target (p50 <= 0.6 s, max <= 1.5 s: one
+frame's transmission is 0.45 s). Everything it made is removed at the end, on failure and Ctrl-C
+too.
 
-    sudo /usr/bin/python3 tests/bench/thin-link.py                 # build/, 512 kbit/s, 8 fps, 20 s
-    sudo /usr/bin/python3 tests/bench/thin-link.py --rate 1mbit --fps 10 --duration 30
+    sudo /usr/bin/python3 tests/bench/thin-link.py              # build/, 512 kbit/s, 5,8,15,30 fps, 20 s each
+    sudo /usr/bin/python3 tests/bench/thin-link.py --fps 30 --runs 5 --duration 15
     sudo /usr/bin/python3 tests/bench/thin-link.py --build /tmp/old/build   # another build
 
 Needs root (ip netns, tc), iproute2, python3-pil (tests/bench/make-frames.py makes the frames).
@@ -175,14 +179,95 @@ def pct(values, p):
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
-def summary(name, result):
-    ages = result["ages"]
-    line = "%-26s %5d frames (%4.1f/s)  age p50 %6.3f s  p90 %6.3f s  max %6.3f s" % (
-        name, len(ages), len(ages) / result["seconds"], pct(ages, 50), pct(ages, 90),
-        max(ages) if ages else float("nan"))
-    if result["stamp_ages"]:
-        line += "  (X-Timestamp p50 %.3f s)" % pct(result["stamp_ages"], 50)
-    return line
+TARGET_P50_S = 0.6
+TARGET_MAX_S = 1.5
+
+
+def qdisc_drops(ns, dev):
+    text = sh("ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", dev).stdout.decode()
+    words = text.replace(",", " ").replace("(", " ").split()
+    return int(words[words.index("dropped") + 1]) if "dropped" in words else 0
+
+
+def stop_procs(procs):
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(3)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    del procs[:]
+
+
+def one_run(args, fps, ns_server, ns_viewer, dev, server_ip, tmp, procs):
+    """camrelay, a camera at @fps, the fast viewers and the thin one; their results."""
+    port = 3001
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "plugins"),
+               GST_REGISTRY=os.path.join(tmp, "registry.bin"))
+    log = open(args.log or os.path.join(tmp, "camrelay.log"), "ab")
+    program = os.path.join(args.build, "pipeline", "camrelay")
+    server = subprocess.Popen(["ip", "netns", "exec", ns_server, program, "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    procs.append(server)
+    for _ in range(150):
+        if sh("ip", "netns", "exec", ns_server, sys.executable, "-c",
+              "import socket; socket.create_connection(('127.0.0.1', %d), 0.2)" % port,
+              check=False).returncode == 0:
+            break
+        if server.poll() is not None:
+            raise RuntimeError("camrelay exited: see " + log.name)
+        time.sleep(0.1)
+
+    me = os.path.abspath(__file__)
+    total = args.duration + args.warmup
+    procs.append(subprocess.Popen(["ip", "netns", "exec", ns_server, sys.executable, me,
+                                   "--role", "camera", "--port", str(port), "--fps", str(fps),
+                                   "--duration", str(total + 2), "--frames", args.frames],
+                                  start_new_session=True))
+    time.sleep(0.5)
+    drops0 = qdisc_drops(ns_server, dev)
+    viewers = [("thin", ns_viewer, server_ip)] + \
+        [("fast", ns_server, "127.0.0.1")] * args.fast_viewers
+    running = []
+    for kind, ns, host in viewers:
+        p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, me, "--role", "viewer",
+                              "--host", host, "--port", str(port), "--duration", str(total),
+                              "--warmup", str(args.warmup), "--layout", args.layout],
+                             stdout=subprocess.PIPE, start_new_session=True)
+        procs.append(p)
+        running.append((kind, p))
+    results = {"thin": None, "fast": []}
+    for kind, p in running:
+        out, _ = p.communicate(timeout=total + 30)
+        if p.returncode != 0:
+            raise RuntimeError("a %s viewer failed" % kind)
+        r = json.loads(out)
+        if kind == "thin":
+            results["thin"] = r
+        else:
+            results["fast"].append(r)
+    results["drops"] = qdisc_drops(ns_server, dev) - drops0
+    stop_procs(procs)
+    return results
+
+
+def row(fps, res):
+    thin = res["thin"]
+    ages = thin["ages"]
+    fast = [a for r in res["fast"] for a in r["ages"]]
+    fast_fps = [len(r["ages"]) / r["seconds"] for r in res["fast"]]
+    return {"fps": fps, "thin_frames": len(ages), "thin_fps": len(ages) / thin["seconds"],
+            "p50": pct(ages, 50), "p90": pct(ages, 90), "max": max(ages) if ages else float("nan"),
+            "fast_fps_min": min(fast_fps) if fast_fps else float("nan"),
+            "fast_p50_ms": pct(fast, 50) * 1000, "fast_max_ms": (max(fast) if fast else 0) * 1000,
+            "drops": res["drops"],
+            "met": bool(ages) and pct(ages, 50) <= TARGET_P50_S and max(ages) <= TARGET_MAX_S}
 
 
 def main():
@@ -192,15 +277,19 @@ def main():
     ap.add_argument("--rate", default="512kbit", help="tbf rate (512kbit)")
     ap.add_argument("--burst", default="16kb", help="tbf burst (16kb)")
     ap.add_argument("--latency", default="400ms", help="tbf latency (400ms)")
-    ap.add_argument("--fps", type=float, default=8.0, help="camera frames per second (8)")
-    ap.add_argument("--duration", type=float, default=20.0, help="seconds measured (20)")
+    ap.add_argument("--fps", default="5,8,15,30",
+                    help="camera frames per second, one run per rate (5,8,15,30)")
+    ap.add_argument("--runs", type=int, default=1, help="runs per rate (1)")
+    ap.add_argument("--fast-viewers", type=int, default=9,
+                    help="viewers on loopback beside the thin one (9)")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds measured per run (20)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds ignored first (3)")
     ap.add_argument("--layout", choices=["auto", "length", "early"], default="auto",
                     help="what the viewers ask for: auto (no query), length (?content-length=1), "
                     "early (?content-length=0)")
     ap.add_argument("--frames", default=os.path.join(HERE, "out", "frames"),
                     help="directory of JPEGs (made by make-frames.py when missing)")
-    ap.add_argument("--json", help="also write the summary as JSON to this file")
+    ap.add_argument("--json", help="also write the rows as JSON to this file")
     ap.add_argument("--log", help="keep camrelay's output in this file")
     # Internal roles, run inside a namespace by the script itself.
     ap.add_argument("--role", choices=["camera", "viewer"], help=argparse.SUPPRESS)
@@ -209,6 +298,7 @@ def main():
     args = ap.parse_args()
 
     if args.role == "camera":
+        args.fps = float(args.fps)
         return run_camera(args)
     if args.role == "viewer":
         return run_viewer(args)
@@ -220,12 +310,12 @@ def main():
         sys.exit("thin-link: %s not built" % program)
     if not os.path.isdir(args.frames) or not any(f.endswith(".jpg") for f in os.listdir(args.frames)):
         subprocess.run([sys.executable, os.path.join(HERE, "make-frames.py"), args.frames], check=True)
+    rates = [float(x) for x in args.fps.split(",") if x]
 
     tag = "crthin%d" % (os.getpid() % 100000)
     ns_server, ns_viewer = tag + "s", tag + "v"
     net = "10.%d.%d" % (200 + os.getpid() % 50, os.getpid() % 250)
     server_ip, viewer_ip = net + ".1", net + ".2"
-    port = 3001
     procs = []
     made = []
     tmp = tempfile.mkdtemp(prefix="thin-link-")
@@ -247,74 +337,39 @@ def main():
         sh("ip", "netns", "exec", ns_server, "tc", "qdisc", "add", "dev", tag + "a", "root", "tbf",
            "rate", args.rate, "burst", args.burst, "latency", args.latency)
 
-        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "plugins"),
-                   GST_REGISTRY=os.path.join(tmp, "registry.bin"))
-        log = open(args.log or os.path.join(tmp, "camrelay.log"), "wb")
-        server = subprocess.Popen(["ip", "netns", "exec", ns_server, program, "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        procs.append(server)
-        for _ in range(150):
-            if sh("ip", "netns", "exec", ns_server, sys.executable, "-c",
-                  "import socket; socket.create_connection(('127.0.0.1', %d), 0.2)" % port,
-                  check=False).returncode == 0:
-                break
-            if server.poll() is not None:
-                raise RuntimeError("camrelay exited: see " + log.name)
-            time.sleep(0.1)
+        rows, sizes = [], []
+        for fps in rates:
+            for run in range(args.runs):
+                res = one_run(args, fps, ns_server, ns_viewer, tag + "a", server_ip, tmp, procs)
+                r = row(fps, res)
+                rows.append(r)
+                sizes += res["thin"]["sizes"]
+                print("%4g fps run %d: thin %4.1f/s age p50 %.3f p90 %.3f max %.3f s; fast p50 %.1f "
+                      "max %.1f ms; drops %d" % (fps, run + 1, r["thin_fps"], r["p50"], r["p90"],
+                                                 r["max"], r["fast_p50_ms"], r["fast_max_ms"],
+                                                 r["drops"]), file=sys.stderr, flush=True)
 
-        me = os.path.abspath(__file__)
-        total = args.duration + args.warmup
-        camera = subprocess.Popen(["ip", "netns", "exec", ns_server, sys.executable, me,
-                                   "--role", "camera", "--port", str(port), "--fps", str(args.fps),
-                                   "--duration", str(total + 2), "--frames", args.frames],
-                                  start_new_session=True)
-        procs.append(camera)
-        time.sleep(0.5)
-        viewers = {}
-        for name, ns, host in (("fast viewer (loopback)", ns_server, "127.0.0.1"),
-                               ("thin viewer (%s)" % args.rate, ns_viewer, server_ip)):
-            p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, me, "--role", "viewer",
-                                  "--host", host, "--port", str(port), "--duration", str(total),
-                                  "--warmup", str(args.warmup), "--layout", args.layout],
-                                 stdout=subprocess.PIPE, start_new_session=True)
-            procs.append(p)
-            viewers[name] = p
-        results = {}
-        for name, p in viewers.items():
-            out, _ = p.communicate(timeout=total + 30)
-            if p.returncode != 0:
-                raise RuntimeError(name + " failed")
-            results[name] = json.loads(out)
-        qdisc = sh("ip", "netns", "exec", ns_server, "tc", "-s", "qdisc", "show", "dev",
-                   tag + "a").stdout.decode()
-
-        print("thin-link: tbf rate %s burst %s latency %s; camera %.0f fps; layout %s; %s"
-              % (args.rate, args.burst, args.latency, args.fps, args.layout, program))
-        for name, r in results.items():
-            print(summary(name, r))
-        sizes = [s for r in results.values() for s in r["sizes"]]
+        print("thin-link: tbf rate %s burst %s latency %s; %d fast viewers; layout %s; %gs measured "
+              "per run; %s" % (args.rate, args.burst, args.latency, args.fast_viewers, args.layout,
+                                args.duration, program))
         if sizes:
             print("frames %d-%d bytes, mean %d" % (min(sizes), max(sizes), sum(sizes) / len(sizes)))
-        print("qdisc: " + " ".join(qdisc.split()))
+        print()
+        print("| camera fps | thin viewer: frames/s, age p50 / p90 / max | target p50 <= %.1f s, "
+              "max <= %.1f s | fast viewers (loopback): min fps, age p50 / max | tbf drops |"
+              % (TARGET_P50_S, TARGET_MAX_S))
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print("| %g | %.1f/s; %.2f / %.2f / %.2f s | %s | %.1f fps; %.0f / %.0f ms | %d |" % (
+                r["fps"], r["thin_fps"], r["p50"], r["p90"], r["max"],
+                "met" if r["met"] else "**not met**", r["fast_fps_min"], r["fast_p50_ms"],
+                r["fast_max_ms"], r["drops"]))
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({n: {"frames": len(r["ages"]), "p50": pct(r["ages"], 50),
-                               "p90": pct(r["ages"], 90), "max": max(r["ages"] or [0])}
-                           for n, r in results.items()}, f, indent=1)
-        return 0
+                json.dump(rows, f, indent=1)
+        return 0 if all(r["met"] for r in rows) else 1
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                    p.wait(3)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        stop_procs(procs)
         for ns in made:
             sh("ip", "netns", "del", ns, check=False)
         subprocess.run(["rm", "-rf", tmp])

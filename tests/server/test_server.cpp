@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -333,6 +334,105 @@ TEST_F (ServerTest, SlowViewerSkipsWholeFramesAndNeverSlowsOthers)
     last_index = index;
   }
   EXPECT_EQ (last_index, count - 1);
+}
+
+/* A viewer on a thin link: a reader that takes bytes through a token bucket (64 KiB/s in bursts of
+ * 16 KiB), as a phone behind a slow link does, while the camera sends 30 fps. What such a viewer
+ * notices is how old a frame is when it is complete, i.e. what it had to read between the frame's
+ * publication and its last byte. Measured in bytes, so that a loaded machine's sleeps do not move
+ * it, and without what had already reached the reader's own receive buffer at the publication
+ * (the server cannot take that back): the newest frame should go out once the previous one is
+ * nearly delivered and queue behind almost nothing. A part the socket took while the one before
+ * was still on its way (the kernel accepts more while less than send-lowat, 16 KiB, is unsent)
+ * puts every later frame that far behind. */
+TEST_F (ServerTest, SlowReaderGetsTheNewestFrameNotOneQueuedBehindTheLast)
+{
+  const gsize kFrame = 4000;
+  const double kRate = 65536, kBurst = 16384;
+  auto stream = add_stream ();
+  int fd = crtest::connect_loopback (port, 16384);
+  ASSERT_GE (fd, 0);
+  std::string req = "GET /?content-length=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ (send (fd, req.data (), req.size (), MSG_NOSIGNAL), (ssize_t) req.size ());
+  wait_viewers (*stream, 1);
+
+  /* Under @m: what the reader has read, and per frame what had reached its socket when the frame
+   * was published (read, plus waiting in its receive buffer). */
+  std::mutex m;
+  gsize total_read = 0;
+  std::vector<gsize> arrived_at_publish;
+  std::atomic<bool> stop{ false };
+  std::thread camera ([&] {
+    for (guint32 seq = 0; !stop; seq++) {
+      Bytes frame = fake_frame (kFrame, static_cast<guint8> (seq));
+      memcpy (frame.data (), &seq, sizeof (seq));
+      {
+        std::lock_guard<std::mutex> g (m);
+        int queued = 0;
+        ioctl (fd, FIONREAD, &queued);
+        arrived_at_publish.push_back (total_read + queued);
+      }
+      publish (*stream, frame);
+      g_usleep (33000);
+    }
+  });
+
+  Bytes got;
+  double tokens = kBurst;
+  gint64 start = g_get_monotonic_time (), last = start;
+  while (g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC) {
+    gint64 now = g_get_monotonic_time ();
+    tokens = MIN (kBurst, tokens + (now - last) * kRate / G_USEC_PER_SEC);
+    last = now;
+    if (tokens < kBurst) {
+      g_usleep (static_cast<gulong> ((kBurst - tokens) * G_USEC_PER_SEC / kRate) + 1);
+      continue;
+    }
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    if (poll (&pfd, 1, 100) <= 0)
+      continue;
+    guint8 buf[16384];
+    std::lock_guard<std::mutex> g (m);
+    ssize_t n = recv (fd, buf, sizeof (buf), MSG_DONTWAIT);
+    ASSERT_GT (n, 0) << "the server closed the stream";
+    tokens -= n;
+    got.insert (got.end (), buf, buf + n);
+    total_read = got.size ();
+  }
+  stop = true;
+  camera.join ();
+  close (fd);
+
+  /* Parts: "--boundary", headers with Content-Length, blank line, body, CRLF. */
+  std::string text (got.begin (), got.end ());
+  gsize at = text.find ("\r\n\r\n");
+  ASSERT_NE (at, std::string::npos);
+  at += 4;
+  std::vector<gsize> behind;
+  for (int part = 0;; part++) {
+    gsize head_end = text.find ("\r\n\r\n", at);
+    gsize cl = text.find ("Content-Length: ", at);
+    if (head_end == std::string::npos || cl == std::string::npos || cl > head_end)
+      break;
+    gsize size = g_ascii_strtoull (text.c_str () + cl + 16, nullptr, 10);
+    gsize body = head_end + 4;
+    if (body + size > text.size ())
+      break;
+    guint32 seq;
+    memcpy (&seq, got.data () + body, sizeof (seq));
+    ASSERT_LT (seq, arrived_at_publish.size ());
+    /* The first second is the link's first looks. */
+    if (part >= 15)
+      behind.push_back (body + size - arrived_at_publish[seq]);
+    at = body + size + 2;
+  }
+  ASSERT_GE (behind.size (), 20u) << "the slow reader got too few frames";
+  std::sort (behind.begin (), behind.end ());
+  gsize median = behind[behind.size () / 2];
+  /* The frame and its headers, what is left of the previous one (an eighth), and what the link
+   * delivers while the frame waits for its turn (a frame interval: 2 KiB). */
+  EXPECT_LE (median, kFrame + kFrame / 8 + 3000)
+      << "frames waited behind older ones the socket had taken";
 }
 
 TEST_F (ServerTest, StalledViewerIsDisconnected)
