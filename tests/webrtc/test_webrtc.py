@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Suite e2e-webrtc: WHEP signalling and WebRTC viewers for real, across two network namespaces
+(tests/webrtc/netns.py). The viewers are Debian's python3-aiortc (tests/webrtc/whep_client.py)
+and headless Chromium. Needs root (namespaces), iproute2, python3-aiortc, chromium; a missing one
+fails the suite, never skips it."""
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from netns import CLIENT_ADDRESS, SERVER_ADDRESS, NetnsPair  # noqa: E402
+
+BUILD = os.environ.get("CAMRELAY_BUILD_ROOT", os.path.join(HERE, "..", "..", "build"))
+SOURCE = os.environ.get("CAMRELAY_SOURCE_ROOT", os.path.join(HERE, "..", ".."))
+CLIENT = os.path.join(HERE, "whep_client.py")
+
+
+class Lines:
+    """A child process whose stdout lines are read by a thread into a queue."""
+
+    def __init__(self, argv, **kw):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, **kw)
+        self.lines = queue.Queue()
+        self.all = []
+        self.err = []
+        threading.Thread(target=self._read, args=(self.proc.stdout, True), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, False), daemon=True).start()
+
+    def _read(self, stream, out):
+        for line in stream:
+            if out:
+                self.lines.put(line.rstrip("\n"))
+            else:
+                self.err.append(line)
+
+    def expect(self, pred, timeout):
+        """The first line (from now on) for which pred holds, or None after timeout seconds."""
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                line = self.lines.get(timeout=max(0.05, end - time.time()))
+            except queue.Empty:
+                return None
+            self.all.append(line)
+            if pred(line):
+                return line
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except Exception:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def http(method, url, body=None, headers=None, auth=None, timeout=15):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if auth:
+        import base64
+        req.add_header("Authorization", "Basic " + base64.b64encode(
+            f"{auth[0]}:{auth[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def run_client(net, url, seconds, *extra):
+    """aiortc in the client namespace; returns its JSON events."""
+    argv = net.run_in(net.client) + ["/usr/bin/python3", CLIENT, url, "--seconds", str(seconds),
+                                     *extra]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    events = []
+    for line in r.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    return events, r
+
+
+def frames_of(events):
+    return [e for e in events if e.get("event") == "frame"]
+
+
+class WhepEndpointTest(unittest.TestCase):
+    """The WHEP endpoint alone (tests/webrtc/whepserve.cpp: x264enc of a 640x480 10 fps test
+    picture), with viewer credentials."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.net = NetnsPair()
+        try:
+            cls.serve = Lines(cls.net.run_in(cls.net.server) + [
+                os.path.join(BUILD, "tests", "whepserve"), SERVER_ADDRESS, "8080", "/whep/cam",
+                "640", "480", "10", "viewer", "pw"])
+            line = cls.serve.expect(lambda l: l.startswith("listening"), 20)
+            if not line:
+                raise RuntimeError("whepserve did not start: " + "".join(cls.serve.err))
+        except Exception:
+            cls.net.close()
+            raise
+        cls.base = f"http://{SERVER_ADDRESS}:8080"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.stop()
+        cls.net.close()
+
+    def curl(self, *args):
+        """curl in the client namespace: status line and headers."""
+        r = subprocess.run(self.net.run_in(self.net.client) + [
+            "curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "10", *args],
+            capture_output=True, text=True)
+        return r.stdout
+
+    def test_signalling_answers(self):
+        url = self.base + "/whep/cam"
+        sdp = "v=0\r\n"
+        # No credentials: 401, like every page; the body is never read.
+        self.assertIn(" 401", self.curl("-X", "POST", "-H", "Content-Type: application/sdp",
+                                        "--data-binary", sdp, url).splitlines()[0])
+        # A wrong type: 415.
+        self.assertIn(" 415", self.curl("-u", "viewer:pw", "-X", "POST", "-H",
+                                        "Content-Type: text/plain", "--data-binary", sdp,
+                                        url).splitlines()[0])
+        # Not an offer with H.264: 400.
+        self.assertIn(" 400", self.curl("-u", "viewer:pw", "-X", "POST", "-H",
+                                        "Content-Type: application/sdp", "--data-binary", sdp,
+                                        url).splitlines()[0])
+        # An unknown camera: 404.
+        self.assertIn(" 404", self.curl("-u", "viewer:pw", "-X", "POST", "-H",
+                                        "Content-Type: application/sdp", "--data-binary", sdp,
+                                        self.base + "/whep/nope").splitlines()[0])
+        # An unknown session: 404.
+        self.assertIn(" 404", self.curl("-u", "viewer:pw", "-X", "DELETE",
+                                        url + "/0123456789abcdef").splitlines()[0])
+        # A CORS preflight carries no credentials and gets its answer.
+        head = self.curl("-X", "OPTIONS", "-H", "Origin: http://elsewhere.example",
+                         "-H", "Access-Control-Request-Method: POST",
+                         "-H", "Access-Control-Request-Headers: authorization, content-type", url)
+        self.assertIn(" 204", head.splitlines()[0])
+        low = head.lower()
+        self.assertIn("access-control-allow-origin: *", low)
+        self.assertIn("access-control-allow-methods: options, post", low)
+        self.assertIn("authorization", low.split("access-control-allow-headers:")[1].split("\n")[0])
+        self.assertIn("accept-post: application/sdp", low)
+
+    def test_viewer_gets_frames_and_delete_ends(self):
+        events, r = run_client(self.net, self.base + "/whep/cam", 4, "--user", "viewer",
+                               "--password", "pw")
+        answer = [e for e in events if e.get("event") == "answer"]
+        self.assertTrue(answer, r.stdout + r.stderr)
+        self.assertEqual(answer[0]["status"], 201)
+        self.assertEqual(answer[0]["content_type"], "application/sdp")
+        self.assertRegex(answer[0]["location"], r"^/whep/cam/[0-9a-f]{32}$")
+        frames = frames_of(events)
+        self.assertGreater(len(frames), 0, r.stdout + r.stderr)
+        self.assertEqual((frames[-1]["w"], frames[-1]["h"]), (640, 480))
+        span = frames[-1]["t"] - frames[0]["t"]
+        rate = (len(frames) - 1) / span if span > 0 else 0
+        self.assertGreater(rate, 8, f"{len(frames)} frames in {span:.2f} s")
+        self.assertLess(rate, 12, f"{len(frames)} frames in {span:.2f} s")
+        deleted = [e for e in events if e.get("event") == "deleted"]
+        self.assertEqual(deleted[0]["status"], 200)
+        # The session left the encoder's feed.
+        self.assertIsNotNone(self.serve.expect(lambda l: l == "subscribers 0", 10),
+                             "\n".join(self.serve.all))
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("e2e-webrtc needs root for its network namespaces", file=sys.stderr)
+        sys.exit(1)
+    unittest.main(verbosity=2)
