@@ -103,7 +103,7 @@ ref_or_null (GstElement *e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse }) {
+  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264 }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -158,6 +158,13 @@ Camera::latest_frame (guint64 *seq) const
   return latest_ ? gst_buffer_ref (latest_) : nullptr;
 }
 
+GstElement *
+Camera::h264_sink () const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  return ref_or_null (elements_.h264);
+}
+
 bool
 Camera::build (std::string & error)
 {
@@ -199,6 +206,8 @@ Camera::build (std::string & error)
     else if (g_str_equal (factory, elements::JPEGRECORDSINK))
       slot = g_str_equal (GST_OBJECT_NAME (el), TIMELAPSE_SINK_NAME) ? &found.timelapse
                                                                      : &found.record;
+    else if (g_str_equal (factory, "h264relaysink"))
+      slot = &found.h264;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)

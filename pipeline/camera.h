@@ -128,6 +128,8 @@ public:
   /* Any thread: the newest live frame (a reference, or nullptr) and its number, kept only with
    * mqtt-snapshot-interval > 0. */
   GstBuffer *latest_frame (guint64 *seq) const;
+  /* Any thread: the running pipeline's h264relaysink (a reference), or nullptr without one. */
+  GstElement *h264_sink () const;
 
 private:
   struct Elements
@@ -139,6 +141,7 @@ private:
     GstElement *pull = nullptr;      /* pulljpegsrc */
     GstElement *record = nullptr;    /* jpegrecordsink name=record */
     GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
+    GstElement *h264 = nullptr;      /* h264relaysink */
     void clear ();
   };
 

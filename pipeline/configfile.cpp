@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -28,6 +29,10 @@ const char *const SERVER_KEYS[] = {
   "metrics-open-on-loopback",
   "tls-certificate",
   "tls-key",
+  "webrtc-ports",
+  "webrtc-address",
+  "stun-server",
+  "turn-server",
 };
 
 const char *const CAMERA_KEYS[] = {
@@ -354,6 +359,38 @@ private:
   Reporter & report_;
 };
 
+/* [server] webrtc-ports = MIN-MAX, webrtc-address, stun-server, turn-server. */
+bool
+read_webrtc (SectionReader & r, ServerConfig & s, Reporter & report)
+{
+  std::string ports;
+  if (!r.string ("webrtc-ports", ports) || !r.string ("webrtc-address", s.webrtc_address) ||
+      !r.string ("stun-server", s.stun_server) || !r.string ("turn-server", s.turn_server))
+    return false;
+  if (!ports.empty ()) {
+    unsigned lo = 0, hi = 0;
+    char end = 0;
+    if (sscanf (ports.c_str (), "%u-%u%c", &lo, &hi, &end) != 2 || lo < 1 || hi > 65535 || lo > hi)
+      return report.fail ("server", "webrtc-ports",
+          "\"" + ports + "\" is not a UDP port range such as 50000-50100");
+    s.webrtc_min_port = lo;
+    s.webrtc_max_port = hi;
+  }
+  if (!s.webrtc_address.empty ()) {
+    g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (s.webrtc_address.c_str ());
+    if (!inet)
+      return report.fail ("server", "webrtc-address",
+          "\"" + s.webrtc_address + "\" is not an IP address (the one viewers reach camrelay at)");
+  }
+  if (!s.stun_server.empty () && !g_str_has_prefix (s.stun_server.c_str (), "stun://"))
+    return report.fail ("server", "stun-server", "a STUN server is written stun://HOST:PORT");
+  if (!s.turn_server.empty () && !g_str_has_prefix (s.turn_server.c_str (), "turn://") &&
+      !g_str_has_prefix (s.turn_server.c_str (), "turns://"))
+    return report.fail ("server", "turn-server",
+        "a TURN server is written turn://USER:PASSWORD@HOST:PORT (or turns://)");
+  return true;
+}
+
 bool
 read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
 {
@@ -380,7 +417,7 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
   if (s.tls_certificate.empty () != s.tls_key.empty ())
     return report.fail ("server", s.tls_certificate.empty () ? "tls-certificate" : "tls-key",
         "tls-certificate and tls-key go together: set both, or neither");
-  return true;
+  return read_webrtc (r, s, report);
 }
 
 bool

@@ -27,6 +27,13 @@ struct ServerConfig
   bool metrics_open_on_loopback = false;
   std::string tls_certificate;
   std::string tls_key;
+  /* WebRTC (WHEP): the ICE agents' UDP ports (0 = any), the address host candidates announce
+   * ("" = the interfaces' own), and STUN/TURN servers for viewers beyond the LAN. */
+  guint webrtc_min_port = 0;
+  guint webrtc_max_port = 0;
+  std::string webrtc_address;
+  std::string stun_server;
+  std::string turn_server;
 };
 
 /* [mqtt]: where camera states, attributes and Home Assistant discovery are published. */

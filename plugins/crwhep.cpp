@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -86,6 +87,7 @@ struct Entry
   SoupServerMessage *pending = nullptr; /* the POST, until its answer */
   GSource *deadline = nullptr;
   bool connected = false;
+  gint64 connected_us = 0;
 };
 
 class Core : public std::enable_shared_from_this<Core>
@@ -98,6 +100,8 @@ public:
   void handle_offer (SoupServerMessage *msg);
   void handle_session (SoupServerMessage *msg, const char *path);
   WhepStats stats () const;
+  /* Any thread but the server's: starts the feed watchdog. */
+  void start_watchdog ();
   /* Any thread but the server's: ends every session and waits for their pipelines to be down. */
   void shut_down ();
 
@@ -113,6 +117,7 @@ private:
   void set_deadline (Entry & e, const std::string & id, guint ms, const char *why);
   void end (const std::string & id, const std::string & why, bool failure);
   void retire (Entry & e);
+  void check_feeds ();
 
   H264Feed & feed_;
   /* Guards sessions_ (written in the server thread, read by stats()) and the counters. */
@@ -125,7 +130,7 @@ private:
   /* Sessions handed to the worker to stop and not yet stopped. */
   std::condition_variable retired_cond_;
   guint retiring_ = 0;
-  bool closed_ = false;
+  GSource *watchdog_ = nullptr; /* server thread */
 };
 
 WhepSessionEvents
@@ -327,6 +332,7 @@ Core::connected (const std::string & id)
   if (it == sessions_.end ())
     return;
   it->second.connected = true;
+  it->second.connected_us = g_get_monotonic_time ();
   set_deadline (it->second, id, 0, nullptr);
   GST_INFO ("%s: session %s connected", settings_.path.c_str (), id.c_str ());
 }
@@ -392,11 +398,54 @@ Core::end (const std::string & id, const std::string & why, bool failure)
 }
 
 void
+Core::start_watchdog ()
+{
+  std::weak_ptr<Core> weak = weak_from_this ();
+  server_->invoke_sync ([this, weak] {
+    watchdog_ = g_timeout_source_new (1000);
+    g_source_set_callback (
+        watchdog_,
+        [] (gpointer data) -> gboolean {
+          if (auto core = static_cast<std::weak_ptr<Core> *> (data)->lock ())
+            core->check_feeds ();
+          return G_SOURCE_CONTINUE;
+        },
+        new std::weak_ptr<Core> (weak),
+        [] (gpointer data) { delete static_cast<std::weak_ptr<Core> *> (data); });
+    g_source_attach (watchdog_, server_->context ());
+  });
+}
+
+/* Server thread, once a second. */
+void
+Core::check_feeds ()
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 limit = gint64 (settings_.feed_timeout_ms) * 1000;
+  std::vector<std::string> stalled;
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    for (const auto & [id, e] : sessions_) {
+      if (!e.connected || !e.session)
+        continue;
+      gint64 last = std::max (e.session->last_unit_us (), e.connected_us);
+      if (now - last > limit)
+        stalled.push_back (id);
+    }
+  }
+  for (const auto & id : stalled)
+    end (id, "the camera's H.264 feed stopped", true);
+}
+
+void
 Core::shut_down ()
 {
   server_->invoke_sync ([this] {
+    if (watchdog_) {
+      g_source_destroy (watchdog_);
+      g_clear_pointer (&watchdog_, g_source_unref);
+    }
     std::lock_guard<std::mutex> lock (lock_);
-    closed_ = true;
     for (auto & [id, e] : sessions_)
       retire (e);
     sessions_.clear ();
@@ -485,6 +534,7 @@ WhepEndpoint::create (std::shared_ptr<Server> server, const WhepSettings & setti
       error);
   if (!impl->session_route_)
     return nullptr;
+  impl->core_->start_watchdog ();
   return impl;
 }
 

@@ -41,6 +41,10 @@ struct WhepSettings
   guint gather_timeout_ms = 5000;
   guint connect_timeout_ms = 20000;
   guint disconnect_timeout_ms = 10000;
+  /* A connected session that gets no access unit for this long ends: the camera's pipeline was
+   * rebuilt (its encoder is another one now) or stopped. An offline camera's placeholder keeps
+   * coming at its placeholder-fps, so only a real stop trips it. */
+  guint feed_timeout_ms = 10000;
 };
 
 struct WhepStats

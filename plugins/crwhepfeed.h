@@ -20,9 +20,10 @@ public:
   using Callback = std::function<void (GstBuffer *au, GstCaps *caps)>;
 
   virtual ~H264Feed () = default;
-  /* Starts the encoder if it is the first subscriber; returns an id for unsubscribe(). */
+  /* Starts the encoder if it is the first subscriber; returns an id for unsubscribe(), 0 if there
+   * is no encoder to subscribe to. */
   virtual guint64 subscribe (Callback callback) = 0;
-  /* Once this returns, @id's callback runs no more. */
+  /* Once this returns, no new call of @id's callback starts (one already running may finish). */
   virtual void unsubscribe (guint64 id) = 0;
   /* The next access unit will be a key frame (with SPS and PPS). */
   virtual void request_keyframe () = 0;

@@ -122,7 +122,15 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
     *error = "the WebRTC pipeline did not start";
     return false;
   }
-  subscription_ = feed_.subscribe ([this] (GstBuffer *au, GstCaps *caps) { push (au, caps); });
+  std::weak_ptr<WhepSession> weak = weak_from_this ();
+  subscription_ = feed_.subscribe ([weak] (GstBuffer *au, GstCaps *caps) {
+    if (auto self = weak.lock ())
+      self->push (au, caps);
+  });
+  if (!subscription_) {
+    *error = "the camera has no H.264 encoder (h264relaysink) running";
+    return false;
+  }
   subscribed_ = true;
   GstPromise *promise = gst_promise_new_with_change_func (on_remote_set, this, nullptr);
   g_signal_emit_by_name (webrtc_, "set-remote-description", remote, promise);
@@ -299,6 +307,7 @@ void
 WhepSession::push (GstBuffer *au, GstCaps *caps)
 {
   bool want_key = false;
+  last_unit_us_ = g_get_monotonic_time ();
   {
     std::lock_guard<std::mutex> lock (lock_);
     if (stopped_ || !connected_)

@@ -47,9 +47,11 @@ struct WhepSessionEvents
   std::function<void ()> on_ice_back;
 };
 
-class WhepSession
+class WhepSession : public std::enable_shared_from_this<WhepSession>
 {
 public:
+  /* Made with std::make_shared: the feed holds it weakly, since a delivery may still be running
+   * when unsubscribe returns. */
   WhepSession (H264Feed & feed, WhepSessionEvents events);
   ~WhepSession ();
   WhepSession (const WhepSession &) = delete;
@@ -63,6 +65,8 @@ public:
 
   guint64 bytes_sent () const { return bytes_sent_.load (); }
   guint64 frames_sent () const { return frames_sent_.load (); }
+  /* g_get_monotonic_time () of the last access unit the feed gave it; 0 = none yet. */
+  gint64 last_unit_us () const { return last_unit_us_.load (); }
 
 private:
   static void on_remote_set (GstPromise *promise, gpointer self);
@@ -100,6 +104,7 @@ private:
 
   std::atomic<guint64> bytes_sent_{ 0 };
   std::atomic<guint64> frames_sent_{ 0 };
+  std::atomic<gint64> last_unit_us_{ 0 };
 };
 
 }  // namespace cr
