@@ -172,7 +172,7 @@ Encoder::start (const EncoderSettings & settings, Output output, Failure failure
   g_autoptr (GError) err = nullptr;
   GstElement *pipeline = gst_parse_launch_full (
       "appsrc name=src format=time is-live=true leaky-type=downstream ! "
-      "jpegdec name=dec ! videoconvert ! video/x-raw,format=I420 ! "
+      "jpegdec name=dec ! videoconvert ! video/x-raw,format=I420,colorimetry=bt601 ! "
       "x264enc name=enc tune=zerolatency speed-preset=ultrafast threads=1 byte-stream=true ! "
       "video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! "
       "video/x-h264,stream-format=byte-stream,alignment=au ! "

@@ -37,6 +37,7 @@
 
 #include "crh264encoder.h"
 #include "crh264feed.h"
+#include "crrtspserver.h"
 #include "gstcamrelayelements.h"
 
 #include <map>
@@ -45,10 +46,13 @@
 #include <string>
 #include <vector>
 
-#define DEFAULT_BITRATE     0
-#define DEFAULT_KEY_INT_MAX 30
-#define DEFAULT_MAX_FPS     30
-#define DEFAULT_LINGER      (10 * GST_SECOND)
+#define DEFAULT_BITRATE      0
+#define DEFAULT_KEY_INT_MAX  30
+#define DEFAULT_MAX_FPS      30
+#define DEFAULT_LINGER       (10 * GST_SECOND)
+#define DEFAULT_RTSP_PORT    0
+#define DEFAULT_RTSP_ADDRESS "0.0.0.0"
+#define DEFAULT_RTSP_PATH    "/camera"
 
 /* After an encoder failure, how long before it is started again. */
 static const gint64 RESTART_US = G_USEC_PER_SEC;
@@ -60,6 +64,11 @@ enum
   PROP_KEY_INT_MAX,
   PROP_MAX_FPS,
   PROP_LINGER,
+  PROP_RTSP_PORT,
+  PROP_RTSP_ADDRESS,
+  PROP_RTSP_PATH,
+  PROP_VIEWER_USER,
+  PROP_VIEWER_PASSWORD,
   PROP_STATS,
 };
 
@@ -87,6 +96,11 @@ struct Settings
   guint key_int_max = DEFAULT_KEY_INT_MAX;
   guint max_fps = DEFAULT_MAX_FPS;
   GstClockTime linger = DEFAULT_LINGER;
+  guint rtsp_port = DEFAULT_RTSP_PORT;
+  std::string rtsp_address = DEFAULT_RTSP_ADDRESS;
+  std::string rtsp_path = DEFAULT_RTSP_PATH;
+  std::string viewer_user;
+  std::string viewer_password;
 };
 
 /* One subscriber. Shared with a delivery in flight, so that unsubscribing never frees what a
@@ -150,6 +164,10 @@ struct CrH264RelaySinkPrivate
   guint64 encoder_starts = 0;
   guint64 encoder_failures = 0;
   guint told_viewers = G_MAXUINT; /* what upstream was told last */
+
+  /* Between NULL→READY and READY→NULL, with rtsp-port set: the shared server and our mount. */
+  std::shared_ptr<cr::rtsp::Server> rtsp;
+  std::string rtsp_mounted;
 };
 
 struct _CrH264RelaySink
@@ -211,6 +229,31 @@ cr_h264_relay_sink_class_init (CrH264RelaySinkClass *klass)
           "Nanoseconds the encoder keeps running after its last consumer leaves (a viewer "
           "that comes back meanwhile gets a picture at once); 0 = stop at once",
           0, G_MAXINT64, DEFAULT_LINGER, playing));
+  auto ready = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property (gobject_class, PROP_RTSP_PORT,
+      g_param_spec_uint ("rtsp-port", "RTSP Port",
+          "Serve the H.264 as rtsp://HOST:PORT/PATH on this TCP port, shared with every "
+          "h264relaysink of the process on the same address and port; 0 = no RTSP",
+          0, 65535, DEFAULT_RTSP_PORT, ready));
+  g_object_class_install_property (gobject_class, PROP_RTSP_ADDRESS,
+      g_param_spec_string ("rtsp-address", "RTSP Address",
+          "Address the RTSP server listens on (0.0.0.0 = every IPv4 address, :: = every address)",
+          DEFAULT_RTSP_ADDRESS, ready));
+  g_object_class_install_property (gobject_class, PROP_RTSP_PATH,
+      g_param_spec_string ("rtsp-path", "RTSP Path",
+          "Path of this camera on the RTSP server: rtsp://HOST:PORT/PATH", DEFAULT_RTSP_PATH,
+          ready));
+  g_object_class_install_property (gobject_class, PROP_VIEWER_USER,
+      g_param_spec_string ("viewer-user", "Viewer User",
+          "User name RTSP viewers must give (RTSP Basic); \"\" = none asked. Every "
+          "h264relaysink on one RTSP port must give the same",
+          "", ready));
+  g_object_class_install_property (gobject_class, PROP_VIEWER_PASSWORD,
+      g_param_spec_string ("viewer-password", "Viewer Password",
+          "Password of viewer-user (write-only)", "",
+          static_cast<GParamFlags> (
+              G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "An \"h264relaysink-stats\" structure: consumers, consumers-KIND and bytes-out-KIND "
@@ -218,7 +261,8 @@ cr_h264_relay_sink_class_init (CrH264RelaySinkClass *klass)
           "encoder-failures, frames-in (JPEGs received), frames-skipped (over max-fps), "
           "frames-decoded, frames-encoded, bytes-encoded, bytes-out (to all consumers), "
           "encode-time and encode-time-last (ns per frame: decode, convert and encode; 0 = none "
-          "yet), bitrate (kbit/s of the running encoder, 0 = none)",
+          "yet), bitrate (kbit/s of the running encoder, 0 = none), rtsp-viewers (RTSP "
+          "viewers playing now; they share one rtsp consumer)",
           GST_TYPE_STRUCTURE, readonly));
 
   /**
@@ -740,6 +784,51 @@ cr_h264_relay_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   return GST_FLOW_OK;
 }
 
+/* rtsp-port set: the shared RTSP server for it serves this element's feed at rtsp-path. */
+static bool
+start_rtsp (CrH264RelaySink *self)
+{
+  CrH264RelaySinkPrivate *priv = self->priv;
+  cr::rtsp::ServerSettings settings;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (priv->settings.rtsp_port == 0)
+      return true;
+    settings.address = priv->settings.rtsp_address;
+    settings.port = priv->settings.rtsp_port;
+    settings.viewer_user = priv->settings.viewer_user;
+    settings.viewer_password = priv->settings.viewer_password;
+    path = priv->settings.rtsp_path;
+  }
+  std::string error;
+  std::shared_ptr<cr::rtsp::Server> server = cr::rtsp::Server::acquire (settings, error);
+  if (!server || !server->mount (path, GST_ELEMENT (self), error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot serve RTSP"),
+        ("%s", error.c_str ()));
+    return false;
+  }
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->rtsp = server;
+  priv->rtsp_mounted = path;
+  return true;
+}
+
+static void
+stop_rtsp (CrH264RelaySink *self)
+{
+  CrH264RelaySinkPrivate *priv = self->priv;
+  std::shared_ptr<cr::rtsp::Server> server;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    server.swap (priv->rtsp);
+    path.swap (priv->rtsp_mounted);
+  }
+  if (server)
+    server->unmount (path);
+}
+
 static GstStateChangeReturn
 cr_h264_relay_sink_change_state (GstElement *element, GstStateChange transition)
 {
@@ -747,6 +836,8 @@ cr_h264_relay_sink_change_state (GstElement *element, GstStateChange transition)
   CrH264RelaySinkPrivate *priv = self->priv;
   GstMessage *msg = nullptr;
 
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !start_rtsp (self))
+    return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->started = true;
@@ -780,6 +871,9 @@ cr_h264_relay_sink_change_state (GstElement *element, GstStateChange transition)
       encoder.reset ();
       break;
     }
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      stop_rtsp (self);
+      break;
     default:
       break;
   }
@@ -792,6 +886,15 @@ cr_h264_relay_sink_change_state (GstElement *element, GstStateChange transition)
 static GstStructure *
 make_stats (CrH264RelaySinkPrivate *priv)
 {
+  /* The RTSP server is asked outside the lock: it calls into this element under its own. */
+  std::shared_ptr<cr::rtsp::Server> rtsp;
+  std::string mounted;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    rtsp = priv->rtsp;
+    mounted = priv->rtsp_mounted;
+  }
+  guint rtsp_viewers = rtsp ? rtsp->viewers (mounted) : 0;
   std::lock_guard<std::mutex> guard (priv->lock);
   guint64 decoded = priv->frames_decoded, encoded = priv->frames_encoded;
   guint64 bytes_encoded = priv->bytes_encoded;
@@ -814,7 +917,7 @@ make_stats (CrH264RelaySinkPrivate *priv)
       G_TYPE_UINT64, decoded, "frames-encoded", G_TYPE_UINT64, encoded, "bytes-encoded",
       G_TYPE_UINT64, bytes_encoded, "bytes-out", G_TYPE_UINT64, priv->bytes_out, "encode-time",
       G_TYPE_UINT64, encode_ns, "encode-time-last", G_TYPE_UINT64, encode_ns_last, "bitrate",
-      G_TYPE_UINT, bitrate, nullptr);
+      G_TYPE_UINT, bitrate, "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
   /* The kinds every camrelay consumer uses are always there, so readers need not guess. */
   for (const char *kind : { "rtsp", "webrtc" })
     priv->kinds.emplace (kind, KindCount{});
@@ -845,6 +948,32 @@ cr_h264_relay_sink_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_LINGER:
       priv->settings.linger = g_value_get_uint64 (value);
       break;
+    case PROP_RTSP_PORT:
+      priv->settings.rtsp_port = g_value_get_uint (value);
+      break;
+    case PROP_RTSP_ADDRESS: {
+      const gchar *v = g_value_get_string (value);
+      priv->settings.rtsp_address = v && *v ? v : DEFAULT_RTSP_ADDRESS;
+      break;
+    }
+    case PROP_RTSP_PATH: {
+      const gchar *v = g_value_get_string (value);
+      std::string path = v ? v : "";
+      if (path.empty () || path[0] != '/')
+        path = "/" + path;
+      priv->settings.rtsp_path = path;
+      break;
+    }
+    case PROP_VIEWER_USER: {
+      const gchar *v = g_value_get_string (value);
+      priv->settings.viewer_user = v ? v : "";
+      break;
+    }
+    case PROP_VIEWER_PASSWORD: {
+      const gchar *v = g_value_get_string (value);
+      priv->settings.viewer_password = v ? v : "";
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -872,6 +1001,18 @@ cr_h264_relay_sink_get_property (GObject *object, guint prop_id, GValue *value, 
       break;
     case PROP_LINGER:
       g_value_set_uint64 (value, priv->settings.linger);
+      break;
+    case PROP_RTSP_PORT:
+      g_value_set_uint (value, priv->settings.rtsp_port);
+      break;
+    case PROP_RTSP_ADDRESS:
+      g_value_set_string (value, priv->settings.rtsp_address.c_str ());
+      break;
+    case PROP_RTSP_PATH:
+      g_value_set_string (value, priv->settings.rtsp_path.c_str ());
+      break;
+    case PROP_VIEWER_USER:
+      g_value_set_string (value, priv->settings.viewer_user.c_str ());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
