@@ -10,6 +10,7 @@
 
 #include "camrelay-config.h"
 #include "recordingstore.h"
+#include "webrtcviewers.h"
 
 #include <cstring>
 #include <set>
@@ -320,6 +321,55 @@ recorder_json (Json & j, const CameraStatus & st, bool timelapse,
   }
 }
 
+/* A camera's WebRTC (WHEP) viewers: sessions now (and of those, connected), answered, refused
+ * (over max-viewers), failed (ICE, timeouts, a stopped feed), RTP bytes sent. */
+void
+webrtc_json (Json & j, const PageContext & ctx, const CameraStatus & st)
+{
+  cr::WhepStats w = ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{};
+  j.key ("webrtc").begin_object ();
+  j.key ("sessions").number (static_cast<guint64> (w.sessions));
+  j.key ("connected").number (static_cast<guint64> (w.connected));
+  j.key ("sessions_total").number (w.sessions_total);
+  j.key ("refused").number (w.refused);
+  j.key ("failed").number (w.failed);
+  j.key ("bytes_out").number (w.bytes_sent);
+  j.end_object ();
+}
+
+void
+webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+{
+  std::vector<cr::WhepStats> all;
+  for (const auto & st : cameras)
+    all.push_back (ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{});
+  struct Family
+  {
+    const char *name, *type, *help;
+    guint64 (*value) (const cr::WhepStats &);
+  };
+  const Family families[] = {
+    { "camrelay_camera_webrtc_sessions", "gauge", "WebRTC (WHEP) sessions of the camera now.",
+        [] (const cr::WhepStats & w) { return guint64 (w.sessions); } },
+    { "camrelay_camera_webrtc_sessions_total", "counter", "WebRTC sessions answered.",
+        [] (const cr::WhepStats & w) { return w.sessions_total; } },
+    { "camrelay_camera_webrtc_refused_total", "counter",
+        "WebRTC offers refused because the camera had max-viewers sessions.",
+        [] (const cr::WhepStats & w) { return w.refused; } },
+    { "camrelay_camera_webrtc_failed_total", "counter",
+        "WebRTC sessions ended by ICE failure, a timeout or a stopped feed.",
+        [] (const cr::WhepStats & w) { return w.failed; } },
+    { "camrelay_camera_webrtc_sent_bytes_total", "counter",
+        "RTP bytes sent to the camera's WebRTC viewers.",
+        [] (const cr::WhepStats & w) { return w.bytes_sent; } },
+  };
+  for (const auto & f : families) {
+    m.family (f.name, f.type, f.help);
+    for (size_t i = 0; i < cameras.size (); i++)
+      m.camera (cameras[i].name, f.value (all[i]));
+  }
+}
+
 /* A camera's "recording": every frame (state "off" unless record = true) and "timelapse". */
 void
 recording_json (Json & j, const PageContext & ctx, const CameraStatus & st)
@@ -602,6 +652,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
       j.end_object ();
     }
     recording_json (j, ctx, st);
+    webrtc_json (j, ctx, st);
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
     for (const auto & p : st.ingest_paths)
@@ -703,6 +754,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
   recording_metrics (m, ctx, cameras);
+  webrtc_metrics (m, ctx, cameras);
   return m.text ();
 }
 

@@ -109,7 +109,9 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
 
   g_autoptr (GstPad) srcpad = gst_element_get_static_pad (appsrc_, "src");
   gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, this, nullptr);
-  gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, on_rtp_out, this, nullptr);
+  gst_pad_add_probe (sinkpad,
+      static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      on_rtp_out, this, nullptr);
   g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
   gst_bus_set_sync_handler (bus, on_bus, this, nullptr);
 
@@ -353,8 +355,13 @@ WhepSession::on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
 GstPadProbeReturn
 WhepSession::on_rtp_out (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
-  static_cast<WhepSession *> (data)->bytes_sent_ +=
-      gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  /* rtph264pay pushes a key frame's packets as one buffer list. */
+  gsize size = 0;
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    size = gst_buffer_list_calculate_size (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+  else
+    size = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  static_cast<WhepSession *> (data)->bytes_sent_ += size;
   return GST_PAD_PROBE_OK;
 }
 

@@ -185,6 +185,166 @@ class WhepEndpointTest(unittest.TestCase):
                              "\n".join(self.serve.all))
 
 
+CAMERA = os.path.join(HERE, "colour_camera.py")
+RELAY_PORT = 8080
+
+# The camera's pipeline with the H.264 branch that WebRTC viewers share: jpegfallback's output
+# (live frames, the placeholder while offline) teed to the MJPEG sink and to h264relaysink.
+RELAY_CONFIG = """
+[server]
+address = 0.0.0.0
+port = {port}
+{server_extra}
+[camera cam]
+pipeline = wsjpegsrc paths=/ws/cam ! jpegvalidate ! jpegfallback placeholder={placeholder} \
+  timeout=2000000000 ! tee name=t ! queue ! multipartmux ! mjpeghttpsink path=/stream/cam \
+  t. ! queue ! h264relaysink name=h264
+"""
+
+
+def is_red(rgb):
+    return rgb[0] > 150 and rgb[1] < 80 and rgb[2] < 80
+
+
+def is_blue(rgb):
+    return rgb[2] > 150 and rgb[0] < 80
+
+
+def is_placeholder(rgb):
+    # placeholder.jpg's centre: dark grey-blue text on dark grey (mean about 57, 58, 69).
+    return max(rgb) < 110 and abs(rgb[0] - rgb[1]) < 30
+
+
+class Relay:
+    """camrelay in the server namespace with RELAY_CONFIG."""
+
+    def __init__(self, net, tmp, server_extra=""):
+        import shutil
+        self.net = net
+        placeholder = os.path.join(tmp, "placeholder.jpg")
+        shutil.copy(os.path.join(SOURCE, "placeholder.jpg"), placeholder)
+        self.conf = os.path.join(tmp, "relay.conf")
+        with open(self.conf, "w") as f:
+            f.write(RELAY_CONFIG.format(port=RELAY_PORT, placeholder=placeholder,
+                                        server_extra=server_extra))
+        env = dict(os.environ, G_MESSAGES_DEBUG="camrelay", GST_DEBUG="whep:4")
+        self.proc = subprocess.Popen(
+            net.run_in(net.server) + [os.path.join(BUILD, "pipeline", "camrelay"),
+                                      "--config", self.conf],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.log = []
+        self._started = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._started.wait(30) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError("camrelay did not start:\n" + "".join(self.log[-30:]))
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.log.append(line)
+            if " listening on " in line:
+                self._started.set()
+        self._started.set()  # exited: the waiter looks at the exit status
+
+    def status(self):
+        r = subprocess.run(self.net.run_in(self.net.server) + [
+            "curl", "-s", "--max-time", "5", f"http://127.0.0.1:{RELAY_PORT}/status"],
+            capture_output=True, text=True)
+        return json.loads(r.stdout)
+
+    def camera_status(self):
+        return [c for c in self.status()["cameras"] if c["name"] == "cam"][0]
+
+    def metrics(self):
+        return subprocess.run(self.net.run_in(self.net.server) + [
+            "curl", "-s", "--max-time", "5", f"http://127.0.0.1:{RELAY_PORT}/metrics"],
+            capture_output=True, text=True).stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_camera(net, *args):
+    return Lines(net.run_in(net.server) + [
+        "/usr/bin/python3", CAMERA, f"ws://127.0.0.1:{RELAY_PORT}/ws/cam", *args])
+
+
+def wait_for(pred, timeout, step=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+class RelayWebRtcTest(unittest.TestCase):
+    """The camrelay program: a pushed camera watched over WebRTC by aiortc."""
+
+    def setUp(self):
+        import tempfile
+        self.tmp = tempfile.TemporaryDirectory()
+        self.net = NetnsPair()
+        self.addCleanup(self.net.close)
+        self.addCleanup(self.tmp.cleanup)
+        self.relay = Relay(self.net, self.tmp.name)
+        self.addCleanup(self.relay.stop)
+        self.url = f"http://{SERVER_ADDRESS}:{RELAY_PORT}/whep/cam"
+
+    def camera(self, *args):
+        cam = start_camera(self.net, *args)
+        self.addCleanup(cam.stop)
+        self.addCleanup(lambda: cam.proc.poll() is None and cam.proc.kill())
+        self.assertIsNotNone(cam.expect(lambda l: l.startswith("{"), 20), "".join(cam.err))
+        return cam
+
+    def test_live_frames_then_placeholder_then_delete(self):
+        cam = self.camera("--fps", "10", "--size", "640x480")
+        client = Lines(self.net.run_in(self.net.client) + [
+            "/usr/bin/python3", CLIENT, self.url, "--seconds", "12"])
+        self.addCleanup(client.stop)
+        frames = []
+
+        def frame():
+            line = client.expect(lambda l: '"frame"' in l or '"error"' in l, 30)
+            self.assertIsNotNone(line, "no frame; relay log:\n" + "".join(self.relay.log[-20:]))
+            e = json.loads(line)
+            self.assertEqual(e["event"], "frame", line)
+            frames.append(e)
+            return e
+
+        # Live: red at the camera's size, at its rate.
+        first = frame()
+        self.assertEqual((first["w"], first["h"]), (640, 480))
+        self.assertTrue(is_red(first["rgb"]), first)
+        while frames[-1]["t"] - first["t"] < 3:
+            self.assertTrue(is_red(frame()["rgb"]), frames[-1])
+        rate = (len(frames) - 1) / (frames[-1]["t"] - first["t"])
+        self.assertGreater(rate, 8.5, f"{len(frames)} frames")
+        self.assertLess(rate, 11.5, f"{len(frames)} frames")
+        st = self.relay.camera_status()["webrtc"]
+        self.assertEqual((st["sessions"], st["connected"]), (1, 1), st)
+        self.assertGreater(st["bytes_out"], 10000, st)
+        # The camera stops: the placeholder comes within the camera's timeout (2 s) and a bit.
+        stopped = time.time()
+        cam.proc.kill()
+        while not is_placeholder(frame()["rgb"]):
+            self.assertLess(frames[-1]["t"] - stopped, 6, frames[-1])
+        # DELETE (the client's, at its end) ends the session.
+        end = client.expect(lambda l: '"deleted"' in l, 30)
+        self.assertIsNotNone(end)
+        self.assertEqual(json.loads(end)["status"], 200)
+        self.assertTrue(wait_for(lambda: self.relay.camera_status()["webrtc"]["sessions"] == 0,
+                                 10), self.relay.camera_status()["webrtc"])
+        self.assertIn('camrelay_camera_webrtc_sessions_total{camera="cam"} 1', self.relay.metrics())
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         print("e2e-webrtc needs root for its network namespaces", file=sys.stderr)
