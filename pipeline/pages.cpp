@@ -7,6 +7,7 @@
 #include "jsontext.h"
 
 #include "viewback.h"
+#include "viewwebrtc.h"
 
 #include "camrelay-config.h"
 #include "recordingstore.h"
@@ -765,25 +766,47 @@ html_escape (const std::string & s)
   return e;
 }
 
+/* @text escaped for a URL path segment. */
+static std::string
+path_escape (const std::string & text)
+{
+  g_autofree gchar *e = g_uri_escape_string (text.c_str (), nullptr, FALSE);
+  return e;
+}
+
 std::string
-view_html (const std::vector<CameraStatus> & cameras)
+view_html (const std::vector<CameraStatus> & cameras, const std::string & only)
 {
   std::string figures;
   for (const auto & st : cameras) {
+    if (!only.empty () && st.name != only)
+      continue;
     std::string name = html_escape (st.name);
-    figures += "<figure data-camera=\"" + name + "\">";
+    /* Shown large: the page of one camera, or the only one. Large pictures play over WebRTC. */
+    bool large = (!only.empty () || cameras.size () == 1) && !st.stream_path.empty ();
+    figures += "<figure data-camera=\"" + name + "\"";
+    if (large)
+      figures += " class=\"large\" data-webrtc=\"/whep/" + html_escape (path_escape (st.name)) +
+          "\" data-stream=\"" + html_escape (st.stream_path) + "\"";
+    figures += ">";
     if (st.stream_path.empty ())
       figures += "<div class=\"nostream\">no stream</div>";
     else
-      figures += "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
-    figures += "<figcaption><span class=\"name\">" + name + "</span><span class=\"state " +
-        html_escape (st.state) + "\">" + html_escape (st.state) +
-        "</span><span class=\"info\"></span>" +
+      figures += std::string (large ? "<video muted autoplay playsinline hidden></video>" : "") +
+          "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
+    std::string title = large
+        ? "<span class=\"name\">" + name + "</span>"
+        : "<a class=\"name\" href=\"/view?camera=" + html_escape (path_escape (st.name)) +
+            "\" title=\"open large\">" + name + "</a>";
+    figures += "<figcaption>" + title + "<span class=\"state " + html_escape (st.state) + "\">" +
+        html_escape (st.state) + "</span>" + (large ? webrtc_view_controls () : "") +
+        "<span class=\"info\"></span>" +
         (st.source.empty () ? std::string ()
                             : "<span class=\"source\">" + html_escape (st.source) + "</span>") +
         "</figcaption>" + back_in_time_controls (st) + "</figure>\n";
   }
   figures += back_in_time_script ();
+  figures += webrtc_view_script ();
 
   static const char *head = R"html(<!doctype html>
 <html lang="en">
@@ -802,6 +825,8 @@ img,.nostream{display:block;width:100%;aspect-ratio:4/3;max-height:calc(100vh - 
 .nostream{display:flex;align-items:center;justify-content:center;color:#777}
 figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#222}
 .name{font-weight:600}
+a.name{color:inherit}
+nav{padding:0 14px 8px}
 .state{padding:0 8px;border-radius:9px;font-size:12px;background:#555}
 .state.live{background:#1a7f37}
 .state.placeholder{background:#9a6700}
@@ -812,7 +837,6 @@ figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#
 </head>
 <body>
 <header><h1>camrelay</h1><span id="server"></span></header>
-<main>
 )html";
 
   static const char *tail = R"html(</main>
@@ -856,6 +880,7 @@ function newFigure(c) {
   return fig;
 }
 /* Cameras a reload added get a figure, removed ones lose theirs (and their stream). */
+const ONLY = document.querySelector("main").dataset.only || "";
 function followCameras(cameras) {
   const names = new Set(cameras.map(c => c.name));
   for (const fig of document.querySelectorAll("figure[data-camera]")) {
@@ -866,6 +891,7 @@ function followCameras(cameras) {
   }
   const main = document.querySelector("main");
   for (const c of cameras) {
+    if (ONLY && c.name !== ONLY) continue;
     if (!document.querySelector('figure[data-camera="' + c.name + '"]'))
       main.append(newFigure(c));
   }
@@ -883,7 +909,8 @@ async function refresh() {
       const state = fig.querySelector(".state");
       const img = fig.querySelector("img");
       /* A rebuilt pipeline ended the old response: open the stream again. */
-      if (img && !fig.dataset.past && fig.dataset.restarts !== undefined &&
+      if (img && !fig.dataset.past && fig.dataset.transport !== "webrtc" &&
+          fig.dataset.restarts !== undefined &&
           fig.dataset.restarts != c.restarts)
         img.src = c.paths.stream + "?t=" + Date.now();
       fig.dataset.restarts = c.restarts;
@@ -909,7 +936,11 @@ setInterval(refresh, 2000);
 </html>
 )html";
 
-  return std::string (head) + figures + tail;
+  std::string main = only.empty () ? "<main>\n"
+                                   : "<nav><a class=\"back-to-all\" href=\"/view\">\u2190 all "
+                                     "cameras</a></nav><main data-only=\"" +
+          html_escape (only) + "\">\n";
+  return std::string (head) + main + figures + tail;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -938,8 +969,19 @@ Pages::create (cr::Server & server, const PageContext & ctx, GError **error)
             respond (msg, "text/plain; version=0.0.4; charset=utf-8",
                 metrics_text (*c, collect (*c)));
           }) &&
-      add ("/view", [c] (SoupServerMessage *msg, const char *, GHashTable *) {
-        respond (msg, "text/html; charset=utf-8", view_html (collect (*c)));
+      add ("/view", [c] (SoupServerMessage *msg, const char *, GHashTable *query) {
+        const char *only =
+            query ? static_cast<const char *> (g_hash_table_lookup (query, "camera")) : nullptr;
+        std::vector<CameraStatus> cameras = collect (*c);
+        if (only &&
+            std::none_of (cameras.begin (), cameras.end (),
+                [only] (const CameraStatus & st) { return st.name == only; })) {
+          soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+          soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_STATIC,
+              "no such camera\n", 15);
+          return;
+        }
+        respond (msg, "text/html; charset=utf-8", view_html (cameras, only ? only : ""));
       });
   if (!ok)
     return nullptr;

@@ -49,7 +49,8 @@ struct PageContext
 std::string status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     const std::string & base, const std::string & ws_base);
 std::string metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras);
-std::string view_html (const std::vector<CameraStatus> & cameras);
+/* @only: the page of one camera (/view?camera=NAME), shown large; "" = every camera. */
+std::string view_html (const std::vector<CameraStatus> & cameras, const std::string & only = "");
 
 class Pages
 {

@@ -345,6 +345,73 @@ class RelayWebRtcTest(unittest.TestCase):
         self.assertIn('camrelay_camera_webrtc_sessions_total{camera="cam"} 1', self.relay.metrics())
 
 
+PROBE = os.path.join(HERE, "view_probe.py")
+
+
+class ViewWebRtcTest(unittest.TestCase):
+    """/view in headless Chromium (the client namespace) plays a camera shown large over WebRTC,
+    and falls back to MJPEG when UDP does not get through."""
+
+    def setUp(self):
+        import tempfile
+        self.tmp = tempfile.TemporaryDirectory()
+        self.net = NetnsPair()
+        self.addCleanup(self.net.close)
+        self.addCleanup(self.tmp.cleanup)
+        self.relay = Relay(self.net, self.tmp.name)
+        self.addCleanup(self.relay.stop)
+        cam = start_camera(self.net, "--fps", "10", "--size", "640x480")
+        self.addCleanup(cam.stop)
+        self.addCleanup(lambda: cam.proc.poll() is None and cam.proc.kill())
+        self.assertIsNotNone(cam.expect(lambda l: l.startswith("{"), 20), "".join(cam.err))
+
+    def probe(self, seconds):
+        started = time.time()
+        r = subprocess.run(self.net.run_in(self.net.client) + [
+            "/usr/bin/python3", PROBE, f"http://{SERVER_ADDRESS}:{RELAY_PORT}/view?camera=cam",
+            "--seconds", str(seconds)], capture_output=True, text=True, timeout=seconds + 90)
+        samples = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+        self.assertTrue(samples and "error" not in samples[0], r.stdout + r.stderr)
+        return started, samples
+
+    def test_view_plays_over_webrtc(self):
+        started, samples = self.probe(10)
+        playing = [s for s in samples if s["transport"] == "webrtc"]
+        self.assertTrue(playing, json.dumps(samples[-3:]))
+        # Within a few seconds of opening the page, and it stays on WebRTC.
+        self.assertLess(playing[0]["t"] - started, 8, json.dumps(samples[:6]))
+        self.assertEqual(samples[-1]["transport"], "webrtc", json.dumps(samples[-3:]))
+        last = playing[-1]
+        self.assertEqual((last["w"], last["h"]), (640, 480), last)
+        self.assertEqual((last["vw"], last["vh"]), (640, 480), last)
+        # Decoded at the camera's rate, measured over the samples.
+        span = last["t"] - playing[0]["t"]
+        self.assertGreater(span, 3, json.dumps(playing))
+        rate = (last["frames"] - playing[0]["frames"]) / span
+        self.assertGreater(rate, 8, f"{rate:.1f} fps: {json.dumps(playing)}")
+        self.assertLess(rate, 12, f"{rate:.1f} fps: {json.dumps(playing)}")
+        # No MJPEG bytes meanwhile: the picture's stream is closed.
+        self.assertIsNone(last["img"], last)
+        self.assertGreaterEqual(self.relay.camera_status()["webrtc"]["sessions_total"], 1)
+
+    def test_view_falls_back_to_mjpeg_without_udp(self):
+        # The client's namespace drops every UDP datagram it would send: ICE cannot connect.
+        for rule in (["add", "table", "inet", "crtest"],
+                     ["add", "chain", "inet", "crtest", "out",
+                      "{ type filter hook output priority 0; }"],
+                     ["add", "rule", "inet", "crtest", "out", "meta", "l4proto", "udp", "drop"]):
+            subprocess.run(self.net.run_in(self.net.client) + ["nft", *rule], check=True)
+        started, samples = self.probe(12)
+        fell = [s for s in samples if s["transport"] == "mjpeg"]
+        self.assertTrue(fell, json.dumps(samples[-3:]))
+        self.assertLess(fell[0]["t"] - started, 10, json.dumps(samples))
+        self.assertIn("WebRTC", fell[0]["why"])
+        self.assertEqual(samples[-1]["transport"], "mjpeg")
+        # The MJPEG picture shows (its size known once a frame has been decoded).
+        self.assertEqual(samples[-1]["iw"], 640, samples[-1])
+        self.assertEqual(samples[-1]["frames"], 0, samples[-1])
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         print("e2e-webrtc needs root for its network namespaces", file=sys.stderr)
