@@ -27,6 +27,7 @@ struct ServerConfig
   bool metrics_open_on_loopback = false;
   std::string tls_certificate;
   std::string tls_key;
+  guint rtsp_port = 8554; /* H.264 over RTSP (h264relaysink); 0 = off */
 };
 
 /* [mqtt]: where camera states, attributes and Home Assistant discovery are published. */
@@ -96,6 +97,7 @@ struct CameraConfig
   double timelapse_interval = -1;
   gint64 keep = -1;
   double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
+  guint h264_bitrate = 0;            /* kbit/s of the H.264 encoder; 0 = from the picture size */
 
   bool pulled () const { return !source.empty (); }
 
