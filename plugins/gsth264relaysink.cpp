@@ -916,8 +916,9 @@ make_stats (CrH264RelaySinkPrivate *priv)
       priv->frames_in, "frames-skipped", G_TYPE_UINT64, priv->frames_skipped, "frames-decoded",
       G_TYPE_UINT64, decoded, "frames-encoded", G_TYPE_UINT64, encoded, "bytes-encoded",
       G_TYPE_UINT64, bytes_encoded, "bytes-out", G_TYPE_UINT64, priv->bytes_out, "encode-time",
-      G_TYPE_UINT64, encode_ns, "encode-time-last", G_TYPE_UINT64, encode_ns_last, "bitrate",
-      G_TYPE_UINT, bitrate, "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
+      G_TYPE_UINT, static_cast<guint> (MIN (encode_ns, G_MAXUINT)), "encode-time-last", G_TYPE_UINT,
+      static_cast<guint> (MIN (encode_ns_last, G_MAXUINT)), "bitrate", G_TYPE_UINT, bitrate,
+      "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
   /* The kinds every camrelay consumer uses are always there, so readers need not guess. */
   for (const char *kind : { "rtsp", "webrtc" })
     priv->kinds.emplace (kind, KindCount{});
