@@ -94,6 +94,31 @@ read_recorder (GstElement *sink, const char *prefix, CameraStatus::Recorder & r,
   gst_structure_free (s);
 }
 
+/* An h264relaysink's figures into @h and its counters into @counters as "h264relaysink.FIELD". */
+static void
+read_h264 (GstElement *sink, CameraStatus::H264 & h, std::map<std::string, guint64> & counters)
+{
+  GstStructure *s = element_stats (sink);
+  if (!s)
+    return;
+  add_structure_counters (s, elements::H264RELAYSINK, counters);
+  h.present = true;
+  auto uint = [s] (Field f) {
+    guint v = 0;
+    gst_structure_get_uint (s, elements::name (f), &v);
+    return v;
+  };
+  h.consumers_rtsp = uint (Field::H264ConsumersRtsp);
+  h.consumers_webrtc = uint (Field::H264ConsumersWebrtc);
+  h.rtsp_viewers = uint (Field::H264RtspViewers);
+  h.encode_ns = uint (Field::H264EncodeTime);
+  h.bitrate_kbps = uint (Field::H264Bitrate);
+  gboolean running = FALSE;
+  gst_structure_get_boolean (s, elements::name (Field::H264EncoderRunning), &running);
+  h.encoder_running = running;
+  gst_structure_free (s);
+}
+
 static GstElement *
 ref_or_null (GstElement *e)
 {
@@ -206,7 +231,7 @@ Camera::build (std::string & error)
     else if (g_str_equal (factory, elements::JPEGRECORDSINK))
       slot = g_str_equal (GST_OBJECT_NAME (el), TIMELAPSE_SINK_NAME) ? &found.timelapse
                                                                      : &found.record;
-    else if (g_str_equal (factory, "h264relaysink"))
+    else if (g_str_equal (factory, elements::H264RELAYSINK))
       slot = &found.h264;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
@@ -575,8 +600,10 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.h264 = ref_or_null (elements_.h264);
   }
   add_element_counters (e.src, elements::WSJPEGSRC, into);
+  add_element_counters (e.h264, elements::H264RELAYSINK, into);
   add_element_counters (e.record, RECORD_SINK_NAME, into);
   add_element_counters (e.timelapse, TIMELAPSE_SINK_NAME, into);
   add_element_counters (e.validate, elements::JPEGVALIDATE, into);
@@ -745,8 +772,10 @@ Camera::status () const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.h264 = ref_or_null (elements_.h264);
   }
   read_recorder (e.record, RECORD_SINK_NAME, st.record, st.counters);
+  read_h264 (e.h264, st.h264, st.counters);
   read_recorder (e.timelapse, TIMELAPSE_SINK_NAME, st.timelapse, st.counters);
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
   GstStructure *src_stats = element_stats (e.src);

@@ -63,6 +63,20 @@ struct CameraStatus
   };
   Recorder record, timelapse;
 
+  /* The H.264 branch (h264relaysink), present = the camera has one. Its counters are in @counters
+   * as "h264relaysink.FIELD". */
+  struct H264
+  {
+    bool present = false;
+    guint consumers_rtsp = 0;   /* one while any RTSP viewer plays: they share it */
+    guint consumers_webrtc = 0; /* one per WebRTC peer */
+    guint rtsp_viewers = 0;
+    bool encoder_running = false;
+    guint encode_ns = 0; /* decode + encode of a frame, recent average */
+    guint bitrate_kbps = 0;
+  };
+  H264 h264;
+
   std::vector<std::string> ingest_paths;
   std::string stream_path;
   std::string snapshot_path;

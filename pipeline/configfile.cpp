@@ -33,6 +33,7 @@ const char *const SERVER_KEYS[] = {
   "webrtc-address",
   "stun-server",
   "turn-server",
+  "rtsp-port",
 };
 
 const char *const CAMERA_KEYS[] = {
@@ -61,6 +62,7 @@ const char *const CAMERA_KEYS[] = {
   "keep",
   "timelapse-interval",
   "mqtt-snapshot-interval",
+  "h264-bitrate",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
@@ -401,7 +403,8 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
       !r.string ("viewer-user", s.viewer_user) ||
       !r.string ("viewer-password", s.viewer_password) ||
       !r.boolean ("metrics-open-on-loopback", s.metrics_open_on_loopback) ||
-      !r.string ("tls-certificate", s.tls_certificate) || !r.string ("tls-key", s.tls_key))
+      !r.string ("tls-certificate", s.tls_certificate) || !r.string ("tls-key", s.tls_key) ||
+      !r.uint_as ("rtsp-port", 0, 65535, s.rtsp_port))
     return false;
 
   std::string host = s.address == "localhost" ? "127.0.0.1" : s.address;
@@ -472,7 +475,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
       !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
       !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
-      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval))
+      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval) ||
+      !r.uint_as ("h264-bitrate", 0, 100000, c.h264_bitrate))
     return false;
 
   if (r.has ("source")) {

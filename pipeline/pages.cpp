@@ -13,6 +13,7 @@
 #include "recordingstore.h"
 #include "webrtcviewers.h"
 
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -419,6 +420,101 @@ recordings_json (Json & j, const PageContext & ctx)
   j.end_object ();
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* H.264 (h264relaysink): RTSP and WebRTC viewers share one encoder per camera */
+
+/* A camera's "h264": null without an H.264 branch. */
+void
+h264_json (Json & j, const CameraStatus & st)
+{
+  j.key ("h264");
+  if (!st.h264.present) {
+    j.null ();
+    return;
+  }
+  const CameraStatus::H264 & h = st.h264;
+  j.begin_object ();
+  j.key ("consumers").begin_object ();
+  j.key ("rtsp").number (static_cast<guint64> (h.consumers_rtsp));
+  j.key ("webrtc").number (static_cast<guint64> (h.consumers_webrtc));
+  j.end_object ();
+  j.key ("rtsp_viewers").number (static_cast<guint64> (h.rtsp_viewers));
+  j.key ("encoder_running").boolean (h.encoder_running);
+  j.key ("encoder_starts").number (st.counter (Field::H264EncoderStarts));
+  j.key ("encode_ms").number (h.encode_ns / 1e6, 3);
+  j.key ("bitrate_kbps").number (static_cast<guint64> (h.bitrate_kbps));
+  j.key ("frames_encoded").number (st.counter (Field::H264FramesEncoded));
+  j.key ("bytes_encoded").number (st.counter (Field::H264BytesEncoded));
+  j.key ("bytes_out").begin_object ();
+  j.key ("mjpeg").number (st.counter (Field::SinkBytesSent));
+  j.key ("rtsp").number (st.counter (Field::H264BytesOutRtsp));
+  j.key ("webrtc").number (st.counter (Field::H264BytesOutWebrtc));
+  j.end_object ();
+  j.end_object ();
+}
+
+void
+h264_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
+{
+  m.family ("camrelay_camera_h264_consumers", "gauge",
+      "Consumers of the camera's H.264 encoder by protocol: rtsp is 1 while any RTSP viewer "
+      "plays (they share one), webrtc one per peer.");
+  for (const auto & st : cameras) {
+    if (!st.h264.present)
+      continue;
+    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
+        std::to_string (st.h264.consumers_rtsp));
+    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
+        std::to_string (st.h264.consumers_webrtc));
+  }
+  struct
+  {
+    const char *name;
+    const char *type;
+    const char *help;
+    double (*value) (const CameraStatus &);
+  } figures[] = {
+    { "camrelay_camera_rtsp_viewers", "gauge", "RTSP viewers playing the camera now.",
+        [] (const CameraStatus & st) { return static_cast<double> (st.h264.rtsp_viewers); } },
+    { "camrelay_camera_h264_encoder_running", "gauge",
+        "1 while the camera's H.264 encoder runs (somebody watches, or did within the linger).",
+        [] (const CameraStatus & st) { return st.h264.encoder_running ? 1.0 : 0.0; } },
+    { "camrelay_camera_h264_encode_seconds", "gauge",
+        "Time to decode a JPEG and encode it to H.264, per frame, recent average.",
+        [] (const CameraStatus & st) { return st.h264.encode_ns / 1e9; } },
+    { "camrelay_camera_h264_encoded_frames_total", "counter", "Frames encoded to H.264.",
+        [] (const CameraStatus & st) {
+          return static_cast<double> (st.counter (Field::H264FramesEncoded));
+        } },
+    { "camrelay_camera_h264_encoder_starts_total", "counter",
+        "Times the camera's H.264 encoder started (its first viewer after a pause).",
+        [] (const CameraStatus & st) {
+          return static_cast<double> (st.counter (Field::H264EncoderStarts));
+        } },
+  };
+  for (const auto & f : figures) {
+    m.family (f.name, f.type, f.help);
+    for (const auto & st : cameras) {
+      if (st.h264.present)
+        m.sample ({ { "camera", st.name } },
+            format_double (f.value (st), f.value (st) == std::floor (f.value (st)) ? 0 : 6));
+    }
+  }
+  m.family ("camrelay_camera_sent_bytes_total", "counter",
+      "Bytes sent to the camera's viewers by protocol (mjpeg: the HTTP stream; rtsp, webrtc: "
+      "H.264 access units handed to them, before RTP packetisation).");
+  for (const auto & st : cameras) {
+    m.sample ({ { "camera", st.name }, { "protocol", "mjpeg" } },
+        std::to_string (st.counter (Field::SinkBytesSent)));
+    if (!st.h264.present)
+      continue;
+    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
+        std::to_string (st.counter (Field::H264BytesOutRtsp)));
+    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
+        std::to_string (st.counter (Field::H264BytesOutWebrtc)));
+  }
+}
+
 void
 recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
 {
@@ -654,6 +750,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     }
     recording_json (j, ctx, st);
     webrtc_json (j, ctx, st);
+    h264_json (j, st);
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
     for (const auto & p : st.ingest_paths)
@@ -756,6 +853,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
     m.camera (st.name, st.restarts);
   recording_metrics (m, ctx, cameras);
   webrtc_metrics (m, ctx, cameras);
+  h264_metrics (m, cameras);
   return m.text ();
 }
 

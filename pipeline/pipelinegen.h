@@ -48,6 +48,9 @@ private:
   std::string factory_;
 };
 
+/* The name of a camera's h264relaysink in the generated pipeline, for its stats. */
+inline constexpr char H264_SINK_NAME[] = "h264";
+
 /* Fills @c.line.tokens from @c's keys (c.placeholder_file already found). */
 bool generate_line (const Config & config, CameraConfig & c, Reporter & report);
 

@@ -34,6 +34,7 @@ struct ServerConfig
   std::string webrtc_address;
   std::string stun_server;
   std::string turn_server;
+  guint rtsp_port = 8554; /* H.264 over RTSP (h264relaysink); 0 = off */
 };
 
 /* [mqtt]: where camera states, attributes and Home Assistant discovery are published. */
@@ -103,6 +104,7 @@ struct CameraConfig
   double timelapse_interval = -1;
   gint64 keep = -1;
   double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
+  guint h264_bitrate = 0;            /* kbit/s of the H.264 encoder; 0 = from the picture size */
 
   bool pulled () const { return !source.empty (); }
 

@@ -785,7 +785,7 @@ cr_h264_relay_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 }
 
 /* rtsp-port set: the shared RTSP server for it serves this element's feed at rtsp-path. */
-static bool
+static void
 start_rtsp (CrH264RelaySink *self)
 {
   CrH264RelaySinkPrivate *priv = self->priv;
@@ -794,7 +794,7 @@ start_rtsp (CrH264RelaySink *self)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     if (priv->settings.rtsp_port == 0)
-      return true;
+      return;
     settings.address = priv->settings.rtsp_address;
     settings.port = priv->settings.rtsp_port;
     settings.viewer_user = priv->settings.viewer_user;
@@ -804,14 +804,14 @@ start_rtsp (CrH264RelaySink *self)
   std::string error;
   std::shared_ptr<cr::rtsp::Server> server = cr::rtsp::Server::acquire (settings, error);
   if (!server || !server->mount (path, GST_ELEMENT (self), error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("Cannot serve RTSP"),
+    /* The camera's other branches (its MJPEG viewers) carry on: RTSP is an extra. */
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ_WRITE, ("Cannot serve RTSP: %s", error.c_str ()),
         ("%s", error.c_str ()));
-    return false;
+    return;
   }
   std::lock_guard<std::mutex> guard (priv->lock);
   priv->rtsp = server;
   priv->rtsp_mounted = path;
-  return true;
 }
 
 static void
@@ -836,8 +836,8 @@ cr_h264_relay_sink_change_state (GstElement *element, GstStateChange transition)
   CrH264RelaySinkPrivate *priv = self->priv;
   GstMessage *msg = nullptr;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !start_rtsp (self))
-    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    start_rtsp (self);
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->started = true;
@@ -916,8 +916,9 @@ make_stats (CrH264RelaySinkPrivate *priv)
       priv->frames_in, "frames-skipped", G_TYPE_UINT64, priv->frames_skipped, "frames-decoded",
       G_TYPE_UINT64, decoded, "frames-encoded", G_TYPE_UINT64, encoded, "bytes-encoded",
       G_TYPE_UINT64, bytes_encoded, "bytes-out", G_TYPE_UINT64, priv->bytes_out, "encode-time",
-      G_TYPE_UINT64, encode_ns, "encode-time-last", G_TYPE_UINT64, encode_ns_last, "bitrate",
-      G_TYPE_UINT, bitrate, "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
+      G_TYPE_UINT, static_cast<guint> (MIN (encode_ns, G_MAXUINT)), "encode-time-last", G_TYPE_UINT,
+      static_cast<guint> (MIN (encode_ns_last, G_MAXUINT)), "bitrate", G_TYPE_UINT, bitrate,
+      "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
   /* The kinds every camrelay consumer uses are always there, so readers need not guess. */
   for (const char *kind : { "rtsp", "webrtc" })
     priv->kinds.emplace (kind, KindCount{});
