@@ -67,6 +67,11 @@ class Lines:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except Exception:
+                pass
 
 
 def http(method, url, body=None, headers=None, auth=None, timeout=15):
@@ -198,6 +203,7 @@ port = {port}
 [camera cam]
 timeout = 2
 placeholder = {placeholder}
+{camera_extra}
 """
 
 
@@ -217,7 +223,7 @@ def is_placeholder(rgb):
 class Relay:
     """camrelay in the server namespace with RELAY_CONFIG."""
 
-    def __init__(self, net, tmp, server_extra=""):
+    def __init__(self, net, tmp, server_extra="", camera_extra=""):
         import shutil
         self.net = net
         placeholder = os.path.join(tmp, "placeholder.jpg")
@@ -225,7 +231,7 @@ class Relay:
         self.conf = os.path.join(tmp, "relay.conf")
         with open(self.conf, "w") as f:
             f.write(RELAY_CONFIG.format(port=RELAY_PORT, placeholder=placeholder,
-                                        server_extra=server_extra))
+                                        server_extra=server_extra, camera_extra=camera_extra))
         env = dict(os.environ, G_MESSAGES_DEBUG="camrelay", GST_DEBUG="whep:4")
         self.proc = subprocess.Popen(
             net.run_in(net.server) + [os.path.join(BUILD, "pipeline", "camrelay"),
@@ -342,6 +348,73 @@ class RelayWebRtcTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.relay.camera_status()["webrtc"]["sessions"] == 0,
                                  10), self.relay.camera_status()["webrtc"])
         self.assertIn('camrelay_camera_webrtc_sessions_total{camera="cam"} 1', self.relay.metrics())
+
+    def clients(self, n, seconds, *extra):
+        out = []
+        for _ in range(n):
+            c = Lines(self.net.run_in(self.net.client) + [
+                "/usr/bin/python3", CLIENT, self.url, "--seconds", str(seconds), *extra])
+            self.addCleanup(c.stop)
+            out.append(c)
+        return out
+
+    def test_many_sessions_share_one_encoder(self):
+        self.camera("--fps", "10", "--size", "320x240")
+        viewers = self.clients(4, 8)
+        for v in viewers:
+            line = v.expect(lambda l: '"frame"' in l or '"error"' in l, 40)
+            self.assertIsNotNone(line, "".join(v.err))
+            e = json.loads(line)
+            self.assertEqual((e["event"], e["w"], e["h"]), ("frame", 320, 240), line)
+        st = self.relay.camera_status()
+        self.assertEqual(st["webrtc"]["sessions"], 4, st["webrtc"])
+        self.assertEqual(st["h264"]["consumers"]["webrtc"], 4, st["h264"])
+        self.assertTrue(st["h264"]["encoder_running"], st["h264"])
+        self.assertEqual(st["h264"]["encoder_starts"], 1, st["h264"])
+        # Each keeps getting frames at the camera's rate from the one encoder.
+        for v in viewers:
+            self.assertIsNotNone(v.expect(lambda l: '"deleted"' in l, 40), "".join(v.err))
+            frames = [json.loads(l) for l in v.all if '"frame"' in l]
+            span = frames[-1]["t"] - frames[0]["t"]
+            self.assertGreater((len(frames) - 1) / span, 8, f"{len(frames)} in {span:.1f} s")
+        self.assertTrue(wait_for(lambda: self.relay.camera_status()["webrtc"]["sessions"] == 0,
+                                 10))
+        self.assertEqual(self.relay.camera_status()["h264"]["encoder_starts"], 1)
+
+    def test_vanished_viewer_session_ends(self):
+        self.camera("--fps", "10", "--size", "320x240")
+        (viewer,) = self.clients(1, 60, "--no-delete")
+        self.assertIsNotNone(viewer.expect(lambda l: '"frame"' in l, 40), "".join(viewer.err))
+        self.assertEqual(self.relay.camera_status()["webrtc"]["connected"], 1)
+        # Gone without a DELETE (a closed laptop): ICE notices, the session ends.
+        viewer.proc.kill()
+        gone = time.time()
+        self.assertTrue(wait_for(lambda: self.relay.camera_status()["webrtc"]["sessions"] == 0,
+                                 90), self.relay.camera_status()["webrtc"])
+        print(f"vanished viewer's session ended after {time.time() - gone:.1f} s", file=sys.stderr)
+        self.assertEqual(self.relay.camera_status()["webrtc"]["failed"], 1)
+
+
+class RelayMaxViewersTest(unittest.TestCase):
+    def test_sessions_over_max_viewers_get_503(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        net = NetnsPair()
+        self.addCleanup(net.close)
+        self.addCleanup(tmp.cleanup)
+        relay = Relay(net, tmp.name, camera_extra="max-viewers = 1")
+        self.addCleanup(relay.stop)
+        cam = start_camera(net, "--fps", "10", "--size", "320x240")
+        self.addCleanup(cam.stop)
+        url = f"http://{SERVER_ADDRESS}:{RELAY_PORT}/whep/cam"
+        first = Lines(net.run_in(net.client) + ["/usr/bin/python3", CLIENT, url, "--seconds", "20"])
+        self.addCleanup(first.stop)
+        self.assertIsNotNone(first.expect(lambda l: '"frame"' in l, 40), "".join(first.err))
+        events, r = run_client(net, url, 2)
+        answer = [e for e in events if e.get("event") == "answer"]
+        self.assertTrue(answer, r.stdout + r.stderr)
+        self.assertEqual(answer[0]["status"], 503)
+        self.assertEqual(relay.camera_status()["webrtc"]["refused"], 1)
 
 
 PROBE = os.path.join(HERE, "view_probe.py")
