@@ -335,6 +335,7 @@ webrtc_json (Json & j, const PageContext & ctx, const CameraStatus & st)
   j.key ("sessions_total").number (w.sessions_total);
   j.key ("refused").number (w.refused);
   j.key ("failed").number (w.failed);
+  j.key ("bad_offers").number (w.bad_offers);
   j.key ("bytes_out").number (w.bytes_sent);
   j.end_object ();
 }
@@ -361,6 +362,9 @@ webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraSt
     { "camrelay_camera_webrtc_failed_total", "counter",
         "WebRTC sessions ended by ICE failure, a timeout or a stopped feed.",
         [] (const cr::WhepStats & w) { return w.failed; } },
+    { "camrelay_camera_webrtc_bad_offers_total", "counter",
+        "WHEP requests refused as no SDP offer camrelay can answer (400, 415).",
+        [] (const cr::WhepStats & w) { return w.bad_offers; } },
     { "camrelay_camera_webrtc_sent_bytes_total", "counter",
         "RTP bytes sent to the camera's WebRTC viewers.",
         [] (const cr::WhepStats & w) { return w.bytes_sent; } },

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay WHEP: the endpoint, its routes and its sessions (see crwhep.h). */
+#define G_LOG_DOMAIN "camrelay"
 #include "crwhep.h"
 
 #include "crwhepsdp.h"
@@ -98,6 +99,7 @@ public:
   {}
 
   void handle_offer (SoupServerMessage *msg);
+  void refuse_offer (SoupServerMessage *msg, guint status, const std::string & why);
   void handle_session (SoupServerMessage *msg, const char *path);
   WhepStats stats () const;
   /* Any thread but the server's: starts the feed watchdog. */
@@ -126,6 +128,8 @@ private:
   guint64 sessions_total_ = 0;
   guint64 refused_ = 0;
   guint64 failed_ = 0;
+  guint64 bad_offers_ = 0;
+  std::string last_bad_offer_; /* logged once per change of cause */
   guint64 bytes_ended_ = 0;
   /* Sessions handed to the worker to stop and not yet stopped. */
   std::condition_variable retired_cond_;
@@ -167,7 +171,7 @@ Core::handle_offer (SoupServerMessage *msg)
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   const char *type = soup_message_headers_get_content_type (req, nullptr);
   if (!type || g_ascii_strcasecmp (type, "application/sdp") != 0) {
-    answer_text (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+    refuse_offer (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
         "a WHEP offer is sent as Content-Type: application/sdp");
     return;
   }
@@ -179,14 +183,14 @@ Core::handle_offer (SoupServerMessage *msg)
       gst_sdp_message_medias_len (offer) == 0) {
     if (offer)
       gst_sdp_message_free (offer);
-    answer_text (msg, SOUP_STATUS_BAD_REQUEST, "the body is not an SDP offer");
+    refuse_offer (msg, SOUP_STATUS_BAD_REQUEST, "the body is not an SDP offer");
     return;
   }
   WhepSessionSettings ss;
   std::string why;
   if (!whep_pick_h264 (offer, &ss.codec, &why)) {
     gst_sdp_message_free (offer);
-    answer_text (msg, SOUP_STATUS_BAD_REQUEST, why);
+    refuse_offer (msg, SOUP_STATUS_BAD_REQUEST, why);
     return;
   }
   {
@@ -234,6 +238,23 @@ Core::handle_offer (SoupServerMessage *msg)
           c->answered (id, "", error);
       });
   });
+}
+
+/* Server thread: an offer camrelay cannot answer is counted, and logged when its cause changes. */
+void
+Core::refuse_offer (SoupServerMessage *msg, guint status, const std::string & why)
+{
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    bad_offers_++;
+    changed = why != last_bad_offer_;
+    last_bad_offer_ = why;
+  }
+  if (changed)
+    g_message ("%s: an offer from %s refused (%u): %s (logged again when the cause changes)",
+        settings_.path.c_str (), soup_server_message_get_remote_host (msg), status, why.c_str ());
+  answer_text (msg, status, why);
 }
 
 void
@@ -463,6 +484,7 @@ Core::stats () const
   s.sessions_total = sessions_total_;
   s.refused = refused_;
   s.failed = failed_;
+  s.bad_offers = bad_offers_;
   s.bytes_sent = bytes_ended_;
   for (const auto & [id, e] : sessions_) {
     s.connected += e.connected ? 1 : 0;

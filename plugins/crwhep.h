@@ -53,6 +53,7 @@ struct WhepStats
   guint connected = 0;        /* of those, media flowing */
   guint64 sessions_total = 0; /* answered */
   guint64 refused = 0;        /* 503 over max_sessions */
+  guint64 bad_offers = 0;     /* 400 or 415: not an SDP offer camrelay can answer */
   guint64 failed = 0;         /* ended by ICE failure or timeout */
   guint64 bytes_sent = 0;     /* RTP bytes of every session, ended ones included */
 };

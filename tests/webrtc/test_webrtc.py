@@ -381,6 +381,24 @@ class RelayWebRtcTest(unittest.TestCase):
                                  10))
         self.assertEqual(self.relay.camera_status()["h264"]["encoder_starts"], 1)
 
+    def test_bad_offers_are_counted_and_logged_once(self):
+        def post(ctype, body):
+            r = subprocess.run(self.net.run_in(self.net.client) + [
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                "-H", "Content-Type: " + ctype, "--data-binary", body, self.url],
+                capture_output=True, text=True)
+            return r.stdout
+        for _ in range(3):
+            self.assertEqual(post("application/sdp", "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"),
+                             "400")
+        self.assertEqual(post("text/plain", "hello"), "415")
+        st = self.relay.camera_status()["webrtc"]
+        self.assertEqual((st["bad_offers"], st["sessions"]), (4, 0), st)
+        self.assertIn('camrelay_camera_webrtc_bad_offers_total{camera="cam"} 4',
+                      self.relay.metrics())
+        refusals = [l for l in self.relay.log if "an offer from" in l]
+        self.assertEqual(len(refusals), 2, "".join(refusals))  # once per cause
+
     def test_vanished_viewer_session_ends(self):
         self.camera("--fps", "10", "--size", "320x240")
         (viewer,) = self.clients(1, 60, "--no-delete")
