@@ -20,6 +20,7 @@ class NetnsPair:
         self.server = f"crsrv-{tag}"
         self.client = f"crcli-{tag}"
         veth_s, veth_c = f"crs{tag}", f"crc{tag}"
+        self.server_dev, self.client_dev = veth_s, veth_c
         self._made = []
         try:
             for ns in (self.server, self.client):
@@ -36,6 +37,11 @@ class NetnsPair:
         except Exception:
             self.close()
             raise
+
+    def mac(self, ns, dev):
+        r = subprocess.run(["ip", "-n", ns, "-br", "link", "show", dev], check=True,
+                           capture_output=True, text=True)
+        return r.stdout.split()[2]
 
     def run_in(self, ns):
         return ["ip", "netns", "exec", ns]

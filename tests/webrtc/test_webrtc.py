@@ -435,6 +435,43 @@ class RelayMaxViewersTest(unittest.TestCase):
         self.assertEqual(relay.camera_status()["webrtc"]["refused"], 1)
 
 
+class RelayNatTest(unittest.TestCase):
+    """camrelay behind a 1:1 NAT: viewers reach it at 10.77.0.3, which the server's namespace
+    forwards to its own 10.77.0.1 (nft DNAT). webrtc-address announces the outside address and
+    webrtc-ports keeps the ICE agents to a published range."""
+
+    def test_announced_address_and_port_range(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        net = NetnsPair()
+        self.addCleanup(net.close)
+        self.addCleanup(tmp.cleanup)
+        outside = "10.77.0.3"
+        for rule in (["add", "table", "ip", "crnat"],
+                     ["add", "chain", "ip", "crnat", "pre",
+                      "{ type nat hook prerouting priority -100; }"],
+                     ["add", "rule", "ip", "crnat", "pre", "ip", "daddr", outside, "dnat", "to",
+                      SERVER_ADDRESS]):
+            subprocess.run(net.run_in(net.server) + ["nft", *rule], check=True)
+        subprocess.run(["ip", "-n", net.client, "neigh", "add", outside, "lladdr",
+                        net.mac(net.server, net.server_dev), "dev", net.client_dev], check=True)
+        relay = Relay(net, tmp.name,
+                      server_extra=f"webrtc-ports = 50000-50009\nwebrtc-address = {outside}")
+        self.addCleanup(relay.stop)
+        cam = start_camera(net, "--fps", "10", "--size", "320x240")
+        self.addCleanup(cam.stop)
+        events, r = run_client(net, f"http://{outside}:{RELAY_PORT}/whep/cam", 3)
+        answer = [e for e in events if e.get("event") == "answer"]
+        self.assertTrue(answer and answer[0]["status"] == 201, r.stdout + r.stderr)
+        cands = answer[0]["candidates"]
+        self.assertTrue(cands, answer[0])
+        for c in cands:
+            f = c.split()
+            self.assertEqual(f[4], outside, c)
+            self.assertTrue(50000 <= int(f[5]) <= 50009, c)
+        self.assertGreater(len(frames_of(events)), 10, r.stdout[-2000:])
+
+
 PROBE = os.path.join(HERE, "view_probe.py")
 
 

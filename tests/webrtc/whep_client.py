@@ -74,8 +74,10 @@ async def run(args):
         "POST", args.url, pc.localDescription.sdp.encode(),
         {"Content-Type": "application/sdp"}, auth))
     location = headers.get("Location") or headers.get("location")
+    candidates = [line[2:] for line in body.decode(errors="replace").splitlines()
+                  if line.startswith("a=candidate:")] if status == 201 else []
     say(event="answer", status=status, location=location,
-        content_type=headers.get("Content-Type"))
+        content_type=headers.get("Content-Type"), candidates=candidates)
     if status != 201:
         say(event="error", why=f"POST answered {status}: {body[:200]!r}")
         await pc.close()
