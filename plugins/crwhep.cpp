@@ -467,8 +467,11 @@ Core::shut_down ()
       g_clear_pointer (&watchdog_, g_source_unref);
     }
     std::lock_guard<std::mutex> lock (lock_);
-    for (auto & [id, e] : sessions_)
+    for (auto & [id, e] : sessions_) {
+      GST_INFO ("%s: session %s ends: the camera was removed", settings_.path.c_str (),
+          id.c_str ());
       retire (e);
+    }
     sessions_.clear ();
   });
   std::unique_lock<std::mutex> lock (lock_);

@@ -7,6 +7,7 @@ fails the suite, never skips it."""
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -398,6 +399,25 @@ class RelayWebRtcTest(unittest.TestCase):
                       self.relay.metrics())
         refusals = [l for l in self.relay.log if "an offer from" in l]
         self.assertEqual(len(refusals), 2, "".join(refusals))  # once per cause
+
+    def test_camera_removed_by_reload_ends_its_sessions(self):
+        self.camera("--fps", "10", "--size", "320x240")
+        (viewer,) = self.clients(1, 60, "--no-delete")
+        self.assertIsNotNone(viewer.expect(lambda l: '"frame"' in l, 40), "".join(viewer.err))
+        with open(self.relay.conf) as f:
+            text = f.read()
+        with open(self.relay.conf, "w") as f:
+            f.write(text.replace("[camera cam]", "[camera other]"))
+        self.relay.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: any("ends: the camera was removed" in l
+                                             for l in self.relay.log), 20),
+                        "".join(self.relay.log[-20:]))
+        # Its WHEP URL is gone with it; the new camera has its own.
+        r = subprocess.run(self.net.run_in(self.net.client) + [
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-X",
+            "OPTIONS", self.url, self.url.replace("/cam", "/other")],
+            capture_output=True, text=True)
+        self.assertEqual(r.stdout, "404204")
 
     def test_vanished_viewer_session_ends(self):
         self.camera("--fps", "10", "--size", "320x240")
