@@ -50,7 +50,7 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
   if (!appsrc_ || !pay || !webrtc_) {
     for (GstElement *e : { appsrc_, pay, webrtc_ })
       if (e)
-        gst_object_unref (e);
+        gst_object_unref (gst_object_ref_sink (e));
     appsrc_ = webrtc_ = nullptr;
     return false;
   }
