@@ -1024,7 +1024,8 @@ async function refresh() {
         (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + (c.peer || c.source) :
          c.source_state ? "source " + c.source_state + " (" + c.source_reconnects + " reconnects)" :
          "no camera") +
-        " \u00b7 " + c.viewers + " watching \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
+        " \u00b7 " + c.viewers + " watching" +
+        (c.webrtc && c.webrtc.sessions ? " + " + c.webrtc.sessions + " over WebRTC" : "") + " \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
     }
   } catch (e) {
     document.getElementById("server").textContent = "camrelay is not answering";

@@ -42,7 +42,7 @@ PROBE = """(async () => {
 })()"""
 
 
-async def probe(ws_url, seconds):
+async def probe(ws_url, seconds, screenshot):
     async with websockets.connect(ws_url, max_size=None) as ws:
         n = 0
         end = time.time() + seconds
@@ -59,12 +59,24 @@ async def probe(ws_url, seconds):
                 value["t"] = time.time()
                 print(json.dumps(value), flush=True)
             await asyncio.sleep(0.5)
+        if screenshot:
+            n += 1
+            await ws.send(json.dumps({"id": n, "method": "Page.captureScreenshot",
+                                      "params": {"format": "png"}}))
+            while True:
+                reply = json.loads(await ws.recv())
+                if reply.get("id") == n:
+                    break
+            import base64
+            with open(screenshot, "wb") as f:
+                f.write(base64.b64decode(reply["result"]["data"]))
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("url")
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--screenshot", help="a PNG of the page at the end")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as profile:
         env = dict(os.environ, HOME=profile)
@@ -91,7 +103,7 @@ def main():
                         if target.get("type") == "page":
                             page = target["webSocketDebuggerUrl"]
                 time.sleep(0.2)
-            asyncio.run(probe(page, args.seconds))
+            asyncio.run(probe(page, args.seconds, args.screenshot))
         finally:
             chrome.terminate()
             try:
