@@ -38,7 +38,7 @@ struct WhepSettings
   std::string turn_server;
   /* Bounded waits: ICE gathering before the answer, the viewer's connection after it, and a
    * disconnection before the session is given up. */
-  guint gather_timeout_ms = 5000;
+  guint gather_timeout_ms = 10000;
   guint connect_timeout_ms = 20000;
   guint disconnect_timeout_ms = 10000;
   /* A connected session that gets no access unit for this long ends: the camera's pipeline was

@@ -129,6 +129,9 @@ class WhepEndpointTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.serve.stop()
         cls.net.close()
+        if cls.serve.proc.returncode != 0:
+            raise AssertionError(f"whepserve exited with {cls.serve.proc.returncode}:\n" +
+                                 "".join(cls.serve.err[-60:]))
 
     def curl(self, *args):
         """curl in the client namespace: status line and headers."""
@@ -241,7 +244,7 @@ class Relay:
         self.log = []
         self._started = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self._started.wait(30) or self.proc.poll() is not None:
+        if not self._started.wait(90) or self.proc.poll() is not None:
             self.stop()
             raise RuntimeError("camrelay did not start:\n" + "".join(self.log[-30:]))
 
@@ -267,13 +270,21 @@ class Relay:
             capture_output=True, text=True).stdout
 
     def stop(self):
+        """Ends camrelay as systemd would (SIGTERM) and fails if it did not exit cleanly: under
+        the sanitizers a leak or an error report makes the exit status non-zero."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                raise AssertionError("camrelay did not stop within 30 s of SIGTERM")
+        self.proc.stdout.close()
+        if self.proc.returncode != 0:
+            time.sleep(0.5)  # the reader thread takes the last lines
+            raise AssertionError(f"camrelay exited with {self.proc.returncode}:\n" +
+                                 "".join(self.log[-60:]))
 
 
 def start_camera(net, *args):
@@ -526,7 +537,7 @@ class ViewWebRtcTest(unittest.TestCase):
         playing = [s for s in samples if s["transport"] == "webrtc"]
         self.assertTrue(playing, json.dumps(samples[-3:]))
         # Within a few seconds of opening the page, and it stays on WebRTC.
-        self.assertLess(playing[0]["t"] - started, 8, json.dumps(samples[:6]))
+        self.assertLess(playing[0]["t"] - started, 15, json.dumps(samples[:6]))
         self.assertEqual(samples[-1]["transport"], "webrtc", json.dumps(samples[-3:]))
         last = playing[-1]
         self.assertEqual((last["w"], last["h"]), (640, 480), last)
