@@ -27,7 +27,7 @@ a.back-to-all{color:#8ab4f8;font-size:12px}
 "use strict";
 /* WebRTC for the figures shown large. States: "webrtc" (video plays), "trying" (negotiating,
  * the MJPEG picture stays up meanwhile), "mjpeg" (the fallback, or the viewer's choice). */
-const RTC_FIRST_FRAME_MS = 5000; /* no decoded frame by then: fall back */
+const RTC_FIRST_FRAME_MS = 6000; /* from the start: no decoded frame by then, fall back */
 const RTC_STALL_MS = 6000;       /* no new frame for this long while playing: fall back */
 function rtcSetMode(fig, mode, why) {
   const video = fig.querySelector("video"), img = fig.querySelector("img");
@@ -84,9 +84,28 @@ async function rtcStart(fig) {
   const pc = new RTCPeerConnection();
   const s = {pc, location: null, watch: 0};
   fig.rtc = s;
+  const video = fig.querySelector("video");
+  /* One watchdog from the start: a slow answer counts against the same few seconds. */
+  const started = Date.now();
+  let last = 0, lastAt = Date.now();
+  s.watch = setInterval(async () => {
+    if (fig.rtc !== s) return;
+    const n = await rtcFramesDecoded(pc);
+    if (n > last) {
+      last = n;
+      lastAt = Date.now();
+      if (fig.dataset.transport !== "webrtc") {
+        rtcSetMode(fig, "webrtc", "");
+        video.play().catch(() => {});
+      }
+    } else if (last === 0 && Date.now() - started > RTC_FIRST_FRAME_MS) {
+      rtcFallBack(fig, "no picture within " + RTC_FIRST_FRAME_MS / 1000 + " s");
+    } else if (last > 0 && Date.now() - lastAt > RTC_STALL_MS) {
+      rtcFallBack(fig, "the picture stopped");
+    }
+  }, 250);
   try {
     pc.addTransceiver("video", {direction: "recvonly"});
-    const video = fig.querySelector("video");
     pc.ontrack = e => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onconnectionstatechange = () => {
       if (fig.rtc === s && pc.connectionState === "failed") rtcFallBack(fig, "the connection failed");
@@ -95,28 +114,15 @@ async function rtcStart(fig) {
     await rtcGathered(pc, 2000); /* camrelay answers whole offers: no trickle */
     const r = await fetch(fig.dataset.webrtc, {method: "POST",
       headers: {"Content-Type": "application/sdp"}, body: pc.localDescription.sdp});
-    if (fig.rtc !== s) return;
+    const location = r.headers.get("Location");
+    if (fig.rtc !== s) {
+      /* Given up meanwhile: the session the answer opened ends at once. */
+      if (r.status === 201 && location) fetch(location, {method: "DELETE"}).catch(() => {});
+      return;
+    }
     if (r.status !== 201) throw new Error("the offer was answered " + r.status);
-    s.location = r.headers.get("Location");
+    s.location = location;
     await pc.setRemoteDescription({type: "answer", sdp: await r.text()});
-    const started = Date.now();
-    let last = 0, lastAt = Date.now();
-    s.watch = setInterval(async () => {
-      if (fig.rtc !== s) return;
-      const n = await rtcFramesDecoded(pc);
-      if (n > last) {
-        last = n;
-        lastAt = Date.now();
-        if (fig.dataset.transport !== "webrtc") {
-          rtcSetMode(fig, "webrtc", "");
-          video.play().catch(() => {});
-        }
-      } else if (last === 0 && Date.now() - started > RTC_FIRST_FRAME_MS) {
-        rtcFallBack(fig, "no picture within " + RTC_FIRST_FRAME_MS / 1000 + " s");
-      } else if (last > 0 && Date.now() - lastAt > RTC_STALL_MS) {
-        rtcFallBack(fig, "the picture stopped");
-      }
-    }, 250);
   } catch (e) {
     if (fig.rtc === s) rtcFallBack(fig, e.message || String(e));
   }

@@ -27,7 +27,8 @@ fmtp_value (const std::string & params, const char *key)
 int
 rank_profile (const std::string & profile_level_id)
 {
-  std::string p = g_ascii_strdown (profile_level_id.c_str (), -1);
+  g_autofree gchar *lower = g_ascii_strdown (profile_level_id.c_str (), -1);
+  std::string p = lower;
   if (p.size () != 6)
     return p.empty () ? 1 : 4; /* none given means baseline (RFC 6184) */
   if (p.compare (0, 4, "42e0") == 0)

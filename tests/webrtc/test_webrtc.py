@@ -562,7 +562,8 @@ class ViewWebRtcTest(unittest.TestCase):
         started, samples = self.probe(12)
         fell = [s for s in samples if s["transport"] == "mjpeg"]
         self.assertTrue(fell, json.dumps(samples[-3:]))
-        self.assertLess(fell[0]["t"] - started, 10, json.dumps(samples))
+        # Within a few seconds of the page being there (the page's own limit is 6 s).
+        self.assertLess(fell[0]["t"] - samples[0]["t"], 9, json.dumps(samples))
         self.assertIn("WebRTC", fell[0]["why"])
         self.assertEqual(samples[-1]["transport"], "mjpeg")
         # The MJPEG picture shows (its size known once a frame has been decoded).
