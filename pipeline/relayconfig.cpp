@@ -112,6 +112,7 @@ server_changes (const ServerConfig & running, const ServerConfig & file)
       "metrics-open-on-loopback");
   differs (running.tls_certificate != file.tls_certificate, "tls-certificate");
   differs (running.tls_key != file.tls_key, "tls-key");
+  differs (running.rtsp_port != file.rtsp_port, "rtsp-port");
   differs (running.webrtc_min_port != file.webrtc_min_port ||
           running.webrtc_max_port != file.webrtc_max_port,
       "webrtc-ports");

@@ -154,6 +154,7 @@ private:
   static void on_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data);
   static void on_play_request (GstRTSPClient *client, GstRTSPContext *ctx, gpointer data);
   static void on_client_gone (GstRTSPClient *client, gpointer data);
+  static void on_client_closed (GstRTSPClient *client, gpointer data);
   static void on_teardown_request (GstRTSPClient *client, GstRTSPContext *, gpointer data);
   MountPtr mount_for (const char *uri_path);
 
@@ -248,7 +249,7 @@ ServerImpl::on_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointe
 {
   g_signal_connect (client, "play-request", G_CALLBACK (on_play_request), data);
   g_signal_connect (client, "teardown-request", G_CALLBACK (on_teardown_request), data);
-  g_signal_connect (client, "closed", G_CALLBACK (on_client_gone), data);
+  g_signal_connect (client, "closed", G_CALLBACK (on_client_closed), data);
 }
 
 /* The mount whose path @uri_path is or lies under ("/cam", "/cam/", "/cam/stream=0"). */
@@ -297,6 +298,31 @@ ServerImpl::on_client_gone (GstRTSPClient *client, gpointer data)
   auto *self = static_cast<ServerImpl *> (data);
   std::lock_guard<std::mutex> guard (self->lock_);
   self->playing_.erase (client);
+}
+
+/* A viewer's connection closed: its sessions end with it. gst-rtsp-server keeps a UDP session
+ * until its 60 s timeout (RTSP allows a client to stream on after closing the connection), which
+ * would keep the shared media, and so the encoder, running for a viewer long gone; none of the
+ * clients camrelay serves (ffmpeg, VLC, Home Assistant, Frigate) does that. */
+void
+ServerImpl::on_client_closed (GstRTSPClient *client, gpointer data)
+{
+  on_client_gone (client, data);
+  std::vector<GstRTSPSession *> sessions;
+  gst_rtsp_client_session_filter (
+      client,
+      [] (GstRTSPClient *, GstRTSPSession *sess, gpointer list) {
+        static_cast<std::vector<GstRTSPSession *> *> (list)->push_back (
+            GST_RTSP_SESSION (g_object_ref (sess)));
+        return GST_RTSP_FILTER_KEEP;
+      },
+      &sessions);
+  g_autoptr (GstRTSPSessionPool) pool = gst_rtsp_client_get_session_pool (client);
+  for (GstRTSPSession *sess : sessions) {
+    if (pool)
+      gst_rtsp_session_pool_remove (pool, sess);
+    g_object_unref (sess);
+  }
 }
 
 bool
