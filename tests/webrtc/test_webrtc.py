@@ -503,6 +503,34 @@ class RelayNatTest(unittest.TestCase):
         self.assertGreater(len(frames_of(events)), 10, r.stdout[-2000:])
 
 
+class ConfigTest(unittest.TestCase):
+    """[server] WebRTC keys: a bad value is refused with the key named (exit 2), like every key."""
+
+    def check(self, server_lines):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "c.conf")
+            with open(conf, "w") as f:
+                f.write("[server]\nport = 0\n" + server_lines + "\n[camera cam]\nplaceholder = " +
+                        os.path.join(SOURCE, "placeholder.jpg") + "\n")
+            return subprocess.run([os.path.join(BUILD, "pipeline", "camrelay"), "--config", conf,
+                                   "--check"], capture_output=True, text=True, timeout=60)
+
+    def test_bad_values_name_their_key(self):
+        for line, words in (("webrtc-ports = 60000-50000", "webrtc-ports"),
+                            ("webrtc-ports = 50000", "webrtc-ports"),
+                            ("webrtc-address = camrelay.lan", "webrtc-address"),
+                            ("stun-server = stun.example.net:3478", "stun-server"),
+                            ("turn-server = http://turn.example.net", "turn-server")):
+            r = self.check(line)
+            self.assertEqual(r.returncode, 2, line + r.stdout + r.stderr)
+            self.assertIn("[server] " + words, r.stderr, line)
+        r = self.check("webrtc-ports = 50000-50100\nwebrtc-address = 203.0.113.7\n"
+                       "stun-server = stun://stun.example.net:3478\n"
+                       "turn-server = turn://u:p@turn.example.net:3478")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
 PROBE = os.path.join(HERE, "view_probe.py")
 
 
