@@ -123,6 +123,25 @@ read_recorder (GstElement *sink, bool timelapse, CameraStatus::Recorder & r,
   s.int64 (Field::RecordLastErrorTime, &r.last_error_us);
 }
 
+/* An h264relaysink's figures into @h and its counters into @counters. */
+static void
+read_h264 (GstElement *sink, CameraStatus::H264 & h, CameraCounters & counters)
+{
+  Stats s (sink);
+  if (!s)
+    return;
+  counters.add (s.get (), elements::H264RELAYSINK);
+  h.present = true;
+  s.uint (Field::H264ConsumersRtsp, &h.consumers_rtsp);
+  s.uint (Field::H264ConsumersWebrtc, &h.consumers_webrtc);
+  s.uint (Field::H264RtspViewers, &h.rtsp_viewers);
+  s.uint (Field::H264EncodeTime, &h.encode_ns);
+  s.uint (Field::H264Bitrate, &h.bitrate_kbps);
+  gboolean running = FALSE;
+  s.boolean (Field::H264EncoderRunning, &running);
+  h.encoder_running = running;
+}
+
 static GstElement *
 ref_or_null (GstElement *e)
 {
@@ -132,7 +151,7 @@ ref_or_null (GstElement *e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse }) {
+  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264 }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -188,6 +207,13 @@ Camera::latest_frame (guint64 *seq) const
   return latest_ ? gst_buffer_ref (latest_) : nullptr;
 }
 
+GstElement *
+Camera::h264_sink () const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  return ref_or_null (elements_.h264);
+}
+
 bool
 Camera::build (std::string & error)
 {
@@ -229,6 +255,8 @@ Camera::build (std::string & error)
     else if (g_str_equal (factory, elements::JPEGRECORDSINK))
       slot = g_str_equal (GST_OBJECT_NAME (el), TIMELAPSE_SINK_NAME) ? &found.timelapse
                                                                      : &found.record;
+    else if (g_str_equal (factory, elements::H264RELAYSINK))
+      slot = &found.h264;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -599,8 +627,10 @@ Camera::add_counters (CameraCounters & into) const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.h264 = ref_or_null (elements_.h264);
   }
   into.add (Stats (e.src).get (), elements::WSJPEGSRC);
+  into.add (Stats (e.h264).get (), elements::H264RELAYSINK);
   into.add (Stats (e.record).get (), elements::JPEGRECORDSINK, false);
   into.add (Stats (e.timelapse).get (), elements::JPEGRECORDSINK, true);
   into.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
@@ -763,8 +793,10 @@ Camera::status () const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.h264 = ref_or_null (elements_.h264);
   }
   read_recorder (e.record, false, st.record, st.counters);
+  read_h264 (e.h264, st.h264, st.counters);
   read_recorder (e.timelapse, true, st.timelapse, st.counters);
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
   Stats src (e.src), sink (e.sink), pull (e.pull);

@@ -64,6 +64,20 @@ struct CameraStatus
   };
   Recorder record, timelapse;
 
+  /* The H.264 branch (h264relaysink), present = the camera has one. Its counters are in @counters
+   */
+  struct H264
+  {
+    bool present = false;
+    guint consumers_rtsp = 0;   /* one while any RTSP viewer plays: they share it */
+    guint consumers_webrtc = 0; /* one per WebRTC peer */
+    guint rtsp_viewers = 0;
+    bool encoder_running = false;
+    guint encode_ns = 0; /* decode + encode of a frame, recent average */
+    guint bitrate_kbps = 0;
+  };
+  H264 h264;
+
   std::vector<std::string> ingest_paths;
   std::string stream_path;
   std::string snapshot_path;
@@ -115,6 +129,8 @@ public:
   /* Any thread: the newest live frame (a reference, or nullptr) and its number, kept only with
    * mqtt-snapshot-interval > 0. */
   GstBuffer *latest_frame (guint64 *seq) const;
+  /* Any thread: the running pipeline's h264relaysink (a reference), or nullptr without one. */
+  GstElement *h264_sink () const;
 
 private:
   struct Elements
@@ -126,6 +142,7 @@ private:
     GstElement *pull = nullptr;      /* pulljpegsrc */
     GstElement *record = nullptr;    /* jpegrecordsink name=record */
     GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
+    GstElement *h264 = nullptr;      /* h264relaysink */
     void clear ();
   };
 

@@ -21,6 +21,7 @@
 #include "recordings.h"
 #include "recordingstore.h"
 #include "relayconfig.h"
+#include "webrtcviewers.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -272,7 +273,8 @@ struct Relay
   CameraList cameras;
   camrelay::PageContext ctx;
   camrelay::RecordingStore recordings;
-  std::unique_ptr<camrelay::Notifier> notifier; /* MQTT and webhooks */
+  std::unique_ptr<camrelay::Notifier> notifier;    /* MQTT and webhooks */
+  std::unique_ptr<camrelay::WebRtcViewers> webrtc; /* POST /whep/NAME */
 };
 
 /* A camera whose changes of state reach the notifier. */
@@ -328,6 +330,18 @@ record_reload (Relay & r, bool applied, const std::string & what, const std::str
     if (applied)
       r.ctx.restart_needed = restart;
   });
+}
+
+/* The WHEP endpoints follow the cameras: a removed or changed camera's sessions end. */
+void
+set_webrtc_cameras (Relay & r, const CameraList & cameras)
+{
+  std::vector<camrelay::Camera *> list;
+  for (auto & c : cameras)
+    list.push_back (c.get ());
+  std::string error;
+  if (!r.webrtc->set_cameras (list, error))
+    g_warning ("WebRTC: %s", error.c_str ());
 }
 
 /* SIGHUP: reads the file as --check would and refuses it whole on any error. Otherwise cameras
@@ -400,6 +414,7 @@ reload (Relay & r)
     for (auto & c : next)
       r.ctx.cameras.push_back (c.get ());
   });
+  set_webrtc_cameras (r, next);
   for (auto *c : to_stop)
     c->stop (std::find (removed.begin (), removed.end (), c) == removed.end ());
   old.clear ();
@@ -492,6 +507,10 @@ run (Relay & r)
     return EXIT_CANNOT_RUN;
   }
 
+  r.webrtc = std::make_unique<camrelay::WebRtcViewers> (r.server, config.server);
+  set_webrtc_cameras (r, cameras);
+  ctx.webrtc = r.webrtc.get ();
+
   g_autoptr (GMainLoop) loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
   guint sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
@@ -528,6 +547,7 @@ run (Relay & r)
   stop_cameras (all);
   recording_pages.reset ();
   pages.reset ();
+  r.webrtc.reset ();
   r.notifier.reset ();
   for (auto & c : cameras)
     c->stop ();

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -28,6 +29,11 @@ const char *const SERVER_KEYS[] = {
   "metrics-open-on-loopback",
   "tls-certificate",
   "tls-key",
+  "webrtc-ports",
+  "webrtc-address",
+  "stun-server",
+  "turn-server",
+  "rtsp-port",
 };
 
 const char *const CAMERA_KEYS[] = {
@@ -56,6 +62,7 @@ const char *const CAMERA_KEYS[] = {
   "keep",
   "timelapse-interval",
   "mqtt-snapshot-interval",
+  "h264-bitrate",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
@@ -354,6 +361,38 @@ private:
   Reporter & report_;
 };
 
+/* [server] webrtc-ports = MIN-MAX, webrtc-address, stun-server, turn-server. */
+bool
+read_webrtc (SectionReader & r, ServerConfig & s, Reporter & report)
+{
+  std::string ports;
+  if (!r.string ("webrtc-ports", ports) || !r.string ("webrtc-address", s.webrtc_address) ||
+      !r.string ("stun-server", s.stun_server) || !r.string ("turn-server", s.turn_server))
+    return false;
+  if (!ports.empty ()) {
+    unsigned lo = 0, hi = 0;
+    char end = 0;
+    if (sscanf (ports.c_str (), "%u-%u%c", &lo, &hi, &end) != 2 || lo < 1 || hi > 65535 || lo > hi)
+      return report.fail ("server", "webrtc-ports",
+          "\"" + ports + "\" is not a UDP port range such as 50000-50100");
+    s.webrtc_min_port = lo;
+    s.webrtc_max_port = hi;
+  }
+  if (!s.webrtc_address.empty ()) {
+    g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (s.webrtc_address.c_str ());
+    if (!inet)
+      return report.fail ("server", "webrtc-address",
+          "\"" + s.webrtc_address + "\" is not an IP address (the one viewers reach camrelay at)");
+  }
+  if (!s.stun_server.empty () && !g_str_has_prefix (s.stun_server.c_str (), "stun://"))
+    return report.fail ("server", "stun-server", "a STUN server is written stun://HOST:PORT");
+  if (!s.turn_server.empty () && !g_str_has_prefix (s.turn_server.c_str (), "turn://") &&
+      !g_str_has_prefix (s.turn_server.c_str (), "turns://"))
+    return report.fail ("server", "turn-server",
+        "a TURN server is written turn://USER:PASSWORD@HOST:PORT (or turns://)");
+  return true;
+}
+
 bool
 read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
 {
@@ -364,7 +403,8 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
       !r.string ("viewer-user", s.viewer_user) ||
       !r.string ("viewer-password", s.viewer_password) ||
       !r.boolean ("metrics-open-on-loopback", s.metrics_open_on_loopback) ||
-      !r.string ("tls-certificate", s.tls_certificate) || !r.string ("tls-key", s.tls_key))
+      !r.string ("tls-certificate", s.tls_certificate) || !r.string ("tls-key", s.tls_key) ||
+      !r.uint_as ("rtsp-port", 0, 65535, s.rtsp_port))
     return false;
 
   std::string host = s.address == "localhost" ? "127.0.0.1" : s.address;
@@ -380,7 +420,7 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
   if (s.tls_certificate.empty () != s.tls_key.empty ())
     return report.fail ("server", s.tls_certificate.empty () ? "tls-certificate" : "tls-key",
         "tls-certificate and tls-key go together: set both, or neither");
-  return true;
+  return read_webrtc (r, s, report);
 }
 
 bool
@@ -435,7 +475,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
       !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
       !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
-      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval))
+      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval) ||
+      !r.uint_as ("h264-bitrate", 0, 100000, c.h264_bitrate))
     return false;
 
   if (r.has ("source")) {

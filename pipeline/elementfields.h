@@ -24,6 +24,7 @@ inline constexpr char JPEGFALLBACK[] = "jpegfallback";
 inline constexpr char MJPEGHTTPSINK[] = "mjpeghttpsink";
 inline constexpr char PULLJPEGSRC[] = "pulljpegsrc";
 inline constexpr char JPEGRECORDSINK[] = "jpegrecordsink";
+inline constexpr char H264RELAYSINK[] = "h264relaysink";
 
 inline constexpr const char *FACTORIES[] = {
   WSJPEGSRC,
@@ -32,6 +33,7 @@ inline constexpr const char *FACTORIES[] = {
   MJPEGHTTPSINK,
   PULLJPEGSRC,
   JPEGRECORDSINK,
+  H264RELAYSINK,
 };
 
 /* Properties the program reads back (g_object_get) or sets on an element it makes itself
@@ -104,6 +106,7 @@ inline constexpr Property PROPERTIES[] = {
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
   { JPEGRECORDSINK, STATS, gst_structure_get_type, READ },
+  { H264RELAYSINK, STATS, gst_structure_get_type, READ },
 };
 
 /* Element messages (their structure names). */
@@ -224,6 +227,19 @@ enum class Field
   RecordStateState,
   RecordStateReason,
   RecordStateLocation,
+  /* h264relaysink stats */
+  H264Consumers,
+  H264ConsumersRtsp,
+  H264ConsumersWebrtc,
+  H264RtspViewers,
+  H264EncoderRunning,
+  H264EncodeTime,
+  H264Bitrate,
+  H264EncoderStarts,
+  H264FramesEncoded,
+  H264BytesEncoded,
+  H264BytesOutRtsp,
+  H264BytesOutWebrtc,
   COUNT
 };
 
@@ -325,6 +341,19 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::RecordStateState, Source::Message, MSG_RECORD_STATE, "state", G_TYPE_STRING },
   { Field::RecordStateReason, Source::Message, MSG_RECORD_STATE, "reason", G_TYPE_STRING },
   { Field::RecordStateLocation, Source::Message, MSG_RECORD_STATE, "location", G_TYPE_STRING },
+
+  { Field::H264Consumers, Source::Stats, H264RELAYSINK, "consumers", G_TYPE_UINT },
+  { Field::H264ConsumersRtsp, Source::Stats, H264RELAYSINK, "consumers-rtsp", G_TYPE_UINT },
+  { Field::H264ConsumersWebrtc, Source::Stats, H264RELAYSINK, "consumers-webrtc", G_TYPE_UINT },
+  { Field::H264RtspViewers, Source::Stats, H264RELAYSINK, "rtsp-viewers", G_TYPE_UINT },
+  { Field::H264EncoderRunning, Source::Stats, H264RELAYSINK, "encoder-running", G_TYPE_BOOLEAN },
+  { Field::H264EncodeTime, Source::Stats, H264RELAYSINK, "encode-time", G_TYPE_UINT },
+  { Field::H264Bitrate, Source::Stats, H264RELAYSINK, "bitrate", G_TYPE_UINT },
+  { Field::H264EncoderStarts, Source::Stats, H264RELAYSINK, "encoder-starts", G_TYPE_UINT64 },
+  { Field::H264FramesEncoded, Source::Stats, H264RELAYSINK, "frames-encoded", G_TYPE_UINT64 },
+  { Field::H264BytesEncoded, Source::Stats, H264RELAYSINK, "bytes-encoded", G_TYPE_UINT64 },
+  { Field::H264BytesOutRtsp, Source::Stats, H264RELAYSINK, "bytes-out-rtsp", G_TYPE_UINT64 },
+  { Field::H264BytesOutWebrtc, Source::Stats, H264RELAYSINK, "bytes-out-webrtc", G_TYPE_UINT64 },
 };
 
 constexpr bool

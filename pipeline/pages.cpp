@@ -7,13 +7,16 @@
 #include "jsontext.h"
 
 #include "viewback.h"
+#include "viewwebrtc.h"
 
 #include "camrelay-config.h"
 #include "recordingstore.h"
+#include "webrtcviewers.h"
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
@@ -414,6 +417,59 @@ recorder_json (Json & j, const CameraStatus & st, bool timelapse,
   }
 }
 
+/* A camera's WebRTC (WHEP) viewers: sessions now (and of those, connected), answered, refused
+ * (over max-viewers), failed (ICE, timeouts, a stopped feed), RTP bytes sent. */
+void
+webrtc_json (Json & j, const PageContext & ctx, const CameraStatus & st)
+{
+  cr::WhepStats w = ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{};
+  j.key ("webrtc").begin_object ();
+  j.key ("sessions").number (static_cast<guint64> (w.sessions));
+  j.key ("connected").number (static_cast<guint64> (w.connected));
+  j.key ("sessions_total").number (w.sessions_total);
+  j.key ("refused").number (w.refused);
+  j.key ("failed").number (w.failed);
+  j.key ("bad_offers").number (w.bad_offers);
+  j.key ("bytes_out").number (w.bytes_sent);
+  j.end_object ();
+}
+
+void
+webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+{
+  std::vector<cr::WhepStats> all;
+  for (const auto & st : cameras)
+    all.push_back (ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{});
+  struct Family
+  {
+    const char *name, *type, *help;
+    guint64 (*value) (const cr::WhepStats &);
+  };
+  const Family families[] = {
+    { "camrelay_camera_webrtc_sessions", "gauge", "WebRTC (WHEP) sessions of the camera now.",
+        [] (const cr::WhepStats & w) { return guint64 (w.sessions); } },
+    { "camrelay_camera_webrtc_sessions_total", "counter", "WebRTC sessions answered.",
+        [] (const cr::WhepStats & w) { return w.sessions_total; } },
+    { "camrelay_camera_webrtc_refused_total", "counter",
+        "WebRTC offers refused because the camera had max-viewers sessions.",
+        [] (const cr::WhepStats & w) { return w.refused; } },
+    { "camrelay_camera_webrtc_failed_total", "counter",
+        "WebRTC sessions ended by ICE failure, a timeout or a stopped feed.",
+        [] (const cr::WhepStats & w) { return w.failed; } },
+    { "camrelay_camera_webrtc_bad_offers_total", "counter",
+        "WHEP requests refused as no SDP offer camrelay can answer (400, 415).",
+        [] (const cr::WhepStats & w) { return w.bad_offers; } },
+    { "camrelay_camera_webrtc_sent_bytes_total", "counter",
+        "RTP bytes sent to the camera's WebRTC viewers.",
+        [] (const cr::WhepStats & w) { return w.bytes_sent; } },
+  };
+  for (const auto & f : families) {
+    m.family (f.name, f.type, f.help);
+    for (size_t i = 0; i < cameras.size (); i++)
+      m.camera (cameras[i].name, f.value (all[i]));
+  }
+}
+
 /* A camera's "recording": every frame (state "off" unless record = true) and "timelapse". */
 void
 recording_json (Json & j, const PageContext & ctx, const CameraStatus & st)
@@ -462,6 +518,101 @@ recordings_json (Json & j, const PageContext & ctx)
   j.end_object ();
   j.key ("deleted_cached_timelapses").number (t.deleted_cache);
   j.end_object ();
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* H.264 (h264relaysink): RTSP and WebRTC viewers share one encoder per camera */
+
+/* A camera's "h264": null without an H.264 branch. */
+void
+h264_json (Json & j, const CameraStatus & st)
+{
+  j.key ("h264");
+  if (!st.h264.present) {
+    j.null ();
+    return;
+  }
+  const CameraStatus::H264 & h = st.h264;
+  j.begin_object ();
+  j.key ("consumers").begin_object ();
+  j.key ("rtsp").number (static_cast<guint64> (h.consumers_rtsp));
+  j.key ("webrtc").number (static_cast<guint64> (h.consumers_webrtc));
+  j.end_object ();
+  j.key ("rtsp_viewers").number (static_cast<guint64> (h.rtsp_viewers));
+  j.key ("encoder_running").boolean (h.encoder_running);
+  j.key ("encoder_starts").number (st.counter (Field::H264EncoderStarts));
+  j.key ("encode_ms").number (h.encode_ns / 1e6, 3);
+  j.key ("bitrate_kbps").number (static_cast<guint64> (h.bitrate_kbps));
+  j.key ("frames_encoded").number (st.counter (Field::H264FramesEncoded));
+  j.key ("bytes_encoded").number (st.counter (Field::H264BytesEncoded));
+  j.key ("bytes_out").begin_object ();
+  j.key ("mjpeg").number (st.counter (Field::SinkBytesSent));
+  j.key ("rtsp").number (st.counter (Field::H264BytesOutRtsp));
+  j.key ("webrtc").number (st.counter (Field::H264BytesOutWebrtc));
+  j.end_object ();
+  j.end_object ();
+}
+
+void
+h264_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
+{
+  m.family ("camrelay_camera_h264_consumers", "gauge",
+      "Consumers of the camera's H.264 encoder by protocol: rtsp is 1 while any RTSP viewer "
+      "plays (they share one), webrtc one per peer.");
+  for (const auto & st : cameras) {
+    if (!st.h264.present)
+      continue;
+    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
+        std::to_string (st.h264.consumers_rtsp));
+    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
+        std::to_string (st.h264.consumers_webrtc));
+  }
+  struct
+  {
+    const char *name;
+    const char *type;
+    const char *help;
+    double (*value) (const CameraStatus &);
+  } figures[] = {
+    { "camrelay_camera_rtsp_viewers", "gauge", "RTSP viewers playing the camera now.",
+        [] (const CameraStatus & st) { return static_cast<double> (st.h264.rtsp_viewers); } },
+    { "camrelay_camera_h264_encoder_running", "gauge",
+        "1 while the camera's H.264 encoder runs (somebody watches, or did within the linger).",
+        [] (const CameraStatus & st) { return st.h264.encoder_running ? 1.0 : 0.0; } },
+    { "camrelay_camera_h264_encode_seconds", "gauge",
+        "Time to decode a JPEG and encode it to H.264, per frame, recent average.",
+        [] (const CameraStatus & st) { return st.h264.encode_ns / 1e9; } },
+    { "camrelay_camera_h264_encoded_frames_total", "counter", "Frames encoded to H.264.",
+        [] (const CameraStatus & st) {
+          return static_cast<double> (st.counter (Field::H264FramesEncoded));
+        } },
+    { "camrelay_camera_h264_encoder_starts_total", "counter",
+        "Times the camera's H.264 encoder started (its first viewer after a pause).",
+        [] (const CameraStatus & st) {
+          return static_cast<double> (st.counter (Field::H264EncoderStarts));
+        } },
+  };
+  for (const auto & f : figures) {
+    m.family (f.name, f.type, f.help);
+    for (const auto & st : cameras) {
+      if (st.h264.present)
+        m.sample ({ { "camera", st.name } },
+            format_double (f.value (st), f.value (st) == std::floor (f.value (st)) ? 0 : 6));
+    }
+  }
+  m.family ("camrelay_camera_sent_bytes_total", "counter",
+      "Bytes sent to the camera's viewers by protocol (mjpeg: the HTTP stream; rtsp, webrtc: "
+      "H.264 access units handed to them, before RTP packetisation).");
+  for (const auto & st : cameras) {
+    m.sample ({ { "camera", st.name }, { "protocol", "mjpeg" } },
+        std::to_string (st.counter (Field::SinkBytesSent)));
+    if (!st.h264.present)
+      continue;
+    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
+        std::to_string (st.counter (Field::H264BytesOutRtsp)));
+    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
+        std::to_string (st.counter (Field::H264BytesOutWebrtc)));
+  }
 }
 
 void
@@ -701,6 +852,8 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
       j.end_object ();
     }
     recording_json (j, ctx, st);
+    webrtc_json (j, ctx, st);
+    h264_json (j, st);
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
     for (const auto & p : st.ingest_paths)
@@ -802,6 +955,8 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
   recording_metrics (m, ctx, cameras);
+  webrtc_metrics (m, ctx, cameras);
+  h264_metrics (m, cameras);
   return m.text ();
 }
 
@@ -812,25 +967,47 @@ html_escape (const std::string & s)
   return e;
 }
 
+/* @text escaped for a URL path segment. */
+static std::string
+path_escape (const std::string & text)
+{
+  g_autofree gchar *e = g_uri_escape_string (text.c_str (), nullptr, FALSE);
+  return e;
+}
+
 std::string
-view_html (const std::vector<CameraStatus> & cameras)
+view_html (const std::vector<CameraStatus> & cameras, const std::string & only)
 {
   std::string figures;
   for (const auto & st : cameras) {
+    if (!only.empty () && st.name != only)
+      continue;
     std::string name = html_escape (st.name);
-    figures += "<figure data-camera=\"" + name + "\">";
+    /* Shown large: the page of one camera, or the only one. Large pictures play over WebRTC. */
+    bool large = (!only.empty () || cameras.size () == 1) && !st.stream_path.empty ();
+    figures += "<figure data-camera=\"" + name + "\"";
+    if (large)
+      figures += " class=\"large\" data-webrtc=\"/whep/" + html_escape (path_escape (st.name)) +
+          "\" data-stream=\"" + html_escape (st.stream_path) + "\"";
+    figures += ">";
     if (st.stream_path.empty ())
       figures += "<div class=\"nostream\">no stream</div>";
     else
-      figures += "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
-    figures += "<figcaption><span class=\"name\">" + name + "</span><span class=\"state " +
-        html_escape (st.state) + "\">" + html_escape (st.state) +
-        "</span><span class=\"info\"></span>" +
+      figures += std::string (large ? "<video muted autoplay playsinline hidden></video>" : "") +
+          "<img src=\"" + html_escape (st.stream_path) + "\" alt=\"" + name + "\">";
+    std::string title = large
+        ? "<span class=\"name\">" + name + "</span>"
+        : "<a class=\"name\" href=\"/view?camera=" + html_escape (path_escape (st.name)) +
+            "\" title=\"open large\">" + name + "</a>";
+    figures += "<figcaption>" + title + "<span class=\"state " + html_escape (st.state) + "\">" +
+        html_escape (st.state) + "</span>" + (large ? webrtc_view_controls () : "") +
+        "<span class=\"info\"></span>" +
         (st.source.empty () ? std::string ()
                             : "<span class=\"source\">" + html_escape (st.source) + "</span>") +
         "</figcaption>" + back_in_time_controls (st) + "</figure>\n";
   }
   figures += back_in_time_script ();
+  figures += webrtc_view_script ();
 
   static const char *head = R"html(<!doctype html>
 <html lang="en">
@@ -849,6 +1026,8 @@ img,.nostream{display:block;width:100%;aspect-ratio:4/3;max-height:calc(100vh - 
 .nostream{display:flex;align-items:center;justify-content:center;color:#777}
 figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#222}
 .name{font-weight:600}
+a.name{color:inherit}
+nav{padding:0 14px 8px}
 .state{padding:0 8px;border-radius:9px;font-size:12px;background:#555}
 .state.live{background:#1a7f37}
 .state.placeholder{background:#9a6700}
@@ -859,7 +1038,6 @@ figcaption{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#
 </head>
 <body>
 <header><h1>camrelay</h1><span id="server"></span></header>
-<main>
 )html";
 
   static const char *tail = R"html(</main>
@@ -903,6 +1081,7 @@ function newFigure(c) {
   return fig;
 }
 /* Cameras a reload added get a figure, removed ones lose theirs (and their stream). */
+const ONLY = document.querySelector("main").dataset.only || "";
 function followCameras(cameras) {
   const names = new Set(cameras.map(c => c.name));
   for (const fig of document.querySelectorAll("figure[data-camera]")) {
@@ -913,6 +1092,7 @@ function followCameras(cameras) {
   }
   const main = document.querySelector("main");
   for (const c of cameras) {
+    if (ONLY && c.name !== ONLY) continue;
     if (!document.querySelector('figure[data-camera="' + c.name + '"]'))
       main.append(newFigure(c));
   }
@@ -930,7 +1110,8 @@ async function refresh() {
       const state = fig.querySelector(".state");
       const img = fig.querySelector("img");
       /* A rebuilt pipeline ended the old response: open the stream again. */
-      if (img && !fig.dataset.past && fig.dataset.restarts !== undefined &&
+      if (img && !fig.dataset.past && fig.dataset.transport !== "webrtc" &&
+          fig.dataset.restarts !== undefined &&
           fig.dataset.restarts != c.restarts)
         img.src = c.paths.stream + "?t=" + Date.now();
       fig.dataset.restarts = c.restarts;
@@ -942,7 +1123,8 @@ async function refresh() {
         (c.connected ? c.frames_per_second.toFixed(1) + " fps from " + (c.peer || c.source) :
          c.source_state ? "source " + c.source_state + " (" + c.source_reconnects + " reconnects)" :
          "no camera") +
-        " \u00b7 " + c.viewers + " watching \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
+        " \u00b7 " + c.viewers + " watching" +
+        (c.webrtc && c.webrtc.sessions ? " + " + c.webrtc.sessions + " over WebRTC" : "") + " \u00b7 " + c.state + " for " + ago(c.seconds_in_state);
     }
   } catch (e) {
     document.getElementById("server").textContent = "camrelay is not answering";
@@ -956,7 +1138,11 @@ setInterval(refresh, 2000);
 </html>
 )html";
 
-  return std::string (head) + figures + tail;
+  std::string main = only.empty () ? "<main>\n"
+                                   : "<nav><a class=\"back-to-all\" href=\"/view\">\u2190 all "
+                                     "cameras</a></nav><main data-only=\"" +
+          html_escape (only) + "\">\n";
+  return std::string (head) + main + figures + tail;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -985,8 +1171,19 @@ Pages::create (cr::Server & server, const PageContext & ctx, GError **error)
             respond (msg, "text/plain; version=0.0.4; charset=utf-8",
                 metrics_text (*c, collect (*c)));
           }) &&
-      add ("/view", [c] (SoupServerMessage *msg, const char *, GHashTable *) {
-        respond (msg, "text/html; charset=utf-8", view_html (collect (*c)));
+      add ("/view", [c] (SoupServerMessage *msg, const char *, GHashTable *query) {
+        const char *only =
+            query ? static_cast<const char *> (g_hash_table_lookup (query, "camera")) : nullptr;
+        std::vector<CameraStatus> cameras = collect (*c);
+        if (only &&
+            std::none_of (cameras.begin (), cameras.end (),
+                [only] (const CameraStatus & st) { return st.name == only; })) {
+          soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+          soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_STATIC,
+              "no such camera\n", 15);
+          return;
+        }
+        respond (msg, "text/html; charset=utf-8", view_html (cameras, only ? only : ""));
       });
   if (!ok)
     return nullptr;

@@ -20,6 +20,7 @@
 namespace camrelay {
 
 class RecordingStore;
+class WebRtcViewers;
 
 /* Changed only in the server thread (Server::invoke_sync), where the handlers read it. */
 struct PageContext
@@ -39,6 +40,8 @@ struct PageContext
   const RecordingStore *recordings = nullptr;
   /* MQTT and webhooks; nullptr in tests of the pages alone. */
   const Notifier *notifier = nullptr;
+  /* WebRTC viewers (WHEP); nullptr in tests of the pages alone. */
+  const WebRtcViewers *webrtc = nullptr;
 };
 
 /* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees
@@ -46,7 +49,8 @@ struct PageContext
 std::string status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     const std::string & base, const std::string & ws_base);
 std::string metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras);
-std::string view_html (const std::vector<CameraStatus> & cameras);
+/* @only: the page of one camera (/view?camera=NAME), shown large; "" = every camera. */
+std::string view_html (const std::vector<CameraStatus> & cameras, const std::string & only = "");
 
 class Pages
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the generated pipeline of a camera (wsjpegsrc ! jpegvalidate ! jpegfallback !
- * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera), each key a property
- * checked against the element itself. */
+ * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera; with rtsp-port, a tee
+ * after jpegfallback to h264relaysink), each key a property checked against the element itself. */
 #include "pipelinegen.h"
 
 #include "recordbranch.h"
@@ -103,6 +103,34 @@ join (const std::vector<std::string> & list, const char *sep)
   return out;
 }
 
+/* The H.264 branch: a tee after jpegfallback (so H.264 viewers see the placeholder too) whose
+ * second branch is h264relaysink, serving RTSP. Nothing is decoded until somebody watches. */
+const char H264_TEE_NAME[] = "h264tee";
+
+bool
+emit_h264_tee (const Config & config, Emitter & e)
+{
+  if (config.server.rtsp_port == 0)
+    return true;
+  return e.element ("tee") && e.prop ("name", H264_TEE_NAME, "rtsp-port", true);
+}
+
+bool
+emit_h264_branch (const Config & config, const CameraConfig & c, Emitter & e)
+{
+  const ServerConfig & s = config.server;
+  if (s.rtsp_port == 0)
+    return true;
+  e.token (std::string (H264_TEE_NAME) + ".");
+  return e.element ("h264relaysink") && e.prop ("name", H264_SINK_NAME, "rtsp-port", true) &&
+      e.prop ("rtsp-port", std::to_string (s.rtsp_port), "rtsp-port", true) &&
+      e.prop ("rtsp-address", s.address, "address") &&
+      e.prop ("rtsp-path", "/" + c.name, "rtsp-port", true) &&
+      e.prop ("viewer-user", s.viewer_user, "viewer-user") &&
+      e.prop ("viewer-password", s.viewer_password, "viewer-password") &&
+      e.prop ("bitrate", std::to_string (c.h264_bitrate), "h264-bitrate");
+}
+
 }  // namespace
 
 bool
@@ -138,14 +166,14 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       emit_record_tee (config, c, e) && e.element ("jpegfallback") &&
       e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
       e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
-      e.prop ("timeout", seconds_as_ns (c.timeout), "timeout") && e.element ("multipartmux") &&
-      e.element ("mjpeghttpsink") && e.listen_props (s) &&
+      e.prop ("timeout", seconds_as_ns (c.timeout), "timeout") && emit_h264_tee (config, e) &&
+      e.element ("multipartmux") && e.element ("mjpeghttpsink") && e.listen_props (s) &&
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
       e.prop ("latest-file", c.latest_file, "latest-file") &&
       e.prop ("latest-file-sync", c.latest_file_sync ? "true" : "false", "latest-file-sync") &&
-      emit_record_branches (config, c, e);
+      emit_record_branches (config, c, e) && emit_h264_branch (config, c, e);
 }
 
 }  // namespace camrelay

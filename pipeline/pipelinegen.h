@@ -51,6 +51,8 @@ private:
 /* A time of the config (seconds, as users write them) as an element's property takes it:
  * nanoseconds (GstClockTime), as text. */
 std::string seconds_as_ns (double seconds);
+/* The name of a camera's h264relaysink in the generated pipeline, for its stats. */
+inline constexpr char H264_SINK_NAME[] = "h264";
 
 /* Fills @c.line.tokens from @c's keys (c.placeholder_file already found). */
 bool generate_line (const Config & config, CameraConfig & c, Reporter & report);

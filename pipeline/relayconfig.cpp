@@ -112,6 +112,13 @@ server_changes (const ServerConfig & running, const ServerConfig & file)
       "metrics-open-on-loopback");
   differs (running.tls_certificate != file.tls_certificate, "tls-certificate");
   differs (running.tls_key != file.tls_key, "tls-key");
+  differs (running.rtsp_port != file.rtsp_port, "rtsp-port");
+  differs (running.webrtc_min_port != file.webrtc_min_port ||
+          running.webrtc_max_port != file.webrtc_max_port,
+      "webrtc-ports");
+  differs (running.webrtc_address != file.webrtc_address, "webrtc-address");
+  differs (running.stun_server != file.stun_server, "stun-server");
+  differs (running.turn_server != file.turn_server, "turn-server");
   return out;
 }
 

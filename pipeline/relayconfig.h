@@ -27,6 +27,14 @@ struct ServerConfig
   bool metrics_open_on_loopback = false;
   std::string tls_certificate;
   std::string tls_key;
+  /* WebRTC (WHEP): the ICE agents' UDP ports (0 = any), the address host candidates announce
+   * ("" = the interfaces' own), and STUN/TURN servers for viewers beyond the LAN. */
+  guint webrtc_min_port = 0;
+  guint webrtc_max_port = 0;
+  std::string webrtc_address;
+  std::string stun_server;
+  std::string turn_server;
+  guint rtsp_port = 8554; /* H.264 over RTSP (h264relaysink); 0 = off */
 };
 
 /* [mqtt]: where camera states, attributes and Home Assistant discovery are published. */
@@ -96,6 +104,7 @@ struct CameraConfig
   double timelapse_interval = -1;
   gint64 keep = -1;
   double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
+  guint h264_bitrate = 0;            /* kbit/s of the H.264 encoder; 0 = from the picture size */
 
   bool pulled () const { return !source.empty (); }
 

@@ -18,7 +18,8 @@
  * frame.
  *
  * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
- * upstream custom event "camrelay-viewers" with a guint field "viewers". imagefreeze,
+ * upstream custom event "camrelay-viewers" with a guint field "viewers" (and a string
+ * "sender" where several sinks say it, behind a tee: their numbers are added up). imagefreeze,
  * and with it its streaming thread, runs from the start, and then only while the
  * placeholder shows and that event has not said 0 (after a switch to the placeholder
  * with nobody watching, the placeholder goes out once without it): a camera nobody
@@ -56,6 +57,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -118,9 +120,11 @@ struct State
   /* The one pending wait at last_arrival + timeout, or nullptr. */
   GstClockID timeout_id = nullptr;
 
-  /* What downstream said about viewers ("camrelay-viewers"); unknown = somebody. */
+  /* What downstream said about viewers ("camrelay-viewers"); unknown = somebody. Several
+   * sinks behind a tee may say it (mjpeghttpsink, h264relaysink): by "sender", summed. */
   bool viewers_known = false;
   guint viewers = 0;
+  std::map<std::string, guint> viewers_by_sender;
   /* The placeholder went out since the last switch to it. */
   bool placeholder_out = false;
   /* Running time of the last placeholder frame that went out without imagefreeze: imagefreeze's
@@ -696,10 +700,17 @@ on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       !gst_event_has_name (event, VIEWERS_EVENT))
     return GST_PAD_PROBE_OK;
   guint viewers = 0;
-  if (gst_structure_get_uint (gst_event_get_structure (event), "viewers", &viewers)) {
+  const GstStructure *s = gst_event_get_structure (event);
+  if (gst_structure_get_uint (s, "viewers", &viewers)) {
+    const gchar *sender = gst_structure_get_string (s, "sender");
     std::lock_guard<std::mutex> guard (self->priv->lock);
-    self->priv->state.viewers_known = true;
-    self->priv->state.viewers = viewers;
+    State & st = self->priv->state;
+    st.viewers_known = true;
+    st.viewers_by_sender[sender ? sender : ""] = viewers;
+    st.viewers = 0;
+    for (const auto & [who, n] : st.viewers_by_sender)
+      st.viewers += n;
+    viewers = st.viewers;
     queue_update_locked (self);
     GST_DEBUG_OBJECT (self, "%u viewer(s)", viewers);
   }

@@ -103,7 +103,9 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
   }
   if (!method_allowed (msg, p))
     return;
-  if (!viewer_authorized (msg, path, options_))
+  bool open_preflight = stream == stream_paths_.end () && snapshot == snapshot_paths_.end () &&
+      page->second->settings_.open_options && method_is (msg, "OPTIONS");
+  if (!open_preflight && !viewer_authorized (msg, path, options_))
     return;
 
   if (stream != stream_paths_.end ())

@@ -216,6 +216,9 @@ struct PageSettings
   /* The largest request body taken with a method other than GET and HEAD, in bytes, at most
    * MAX_REQUEST_BODY; 0 = none (the default: pages answer what they are asked by URL). */
   gsize max_body = 0;
+  /* OPTIONS is answered without the viewer credentials: browsers send a CORS preflight without
+   * them (Fetch standard), so a page scripts on other origins may use (WHEP) must answer it. */
+  bool open_options = false;
 };
 
 class PageRoute

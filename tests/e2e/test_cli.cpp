@@ -96,9 +96,12 @@ TEST (Cli, DefaultIsTheLegacyContract)
 
   RunResult print = camrelay ({ "--print-pipeline" }, dir.path ());
   ASSERT_EQ (print.code, 0) << print.output;
-  /* Element defaults are the legacy values, so the line needs no port, path or size. */
+  /* Element defaults are the legacy values, so the line needs no port, path or size. The H.264
+   * branch serves rtsp://HOST:8554/default. */
   std::string expected = "gst-launch-1.0 wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=" +
-      dir.file ("placeholder.jpg") + " ! multipartmux ! mjpeghttpsink snapshot-path=/snapshot.jpg";
+      dir.file ("placeholder.jpg") +
+      " ! tee name=h264tee ! multipartmux ! mjpeghttpsink snapshot-path=/snapshot.jpg h264tee. ! "
+      "h264relaysink name=h264 rtsp-port=8554 rtsp-path=/default";
   EXPECT_NE (print.output.find (expected), std::string::npos) << print.output;
   EXPECT_EQ (std::count (print.output.begin (), print.output.end (), '\n'), 1) << print.output;
 }

@@ -105,9 +105,11 @@ run_elements ()
   static crtest::TempDir recordings;
   std::string description = std::string (el::WSJPEGSRC) + " address=127.0.0.1 port=0 paths=/ws ! " +
       el::JPEGVALIDATE + " min-size=0 ! tee name=rec ! " + el::JPEGFALLBACK + " placeholder=\"" +
-      crtest::source_path ("placeholder.jpg") + "\" ! multipartmux ! " + el::MJPEGHTTPSINK +
-      " address=127.0.0.1 port=0 rec. ! queue ! " + el::JPEGRECORDSINK + " location=\"" +
-      recordings.file ("cam") + "\" " +
+      crtest::source_path ("placeholder.jpg") + "\" ! tee name=h264tee ! multipartmux ! " +
+      el::MJPEGHTTPSINK + " address=127.0.0.1 port=0 rec. ! queue ! " + el::JPEGRECORDSINK +
+      " location=\"" + recordings.file ("cam") + "\" " +
+      /* The H.264 branch as the program hangs it after jpegfallback (RTSP off: no port). */
+      "h264tee. ! " + el::H264RELAYSINK + " " +
       /* A pulled camera that cannot be reached still posts its state and has its stats. */
       el::PULLJPEGSRC + " location=http://127.0.0.1:1/ ! fakesink sync=false async=false";
   g_autoptr (GError) error = nullptr;

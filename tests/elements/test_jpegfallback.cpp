@@ -677,6 +677,46 @@ TEST_F (JpegFallback, NobodyWatchingStopsThePlaceholderRepeatsUntilAViewerComes)
   EXPECT_TRUE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, kStuckMs, nullptr));
 }
 
+static GstEvent *
+viewers_event_from (const char *sender, guint viewers)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+      gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, viewers, "sender",
+          G_TYPE_STRING, sender, nullptr));
+}
+
+/* Two sinks behind a tee (mjpeghttpsink and h264relaysink) each say how many watch: an H.264
+ * viewer keeps the placeholder repeating after the MJPEG sink said nobody watches there. */
+TEST_F (JpegFallback, ViewersOfSeveralSendersAddUp)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_EQ (pull_placeholders ().size (), 1u);
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event_from ("h264", 1)));
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+
+  GstClockID tick = nullptr;
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  gst_test_clock_set_time (clock, GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  GstBuffer *out = gst_harness_pull (h);
+  ASSERT_NE (out, nullptr) << "the 1 s tick goes out: the H.264 viewer watches";
+  gst_buffer_unref (out);
+
+  /* The H.264 viewer leaves too: now the repeats wait. */
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event_from ("h264", 0)));
+  gst_test_clock_wait_for_next_pending_id (clock, &tick);
+  gst_test_clock_set_time (clock, 2 * GST_SECOND);
+  gst_test_clock_process_id (clock, tick);
+  EXPECT_FALSE (gst_test_clock_timed_wait_for_multiple_pending_ids (clock, 1, 300, nullptr));
+  EXPECT_EQ (gst_harness_buffers_in_queue (h), 0u);
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 2u);
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event_from ("h264", 1)));
+  out = gst_harness_pull (h);
+  ASSERT_NE (out, nullptr);
+  gst_buffer_unref (out);
+}
+
 TEST_F (JpegFallback, StoppingWhileNobodyWatchesDoesNotHang)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
