@@ -193,6 +193,8 @@ public:
    * (up to MAX_PENDING, oldest dropped), so a healthy viewer sees no gap. */
   std::deque<PartRef> pending_;
   static constexpr gsize MAX_PENDING = 4;
+  /* How long a snapshot waits for a stream's first frame. */
+  static constexpr guint FIRST_FRAME_WAIT_MS = 3000;
   bool finish_pending_ = false;
   /* This stream's id waits in the server's list of streams to look at (fan_out_pending ()). */
   bool marked_ = false;

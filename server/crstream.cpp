@@ -1003,6 +1003,10 @@ StreamImpl::handle_snapshot (SoupServerMessage *msg)
     settings_.on_wanted ();
   if (wait_ms > 0)
     hold_snapshot (msg, wait_ms);
+  else if (!latest)
+    /* A camera that has not output its first frame (its placeholder comes within moments of its
+     * start): the snapshot waits for it rather than failing a client that came early. */
+    hold_snapshot (msg, FIRST_FRAME_WAIT_MS);
   else
     answer_snapshot (msg, latest);
 }

@@ -489,13 +489,20 @@ TEST_F (ServerTest, MethodsAndUnknownPaths)
   EXPECT_NE (post.header ("allow").find ("GET"), std::string::npos);
   EXPECT_EQ (crtest::http_request (port, "GET", "/nothing-here").status, 404);
   EXPECT_EQ (crtest::http_request (port, "GET", "/ws").status, 426);
-  EXPECT_EQ (crtest::http_request (port, "GET", "/snapshot.jpg").status, 503);
+  /* Before any frame, a snapshot waits a few seconds for the first one, then says to come back. */
+  gint64 t0 = g_get_monotonic_time ();
+  auto none = crtest::http_request (port, "GET", "/snapshot.jpg");
+  EXPECT_EQ (none.status, 503);
+  EXPECT_EQ (none.header ("retry-after"), "1");
+  EXPECT_GE (g_get_monotonic_time () - t0, 2 * G_USEC_PER_SEC) << "did not wait for a frame";
 
+  /* One asked just before the first frame gets it. */
   Bytes frame = fake_frame (12345, 9);
+  crtest::HttpResponse snap;
+  std::thread early ([&] { snap = crtest::http_request (port, "GET", "/snapshot.jpg"); });
+  g_usleep (200 * 1000);
   publish (*stream, frame);
-  for (int i = 0; i < 100 && !stream->latest (); i++)
-    g_usleep (1000);
-  auto snap = crtest::http_request (port, "GET", "/snapshot.jpg");
+  early.join ();
   EXPECT_EQ (snap.status, 200);
   EXPECT_EQ (snap.header ("content-type"), "image/jpeg");
   EXPECT_EQ (snap.header ("content-length"), "12345");
