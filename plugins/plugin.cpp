@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, seven elements:
+ * One plugin, eight elements:
  *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux !
  * mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
  *   pulljpegsrc location=http://camera/stream ! jpegvalidate ! ...
  *   ... ! jpegvalidate ! tee ! queue leaky=downstream ! jpegrecordsink location=recordings/NAME
+ *   ... ! jpegvalidate ! tee ! jpegmotion camera=NAME
  */
 #include "gstcamrelayelements.h"
 
@@ -22,6 +23,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (wsjpegsink, plugin);
   ok |= GST_ELEMENT_REGISTER (pulljpegsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (jpegrecordsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (jpegmotion, plugin);
 
   return ok;
 }
