@@ -103,7 +103,8 @@ ref_or_null (GstElement *e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse }) {
+  for (GstElement **e :
+      { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &motion }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -199,6 +200,8 @@ Camera::build (std::string & error)
     else if (g_str_equal (factory, elements::JPEGRECORDSINK))
       slot = g_str_equal (GST_OBJECT_NAME (el), TIMELAPSE_SINK_NAME) ? &found.timelapse
                                                                      : &found.record;
+    else if (g_str_equal (factory, elements::JPEGMOTION))
+      slot = &found.motion;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -303,6 +306,14 @@ Camera::teardown ()
   /* Counters are read while the elements still run: stopping resets some of them. */
   std::map<std::string, guint64> last;
   add_counters (last);
+  /* What a stopped pipeline saw is over. */
+  bool moving;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    moving = motion_.active;
+  }
+  if (moving)
+    set_motion (false, 0, g_get_real_time ());
   {
     std::lock_guard<std::mutex> guard (lock_);
     for (const auto & [key, value] : last)
@@ -496,6 +507,10 @@ Camera::handle_element_message (GstMessage *message)
     handle_rejected (s);
   } else if (gst_structure_has_name (s, elements::MSG_RECORD_STATE)) {
     handle_record_state (s);
+  } else if (gst_structure_has_name (s, elements::MSG_MOTION_START)) {
+    handle_motion (s, true);
+  } else if (gst_structure_has_name (s, elements::MSG_MOTION_END)) {
+    handle_motion (s, false);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
     /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
     const gchar *loc = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
@@ -553,6 +568,38 @@ Camera::handle_record_state (const GstStructure *s)
     g_info ("camera %s: recording to %s", config_.name.c_str (), location);
 }
 
+/* jpegmotion's motion-start and motion-end, from the camera's own element only. */
+void
+Camera::handle_motion (const GstStructure *s, bool on)
+{
+  gint64 time_us = g_get_real_time ();
+  double area = 0;
+  gst_structure_get_int64 (s, elements::name (on ? Field::MotionStartTime : Field::MotionEndTime),
+      &time_us);
+  gst_structure_get_double (s, elements::name (on ? Field::MotionStartArea : Field::MotionEndArea),
+      &area);
+  set_motion (on, area, time_us);
+}
+
+void
+Camera::set_motion (bool on, double area, gint64 time_us)
+{
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    if (motion_.active == on)
+      return;
+    motion_.active = on;
+    motion_.since_us = time_us;
+    (on ? motion_.last_start_us : motion_.last_end_us) = time_us;
+    if (on || area > 0)
+      motion_.last_area = area;
+  }
+  g_info ("camera %s: motion %s (%.1f%% of the picture)", config_.name.c_str (),
+      on ? "started" : "ended", area * 100);
+  if (motion_listener_)
+    motion_listener_ (on, area, time_us);
+}
+
 void
 Camera::add_counters (std::map<std::string, guint64> & into) const
 {
@@ -566,8 +613,10 @@ Camera::add_counters (std::map<std::string, guint64> & into) const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.motion = ref_or_null (elements_.motion);
   }
   add_element_counters (e.src, elements::WSJPEGSRC, into);
+  add_element_counters (e.motion, elements::JPEGMOTION, into);
   add_element_counters (e.record, RECORD_SINK_NAME, into);
   add_element_counters (e.timelapse, TIMELAPSE_SINK_NAME, into);
   add_element_counters (e.validate, elements::JPEGVALIDATE, into);
@@ -736,7 +785,11 @@ Camera::status () const
     e.pull = ref_or_null (elements_.pull);
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
+    e.motion = ref_or_null (elements_.motion);
+    st.motion = motion_;
   }
+  st.motion.enabled = config_.motion || e.motion != nullptr;
+  add_element_counters (e.motion, elements::JPEGMOTION, st.counters);
   read_recorder (e.record, RECORD_SINK_NAME, st.record, st.counters);
   read_recorder (e.timelapse, TIMELAPSE_SINK_NAME, st.timelapse, st.counters);
   /* Each element's stats read once: /status of a thousand cameras reads four thousand. */

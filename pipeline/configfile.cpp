@@ -6,6 +6,7 @@
 
 #include "abspath.h"
 #include "configreport.h"
+#include "crmotiondetect.h"
 #include "crredact.h"
 #include "crserver.h"
 
@@ -56,6 +57,11 @@ const char *const CAMERA_KEYS[] = {
   "keep",
   "timelapse-interval",
   "mqtt-snapshot-interval",
+  "motion",
+  "motion-threshold",
+  "motion-min-area",
+  "motion-mask",
+  "motion-hold",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
@@ -264,6 +270,24 @@ public:
     });
   }
 
+  /* A fraction from @min to 1, e.g. 0.01 (1%). */
+  bool fraction (const char *key, double min, double & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      gchar *end = nullptr;
+      errno = 0;
+      double d = g_ascii_strtod (v.c_str (), &end);
+      if (v.empty () || errno || !end || *end || !std::isfinite (d) || d < min || d > 1) {
+        g_autofree gchar *range = g_strdup_printf ("expected a fraction of the picture from %g "
+                                                   "to 1 (0.01 = 1%%)",
+            min);
+        return std::string (range) + ", got \"" + v + "\"";
+      }
+      out = d;
+      return "";
+    });
+  }
+
   bool age (const char *key, gint64 & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
@@ -383,6 +407,23 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
   return true;
 }
 
+/* motion, motion-threshold, motion-min-area, motion-mask, motion-hold. */
+bool
+read_motion (SectionReader & r, const std::string & section, CameraConfig & c, Reporter & report)
+{
+  if (!r.boolean ("motion", c.motion) ||
+      !r.uint_as ("motion-threshold", 1, 255, c.motion_threshold) ||
+      !r.fraction ("motion-min-area", 0.0001, c.motion_min_area) ||
+      !r.string ("motion-mask", c.motion_mask) ||
+      !r.seconds ("motion-hold", 0, 3600, c.motion_hold))
+    return false;
+  std::vector<cr::motion::Rect> rects;
+  std::string why;
+  if (!cr::motion::parse_mask (c.motion_mask, rects, why))
+    return report.fail (section, "motion-mask", why);
+  return true;
+}
+
 bool
 read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter & report)
 {
@@ -435,7 +476,8 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
       !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
       !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
-      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval))
+      !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval) ||
+      !read_motion (r, section, c, report))
     return false;
 
   if (r.has ("source")) {

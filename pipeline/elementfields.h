@@ -24,6 +24,7 @@ inline constexpr char JPEGFALLBACK[] = "jpegfallback";
 inline constexpr char MJPEGHTTPSINK[] = "mjpeghttpsink";
 inline constexpr char PULLJPEGSRC[] = "pulljpegsrc";
 inline constexpr char JPEGRECORDSINK[] = "jpegrecordsink";
+inline constexpr char JPEGMOTION[] = "jpegmotion";
 
 inline constexpr const char *FACTORIES[] = {
   WSJPEGSRC,
@@ -32,6 +33,7 @@ inline constexpr const char *FACTORIES[] = {
   MJPEGHTTPSINK,
   PULLJPEGSRC,
   JPEGRECORDSINK,
+  JPEGMOTION,
 };
 
 /* Properties the program reads back (g_object_get) or sets on an element it makes itself
@@ -102,6 +104,7 @@ inline constexpr Property PROPERTIES[] = {
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
   { JPEGRECORDSINK, STATS, gst_structure_get_type, READ },
+  { JPEGMOTION, STATS, gst_structure_get_type, READ },
 };
 
 /* Element messages (their structure names). */
@@ -113,6 +116,8 @@ inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
 inline constexpr char MSG_PULL_STATE[] = "pulljpegsrc-state";
 inline constexpr char MSG_WANTED[] = "mjpeghttpsink-wanted";
 inline constexpr char MSG_RECORD_STATE[] = "jpegrecordsink-state";
+inline constexpr char MSG_MOTION_START[] = "motion-start";
+inline constexpr char MSG_MOTION_END[] = "motion-end";
 
 inline constexpr const char *MESSAGES[] = {
   MSG_CONNECTED,
@@ -122,6 +127,8 @@ inline constexpr const char *MESSAGES[] = {
   MSG_PULL_STATE,
   MSG_WANTED,
   MSG_RECORD_STATE,
+  MSG_MOTION_START,
+  MSG_MOTION_END,
 };
 
 /* The values of pulljpegsrc's "state" the program tells apart. */
@@ -222,6 +229,21 @@ enum class Field
   RecordStateState,
   RecordStateReason,
   RecordStateLocation,
+  /* jpegmotion stats, then its messages */
+  MotionMotion,
+  MotionArea,
+  MotionFrames,
+  MotionAnalysed,
+  MotionSkipped,
+  MotionDecodeErrors,
+  MotionLightChanges,
+  MotionEvents,
+  MotionStartCamera,
+  MotionStartTime,
+  MotionStartArea,
+  MotionEndCamera,
+  MotionEndTime,
+  MotionEndArea,
   COUNT
 };
 
@@ -323,6 +345,21 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::RecordStateState, Source::Message, MSG_RECORD_STATE, "state", G_TYPE_STRING },
   { Field::RecordStateReason, Source::Message, MSG_RECORD_STATE, "reason", G_TYPE_STRING },
   { Field::RecordStateLocation, Source::Message, MSG_RECORD_STATE, "location", G_TYPE_STRING },
+
+  { Field::MotionMotion, Source::Stats, JPEGMOTION, "motion", G_TYPE_BOOLEAN },
+  { Field::MotionArea, Source::Stats, JPEGMOTION, "area", G_TYPE_DOUBLE },
+  { Field::MotionFrames, Source::Stats, JPEGMOTION, "frames", G_TYPE_UINT64 },
+  { Field::MotionAnalysed, Source::Stats, JPEGMOTION, "analysed", G_TYPE_UINT64 },
+  { Field::MotionSkipped, Source::Stats, JPEGMOTION, "skipped", G_TYPE_UINT64 },
+  { Field::MotionDecodeErrors, Source::Stats, JPEGMOTION, "decode-errors", G_TYPE_UINT64 },
+  { Field::MotionLightChanges, Source::Stats, JPEGMOTION, "light-changes", G_TYPE_UINT64 },
+  { Field::MotionEvents, Source::Stats, JPEGMOTION, "events", G_TYPE_UINT64 },
+  { Field::MotionStartCamera, Source::Message, MSG_MOTION_START, "camera", G_TYPE_STRING },
+  { Field::MotionStartTime, Source::Message, MSG_MOTION_START, "time", G_TYPE_INT64 },
+  { Field::MotionStartArea, Source::Message, MSG_MOTION_START, "area", G_TYPE_DOUBLE },
+  { Field::MotionEndCamera, Source::Message, MSG_MOTION_END, "camera", G_TYPE_STRING },
+  { Field::MotionEndTime, Source::Message, MSG_MOTION_END, "time", G_TYPE_INT64 },
+  { Field::MotionEndArea, Source::Message, MSG_MOTION_END, "area", G_TYPE_DOUBLE },
 };
 
 constexpr bool

@@ -6,12 +6,6 @@
 
 namespace camrelay {
 
-namespace {
-
-const char TEE_NAME[] = "rec";
-
-}  // namespace
-
 double
 timelapse_interval (const Config & config, const CameraConfig & c)
 {
@@ -27,16 +21,17 @@ records (const Config & config, const CameraConfig & c)
 bool
 emit_record_tee (const Config & config, const CameraConfig & c, Emitter & e)
 {
-  if (!records (config, c))
+  if (!records (config, c) && !c.motion)
     return true;
-  return e.element ("tee") && e.prop ("name", TEE_NAME, "record", true);
+  return e.element ("tee") &&
+      e.prop ("name", BRANCH_TEE_NAME, c.motion ? "motion" : "record", true);
 }
 
 bool
 emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e)
 {
   const RecordingsConfig & r = config.recordings;
-  const std::string branch = std::string (TEE_NAME) + ".";
+  const std::string branch = std::string (BRANCH_TEE_NAME) + ".";
   if (c.record) {
     e.token (branch);
     if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||

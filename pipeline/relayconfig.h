@@ -96,6 +96,12 @@ struct CameraConfig
   double timelapse_interval = -1;
   gint64 keep = -1;
   double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
+  /* Motion detection (jpegmotion on the camera's tee; see motionbranch.h). */
+  bool motion = false;
+  guint motion_threshold = 25;
+  double motion_min_area = 0.01; /* fraction of the picture */
+  std::string motion_mask;       /* "x,y,w,h;..." as jpegmotion takes it */
+  double motion_hold = 5;        /* seconds */
 
   bool pulled () const { return !source.empty (); }
 

@@ -329,7 +329,7 @@ MotionClient::work ()
     return;
   }
 
-  Notice notice;
+  Notice start, end;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     cr::motion::Verdict v = priv->detector.analyse (pixels_.data (), w, h, full_w, full_h);
@@ -347,13 +347,14 @@ MotionClient::work ()
         priv->motion = true;
         priv->events++;
         priv->event_area = v.area;
-        notice = { "motion-start", camera_name (self_), arrived_wall, v.area };
+        start = { "motion-start", camera_name (self_), arrived_wall, v.area };
       }
       priv->event_area = std::max (priv->event_area, v.area);
     }
-    check_hold (self_, g_get_monotonic_time (), notice);
+    check_hold (self_, g_get_monotonic_time (), end);
   }
-  post_notice (self_, notice);
+  post_notice (self_, start);
+  post_notice (self_, end);
 }
 
 void
