@@ -596,6 +596,18 @@ Camera::set_motion (bool on, double area, gint64 time_us)
   }
   g_info ("camera %s: motion %s (%.1f%% of the picture)", config_.name.c_str (),
       on ? "started" : "ended", area * 100);
+  if (config_.record_motion) {
+    /* record = motion: the recording sink keeps its pre-roll until told, and its post-roll. */
+    GstElement *record;
+    {
+      std::lock_guard<std::mutex> guard (lock_);
+      record = ref_or_null (elements_.record);
+    }
+    if (record) {
+      g_object_set (record, elements::OPEN, on ? TRUE : FALSE, nullptr);
+      gst_object_unref (record);
+    }
+  }
   if (motion_listener_)
     motion_listener_ (on, area, time_us);
 }

@@ -62,6 +62,9 @@ const char *const CAMERA_KEYS[] = {
   "motion-min-area",
   "motion-mask",
   "motion-hold",
+  "pre-roll",
+  "post-roll",
+  "motion-max-fps",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
@@ -253,6 +256,34 @@ public:
     });
   }
 
+  /* A rate in frames a second, 0.1 to 100. */
+  bool fps (const char *key, double & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      gchar *end = nullptr;
+      double d = g_ascii_strtod (v.c_str (), &end);
+      if (v.empty () || !end || *end || !std::isfinite (d) || d < 0.1 || d > 100)
+        return "expected frames a second from 0.1 to 100, got \"" + v + "\"";
+      out = d;
+      return "";
+    });
+  }
+
+  /* true, false or motion (@motion set). */
+  bool record_mode (const char *key, bool & out, bool & motion)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      motion = v == "motion";
+      if (motion) {
+        out = true;
+        return "";
+      }
+      if (parse_bool (v, out))
+        return "";
+      return "expected true, false or motion, got \"" + v + "\"";
+    });
+  }
+
   bool seconds (const char *key, double min, double max, double & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
@@ -415,8 +446,21 @@ read_motion (SectionReader & r, const std::string & section, CameraConfig & c, R
       !r.uint_as ("motion-threshold", 1, 255, c.motion_threshold) ||
       !r.fraction ("motion-min-area", 0.0001, c.motion_min_area) ||
       !r.string ("motion-mask", c.motion_mask) ||
-      !r.seconds ("motion-hold", 0, 3600, c.motion_hold))
+      !r.seconds ("motion-hold", 0, 3600, c.motion_hold) ||
+      !r.fps ("motion-max-fps", c.motion_max_fps) || !r.seconds ("pre-roll", 0, 3600, c.pre_roll) ||
+      !r.seconds ("post-roll", 0, 3600, c.post_roll))
     return false;
+  /* record = motion watches for motion unless told otherwise, which cannot work. */
+  if (c.record_motion) {
+    if (r.has ("motion") && !c.motion)
+      return report.fail (section, "motion",
+          "record = motion needs motion detection: leave motion out or set it to true");
+    c.motion = true;
+  }
+  for (const char *key : { "pre-roll", "post-roll" }) {
+    if (r.has (key) && !c.record_motion)
+      return report.fail (section, key, "only applies with record = motion");
+  }
   std::vector<cr::motion::Rect> rects;
   std::string why;
   if (!cr::motion::parse_mask (c.motion_mask, rects, why))
@@ -474,7 +518,7 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.boolean ("on-demand", c.on_demand) || !r.uint_as ("io-timeout", 1, 3600, c.io_timeout) ||
       !r.string ("tls-ca", c.tls_ca) ||
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
-      !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
+      !r.record_mode ("record", c.record, c.record_motion) || !r.age ("keep", c.keep) ||
       !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
       !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval) ||
       !read_motion (r, section, c, report))

@@ -57,6 +57,7 @@ inline constexpr char ACTIVE[] = "active";
 inline constexpr char LOCATION[] = "location";
 inline constexpr char KEEP_VIEWERS[] = "keep-viewers";
 inline constexpr char SNAPSHOT_WAIT[] = "snapshot-wait";
+inline constexpr char OPEN[] = "open";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
@@ -104,6 +105,7 @@ inline constexpr Property PROPERTIES[] = {
   { PULLJPEGSRC, ACTIVE, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
   { JPEGRECORDSINK, STATS, gst_structure_get_type, READ },
+  { JPEGRECORDSINK, OPEN, fundamental<G_TYPE_BOOLEAN>, WRITE },
   { JPEGMOTION, STATS, gst_structure_get_type, READ },
 };
 

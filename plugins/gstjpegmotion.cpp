@@ -403,8 +403,9 @@ cr_jpeg_motion_render (GstBaseSink *sink, GstBuffer *buffer)
     priv->frames++;
     if (priv->settings.max_fps > 0 && GST_CLOCK_TIME_IS_VALID (pts) &&
         GST_CLOCK_TIME_IS_VALID (priv->last_pts) && pts > priv->last_pts) {
-      /* 5% early still counts: a camera's own pace jitters. */
-      auto gap = static_cast<GstClockTime> (0.95 * GST_SECOND / priv->settings.max_fps);
+      /* 20% early still counts: a camera's own pace jitters (a 5 fps camera at max-fps 5 must
+       * not lose every frame that comes 10 ms early). */
+      auto gap = static_cast<GstClockTime> (0.8 * GST_SECOND / priv->settings.max_fps);
       if (pts - priv->last_pts < gap) {
         priv->skipped++;
         return GST_FLOW_OK;
