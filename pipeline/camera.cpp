@@ -151,7 +151,8 @@ ref_or_null (GstElement *e)
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e : { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264 }) {
+  for (GstElement **e :
+      { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264, &motion }) {
     if (*e)
       gst_object_unref (*e);
     *e = nullptr;
@@ -257,6 +258,8 @@ Camera::build (std::string & error)
                                                                      : &found.record;
     else if (g_str_equal (factory, elements::H264RELAYSINK))
       slot = &found.h264;
+    else if (g_str_equal (factory, elements::JPEGMOTION))
+      slot = &found.motion;
     /* The iterator goes from sinks to sources; keep the one nearest the source. */
     if (slot) {
       if (*slot)
@@ -368,6 +371,14 @@ Camera::teardown ()
   /* Counters are read while the elements still run: stopping resets some of them. */
   CameraCounters last;
   add_counters (last);
+  /* What a stopped pipeline saw is over. */
+  bool moving;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    moving = motion_.active;
+  }
+  if (moving)
+    set_motion (false, 0, g_get_real_time ());
   {
     std::lock_guard<std::mutex> guard (lock_);
     base_ += last;
@@ -557,6 +568,10 @@ Camera::handle_element_message (GstMessage *message)
     handle_rejected (s);
   } else if (gst_structure_has_name (s, elements::MSG_RECORD_STATE)) {
     handle_record_state (s);
+  } else if (gst_structure_has_name (s, elements::MSG_MOTION_START)) {
+    handle_motion (s, true);
+  } else if (gst_structure_has_name (s, elements::MSG_MOTION_END)) {
+    handle_motion (s, false);
   } else if (gst_structure_has_name (s, elements::MSG_PULL_STATE)) {
     /* pulljpegsrc posts a state once per change, not once per try: each is worth a line. */
     const gchar *loc = gst_structure_get_string (s, elements::name (Field::PullStateLocation));
@@ -614,6 +629,50 @@ Camera::handle_record_state (const GstStructure *s)
     g_info ("camera %s: recording to %s", config_.name.c_str (), location);
 }
 
+/* jpegmotion's motion-start and motion-end, from the camera's own element only. */
+void
+Camera::handle_motion (const GstStructure *s, bool on)
+{
+  gint64 time_us = g_get_real_time ();
+  double area = 0;
+  gst_structure_get_int64 (s, elements::name (on ? Field::MotionStartTime : Field::MotionEndTime),
+      &time_us);
+  gst_structure_get_double (s, elements::name (on ? Field::MotionStartArea : Field::MotionEndArea),
+      &area);
+  set_motion (on, area, time_us);
+}
+
+void
+Camera::set_motion (bool on, double area, gint64 time_us)
+{
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    if (motion_.active == on)
+      return;
+    motion_.active = on;
+    motion_.since_us = time_us;
+    (on ? motion_.last_start_us : motion_.last_end_us) = time_us;
+    if (on || area > 0)
+      motion_.last_area = area;
+  }
+  g_info ("camera %s: motion %s (%.1f%% of the picture)", config_.name.c_str (),
+      on ? "started" : "ended", area * 100);
+  if (config_.record_motion) {
+    /* record = motion: the recording sink keeps its pre-roll until told, and its post-roll. */
+    GstElement *record;
+    {
+      std::lock_guard<std::mutex> guard (lock_);
+      record = ref_or_null (elements_.record);
+    }
+    if (record) {
+      g_object_set (record, elements::OPEN, on ? TRUE : FALSE, nullptr);
+      gst_object_unref (record);
+    }
+  }
+  if (motion_listener_)
+    motion_listener_ (on, area, time_us);
+}
+
 void
 Camera::add_counters (CameraCounters & into) const
 {
@@ -628,9 +687,11 @@ Camera::add_counters (CameraCounters & into) const
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
     e.h264 = ref_or_null (elements_.h264);
+    e.motion = ref_or_null (elements_.motion);
   }
   into.add (Stats (e.src).get (), elements::WSJPEGSRC);
   into.add (Stats (e.h264).get (), elements::H264RELAYSINK);
+  into.add (Stats (e.motion).get (), elements::JPEGMOTION);
   into.add (Stats (e.record).get (), elements::JPEGRECORDSINK, false);
   into.add (Stats (e.timelapse).get (), elements::JPEGRECORDSINK, true);
   into.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
@@ -794,7 +855,11 @@ Camera::status () const
     e.record = ref_or_null (elements_.record);
     e.timelapse = ref_or_null (elements_.timelapse);
     e.h264 = ref_or_null (elements_.h264);
+    e.motion = ref_or_null (elements_.motion);
+    st.motion = motion_;
   }
+  st.motion.enabled = config_.motion || e.motion != nullptr;
+  st.counters.add (Stats (e.motion).get (), elements::JPEGMOTION);
   read_recorder (e.record, false, st.record, st.counters);
   read_h264 (e.h264, st.h264, st.counters);
   read_recorder (e.timelapse, true, st.timelapse, st.counters);

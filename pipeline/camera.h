@@ -77,6 +77,19 @@ struct CameraStatus
     guint bitrate_kbps = 0;
   };
   H264 h264;
+  /* Motion detection (jpegmotion, motion = true): whether the camera has it, whether motion is
+   * going on now and since when, the last event's start, end and largest changed area. Its
+   * counters are in @counters as "jpegmotion.FIELD". */
+  struct Motion
+  {
+    bool enabled = false;
+    bool active = false;
+    gint64 since_us = 0; /* g_get_real_time() of the last start or end; 0 = none yet */
+    gint64 last_start_us = 0;
+    gint64 last_end_us = 0;
+    double last_area = 0;
+  };
+  Motion motion;
 
   std::vector<std::string> ingest_paths;
   std::string stream_path;
@@ -126,6 +139,13 @@ public:
   {
     state_listener_ = std::move (listener);
   }
+  /* Main thread: @listener hears every motion-start (@on) and motion-end, in the main thread,
+   * with the changed area and the time (Unix µs); a pipeline stopped in the middle of motion
+   * ends it too. */
+  void set_motion_listener (std::function<void (bool on, double area, gint64 time_us)> listener)
+  {
+    motion_listener_ = std::move (listener);
+  }
   /* Any thread: the newest live frame (a reference, or nullptr) and its number, kept only with
    * mqtt-snapshot-interval > 0. */
   GstBuffer *latest_frame (guint64 *seq) const;
@@ -143,6 +163,7 @@ private:
     GstElement *record = nullptr;    /* jpegrecordsink name=record */
     GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
     GstElement *h264 = nullptr;      /* h264relaysink */
+    GstElement *motion = nullptr;    /* jpegmotion */
     void clear ();
   };
 
@@ -155,6 +176,8 @@ private:
   void handle_element_message (GstMessage *message);
   void handle_rejected (const GstStructure *s);
   void handle_record_state (const GstStructure *s);
+  void handle_motion (const GstStructure *s, bool on);
+  void set_motion (bool on, double area, gint64 time_us);
   void teardown ();
   void set_state (const std::string & state);
   std::string running_state () const;
@@ -186,6 +209,7 @@ private:
   guint64 snapshots_seen_ = 0;
   bool demand_open_ = false;
   std::function<void (const std::string & state)> state_listener_;
+  std::function<void (bool on, double area, gint64 time_us)> motion_listener_;
 
   /* Guards everything below. */
   mutable std::mutex lock_;
@@ -200,6 +224,7 @@ private:
   guint64 restarts_ = 0;
   std::string last_error_;
   gint64 last_error_us_ = 0;
+  CameraStatus::Motion motion_;
   GstBuffer *latest_ = nullptr; /* see latest_frame() */
   guint64 latest_seq_ = 0;
 };

@@ -287,6 +287,10 @@ make_camera (Relay & r, const camrelay::CameraConfig & config)
     if (r.notifier)
       r.notifier->camera_state (name, state);
   });
+  camera->set_motion_listener ([&r, name] (bool on, double area, gint64 time_us) {
+    if (r.notifier)
+      r.notifier->camera_motion (name, on, area, time_us);
+  });
   return camera;
 }
 

@@ -6,6 +6,7 @@
 
 #include "abspath.h"
 #include "configreport.h"
+#include "crmotiondetect.h"
 #include "crredact.h"
 #include "crserver.h"
 
@@ -63,6 +64,14 @@ const char *const CAMERA_KEYS[] = {
   "timelapse-interval",
   "mqtt-snapshot-interval",
   "h264-bitrate",
+  "motion",
+  "motion-threshold",
+  "motion-min-area",
+  "motion-mask",
+  "motion-hold",
+  "pre-roll",
+  "post-roll",
+  "motion-max-fps",
 };
 
 const char *const RECORDINGS_KEYS[] = { "dir", "segment", "keep", "max-disk",
@@ -254,6 +263,34 @@ public:
     });
   }
 
+  /* A rate in frames a second, 0.1 to 100. */
+  bool fps (const char *key, double & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      gchar *end = nullptr;
+      double d = g_ascii_strtod (v.c_str (), &end);
+      if (v.empty () || !end || *end || !std::isfinite (d) || d < 0.1 || d > 100)
+        return "expected frames a second from 0.1 to 100, got \"" + v + "\"";
+      out = d;
+      return "";
+    });
+  }
+
+  /* true, false or motion (@motion set). */
+  bool record_mode (const char *key, bool & out, bool & motion)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      motion = v == "motion";
+      if (motion) {
+        out = true;
+        return "";
+      }
+      if (parse_bool (v, out))
+        return "";
+      return "expected true, false or motion, got \"" + v + "\"";
+    });
+  }
+
   bool seconds (const char *key, double min, double max, double & out)
   {
     return parsed (key, [&] (const std::string & v) -> std::string {
@@ -264,6 +301,24 @@ public:
         g_autofree gchar *range = g_strdup_printf ("expected a number of seconds from %g "
                                                    "to %g",
             min, max);
+        return std::string (range) + ", got \"" + v + "\"";
+      }
+      out = d;
+      return "";
+    });
+  }
+
+  /* A fraction from @min to 1, e.g. 0.01 (1%). */
+  bool fraction (const char *key, double min, double & out)
+  {
+    return parsed (key, [&] (const std::string & v) -> std::string {
+      gchar *end = nullptr;
+      errno = 0;
+      double d = g_ascii_strtod (v.c_str (), &end);
+      if (v.empty () || errno || !end || *end || !std::isfinite (d) || d < min || d > 1) {
+        g_autofree gchar *range = g_strdup_printf ("expected a fraction of the picture from %g "
+                                                   "to 1 (0.01 = 1%%)",
+            min);
         return std::string (range) + ", got \"" + v + "\"";
       }
       out = d;
@@ -423,6 +478,36 @@ read_server (GKeyFile *kf, ServerConfig & s, Reporter & report)
   return read_webrtc (r, s, report);
 }
 
+/* motion, motion-threshold, motion-min-area, motion-mask, motion-hold. */
+bool
+read_motion (SectionReader & r, const std::string & section, CameraConfig & c, Reporter & report)
+{
+  if (!r.boolean ("motion", c.motion) ||
+      !r.uint_as ("motion-threshold", 1, 255, c.motion_threshold) ||
+      !r.fraction ("motion-min-area", 0.0001, c.motion_min_area) ||
+      !r.string ("motion-mask", c.motion_mask) ||
+      !r.seconds ("motion-hold", 0, 3600, c.motion_hold) ||
+      !r.fps ("motion-max-fps", c.motion_max_fps) || !r.seconds ("pre-roll", 0, 3600, c.pre_roll) ||
+      !r.seconds ("post-roll", 0, 3600, c.post_roll))
+    return false;
+  /* record = motion watches for motion unless told otherwise, which cannot work. */
+  if (c.record_motion) {
+    if (r.has ("motion") && !c.motion)
+      return report.fail (section, "motion",
+          "record = motion needs motion detection: leave motion out or set it to true");
+    c.motion = true;
+  }
+  for (const char *key : { "pre-roll", "post-roll" }) {
+    if (r.has (key) && !c.record_motion)
+      return report.fail (section, key, "only applies with record = motion");
+  }
+  std::vector<cr::motion::Rect> rects;
+  std::string why;
+  if (!cr::motion::parse_mask (c.motion_mask, rects, why))
+    return report.fail (section, "motion-mask", why);
+  return true;
+}
+
 bool
 read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter & report)
 {
@@ -473,10 +558,11 @@ read_camera (GKeyFile *kf, const std::string & name, CameraConfig & c, Reporter 
       !r.boolean ("on-demand", c.on_demand) || !r.uint_as ("io-timeout", 1, 3600, c.io_timeout) ||
       !r.string ("tls-ca", c.tls_ca) ||
       !r.string ("tls-pinned-certificate", c.tls_pinned_certificate) ||
-      !r.boolean ("record", c.record) || !r.age ("keep", c.keep) ||
+      !r.record_mode ("record", c.record, c.record_motion) || !r.age ("keep", c.keep) ||
       !r.seconds ("timelapse-interval", 0, 86400, c.timelapse_interval) ||
       !r.seconds ("mqtt-snapshot-interval", 0, 86400, c.mqtt_snapshot_interval) ||
-      !r.uint_as ("h264-bitrate", 0, 100000, c.h264_bitrate))
+      !r.uint_as ("h264-bitrate", 0, 100000, c.h264_bitrate) ||
+      !read_motion (r, section, c, report))
     return false;
 
   if (r.has ("source")) {

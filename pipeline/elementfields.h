@@ -25,6 +25,7 @@ inline constexpr char MJPEGHTTPSINK[] = "mjpeghttpsink";
 inline constexpr char PULLJPEGSRC[] = "pulljpegsrc";
 inline constexpr char JPEGRECORDSINK[] = "jpegrecordsink";
 inline constexpr char H264RELAYSINK[] = "h264relaysink";
+inline constexpr char JPEGMOTION[] = "jpegmotion";
 
 inline constexpr const char *FACTORIES[] = {
   WSJPEGSRC,
@@ -34,6 +35,7 @@ inline constexpr const char *FACTORIES[] = {
   PULLJPEGSRC,
   JPEGRECORDSINK,
   H264RELAYSINK,
+  JPEGMOTION,
 };
 
 /* Properties the program reads back (g_object_get) or sets on an element it makes itself
@@ -58,6 +60,7 @@ inline constexpr char LOCATION[] = "location";
 inline constexpr char KEEP_VIEWERS[] = "keep-viewers";
 inline constexpr char SNAPSHOT_WAIT[] = "snapshot-wait";
 inline constexpr char STOP_WHEN_IDLE[] = "stop-when-idle";
+inline constexpr char OPEN[] = "open";
 
 /* A fundamental GType as a function, like gst_structure_get_type (GST_TYPE_STRUCTURE is a
  * variable, so a constant table names the types through functions). */
@@ -107,6 +110,8 @@ inline constexpr Property PROPERTIES[] = {
   { PULLJPEGSRC, LOCATION, fundamental<G_TYPE_STRING>, READ },
   { JPEGRECORDSINK, STATS, gst_structure_get_type, READ },
   { H264RELAYSINK, STATS, gst_structure_get_type, READ },
+  { JPEGRECORDSINK, OPEN, fundamental<G_TYPE_BOOLEAN>, WRITE },
+  { JPEGMOTION, STATS, gst_structure_get_type, READ },
 };
 
 /* Element messages (their structure names). */
@@ -118,6 +123,8 @@ inline constexpr char MSG_REJECTED[] = "jpegvalidate-rejected";
 inline constexpr char MSG_PULL_STATE[] = "pulljpegsrc-state";
 inline constexpr char MSG_WANTED[] = "mjpeghttpsink-wanted";
 inline constexpr char MSG_RECORD_STATE[] = "jpegrecordsink-state";
+inline constexpr char MSG_MOTION_START[] = "motion-start";
+inline constexpr char MSG_MOTION_END[] = "motion-end";
 
 inline constexpr const char *MESSAGES[] = {
   MSG_CONNECTED,
@@ -127,6 +134,8 @@ inline constexpr const char *MESSAGES[] = {
   MSG_PULL_STATE,
   MSG_WANTED,
   MSG_RECORD_STATE,
+  MSG_MOTION_START,
+  MSG_MOTION_END,
 };
 
 /* The values of pulljpegsrc's "state" the program tells apart. */
@@ -240,6 +249,21 @@ enum class Field
   H264BytesEncoded,
   H264BytesOutRtsp,
   H264BytesOutWebrtc,
+  /* jpegmotion stats, then its messages */
+  MotionMotion,
+  MotionArea,
+  MotionFrames,
+  MotionAnalysed,
+  MotionSkipped,
+  MotionDecodeErrors,
+  MotionLightChanges,
+  MotionEvents,
+  MotionStartCamera,
+  MotionStartTime,
+  MotionStartArea,
+  MotionEndCamera,
+  MotionEndTime,
+  MotionEndArea,
   COUNT
 };
 
@@ -354,6 +378,20 @@ inline constexpr FieldSpec FIELDS[] = {
   { Field::H264BytesEncoded, Source::Stats, H264RELAYSINK, "bytes-encoded", G_TYPE_UINT64 },
   { Field::H264BytesOutRtsp, Source::Stats, H264RELAYSINK, "bytes-out-rtsp", G_TYPE_UINT64 },
   { Field::H264BytesOutWebrtc, Source::Stats, H264RELAYSINK, "bytes-out-webrtc", G_TYPE_UINT64 },
+  { Field::MotionMotion, Source::Stats, JPEGMOTION, "motion", G_TYPE_BOOLEAN },
+  { Field::MotionArea, Source::Stats, JPEGMOTION, "area", G_TYPE_DOUBLE },
+  { Field::MotionFrames, Source::Stats, JPEGMOTION, "frames", G_TYPE_UINT64 },
+  { Field::MotionAnalysed, Source::Stats, JPEGMOTION, "analysed", G_TYPE_UINT64 },
+  { Field::MotionSkipped, Source::Stats, JPEGMOTION, "skipped", G_TYPE_UINT64 },
+  { Field::MotionDecodeErrors, Source::Stats, JPEGMOTION, "decode-errors", G_TYPE_UINT64 },
+  { Field::MotionLightChanges, Source::Stats, JPEGMOTION, "light-changes", G_TYPE_UINT64 },
+  { Field::MotionEvents, Source::Stats, JPEGMOTION, "events", G_TYPE_UINT64 },
+  { Field::MotionStartCamera, Source::Message, MSG_MOTION_START, "camera", G_TYPE_STRING },
+  { Field::MotionStartTime, Source::Message, MSG_MOTION_START, "time", G_TYPE_INT64 },
+  { Field::MotionStartArea, Source::Message, MSG_MOTION_START, "area", G_TYPE_DOUBLE },
+  { Field::MotionEndCamera, Source::Message, MSG_MOTION_END, "camera", G_TYPE_STRING },
+  { Field::MotionEndTime, Source::Message, MSG_MOTION_END, "time", G_TYPE_INT64 },
+  { Field::MotionEndArea, Source::Message, MSG_MOTION_END, "area", G_TYPE_DOUBLE },
 };
 
 constexpr bool

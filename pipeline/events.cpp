@@ -66,6 +66,8 @@ event_json (const CameraEvent & e, guint64 seq, const std::string & node)
       ",\"seq\":" + std::to_string (seq) + ",\"node\":" + json_string (node);
   for (const auto & [key, value] : e.fields)
     out += "," + json_string (key) + ":" + json_string (value);
+  for (const auto & [key, value] : e.numbers)
+    out += "," + json_string (key) + ":" + number (value, 4);
   return out + "}";
 }
 
@@ -138,6 +140,8 @@ Notifier::set_cameras (const std::vector<Camera *> & cameras)
     return;
   for (auto & [name, t] : cameras_) {
     publisher_->set (topic (name, "state"), t.live ? "live" : "offline");
+    publisher_->set (topic (name, "motion"),
+        t.camera->config ().motion ? (t.camera->status ().motion.active ? "ON" : "OFF") : "");
     publish_discovery (*t.camera);
   }
 }
@@ -156,6 +160,16 @@ Notifier::camera_state (const std::string & camera, const std::string & state)
   if (publisher_)
     publisher_->set (topic (camera, "state"), live ? "live" : "offline");
   emit ({ camera, live ? "online" : "offline", g_get_real_time (), { { "state", state } } });
+}
+
+void
+Notifier::camera_motion (const std::string & camera, bool on, double area, gint64 time_us)
+{
+  if (!cameras_.count (camera))
+    return;
+  if (publisher_)
+    publisher_->set (topic (camera, "motion"), on ? "ON" : "OFF");
+  emit ({ camera, on ? "motion-start" : "motion-end", time_us, {}, { { "area", area } } });
 }
 
 void
@@ -225,7 +239,8 @@ Notifier::publish_snapshot (Tracked & t)
 }
 
 /* Home Assistant MQTT discovery: one device per camera with a connectivity binary_sensor, a
- * frame-rate sensor and, with mqtt-snapshot-interval, a camera entity. Keys as documented at
+ * frame-rate sensor, with motion = true a motion binary_sensor and, with mqtt-snapshot-interval,
+ * a camera entity. Keys as documented at
  * home-assistant.io/integrations/{binary_sensor,sensor,camera}.mqtt and mqtt/#discovery. */
 void
 Notifier::publish_discovery (const Camera & camera)
@@ -257,6 +272,13 @@ Notifier::publish_discovery (const Camera & camera)
           ",\"value_template\":\"{{ value_json.fps }}\",\"unit_of_measurement\":\"fps\","
           "\"state_class\":\"measurement\",\"icon\":\"mdi:cctv\"," +
           common + "}");
+  if (camera.config ().motion)
+    publisher_->set (config_topic ("binary_sensor", "motion"),
+        "{\"name\":\"Motion\",\"unique_id\":" + json_string (device_id + "_motion") +
+            ",\"device_class\":\"motion\",\"state_topic\":" + json_string (topic (name, "motion")) +
+            ",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"," + common + "}");
+  else
+    publisher_->set (config_topic ("binary_sensor", "motion"), "");
   if (camera.config ().mqtt_snapshot_interval > 0)
     publisher_->set (config_topic ("camera", "snapshot"),
         "{\"name\":\"Snapshot\",\"unique_id\":" + json_string (device_id + "_snapshot") +
@@ -274,11 +296,12 @@ Notifier::remove_discovery (const std::string & camera)
     return;
   publisher_->set (topic (camera, "state"), "");
   publisher_->set (topic (camera, "attributes"), "");
+  publisher_->set (topic (camera, "motion"), "");
   if (mqtt_.discovery_prefix.empty ())
     return;
   const std::string device_id = "camrelay_" + id_safe (node_) + "_" + id_safe (camera);
-  for (const char *entity :
-      { "binary_sensor/%s/connectivity", "sensor/%s/fps", "camera/%s/snapshot" }) {
+  for (const char *entity : { "binary_sensor/%s/connectivity", "sensor/%s/fps",
+           "camera/%s/snapshot", "binary_sensor/%s/motion" }) {
     g_autofree gchar *path = g_strdup_printf (entity, device_id.c_str ());
     publisher_->set (mqtt_.discovery_prefix + "/" + path + "/config", "");
   }

@@ -4,9 +4,9 @@
  * Cameras report their state changes here (main thread); the notifier turns a change between
  * live and not live into a camera event and hands it to its outlets: MQTT (retained state,
  * attributes, snapshots, Home Assistant discovery; see mqttpublisher.h) and webhooks (see
- * webhooks.h). An event is {camera, event, time, ...}: "online" and "offline" today, and the
- * same path is open to "motion-start", "motion-end" or "recording-error" with fields of their
- * own. Neither outlet does network work in the calling thread.
+ * webhooks.h). An event is {camera, event, time, ...}: "online", "offline", "motion-start" and
+ * "motion-end" (with the changed "area"); the same path is open to "recording-error". Neither
+ * outlet does network work in the calling thread.
  *
  * Threads: everything in the main thread, except status(), which any thread may call. */
 #pragma once
@@ -26,10 +26,12 @@ namespace camrelay {
 struct CameraEvent
 {
   std::string camera;
-  std::string event;  /* "online", "offline"; later "motion-start", ... */
+  std::string event;  /* "online", "offline", "motion-start", "motion-end" */
   gint64 time_us = 0; /* g_get_real_time () */
   /* Further string members of the JSON object, e.g. { "state", "placeholder" }. */
   std::vector<std::pair<std::string, std::string>> fields;
+  /* Further number members, e.g. { "area", 0.047 }. */
+  std::vector<std::pair<std::string, double>> numbers;
 };
 
 /* The webhook body of @e: {"camera":...,"event":...,"time":"ISO 8601",...}. */
@@ -56,6 +58,8 @@ public:
   void set_cameras (const std::vector<Camera *> & cameras);
   /* A camera's state changed ("live", "placeholder", "offline", "restarting"...). */
   void camera_state (const std::string & camera, const std::string & state);
+  /* A camera's motion started (@on) or ended, at @time_us (Unix µs), @area changed. */
+  void camera_motion (const std::string & camera, bool on, double area, gint64 time_us);
   /* Any thread. */
   NotifyStatus status () const;
 

@@ -485,6 +485,65 @@ recording_json (Json & j, const PageContext & ctx, const CameraStatus & st)
   j.end_object ();
 }
 
+/* A camera's "motion": null without motion = true. */
+static void
+motion_json (Json & j, const CameraStatus & st)
+{
+  j.key ("motion");
+  if (!st.motion.enabled) {
+    j.null ();
+    return;
+  }
+  const CameraStatus::Motion & m = st.motion;
+  j.begin_object ();
+  j.key ("active").boolean (m.active);
+  j.key ("since").str_or_null (m.since_us ? iso_time (m.since_us) : "");
+  j.key ("last_start").str_or_null (m.last_start_us ? iso_time (m.last_start_us) : "");
+  j.key ("last_end").str_or_null (m.last_end_us ? iso_time (m.last_end_us) : "");
+  j.key ("last_area").number (m.last_area, 4);
+  j.key ("events").number (st.counter (Field::MotionEvents));
+  j.key ("frames_analysed").number (st.counter (Field::MotionAnalysed));
+  j.key ("frames_skipped").number (st.counter (Field::MotionSkipped));
+  j.key ("light_changes").number (st.counter (Field::MotionLightChanges));
+  j.key ("decode_errors").number (st.counter (Field::MotionDecodeErrors));
+  j.end_object ();
+}
+
+/* Motion figures of the cameras with motion = true. */
+static void
+motion_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
+{
+  m.family ("camrelay_camera_motion", "gauge",
+      "1 while motion goes on (between motion-start and motion-end), for cameras with motion on.");
+  for (const auto & st : cameras) {
+    if (st.motion.enabled)
+      m.camera (st.name, static_cast<guint64> (st.motion.active));
+  }
+  const struct
+  {
+    const char *name;
+    Field field;
+    const char *help;
+  } counters[] = {
+    { "camrelay_camera_motion_events_total", Field::MotionEvents,
+        "Motion events (motion-starts)." },
+    { "camrelay_camera_motion_analysed_frames_total", Field::MotionAnalysed,
+        "Frames looked at for motion." },
+    { "camrelay_camera_motion_skipped_frames_total", Field::MotionSkipped,
+        "Frames not looked at for motion: beyond its rate cap, or replaced by a newer one while "
+        "the analysis thread was busy." },
+    { "camrelay_camera_motion_light_changes_total", Field::MotionLightChanges,
+        "Changes of most of the picture at once, taken as light rather than motion." },
+  };
+  for (const auto & c : counters) {
+    m.family (c.name, "counter", c.help);
+    for (const auto & st : cameras) {
+      if (st.motion.enabled)
+        m.camera (st.name, st.counter (c.field));
+    }
+  }
+}
+
 /* The process-wide "recordings": where, how much, how much room is left, what retention did. */
 void
 recordings_json (Json & j, const PageContext & ctx)
@@ -854,6 +913,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     recording_json (j, ctx, st);
     webrtc_json (j, ctx, st);
     h264_json (j, st);
+    motion_json (j, st);
     j.key ("paths").begin_object ();
     j.key ("ingest").begin_array ();
     for (const auto & p : st.ingest_paths)
@@ -957,6 +1017,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   recording_metrics (m, ctx, cameras);
   webrtc_metrics (m, ctx, cameras);
   h264_metrics (m, cameras);
+  motion_metrics (m, cameras);
   return m.text ();
 }
 
@@ -1001,7 +1062,8 @@ view_html (const std::vector<CameraStatus> & cameras, const std::string & only)
             "\" title=\"open large\">" + name + "</a>";
     figures += "<figcaption>" + title + "<span class=\"state " + html_escape (st.state) + "\">" +
         html_escape (st.state) + "</span>" + (large ? webrtc_view_controls () : "") +
-        "<span class=\"info\"></span>" +
+        "<span class=\"motion\"" + (st.motion.active ? "" : " hidden") +
+        ">motion</span><span class=\"info\"></span>" +
         (st.source.empty () ? std::string ()
                             : "<span class=\"source\">" + html_escape (st.source) + "</span>") +
         "</figcaption>" + back_in_time_controls (st) + "</figure>\n";
@@ -1032,6 +1094,8 @@ nav{padding:0 14px 8px}
 .state.live{background:#1a7f37}
 .state.placeholder{background:#9a6700}
 .state.restarting,.state.offline{background:#a40e26}
+.motion{padding:0 8px;border-radius:9px;font-size:12px;background:#cf222e;font-weight:600}
+.motion[hidden]{display:none}
 .info{margin-left:auto;color:#aaa;font-size:12px}
 .source{color:#777;font-size:11px;overflow-wrap:anywhere}
 </style>
@@ -1075,7 +1139,9 @@ function newFigure(c) {
     pic = Object.assign(document.createElement("div"), {className: "nostream", textContent: "no stream"});
   }
   const cap = document.createElement("figcaption");
-  cap.append(span("name", c.name), span("state " + c.state, c.state), span("info", ""));
+  const motion = span("motion", "motion");
+  motion.hidden = true;
+  cap.append(span("name", c.name), span("state " + c.state, c.state), motion, span("info", ""));
   if (c.source && c.source !== "websocket") cap.append(span("source", c.source));
   fig.append(pic, cap);
   return fig;
@@ -1115,6 +1181,7 @@ async function refresh() {
           fig.dataset.restarts != c.restarts)
         img.src = c.paths.stream + "?t=" + Date.now();
       fig.dataset.restarts = c.restarts;
+      fig.querySelector(".motion").hidden = !(c.motion && c.motion.active);
       if (!fig.dataset.past) {
         state.textContent = c.state;
         state.className = "state " + c.state;

@@ -4,6 +4,7 @@
  * after jpegfallback to h264relaysink), each key a property checked against the element itself. */
 #include "pipelinegen.h"
 
+#include "motionbranch.h"
 #include "recordbranch.h"
 
 #include <gst/gst.h>
@@ -173,7 +174,8 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       e.prop ("max-viewers", std::to_string (c.max_viewers), "max-viewers") &&
       e.prop ("latest-file", c.latest_file, "latest-file") &&
       e.prop ("latest-file-sync", c.latest_file_sync ? "true" : "false", "latest-file-sync") &&
-      emit_record_branches (config, c, e) && emit_h264_branch (config, c, e);
+      emit_record_branches (config, c, e) && emit_h264_branch (config, c, e) &&
+      emit_motion_branch (c, e);
 }
 
 }  // namespace camrelay

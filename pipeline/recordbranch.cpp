@@ -4,13 +4,9 @@
 
 #include <gst/gst.h>
 
+#include <cmath>
+
 namespace camrelay {
-
-namespace {
-
-const char TEE_NAME[] = "rec";
-
-}  // namespace
 
 double
 timelapse_interval (const Config & config, const CameraConfig & c)
@@ -27,21 +23,37 @@ records (const Config & config, const CameraConfig & c)
 bool
 emit_record_tee (const Config & config, const CameraConfig & c, Emitter & e)
 {
-  if (!records (config, c))
+  if (!records (config, c) && !c.motion)
     return true;
-  return e.element ("tee") && e.prop ("name", TEE_NAME, "record", true);
+  return e.element ("tee") &&
+      e.prop ("name", BRANCH_TEE_NAME, c.motion ? "motion" : "record", true);
+}
+
+/* record = motion: the sink records only while the program holds it open (motion), with its
+ * pre-roll and post-roll. */
+static bool
+emit_gate (const CameraConfig & c, Emitter & e)
+{
+  auto ns = [] (double seconds) {
+    return std::to_string (static_cast<guint64> (std::llround (seconds * GST_SECOND)));
+  };
+  return e.prop ("gated", "true", "record", true) &&
+      e.prop ("pre-roll", ns (c.pre_roll), "pre-roll", true) &&
+      e.prop ("post-roll", ns (c.post_roll), "post-roll", true);
 }
 
 bool
 emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e)
 {
   const RecordingsConfig & r = config.recordings;
-  const std::string branch = std::string (TEE_NAME) + ".";
+  const std::string branch = std::string (BRANCH_TEE_NAME) + ".";
   if (c.record) {
     e.token (branch);
     if (!e.element ("jpegrecordsink") || !e.prop ("name", RECORD_SINK_NAME, "record", true) ||
         !e.prop ("location", record_location (r, c.name), "dir", true) ||
         !e.prop ("segment", seconds_as_ns (r.segment), "segment"))
+      return false;
+    if (c.record_motion && !emit_gate (c, e))
       return false;
   }
   double interval = timelapse_interval (config, c);

@@ -15,6 +15,9 @@
 
 namespace camrelay {
 
+/* The tee after jpegvalidate that recording and motion branches hang off. */
+inline constexpr char BRANCH_TEE_NAME[] = "rec";
+
 /* The names of the recording sinks in a camera's pipeline (Camera reads their stats). */
 inline constexpr char RECORD_SINK_NAME[] = "record";
 inline constexpr char TIMELAPSE_SINK_NAME[] = "timelapse";
@@ -24,7 +27,8 @@ bool records (const Config & config, const CameraConfig & c);
 /* The time-lapse interval that applies to @c (0 = none). */
 double timelapse_interval (const Config & config, const CameraConfig & c);
 
-/* Right after jpegvalidate: the tee the branches hang off (nothing if @c records nothing). */
+/* Right after jpegvalidate: the tee the branches hang off (nothing if @c records nothing and
+ * watches for no motion). */
 bool emit_record_tee (const Config & config, const CameraConfig & c, Emitter & e);
 /* At the end of the line: the branches themselves. */
 bool emit_record_branches (const Config & config, const CameraConfig & c, Emitter & e);

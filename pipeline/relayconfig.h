@@ -105,6 +105,17 @@ struct CameraConfig
   gint64 keep = -1;
   double mqtt_snapshot_interval = 0; /* seconds between MQTT snapshots; 0 = none */
   guint h264_bitrate = 0;            /* kbit/s of the H.264 encoder; 0 = from the picture size */
+  /* Motion detection (jpegmotion on the camera's tee; see motionbranch.h). */
+  bool motion = false;
+  guint motion_threshold = 25;
+  double motion_min_area = 0.01; /* fraction of the picture */
+  std::string motion_mask;       /* "x,y,w,h;..." as jpegmotion takes it */
+  double motion_hold = 5;        /* seconds */
+  double motion_max_fps = 5;     /* frames analysed a second at most */
+  /* record = motion: record (true) only around motion, with these seconds before and after. */
+  bool record_motion = false;
+  double pre_roll = 5;
+  double post_roll = 10;
 
   bool pulled () const { return !source.empty (); }
 

@@ -55,6 +55,20 @@ JpegDecoder::emit_message (j_common_ptr cinfo, int msg_level)
     error_exit (cinfo);
 }
 
+void
+JpegDecoder::create ()
+{
+  if (created_)
+    return;
+  cinfo_.err = jpeg_std_error (&err_.pub);
+  err_.pub.error_exit = error_exit;
+  err_.pub.emit_message = emit_message;
+  err_.pub.output_message = output_message;
+  jpeg_create_decompress (&cinfo_);
+  cinfo_.mem->max_memory_to_use = DECODE_MAX_MEMORY;
+  created_ = true;
+}
+
 bool
 JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_size)
 {
@@ -67,16 +81,7 @@ JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_
     return false;
   }
 
-  if (!created_) {
-    cinfo_.err = jpeg_std_error (&err_.pub);
-    err_.pub.error_exit = error_exit;
-    err_.pub.emit_message = emit_message;
-    err_.pub.output_message = output_message;
-    jpeg_create_decompress (&cinfo_);
-    cinfo_.mem->max_memory_to_use = DECODE_MAX_MEMORY;
-    created_ = true;
-  }
-
+  create ();
   jpeg_mem_src (&cinfo_, data, size);
   jpeg_read_header (&cinfo_, TRUE);
   /* Only errors matter, not pixels: skip colour conversion and smoothing.
@@ -94,6 +99,42 @@ JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_
   while (cinfo_.output_scanline < cinfo_.output_height)
     jpeg_read_scanlines (&cinfo_, row, 1);
   /* Reads up to EOI, which reports data left over after the last scan. */
+  jpeg_finish_decompress (&cinfo_);
+  return true;
+}
+
+bool
+JpegDecoder::decode_gray_eighth (const guint8 *data, gsize size, std::vector<guint8> & pixels,
+    guint *width, guint *height, guint *full_width, guint *full_height, char *detail,
+    gsize detail_size)
+{
+  /* Nothing with a destructor may live in this function: longjmp skips them. @pixels is the
+   * caller's. */
+  if (setjmp (err_.escape)) {
+    if (created_)
+      jpeg_abort_decompress (&cinfo_);
+    g_strlcpy (detail, err_.message, detail_size);
+    return false;
+  }
+  create ();
+  jpeg_mem_src (&cinfo_, data, size);
+  jpeg_read_header (&cinfo_, TRUE);
+  cinfo_.scale_num = 1;
+  cinfo_.scale_denom = 8;
+  cinfo_.out_color_space = JCS_GRAYSCALE;
+  cinfo_.dct_method = JDCT_IFAST;
+  cinfo_.do_fancy_upsampling = FALSE;
+  cinfo_.do_block_smoothing = FALSE;
+  jpeg_start_decompress (&cinfo_);
+  *width = cinfo_.output_width;
+  *height = cinfo_.output_height;
+  *full_width = cinfo_.image_width;
+  *full_height = cinfo_.image_height;
+  pixels.resize (static_cast<gsize> (*width) * *height);
+  while (cinfo_.output_scanline < cinfo_.output_height) {
+    JSAMPROW row = pixels.data () + static_cast<gsize> (cinfo_.output_scanline) * *width;
+    jpeg_read_scanlines (&cinfo_, &row, 1);
+  }
   jpeg_finish_decompress (&cinfo_);
   return true;
 }

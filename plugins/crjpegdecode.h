@@ -4,7 +4,8 @@
  * libjpeg reports an error by calling a function that must not return; this module is the one
  * place in camrelay that catches it (setjmp/longjmp), and it treats the corrupt-data warnings
  * libjpeg patches over as errors too, since a viewer would see the patched-up picture. Used by
- * jpegvalidate's decode-check for every frame and by jpegfallback for its placeholder file.
+ * jpegvalidate's decode-check for every frame, by jpegfallback for its placeholder file and by
+ * jpegmotion (at 1/8 scale).
  */
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <vector>
 
 #include <jpeglib.h>
 
@@ -30,6 +32,14 @@ public:
    * @detail. */
   bool decode (const guint8 *data, gsize size, char *detail, gsize detail_size);
 
+  /* Decodes @data at 1/8 scale to greyscale (libjpeg's DCT scaling: the inverse DCT keeps only
+   * each block's average, no colour conversion, no upsampling), a 640x480 frame to 80x60 at a
+   * fraction of a full decode's cost (motion detection). @pixels gets @width x @height bytes, no
+   * row padding; @full_width, @full_height get the picture's own size. */
+  bool decode_gray_eighth (const guint8 *data, gsize size, std::vector<guint8> & pixels,
+      guint *width, guint *height, guint *full_width, guint *full_height, char *detail,
+      gsize detail_size);
+
 private:
   struct ErrorManager
   {
@@ -42,6 +52,8 @@ private:
   static void emit_message (j_common_ptr cinfo, int msg_level);
   static void output_message (j_common_ptr) {}
   static bool is_corrupt_data_warning (int msg_code);
+
+  void create ();
 
   jpeg_decompress_struct cinfo_{};
   ErrorManager err_{};

@@ -20,6 +20,11 @@
  * room again); it posts "jpegrecordsink-state" (state "recording") when it writes its first frame
  * and when it writes again after a pause. The message's "location" is the element's.
  *
+ * `gated` records only around events: frames are let through while `open` is true (the
+ * application sets it, e.g. on jpegmotion's motion-start and motion-end) and `post-roll` after it
+ * turns false; meanwhile the last `pre-roll` of frames is kept in memory (at most 16 MiB) and
+ * recorded, with their own arrival times, the moment it opens. Still without re-encoding.
+ *
  * Frames are written by one thread shared by every jpegrecordsink of the process, a tenth of a
  * second after they arrive, never in the streaming thread (see crrecordspool.h): a slow or stuck
  * disk drops recorded frames (counted in "skipped") and never holds up the rest of the pipeline,
@@ -47,12 +52,17 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 
-#define DEFAULT_LOCATION "recordings/camera"
-#define DEFAULT_SEGMENT  (60 * GST_SECOND)
-#define DEFAULT_INTERVAL 0
+#define DEFAULT_LOCATION  "recordings/camera"
+#define DEFAULT_SEGMENT   (60 * GST_SECOND)
+#define DEFAULT_INTERVAL  0
+#define DEFAULT_GATED     FALSE
+#define DEFAULT_OPEN      FALSE
+#define DEFAULT_PRE_ROLL  (5 * GST_SECOND)
+#define DEFAULT_POST_ROLL (10 * GST_SECOND)
 
 /* After a failure, how long before the next try. */
 static const gint64 RETRY_US = G_USEC_PER_SEC;
@@ -62,6 +72,9 @@ static const guint64 ROOM_MARGIN = 64 * 1024;
  * few seconds of a fast camera, bounded in bytes too. */
 static const guint MAX_WAITING_FRAMES = 60;
 static const gsize MAX_WAITING_BYTES = 16 * 1024 * 1024;
+/* gated: the pre-roll frames kept in memory, bounded in bytes whatever the camera sends (5 s of
+ * VGA at 25 fps is ~4 MiB). */
+static const gsize MAX_PRE_ROLL_BYTES = 16 * 1024 * 1024;
 
 enum
 {
@@ -69,6 +82,10 @@ enum
   PROP_LOCATION,
   PROP_SEGMENT,
   PROP_INTERVAL,
+  PROP_GATED,
+  PROP_OPEN,
+  PROP_PRE_ROLL,
+  PROP_POST_ROLL,
   PROP_STATS,
 };
 
@@ -85,6 +102,16 @@ struct Settings
   std::string location = DEFAULT_LOCATION;
   GstClockTime segment = DEFAULT_SEGMENT;   /* whole seconds count */
   GstClockTime interval = DEFAULT_INTERVAL; /* 0 = every frame */
+  bool gated = DEFAULT_GATED;
+  GstClockTime pre_roll = DEFAULT_PRE_ROLL;
+  GstClockTime post_roll = DEFAULT_POST_ROLL;
+};
+
+/* A frame kept for the pre-roll. */
+struct Held
+{
+  GstBuffer *buffer;
+  GstClockTime wall;
 };
 
 enum class State
@@ -142,6 +169,13 @@ struct CrJpegRecordSinkPrivate
   gint64 last_error_us = 0; /* g_get_real_time () of it */
 
   cr::record::Spool *spool = nullptr; /* between start and stop */
+
+  /* gated: whether frames are let through now, until when after a close (wall ns), and the
+   * newest pre-roll frames, oldest first. */
+  bool open = DEFAULT_OPEN;
+  GstClockTime open_until = 0;
+  std::deque<Held> held;
+  gsize held_bytes = 0;
 };
 
 struct _CrJpegRecordSink
@@ -195,6 +229,28 @@ cr_jpeg_record_sink_class_init (CrJpegRecordSinkClass *klass)
           "Keep one frame per this many nanoseconds of wall-clock time, the first of each "
           "interval (a time-lapse); 0 = every frame",
           0, 366 * 86400 * GST_SECOND, DEFAULT_INTERVAL, ready));
+  g_object_class_install_property (gobject_class, PROP_GATED,
+      g_param_spec_boolean ("gated", "Gated",
+          "Record only while open (e.g. during motion), with pre-roll before and post-roll after; "
+          "false = every frame",
+          DEFAULT_GATED, ready));
+  g_object_class_install_property (gobject_class, PROP_OPEN,
+      g_param_spec_boolean ("open", "Open",
+          "With gated: true records from now on, the pre-roll's frames first; false records "
+          "post-roll more and then stops (the application sets it, e.g. on motion-start and "
+          "motion-end)",
+          DEFAULT_OPEN,
+          static_cast<GParamFlags> (
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_PRE_ROLL,
+      g_param_spec_uint64 ("pre-roll", "Pre-roll",
+          "With gated: nanoseconds of frames kept in memory (at most 16 MiB) and recorded when "
+          "it opens",
+          0, 3600 * GST_SECOND, DEFAULT_PRE_ROLL, ready));
+  g_object_class_install_property (gobject_class, PROP_POST_ROLL,
+      g_param_spec_uint64 ("post-roll", "Post-roll",
+          "With gated: nanoseconds still recorded after it closes", 0, 3600 * GST_SECOND,
+          DEFAULT_POST_ROLL, ready));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "state (idle, recording, paused), reason (why paused, \"\" otherwise), frames and "
@@ -229,9 +285,12 @@ cr_jpeg_record_sink_init (CrJpegRecordSink *self)
   gst_base_sink_set_async_enabled (GST_BASE_SINK (self), FALSE);
 }
 
+static void drop_held (CrJpegRecordSinkPrivate *priv);
+
 static void
 cr_jpeg_record_sink_finalize (GObject *object)
 {
+  drop_held (CR_JPEG_RECORD_SINK (object)->priv);
   delete CR_JPEG_RECORD_SINK (object)->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -421,6 +480,57 @@ write_frame (gpointer owner, GstBuffer *buffer, GstClockTime wall)
   post_notice (self, notice);
 }
 
+/* gated and closed: keeps @buffer for the pre-roll, dropping what is older than it. Under the
+ * lock. */
+static void
+hold_frame (CrJpegRecordSinkPrivate *priv, GstBuffer *buffer, GstClockTime wall)
+{
+  const GstClockTime pre = priv->settings.pre_roll;
+  if (pre > 0) {
+    priv->held.push_back ({ gst_buffer_ref (buffer), wall });
+    priv->held_bytes += gst_buffer_get_size (buffer);
+  }
+  while (!priv->held.empty () &&
+      (priv->held.front ().wall + pre < wall || priv->held_bytes > MAX_PRE_ROLL_BYTES)) {
+    priv->held_bytes -= gst_buffer_get_size (priv->held.front ().buffer);
+    gst_buffer_unref (priv->held.front ().buffer);
+    priv->held.pop_front ();
+  }
+}
+
+static void
+drop_held (CrJpegRecordSinkPrivate *priv)
+{
+  for (auto & h : priv->held)
+    gst_buffer_unref (h.buffer);
+  priv->held.clear ();
+  priv->held_bytes = 0;
+}
+
+/* gated: opens (the pre-roll goes to the writer first, in order) or closes (post-roll from now).
+ * Under the lock. */
+static void
+set_open (CrJpegRecordSink *self, bool open)
+{
+  CrJpegRecordSinkPrivate *priv = self->priv;
+  if (open == priv->open)
+    return;
+  priv->open = open;
+  GstClockTime now = static_cast<GstClockTime> (g_get_real_time ()) * GST_USECOND;
+  if (!open) {
+    priv->open_until = now + priv->settings.post_roll;
+    return;
+  }
+  if (priv->spool) {
+    for (auto & h : priv->held) {
+      if (!priv->spool->push (self, write_frame, h.buffer, h.wall,
+              MAX_WAITING_FRAMES + priv->held.size (), MAX_WAITING_BYTES + priv->held_bytes))
+        priv->skipped++;
+    }
+  }
+  drop_held (priv);
+}
+
 /* The streaming thread: the frame's arrival time is taken now, the write is the writer thread's
  * (see crrecordspool.h). */
 static GstFlowReturn
@@ -437,6 +547,13 @@ cr_jpeg_record_sink_render (GstBaseSink *sink, GstBuffer *buffer)
         return GST_FLOW_OK;
       const GstClockTime interval = priv->settings.interval;
       priv->next_due = (wall / interval + 1) * interval;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (priv->settings.gated && !priv->open && wall >= priv->open_until) {
+      hold_frame (priv, buffer, wall);
+      return GST_FLOW_OK;
     }
   }
   if (!priv->spool->push (self, write_frame, buffer, wall, MAX_WAITING_FRAMES, MAX_WAITING_BYTES)) {
@@ -504,6 +621,8 @@ cr_jpeg_record_sink_stop (GstBaseSink *sink)
   priv->disk_full = false;
   priv->next_due = 0;
   priv->skip_until = 0;
+  priv->open_until = 0;
+  drop_held (priv);
   return TRUE;
 }
 
@@ -529,6 +648,18 @@ cr_jpeg_record_sink_set_property (GObject *object, guint prop_id, const GValue *
   CrJpegRecordSinkPrivate *priv = CR_JPEG_RECORD_SINK (object)->priv;
   std::lock_guard<std::mutex> guard (priv->lock);
   switch (prop_id) {
+    case PROP_GATED:
+      priv->settings.gated = g_value_get_boolean (value);
+      break;
+    case PROP_OPEN:
+      set_open (CR_JPEG_RECORD_SINK (object), g_value_get_boolean (value));
+      break;
+    case PROP_PRE_ROLL:
+      priv->settings.pre_roll = g_value_get_uint64 (value);
+      break;
+    case PROP_POST_ROLL:
+      priv->settings.post_roll = g_value_get_uint64 (value);
+      break;
     case PROP_LOCATION: {
       const gchar *v = g_value_get_string (value);
       priv->settings.location = v && *v ? v : ".";
@@ -567,6 +698,18 @@ cr_jpeg_record_sink_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_INTERVAL:
       g_value_set_uint64 (value, priv->settings.interval);
+      break;
+    case PROP_GATED:
+      g_value_set_boolean (value, priv->settings.gated);
+      break;
+    case PROP_OPEN:
+      g_value_set_boolean (value, priv->open);
+      break;
+    case PROP_PRE_ROLL:
+      g_value_set_uint64 (value, priv->settings.pre_roll);
+      break;
+    case PROP_POST_ROLL:
+      g_value_set_uint64 (value, priv->settings.post_roll);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

@@ -8,6 +8,7 @@
  *   pulljpegsrc location=http://camera/stream ! jpegvalidate ! ...
  *   ... ! jpegvalidate ! tee ! queue leaky=downstream ! jpegrecordsink location=recordings/NAME
  *   ... ! jpegfallback ! tee name=t ! queue ! multipartmux ! mjpeghttpsink t. ! h264relaysink
+ *   ... ! jpegvalidate ! tee ! jpegmotion camera=NAME
  */
 #include "gstcamrelayelements.h"
 
@@ -24,6 +25,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (pulljpegsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (jpegrecordsink, plugin);
   ok |= GST_ELEMENT_REGISTER (h264relaysink, plugin);
+  ok |= GST_ELEMENT_REGISTER (jpegmotion, plugin);
 
   return ok;
 }

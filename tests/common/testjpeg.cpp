@@ -289,6 +289,18 @@ decompress (const std::vector<guint8> & jpeg, guint8 **pixels, int *width, int *
 }  // namespace
 
 std::vector<guint8>
+encode_pixels (const LibjpegSpec & spec, const std::vector<guint8> & pixels)
+{
+  unsigned char *out = nullptr;
+  unsigned long size = 0;
+  if (!compress (spec, pixels.data (), nullptr, &out, &size))
+    abort ();
+  std::vector<guint8> jpeg (out, out + size);
+  free (out);
+  return jpeg;
+}
+
+std::vector<guint8>
 encode_libjpeg (const LibjpegSpec & spec)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (spec.seed);

@@ -72,6 +72,10 @@ struct LibjpegSpec
 
 std::vector<guint8> encode_libjpeg (const LibjpegSpec & spec);
 
+/* @pixels (packed, @spec.components bytes per pixel, @spec.width x @spec.height) as a JPEG with
+ * @spec's settings; its picture fields are not used. */
+std::vector<guint8> encode_pixels (const LibjpegSpec & spec, const std::vector<guint8> & pixels);
+
 /* Decodes @jpeg with libjpeg to packed RGB (grey: one byte per pixel); false, with libjpeg's
  * message in @error, on an error or a corrupt-data warning. */
 bool decode_libjpeg (const std::vector<guint8> & jpeg, std::vector<guint8> & pixels, int *width,

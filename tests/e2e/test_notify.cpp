@@ -4,6 +4,7 @@
  * config file written here), a real subscriber (mosquitto_sub) and a real webhook receiver
  * (Python's http.server, tests/e2e/clients/webhook_receiver.py). */
 #include "e2e.h"
+#include "motionscene.h"
 #include "testjpeg.h"
 #include "wait.h"
 
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 using namespace crtest;
 
@@ -681,4 +683,208 @@ TEST (Notify, ConfigErrorsNameTheKeyAndHideThePassword)
     EXPECT_NE (r.output.find (c.expected), std::string::npos) << c.text << r.output;
     EXPECT_EQ (r.output.find ("pw1234"), std::string::npos) << r.output;
   }
+}
+
+/* ---- Motion (jpegmotion on the camera's tee) --------------------------------------------- */
+
+namespace {
+
+/* Frame @i of a camera watching a still scene with sensor grain (tests/common/motionscene.h). */
+Bytes
+still_scene (int i, double offset = 0)
+{
+  SceneFrame f;
+  f.seed = 5000 + i;
+  f.offset = offset;
+  return scene_jpeg (f);
+}
+
+/* Sends @frames paced at @fps from this thread. */
+void
+send_paced (WsClient & cam, const std::vector<Bytes> & frames, double fps)
+{
+  const gint64 start = g_get_monotonic_time ();
+  for (gsize i = 0; i < frames.size (); i++) {
+    const gint64 due = start + static_cast<gint64> (i * 1e6 / fps);
+    const gint64 now = g_get_monotonic_time ();
+    if (due > now)
+      g_usleep (due - now);
+    ASSERT_TRUE (cam.send_binary (frames[i]));
+  }
+}
+
+/* The webhook events named @name. */
+std::vector<std::string>
+bodies_of (const Receiver & receiver, const char *name)
+{
+  std::vector<std::string> out;
+  for (const auto & e : receiver.events ()) {
+    Json j (e.body);
+    if (j.ok () && str_member (j.root (), "event") == name)
+      out.push_back (e.body);
+  }
+  return out;
+}
+
+}  // namespace
+
+/* A square crossing a camera's picture at 5 fps: motion-start within a second of its first
+ * frame on MQTT (the motion binary_sensor's state topic, announced by discovery), as a signed
+ * webhook, in /status, /metrics and /view; motion-end after the hold once the scene is still. */
+TEST (Notify, MotionStartAndEndEverywhere)
+{
+  Broker broker;
+  ASSERT_TRUE (broker.start ());
+  Subscriber sub (broker.port);
+  ASSERT_TRUE (sub.ready ()) << sub.output ();
+  Receiver receiver ("topsecret");
+  Relay relay;
+  ASSERT_TRUE (relay.start (mqtt_section (broker) + "[events]\nurl = " + receiver.url () +
+      "\nsecret = topsecret\n[camera porch]\nmotion = true\nmotion-hold = 1.5\n"
+      "motion-mask = 0,0,1,0.05\n[camera back]\n"))
+      << relay.proc->output ();
+
+  /* Discovery: a motion binary_sensor for the camera with motion, none for the other. */
+  ASSERT_GE (sub.wait_for (discovery_topic ("binary_sensor", "porch", "motion"), nullptr), 0)
+      << sub.output ();
+  ASSERT_GE (sub.wait_for ("camrelay/porch/motion", "OFF"), 0) << sub.output ();
+  Json motion_entity (sub.last (discovery_topic ("binary_sensor", "porch", "motion")).text ());
+  expect_common_keys (motion_entity.root (), "porch", relay.url (""));
+  EXPECT_EQ (str_member (motion_entity.root (), "device_class"), "motion");
+  EXPECT_EQ (str_member (motion_entity.root (), "state_topic"), "camrelay/porch/motion");
+  EXPECT_EQ (str_member (motion_entity.root (), "payload_on"), "ON");
+  EXPECT_EQ (str_member (motion_entity.root (), "payload_off"), "OFF");
+  EXPECT_EQ (sub.find (discovery_topic ("binary_sensor", "back", "motion"), nullptr) >= 0
+          ? sub.last (discovery_topic ("binary_sensor", "back", "motion")).text ()
+          : "",
+      "")
+      << "no motion entity without motion = true";
+
+  WsClient cam (relay.port, "/ws/porch");
+  ASSERT_EQ (cam.status (), 101);
+  std::vector<Bytes> still;
+  for (int i = 0; i < 15; i++)
+    still.push_back (still_scene (i));
+  send_paced (cam, still, 5);
+  EXPECT_TRUE (bodies_of (receiver, "motion-start").empty ()) << receiver.output ();
+
+  /* The square crosses: 120 px, 40 px a frame, at 5 fps. */
+  std::vector<Bytes> crossing;
+  for (int x = 0; x + 120 <= 640; x += 40) {
+    SceneFrame f;
+    f.seed = 6000 + x;
+    f.square = 120;
+    f.square_x = x;
+    f.square_y = 200;
+    crossing.push_back (scene_jpeg (f));
+  }
+  int mark = sub.count ();
+  const gint64 t0 = g_get_monotonic_time ();
+  std::thread sender ([&] { send_paced (cam, crossing, 5); });
+  int on = sub.wait_for ("camrelay/porch/motion", "ON", mark, 5000);
+  const gint64 on_us = g_get_monotonic_time () - t0;
+  bool webhook = wait_until ([&] { return !bodies_of (receiver, "motion-start").empty (); }, 5000);
+  const gint64 hook_us = g_get_monotonic_time () - t0;
+  /* Mid-crossing: /status and /metrics say so, /view shows the badge. */
+  Json during (relay.status_text ());
+  std::string metrics = http_get (relay.port, "/metrics").text ();
+  std::string view = http_get (relay.port, "/view").text ();
+  sender.join ();
+  ASSERT_GE (on, 0) << sub.output () << relay.proc->output ();
+  RecordProperty ("motion_mqtt_ms", static_cast<int> (on_us / 1000));
+  RecordProperty ("motion_webhook_ms", static_cast<int> (hook_us / 1000));
+  EXPECT_LE (on_us, G_USEC_PER_SEC) << "motion-start on MQTT more than a second after the square";
+  ASSERT_TRUE (webhook) << receiver.output ();
+  EXPECT_LE (hook_us, G_USEC_PER_SEC) << "motion-start webhook more than a second later";
+  JsonObject *motion = json_object_get_object_member (during.camera ("porch"), "motion");
+  ASSERT_NE (motion, nullptr) << relay.status_text ();
+  EXPECT_TRUE (json_object_get_boolean_member (motion, "active"));
+  EXPECT_EQ (int_member (motion, "events"), 1);
+  EXPECT_GT (int_member (motion, "frames_analysed"), 15);
+  EXPECT_TRUE (json_object_get_null_member (during.camera ("back"), "motion"));
+  EXPECT_NE (metrics.find ("camrelay_camera_motion{camera=\"porch\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_EQ (metrics.find ("camrelay_camera_motion{camera=\"back\"}"), std::string::npos);
+  EXPECT_NE (view.find ("<span class=\"motion\">motion</span>"), std::string::npos)
+      << "no motion badge on /view";
+
+  /* Still again: motion-end after the hold (1.5 s after the square's last frame). */
+  mark = sub.count ();
+  const gint64 last = g_get_monotonic_time ();
+  std::vector<Bytes> after;
+  for (int i = 0; i < 20; i++)
+    after.push_back (still_scene (100 + i));
+  std::thread still_sender ([&] { send_paced (cam, after, 5); });
+  int off = sub.wait_for ("camrelay/porch/motion", "OFF", mark, 10000);
+  const gint64 off_us = g_get_monotonic_time () - last;
+  still_sender.join ();
+  ASSERT_GE (off, 0) << sub.output ();
+  EXPECT_GE (off_us, 1300000) << "motion-end before the hold";
+  EXPECT_LE (off_us, 4000000);
+  ASSERT_TRUE (wait_until ([&] { return !bodies_of (receiver, "motion-end").empty (); }))
+      << receiver.output ();
+
+  /* The webhooks: signed, in order, with the camera, the time and the area. */
+  std::vector<Receiver::Event> events;
+  for (const auto & e : receiver.events ()) {
+    Json j (e.body);
+    if (str_member (j.root (), "event").rfind ("motion", 0) == 0)
+      events.push_back (e);
+  }
+  ASSERT_EQ (events.size (), 2u) << receiver.output ();
+  for (int i = 0; i < 2; i++) {
+    Json j (events[i].body);
+    EXPECT_EQ (events[i].signature, "valid");
+    EXPECT_EQ (str_member (j.root (), "camera"), "porch");
+    EXPECT_EQ (str_member (j.root (), "event"), i == 0 ? "motion-start" : "motion-end");
+    EXPECT_NE (str_member (j.root (), "time"), "(null)");
+    double area = json_object_get_double_member (j.root (), "area");
+    EXPECT_GT (area, 0.02) << events[i].body;
+    EXPECT_LT (area, 0.2) << events[i].body;
+  }
+  /* Retained, for Home Assistant started later. */
+  Subscriber late (broker.port);
+  ASSERT_TRUE (late.ready ());
+  EXPECT_TRUE (late.last (discovery_topic ("binary_sensor", "porch", "motion")).retained);
+  EXPECT_TRUE (late.last ("camrelay/porch/motion").retained);
+  EXPECT_EQ (late.last ("camrelay/porch/motion").text (), "OFF");
+
+  Json after_status (relay.status_text ());
+  motion = json_object_get_object_member (after_status.camera ("porch"), "motion");
+  EXPECT_FALSE (json_object_get_boolean_member (motion, "active"));
+  EXPECT_NE (str_member (motion, "last_end"), "(null)");
+}
+
+/* A still scene with sensor grain while the light drifts slowly (25 s at 5 fps; the 5-minute run
+ * is in tests/bench/motion-bench.py): no motion event anywhere. */
+TEST (Notify, StillNoisySceneWithLightDriftIsNoMotion)
+{
+  Broker broker;
+  ASSERT_TRUE (broker.start ());
+  Subscriber sub (broker.port);
+  ASSERT_TRUE (sub.ready ()) << sub.output ();
+  Receiver receiver ("topsecret");
+  Relay relay;
+  ASSERT_TRUE (relay.start (mqtt_section (broker) + "[events]\nurl = " + receiver.url () +
+      "\n[camera porch]\nmotion = true\n"))
+      << relay.proc->output ();
+  ASSERT_GE (sub.wait_for ("camrelay/porch/motion", "OFF"), 0) << sub.output ();
+  WsClient cam (relay.port, "/ws/porch");
+  ASSERT_EQ (cam.status (), 101);
+  const int n = 125;
+  std::vector<Bytes> frames;
+  for (int i = 0; i < n; i++)
+    frames.push_back (still_scene (i, -30.0 * i / n)); /* dusk: 30 levels darker */
+  send_paced (cam, frames, 5);
+  ASSERT_TRUE (wait_until ([&] {
+    Json s (relay.status_text ());
+    JsonObject *m = json_object_get_object_member (s.camera ("porch"), "motion");
+    return int_member (m, "frames_analysed") >= n - 5;
+  })) << relay.status_text ();
+  Json status (relay.status_text ());
+  JsonObject *motion = json_object_get_object_member (status.camera ("porch"), "motion");
+  EXPECT_EQ (int_member (motion, "events"), 0);
+  EXPECT_FALSE (json_object_get_boolean_member (motion, "active"));
+  EXPECT_EQ (sub.find ("camrelay/porch/motion", "ON"), -1) << sub.output ();
+  EXPECT_TRUE (bodies_of (receiver, "motion-start").empty ()) << receiver.output ();
 }

@@ -110,6 +110,8 @@ run_elements ()
       " location=\"" + recordings.file ("cam") + "\" " +
       /* The H.264 branch as the program hangs it after jpegfallback (RTSP off: no port). */
       "h264tee. ! " + el::H264RELAYSINK + " " +
+      /* The motion branch, told to see motion in any change and end it at once. */
+      "rec. ! " + el::JPEGMOTION + " light-change=1 min-area=0.0001 threshold=1 hold=0 max-fps=0 " +
       /* A pulled camera that cannot be reached still posts its state and has its stats. */
       el::PULLJPEGSRC + " location=http://127.0.0.1:1/ ! fakesink sync=false async=false";
   g_autoptr (GError) error = nullptr;
@@ -180,6 +182,9 @@ run_elements ()
           10000);
       if (!through)
         published.failure = "the frames did not get through jpegvalidate and jpegfallback";
+      /* Another picture (a ball on black after snow, grey at 1/8 scale): motion-start and
+       * motion-end. */
+      camera.send_binary (crtest::make_jpegs (1, { 640, 480, 85, "ball" })[0]);
     }
     for (const char *factory : el::FACTORIES)
       published.stats[factory] = read_stats (pipeline, factory);

@@ -74,6 +74,12 @@ public:
 
   GstFlowReturn push_buffer (GstBuffer *buf) { return gst_harness_push (h_.get (), buf); }
 
+  /* A property, as an application sets it while the pipeline plays. */
+  void set (const char *name, const char *value)
+  {
+    gst_util_set_object_arg (G_OBJECT (h_->element), name, value);
+  }
+
   /* Closes the open file, as a pipeline that stops does. */
   void stop () { h_.reset (); }
 
@@ -371,6 +377,62 @@ TEST (JpegRecordSink, FramesStampedTogetherStayInOrder)
   ASSERT_EQ (pts.size (), 10u);
   EXPECT_NEAR (pts[6] - pts[5], 0.001, 1e-6);
   EXPECT_NEAR (pts[7] - pts[6], 0.001, 1e-6);
+}
+
+/* gated (record = motion): a camera at 10 fps, closed for 3 s, open for 1 s (motion), closed
+ * again for 3 s, with a 1 s pre-roll and a 1 s post-roll: the files hold the second before the
+ * opening, the open second and the second after the closing, each frame at its arrival time and
+ * byte for byte; nothing from before the pre-roll or after the post-roll. */
+TEST (JpegRecordSink, GatedKeepsPreRollAndPostRollAroundAnEvent)
+{
+  crtest::TempDir dir;
+  std::string location = dir.file ("cam");
+  std::vector<gint64> arrived;
+  gint64 opened = 0, closed = 0;
+  {
+    Recorder rec ({ { "location", location }, { "gated", "true" }, { "pre-roll", "1000000000" },
+        { "post-roll", "1000000000" } });
+    const gint64 start = g_get_monotonic_time ();
+    for (int i = 0; i < 70; i++) {
+      const gint64 due = start + i * 100000;
+      if (due > g_get_monotonic_time ())
+        g_usleep (due - g_get_monotonic_time ());
+      if (i == 30) {
+        opened = g_get_real_time ();
+        rec.set ("open", "true");
+      }
+      if (i == 40) {
+        closed = g_get_real_time ();
+        rec.set ("open", "false");
+      }
+      arrived.push_back (rec.push (frames ()[i % frames ().size ()], 0));
+    }
+    EXPECT_TRUE (crtest::wait_until ([&] { return rec.count ("frames") >= 25; }, 5000));
+  }
+  std::string error;
+  auto segments = crtest::probe_segments (location, &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  std::vector<double> walls;
+  for (const auto & seg : segments) {
+    for (gsize i = 0; i < seg.packets.size (); i++)
+      walls.push_back (seg.wall (i));
+  }
+  ASSERT_FALSE (walls.empty ());
+  /* Every frame recorded is one that arrived within [opened - 1 s, closed + 1 s]. */
+  for (double w : walls) {
+    EXPECT_GE (w, opened / 1e6 - 1.0 - 0.01);
+    EXPECT_LE (w, closed / 1e6 + 1.0 + 0.01);
+  }
+  /* And every frame that arrived well within it is there (10 pre-roll, 10 open, 10 post-roll;
+   * a frame at either edge may fall either way on a loaded machine). */
+  int expected = 0;
+  for (gint64 a : arrived)
+    expected += a >= opened - 900000 && a <= closed + 900000;
+  EXPECT_GE (static_cast<int> (walls.size ()), expected);
+  EXPECT_LE (walls.size (), 32u);
+  EXPECT_GE (walls.size (), 26u);
+  for (gsize i = 1; i < walls.size (); i++)
+    EXPECT_GT (walls[i], walls[i - 1]) << "in arrival order";
 }
 
 }  // namespace
