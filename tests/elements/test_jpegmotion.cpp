@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <deque>
 #include <vector>
 
 namespace {
@@ -147,7 +148,7 @@ public:
     }
   }
 
-  const std::vector<Event> & events ()
+  const std::deque<Event> & events ()
   {
     collect ();
     return events_;
@@ -173,7 +174,8 @@ private:
   Harness h_;
   GstBus *bus_ = nullptr;
   GstClockTime next_pts_ = 0;
-  std::vector<Event> events_;
+  /* A deque: wait_for () hands out pointers that later events must not move. */
+  std::deque<Event> events_;
 };
 
 /* Frame @i of the still scene: its own grain every frame. */
@@ -186,7 +188,7 @@ still (int i)
 }
 
 std::string
-names (const std::vector<Event> & events)
+names (const std::deque<Event> & events)
 {
   std::string out;
   for (const Event & e : events)
