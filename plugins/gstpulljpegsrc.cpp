@@ -875,7 +875,14 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         /* souphttpsrc says only "Internal data stream error" when it cannot connect, when the
          * answer is not HTTP, when the connection breaks, and when an element after it failed
          * (libsoup's reason stays in its debug log). */
-        if (g_str_equal (factory, "souphttpsrc") && cr::is_generic_stream_error (error)) {
+        bool generic = g_str_equal (factory, "souphttpsrc") && cr::is_generic_stream_error (error);
+        if (!generic && priv->needs_probe && !weak) {
+          /* souphttpsrc's own reason, posted from libsoup's thread after the generic error that
+           * stood in for it: the reason wins. */
+          priv->needs_probe = false;
+          priv->run_error.clear ();
+        }
+        if (generic) {
           if (!priv->answered) {
             /* The run loop looks at the camera again to say why. */
             priv->needs_probe = true;
@@ -1188,7 +1195,14 @@ CrPullJpegSrcPrivate::run ()
       break;
     if (!settings.active)
       continue;
-    if (needs_probe && !was_snapshot) {
+    if (needs_probe && answered && !was_snapshot) {
+      /* The answer's headers were handled after souphttpsrc's generic error (they come from
+       * libsoup's thread): as if in order, the answer says why, not a probe. */
+      std::string said = cr::answer_reason (answer, true);
+      cause = !run_error_weak.empty () ? run_error_weak
+          : said.empty ()              ? "the connection to the camera was lost"
+                                       : said;
+    } else if (needs_probe && !was_snapshot) {
       lk.unlock ();
       std::string seen = cr::probe_http_camera (t.url, PROBE_TIMEOUT_S, probe_cancel);
       lk.lock ();
