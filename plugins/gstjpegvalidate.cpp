@@ -31,6 +31,20 @@
  * "jpegvalidate-rejected" (reason, detail, size, count, suppressed) are
  * emitted at most once per second per reason.
  *
+ * ## What jpegparse sees
+ *
+ * jpegparse scans every byte of a frame for markers, which the check has
+ * just done. A frame whose caps-defining segments (SOF, and what sets the
+ * colourspace) equal those of the frame before it therefore leaves on
+ * jpegparse's src pad without going through jpegparse: it would have left
+ * as the same bytes under the same caps. The first frame, every frame that
+ * changes the format, and every frame after new caps, a new segment or a
+ * flush go through jpegparse. What downstream sees is the same either way
+ * (and tested): jpegparse's caps and segment, every accepted frame in order
+ * with the PTS it came in with, and a position query answered by the last
+ * frame passed when upstream cannot answer it (jpegparse's own position
+ * counts only the frames it parsed, so the element answers for it).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 wsjpegsrc ! jpegvalidate max-size=1048576 ! \
@@ -43,6 +57,7 @@
 #include "gstcamrelayelements.h"
 #include "jpegcheck.h"
 
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -129,6 +144,8 @@ struct CrJpegValidatePrivate
   guint64 parsed_key = 0;
   bool parsed_key_valid = false;
   GstPad *parse_src = nullptr;
+  /* PTS of the last frame that left, for position queries from any thread. */
+  std::atomic<GstClockTime> last_pts{ GST_CLOCK_TIME_NONE };
 };
 
 struct _CrJpegValidate
@@ -155,6 +172,7 @@ static GstPadProbeReturn cr_jpeg_validate_sink_probe (GstPad *pad, GstPadProbeIn
     gpointer user_data);
 static GstPadProbeReturn cr_jpeg_validate_src_probe (GstPad *pad, GstPadProbeInfo *info,
     gpointer user_data);
+static gboolean cr_jpeg_validate_src_query (GstPad *pad, GstObject *parent, GstQuery *query);
 
 static void
 cr_jpeg_validate_class_init (CrJpegValidateClass *klass)
@@ -226,6 +244,7 @@ cr_jpeg_validate_init (CrJpegValidate *self)
 
   self->priv = new CrJpegValidatePrivate ();
 
+  gst_pad_set_query_function (srcpad, GST_DEBUG_FUNCPTR (cr_jpeg_validate_src_query));
   gst_element_add_pad (element, sinkpad);
   gst_element_add_pad (element, srcpad);
 
@@ -530,15 +549,53 @@ cr_jpeg_validate_src_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_da
   CrJpegValidatePrivate *priv = CR_JPEG_VALIDATE (user_data)->priv;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
-  if (priv->next_pts >= priv->accepted_pts.size ())
-    return GST_PAD_PROBE_OK;
-  const GstClockTime pts = priv->accepted_pts[priv->next_pts++];
-  if (GST_BUFFER_PTS (buf) != pts) {
-    buf = gst_buffer_make_writable (buf);
-    GST_BUFFER_PTS (buf) = pts;
-    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  if (priv->next_pts < priv->accepted_pts.size ()) {
+    const GstClockTime pts = priv->accepted_pts[priv->next_pts++];
+    if (GST_BUFFER_PTS (buf) != pts) {
+      buf = gst_buffer_make_writable (buf);
+      GST_BUFFER_PTS (buf) = pts;
+      GST_PAD_PROBE_INFO_DATA (info) = buf;
+    }
   }
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    priv->last_pts.store (GST_BUFFER_PTS (buf), std::memory_order_relaxed);
   return GST_PAD_PROBE_OK;
+}
+
+/* As GstBaseParse does: upstream's position if it has one, else the last frame's, in stream
+ * time. jpegparse's own would lag behind the frames that skipped it. */
+static gboolean
+cr_jpeg_validate_position (CrJpegValidate *self, GstQuery *query)
+{
+  GstFormat format;
+  gst_query_parse_position (query, &format, nullptr);
+  if (format != GST_FORMAT_TIME)
+    return FALSE;
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (GST_ELEMENT (self), "sink");
+  if (gst_pad_peer_query (sinkpad, query))
+    return TRUE;
+  const GstClockTime pts = self->priv->last_pts.load (std::memory_order_relaxed);
+  g_autoptr (GstEvent) event =
+      gst_pad_get_sticky_event (self->priv->parse_src, GST_EVENT_SEGMENT, 0);
+  if (!GST_CLOCK_TIME_IS_VALID (pts) || !event)
+    return FALSE;
+  const GstSegment *segment = nullptr;
+  gst_event_parse_segment (event, &segment);
+  const GstClockTime position = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+  if (!GST_CLOCK_TIME_IS_VALID (position))
+    return FALSE;
+  gst_query_set_position (query, GST_FORMAT_TIME, static_cast<gint64> (position));
+  return TRUE;
+}
+
+static gboolean
+cr_jpeg_validate_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  CrJpegValidate *self = CR_JPEG_VALIDATE (parent);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_POSITION && self->parse &&
+      cr_jpeg_validate_position (self, query))
+    return TRUE;
+  return gst_pad_query_default (pad, parent, query);
 }
 
 static void
@@ -620,6 +677,7 @@ cr_jpeg_validate_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED: {
       std::lock_guard<std::mutex> guard (self->priv->lock);
       self->priv->state = State ();
+      self->priv->last_pts = GST_CLOCK_TIME_NONE;
       break;
     }
     default:

@@ -1621,3 +1621,18 @@ for name, args in cases.items():
   EXPECT_EQ (count_segments (crtest::read_file (dir.file ("exif.jpg")), 0xe1), 1u);
   EXPECT_GT (crtest::read_file (dir.file ("uxga.jpg")).size (), 300000u);
 }
+
+/* Frames that repeat the format before them skip jpegparse's scan (see the element's docs); a
+ * position query still answers the last frame passed, as jpegparse would had it scanned them. */
+TEST (JpegValidate, PositionFollowsEveryFramePassed)
+{
+  Harness h = validator ();
+  gst_harness_play (h.get ());
+  for (int i = 0; i < 5; i++)
+    ASSERT_EQ (push (h.get (), vga (i % 3), i * 200 * GST_MSECOND), GST_FLOW_OK);
+  for (int i = 0; i < 5; i++)
+    ASSERT_FALSE (try_pull (h.get ()).empty ());
+  gint64 position = -1;
+  ASSERT_TRUE (gst_element_query_position (h->element, GST_FORMAT_TIME, &position));
+  EXPECT_EQ (position, 4 * 200 * GST_MSECOND);
+}
