@@ -168,20 +168,38 @@ connect_loopback (guint port, int rcvbuf)
   return fd;
 }
 
-guint
-free_port ()
+/* Binds @fd to a port the kernel picks on 127.0.0.1; the port, or 0. */
+static guint
+bind_any_loopback_port (int fd)
 {
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   socklen_t len = sizeof (sa);
-  guint port = 0;
   if (bind (fd, reinterpret_cast<struct sockaddr *> (&sa), sizeof (sa)) == 0 &&
       getsockname (fd, reinterpret_cast<struct sockaddr *> (&sa), &len) == 0)
-    port = ntohs (sa.sin_port);
+    return ntohs (sa.sin_port);
+  return 0;
+}
+
+guint
+free_port ()
+{
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  guint port = bind_any_loopback_port (fd);
   close (fd);
   return port;
+}
+
+ClosedPort::ClosedPort () : fd_ (socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
+{
+  port_ = bind_any_loopback_port (fd_);
+}
+
+ClosedPort::~ClosedPort ()
+{
+  if (fd_ >= 0)
+    close (fd_);
 }
 
 std::string

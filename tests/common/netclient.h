@@ -20,6 +20,22 @@ int connect_loopback (guint port, int rcvbuf = 0);
 /* A TCP port that was free on 127.0.0.1 a moment ago (bound, then released); 0 on failure. */
 guint free_port ();
 
+/* A TCP port on 127.0.0.1 that refuses every connection while this object lives: bound, never
+ * listening, so no other server of the test (or camrelay) can be handed it as a free port. */
+class ClosedPort
+{
+public:
+  ClosedPort ();
+  ~ClosedPort ();
+  ClosedPort (const ClosedPort &) = delete;
+  ClosedPort & operator= (const ClosedPort &) = delete;
+  guint port () const { return port_; }
+
+private:
+  int fd_ = -1;
+  guint port_ = 0;
+};
+
 struct HttpResponse
 {
   int status = 0;                             /* 0: no answer (refused, timed out) */

@@ -282,7 +282,10 @@ run_scenario ()
   for (gsize i = 0; i < frames.size (); i++)
     dir.write ("frames/" + std::to_string (10 + i) + ".jpg", frames[i]);
   std::set<Bytes> frame_set (frames.begin (), frames.end ());
-  guint port = free_port (), closed = free_port ();
+  /* Held for the whole run: a port merely free a moment ago was at times handed to one of the
+   * camrelays started next, which answered the "closed" camera's pulls with 404. */
+  static ClosedPort closed_port;
+  guint port = free_port (), closed = closed_port.port ();
 
   r->groups = plan_groups ();
   for (auto & g : r->groups) {
