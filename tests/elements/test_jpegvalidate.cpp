@@ -1636,3 +1636,31 @@ TEST (JpegValidate, PositionFollowsEveryFramePassed)
   ASSERT_TRUE (gst_element_query_position (h->element, GST_FORMAT_TIME, &position));
   EXPECT_EQ (position, 4 * 200 * GST_MSECOND);
 }
+
+/* Downstream sees the segments that came in (the harness's own, then this test's), no more,
+ * however many frames skip jpegparse's scan. */
+TEST (JpegValidate, SegmentsPassAsTheyCameForFramesOfOneFormat)
+{
+  Harness h = validator ();
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  segment.base = 7 * GST_SECOND;
+  gst_harness_push_event (h.get (), gst_event_new_segment (&segment));
+  for (int i = 0; i < 5; i++)
+    ASSERT_EQ (push (h.get (), vga (i % 3), i * 200 * GST_MSECOND), GST_FLOW_OK);
+  int segments = 0;
+  GstClockTime last_base = GST_CLOCK_TIME_NONE;
+  while (GstEvent *event = gst_harness_try_pull_event (h.get ())) {
+    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+      const GstSegment *got = nullptr;
+      gst_event_parse_segment (event, &got);
+      last_base = got->base;
+      segments++;
+    }
+    gst_event_unref (event);
+  }
+  EXPECT_EQ (segments, 2);
+  EXPECT_EQ (last_base, 7 * GST_SECOND);
+  for (int i = 0; i < 5; i++)
+    EXPECT_FALSE (try_pull (h.get ()).empty ());
+}
