@@ -25,24 +25,29 @@ is_control (guint8 opcode)
   return (opcode & 0x8) != 0;
 }
 
-/* XOR @len bytes with the frame mask; @offset is how far into the payload @data starts. */
+/* XOR @len bytes with the frame mask; @offset is how far into the payload @data starts.
+ * Sixteen bytes a step (SSE2 on x86-64, NEON on ARM, through the compiler's vector extension):
+ * every byte of every camera frame passes here, and at eight bytes a step unmasking was a quarter
+ * of the process's instructions per frame. */
 void
 unmask (guint8 *data, gsize len, const guint8 mask[4], guint64 offset)
 {
-  guint8 rotated[4];
-  for (int i = 0; i < 4; i++)
+  typedef guint8 Vec16 __attribute__ ((vector_size (16)));
+  guint8 rotated[16];
+  for (int i = 0; i < 16; i++)
     rotated[i] = mask[(offset + i) & 3];
-
-  guint64 wide;
-  memcpy (&wide, rotated, 4);
-  memcpy (reinterpret_cast<guint8 *> (&wide) + 4, rotated, 4);
+  Vec16 wide;
+  memcpy (&wide, rotated, sizeof (wide));
 
   gsize i = 0;
-  for (; i + 8 <= len; i += 8) {
-    guint64 chunk;
-    memcpy (&chunk, data + i, 8);
-    chunk ^= wide;
-    memcpy (data + i, &chunk, 8);
+  for (; i + 32 <= len; i += 32) {
+    Vec16 a, b;
+    memcpy (&a, data + i, 16);
+    memcpy (&b, data + i + 16, 16);
+    a ^= wide;
+    b ^= wide;
+    memcpy (data + i, &a, 16);
+    memcpy (data + i + 16, &b, 16);
   }
   for (; i < len; i++)
     data[i] ^= rotated[i & 3];

@@ -62,6 +62,23 @@ TEST (WsParser, AllThreeLengthEncodings)
   EXPECT_EQ (ev.binary[3], d);
 }
 
+/* Unmasking goes sixteen bytes a step with a byte loop for the rest: every length around those
+ * steps comes out as it was sent. */
+TEST (WsParser, EveryPayloadLengthIsUnmasked)
+{
+  Events ev;
+  cr::WsParser p (ev, {});
+  std::vector<Bytes> sent;
+  for (gsize n = 1; n <= 100; n++)
+    sent.push_back (pattern (n));
+  sent.push_back (pattern (30001));
+  for (const auto & x : sent) {
+    Bytes f = frame (2, x);
+    ASSERT_TRUE (p.feed (f.data (), f.size ()));
+  }
+  ASSERT_EQ (ev.binary, sent);
+}
+
 TEST (WsParser, ByteAtATimeGivesTheSameMessages)
 {
   Events bulk_ev, drip_ev;
