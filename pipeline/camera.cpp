@@ -63,42 +63,29 @@ public:
   }
   bool boolean (Field f, gboolean *out) const
   {
-    const GValue *v = value (f);
-    if (!v || !G_VALUE_HOLDS_BOOLEAN (v))
-      return false;
-    *out = g_value_get_boolean (v);
-    return true;
+    return read (f, G_TYPE_BOOLEAN, g_value_get_boolean, out);
   }
-  bool uint (Field f, guint *out) const
-  {
-    const GValue *v = value (f);
-    if (!v || !G_VALUE_HOLDS_UINT (v))
-      return false;
-    *out = g_value_get_uint (v);
-    return true;
-  }
+  bool uint (Field f, guint *out) const { return read (f, G_TYPE_UINT, g_value_get_uint, out); }
   bool uint64 (Field f, guint64 *out) const
   {
-    const GValue *v = value (f);
-    if (!v || !G_VALUE_HOLDS_UINT64 (v))
-      return false;
-    *out = g_value_get_uint64 (v);
-    return true;
+    return read (f, G_TYPE_UINT64, g_value_get_uint64, out);
   }
-  bool int64 (Field f, gint64 *out) const
-  {
-    const GValue *v = value (f);
-    if (!v || !G_VALUE_HOLDS_INT64 (v))
-      return false;
-    *out = g_value_get_int64 (v);
-    return true;
-  }
+  bool int64 (Field f, gint64 *out) const { return read (f, G_TYPE_INT64, g_value_get_int64, out); }
 
 private:
   const GValue *value (Field f) const
   {
     const GstStructure *s = get ();
     return s ? gst_structure_id_get_value (s, field_quark (f)) : nullptr;
+  }
+  /* @out untouched when the field is absent or of another type. */
+  template<typename T> bool read (Field f, GType type, T (*getter) (const GValue *), T *out) const
+  {
+    const GValue *v = value (f);
+    if (!v || G_VALUE_TYPE (v) != type)
+      return false;
+    *out = getter (v);
+    return true;
   }
 
   GValue value_ = G_VALUE_INIT;
@@ -148,14 +135,28 @@ ref_or_null (GstElement *e)
   return e ? GST_ELEMENT (gst_object_ref (e)) : nullptr;
 }
 
+std::array<GstElement **, 9>
+Camera::Elements::slots ()
+{
+  return { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264, &motion };
+}
+
+Camera::Elements
+Camera::Elements::ref () const
+{
+  Elements e = *this;
+  for (GstElement **slot : e.slots ())
+    *slot = ref_or_null (*slot);
+  return e;
+}
+
 void
 Camera::Elements::clear ()
 {
-  for (GstElement **e :
-      { &src, &validate, &fallback, &sink, &pull, &record, &timelapse, &h264, &motion }) {
-    if (*e)
-      gst_object_unref (*e);
-    *e = nullptr;
+  for (GstElement **slot : slots ()) {
+    if (*slot)
+      gst_object_unref (*slot);
+    *slot = nullptr;
   }
 }
 
@@ -679,15 +680,7 @@ Camera::add_counters (CameraCounters & into) const
   Elements e;
   {
     std::lock_guard<std::mutex> guard (lock_);
-    e.src = ref_or_null (elements_.src);
-    e.validate = ref_or_null (elements_.validate);
-    e.fallback = ref_or_null (elements_.fallback);
-    e.sink = ref_or_null (elements_.sink);
-    e.pull = ref_or_null (elements_.pull);
-    e.record = ref_or_null (elements_.record);
-    e.timelapse = ref_or_null (elements_.timelapse);
-    e.h264 = ref_or_null (elements_.h264);
-    e.motion = ref_or_null (elements_.motion);
+    e = elements_.ref ();
   }
   into.add (Stats (e.src).get (), elements::WSJPEGSRC);
   into.add (Stats (e.h264).get (), elements::H264RELAYSINK);
@@ -847,15 +840,7 @@ Camera::status () const
     st.restarts = restarts_;
     st.last_error = last_error_;
     st.last_error_us = last_error_us_;
-    e.src = ref_or_null (elements_.src);
-    e.validate = ref_or_null (elements_.validate);
-    e.fallback = ref_or_null (elements_.fallback);
-    e.sink = ref_or_null (elements_.sink);
-    e.pull = ref_or_null (elements_.pull);
-    e.record = ref_or_null (elements_.record);
-    e.timelapse = ref_or_null (elements_.timelapse);
-    e.h264 = ref_or_null (elements_.h264);
-    e.motion = ref_or_null (elements_.motion);
+    e = elements_.ref ();
     st.motion = motion_;
   }
   st.motion.enabled = config_.motion || e.motion != nullptr;

@@ -19,6 +19,7 @@
 
 #include <gst/gst.h>
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -164,7 +165,10 @@ private:
     GstElement *timelapse = nullptr; /* jpegrecordsink name=timelapse */
     GstElement *h264 = nullptr;      /* h264relaysink */
     GstElement *motion = nullptr;    /* jpegmotion */
+    /* A copy holding a reference to each element, for reading them outside the lock. */
+    Elements ref () const;
     void clear ();
+    std::array<GstElement **, 9> slots ();
   };
 
   static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);

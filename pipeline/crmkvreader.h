@@ -19,9 +19,9 @@ namespace record {
 
 struct FrameRef
 {
-  guint64 ts_ms;  /* after the file's time 0 (the second in its name) */
-  guint64 offset; /* of the JPEG bytes in the file */
-  guint32 size;
+  guint64 ts_ms = 0;  /* after the file's time 0 (the second in its name) */
+  guint64 offset = 0; /* of the JPEG bytes in the file */
+  guint32 size = 0;
 };
 
 struct SegmentIndex

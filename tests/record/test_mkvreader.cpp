@@ -32,10 +32,12 @@ write_segment (const std::string & path, const Written & w, bool leave_open,
     cr::record::MkvWriter & writer)
 {
   ASSERT_EQ (writer.open (path, START, 640, 480), 0);
-  for (gsize i = 0; i < w.frames.size (); i++)
+  for (gsize i = 0; i < w.frames.size (); i++) {
     ASSERT_EQ (writer.write_frame (w.ts[i], w.frames[i].data (), w.frames[i].size ()), 0);
-  if (!leave_open)
+  }
+  if (!leave_open) {
     ASSERT_EQ (writer.finish (), 0);
+  }
 }
 
 Written
