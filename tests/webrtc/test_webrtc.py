@@ -466,6 +466,38 @@ class RelayMaxViewersTest(unittest.TestCase):
         self.assertEqual(relay.camera_status()["webrtc"]["refused"], 1)
 
 
+class RtspOffTest(unittest.TestCase):
+    """rtsp-port = 0 turns RTSP off, and only RTSP: WHEP (and /view's WebRTC) keep the camera's
+    H.264 branch."""
+
+    def test_webrtc_plays_without_rtsp(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        net = NetnsPair()
+        self.addCleanup(net.close)
+        self.addCleanup(tmp.cleanup)
+        relay = Relay(net, tmp.name, server_extra="rtsp-port = 0")
+        self.addCleanup(relay.stop)
+        cam = start_camera(net, "--fps", "10", "--size", "320x240")
+        self.addCleanup(cam.stop)
+        self.assertIsNotNone(cam.expect(lambda l: l.startswith("{"), 20), "".join(cam.err))
+        events, r = run_client(net, f"http://{SERVER_ADDRESS}:{RELAY_PORT}/whep/cam", 3)
+        answer = [e for e in events if e.get("event") == "answer"]
+        self.assertTrue(answer, r.stdout + r.stderr)
+        self.assertEqual(answer[0]["status"], 201, answer[0])
+        frames = frames_of(events)
+        self.assertGreater(len(frames), 10, r.stdout[-2000:])
+        self.assertEqual((frames[-1]["w"], frames[-1]["h"]), (320, 240))
+        # Nothing serves RTSP: no listener on the default port 8554 (the other listeners are the
+        # HTTP port and libnice's ICE-TCP candidates).
+        ss = subprocess.run(net.run_in(net.server) + ["ss", "-Hltn"], capture_output=True,
+                            text=True, check=True).stdout
+        ports = {line.split()[3].rsplit(":", 1)[1] for line in ss.splitlines() if line.strip()}
+        self.assertIn(str(RELAY_PORT), ports, ss)
+        self.assertNotIn("8554", ports, ss)
+        self.assertEqual(relay.camera_status()["h264"]["rtsp_viewers"], 0)
+
+
 class RelayNatTest(unittest.TestCase):
     """camrelay behind a 1:1 NAT: viewers reach it at 10.77.0.3, which the server's namespace
     forwards to its own 10.77.0.1 (nft DNAT). webrtc-address announces the outside address and
