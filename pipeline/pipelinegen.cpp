@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay program: the generated pipeline of a camera (wsjpegsrc ! jpegvalidate ! jpegfallback !
- * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera; with rtsp-port, a tee
- * after jpegfallback to h264relaysink), each key a property checked against the element itself. */
+ * multipartmux ! mjpeghttpsink, or pulljpegsrc first for a pulled camera; a tee after
+ * jpegfallback to h264relaysink for RTSP and WebRTC), each key a property checked against the
+ * element itself. */
 #include "pipelinegen.h"
 
 #include "motionbranch.h"
@@ -105,14 +106,15 @@ join (const std::vector<std::string> & list, const char *sep)
 }
 
 /* The H.264 branch: a tee after jpegfallback (so H.264 viewers see the placeholder too) whose
- * second branch is h264relaysink, serving RTSP. Nothing is decoded until somebody watches. */
+ * second branch is h264relaysink, the one encoder of the camera's RTSP and WebRTC viewers. Every
+ * camera has it: rtsp-port = 0 turns RTSP off, not WebRTC (WHEP and /view find the element by
+ * its name). Nothing is decoded until somebody watches, so an unwatched branch costs a buffer
+ * reference per frame. */
 const char H264_TEE_NAME[] = "h264tee";
 
 bool
-emit_h264_tee (const Config & config, Emitter & e)
+emit_h264_tee (Emitter & e)
 {
-  if (config.server.rtsp_port == 0)
-    return true;
   return e.element ("tee") && e.prop ("name", H264_TEE_NAME, "rtsp-port", true);
 }
 
@@ -120,16 +122,17 @@ bool
 emit_h264_branch (const Config & config, const CameraConfig & c, Emitter & e)
 {
   const ServerConfig & s = config.server;
-  if (s.rtsp_port == 0)
-    return true;
   e.token (std::string (H264_TEE_NAME) + ".");
-  return e.element ("h264relaysink") && e.prop ("name", H264_SINK_NAME, "rtsp-port", true) &&
-      e.prop ("rtsp-port", std::to_string (s.rtsp_port), "rtsp-port", true) &&
+  if (!e.element ("h264relaysink") || !e.prop ("name", H264_SINK_NAME, "rtsp-port", true) ||
+      !e.prop ("bitrate", std::to_string (c.h264_bitrate), "h264-bitrate"))
+    return false;
+  if (s.rtsp_port == 0)
+    return true; /* the element's default: no RTSP server */
+  return e.prop ("rtsp-port", std::to_string (s.rtsp_port), "rtsp-port", true) &&
       e.prop ("rtsp-address", s.address, "address") &&
       e.prop ("rtsp-path", "/" + c.name, "rtsp-port", true) &&
       e.prop ("viewer-user", s.viewer_user, "viewer-user") &&
-      e.prop ("viewer-password", s.viewer_password, "viewer-password") &&
-      e.prop ("bitrate", std::to_string (c.h264_bitrate), "h264-bitrate");
+      e.prop ("viewer-password", s.viewer_password, "viewer-password");
 }
 
 }  // namespace
@@ -167,7 +170,7 @@ generate_line (const Config & config, CameraConfig & c, Reporter & report)
       emit_record_tee (config, c, e) && e.element ("jpegfallback") &&
       e.prop ("placeholder", c.placeholder_file, "placeholder", true) &&
       e.prop ("placeholder-fps", std::to_string (c.placeholder_fps), "placeholder-fps") &&
-      e.prop ("timeout", seconds_as_ns (c.timeout), "timeout") && emit_h264_tee (config, e) &&
+      e.prop ("timeout", seconds_as_ns (c.timeout), "timeout") && emit_h264_tee (e) &&
       e.element ("multipartmux") && e.element ("mjpeghttpsink") && e.listen_props (s) &&
       e.prop ("path", c.stream_path, "stream-path") &&
       e.prop ("snapshot-path", c.snapshot_path, "snapshot-path") &&

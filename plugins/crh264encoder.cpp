@@ -20,13 +20,14 @@ static const guint64 MAX_WAITING = 2;
 guint
 bitrate_for_size (int width, int height)
 {
-  /* width x height / 700 kbit/s: 438 for VGA, 1316 for 720p, 2962 for 1080p. Measured on the
+  /* width x height / 680 kbit/s: 451 for VGA, 1355 for 720p, 3049 for 1080p. Measured on the
    * benchmark's VGA scene (noise and motion, 29.5 KB JPEGs at 10 fps = 2.36 Mbit/s of MJPEG):
-   * SSIM 0.90 against the source at 1/5.4 of the MJPEG bytes with superfast (ultrafast needs
-   * ~480 kbit/s for the same SSIM, over a fifth); see docs/PERFORMANCE.md, "H.264". */
+   * SSIM 0.901 against the source at about 1/5.3 of the MJPEG bytes with superfast and
+   * partitions=none (ultrafast needs ~480 kbit/s for SSIM 0.90, over a fifth); see
+   * docs/PERFORMANCE.md, "H.264". */
   if (width <= 0 || height <= 0)
-    return 438;
-  guint64 kbps = static_cast<guint64> (width) * static_cast<guint64> (height) / 700;
+    return 451;
+  guint64 kbps = static_cast<guint64> (width) * static_cast<guint64> (height) / 680;
   return static_cast<guint> (std::clamp<guint64> (kbps, 64, 20000));
 }
 
@@ -174,7 +175,8 @@ Encoder::start (const EncoderSettings & settings, Output output, Failure failure
   GstElement *pipeline = gst_parse_launch_full (
       "appsrc name=src format=time is-live=true leaky-type=downstream ! "
       "jpegdec name=dec ! videoconvert ! video/x-raw,format=I420,colorimetry=bt601 ! "
-      "x264enc name=enc tune=zerolatency speed-preset=superfast threads=1 byte-stream=true ! "
+      "x264enc name=enc tune=zerolatency speed-preset=superfast threads=1 byte-stream=true "
+      "option-string=partitions=none ! "
       "video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! "
       "video/x-h264,stream-format=byte-stream,alignment=au ! "
       "appsink name=out sync=false async=false enable-last-sample=false max-buffers=1",

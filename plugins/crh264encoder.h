@@ -2,7 +2,8 @@
 /* camrelay: one camera's JPEG → H.264 encoder, a private pipeline that exists only while needed.
  *
  *   appsrc (leaky, 2 frames) ! jpegdec ! videoconvert ! video/x-raw,format=I420 !
- *   x264enc tune=zerolatency speed-preset=superfast ! video/x-h264,profile=constrained-baseline !
+ *   x264enc tune=zerolatency speed-preset=superfast threads=1 option-string=partitions=none !
+ *   video/x-h264,profile=constrained-baseline !
  *   h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink
  *
  * It runs in its own streaming thread (appsrc's), so the camera's thread only hands a frame over

@@ -12,10 +12,10 @@
  * key frame, constrained baseline, 4:2:0). While the element has no consumer, a frame costs a
  * reference and nothing else: nothing is decoded or encoded. The first consumer starts the
  * encoder (a private pipeline: appsrc ! jpegdec ! videoconvert ! x264enc tune=zerolatency
- * speed-preset=superfast ! h264parse config-interval=-1 ! appsink, see crh264encoder.h) and gets
- * the newest frame as a key frame at once; a later consumer gets a key frame with the next frame
- * (force-key-unit), never a delta frame first. #CrH264RelaySink:linger after the last consumer
- * leaves, the encoder is torn down.
+ * speed-preset=superfast option-string=partitions=none ! h264parse config-interval=-1 ! appsink,
+ * see crh264encoder.h) and gets the newest frame as a key frame at once; a later consumer gets a
+ * key frame with the next frame (force-key-unit), never a delta frame first.
+ * #CrH264RelaySink:linger after the last consumer leaves, the encoder is torn down.
  *
  * The encoder runs in its own thread and the element only hands each frame over, so the camera's
  * other branches never wait for it; frames faster than #CrH264RelaySink:max-fps are dropped
@@ -211,7 +211,7 @@ cr_h264_relay_sink_class_init (CrH264RelaySinkClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_BITRATE,
       g_param_spec_uint ("bitrate", "Bitrate",
-          "H.264 bitrate in kbit/s; 0 = from the picture size (438 for 640x480, 1316 for "
+          "H.264 bitrate in kbit/s; 0 = from the picture size (451 for 640x480, 1355 for "
           "1280x720); applies from the next encoder start",
           0, 100000, DEFAULT_BITRATE, playing));
   g_object_class_install_property (gobject_class, PROP_KEY_INT_MAX,

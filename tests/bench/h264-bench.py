@@ -19,6 +19,14 @@ and a moving ball) at 10 fps over WebSocket to the real camrelay. Measured:
 - MJPEG viewers lose nothing while RTSP viewers come and go: an MJPEG viewer counts its parts
   against the frames the camera sent, while RTSP viewers connect and leave.
 It prints a summary and exits 1 if a target is missed.
+
+    sudo /usr/bin/python3 tests/bench/h264-bench.py --mixed [--build build] [--seconds 20]
+
+measures "40 viewers cost at most 1.5x one" with both protocols instead: camrelay in one network
+namespace (as e2e-webrtc runs it: libnice ignores loopback), tests/webrtc/colour_camera.py
+pushing VGA at 10 fps, and in the other namespace tests/webrtc/many_viewers.py's real clients:
+camrelay's CPU with one WebRTC viewer, one RTSP viewer, and 20 RTSP + 20 WebRTC viewers at once
+(every one decoding). Root is needed for the namespaces.
 """
 import argparse
 import asyncio
@@ -163,13 +171,81 @@ def ssim_of_recording(recording, frame_files, work):
     return (float(m.group(1)) if m else 0.0), n
 
 
+def mixed(args):
+    """camrelay's CPU with 20 RTSP + 20 WebRTC viewers against one viewer (--mixed)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "webrtc"))
+    import test_webrtc as t
+    from netns import SERVER_ADDRESS, NetnsPair
+    t.BUILD = os.path.abspath(args.build)
+    os.environ.setdefault("GST_PLUGIN_PATH", os.path.join(t.BUILD, "plugins"))
+    many = os.path.join(ROOT, "tests", "webrtc", "many_viewers.py")
+    net = NetnsPair()
+    tmp = tempfile.TemporaryDirectory()
+    started = []
+    try:
+        relay = t.Relay(net, tmp.name)
+        started.append(relay)
+        cam = t.start_camera(net, "--fps", str(args.fps), "--size", "640x480")
+        started.append(cam)
+        if not cam.expect(lambda l: l.startswith("{"), 20):
+            raise SystemExit("h264-bench: the camera did not start")
+        urls = {"rtsp": f"rtsp://{SERVER_ADDRESS}:8554/cam",
+                "whep": f"http://{SERVER_ADDRESS}:{t.RELAY_PORT}/whep/cam"}
+
+        def viewers(kind, n):
+            g = t.Lines(net.run_in(net.client) + ["/usr/bin/python3", many, kind, urls[kind],
+                                                  "--count", str(n)])
+            started.append(g)
+            if not g.expect(lambda l: '"ready"' in l, 90):
+                raise SystemExit(f"h264-bench: {n} {kind} viewers did not all decode: " +
+                                 "".join(g.err[-10:]) + "\n".join(g.all[-3:]))
+            return g
+
+        def measure(groups):
+            time.sleep(2)
+            share = cpu_share(relay.proc.pid, args.seconds)
+            st = relay.camera_status()["h264"]
+            for g in groups:
+                g.stop()
+            t.wait_for(lambda: relay.camera_status()["webrtc"]["sessions"] == 0 and
+                       relay.camera_status()["h264"]["rtsp_viewers"] == 0, 30)
+            return share, st
+
+        time.sleep(2)
+        idle = cpu_share(relay.proc.pid, args.seconds / 2)
+        one_webrtc, _ = measure([viewers("whep", 1)])
+        one_rtsp, _ = measure([viewers("rtsp", 1)])
+        forty, st = measure([viewers("rtsp", 20), viewers("whep", 20)])
+        one = max(one_webrtc, one_rtsp)
+        print(f"\nh264-bench --mixed: VGA colour camera at {args.fps:g} fps, camrelay's CPU "
+              f"over {args.seconds:g} s")
+        print(f"  no H.264 viewer: {100 * idle:.1f}%")
+        print(f"  1 WebRTC viewer: {100 * one_webrtc:.1f}%, 1 RTSP viewer: {100 * one_rtsp:.1f}%")
+        print(f"  20 RTSP + 20 WebRTC viewers: {100 * forty:.1f}% (rtsp_viewers "
+              f"{st['rtsp_viewers']}, webrtc consumers {st['consumers']['webrtc']}, encoder "
+              f"starts {st['encoder_starts']})")
+        ok = forty <= 1.5 * one
+        print(f"  40 viewers / 1 (the dearer of the two): {forty / one:.2f}x  (target <= 1.5x) "
+              f"{'ok' if ok else 'MISSED'}")
+        return 0 if ok else 1
+    finally:
+        for p in reversed(started):
+            p.stop()
+        net.close()
+        tmp.cleanup()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--fps", type=float, default=10)
+    ap.add_argument("--mixed", action="store_true",
+                    help="20 RTSP + 20 WebRTC viewers against one (root: network namespaces)")
     args = ap.parse_args()
     benchlib.install_signal_handlers()
+    if args.mixed:
+        return mixed(args)
 
     work = tempfile.mkdtemp(prefix="h264-bench-")
     try:

@@ -106,6 +106,20 @@ TEST (Cli, DefaultIsTheLegacyContract)
   EXPECT_EQ (std::count (print.output.begin (), print.output.end (), '\n'), 1) << print.output;
 }
 
+/* rtsp-port = 0 turns RTSP off, not the H.264 branch that WebRTC viewers share: h264relaysink
+ * stays, without an RTSP server. */
+TEST (Cli, RtspPortZeroKeepsTheH264Branch)
+{
+  TempDir dir;
+  std::string conf = write_config (dir,
+      "[server]\nport = 0\nrtsp-port = 0\n[camera cam]\nplaceholder = placeholder.jpg\n");
+  RunResult print = camrelay ({ "--config", conf, "--print-pipeline" }, dir.path ());
+  ASSERT_EQ (print.code, 0) << print.output;
+  EXPECT_NE (print.output.find (" h264tee. ! h264relaysink name=h264"), std::string::npos)
+      << print.output;
+  EXPECT_EQ (print.output.find ("rtsp-port="), std::string::npos) << print.output;
+}
+
 /* The data directory is the test's own (CAMRELAY_DATADIR), so whatever is installed on the
  * machine cannot change the verdict. */
 TEST (Cli, DefaultWithoutPlaceholderIsRefused)

@@ -23,6 +23,7 @@ from netns import CLIENT_ADDRESS, SERVER_ADDRESS, NetnsPair  # noqa: E402
 BUILD = os.environ.get("CAMRELAY_BUILD_ROOT", os.path.join(HERE, "..", "..", "build"))
 SOURCE = os.environ.get("CAMRELAY_SOURCE_ROOT", os.path.join(HERE, "..", ".."))
 CLIENT = os.path.join(HERE, "whep_client.py")
+MANY = os.path.join(HERE, "many_viewers.py")
 
 
 class Lines:
@@ -393,6 +394,46 @@ class RelayWebRtcTest(unittest.TestCase):
                                  10))
         self.assertEqual(self.relay.camera_status()["h264"]["encoder_starts"], 1)
 
+    def test_twenty_rtsp_and_twenty_webrtc_viewers_share_one_encoder(self):
+        """Issue 18: twenty RTSP and twenty WebRTC viewers of one camera, one encoder. Each
+        viewer is a real client decoding every frame (tests/webrtc/many_viewers.py: GStreamer's
+        rtspsrc, half TCP and half UDP; aiortc)."""
+        self.camera("--fps", "10", "--size", "320x240")
+        groups = []
+        for kind, url in (("rtsp", f"rtsp://{SERVER_ADDRESS}:8554/cam"), ("whep", self.url)):
+            g = Lines(self.net.run_in(self.net.client) + [
+                "/usr/bin/python3", MANY, kind, url, "--count", "20"])
+            self.addCleanup(g.stop)
+            groups.append(g)
+        for g in groups:
+            line = g.expect(lambda l: '"ready"' in l or '"error"' in l, 90)
+            self.assertIsNotNone(line, "".join(g.err[-20:]) + "\n".join(g.all[-5:]))
+            self.assertIn('"ready"', line)
+        # All forty decode at once: the camera's status shows them on one encoder.
+        st = self.relay.camera_status()
+        h = st["h264"]
+        self.assertEqual((h["rtsp_viewers"], h["consumers"]["webrtc"]), (20, 20), h)
+        self.assertEqual(h["consumers"]["rtsp"], 1, h)  # the RTSP viewers' one shared media
+        self.assertEqual(st["webrtc"]["sessions"], 20, st["webrtc"])
+        self.assertTrue(h["encoder_running"], h)
+        self.assertEqual(h["encoder_starts"], 1, h)
+        # Each keeps decoding at about the camera's rate while all forty watch.
+        time.sleep(3)  # a measuring window, not a wait for a condition
+        self.assertEqual(self.relay.camera_status()["h264"]["encoder_starts"], 1)
+        for g, kind in zip(groups, ("rtsp", "whep")):
+            g.proc.stdin.close()
+            line = g.expect(lambda l: '"report"' in l or '"error"' in l, 30)
+            self.assertIsNotNone(line, "".join(g.err[-20:]))
+            report = json.loads(line)
+            self.assertEqual(report["event"], "report", line)
+            for i, v in enumerate(report["viewers"]):
+                self.assertEqual((v["w"], v["h"]), (320, 240), f"{kind} {i}: {v}")
+                rate = v["frames"] / v["seconds"]
+                self.assertGreater(rate, 5, f"{kind} viewer {i}: {v}")
+            rates = sorted(v["frames"] / v["seconds"] for v in report["viewers"])
+            print(f"{kind}: 20 viewers decoding {rates[0]:.1f}-{rates[-1]:.1f} fps",
+                  file=sys.stderr)
+
     def test_bad_offers_are_counted_and_logged_once(self):
         def post(ctype, body):
             r = subprocess.run(self.net.run_in(self.net.client) + [
@@ -464,6 +505,38 @@ class RelayMaxViewersTest(unittest.TestCase):
         self.assertTrue(answer, r.stdout + r.stderr)
         self.assertEqual(answer[0]["status"], 503)
         self.assertEqual(relay.camera_status()["webrtc"]["refused"], 1)
+
+
+class RtspOffTest(unittest.TestCase):
+    """rtsp-port = 0 turns RTSP off, and only RTSP: WHEP (and /view's WebRTC) keep the camera's
+    H.264 branch."""
+
+    def test_webrtc_plays_without_rtsp(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        net = NetnsPair()
+        self.addCleanup(net.close)
+        self.addCleanup(tmp.cleanup)
+        relay = Relay(net, tmp.name, server_extra="rtsp-port = 0")
+        self.addCleanup(relay.stop)
+        cam = start_camera(net, "--fps", "10", "--size", "320x240")
+        self.addCleanup(cam.stop)
+        self.assertIsNotNone(cam.expect(lambda l: l.startswith("{"), 20), "".join(cam.err))
+        events, r = run_client(net, f"http://{SERVER_ADDRESS}:{RELAY_PORT}/whep/cam", 3)
+        answer = [e for e in events if e.get("event") == "answer"]
+        self.assertTrue(answer, r.stdout + r.stderr)
+        self.assertEqual(answer[0]["status"], 201, answer[0])
+        frames = frames_of(events)
+        self.assertGreater(len(frames), 10, r.stdout[-2000:])
+        self.assertEqual((frames[-1]["w"], frames[-1]["h"]), (320, 240))
+        # Nothing serves RTSP: no listener on the default port 8554 (the other listeners are the
+        # HTTP port and libnice's ICE-TCP candidates).
+        ss = subprocess.run(net.run_in(net.server) + ["ss", "-Hltn"], capture_output=True,
+                            text=True, check=True).stdout
+        ports = {line.split()[3].rsplit(":", 1)[1] for line in ss.splitlines() if line.strip()}
+        self.assertIn(str(RELAY_PORT), ports, ss)
+        self.assertNotIn("8554", ports, ss)
+        self.assertEqual(relay.camera_status()["h264"]["rtsp_viewers"], 0)
 
 
 class RelayNatTest(unittest.TestCase):
