@@ -888,3 +888,37 @@ TEST (Notify, StillNoisySceneWithLightDriftIsNoMotion)
   EXPECT_EQ (sub.find ("camrelay/porch/motion", "ON"), -1) << sub.output ();
   EXPECT_TRUE (bodies_of (receiver, "motion-start").empty ()) << receiver.output ();
 }
+
+/* Motion off costs nothing: a camera without motion = true gets no jpegmotion and no branch tee
+ * in the pipeline camrelay runs (what --print-pipeline prints), so none of its frames is even
+ * looked at; the camera with it gets exactly one. */
+TEST (Notify, MotionOffAddsNoMotionBranch)
+{
+  TempDir dir;
+  dir.write ("placeholder.jpg", read_file (source_path ("placeholder.jpg")));
+  const std::string conf =
+      dir.write ("camrelay.conf", "[camera watched]\nmotion = true\n[camera plain]\n");
+  RunResult print =
+      run ({ program_path (), "--config", conf, "--print-pipeline" }, 60000, {}, dir.path ());
+  ASSERT_EQ (print.code, 0) << print.output;
+  std::string watched, plain;
+  std::istringstream lines (print.output);
+  for (std::string line; std::getline (lines, line);) {
+    if (line.find ("paths=/ws/watched ") != std::string::npos)
+      watched = line;
+    if (line.find ("paths=/ws/plain ") != std::string::npos)
+      plain = line;
+  }
+  ASSERT_FALSE (watched.empty ()) << print.output;
+  ASSERT_FALSE (plain.empty ()) << print.output;
+  auto count = [] (const std::string & text, const std::string & what) {
+    gsize n = 0;
+    for (gsize at = text.find (what); at != std::string::npos; at = text.find (what, at + 1))
+      n++;
+    return n;
+  };
+  EXPECT_EQ (count (watched, "jpegmotion"), 1u) << watched;
+  EXPECT_EQ (count (watched, "tee name=rec "), 1u) << watched;
+  EXPECT_EQ (count (plain, "jpegmotion"), 0u) << plain;
+  EXPECT_EQ (count (plain, "tee name=rec "), 0u) << "a branch tee without motion: " << plain;
+}

@@ -273,6 +273,45 @@ TEST (JpegMotion, SquareCrossingStartsWithinASecondAndEndsAfterHold)
   EXPECT_EQ (m.events ().size (), 2u) << names (m.events ());
 }
 
+/* An ESP32-CAM's VGA at dusk: an OV2640's 4:2:2 JPEGs at a low quality, heavy grain, and its
+ * auto-exposure stepping the picture 25% brighter or darker now and then. A minute of the still
+ * scene (at the default rate) is no motion; a square crossing at the camera's 5 fps starts motion
+ * within a second. */
+TEST (JpegMotion, Esp32CamNoisyVgaStillIsNoMotionAndASquareIs)
+{
+  auto esp32 = [] (int seq) {
+    crtest::SceneFrame f = still (seq);
+    f.h_samp = 2;
+    f.v_samp = 1;
+    f.quality = 55;
+    f.noise = 24;
+    f.gain = (seq / 20) % 2 ? 1.25 : 1.0; /* an exposure step every 20 analysed frames */
+    return f;
+  };
+  Motion m (Props{ { "camera", "esp32" } });
+  int seq = 0;
+  for (; seq < 100; seq++)
+    m.push_analysed (crtest::scene_jpeg (esp32 (seq)));
+  EXPECT_TRUE (m.events ().empty ()) << names (m.events ());
+  RecordProperty ("light_changes", static_cast<int> (m.count ("light-changes")));
+
+  gint64 first_us = 0;
+  for (int x = 0; x + 120 <= 640; x += 40) {
+    crtest::SceneFrame f = esp32 (seq++);
+    f.square = 120;
+    f.square_x = x;
+    f.square_y = 200;
+    m.push_live (crtest::scene_jpeg (f));
+    if (!first_us)
+      first_us = g_get_monotonic_time ();
+    m.pause (200);
+  }
+  const Event *start = m.wait_for ("motion-start", 5000);
+  ASSERT_NE (start, nullptr) << "no motion-start: " << names (m.events ());
+  EXPECT_LE (start->seen_us - first_us, 1000000) << "motion-start more than 1 s after the square";
+  EXPECT_EQ (m.count ("decode-errors"), 0u);
+}
+
 /* A camera that stops sending in the middle of motion: motion-end still comes after the hold. */
 TEST (JpegMotion, MotionEndsAfterTheHoldWhenFramesStop)
 {
