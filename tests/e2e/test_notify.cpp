@@ -922,3 +922,38 @@ TEST (Notify, MotionOffAddsNoMotionBranch)
   EXPECT_EQ (count (plain, "jpegmotion"), 0u) << plain;
   EXPECT_EQ (count (plain, "tee name=rec "), 0u) << "a branch tee without motion: " << plain;
 }
+
+/* A recording that cannot be written (its folder is a file) is one signed "recording-error"
+ * webhook with the reason, not one per file it then fails on; the stream goes on. */
+TEST (Notify, ARecordingThatCannotWriteIsOneRecordingErrorWebhook)
+{
+  Receiver receiver ("topsecret");
+  Relay relay;
+  relay.dir.write ("recordings/cam", "a file where the camera's folder should be");
+  ASSERT_TRUE (relay.start (
+      "[events]\nurl = " + receiver.url () + "\nsecret = topsecret\n[camera cam]\nrecord = true\n"))
+      << relay.proc->output ();
+  WsClient cam (relay.port, "/ws/cam");
+  ASSERT_EQ (cam.status (), 101);
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 15; i++)
+    frames.push_back (still_scene (i));
+  send_paced (cam, frames, 5); /* 3 s: it fails on a new file every second */
+  ASSERT_TRUE (wait_until ([&] { return !bodies_of (receiver, "recording-error").empty (); }))
+      << receiver.output () << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] {
+    return relay.proc->output ().find ("paused") != relay.proc->output ().rfind ("paused");
+  })) << "failed on one file only: "
+      << relay.proc->output ();
+  ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "cam", "frames_accepted") == 15; }))
+      << relay.status_text ();
+  std::vector<std::string> errors = bodies_of (receiver, "recording-error");
+  ASSERT_EQ (errors.size (), 1u) << receiver.output ();
+  Json e (errors[0]);
+  EXPECT_EQ (str_member (e.root (), "camera"), "cam");
+  EXPECT_NE (str_member (e.root (), "reason").find ("Not a directory"), std::string::npos)
+      << errors[0];
+  EXPECT_EQ (str_member (e.root (), "location"), relay.dir.file ("recordings/cam")) << errors[0];
+  for (const auto & ev : receiver.events ())
+    EXPECT_EQ (ev.signature, "valid") << ev.body;
+}
