@@ -622,12 +622,20 @@ Camera::handle_record_state (const GstStructure *s)
   const gchar *state = gst_structure_get_string (s, elements::name (Field::RecordStateState));
   const gchar *reason = gst_structure_get_string (s, elements::name (Field::RecordStateReason));
   const gchar *location = gst_structure_get_string (s, elements::name (Field::RecordStateLocation));
-  if (g_strcmp0 (state, elements::RECORD_PAUSED) == 0)
+  const bool paused = g_strcmp0 (state, elements::RECORD_PAUSED) == 0;
+  if (paused)
     g_warning ("camera %s: recording to %s paused: %s; the stream goes on, recording resumes "
                "by itself",
         config_.name.c_str (), location, reason ? reason : "");
   else
     g_info ("camera %s: recording to %s", config_.name.c_str (), location);
+  /* A recording-error event when it stops writing, not at each new file it fails on. */
+  const std::string where = location ? location : "";
+  if (!paused) {
+    recordings_paused_.erase (where);
+  } else if (recordings_paused_.insert (where).second && recording_error_listener_) {
+    recording_error_listener_ (reason ? reason : "", where);
+  }
 }
 
 /* jpegmotion's motion-start and motion-end, from the camera's own element only. */

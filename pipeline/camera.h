@@ -23,6 +23,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -147,6 +148,14 @@ public:
   {
     motion_listener_ = std::move (listener);
   }
+  /* Main thread: @listener hears, in the main thread, each time a recording sink of the camera
+   * goes from writing to paused (a full disk, a folder it cannot write), with why and its folder;
+   * not again while it stays paused, whatever new file it then fails on. */
+  void set_recording_error_listener (
+      std::function<void (const std::string & reason, const std::string & location)> listener)
+  {
+    recording_error_listener_ = std::move (listener);
+  }
   /* Any thread: the newest live frame (a reference, or nullptr) and its number, kept only with
    * mqtt-snapshot-interval > 0. */
   GstBuffer *latest_frame (guint64 *seq) const;
@@ -214,6 +223,9 @@ private:
   bool demand_open_ = false;
   std::function<void (const std::string & state)> state_listener_;
   std::function<void (bool on, double area, gint64 time_us)> motion_listener_;
+  std::function<void (const std::string & reason, const std::string & location)>
+      recording_error_listener_;
+  std::set<std::string> recordings_paused_; /* main thread: the folders of sinks now paused */
 
   /* Guards everything below. */
   mutable std::mutex lock_;

@@ -291,6 +291,11 @@ make_camera (Relay & r, const camrelay::CameraConfig & config)
     if (r.notifier)
       r.notifier->camera_motion (name, on, area, time_us);
   });
+  camera->set_recording_error_listener (
+      [&r, name] (const std::string & reason, const std::string & location) {
+        if (r.notifier)
+          r.notifier->camera_recording_error (name, reason, location);
+      });
   return camera;
 }
 

@@ -50,6 +50,21 @@ number (double v, int decimals)
   return g_ascii_formatd (buf, sizeof (buf), fmt, v);
 }
 
+/* @v with at most @decimals decimals and no trailing zeros (0.047, not 0.0470): the form
+ * JSON.stringify gives back, so a receiver that checks the signature of its re-serialised parse
+ * (README's Node-RED example) gets the very bytes that were signed. */
+std::string
+shortest_number (double v, int decimals)
+{
+  std::string out = number (v, decimals);
+  if (out.find ('.') != std::string::npos) {
+    out.erase (out.find_last_not_of ('0') + 1);
+    if (out.back () == '.')
+      out.pop_back ();
+  }
+  return out == "-0" ? "0" : out;
+}
+
 bool
 is_live (const std::string & state)
 {
@@ -67,7 +82,7 @@ event_json (const CameraEvent & e, guint64 seq, const std::string & node)
   for (const auto & [key, value] : e.fields)
     out += "," + json_string (key) + ":" + json_string (value);
   for (const auto & [key, value] : e.numbers)
-    out += "," + json_string (key) + ":" + number (value, 4);
+    out += "," + json_string (key) + ":" + shortest_number (value, 4);
   return out + "}";
 }
 
@@ -170,6 +185,16 @@ Notifier::camera_motion (const std::string & camera, bool on, double area, gint6
   if (publisher_)
     publisher_->set (topic (camera, "motion"), on ? "ON" : "OFF");
   emit ({ camera, on ? "motion-start" : "motion-end", time_us, {}, { { "area", area } } });
+}
+
+void
+Notifier::camera_recording_error (const std::string & camera, const std::string & reason,
+    const std::string & location)
+{
+  if (!cameras_.count (camera))
+    return;
+  emit ({ camera, "recording-error", g_get_real_time (),
+      { { "reason", reason }, { "location", location } } });
 }
 
 void

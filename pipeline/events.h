@@ -5,7 +5,8 @@
  * live and not live into a camera event and hands it to its outlets: MQTT (retained state,
  * attributes, snapshots, Home Assistant discovery; see mqttpublisher.h) and webhooks (see
  * webhooks.h). An event is {camera, event, time, ...}: "online", "offline", "motion-start" and
- * "motion-end" (with the changed "area"); the same path is open to "recording-error". Neither
+ * "motion-end" (with the changed "area") and "recording-error" (with its "reason" and the
+ * recording's "location"; webhooks only). Neither
  * outlet does network work in the calling thread.
  *
  * Threads: everything in the main thread, except status(), which any thread may call. */
@@ -26,7 +27,7 @@ namespace camrelay {
 struct CameraEvent
 {
   std::string camera;
-  std::string event;  /* "online", "offline", "motion-start", "motion-end" */
+  std::string event;  /* "online", "offline", "motion-start", "motion-end", "recording-error" */
   gint64 time_us = 0; /* g_get_real_time () */
   /* Further string members of the JSON object, e.g. { "state", "placeholder" }. */
   std::vector<std::pair<std::string, std::string>> fields;
@@ -60,6 +61,9 @@ public:
   void camera_state (const std::string & camera, const std::string & state);
   /* A camera's motion started (@on) or ended, at @time_us (Unix µs), @area changed. */
   void camera_motion (const std::string & camera, bool on, double area, gint64 time_us);
+  /* A camera's recording to @location paused (@reason): a "recording-error" webhook. */
+  void camera_recording_error (const std::string & camera, const std::string & reason,
+      const std::string & location);
   /* Any thread. */
   NotifyStatus status () const;
 

@@ -111,7 +111,7 @@ struct CameraConfig
   double motion_min_area = 0.01; /* fraction of the picture */
   std::string motion_mask;       /* "x,y,w,h;..." as jpegmotion takes it */
   double motion_hold = 5;        /* seconds */
-  double motion_max_fps = 5;     /* frames analysed a second at most */
+  double motion_max_fps = 2.5;   /* frames analysed a second at most (see README "Motion") */
   /* record = motion: record (true) only around motion, with these seconds before and after. */
   bool record_motion = false;
   double pre_roll = 5;

@@ -12,7 +12,8 @@ namespace motion {
 namespace {
 
 /* How fast the background follows the scene, per analysed picture: quickly where nothing moves
- * (light drift), slowly where something does (a parked car becomes scenery in ~20 s at 5 fps). */
+ * (light drift), slowly where something does (a parked car becomes scenery in ~40 s at the default
+ * 2.5 analysed frames a second). */
 const float LEARN_STILL = 0.1f;
 const float LEARN_MOVING = 0.01f;
 

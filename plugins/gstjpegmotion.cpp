@@ -51,7 +51,7 @@
 #define DEFAULT_LIGHT_CHANGE 0.6
 #define DEFAULT_MASK         ""
 #define DEFAULT_HOLD         (5 * GST_SECOND)
-#define DEFAULT_MAX_FPS      5.0
+#define DEFAULT_MAX_FPS      2.5
 
 /* See arrival_age_us. */
 static const GstClockTime MAX_AGE = GST_SECOND;

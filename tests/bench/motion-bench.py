@@ -6,7 +6,8 @@
         [--seconds 20] [--rounds 2] [--static-seconds 300] [--json OUT]
 
 1. The real program with N cameras at F fps, one viewer each (camrelay-loadgen), run without
-   motion and with `motion = true` (and `motion-max-fps = --max-fps`) on every camera, alternately: camrelay's CPU (% of one core,
+   motion and with `motion = true` (and `motion-max-fps = --max-fps` if given) on every camera,
+   alternately: camrelay's CPU (% of one core,
    /proc/PID/stat), frames to viewers, frames analysed and skipped (/status). Target: at most 15
    points of a core above the run without.
 2. One camera with `motion = true` sending a still scene with sensor grain whose light drifts
@@ -42,8 +43,12 @@ def write_config(path, n, port, motion, max_fps):
     with open(path, "w") as f:
         f.write("[server]\naddress = 127.0.0.1\nport = %d\n\n" % port)
         for k in range(n):
-            f.write("[camera cam%d]\n%s" % (k, "motion = true\nmotion-max-fps = %g\n" % max_fps
-                                              if motion else ""))
+            keys = ""
+            if motion:
+                keys = "motion = true\n"
+                if max_fps is not None:
+                    keys += "motion-max-fps = %g\n" % max_fps
+            f.write("[camera cam%d]\n%s" % (k, keys))
 
 
 def status(port):
@@ -119,7 +124,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--static-seconds", type=float, default=300)
-    ap.add_argument("--max-fps", type=float, default=5, help="motion-max-fps of every camera")
+    ap.add_argument("--max-fps", type=float, default=None,
+                    help="motion-max-fps of every camera (default: camrelay's own, 2.5)")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
@@ -149,12 +155,13 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     print("# camrelay, motion: %s, %s, %d cores, %s; %d cameras x %g fps, one viewer each, %g s, "
-          "motion-max-fps %g"
+          "motion-max-fps %s"
           % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              platform.processor() or platform.machine(), os.cpu_count(),
              subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
                             stdout=subprocess.PIPE, text=True).stdout.strip(),
-             args.cameras, args.fps, args.seconds, args.max_fps))
+             args.cameras, args.fps, args.seconds,
+             "default" if args.max_fps is None else "%g" % args.max_fps))
     print("| run | CPU % | frames sent | to viewers | accepted | analysed | skipped |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:

@@ -79,6 +79,8 @@ scene_jpeg (const SceneFrame & f)
   spec.height = f.height;
   spec.quality = f.quality;
   spec.components = 3;
+  spec.h_samp = f.h_samp;
+  spec.v_samp = f.v_samp;
   return encode_pixels (spec, rgb);
 }
 

@@ -2,7 +2,7 @@
 /* Camera-like pictures for motion tests: a still scene (shapes and gradients, as a room or a
  * garden has them) seen by a noisy sensor (every frame its own grain, like an ESP32-CAM's VGA at
  * dusk), under a light that can drift or switch, with a square that can cross it. Encoded as
- * colour 4:2:0 JPEGs by libjpeg, as a camera's firmware would. */
+ * colour JPEGs (4:2:0 unless told) by libjpeg, as a camera's firmware would. */
 #pragma once
 
 #include <glib.h>
@@ -25,6 +25,8 @@ struct SceneFrame
   int square = 0;
   int square_x = 0, square_y = 0;
   int square_grey = 235;
+  /* Luma sampling: 2x2 is 4:2:0 (most cameras), 2x1 4:2:2 (an OV2640's, so an ESP32-CAM's). */
+  int h_samp = 2, v_samp = 2;
 };
 
 std::vector<guint8> scene_jpeg (const SceneFrame & frame);

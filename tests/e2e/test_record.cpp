@@ -4,6 +4,7 @@
  * that fills up. */
 #include "e2e.h"
 #include "recordprobe.h"
+#include "motionscene.h"
 #include "testjpeg.h"
 #include "wait.h"
 
@@ -540,4 +541,97 @@ TEST (Record, ReloadTurnsRecordingOnAndChangesRetention)
   ASSERT_TRUE (wait_until ([&] { return recording_int (relay, "cam", "frames_written") == 10; }))
       << relay.status_text ();
   EXPECT_EQ (recording_str (relay, "cam", "state"), "recording");
+}
+
+/* record = motion through the whole program: a camera that sees a still scene, then a square
+ * crossing it, then the still scene again records only around the motion: from pre-roll before
+ * the square to post-roll after motion-end (the hold after its last frame), every frame of that
+ * span and none of the still minutes before or after; /recordings lists just those segments, and
+ * they play. */
+TEST (Record, MotionRecordsOnlyAroundMotionWithPreAndPostRoll)
+{
+  Relay relay;
+  const double pre_roll = 2, post_roll = 1, hold = 1;
+  ASSERT_TRUE (relay.start ("[recordings]\nsegment = 2\n[camera porch]\nrecord = motion\n"
+                            "pre-roll = 2\npost-roll = 1\nmotion-hold = 1\n"))
+      << relay.proc->output ();
+  WsClient cam (relay.port, "/ws/porch");
+  ASSERT_EQ (cam.status (), 101);
+
+  /* 4 s still, 2.8 s of the square crossing (40 px a frame), 6 s still; 5 fps. */
+  std::vector<Bytes> sent;
+  int seed = 1;
+  auto still = [&] {
+    SceneFrame f;
+    f.seed = seed++;
+    return scene_jpeg (f);
+  };
+  for (int i = 0; i < 20; i++)
+    sent.push_back (still ());
+  const gsize first_square = sent.size ();
+  for (int x = 0; x + 120 <= 640; x += 40) {
+    SceneFrame f;
+    f.seed = seed++;
+    f.square = 120;
+    f.square_x = x;
+    f.square_y = 200;
+    sent.push_back (scene_jpeg (f));
+  }
+  const gsize last_square = sent.size () - 1;
+  for (int i = 0; i < 30; i++)
+    sent.push_back (still ());
+  std::vector<gint64> sent_us;
+  const gint64 t0 = g_get_monotonic_time ();
+  for (gsize i = 0; i < sent.size (); i++) {
+    sleep_until (t0 + static_cast<gint64> (i) * 200000);
+    send_at (cam, sent[i], sent_us);
+  }
+  ASSERT_TRUE (wait_until ([&] {
+    Json j (relay.status_text ());
+    JsonObject *m = json_object_get_object_member (j.camera ("porch"), "motion");
+    return m && !json_object_get_boolean_member (m, "active") && int_member (m, "events") >= 1;
+  })) << relay.status_text ();
+  EXPECT_EQ (camera_int (relay, "porch", "frames_accepted"), static_cast<gint64> (sent.size ()));
+  Json listing (http_get (relay.port, "/recordings/porch").text ());
+  ASSERT_TRUE (listing.ok ());
+  JsonArray *listed = json_object_get_array_member (listing.root (), "segments");
+  ASSERT_NE (listed, nullptr);
+  ASSERT_EQ (relay.proc->stop (SIGTERM), 0) << relay.proc->output ();
+
+  std::string error;
+  auto segments = probe_segments (relay.dir.file ("recordings/porch"), &error);
+  ASSERT_TRUE (error.empty ()) << error;
+  ASSERT_FALSE (segments.empty ()) << "nothing recorded around the motion";
+  EXPECT_EQ (json_array_get_length (listed), segments.size ())
+      << "/recordings lists the segments on disk";
+  std::vector<double> walls = all_walls (segments);
+  for (const auto & seg : segments) {
+    EXPECT_EQ (decode_errors (seg.path), "") << seg.path;
+    EXPECT_GT (seg.duration, 0) << seg.path;
+  }
+
+  /* The span recorded: pre-roll before the square and not the still seconds before it, post-roll
+   * after motion-end, which comes the hold after the square's last frame. Motion is seen on an
+   * analysed frame (every other one at the default 2.5 a second), so both ends may move by a
+   * frame or two: the pre-roll counts back from the frame motion started on. */
+  const double square_at = sent_us[first_square] / 1e6;
+  const double square_left = sent_us[last_square] / 1e6;
+  const double first = walls.front (), last = walls.back ();
+  RecordProperty ("recorded_before_square_ms", static_cast<int> ((square_at - first) * 1000));
+  RecordProperty ("recorded_after_square_ms", static_cast<int> ((last - square_left) * 1000));
+  EXPECT_LE (first, square_at - pre_roll + 0.6) << "the pre-roll is recorded";
+  EXPECT_GE (first, square_at - pre_roll - 0.6) << "still frames long before motion recorded";
+  EXPECT_GE (last, square_left + hold + post_roll - 0.8) << "the post-roll is recorded";
+  EXPECT_LE (last, square_left + hold + post_roll + 1.5) << "still frames long after recorded";
+  EXPECT_LT (last, sent_us.back () / 1e6 - 1) << "the still scene after the motion recorded";
+
+  /* Every frame of that span, each once, the square's among them. */
+  gsize in_span = 0;
+  for (gint64 us : sent_us) {
+    if (us / 1e6 >= first - 0.02 && us / 1e6 <= last + 0.02)
+      in_span++;
+  }
+  EXPECT_EQ (walls.size (), in_span) << "a frame of the span missing or repeated";
+  EXPECT_GE (walls.size (), last_square - first_square + 1 + 7 + 6); /* 1.4 s + 1.2 s more */
+  EXPECT_LT (walls.size (), sent.size () - 20);
 }

@@ -5,7 +5,11 @@
 Prints "READY <port>" once listening, then one line per POST:
     EVENT <signature> <body>
 where <signature> is "valid", "invalid" or "none": the X-Camrelay-Signature header checked here,
-independently of camrelay, as HMAC-SHA256 of the body with --secret ("sha256=<hex>").
+independently of camrelay, as HMAC-SHA256 of the body with --secret ("sha256=<hex>"); or
+"valid-raw-only" when it is the body's but README's Node-RED check would still refuse it: that
+check signs JSON.stringify(JSON.parse(body)), so the body must be the compact serialisation of
+its own parse (no spaces, numbers in their shortest form: 0.047, not 0.0470). Python's compact
+json.dumps writes such values as JSON.stringify does.
 With --hang it reads each request and never answers (a receiver that hangs); with --down-while
 PATH it answers 503 (and prints "DOWN <body>") while PATH exists."""
 import os
@@ -13,6 +17,7 @@ import argparse
 import hashlib
 import hmac
 import http.server
+import json
 import sys
 import time
 
@@ -38,6 +43,10 @@ def main():
             else:
                 want = "sha256=" + hmac.new(args.secret.encode(), body, hashlib.sha256).hexdigest()
                 sig = "valid" if hmac.compare_digest(given, want) else "invalid"
+                compact = json.dumps(json.loads(body), separators=(",", ":"),
+                                     ensure_ascii=False).encode()
+                if sig == "valid" and compact != body:
+                    sig = "valid-raw-only"
             print("EVENT", sig, body.decode(), flush=True)
             if args.hang:
                 time.sleep(3600)
