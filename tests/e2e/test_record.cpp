@@ -209,9 +209,10 @@ TEST (Record, KillNineLeavesPlayableSegmentsAndARestartContinues)
   for (gsize i = 0; i < before.size (); i++) {
     EXPECT_EQ (decode_errors (before[i].path), "") << before[i].path;
     EXPECT_FALSE (before[i].packets.empty ()) << before[i].path;
-    if (i + 1 < before.size ())
+    if (i + 1 < before.size ()) {
       EXPECT_GT (before[i].duration, 0)
           << "a finished segment has its duration: " << before[i].path;
+    }
   }
   const ProbedSegment & open = before.back ();
   ASSERT_FALSE (open.packets.empty ());
