@@ -65,6 +65,14 @@ public:
     gst_object_unref (sub.first);
   }
 
+  bool available () override
+  {
+    GstElement *sink = camera_.h264_sink ();
+    if (sink)
+      gst_object_unref (sink);
+    return sink != nullptr;
+  }
+
   void request_keyframe () override
   {
     GstElement *sink = camera_.h264_sink ();

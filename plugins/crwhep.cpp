@@ -168,6 +168,11 @@ Core::handle_offer (SoupServerMessage *msg)
     answer_preflight (msg, "OPTIONS, POST");
     return;
   }
+  if (!feed_.available ()) {
+    answer_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+        "this camera has no H.264 encoder: its pipeline has no h264relaysink");
+    return;
+  }
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   const char *type = soup_message_headers_get_content_type (req, nullptr);
   if (!type || g_ascii_strcasecmp (type, "application/sdp") != 0) {

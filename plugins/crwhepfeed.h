@@ -27,6 +27,9 @@ public:
   virtual void unsubscribe (guint64 id) = 0;
   /* The next access unit will be a key frame (with SPS and PPS). */
   virtual void request_keyframe () = 0;
+  /* False when there is no encoder to subscribe to (a pipeline without h264relaysink): offers
+   * are then answered 503 before any session is made. */
+  virtual bool available () { return true; }
 };
 
 }  // namespace cr

@@ -664,6 +664,11 @@ TEST (Program, CustomPipelineRunsOnTheSharedServer)
   JsonObject *paths = json_object_get_object_member (j.camera ("turned"), "paths");
   EXPECT_EQ (str_member (paths, "snapshot"), "/turned.jpg");
   EXPECT_EQ (http_get (relay.port, "/turned.jpg").status, 200);
+  /* No h264relaysink in this pipeline: a WebRTC offer is told so, not met with a server error. */
+  HttpResponse whep = http_request (relay.port, "POST", "/whep/turned",
+      "Content-Type: application/sdp\r\nContent-Length: 0\r\n");
+  EXPECT_EQ (whep.status, 503) << whep.text ();
+  EXPECT_NE (whep.text ().find ("h264relaysink"), std::string::npos) << whep.text ();
 }
 
 /* A camera whose pipeline fails is rebuilt with its cause logged; the other camera's viewer
