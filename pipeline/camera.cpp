@@ -4,6 +4,7 @@
 
 #include "camera.h"
 
+#include "bushub.h"
 #include "crredact.h"
 #include "elementfields.h"
 #include "recordbranch.h"
@@ -301,7 +302,7 @@ Camera::build (std::string & error)
   }
 
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
-  bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
+  bus_watch_ = bus_watch (bus, [this] (GstMessage *message) { on_bus_message (message); });
   return true;
 }
 
@@ -389,8 +390,8 @@ Camera::teardown ()
     received_ = 0;
   }
   if (bus_watch_) {
-    g_source_remove (bus_watch_);
-    bus_watch_ = 0;
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
+    bus_unwatch (bus, bus_watch_);
   }
   gst_element_set_state (pipeline_, GST_STATE_NULL);
   gst_clear_object (&pipeline_);
@@ -472,10 +473,10 @@ Camera::on_restart (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-gboolean
-Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
+void
+Camera::on_bus_message (GstMessage *message)
 {
-  auto *self = static_cast<Camera *> (data);
+  Camera *self = this;
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
@@ -484,9 +485,9 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
       g_autofree gchar *source = gst_object_get_path_string (GST_MESSAGE_SRC (message));
       std::string cause = std::string (error->message) + " (" + source +
           (debug ? std::string (": ") + debug : "") + ")";
-      /* handle_error() removes this watch; returning TRUE is still right for the old source id. */
+      /* handle_error() removes this watch: no later message of this pipeline reaches us. */
       self->handle_error (cause);
-      return G_SOURCE_CONTINUE;
+      return;
     }
     case GST_MESSAGE_WARNING: {
       g_autoptr (GError) error = nullptr;
@@ -499,14 +500,13 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
     case GST_MESSAGE_EOS:
       if (!self->stopping_)
         self->handle_error ("the pipeline ended (end of stream)");
-      return G_SOURCE_CONTINUE;
+      return;
     case GST_MESSAGE_ELEMENT:
       self->handle_element_message (message);
       break;
     default:
       break;
   }
-  return G_SOURCE_CONTINUE;
 }
 
 void

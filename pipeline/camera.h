@@ -21,11 +21,14 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace camrelay {
+
+class BusWatch;
 
 struct CameraStatus
 {
@@ -167,7 +170,7 @@ private:
     void clear ();
   };
 
-  static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);
+  void on_bus_message (GstMessage *message);
   static gboolean on_restart (gpointer self);
   static GstPadProbeReturn on_live_frame (GstPad *pad, GstPadProbeInfo *info, gpointer self);
 
@@ -191,7 +194,7 @@ private:
 
   /* Main thread only. */
   GstElement *pipeline_ = nullptr;
-  guint bus_watch_ = 0;
+  std::shared_ptr<BusWatch> bus_watch_; /* bushub.h */
   guint restart_source_ = 0;
   cr::Backoff backoff_;
   bool stopping_ = false;
