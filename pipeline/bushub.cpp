@@ -4,6 +4,7 @@
 
 #include "crreadysource.h"
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <utility>
@@ -15,7 +16,7 @@ class BusWatch
 public:
   explicit BusWatch (std::function<void (GstMessage *)> handler) : handler (std::move (handler)) {}
   std::function<void (GstMessage *)> handler;
-  bool alive = true; /* main thread */
+  std::atomic<bool> alive{ true }; /* written in the main thread, read by the sync handler */
 };
 
 namespace {
@@ -79,12 +80,14 @@ on_sync_message (GstBus *, GstMessage *message, gpointer data)
   const WatchPtr & watch = *static_cast<WatchPtr *> (data);
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR:
-      Hub::get ().push (watch, message);
+      if (watch->alive)
+        Hub::get ().push (watch, message);
       return GST_BUS_PASS;
     case GST_MESSAGE_WARNING:
     case GST_MESSAGE_EOS:
     case GST_MESSAGE_ELEMENT:
-      Hub::get ().push (watch, message);
+      if (watch->alive)
+        Hub::get ().push (watch, message);
       return GST_BUS_DROP;
     default:
       return GST_BUS_DROP;
@@ -98,18 +101,20 @@ bus_watch (GstBus *bus, std::function<void (GstMessage *)> handler)
 {
   auto watch = std::make_shared<BusWatch> (std::move (handler));
   Hub::get ();
+  /* The bus frees its reference when it goes (with its pipeline). */
   gst_bus_set_sync_handler (bus, on_sync_message, new WatchPtr (watch),
       [] (gpointer data) { delete static_cast<WatchPtr *> (data); });
   return watch;
 }
 
+/* The sync handler stays (replacing it while a streaming thread may be calling it is not safe
+ * on every GStreamer version); it stops queueing. */
 void
-bus_unwatch (GstBus *bus, std::shared_ptr<BusWatch> & watch)
+bus_unwatch (std::shared_ptr<BusWatch> & watch)
 {
   if (!watch)
     return;
   watch->alive = false;
-  gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
   watch.reset ();
 }
 

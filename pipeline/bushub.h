@@ -29,6 +29,6 @@ class BusWatch;
 std::shared_ptr<BusWatch> bus_watch (GstBus *bus, std::function<void (GstMessage *)> handler);
 
 /* Main thread. No message reaches the handler from now on, queued ones included. */
-void bus_unwatch (GstBus *bus, std::shared_ptr<BusWatch> & watch);
+void bus_unwatch (std::shared_ptr<BusWatch> & watch);
 
 }  // namespace camrelay

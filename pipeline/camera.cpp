@@ -389,10 +389,7 @@ Camera::teardown ()
     fps_ = 0;
     received_ = 0;
   }
-  if (bus_watch_) {
-    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
-    bus_unwatch (bus, bus_watch_);
-  }
+  bus_unwatch (bus_watch_);
   gst_element_set_state (pipeline_, GST_STATE_NULL);
   gst_clear_object (&pipeline_);
 }
