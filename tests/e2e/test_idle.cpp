@@ -127,21 +127,17 @@ TEST (IdleCameras, FiftyHoldNoThreadOfTheirOwnAndStopAtOnce)
   expect_idle_threads_bounded (50, 1000);
 }
 
-/* Stopping is still one synchronous call into the server thread per route (docs/PERFORMANCE.md,
- * "Threads and 5,000 idle cameras"): 500 cameras take 1-3 s on a loaded machine, not yet 1 s. */
-TEST (IdleCameras, FiveHundredHoldNoThreadOfTheirOwnAndStopCleanly)
+/* Fifteen hundred cameras configured, nothing connected, nobody watching: once every URL answers,
+ * the process rests, holds no thread per camera and stops cleanly. Each pipeline's state changes
+ * went through a bus watch of its own, and GLib walked every camera's descriptor twice per
+ * message: the main thread kept a core busy for tens of seconds after the start (53% of a core
+ * here at 1,500 cameras, 73% at 5,000). The bound is far above the figure (under 1%) so that a
+ * loaded machine and a sanitizer build pass. Stopping is still one synchronous call into the
+ * server thread per route (docs/PERFORMANCE.md, "Start, idle and stop at 5,000 cameras"): the
+ * stop bound is for a sanitizer build on a loaded machine, not the 1 s target. */
+TEST (IdleCameras, FifteenHundredRestOnceEveryUrlAnswersAndStopCleanly)
 {
-  expect_idle_threads_bounded (500, 15000);
-}
-
-/* Two thousand cameras configured, nothing connected, nobody watching: once every URL answers,
- * the process rests. Each pipeline's state changes went through a bus watch of its own, and GLib
- * walked every camera's descriptor twice per message: the main thread kept a core busy for tens
- * of seconds after the start (41% of a core 10 s after a 2,000-camera start, 73% at 5,000). The
- * bound is far above the figure (about 2%) so that a loaded machine and a sanitizer build pass. */
-TEST (IdleCameras, TwoThousandRestOnceEveryUrlAnswers)
-{
-  const int cameras = 2000;
+  const int cameras = 1500;
   ManyCameras relay;
   ASSERT_TRUE (relay.start (cameras)) << relay.proc->output ();
   std::string last = "cam" + std::to_string (cameras - 1);
@@ -166,8 +162,14 @@ TEST (IdleCameras, TwoThousandRestOnceEveryUrlAnswers)
   EXPECT_LT (percent, 20.0) << cameras << " idle cameras used " << percent
                             << "% of a core once every URL answered";
 
+  int threads = relay.threads_settled (THREAD_BOUND);
+  EXPECT_LE (threads, THREAD_BOUND) << cameras << " idle cameras: " << threads << " threads";
+
+  gint64 stop_start = g_get_monotonic_time ();
   relay.proc->send_signal (SIGTERM);
   EXPECT_EQ (relay.proc->wait (30000), 0) << relay.proc->output ();
+  gint64 elapsed_ms = (g_get_monotonic_time () - stop_start) / 1000;
+  EXPECT_LT (elapsed_ms, 15000) << cameras << " idle cameras took " << elapsed_ms << " ms to stop";
 }
 
 /* An idle camera among many: a viewer that comes sees the placeholder at placeholder-fps; the
