@@ -7,6 +7,7 @@
 #include "bushub.h"
 #include "crredact.h"
 #include "elementfields.h"
+#include "prebuilt.h"
 #include "recordbranch.h"
 
 namespace camrelay {
@@ -219,21 +220,27 @@ Camera::h264_sink () const
 bool
 Camera::build (std::string & error)
 {
-  g_autoptr (GError) gerror = nullptr;
-  GstElement *parsed = gst_parse_launch_full (config_.line.description ().c_str (), nullptr,
-      GST_PARSE_FLAG_FATAL_ERRORS, &gerror);
+  /* The first start takes the pipeline the config check built (prebuilt.h). */
+  GstElement *parsed = prebuilt_take (config_.line.description ());
   if (!parsed) {
-    error = std::string ("cannot build the pipeline: ") + (gerror ? gerror->message : "?");
-    return false;
+    g_autoptr (GError) gerror = nullptr;
+    parsed = gst_parse_launch_full (config_.line.description ().c_str (), nullptr,
+        GST_PARSE_FLAG_FATAL_ERRORS, &gerror);
+    if (!parsed) {
+      error = std::string ("cannot build the pipeline: ") + (gerror ? gerror->message : "?");
+      return false;
+    }
+    parsed = GST_ELEMENT (gst_object_ref_sink (parsed));
   }
   GstElement *pipeline = parsed;
   if (!GST_IS_PIPELINE (parsed)) {
-    pipeline = gst_pipeline_new (nullptr);
+    pipeline = GST_ELEMENT (gst_object_ref_sink (gst_pipeline_new (nullptr)));
     gst_bin_add (GST_BIN (pipeline), parsed);
+    gst_object_unref (parsed);
   }
   std::string name = "camera-" + config_.name;
   gst_object_set_name (GST_OBJECT (pipeline), name.c_str ());
-  pipeline_ = GST_ELEMENT (gst_object_ref_sink (pipeline));
+  pipeline_ = pipeline;
 
   /* The first element of each camrelay kind is the one /status reports on. */
   Elements found;
