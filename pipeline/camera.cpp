@@ -4,8 +4,10 @@
 
 #include "camera.h"
 
+#include "bushub.h"
 #include "crredact.h"
 #include "elementfields.h"
+#include "prebuilt.h"
 #include "recordbranch.h"
 
 namespace camrelay {
@@ -219,21 +221,27 @@ Camera::h264_sink () const
 bool
 Camera::build (std::string & error)
 {
-  g_autoptr (GError) gerror = nullptr;
-  GstElement *parsed = gst_parse_launch_full (config_.line.description ().c_str (), nullptr,
-      GST_PARSE_FLAG_FATAL_ERRORS, &gerror);
+  /* The first start takes the pipeline the config check built (prebuilt.h). */
+  GstElement *parsed = prebuilt_take (config_.line.description ());
   if (!parsed) {
-    error = std::string ("cannot build the pipeline: ") + (gerror ? gerror->message : "?");
-    return false;
+    g_autoptr (GError) gerror = nullptr;
+    parsed = gst_parse_launch_full (config_.line.description ().c_str (), nullptr,
+        GST_PARSE_FLAG_FATAL_ERRORS, &gerror);
+    if (!parsed) {
+      error = std::string ("cannot build the pipeline: ") + (gerror ? gerror->message : "?");
+      return false;
+    }
+    parsed = GST_ELEMENT (gst_object_ref_sink (parsed));
   }
   GstElement *pipeline = parsed;
   if (!GST_IS_PIPELINE (parsed)) {
-    pipeline = gst_pipeline_new (nullptr);
+    pipeline = GST_ELEMENT (gst_object_ref_sink (gst_pipeline_new (nullptr)));
     gst_bin_add (GST_BIN (pipeline), parsed);
+    gst_object_unref (parsed);
   }
   std::string name = "camera-" + config_.name;
   gst_object_set_name (GST_OBJECT (pipeline), name.c_str ());
-  pipeline_ = GST_ELEMENT (gst_object_ref_sink (pipeline));
+  pipeline_ = pipeline;
 
   /* The first element of each camrelay kind is the one /status reports on. */
   Elements found;
@@ -302,7 +310,7 @@ Camera::build (std::string & error)
   }
 
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
-  bus_watch_ = gst_bus_add_watch (bus, on_bus_message, this);
+  bus_watch_ = bus_watch (bus, [this] (GstMessage *message) { on_bus_message (message); });
   return true;
 }
 
@@ -389,10 +397,7 @@ Camera::teardown ()
     fps_ = 0;
     received_ = 0;
   }
-  if (bus_watch_) {
-    g_source_remove (bus_watch_);
-    bus_watch_ = 0;
-  }
+  bus_unwatch (bus_watch_);
   gst_element_set_state (pipeline_, GST_STATE_NULL);
   gst_clear_object (&pipeline_);
 }
@@ -473,10 +478,10 @@ Camera::on_restart (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-gboolean
-Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
+void
+Camera::on_bus_message (GstMessage *message)
 {
-  auto *self = static_cast<Camera *> (data);
+  Camera *self = this;
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
@@ -485,9 +490,9 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
       g_autofree gchar *source = gst_object_get_path_string (GST_MESSAGE_SRC (message));
       std::string cause = std::string (error->message) + " (" + source +
           (debug ? std::string (": ") + debug : "") + ")";
-      /* handle_error() removes this watch; returning TRUE is still right for the old source id. */
+      /* handle_error() removes this watch: no later message of this pipeline reaches us. */
       self->handle_error (cause);
-      return G_SOURCE_CONTINUE;
+      return;
     }
     case GST_MESSAGE_WARNING: {
       g_autoptr (GError) error = nullptr;
@@ -500,14 +505,13 @@ Camera::on_bus_message (GstBus *, GstMessage *message, gpointer data)
     case GST_MESSAGE_EOS:
       if (!self->stopping_)
         self->handle_error ("the pipeline ended (end of stream)");
-      return G_SOURCE_CONTINUE;
+      return;
     case GST_MESSAGE_ELEMENT:
       self->handle_element_message (message);
       break;
     default:
       break;
   }
-  return G_SOURCE_CONTINUE;
 }
 
 void

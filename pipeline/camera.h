@@ -22,12 +22,15 @@
 #include <array>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace camrelay {
+
+class BusWatch;
 
 struct CameraStatus
 {
@@ -180,7 +183,7 @@ private:
     std::array<GstElement **, 9> slots ();
   };
 
-  static gboolean on_bus_message (GstBus *bus, GstMessage *message, gpointer self);
+  void on_bus_message (GstMessage *message);
   static gboolean on_restart (gpointer self);
   static GstPadProbeReturn on_live_frame (GstPad *pad, GstPadProbeInfo *info, gpointer self);
 
@@ -204,7 +207,7 @@ private:
 
   /* Main thread only. */
   GstElement *pipeline_ = nullptr;
-  guint bus_watch_ = 0;
+  std::shared_ptr<BusWatch> bus_watch_; /* bushub.h */
   guint restart_source_ = 0;
   cr::Backoff backoff_;
   bool stopping_ = false;

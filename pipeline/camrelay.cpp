@@ -18,6 +18,7 @@
 #include "elementfields.h"
 #include "events.h"
 #include "pages.h"
+#include "prebuilt.h"
 #include "recordings.h"
 #include "recordingstore.h"
 #include "relayconfig.h"
@@ -364,6 +365,8 @@ reload (Relay & r)
   camrelay::Config fresh;
   std::string message;
   bool ok = false;
+  /* The checked pipelines of the cameras that change start as they are; the rest are dropped. */
+  camrelay::prebuilt_keep (true);
   if (r.file.empty ()) {
     message = "camrelay was started without --config: there is no file to read again";
   } else if (camrelay::load_config (r.file, fresh, message)) {
@@ -384,6 +387,7 @@ reload (Relay & r)
   }
   if (!ok) {
     g_warning ("reload refused, the running configuration stays: %s", message.c_str ());
+    camrelay::prebuilt_keep (false);
     record_reload (r, false, "refused: " + message, "");
     return;
   }
@@ -439,6 +443,7 @@ reload (Relay & r)
   notify_cameras (r);
   for (auto *c : to_start)
     c->start ();
+  camrelay::prebuilt_keep (false);
 
   std::string what = "applied: " + std::to_string (added) + " added, " +
       std::to_string (to_stop.size () - changed) + " removed, " + std::to_string (changed) +
@@ -535,6 +540,7 @@ run (Relay & r)
 
   for (auto & c : cameras)
     c->start ();
+  camrelay::prebuilt_keep (false);
   if (!same_server (cameras, server.port ())) {
     g_printerr ("camrelay: the camera pipelines listen on another port than the program: the "
                 "plugin does not share the program's server (libcamrelay-server must be one shared "
@@ -644,7 +650,10 @@ main (int argc, char **argv)
   }
   if (opt.port >= 0)
     config.server.port = opt.port;
+  /* The program's run starts the pipelines the check builds (prebuilt.h). */
+  camrelay::prebuilt_keep (!opt.check && !opt.print_pipeline);
   if (!camrelay::resolve_config (config, message)) {
+    camrelay::prebuilt_keep (false);
     g_printerr ("camrelay: %s\n", message.c_str ());
     return EXIT_BAD_CONFIG;
   }
@@ -663,6 +672,7 @@ main (int argc, char **argv)
   relay.port_override = opt.port;
   relay.config = std::move (config);
   int code = run (relay);
+  camrelay::prebuilt_keep (false);
   /* Waits for GStreamer's pooled threads, so that the process ends with only its main thread:
    * nothing is left half-way when exit() runs (leak checkers stop every thread to look). */
   gst_deinit ();

@@ -6,6 +6,7 @@
 #include "crserver.h"
 #include "customline.h"
 #include "elementfields.h"
+#include "prebuilt.h"
 
 #include <gst/gst.h>
 
@@ -83,6 +84,9 @@ check_line (const Config & config, CameraConfig & c, Reporter & report)
   }
   for (GstElement *el : elements)
     gst_object_unref (el);
+  /* The camera's first start runs this very pipeline rather than parsing the line again. */
+  if (ok)
+    prebuilt_put (c.line.description (), GST_ELEMENT (g_steal_pointer (&top)));
   return ok;
 }
 

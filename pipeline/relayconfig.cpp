@@ -16,6 +16,8 @@
 #include "pluginpath.h"
 #include "tlsfiles.h"
 
+#include <map>
+
 namespace camrelay {
 
 std::string
@@ -61,6 +63,8 @@ resolve_config (Config & config, std::string & error)
     return false;
 
   std::string plugin_path = plugin_path_for_command ();
+  /* Thousands of cameras share a placeholder file or two: each is read and hashed once. */
+  std::map<std::string, std::string> digests;
   for (auto & c : config.cameras) {
     std::string why;
     c.has_secret = false;
@@ -82,7 +86,10 @@ resolve_config (Config & config, std::string & error)
     c.line.plugin_path = plugin_path;
     if (!check_line (config, c, report))
       return false;
-    c.placeholder_digest = file_digest (c.placeholder_file);
+    auto digest = digests.find (c.placeholder_file);
+    if (digest == digests.end ())
+      digest = digests.emplace (c.placeholder_file, file_digest (c.placeholder_file)).first;
+    c.placeholder_digest = digest->second;
   }
   return check_paths (config, report);
 }

@@ -64,6 +64,8 @@ struct Mount
   GstElement *sink = nullptr;           /* a reference while mounted; nullptr after */
   std::map<GstRTSPMedia *, guint> subs; /* feed subscription of each live media */
   std::string path;
+  /* Its media factory is in gst-rtsp-server's mount points (ServerImpl::lock_). */
+  bool in_mount_points = false;
 
   /* Takes the sink (a new reference), or nullptr once unmounted. */
   GstElement *ref_sink ()
@@ -132,6 +134,36 @@ on_media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer user_da
 
 class ServerImpl;
 
+/* gst-rtsp-server's mount points, which hear of a mount only when a viewer asks for it:
+ * gst_rtsp_mount_points_add_factory() and _remove_factory() sort the whole table each time, so
+ * five thousand cameras mounted up front cost minutes of start and stop (docs/PERFORMANCE.md,
+ * "Threads and 5,000 idle cameras"). make_path() runs before every lookup of a request's path. */
+struct CrRtspMountPoints
+{
+  GstRTSPMountPoints parent;
+  ServerImpl *owner; /* outlives the RTSP thread, the only caller of make_path() */
+};
+
+struct CrRtspMountPointsClass
+{
+  GstRTSPMountPointsClass parent_class;
+};
+
+GType cr_rtsp_mount_points_get_type ();
+G_DEFINE_TYPE (CrRtspMountPoints, cr_rtsp_mount_points, GST_TYPE_RTSP_MOUNT_POINTS)
+
+gchar *cr_rtsp_mount_points_make_path (GstRTSPMountPoints *mounts, const GstRTSPUrl *url);
+
+void
+cr_rtsp_mount_points_class_init (CrRtspMountPointsClass *klass)
+{
+  GST_RTSP_MOUNT_POINTS_CLASS (klass)->make_path = cr_rtsp_mount_points_make_path;
+}
+
+void
+cr_rtsp_mount_points_init (CrRtspMountPoints *)
+{}
+
 std::mutex registry_mutex;
 std::map<std::pair<std::string, guint>, std::weak_ptr<ServerImpl>> registry;
 
@@ -157,6 +189,15 @@ private:
   static void on_client_closed (GstRTSPClient *client, gpointer data);
   static void on_teardown_request (GstRTSPClient *client, GstRTSPContext *, gpointer data);
   MountPtr mount_for (const char *uri_path);
+
+public:
+  /* RTSP thread: the mount @uri_path asks for gets its factory, if it has none yet. */
+  void add_factory_for (const char *uri_path);
+
+private:
+  /* Under lock_. */
+  MountPtr mount_for_locked (const std::string & path);
+  void add_factory (const MountPtr & mount);
 
   ServerSettings settings_;
   GMainContext *context_ = nullptr;
@@ -185,6 +226,11 @@ bool
 ServerImpl::start (std::string & error)
 {
   server_ = gst_rtsp_server_new ();
+  auto *mount_points =
+      static_cast<CrRtspMountPoints *> (g_object_new (cr_rtsp_mount_points_get_type (), nullptr));
+  mount_points->owner = this;
+  gst_rtsp_server_set_mount_points (server_, GST_RTSP_MOUNT_POINTS (mount_points));
+  g_object_unref (mount_points);
   gst_rtsp_server_set_address (server_, settings_.address.c_str ());
   g_autofree gchar *service = g_strdup_printf ("%u", settings_.port);
   gst_rtsp_server_set_service (server_, service);
@@ -258,8 +304,13 @@ ServerImpl::mount_for (const char *uri_path)
 {
   if (!uri_path)
     return nullptr;
-  std::string path (uri_path);
   std::lock_guard<std::mutex> guard (lock_);
+  return mount_for_locked (uri_path);
+}
+
+MountPtr
+ServerImpl::mount_for_locked (const std::string & path)
+{
   for (auto & [mount_path, mount] : mounts_) {
     if (path.compare (0, mount_path.size (), mount_path) == 0 &&
         (path.size () == mount_path.size () || path[mount_path.size ()] == '/'))
@@ -340,6 +391,26 @@ ServerImpl::mount (const std::string & path, GstElement *sink, std::string & err
     }
     mounts_[path] = mount;
   }
+  GST_INFO ("serving rtsp://%s:%u%s", settings_.address.c_str (), bound_port_, path.c_str ());
+  return true;
+}
+
+void
+ServerImpl::add_factory_for (const char *uri_path)
+{
+  if (!uri_path)
+    return;
+  std::lock_guard<std::mutex> guard (lock_);
+  MountPtr mount = mount_for_locked (uri_path);
+  if (mount && !mount->in_mount_points)
+    add_factory (mount);
+}
+
+/* Under lock_, so that unmount() finds the factory if there is one. */
+void
+ServerImpl::add_factory (const MountPtr & mount)
+{
+  const std::string & path = mount->path;
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
   gst_rtsp_media_factory_set_launch (factory, MEDIA_LAUNCH);
   gst_rtsp_media_factory_set_shared (factory, TRUE);
@@ -352,8 +423,8 @@ ServerImpl::mount (const std::string & path, GstElement *sink, std::string & err
       new MountPtr (mount), free_mount_ref, static_cast<GConnectFlags> (0));
   g_autoptr (GstRTSPMountPoints) mounts = gst_rtsp_server_get_mount_points (server_);
   gst_rtsp_mount_points_add_factory (mounts, path.c_str (), factory); /* takes factory */
-  GST_INFO ("serving rtsp://%s:%u%s", settings_.address.c_str (), bound_port_, path.c_str ());
-  return true;
+  mount->in_mount_points = true;
+  GST_DEBUG ("%s: media factory added for its first viewer", path.c_str ());
 }
 
 void
@@ -367,9 +438,11 @@ ServerImpl::unmount (const std::string & path)
       return;
     mount = it->second;
     mounts_.erase (it);
+    if (mount->in_mount_points) {
+      g_autoptr (GstRTSPMountPoints) mounts = gst_rtsp_server_get_mount_points (server_);
+      gst_rtsp_mount_points_remove_factory (mounts, path.c_str ());
+    }
   }
-  g_autoptr (GstRTSPMountPoints) mounts = gst_rtsp_server_get_mount_points (server_);
-  gst_rtsp_mount_points_remove_factory (mounts, path.c_str ());
 
   /* The feed is let go now: the sink may go away while viewers' media still exist. */
   GstElement *sink;
@@ -412,6 +485,17 @@ ServerImpl::viewers (const std::string & path)
   for (const auto & [client, p] : playing_)
     n += p == path;
   return n;
+}
+
+gchar *
+cr_rtsp_mount_points_make_path (GstRTSPMountPoints *mounts, const GstRTSPUrl *url)
+{
+  gchar *path =
+      GST_RTSP_MOUNT_POINTS_CLASS (cr_rtsp_mount_points_parent_class)->make_path (mounts, url);
+  auto *self = reinterpret_cast<CrRtspMountPoints *> (mounts);
+  if (path && self->owner)
+    self->owner->add_factory_for (path);
+  return path;
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ public:
   void refuse_offer (SoupServerMessage *msg, guint status, const std::string & why);
   void handle_session (SoupServerMessage *msg, const char *path);
   WhepStats stats () const;
-  /* Any thread but the server's: starts the feed watchdog. */
+  /* Server thread, with a session: starts the feed watchdog if it is not running. */
   void start_watchdog ();
   /* Any thread but the server's: ends every session and waits for their pipelines to be down. */
   void shut_down ();
@@ -119,7 +119,7 @@ private:
   void set_deadline (Entry & e, const std::string & id, guint ms, const char *why);
   void end (const std::string & id, const std::string & why, bool failure);
   void retire (Entry & e);
-  void check_feeds ();
+  bool check_feeds ();
 
   H264Feed & feed_;
   /* Guards sessions_ (written in the server thread, read by stats()) and the counters. */
@@ -230,6 +230,7 @@ Core::handle_offer (SoupServerMessage *msg)
     e.pending = SOUP_SERVER_MESSAGE (g_object_ref (msg));
     set_deadline (e, id, settings_.gather_timeout_ms, "ICE gathering did not complete in time");
   }
+  start_watchdog ();
   GST_INFO ("%s: session %s offered by %s", settings_.path.c_str (), id.c_str (),
       soup_server_message_get_remote_host (msg));
   std::weak_ptr<Core> weak = weak_from_this ();
@@ -423,27 +424,29 @@ Core::end (const std::string & id, const std::string & why, bool failure)
   sessions_.erase (it);
 }
 
+/* Server thread: the 1 Hz look at the sessions' feeds runs only while there are sessions, so
+ * that thousands of cameras nobody watches over WebRTC cost the server thread nothing. */
 void
 Core::start_watchdog ()
 {
+  if (watchdog_)
+    return;
   std::weak_ptr<Core> weak = weak_from_this ();
-  server_->invoke_sync ([this, weak] {
-    watchdog_ = g_timeout_source_new (1000);
-    g_source_set_callback (
-        watchdog_,
-        [] (gpointer data) -> gboolean {
-          if (auto core = static_cast<std::weak_ptr<Core> *> (data)->lock ())
-            core->check_feeds ();
-          return G_SOURCE_CONTINUE;
-        },
-        new std::weak_ptr<Core> (weak),
-        [] (gpointer data) { delete static_cast<std::weak_ptr<Core> *> (data); });
-    g_source_attach (watchdog_, server_->context ());
-  });
+  watchdog_ = g_timeout_source_new (1000);
+  g_source_set_callback (
+      watchdog_,
+      [] (gpointer data) -> gboolean {
+        auto core = static_cast<std::weak_ptr<Core> *> (data)->lock ();
+        return core && core->check_feeds () ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+      },
+      new std::weak_ptr<Core> (weak),
+      [] (gpointer data) { delete static_cast<std::weak_ptr<Core> *> (data); });
+  g_source_attach (watchdog_, server_->context ());
 }
 
-/* Server thread, once a second. */
-void
+/* Server thread, once a second while there are sessions; false (and the watchdog gone) once
+ * there are none. */
+bool
 Core::check_feeds ()
 {
   gint64 now = g_get_monotonic_time ();
@@ -461,6 +464,11 @@ Core::check_feeds ()
   }
   for (const auto & id : stalled)
     end (id, "the camera's H.264 feed stopped", true);
+  std::lock_guard<std::mutex> lock (lock_);
+  if (!sessions_.empty ())
+    return true;
+  g_clear_pointer (&watchdog_, g_source_unref);
+  return false;
 }
 
 void
@@ -564,7 +572,6 @@ WhepEndpoint::create (std::shared_ptr<Server> server, const WhepSettings & setti
       error);
   if (!impl->session_route_)
     return nullptr;
-  impl->core_->start_watchdog ();
   return impl;
 }
 

@@ -51,14 +51,14 @@ ServerImpl::register_ingest (IngestRouteImpl *route)
   ingests_[route->id ()] = route;
 }
 
+/* By key, not by walking the table: thousands of cameras stop at once. */
 void
 ServerImpl::unregister_ingest (IngestRouteImpl *route)
 {
-  for (auto it = ingest_paths_.begin (); it != ingest_paths_.end ();) {
-    if (it->second == route)
-      it = ingest_paths_.erase (it);
-    else
-      ++it;
+  for (const auto & path : route->settings ().paths) {
+    auto it = ingest_paths_.find (path);
+    if (it != ingest_paths_.end () && it->second == route)
+      ingest_paths_.erase (it);
   }
   ingests_.erase (route->id ());
 }
@@ -181,16 +181,13 @@ ServerImpl::register_stream (StreamImpl *stream)
 void
 ServerImpl::unregister_stream (StreamImpl *stream)
 {
-  auto drop = [stream] (std::map<std::string, StreamImpl *> & m) {
-    for (auto it = m.begin (); it != m.end ();) {
-      if (it->second == stream)
-        it = m.erase (it);
-      else
-        ++it;
-    }
+  auto drop = [stream] (std::map<std::string, StreamImpl *> & m, const std::string & path) {
+    auto it = m.find (path);
+    if (it != m.end () && it->second == stream)
+      m.erase (it);
   };
-  drop (stream_paths_);
-  drop (snapshot_paths_);
+  drop (stream_paths_, stream->settings ().path);
+  drop (snapshot_paths_, stream->settings ().snapshot_path);
   streams_.erase (stream->id ());
 }
 
@@ -214,6 +211,15 @@ ServerImpl::mark_pending (guint64 id)
 {
   std::lock_guard<std::mutex> lock (pending_lock_);
   pending_streams_.push_back (id);
+  if (pending_streams_.size () == 1 && wake_)
+    g_source_set_ready_time (wake_, 0);
+}
+
+gboolean
+ServerImpl::on_wake (gpointer self)
+{
+  static_cast<ServerImpl *> (self)->fan_out_pending ();
+  return G_SOURCE_CONTINUE;
 }
 
 StreamImpl *

@@ -154,7 +154,6 @@ public:
   guint64 id () const { return id_; }
 
 private:
-  static gboolean on_wake (gpointer self);
   static gboolean on_stall_check (gpointer self);
   void fan_out ();
   void answer_snapshot (SoupServerMessage *msg, const PartRef & part);
@@ -173,8 +172,6 @@ public:
   /* Server thread only. */
   std::vector<Viewer *> viewers_;
   guint pending_viewers_ = 0;
-  /* Written in the server thread under mutex_; publish() and finish() read it under mutex_. */
-  GSource *wake_ = nullptr;
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;
   bool parked_ = false;

@@ -5,6 +5,7 @@
 #include "crserverimpl.h"
 
 #include "crconnection.h"
+#include "crreadysource.h"
 #include "crregistry.h"
 #include "crserver-private.h"
 
@@ -152,6 +153,12 @@ ServerImpl::setup (GError **error)
   poller_ = Poller::create (context_, error);
   if (!poller_)
     return false;
+  {
+    GSource *wake = ready_source_new (on_wake, this, "camrelay streams wake");
+    g_source_attach (wake, context_);
+    std::lock_guard<std::mutex> lock (pending_lock_);
+    wake_ = wake;
+  }
 
   g_autoptr (GTlsCertificate) certificate = nullptr;
   if (!options_.tls_certificate.empty () || !options_.tls_key.empty ()) {
@@ -203,6 +210,17 @@ ServerImpl::teardown ()
   if (soup_) {
     soup_server_disconnect (soup_);
     g_clear_object (&soup_);
+  }
+  GSource *wake;
+  {
+    /* Once wake_ is cleared under pending_lock_, no publishing thread can still be using it. */
+    std::lock_guard<std::mutex> lock (pending_lock_);
+    wake = wake_;
+    wake_ = nullptr;
+  }
+  if (wake) {
+    g_source_destroy (wake);
+    g_source_unref (wake);
   }
   poller_.reset ();
 }

@@ -141,6 +141,9 @@ private:
    * looking at every stream after every camera frame was most of the server thread's work. */
   std::mutex pending_lock_;
   std::vector<guint64> pending_streams_;
+  /* Ready when pending_streams_ has ids: one wake-up for every stream (pending_lock_). */
+  GSource *wake_ = nullptr;
+  static gboolean on_wake (gpointer self);
 
   friend class Connection;
   std::set<Connection *> connections_;

@@ -491,16 +491,12 @@ void
 StreamImpl::attach ()
 {
   server_->register_stream (this);
-  /* Publishing only marks this source ready; the server thread then sends the newest frame. That
-   * coalesces bursts and never allocates per frame on the handover. */
-  GSource *wake = ready_source_new (on_wake, this, "camrelay stream wake");
-  g_source_attach (wake, server_->context ());
-  {
-    /* publish() and finish() read wake_ from any thread, under mutex_. */
-    std::lock_guard<std::mutex> lock (mutex_);
-    wake_ = wake;
-  }
   attached_ = true;
+  /* Publishing marks the stream in the server's list and wakes the server's one wake-up source
+   * (ServerImpl::mark_pending): no source per stream, which GLib would look at on every
+   * iteration of the server thread. A frame published before the route was attached is sent
+   * now. */
+  fan_out_pending ();
 }
 
 /* Off the routes and the wake-up: no request and no frame reaches this stream any more. */
@@ -508,17 +504,6 @@ void
 StreamImpl::unroute ()
 {
   server_->unregister_stream (this);
-  GSource *wake;
-  {
-    /* Once wake_ is cleared under mutex_, no publishing thread can still be using the source. */
-    std::lock_guard<std::mutex> lock (mutex_);
-    wake = wake_;
-    wake_ = nullptr;
-  }
-  if (wake) {
-    g_source_destroy (wake);
-    g_source_unref (wake);
-  }
 }
 
 bool
@@ -616,8 +601,6 @@ StreamImpl::publish (GBytes *jpeg, const char *content_type)
     server_->mark_pending (id_);
   }
   stats_.frames_in++;
-  if (wake_)
-    g_source_set_ready_time (wake_, 0);
 }
 
 void
@@ -637,8 +620,6 @@ StreamImpl::finish ()
     marked_ = true;
     server_->mark_pending (id_);
   }
-  if (wake_)
-    g_source_set_ready_time (wake_, 0);
 }
 
 void
@@ -668,13 +649,6 @@ StreamImpl::stats () const
 {
   std::lock_guard<std::mutex> lock (mutex_);
   return stats_;
-}
-
-gboolean
-StreamImpl::on_wake (gpointer data)
-{
-  static_cast<StreamImpl *> (data)->fan_out ();
-  return G_SOURCE_CONTINUE;
 }
 
 void

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <sstream>
+#include <unistd.h>
 
 using namespace crtest;
 
@@ -38,6 +39,27 @@ thread_count (int pid)
       n++;
   closedir (d);
   return n;
+}
+
+/* CPU seconds (user and system) the process has used so far, -1 if it cannot be read. */
+double
+cpu_seconds (int pid)
+{
+  std::vector<guint8> bytes = read_file ("/proc/" + std::to_string (pid) + "/stat");
+  std::string stat (bytes.begin (), bytes.end ());
+  auto end = stat.rfind (')');
+  if (end == std::string::npos)
+    return -1;
+  std::istringstream fields (stat.substr (end + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; i++) {
+    if (i == 14)
+      utime = std::stoull (field);
+    else if (i == 15)
+      stime = std::stoull (field);
+  }
+  return static_cast<double> (utime + stime) / sysconf (_SC_CLK_TCK);
 }
 
 /* camrelay with @n cameras cam0 … cam(n-1), nothing else set but @extra for cam0. */
@@ -105,11 +127,49 @@ TEST (IdleCameras, FiftyHoldNoThreadOfTheirOwnAndStopAtOnce)
   expect_idle_threads_bounded (50, 1000);
 }
 
-/* Stopping is still one synchronous call into the server thread per route (docs/PERFORMANCE.md,
- * "Threads and 5,000 idle cameras"): 500 cameras take 1-3 s on a loaded machine, not yet 1 s. */
-TEST (IdleCameras, FiveHundredHoldNoThreadOfTheirOwnAndStopCleanly)
+/* Fifteen hundred cameras configured, nothing connected, nobody watching: once every URL answers,
+ * the process rests, holds no thread per camera and stops cleanly. Each pipeline's state changes
+ * went through a bus watch of its own, and GLib walked every camera's descriptor twice per
+ * message: the main thread kept a core busy for tens of seconds after the start (53% of a core
+ * here at 1,500 cameras, 73% at 5,000). The bound is far above the figure (under 1%) so that a
+ * loaded machine and a sanitizer build pass. Stopping is still one synchronous call into the
+ * server thread per route (docs/PERFORMANCE.md, "Start, idle and stop at 5,000 cameras"): the
+ * stop bound is for a sanitizer build on a loaded machine, not the 1 s target. */
+TEST (IdleCameras, FifteenHundredRestOnceEveryUrlAnswersAndStopCleanly)
 {
-  expect_idle_threads_bounded (500, 15000);
+  const int cameras = 1500;
+  ManyCameras relay;
+  ASSERT_TRUE (relay.start (cameras)) << relay.proc->output ();
+  std::string last = "cam" + std::to_string (cameras - 1);
+  HttpResponse snap = http_get (relay.port, "/snapshot/" + last + ".jpg", "", 60000);
+  ASSERT_EQ (snap.status, 200);
+  {
+    MjpegReader viewer (relay.port, "/stream/" + last);
+    ASSERT_EQ (viewer.status (), 200);
+    Bytes part;
+    ASSERT_TRUE (viewer.next_part (part, 30000)) << "the last camera's stream sent no picture";
+  }
+
+  const int pid = relay.proc->pid ();
+  const double window_s = 5;
+  double c0 = cpu_seconds (pid);
+  gint64 t0 = g_get_monotonic_time ();
+  g_usleep (static_cast<gulong> (window_s * G_USEC_PER_SEC));
+  double c1 = cpu_seconds (pid);
+  double wall_s = (g_get_monotonic_time () - t0) / 1e6;
+  ASSERT_GE (c0, 0);
+  double percent = 100 * (c1 - c0) / wall_s;
+  EXPECT_LT (percent, 20.0) << cameras << " idle cameras used " << percent
+                            << "% of a core once every URL answered";
+
+  int threads = relay.threads_settled (THREAD_BOUND);
+  EXPECT_LE (threads, THREAD_BOUND) << cameras << " idle cameras: " << threads << " threads";
+
+  gint64 stop_start = g_get_monotonic_time ();
+  relay.proc->send_signal (SIGTERM);
+  EXPECT_EQ (relay.proc->wait (30000), 0) << relay.proc->output ();
+  gint64 elapsed_ms = (g_get_monotonic_time () - stop_start) / 1000;
+  EXPECT_LT (elapsed_ms, 15000) << cameras << " idle cameras took " << elapsed_ms << " ms to stop";
 }
 
 /* An idle camera among many: a viewer that comes sees the placeholder at placeholder-fps; the
