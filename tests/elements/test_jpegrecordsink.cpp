@@ -42,7 +42,19 @@ public:
     h_.reset (gst_harness_new_with_element (sink, "sink", nullptr));
     gst_object_unref (sink);
     gst_harness_use_systemclock (h_.get ());
+    /* Element messages go to a queue of the test's own, straight from the posting thread: the
+     * writer thread posts while the test reads, and a GstBus popped with a zero timeout meanwhile
+     * hung in ppoll under ASan (GStreamer 1.22). */
+    messages_ = g_async_queue_new_full (reinterpret_cast<GDestroyNotify> (gst_message_unref));
     bus_ = gst_bus_new ();
+    gst_bus_set_sync_handler (
+        bus_,
+        [] (GstBus *, GstMessage *m, gpointer queue) {
+          if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT)
+            g_async_queue_push (static_cast<GAsyncQueue *> (queue), gst_message_ref (m));
+          return GST_BUS_DROP;
+        },
+        messages_, nullptr);
     gst_element_set_bus (h_->element, bus_);
     gst_harness_set_src_caps_str (h_.get (), "image/jpeg,width=320,height=240,framerate=0/1");
     gst_harness_play (h_.get ());
@@ -51,6 +63,7 @@ public:
   {
     h_.reset ();
     gst_object_unref (bus_);
+    g_async_queue_unref (messages_);
   }
 
   /* Pushes @frame as having arrived @age_us ago; returns the wall-clock time (Unix µs) it
@@ -113,7 +126,7 @@ public:
     const gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
     for (;;) {
       gint64 left = MAX (0, deadline - g_get_monotonic_time ());
-      GstMessage *m = gst_bus_timed_pop_filtered (bus_, left * GST_USECOND, GST_MESSAGE_ELEMENT);
+      auto *m = static_cast<GstMessage *> (g_async_queue_timeout_pop (messages_, left));
       if (!m)
         return "";
       const GstStructure *s = gst_message_get_structure (m);
@@ -132,6 +145,7 @@ public:
 private:
   Harness h_;
   GstBus *bus_ = nullptr;
+  GAsyncQueue *messages_ = nullptr;
 };
 
 std::vector<Bytes>
@@ -166,8 +180,9 @@ TEST (JpegRecordSink, VariableRateAndPauseKeepTheirRealTiming)
       sent.push_back (frames ()[i % frames ().size ()]);
       arrived.push_back (rec.push (sent.back (), std::llround ((end - schedule[i]) * 1e6)));
       /* A camera sends at its pace: never more waiting for the writer than it takes. */
-      if (i % 20 == 19)
+      if (i % 20 == 19) {
         ASSERT_TRUE (crtest::wait_until ([&] { return rec.count ("frames") == i + 1; }, 5000));
+      }
     }
     EXPECT_TRUE (crtest::wait_until ([&] { return rec.stat ("state") == "recording"; }, 5000));
   }
