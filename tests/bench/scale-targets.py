@@ -48,9 +48,9 @@ def rows_many(data):
     out.append(("1,000 idle cameras: threads", "≤ 64",
                 "%s (most while starting %s)" % (i1.get("threads"), i1.get("start_threads_peak")),
                 i1.get("threads") is not None and i1["threads"] <= 64))
-    out.append(("5,000 idle cameras: threads (an idle camera holds none)", "as at 1,000",
-                "%s" % i5.get("threads"),
-                i5.get("threads") is not None and i5["threads"] <= i1.get("threads", 0)))
+    out.append(("5,000 idle cameras: threads (an idle camera holds none)", "≤ 64",
+                "%s (most while starting %s)" % (i5.get("threads"), i5.get("start_threads_peak")),
+                i5.get("threads") is not None and i5["threads"] <= 64))
     for key, label, target, fmt in (("ready_s", "every URL answers (last camera's stream)", 5.0,
                                       "%.2f s"),
                                      ("cpu_pct", "CPU idle (% of a core)", 2.0, "%.1f%%"),
