@@ -18,6 +18,9 @@
   "video/x-raw, format=(string)GRAY8, width=(int)1, height=(int)1, "                               \
   "framerate=(fraction)0/1"
 
+/* Bytes of that frame: one grey pixel, its row padded to 4 bytes as raw video rows are. */
+#define STILL_SIZE 4
+
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (STILL_CAPS));
 
@@ -67,8 +70,8 @@ cr_still_frame_src_push (CrStillFrameSrc *self)
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (pad, gst_event_new_segment (&segment));
 
-  GstBuffer *frame = gst_buffer_new_allocate (nullptr, 1, nullptr);
-  gst_buffer_memset (frame, 0, 0x80, 1);
+  GstBuffer *frame = gst_buffer_new_allocate (nullptr, STILL_SIZE, nullptr);
+  gst_buffer_memset (frame, 0, 0x80, STILL_SIZE);
   GstFlowReturn ret = gst_pad_push (pad, frame);
   GST_DEBUG_OBJECT (self, "still frame pushed: %s", gst_flow_get_name (ret));
   return ret;

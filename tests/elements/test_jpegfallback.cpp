@@ -11,6 +11,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/check/gsttestclock.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <glib/gstdio.h>
 
 #include <future>
@@ -601,6 +602,106 @@ TEST_F (JpegFallback, PlaceholderFpsIsHonoured)
   for (size_t i = 0; i < pts.size (); i++)
     EXPECT_EQ (pts[i], i * 200 * kMs);
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 11u);
+}
+
+/* Checks every buffer leaving a pad against the caps that pad announced. */
+struct CapsCheck
+{
+  std::string pad;
+  int buffers = 0;
+  std::vector<std::string> mismatches;
+};
+
+GstPadProbeReturn
+check_buffer_against_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *check = static_cast<CapsCheck *> (data);
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  check->buffers++;
+  g_autofree gchar *caps_text = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+  std::string where = check->pad + " (" + caps_text + "): ";
+  const GstStructure *s = caps ? gst_caps_get_structure (caps, 0) : nullptr;
+  if (s && gst_structure_has_name (s, "video/x-raw")) {
+    GstVideoInfo vinfo;
+    if (!gst_video_info_from_caps (&vinfo, caps))
+      check->mismatches.push_back (where + "raw caps that describe no frame");
+    else if (gst_buffer_get_size (buf) != GST_VIDEO_INFO_SIZE (&vinfo))
+      check->mismatches.push_back (where + std::to_string (gst_buffer_get_size (buf)) +
+          " bytes, not a raw frame of " + std::to_string (GST_VIDEO_INFO_SIZE (&vinfo)));
+  } else if (s && gst_structure_has_name (s, "image/jpeg")) {
+    gint width = 0;
+    gst_structure_get_int (s, "width", &width);
+    if (jpeg_width (buf) != width)
+      check->mismatches.push_back (where + "a JPEG " + std::to_string (jpeg_width (buf)) +
+          " wide, caps say " + std::to_string (width));
+  } else {
+    check->mismatches.push_back (where + "unexpected caps");
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* What the placeholder path carries is what its caps say, at every pad inside the element, and
+ * every pad feeding one belongs to an element of the bin; downstream gets the placeholder's own
+ * JPEG caps (size and placeholder-fps) in its caps event. */
+TEST_F (JpegFallback, PlaceholderPathCapsSayWhatFlows)
+{
+  ASSERT_NO_FATAL_FAILURE (start (5));
+  std::vector<std::unique_ptr<CapsCheck>> checks;
+  std::vector<std::pair<GstPad *, gulong>> probes;
+  g_autoptr (GstElement) freeze = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+  ASSERT_NE (freeze, nullptr);
+  g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
+  g_autoptr (GstPad) feeder = gst_pad_get_peer (freeze_sink);
+  ASSERT_NE (feeder, nullptr);
+  g_autoptr (GstElement) feeder_owner = gst_pad_get_parent_element (feeder);
+  ASSERT_NE (feeder_owner, nullptr) << "imagefreeze is fed from a pad of no element";
+  EXPECT_EQ (GST_OBJECT_PARENT (feeder_owner), GST_OBJECT (h->element));
+
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (h->element));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *child = GST_ELEMENT (g_value_get_object (&item));
+    GstIterator *pads = gst_element_iterate_src_pads (child);
+    GValue pad_item = G_VALUE_INIT;
+    while (gst_iterator_next (pads, &pad_item) == GST_ITERATOR_OK) {
+      GstPad *pad = GST_PAD (g_value_get_object (&pad_item));
+      auto check = std::make_unique<CapsCheck> ();
+      check->pad = std::string (GST_OBJECT_NAME (child)) + ":" + GST_OBJECT_NAME (pad);
+      probes.emplace_back (GST_PAD (gst_object_ref (pad)),
+          gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, check_buffer_against_caps,
+              check.get (), nullptr));
+      checks.push_back (std::move (check));
+      g_value_reset (&pad_item);
+    }
+    g_value_unset (&pad_item);
+    gst_iterator_free (pads);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (GST_SECOND));
+  /* The checks stop before they go away (imagefreeze keeps ticking). */
+  for (auto & [pad, id] : probes) {
+    gst_pad_remove_probe (pad, id);
+    gst_object_unref (pad);
+  }
+  EXPECT_EQ (pull_placeholders ().size (), 6u);
+  int checked = 0;
+  for (const auto & check : checks) {
+    checked += check->buffers;
+    for (const std::string & m : check->mismatches)
+      ADD_FAILURE () << m;
+  }
+  EXPECT_GT (checked, 0);
+
+  g_autoptr (GstCaps) out = gst_pad_get_current_caps (h->sinkpad);
+  ASSERT_NE (out, nullptr);
+  g_autoptr (GstCaps) want =
+      gst_caps_from_string ("image/jpeg, width=(int)320, height=(int)240, framerate=(fraction)5/1");
+  EXPECT_TRUE (gst_caps_is_subset (out, want)) << gst_caps_to_string (out);
+  EXPECT_TRUE (gst_caps_is_fixed (out));
 }
 
 TEST_F (JpegFallback, ShorterTimeoutAppliesToThePendingDeadline)
