@@ -1247,15 +1247,12 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
-      /* imagefreeze's first tick is the first placeholder (a live pipeline's sink may still wait
-       * to preroll: a streaming thread feeds it, as any source's would); it stops once
-       * downstream says nobody watches. */
-      std::lock_guard<std::mutex> update (self->priv->update_lock);
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        self->priv->state.playing = true;
-      }
-      start_repeat (self);
+      /* The placeholder goes out once, from a pooled thread (a sink may still be prerolling);
+       * imagefreeze starts after it only if downstream did not say, meanwhile, that nobody
+       * watches: a camera nobody watches never starts a thread for its placeholder. */
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      self->priv->state.playing = true;
+      queue_update_locked (self);
       break;
     }
     case GST_STATE_CHANGE_READY_TO_NULL:

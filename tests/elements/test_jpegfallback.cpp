@@ -14,6 +14,7 @@
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -149,10 +150,13 @@ protected:
       gst_object_unref (bus);
   }
 
-  void start (guint fps = 1, const std::string & placeholder = "")
+  void start (guint fps = 1, const std::string & placeholder = "",
+      const std::function<void (GstElement *)> & before_play = nullptr)
   {
     GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
     ASSERT_NE (e, nullptr);
+    if (before_play)
+      before_play (e);
     g_object_set (e, "placeholder",
         placeholder.empty () ? media->placeholder.c_str () : placeholder.c_str (),
         "placeholder-fps", fps, "timeout", kTimeout, nullptr);
@@ -648,7 +652,18 @@ TEST_F (JpegFallback, PlaceholderPathCapsSayWhatFlows)
 {
   ASSERT_NO_FATAL_FAILURE (start (5));
   std::vector<std::unique_ptr<CapsCheck>> checks;
-  std::vector<std::pair<GstPad *, gulong>> probes;
+  /* Removed before the checks go away (imagefreeze keeps ticking), also when an assertion fails. */
+  struct Probes
+  {
+    std::vector<std::pair<GstPad *, gulong>> ids;
+    ~Probes ()
+    {
+      for (auto & [pad, id] : ids) {
+        gst_pad_remove_probe (pad, id);
+        gst_object_unref (pad);
+      }
+    }
+  } probes;
   g_autoptr (GstElement) freeze = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
   ASSERT_NE (freeze, nullptr);
   g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
@@ -668,7 +683,7 @@ TEST_F (JpegFallback, PlaceholderPathCapsSayWhatFlows)
       GstPad *pad = GST_PAD (g_value_get_object (&pad_item));
       auto check = std::make_unique<CapsCheck> ();
       check->pad = std::string (GST_OBJECT_NAME (child)) + ":" + GST_OBJECT_NAME (pad);
-      probes.emplace_back (GST_PAD (gst_object_ref (pad)),
+      probes.ids.emplace_back (GST_PAD (gst_object_ref (pad)),
           gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, check_buffer_against_caps,
               check.get (), nullptr));
       checks.push_back (std::move (check));
@@ -682,11 +697,6 @@ TEST_F (JpegFallback, PlaceholderPathCapsSayWhatFlows)
   gst_iterator_free (it);
 
   ASSERT_NO_FATAL_FAILURE (advance_to (GST_SECOND));
-  /* The checks stop before they go away (imagefreeze keeps ticking). */
-  for (auto & [pad, id] : probes) {
-    gst_pad_remove_probe (pad, id);
-    gst_object_unref (pad);
-  }
   EXPECT_EQ (pull_placeholders ().size (), 6u);
   int checked = 0;
   for (const auto & check : checks) {
@@ -788,6 +798,58 @@ viewers_event_from (const char *sender, guint viewers)
 
 /* Two sinks behind a tee (mjpeghttpsink and h264relaysink) each say how many watch: an H.264
  * viewer keeps the placeholder repeating after the MJPEG sink said nobody watches there. */
+/* Says "camrelay-viewers" upstream from the element's output, at its first frame, as
+ * mjpeghttpsink does when it renders its first frame. */
+GstPadProbeReturn
+tell_nobody_watches_at_first_frame (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, 0, nullptr);
+  gst_pad_send_event (pad, gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* A camera nobody watches from its start never starts imagefreeze (nor its thread): the placeholder
+ * goes out once for the sink to keep, and repeats only once a viewer comes. */
+TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
+{
+  ASSERT_NO_FATAL_FAILURE (start (1, "", [] (GstElement *e) {
+    g_autoptr (GstPad) src = gst_element_get_static_pad (e, "src");
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, tell_nobody_watches_at_first_frame, nullptr,
+        nullptr);
+  }));
+  /* Goes out at once, without the clock. */
+  GstBuffer *first = nullptr;
+  gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
+  while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  EXPECT_NE (first, nullptr) << "no placeholder at the start";
+  if (first) {
+    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
+    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
+    gst_buffer_unref (first);
+  }
+  gst_test_clock_set_time (clock, 3 * GST_SECOND);
+  g_usleep (100 * 1000);
+  EXPECT_EQ (pull_placeholders ().size (), 0u) << "repeated for nobody";
+
+  g_autoptr (GstElement) freeze = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
+  EXPECT_EQ (gst_pad_get_task_state (freeze_src), GST_TASK_STOPPED);
+  while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_STATE_CHANGED)) {
+    GstState state = GST_STATE_NULL;
+    gst_message_parse_state_changed (m, nullptr, &state, nullptr);
+    EXPECT_FALSE (GST_MESSAGE_SRC (m) == GST_OBJECT (freeze) && state == GST_STATE_PLAYING)
+        << "imagefreeze started before anybody watched";
+    gst_message_unref (m);
+  }
+
+  /* A viewer comes: the repeats begin. */
+  GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, 1, nullptr);
+  gst_harness_push_upstream_event (h, gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  ASSERT_NO_FATAL_FAILURE (advance_to (5 * GST_SECOND));
+  EXPECT_FALSE (pull_placeholders ().empty ());
+}
+
 TEST_F (JpegFallback, ViewersOfSeveralSendersAddUp)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
