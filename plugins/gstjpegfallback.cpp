@@ -12,23 +12,37 @@
  * Live frames are never decoded, copied or queued: the element's sink pad feeds an
  * input-selector directly, and the switch to the live input happens in a pad probe
  * before the first live frame reaches the selector, so that frame itself comes out.
- * The placeholder is a still JPEG file, read and checked once per file for the whole
- * process (elements showing the same file share its bytes) and repeated as it is by
- * imagefreeze at #CrJpegFallback:placeholder-fps: nothing is decoded or encoded per
- * frame.
  *
- * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
- * upstream custom event "camrelay-viewers" with a guint field "viewers" (and a string
- * "sender" where several sinks say it, behind a tee: their numbers are added up). imagefreeze,
- * and with it its streaming thread, runs from the start, and then only while the
- * placeholder shows and that event has not said 0 (after a switch to the placeholder
- * with nobody watching, the placeholder goes out once without it): a camera nobody
- * watches holds no thread and costs nothing, and the next viewer gets the placeholder
- * from the sink at once while the repetition starts. Without such
- * an event the placeholder is repeated all the time, as for any other downstream. The
- * single placeholder frames are handed to input-selector's placeholder input, and
- * imagefreeze is started and stopped, from a pooled thread, never from a streaming
- * one.
+ * The placeholder is a still JPEG file, read and checked once per file for the whole
+ * process (elements showing the same file share its bytes: crplaceholdercache). Its
+ * branch is made of elements whose caps say what flows at every pad:
+ * |[
+ * stillframesrc ! imagefreeze is-live=true ! stilljpeg ! input-selector.sink_1
+ * ]|
+ * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when the
+ * repeat starts (and again after a flush); imagefreeze repeats it at
+ * #CrJpegFallback:placeholder-fps and is the placeholder's clock; stilljpeg turns each
+ * tick into the placeholder JPEG, a read-only memory over the shared bytes stamped with
+ * the tick's timestamps, its src caps image/jpeg with the picture's width, height and
+ * framerate (placeholder-fps). Nothing is decoded or encoded per frame.
+ *
+ * Threads. A downstream element that knows whether anybody watches (mjpeghttpsink) may
+ * send an upstream custom event "camrelay-viewers" with a guint field "viewers" (and a
+ * string "sender" where several sinks say it, behind a tee: their numbers are added up).
+ * The placeholder goes out once at the start and after each switch to it, handed to the
+ * selector's placeholder input by a pooled thread, for the sink to keep (snapshots, the
+ * next viewer's first frame). imagefreeze, and with it its streaming thread, runs only
+ * while the placeholder shows, the element is PLAYING and that event has not said 0: a
+ * camera nobody watches holds no thread for its placeholder, from its start on, and a
+ * viewer coming starts the repetition. Without such an event (any other downstream) the
+ * placeholder is repeated all the time. imagefreeze is started and stopped by a pooled
+ * thread or the one changing the element's state, never by a streaming thread. Pad probes
+ * observe, count, switch the selector, take the viewers event, or drop a tick (refuse it
+ * with FLUSHING while imagefreeze is being stopped); none waits, and none touches caps.
+ *
+ * imagefreeze 1.22 divides by its frame rate in its loop while its PAUSED->READY zeroes
+ * it: imagefreeze is stopped only once its first SEGMENT is out and its loop has paused
+ * itself on a refused tick (or is parked on the clock).
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
@@ -50,6 +64,7 @@
  */
 
 #include "gstjpegfallback.h"
+#include "crpipelinesettled.h"
 #include "crplaceholdercache.h"
 #include "gstcamrelayelements.h"
 #include "gststillframesrc.h"
@@ -571,7 +586,7 @@ release_tick_for_flush (CrJpegFallback *self)
 }
 
 /* Flushes through imagefreeze's output. One from downstream (an element flushing upstream) is
- * released at the feed pad, once imagefreeze has marked itself flushing; one imagefreeze sends
+ * noted at stillframesrc's pad, once imagefreeze has marked itself flushing; one imagefreeze sends
  * downstream itself (a seek, if it were not live) comes after it marked itself. After a flush,
  * downstream has lost the placeholder it held: the next tick goes out even if nobody watches. */
 static GstPadProbeReturn
@@ -598,7 +613,7 @@ static void push_still_frame (CrJpegFallback *self);
  * waits for upstream to send it again), so it is sent again, from another thread since this one
  * is still inside the flush, unless the element is stopping. */
 static GstPadProbeReturn
-on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_still_frame_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
@@ -768,7 +783,8 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
       nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_freeze_flush, self, nullptr);
-  gst_pad_add_probe (tick_src_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_feed_flush, self, nullptr);
+  gst_pad_add_probe (tick_src_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_still_frame_flush, self,
+      nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_segment, self,
       nullptr);
 
@@ -970,42 +986,6 @@ once_wanted_locked (const CrJpegFallbackPrivate *priv)
       st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out && !priv->repeating;
 }
 
-static bool
-settled_playing (GstElement *e)
-{
-  GST_OBJECT_LOCK (e);
-  bool settled =
-      GST_STATE (e) == GST_STATE_PLAYING && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
-  GST_OBJECT_UNLOCK (e);
-  return settled;
-}
-
-/* Whether the pipeline and its sinks have reached PLAYING. Until then a sink may be waiting to
- * preroll with imagefreeze's first tick, holding imagefreeze's thread: stopping imagefreeze then
- * would wait for that thread, and with it anything that needs the same pads. */
-static bool
-pipeline_settled (CrJpegFallback *self)
-{
-  GstObject *top = GST_OBJECT (gst_object_ref (self));
-  while (GstObject *parent = gst_object_get_parent (top)) {
-    gst_object_unref (top);
-    top = parent;
-  }
-  bool settled = settled_playing (GST_ELEMENT (top));
-  if (settled && GST_IS_BIN (top)) {
-    GstIterator *it = gst_bin_iterate_sinks (GST_BIN (top));
-    GValue item = G_VALUE_INIT;
-    while (settled && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-      settled = settled_playing (GST_ELEMENT (g_value_get_object (&item)));
-      g_value_reset (&item);
-    }
-    g_value_unset (&item);
-    gst_iterator_free (it);
-  }
-  gst_object_unref (top);
-  return settled;
-}
-
 /* Brings the placeholder in line with the state: out once if it must be, then imagefreeze
  * started or stopped. Called with no lock held, by the thread changing the element's state or a
  * pooled one; never by a streaming thread (stopping imagefreeze waits for its thread). */
@@ -1036,7 +1016,7 @@ update_placeholder (CrJpegFallback *self)
   }
   if (want && !repeating)
     start_repeat (self);
-  else if (!want && repeating && (stopping || pipeline_settled (self)))
+  else if (!want && repeating && (stopping || cr::pipeline_settled (GST_ELEMENT (self))))
     stop_repeat (self);
   /* Otherwise the next tick asks again (on_placeholder_tick). */
 }
