@@ -803,8 +803,7 @@ viewers_event_from (const char *sender, guint viewers)
 GstPadProbeReturn
 tell_nobody_watches_at_first_frame (GstPad *pad, GstPadProbeInfo *info, gpointer)
 {
-  GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, 0, nullptr);
-  gst_pad_send_event (pad, gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  gst_pad_send_event (pad, viewers_event (0));
   return GST_PAD_PROBE_REMOVE;
 }
 
@@ -844,8 +843,7 @@ TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
   }
 
   /* A viewer comes: the repeats begin. */
-  GstStructure *s = gst_structure_new ("camrelay-viewers", "viewers", G_TYPE_UINT, 1, nullptr);
-  gst_harness_push_upstream_event (h, gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
   ASSERT_NO_FATAL_FAILURE (advance_to (5 * GST_SECOND));
   EXPECT_FALSE (pull_placeholders ().empty ());
 }
