@@ -923,10 +923,19 @@ push_placeholder_once (CrJpegFallback *self)
     gst_pad_send_event (input, gst_event_new_segment (&segment));
   }
   GstBuffer *frame = cr_still_jpeg_make_frame (CR_STILL_JPEG (priv->picture));
-  GST_BUFFER_PTS (frame) = running_time_now (self);
+  GstClockTime now = running_time_now (self);
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    priv->state.once_pts = GST_BUFFER_PTS (frame);
+    /* Stamped when the placeholder's stretch began (the start, or the switch), not when this
+     * thread got to it: a live frame that arrived meanwhile is stamped earlier than now, and a
+     * muxer downstream that began its segment with this frame (multipartmux does) would clip it
+     * (under gst-launch the camera's first frame lost its part header that way). */
+    GstClockTime since = priv->state.placeholder_since;
+    GST_BUFFER_PTS (frame) =
+        GST_CLOCK_TIME_IS_VALID (since) && (!GST_CLOCK_TIME_IS_VALID (now) || since <= now) ? since
+                                                                                            : now;
+    /* imagefreeze's ticks up to now repeat this one. */
+    priv->state.once_pts = now;
   }
   GstFlowReturn ret = gst_pad_chain (input, frame);
   GST_DEBUG_OBJECT (self, "placeholder out once: %s", gst_flow_get_name (ret));

@@ -129,17 +129,6 @@ cr_still_jpeg_transform (GstBaseTransform *trans, GstBuffer *input, GstBuffer *o
   return GST_FLOW_OK;
 }
 
-/* Not the raw frame's size: the picture's. */
-static gboolean
-cr_still_jpeg_transform_size (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
-    gsize size, GstCaps *othercaps, gsize *othersize)
-{
-  CrStillJpeg *self = CR_STILL_JPEG (trans);
-  std::lock_guard<std::mutex> guard (*self->lock);
-  *othersize = self->size;
-  return TRUE;
-}
-
 static void
 cr_still_jpeg_class_init (CrStillJpegClass *klass)
 {
@@ -152,7 +141,6 @@ cr_still_jpeg_class_init (CrStillJpegClass *klass)
 
   gobject_class->finalize = cr_still_jpeg_finalize;
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (cr_still_jpeg_transform_caps);
-  trans_class->transform_size = GST_DEBUG_FUNCPTR (cr_still_jpeg_transform_size);
   trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (cr_still_jpeg_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (cr_still_jpeg_transform);
   trans_class->passthrough_on_same_caps = FALSE;
