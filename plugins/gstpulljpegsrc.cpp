@@ -994,8 +994,11 @@ CrPullJpegSrcPrivate::handle_try_message (GstMessage *message)
         check_answer_headers (priv, headers);
       return true;
     }
+    /* The try's preroll and stream start are its own (the element's stream is its appsrc's). A
+     * parent bin would also keep them, and with them the try, until the element stops. */
     case GST_MESSAGE_ASYNC_START:
     case GST_MESSAGE_ASYNC_DONE:
+    case GST_MESSAGE_STREAM_START:
       return true;
     default:
       return false;
