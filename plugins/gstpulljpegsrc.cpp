@@ -1171,6 +1171,8 @@ CrPullJpegSrcPrivate::stop_tries ()
   g_cancellable_cancel (probe_cancel);
   if (thread.joinable ())
     thread.join ();
+  std::lock_guard<std::mutex> guard (lock);
+  state = "idle"; /* the next start says "connecting" again */
 }
 
 /* The try's bin joins the element (so its pipeline's clock, base time and contexts) and starts. */

@@ -681,3 +681,25 @@ TEST (PullJpegSrc, CameraErrorsAreRetriedNotPostedToTheApplication)
   EXPECT_EQ (gst_element_get_state (app.pipeline, &state, nullptr, 0), GST_STATE_CHANGE_SUCCESS);
   EXPECT_EQ (state, GST_STATE_PLAYING);
 }
+
+/* A live source: PAUSED closes the camera (its elements leave the element), PLAYING opens it
+ * again and its frames come through again. */
+TEST (PullJpegSrc, PausedClosesTheCameraPlayingOpensItAgain)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ());
+  AppPipeline app (cam.url ());
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE (wait_until ([&] { return stat_int (app.stat ("frames")) >= 3; }, 20000))
+      << app.stat ("last-error");
+  EXPECT_NE (gst_element_set_state (app.pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  EXPECT_EQ (app.stat ("state"), "idle");
+  g_autoptr (GstElement) http = app.find ("souphttpsrc");
+  EXPECT_EQ (http, nullptr) << "the camera is still open in PAUSED";
+  gint64 paused_at = stat_int (app.stat ("frames"));
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  EXPECT_TRUE (wait_until ([&] { return stat_int (app.stat ("frames")) >= paused_at + 3; }, 20000))
+      << app.stat ("last-error");
+  EXPECT_EQ (app.stat ("state"), "streaming");
+  EXPECT_EQ (stat_int (app.stat ("reconnects")), 0);
+}
