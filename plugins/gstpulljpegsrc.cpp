@@ -41,7 +41,8 @@
  * wsjpegsrc does), through a small queue that drops its oldest frame.
  *
  * Element message: "pulljpegsrc-state" (location, state, reason), state being "connecting",
- * "streaming", "retrying" (reason: why the last try failed) or "idle" (not active).
+ * "streaming", "retrying" (reason: why the last try failed) or "idle" (not active); the stats
+ * also say "idle" while the element is not PLAYING.
  *
  * ## Example launch line
  * |[
