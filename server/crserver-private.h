@@ -67,8 +67,8 @@ public:
   /* Any thread, under the stream's send_mutex_: offer() if this viewer can be served off the server
    * thread; false (nothing done) when the server thread must (TLS, a boundary change). */
   bool offer_from_any_thread (const PartRef & part);
-  void finish ();                    /* closing boundary, then close */
-  void drop (const char *why);       /* close now */
+  void finish ();              /* closing boundary, then close */
+  void drop (const char *why); /* close now */
   /* The stream is going away: finish the part in flight and the closing boundary on our own,
    * within a grace period, then close. */
   void orphan ();
