@@ -75,6 +75,26 @@ Connection::read_some (guint8 *data, gsize len, gsize *got)
   return Io::CLOSED;
 }
 
+Connection::Io
+Connection::read_vectors (const struct iovec *iov, int n, gsize *got)
+{
+  *got = 0;
+  for (;;) {
+    ssize_t r = readv (fd_, iov, n);
+    if (r > 0) {
+      *got = r;
+      return Io::OK;
+    }
+    if (r == 0)
+      return Io::CLOSED;
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return Io::WOULD_BLOCK;
+    return Io::CLOSED;
+  }
+}
+
 void
 Connection::budget_spent ()
 {

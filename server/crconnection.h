@@ -35,6 +35,9 @@ protected:
 
   /* Reads through the stolen stream so that bytes libsoup had already buffered are not lost. */
   Io read_some (guint8 *data, gsize len, gsize *got);
+  /* Plain sockets only: a non-blocking vectored read straight from the socket, past GIO (no
+   * GError for every empty read). Only once nothing is left in the stolen stream's buffer. */
+  Io read_vectors (const struct iovec *iov, int n, gsize *got);
   /* A reader stopped at its budget with input perhaps left: under TLS that input may sit
    * decrypted inside GnuTLS, with an empty socket that epoll never reports again, so on_events
    * (EPOLLIN) is called once more on the next dispatch. Plain sockets stay readable to epoll. */

@@ -96,6 +96,9 @@ private:
   bool pong_queued_ = false;
   bool close_after_flush_ = false;
   bool write_shut_ = false;
+  /* A read through libsoup's stream found nothing: what it had buffered is consumed, the socket
+   * may be read directly. */
+  bool drained_once_ = false;
   GSource *close_timer_ = nullptr;
   guint16 close_code_ = WS_CLOSE_ABNORMAL;
   std::string close_reason_;

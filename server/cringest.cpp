@@ -236,13 +236,24 @@ WsConn::read_input ()
 {
   gsize budget = READ_BUDGET;
   while (state_ != State::CLOSED && budget > 0) {
-    guint8 *window;
-    gsize room;
-    parser_.write_window (&window, &room);
-    gsize got = 0;
-    Io r = read_some (window, MIN (room, budget), &got);
-    if (r == Io::WOULD_BLOCK)
+    guint8 *window, *next;
+    gsize room, next_room;
+    parser_.write_windows (&window, &room, &next, &next_room);
+    gsize got = 0, asked = MIN (room, budget);
+    Io r;
+    if (drained_once_ && !tls_) {
+      /* libsoup's buffer is empty (a read through it found nothing): straight from the socket,
+       * the payload's end and the next header in one call. */
+      struct iovec iov[2] = { { window, asked }, { next, MIN (next_room, budget - asked) } };
+      asked += iov[1].iov_len;
+      r = read_vectors (iov, iov[1].iov_len ? 2 : 1, &got);
+    } else {
+      r = read_some (window, asked, &got);
+    }
+    if (r == Io::WOULD_BLOCK) {
+      drained_once_ = true;
       return;
+    }
     if (r == Io::CLOSED) {
       if (state_ == State::CLOSING)
         finish (close_code_, close_reason_);
@@ -266,6 +277,10 @@ WsConn::read_input ()
       begin_close (code, parser_.error_reason ());
       return;
     }
+    /* A plain socket that gave less than asked is empty now: epoll (level-triggered) says when
+     * more comes, which saves a read that would only find nothing. */
+    if (drained_once_ && !tls_ && got < asked)
+      return;
   }
   if (state_ != State::CLOSED)
     budget_spent ();

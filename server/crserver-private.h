@@ -1,6 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay server: the stream's private classes, Part, Viewer and StreamImpl (crstream.cpp).
- * Everything here lives in, and is touched only from, the server thread unless marked otherwise. */
+ * Everything here lives in, and is touched only from, the server thread unless marked otherwise.
+ *
+ * Threads: a frame is sent to the viewers from the thread that publishes it (the pipeline's
+ * streaming thread), straight into each viewer's non-blocking socket, as ustreamer does: a frame
+ * then costs no hand-over to the server thread. A viewer's sending state and its stream's list of
+ * viewers are therefore guarded by the stream's send_mutex_: the publishing thread takes it for
+ * the whole fan-out, the server thread whenever it changes either (a viewer joins, drains, is
+ * held, stalls or goes). The server thread may read them without it, being the only one that
+ * changes the list. Only the server thread drops a viewer or touches libsoup, the poller's lists
+ * and TLS connections; a publishing thread that meets one of those leaves it to the server thread.
+ * Lock order: send_mutex_, then mutex_. */
 #pragma once
 
 #include "crconnection.h"
@@ -54,8 +64,11 @@ public:
       const ViewerRequest & request, const std::string & boundary);
 
   void offer (const PartRef & part); /* a new frame to send when the socket allows */
-  void finish ();                    /* closing boundary, then close */
-  void drop (const char *why);       /* close now */
+  /* Any thread, under the stream's send_mutex_: offer() if this viewer can be served off the server
+   * thread; false (nothing done) when the server thread must (TLS, a boundary change). */
+  bool offer_from_any_thread (const PartRef & part);
+  void finish ();              /* closing boundary, then close */
+  void drop (const char *why); /* close now */
   /* The stream is going away: finish the part in flight and the closing boundary on our own,
    * within a grace period, then close. */
   void orphan ();
@@ -79,7 +92,13 @@ private:
   bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
 
+  /* The lock the viewer's sending state is under: its stream's, none once orphaned (nobody else
+   * can reach it then). */
+  std::recursive_mutex *send_lock () const;
+
   StreamImpl *stream_; /* nullptr once orphaned */
+  /* A send failed in a thread that may not drop the viewer: the server thread does (on_events). */
+  bool failed_ = false;
   GSource *drain_timer_ = nullptr;
   bool with_length_;
   gint64 min_interval_us_;
@@ -170,11 +189,15 @@ public:
   StreamSettings settings_;
   guint64 id_;
 
-  /* Server thread only. */
+  /* Changed by the server thread under send_mutex_; read by the publishing thread under it. */
   std::vector<Viewer *> viewers_;
-  guint pending_viewers_ = 0;
+  mutable std::recursive_mutex send_mutex_;
+  /* Under send_mutex_ (a viewer blocked in the publishing thread arms the stall timer; the
+   * publishing thread sends only while attached_); the server thread may read them without. */
   GSource *stall_timer_ = nullptr;
   bool attached_ = false;
+  /* Server thread only. */
+  guint pending_viewers_ = 0;
   bool parked_ = false;
   /* Snapshots waiting for the next frame (set_snapshot_wait), each with its deadline. */
   struct HeldSnapshot
@@ -194,6 +217,9 @@ public:
   /* How long a snapshot waits for a stream's first frame. */
   static constexpr guint FIRST_FRAME_WAIT_MS = 3000;
   bool finish_pending_ = false;
+  /* Snapshots held for the next frame (held_snapshots_.size ()): a frame then goes through the
+   * server thread, which answers them. */
+  gsize held_count_ = 0;
   /* This stream's id waits in the server's list of streams to look at (fan_out_pending ()). */
   bool marked_ = false;
   bool finished_ = false;

@@ -56,6 +56,8 @@ public:
   /* Server thread only. */
   Poller & poller () { return *poller_; }
   bool in_server_thread () const;
+  /* Any thread: the same, without taking the context's lock (for every frame). */
+  bool in_server_thread_fast () const { return g_thread_self () == thread_; }
   /* The methods a route at @path answers; empty = no route there. */
   std::vector<std::string> methods_at (const std::string & path) const;
   /* True if a route at @path takes @msg's method; otherwise false, with the 405 answer and its

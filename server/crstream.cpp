@@ -102,6 +102,22 @@ Viewer::start_part (const PartRef & part)
     total_ += segs_[i].iov_len;
 }
 
+std::recursive_mutex *
+Viewer::send_lock () const
+{
+  return stream_ ? &stream_->send_mutex_ : nullptr;
+}
+
+bool
+Viewer::offer_from_any_thread (const PartRef & part)
+{
+  /* GnuTLS sessions are the server thread's; a boundary change drops the viewer. */
+  if (tls_ || part->boundary != boundary_)
+    return false;
+  offer (part);
+  return true;
+}
+
 void
 Viewer::offer (const PartRef & part)
 {
@@ -184,6 +200,12 @@ Viewer::flush ()
     Io r = write_vectors (iov, n, &written);
     part_writes_++;
     if (r == Io::CLOSED) {
+      if (!server_.in_server_thread_fast ()) {
+        /* Dropped by the server thread, which the error wakes (on_events). */
+        failed_ = true;
+        watch (true, true);
+        return false;
+      }
       drop ("write failed");
       return false;
     }
@@ -356,6 +378,10 @@ gboolean
 Viewer::on_hold_over (gpointer data)
 {
   auto *self = static_cast<Viewer *> (data);
+  std::recursive_mutex *lock = self->send_lock ();
+  std::unique_lock<std::recursive_mutex> guard;
+  if (lock)
+    guard = std::unique_lock<std::recursive_mutex> (*lock);
   g_source_set_ready_time (self->hold_timer_, -1);
   if (!self->destroyed_)
     self->flush ();
@@ -464,6 +490,14 @@ Viewer::discard_input ()
 void
 Viewer::on_events (uint32_t events)
 {
+  std::recursive_mutex *lock = send_lock ();
+  std::unique_lock<std::recursive_mutex> guard;
+  if (lock)
+    guard = std::unique_lock<std::recursive_mutex> (*lock);
+  if (failed_) {
+    drop ("write failed");
+    return;
+  }
   if (events & (EPOLLERR | EPOLLHUP)) {
     drop ("connection error");
     return;
@@ -497,7 +531,10 @@ void
 StreamImpl::attach ()
 {
   server_->register_stream (this);
-  attached_ = true;
+  {
+    std::lock_guard<std::recursive_mutex> send (send_mutex_);
+    attached_ = true;
+  }
   /* Publishing marks the stream in the server's list and wakes the server's one wake-up source
    * (ServerImpl::mark_pending): no source per stream, which GLib would look at on every
    * iteration of the server thread. A frame published before the route was attached is sent
@@ -522,7 +559,10 @@ StreamImpl::park ()
     waiting = waiting || !v->finishing ();
   if (!waiting)
     return false;
-  attached_ = false;
+  {
+    std::lock_guard<std::recursive_mutex> send (send_mutex_);
+    attached_ = false;
+  }
   parked_ = true;
   unroute ();
   /* The element that owned this stream is going away: it hears nothing more. */
@@ -536,11 +576,15 @@ void
 StreamImpl::adopt_viewers (StreamImpl & from)
 {
   std::vector<Viewer *> viewers;
-  viewers.swap (from.viewers_);
+  {
+    std::lock_guard<std::recursive_mutex> send (from.send_mutex_);
+    viewers.swap (from.viewers_);
+  }
   {
     std::lock_guard<std::mutex> lock (from.mutex_);
     from.stats_.viewers = 0;
   }
+  std::lock_guard<std::recursive_mutex> send (send_mutex_);
   PartRef latest;
   {
     std::lock_guard<std::mutex> lock (mutex_);
@@ -571,6 +615,7 @@ StreamImpl::detach ()
     return;
   if (attached_)
     unroute ();
+  std::lock_guard<std::recursive_mutex> send (send_mutex_);
   attached_ = false;
   parked_ = false;
   answer_held_snapshots ();
@@ -593,12 +638,33 @@ StreamImpl::detach ()
 void
 StreamImpl::publish (GBytes *jpeg, const char *content_type)
 {
-  std::lock_guard<std::mutex> lock (mutex_);
-  if (finished_)
+  PartRef part;
+  bool held;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (finished_)
+      return;
+    part = std::make_shared<const Part> (jpeg, content_type ? content_type : "image/jpeg",
+        boundary_, ++seq_, g_get_real_time ());
+    latest_ = part;
+    stats_.frames_in++;
+    held = held_count_ > 0;
+  }
+  /* Sent from here, in the publishing thread (ustreamer's way): waking the server thread for
+   * every frame cost as much as everything else the frame needs. What this thread may not do
+   * (held snapshots, TLS viewers, dropping a viewer) goes through the server thread as before. */
+  bool via_server = held || server_->in_server_thread_fast ();
+  if (!via_server) {
+    std::lock_guard<std::recursive_mutex> send (send_mutex_);
+    if (!attached_)
+      via_server = true;
+    for (Viewer *v : viewers_)
+      if (!v->offer_from_any_thread (part))
+        via_server = true;
+  }
+  if (!via_server)
     return;
-  auto part = std::make_shared<const Part> (jpeg, content_type ? content_type : "image/jpeg",
-      boundary_, ++seq_, g_get_real_time ());
-  latest_ = part;
+  std::lock_guard<std::mutex> lock (mutex_);
   pending_.push_back (part);
   if (pending_.size () > MAX_PENDING)
     pending_.pop_front ();
@@ -606,7 +672,6 @@ StreamImpl::publish (GBytes *jpeg, const char *content_type)
     marked_ = true;
     server_->mark_pending (id_);
   }
-  stats_.frames_in++;
 }
 
 void
@@ -681,6 +746,7 @@ StreamImpl::fan_out ()
     finish = finish_pending_;
     finish_pending_ = false;
   }
+  std::unique_lock<std::recursive_mutex> send (send_mutex_);
   if (!parts.empty ()) {
     /* Iterate over a copy: a failing write removes the viewer from viewers_. */
     std::vector<Viewer *> viewers (viewers_);
@@ -693,6 +759,7 @@ StreamImpl::fan_out ()
     for (Viewer *v : viewers)
       v->finish ();
   }
+  send.unlock ();
   if (!parts.empty ())
     answer_held_snapshots ();
 }
@@ -876,6 +943,7 @@ void
 StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer,
     const ViewerRequest & request)
 {
+  std::lock_guard<std::recursive_mutex> send (send_mutex_);
   std::string boundary;
   PartRef latest;
   {
@@ -899,6 +967,7 @@ StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer
 void
 StreamImpl::viewer_gone (Viewer *viewer)
 {
+  std::lock_guard<std::recursive_mutex> send (send_mutex_);
   for (auto it = viewers_.begin (); it != viewers_.end (); ++it) {
     if (*it == viewer) {
       *it = viewers_.back ();
@@ -943,6 +1012,7 @@ gboolean
 StreamImpl::on_stall_check (gpointer data)
 {
   auto *self = static_cast<StreamImpl *> (data);
+  std::lock_guard<std::recursive_mutex> send (self->send_mutex_);
   gint64 now = g_get_monotonic_time ();
   gint64 limit = static_cast<gint64> (self->settings_.stall_timeout_ms) * 1000;
   bool any_blocked = false;
@@ -1034,6 +1104,7 @@ StreamImpl::hold_snapshot (SoupServerMessage *msg, guint wait_ms)
         {
           std::lock_guard<std::mutex> lock (self->mutex_);
           latest = self->latest_;
+          self->held_count_ = list.size ();
         }
         self->answer_snapshot (h.msg, latest);
         soup_server_message_unpause (h.msg);
@@ -1044,6 +1115,8 @@ StreamImpl::hold_snapshot (SoupServerMessage *msg, guint wait_ms)
       new Deadline{ this, msg }, [] (gpointer data) { delete static_cast<Deadline *> (data); });
   g_source_attach (held.deadline, server_->context ());
   held_snapshots_.push_back (held);
+  std::lock_guard<std::mutex> lock (mutex_);
+  held_count_ = held_snapshots_.size ();
 }
 
 /* Server thread: a frame came (or the stream goes): every held snapshot gets the latest one. */
@@ -1056,6 +1129,7 @@ StreamImpl::answer_held_snapshots ()
   {
     std::lock_guard<std::mutex> lock (mutex_);
     latest = latest_;
+    held_count_ = 0;
   }
   std::vector<HeldSnapshot> held;
   held.swap (held_snapshots_);

@@ -165,16 +165,36 @@ WsParser::write_window (guint8 **data, gsize *len)
   *len = STAGING - st_end_;
 }
 
+void
+WsParser::write_windows (guint8 **data, gsize *len, guint8 **next, gsize *next_len)
+{
+  write_window (data, len);
+  *next = nullptr;
+  *next_len = 0;
+  if (state_ == State::PAYLOAD && st_start_ == st_end_) {
+    st_start_ = st_end_ = 0;
+    *next = staging_;
+    *next_len = STAGING;
+  }
+}
+
 bool
 WsParser::commit (gsize n)
 {
   if (failed ())
     return false;
   if (state_ == State::PAYLOAD && st_start_ == st_end_) {
-    payload_got_ += n;
+    gsize in_payload =
+        static_cast<gsize> (MIN (static_cast<guint64> (n), payload_len_ - payload_got_));
+    payload_got_ += in_payload;
     if (payload_got_ == payload_len_ && !finish_frame ())
       return false;
-    return true;
+    if (in_payload == n)
+      return true;
+    /* The rest went into the staging area behind the payload (write_windows). */
+    st_start_ = 0;
+    st_end_ = n - in_payload;
+    return parse_staged ();
   }
   st_end_ += n;
   return parse_staged ();

@@ -60,6 +60,12 @@ public:
   /* Where the next incoming bytes go, and how many fit. Never empty while the parser is healthy. */
   void write_window (guint8 **data, gsize *len);
 
+  /* The window and, while a payload is read straight into its buffer, the staging area behind
+   * it (*@next_len 0 otherwise): one vectored read then takes the end of a frame and the start of
+   * the next one, instead of a read for each and a third to find the socket empty. commit() takes
+   * bytes written across both. */
+  void write_windows (guint8 **data, gsize *len, guint8 **next, gsize *next_len);
+
   /* @n bytes were written into the window: parse them. Returns false once the stream broke the
    * protocol or a limit; error_code()/error_reason() then say what to send in the close frame. */
   bool commit (gsize n);

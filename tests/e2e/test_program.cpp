@@ -935,7 +935,8 @@ TEST (Secrets, PrintedPipelineRunsWithItsSecret)
   std::string line = print.output.substr (0, print.output.find ('\n'));
   Env env = gst_child_env ();
   Process launch ({ "sh", "-c", line }, env, dir.path ());
-  ASSERT_TRUE (wait_until ([&] { return http_get (port, "/stream/pushed").status != 0; }, 20000))
+  /* The ingest's server answers (404) before the sink has added the stream's routes. */
+  ASSERT_TRUE (wait_until ([&] { return http_get (port, "/stream/pushed").status == 401; }, 20000))
       << launch.output ();
   EXPECT_EQ (http_get (port, "/snapshot/pushed.jpg").status, 401);
   /* 503 until the placeholder's first frame is through. */

@@ -154,6 +154,34 @@ TEST_F (ServerTest, ViewerReceivesEveryFrameByteIdenticalInOrder)
   }
 }
 
+/* The server thread can be busy (a large page, a burst of connections, a thousand cameras' reads):
+ * a frame still reaches a viewer whose socket has room, sent by the thread that publishes it. */
+TEST_F (ServerTest, FrameReachesTheViewerWhileTheServerThreadIsBusy)
+{
+  auto stream = add_stream ();
+  MjpegReader viewer (port);
+  wait_viewers (*stream, 1);
+  Bytes got;
+  publish (*stream, fake_frame (20000, 1));
+  ASSERT_TRUE (viewer.next_part (got, 2000));
+
+  std::atomic<bool> entered{ false }, busy{ true };
+  server->invoke ([&] {
+    entered = true;
+    while (busy)
+      g_usleep (1000);
+  });
+  for (int i = 0; i < 2000 && !entered; i++)
+    g_usleep (1000);
+  Bytes second = fake_frame (20000, 2);
+  publish (*stream, second);
+  bool arrived = viewer.next_part (got, 1000);
+  busy = false;
+  ASSERT_TRUE (entered);
+  ASSERT_TRUE (arrived) << "the frame waited for the server thread";
+  EXPECT_EQ (got, second);
+}
+
 TEST_F (ServerTest, NextPartHeadersArriveRightAfterEachFrame)
 {
   /* Browsers show a part only once the next boundary and header block are in: the server must

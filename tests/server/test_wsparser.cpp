@@ -98,6 +98,42 @@ TEST (WsParser, ByteAtATimeGivesTheSameMessages)
   EXPECT_EQ (drip_ev.pings.size (), 1u);
 }
 
+/* As camrelay reads a plain socket: a vectored read into the payload's rest and the staging area
+ * behind it, of any size the socket happens to give. */
+TEST (WsParser, ReadsAcrossThePayloadAndTheNextHeaderGiveTheSameMessages)
+{
+  Events ev;
+  cr::WsParser p (ev, {});
+  std::vector<Bytes> sent;
+  Bytes stream;
+  for (gsize n : { 30001, 0, 7, 5000, 4090, 70000, 3, 126, 65536 }) {
+    sent.push_back (pattern (n));
+    Bytes f = frame (2, sent.back ());
+    stream.insert (stream.end (), f.begin (), f.end ());
+  }
+  Bytes ping = frame (9, { 1, 2, 3 });
+  stream.insert (stream.end (), ping.begin (), ping.end ());
+  gsize off = 0, step = 0;
+  const gsize sizes[] = { 1, 4100, 13, 30000, 9000, 2, 65536, 4097, 5 };
+  while (off < stream.size ()) {
+    guint8 *window, *next;
+    gsize room, next_room;
+    p.write_windows (&window, &room, &next, &next_room);
+    ASSERT_GT (room, 0u);
+    gsize n = MIN (sizes[step++ % G_N_ELEMENTS (sizes)], stream.size () - off);
+    n = MIN (n, room + next_room);
+    gsize first = MIN (n, room);
+    memcpy (window, stream.data () + off, first);
+    ASSERT_LE (n - first, next_room);
+    if (n > first)
+      memcpy (next, stream.data () + off + first, n - first);
+    off += n;
+    ASSERT_TRUE (p.commit (n));
+  }
+  EXPECT_EQ (ev.binary, sent);
+  EXPECT_EQ (ev.pings.size (), 1u);
+}
+
 TEST (WsParser, LargePayloadIsReadStraightIntoTheMessage)
 {
   /* After the header, the window is the message buffer itself: no staging copy for the bulk. */
