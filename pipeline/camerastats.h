@@ -6,6 +6,7 @@
 #pragma once
 
 #include "cameracounters.h"
+#include "crwhep.h"
 #include "elementfields.h"
 
 #include <gst/gst.h>
@@ -78,6 +79,8 @@ struct CameraStatus
     double last_area = 0;
   };
   Motion motion;
+  /* WebRTC (WHEP) viewers: filled by the pages (webrtcviewers.h), zeros without any. */
+  cr::WhepStats webrtc;
 
   std::vector<std::string> ingest_paths;
   std::string stream_path;

@@ -183,11 +183,8 @@ const CounterMetric COUNTERS[] = {
 };
 
 void
-webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+webrtc_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
 {
-  std::vector<cr::WhepStats> all;
-  for (const auto & st : cameras)
-    all.push_back (ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{});
   struct Family
   {
     const char *name, *type, *help;
@@ -214,7 +211,7 @@ webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraSt
   for (const auto & f : families) {
     m.family (f.name, f.type, f.help);
     for (size_t i = 0; i < cameras.size (); i++)
-      m.camera (cameras[i].name, f.value (all[i]));
+      m.camera (cameras[i].name, f.value (cameras[i].webrtc));
   }
 }
 
@@ -508,7 +505,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
   recording_metrics (m, ctx, cameras);
-  webrtc_metrics (m, ctx, cameras);
+  webrtc_metrics (m, cameras);
   h264_metrics (m, cameras);
   motion_metrics (m, cameras);
   return m.text ();

@@ -5,6 +5,8 @@
 
 #include "pages.h"
 
+#include "webrtcviewers.h"
+
 #include <algorithm>
 
 namespace camrelay {
@@ -42,8 +44,11 @@ collect (const PageContext & ctx)
 {
   std::vector<CameraStatus> out;
   out.reserve (ctx.cameras.size ());
-  for (const Camera *c : ctx.cameras)
+  for (const Camera *c : ctx.cameras) {
     out.push_back (c->status ());
+    if (ctx.webrtc)
+      out.back ().webrtc = ctx.webrtc->stats (c);
+  }
   return out;
 }
 

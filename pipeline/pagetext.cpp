@@ -54,26 +54,130 @@ append_fixed (std::string & out, double v, int decimals)
   out += g_ascii_formatd (buf, sizeof (buf), fmt, v);
 }
 
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days), as gmtime_r
+ * gives it, without its lock and time-zone bookkeeping. */
+static void
+civil_from_days (gint64 z, gint64 & y, unsigned & m, unsigned & d)
+{
+  z += 719468;
+  const gint64 era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned> (z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<gint64> (yoe) + era * 400 + (m <= 2);
+}
+
+static char *
+digits (char *p, unsigned v, int n)
+{
+  for (int i = n - 1; i >= 0; i--, v /= 10)
+    p[i] = static_cast<char> ('0' + v % 10);
+  return p + n;
+}
+
 /* As g_date_time_format_iso8601() writes a UTC time ("2026-12-06T11:24:44.123456Z", the fraction
- * only when there is one), without a GDateTime per call. */
+ * only when there is one). */
+gsize
+write_iso_time (char *buf, gint64 real_us)
+{
+  if (real_us <= 0)
+    return 0;
+  const gint64 secs = real_us / G_USEC_PER_SEC;
+  const unsigned usec = static_cast<unsigned> (real_us % G_USEC_PER_SEC);
+  const gint64 days = secs / 86400;
+  const unsigned sod = static_cast<unsigned> (secs % 86400);
+  gint64 year;
+  unsigned month, day;
+  civil_from_days (days, year, month, day);
+  if (year > 9999)
+    return 0;
+  char *p = digits (buf, static_cast<unsigned> (year), 4);
+  *p++ = '-';
+  p = digits (p, month, 2);
+  *p++ = '-';
+  p = digits (p, day, 2);
+  *p++ = 'T';
+  p = digits (p, sod / 3600, 2);
+  *p++ = ':';
+  p = digits (p, sod / 60 % 60, 2);
+  *p++ = ':';
+  p = digits (p, sod % 60, 2);
+  if (usec) {
+    *p++ = '.';
+    p = digits (p, usec, 6);
+  }
+  *p++ = 'Z';
+  return static_cast<gsize> (p - buf);
+}
+
 std::string
 iso_time (gint64 real_us)
 {
-  if (real_us <= 0)
-    return "";
-  time_t secs = static_cast<time_t> (real_us / G_USEC_PER_SEC);
-  int usec = static_cast<int> (real_us % G_USEC_PER_SEC);
-  struct tm tm;
-  if (!gmtime_r (&secs, &tm) || tm.tm_year + 1900 > 9999)
-    return "";
-  char buf[40];
-  if (usec)
-    g_snprintf (buf, sizeof (buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
-  else
-    g_snprintf (buf, sizeof (buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  char buf[ISO_TIME_MAX];
+  return std::string (buf, write_iso_time (buf, real_us));
+}
+
+void
+Text::grow (gsize n)
+{
+  buf_.resize (MAX (buf_.size () * 2, len_ + n));
+}
+
+void
+Text::number (guint64 n)
+{
+  char *p = room (20);
+  auto r = std::to_chars (p, p + 20, n);
+  len_ += static_cast<gsize> (r.ptr - p);
+}
+
+void
+Text::number (gint64 n)
+{
+  char *p = room (20);
+  auto r = std::to_chars (p, p + 20, n);
+  len_ += static_cast<gsize> (r.ptr - p);
+}
+
+void
+Text::fixed (double v, int decimals)
+{
+  char buf[64];
+  auto r = std::to_chars (buf, buf + sizeof (buf), v, std::chars_format::fixed, decimals);
+  if (r.ec == std::errc ()) {
+    put (std::string_view (buf, static_cast<gsize> (r.ptr - buf)));
+    return;
+  }
+  std::string slow;
+  append_fixed (slow, v, decimals);
+  put (slow);
+}
+
+void
+Text::json_string (std::string_view s)
+{
+  /* Names, paths and URLs need no escape: checked, then copied in one go. */
+  gsize i = 0;
+  while (i < s.size ()) {
+    unsigned char c = static_cast<unsigned char> (s[i]);
+    if (c < 0x20 || c == '"' || c == '\\')
+      break;
+    i++;
+  }
+  if (i == s.size ()) {
+    char *p = room (s.size () + 2);
+    p[0] = '"';
+    memcpy (p + 1, s.data (), s.size ());
+    p[s.size () + 1] = '"';
+    len_ += s.size () + 2;
+    return;
+  }
+  std::string escaped;
+  append_json_string (escaped, s);
+  put (escaped);
 }
 
 std::string
