@@ -98,20 +98,31 @@ private:
   /* "name{k="v",...} ": the sample up to its value. */
   void begin (Labels labels)
   {
-    out_.put (name_);
-    if (labels.size ()) {
-      char sep = '{';
-      for (const auto & [k, v] : labels) {
-        out_.put (sep);
-        out_.put (k);
-        out_.lit ("=\"");
-        append_escaped (v);
-        out_.put ('"');
-        sep = ',';
-      }
-      out_.put ('}');
+    auto label = labels.begin ();
+    if (label == labels.end ()) {
+      out_.put (name_);
+      out_.put (' ');
+      return;
     }
-    out_.put (' ');
+    /* A camera's sample: the family's "name{camera=\"" written once per family. */
+    if (label->first == "camera") {
+      out_.put (camera_prefix_);
+      append_escaped (label->second);
+      out_.put ('"');
+      ++label;
+    } else {
+      out_.put (name_);
+      out_.put ('{');
+    }
+    for (bool first = label == labels.begin (); label != labels.end (); ++label, first = false) {
+      if (!first)
+        out_.put (',');
+      out_.put (label->first);
+      out_.lit ("=\"");
+      append_escaped (label->second);
+      out_.put ('"');
+    }
+    out_.lit ("} ");
   }
 
   void begin_camera (std::string_view camera)

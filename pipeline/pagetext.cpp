@@ -123,7 +123,8 @@ iso_time (gint64 real_us)
 void
 Text::grow (gsize n)
 {
-  buf_.resize (MAX (buf_.size () * 2, len_ + n));
+  size_ = MAX (size_ * 2, len_ + n);
+  buf_ = static_cast<char *> (g_realloc (buf_, size_));
 }
 
 void

@@ -41,13 +41,16 @@ class Text
 {
 public:
   Text () { grow (64 * 1024); }
+  ~Text () { g_free (buf_); }
+  Text (const Text &) = delete;
+  Text & operator= (const Text &) = delete;
 
   /* Room for @n more bytes; write them, then advance (@n). */
   char *room (gsize n)
   {
-    if (G_UNLIKELY (buf_.size () - len_ < n))
+    if (G_UNLIKELY (size_ - len_ < n))
       grow (n);
-    return &buf_[len_];
+    return buf_ + len_;
   }
   void advance (gsize n) { len_ += n; }
 
@@ -73,15 +76,17 @@ public:
 
   std::string take ()
   {
-    buf_.resize (len_);
+    std::string text (buf_, len_);
     len_ = 0;
-    return std::move (buf_);
+    return text;
   }
 
 private:
   void grow (gsize n);
 
-  std::string buf_; /* its size is the capacity; len_ bytes are written */
+  /* g_realloc'ed, not zero-filled as a std::string's resize would: len_ of size_ bytes written. */
+  char *buf_ = nullptr;
+  gsize size_ = 0;
   gsize len_ = 0;
 };
 
