@@ -92,7 +92,7 @@ public:
     out_.put ('\n');
   }
 
-  std::string take () { return out_.take (); }
+  GBytes *take_bytes () { return out_.take_bytes (); }
 
 private:
   /* "name{k="v",...} ": the sample up to its value. */
@@ -454,7 +454,7 @@ notify_metrics (Metrics & m, const PageContext & ctx)
 
 }  // namespace
 
-std::string
+GBytes *
 metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras)
 {
   Metrics m;
@@ -535,7 +535,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   webrtc_metrics (m, cameras);
   h264_metrics (m, cameras);
   motion_metrics (m, cameras);
-  return m.take ();
+  return m.take_bytes ();
 }
 
 }  // namespace camrelay

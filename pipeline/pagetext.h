@@ -40,8 +40,8 @@ std::string format_double (double v, int decimals);
 class Text
 {
 public:
-  Text () { grow (64 * 1024); }
-  ~Text () { g_free (buf_); }
+  Text ();
+  ~Text ();
   Text (const Text &) = delete;
   Text & operator= (const Text &) = delete;
 
@@ -80,6 +80,8 @@ public:
     len_ = 0;
     return text;
   }
+  /* The text without a copy, for libsoup to send; the writer is empty afterwards. */
+  GBytes *take_bytes ();
 
 private:
   void grow (gsize n);
@@ -204,6 +206,7 @@ public:
 
   /* The text written so far; the writer is empty afterwards. */
   std::string take () { return out_.take (); }
+  GBytes *take_bytes () { return out_.take_bytes (); }
   Text & out () { return out_; }
 
 private:

@@ -208,7 +208,7 @@ notify_json (Json & j, const PageContext & ctx)
 
 /* ---------------------------------------------------------------------------------------------- */
 
-std::string
+GBytes *
 status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     const std::string & base, const std::string & ws_base)
 {
@@ -310,7 +310,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.end_array ();
   j.end_object ();
   j.out ().put ('\n');
-  return j.take ();
+  return j.take_bytes ();
 }
 
 }  // namespace camrelay
