@@ -125,11 +125,11 @@ iso_time (gint64 real_us)
 
 /* Page buffers given back once libsoup has sent them, and reused: a fresh buffer per request (2 MB
  * for /status at 1,000 cameras, 7 MB for /metrics) cost a page fault per 4 KiB and the unmapping
- * afterwards, a tenth of the request's CPU (perf). Two are kept, up to 8 MiB each, so 5,000
- * cameras' 33 MB of /metrics are not held between requests. */
+ * afterwards, a tenth of the request's CPU (perf). One is kept, up to 8 MiB (1,000 cameras' pages),
+ * so that 5,000 cameras' 33 MB of /metrics are not held between requests. */
 namespace {
 
-constexpr gsize POOL_BUFFERS = 2;
+constexpr gsize POOL_BUFFERS = 1;
 constexpr gsize POOL_MAX_BYTES = 8 * 1024 * 1024;
 constexpr gsize FIRST_BYTES = 64 * 1024;
 
