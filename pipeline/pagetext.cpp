@@ -33,15 +33,6 @@ rejections (const CameraStatus & st)
   return out;
 }
 
-/* Numbers straight into the text: /metrics and /status write tens of thousands of them. */
-void
-append_number (std::string & out, guint64 n)
-{
-  char buf[24];
-  auto r = std::to_chars (buf, buf + sizeof (buf), n);
-  out.append (buf, r.ptr);
-}
-
 /* @v with @decimals digits after the point, as printf's "%.Nf" in the C locale. */
 void
 append_fixed (std::string & out, double v, int decimals)
@@ -252,14 +243,6 @@ Text::json_string (std::string_view s)
   std::string escaped;
   append_json_string (escaped, s);
   put (escaped);
-}
-
-std::string
-format_double (double v, int decimals)
-{
-  std::string out;
-  append_fixed (out, v, decimals);
-  return out;
 }
 
 }  // namespace camrelay::pagetext

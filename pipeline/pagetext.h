@@ -21,8 +21,6 @@ namespace camrelay::pagetext {
 std::array<std::pair<const char *, guint64>, G_N_ELEMENTS (elements::REJECT_REASONS)> rejections (
     const CameraStatus & st);
 
-void append_number (std::string & out, guint64 n);
-
 /* @v with @decimals digits after the point, as printf's "%.Nf" in the C locale. */
 void append_fixed (std::string & out, double v, int decimals);
 
@@ -32,8 +30,6 @@ std::string iso_time (gint64 real_us);
 /* The same into @buf (at least ISO_TIME_MAX bytes); returns its length, 0 for none. */
 constexpr gsize ISO_TIME_MAX = 32;
 gsize write_iso_time (char *buf, gint64 real_us);
-
-std::string format_double (double v, int decimals);
 
 /* One growing buffer both pages write into: each piece is a bounds check and a copy, inline, so
  * that tens of thousands of pieces per page cost no call each (std::string::append is one). */
@@ -74,12 +70,6 @@ public:
   /* A JSON string literal (see append_json_string()). */
   void json_string (std::string_view s);
 
-  std::string take ()
-  {
-    std::string text (buf_, len_);
-    len_ = 0;
-    return text;
-  }
   /* The text without a copy, for libsoup to send; the writer is empty afterwards. */
   GBytes *take_bytes ();
 
@@ -205,7 +195,6 @@ public:
   }
 
   /* The text written so far; the writer is empty afterwards. */
-  std::string take () { return out_.take (); }
   GBytes *take_bytes () { return out_.take_bytes (); }
   Text & out () { return out_; }
 
