@@ -5,10 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <ctime>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 namespace camrelay::pagetext {
 
@@ -130,18 +127,23 @@ struct Buffer
   gsize size;
 };
 
-std::mutex pool_lock;
-std::vector<Buffer> pool;
+/* Plain data, never destroyed: libsoup may give a body back while the program exits, and the kept
+ * buffer stays reachable from here (no leak for LeakSanitizer). */
+GMutex pool_lock;
+Buffer pool[POOL_BUFFERS];
+gsize pooled = 0;
 
 void
 give_back (Buffer b)
 {
   if (b.size <= POOL_MAX_BYTES) {
-    std::lock_guard<std::mutex> guard (pool_lock);
-    if (pool.size () < POOL_BUFFERS) {
-      pool.push_back (b);
+    g_mutex_lock (&pool_lock);
+    const bool kept = pooled < POOL_BUFFERS;
+    if (kept)
+      pool[pooled++] = b;
+    g_mutex_unlock (&pool_lock);
+    if (kept)
       return;
-    }
   }
   g_free (b.data);
 }
@@ -150,16 +152,15 @@ give_back (Buffer b)
 
 Text::Text ()
 {
-  {
-    std::lock_guard<std::mutex> guard (pool_lock);
-    if (!pool.empty ()) {
-      buf_ = pool.back ().data;
-      size_ = pool.back ().size;
-      pool.pop_back ();
-      return;
-    }
+  g_mutex_lock (&pool_lock);
+  if (pooled) {
+    const Buffer & b = pool[--pooled];
+    buf_ = b.data;
+    size_ = b.size;
   }
-  grow (FIRST_BYTES);
+  g_mutex_unlock (&pool_lock);
+  if (!buf_)
+    grow (FIRST_BYTES);
 }
 
 Text::~Text ()
