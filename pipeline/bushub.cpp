@@ -88,10 +88,14 @@ on_sync_message (GstBus *, GstMessage *message, gpointer data)
     case GST_MESSAGE_ELEMENT:
       if (watch->alive)
         Hub::get ().push (watch, message);
-      return GST_BUS_DROP;
+      break;
     default:
-      return GST_BUS_DROP;
+      break;
   }
+  /* A sync handler that drops a message releases it: each one kept its source alive (a pulled
+   * camera's elements, posting on this bus, were all kept, try after try). */
+  gst_message_unref (message);
+  return GST_BUS_DROP;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: the output side of a live source bin whose frames come from a thread of its own
- * (wsjpegsrc: the server thread; pulljpegsrc: a private pipeline's streaming threads).
+ * (wsjpegsrc: the server thread; pulljpegsrc: its camera's streaming threads).
  *
  * Inside the bin, an appsrc holds a small queue that drops its oldest frame and never blocks:
  * a busy pipeline never backs up the camera, what does get through is the newest picture, and

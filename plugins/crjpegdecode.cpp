@@ -69,38 +69,52 @@ JpegDecoder::create ()
   created_ = true;
 }
 
+/* Nothing with a destructor may live in this function, nor in @setup and @read: longjmp skips
+ * them. */
+template<typename Setup, typename Read>
 bool
-JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_size)
+JpegDecoder::run (const guint8 *data, gsize size, char *detail, gsize detail_size, Setup setup,
+    Read read)
 {
-  /* Nothing with a destructor may live in this function: longjmp skips
-   * them. */
   if (setjmp (err_.escape)) {
     if (created_)
       jpeg_abort_decompress (&cinfo_);
     g_strlcpy (detail, err_.message, detail_size);
     return false;
   }
-
   create ();
   jpeg_mem_src (&cinfo_, data, size);
   jpeg_read_header (&cinfo_, TRUE);
-  /* Only errors matter, not pixels: skip colour conversion and smoothing.
-   * The entropy decoder, where corruption shows, runs in full either way. */
-  cinfo_.out_color_space = cinfo_.jpeg_color_space;
+  setup (cinfo_);
+  /* Speed over fidelity (no smoothing, the fast integer DCT): the entropy decoder, where
+   * corruption shows, runs in full either way. */
   cinfo_.dct_method = JDCT_IFAST;
   cinfo_.do_fancy_upsampling = FALSE;
   cinfo_.do_block_smoothing = FALSE;
   jpeg_start_decompress (&cinfo_);
-
-  /* One scratch row from libjpeg's per-image pool, freed when the image is
-   * finished or aborted. */
-  JSAMPARRAY row = cinfo_.mem->alloc_sarray (reinterpret_cast<j_common_ptr> (&cinfo_), JPOOL_IMAGE,
-      cinfo_.output_width * cinfo_.output_components, 1);
-  while (cinfo_.output_scanline < cinfo_.output_height)
-    jpeg_read_scanlines (&cinfo_, row, 1);
+  read (cinfo_);
   /* Reads up to EOI, which reports data left over after the last scan. */
   jpeg_finish_decompress (&cinfo_);
   return true;
+}
+
+bool
+JpegDecoder::decode (const guint8 *data, gsize size, char *detail, gsize detail_size)
+{
+  return run (
+      data, size, detail, detail_size,
+      [] (jpeg_decompress_struct & c) {
+        /* Only errors matter, not pixels: no colour conversion. */
+        c.out_color_space = c.jpeg_color_space;
+      },
+      [] (jpeg_decompress_struct & c) {
+        /* One scratch row from libjpeg's per-image pool, freed when the image is finished or
+         * aborted. */
+        JSAMPARRAY row = c.mem->alloc_sarray (reinterpret_cast<j_common_ptr> (&c), JPOOL_IMAGE,
+            c.output_width * c.output_components, 1);
+        while (c.output_scanline < c.output_height)
+          jpeg_read_scanlines (&c, row, 1);
+      });
 }
 
 bool
@@ -108,35 +122,25 @@ JpegDecoder::decode_gray_eighth (const guint8 *data, gsize size, std::vector<gui
     guint *width, guint *height, guint *full_width, guint *full_height, char *detail,
     gsize detail_size)
 {
-  /* Nothing with a destructor may live in this function: longjmp skips them. @pixels is the
-   * caller's. */
-  if (setjmp (err_.escape)) {
-    if (created_)
-      jpeg_abort_decompress (&cinfo_);
-    g_strlcpy (detail, err_.message, detail_size);
-    return false;
-  }
-  create ();
-  jpeg_mem_src (&cinfo_, data, size);
-  jpeg_read_header (&cinfo_, TRUE);
-  cinfo_.scale_num = 1;
-  cinfo_.scale_denom = 8;
-  cinfo_.out_color_space = JCS_GRAYSCALE;
-  cinfo_.dct_method = JDCT_IFAST;
-  cinfo_.do_fancy_upsampling = FALSE;
-  cinfo_.do_block_smoothing = FALSE;
-  jpeg_start_decompress (&cinfo_);
-  *width = cinfo_.output_width;
-  *height = cinfo_.output_height;
-  *full_width = cinfo_.image_width;
-  *full_height = cinfo_.image_height;
-  pixels.resize (static_cast<gsize> (*width) * *height);
-  while (cinfo_.output_scanline < cinfo_.output_height) {
-    JSAMPROW row = pixels.data () + static_cast<gsize> (cinfo_.output_scanline) * *width;
-    jpeg_read_scanlines (&cinfo_, &row, 1);
-  }
-  jpeg_finish_decompress (&cinfo_);
-  return true;
+  /* @pixels is the caller's: it outlives a longjmp. */
+  return run (
+      data, size, detail, detail_size,
+      [] (jpeg_decompress_struct & c) {
+        c.scale_num = 1;
+        c.scale_denom = 8;
+        c.out_color_space = JCS_GRAYSCALE;
+      },
+      [&] (jpeg_decompress_struct & c) {
+        *width = c.output_width;
+        *height = c.output_height;
+        *full_width = c.image_width;
+        *full_height = c.image_height;
+        pixels.resize (static_cast<gsize> (*width) * *height);
+        while (c.output_scanline < c.output_height) {
+          JSAMPROW row = pixels.data () + static_cast<gsize> (c.output_scanline) * *width;
+          jpeg_read_scanlines (&c, &row, 1);
+        }
+      });
 }
 
 }  // namespace cr

@@ -54,6 +54,11 @@ private:
   static bool is_corrupt_data_warning (int msg_code);
 
   void create ();
+  /* One decode, libjpeg's errors caught: @setup (jpeg_decompress_struct &) chooses the output
+   * once the header is read, @read takes the scanlines once decompression has started. */
+  template<typename Setup, typename Read>
+  bool run (const guint8 *data, gsize size, char *detail, gsize detail_size, Setup setup,
+      Read read);
 
   jpeg_decompress_struct cinfo_{};
   ErrorManager err_{};

@@ -2,6 +2,8 @@
 /* camrelay: one analysis thread for every jpegmotion (see crmotionworker.h). */
 #include "crmotionworker.h"
 
+#include "crsharedthread.h"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +17,8 @@ namespace motion {
 
 namespace {
 
+void run ();
+
 struct State
 {
   std::mutex lock;
@@ -23,9 +27,7 @@ struct State
   std::deque<Client *> ready;
   std::set<Client *> ticking;
   Client *running = nullptr;
-  guint users = 0;
-  bool stopping = false;
-  std::thread thread;
+  SharedThread thread{ lock, wake, run };
 };
 
 State &
@@ -110,12 +112,14 @@ next_job (State & s, bool *is_tick)
   return nullptr;
 }
 
-static void
+namespace {
+
+void
 run ()
 {
   State & s = state ();
   std::unique_lock<std::mutex> guard (s.lock);
-  while (!s.stopping) {
+  while (!s.thread.stopping ()) {
     bool is_tick = false;
     Client *c = next_job (s, &is_tick);
     if (!c) {
@@ -141,6 +145,8 @@ run ()
   }
 }
 
+}  // namespace
+
 bool &
 WorkerAccess::queued (Client *c)
 {
@@ -157,30 +163,14 @@ Worker &
 Worker::acquire ()
 {
   static Worker worker;
-  State & s = state ();
-  std::lock_guard<std::mutex> guard (s.lock);
-  if (s.users++ == 0) {
-    s.stopping = false;
-    s.thread = std::thread (run);
-  }
+  state ().thread.acquire ();
   return worker;
 }
 
 void
 Worker::release ()
 {
-  State & s = state ();
-  std::thread ending;
-  {
-    std::lock_guard<std::mutex> guard (s.lock);
-    if (s.users == 0 || --s.users > 0)
-      return;
-    s.stopping = true;
-    ending = std::move (s.thread);
-  }
-  s.wake.notify_all ();
-  if (ending.joinable ())
-    ending.join ();
+  state ().thread.release ();
 }
 
 }  // namespace motion

@@ -2,6 +2,8 @@
 /* camrelay: one writer thread for every jpegrecordsink (see crrecordspool.h). */
 #include "crrecordspool.h"
 
+#include "crsharedthread.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -30,6 +32,8 @@ struct Waiting
   gsize bytes = 0;
 };
 
+void run ();
+
 /* Everything under one lock; the thread writes with the lock released. */
 struct State
 {
@@ -38,10 +42,8 @@ struct State
   std::condition_variable done; /* flushers: a batch was written */
   std::deque<Item> pending;
   std::map<gpointer, Waiting> waiting; /* per owner, pending or being written */
-  guint users = 0;
-  bool stopping = false;
   guint flushes = 0; /* flushers waiting: the writer does not sleep while there are any */
-  std::thread thread;
+  SharedThread thread{ lock, wake, run };
 };
 
 State &
@@ -60,14 +62,14 @@ run ()
   std::unique_lock<std::mutex> guard (s.lock);
   for (;;) {
     /* Nothing to write: sleep until a frame comes, so that quiet cameras wake nothing. */
-    s.wake.wait (guard, [&s] { return s.stopping || !s.pending.empty (); });
+    s.wake.wait (guard, [&s] { return s.thread.stopping () || !s.pending.empty (); });
     /* Then gather what every camera sends within the period: a wake-up per batch, not per
      * frame. */
     s.wake.wait_for (guard, std::chrono::milliseconds (SPOOL_PERIOD_MS),
-        [&s] { return s.stopping || (s.flushes > 0 && !s.pending.empty ()); });
+        [&s] { return s.thread.stopping () || (s.flushes > 0 && !s.pending.empty ()); });
     std::deque<Item> batch;
     batch.swap (s.pending);
-    const bool last = s.stopping && batch.empty ();
+    const bool last = s.thread.stopping () && batch.empty ();
     guard.unlock ();
     for (auto & item : batch)
       item.write (item.owner, item.buffer, item.wall);
@@ -95,30 +97,14 @@ Spool &
 Spool::acquire ()
 {
   static Spool spool;
-  State & s = state ();
-  std::lock_guard<std::mutex> guard (s.lock);
-  if (s.users++ == 0) {
-    s.stopping = false;
-    s.thread = std::thread (run);
-  }
+  state ().thread.acquire ();
   return spool;
 }
 
 void
 Spool::release ()
 {
-  State & s = state ();
-  std::thread ending;
-  {
-    std::lock_guard<std::mutex> guard (s.lock);
-    if (s.users == 0 || --s.users > 0)
-      return;
-    s.stopping = true;
-    ending = std::move (s.thread);
-  }
-  s.wake.notify_all ();
-  if (ending.joinable ())
-    ending.join ();
+  state ().thread.release ();
 }
 
 bool
@@ -152,7 +138,7 @@ Spool::flush (gpointer owner)
     return;
   s.flushes++;
   s.wake.notify_all ();
-  s.done.wait (guard, [&s, owner] { return !s.waiting.count (owner) || !s.thread.joinable (); });
+  s.done.wait (guard, [&s, owner] { return !s.waiting.count (owner) || !s.thread.running (); });
   s.flushes--;
 }
 

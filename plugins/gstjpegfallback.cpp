@@ -12,23 +12,37 @@
  * Live frames are never decoded, copied or queued: the element's sink pad feeds an
  * input-selector directly, and the switch to the live input happens in a pad probe
  * before the first live frame reaches the selector, so that frame itself comes out.
- * The placeholder is a still JPEG file, read and checked once per file for the whole
- * process (elements showing the same file share its bytes) and repeated as it is by
- * imagefreeze at #CrJpegFallback:placeholder-fps: nothing is decoded or encoded per
- * frame.
  *
- * A downstream element that knows whether anybody watches (mjpeghttpsink) may send an
- * upstream custom event "camrelay-viewers" with a guint field "viewers" (and a string
- * "sender" where several sinks say it, behind a tee: their numbers are added up). imagefreeze,
- * and with it its streaming thread, runs from the start, and then only while the
- * placeholder shows and that event has not said 0 (after a switch to the placeholder
- * with nobody watching, the placeholder goes out once without it): a camera nobody
- * watches holds no thread and costs nothing, and the next viewer gets the placeholder
- * from the sink at once while the repetition starts. Without such
- * an event the placeholder is repeated all the time, as for any other downstream. The
- * single placeholder frames are handed to input-selector's placeholder input, and
- * imagefreeze is started and stopped, from a pooled thread, never from a streaming
- * one.
+ * The placeholder is a still JPEG file, read and checked once per file for the whole
+ * process (elements showing the same file share its bytes: crplaceholdercache). Its
+ * branch is made of elements whose caps say what flows at every pad:
+ * |[
+ * stillframesrc ! imagefreeze is-live=true ! stilljpeg ! input-selector.sink_1
+ * ]|
+ * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when the
+ * repeat starts (and again after a flush); imagefreeze repeats it at
+ * #CrJpegFallback:placeholder-fps and is the placeholder's clock; stilljpeg turns each
+ * tick into the placeholder JPEG, a read-only memory over the shared bytes stamped with
+ * the tick's timestamps, its src caps image/jpeg with the picture's width, height and
+ * framerate (placeholder-fps). Nothing is decoded or encoded per frame.
+ *
+ * Threads. A downstream element that knows whether anybody watches (mjpeghttpsink) may
+ * send an upstream custom event "camrelay-viewers" with a guint field "viewers" (and a
+ * string "sender" where several sinks say it, behind a tee: their numbers are added up).
+ * The placeholder goes out once at the start and after each switch to it, handed to the
+ * selector's placeholder input by a pooled thread, for the sink to keep (snapshots, the
+ * next viewer's first frame). imagefreeze, and with it its streaming thread, runs only
+ * while the placeholder shows, the element is PLAYING and that event has not said 0: a
+ * camera nobody watches holds no thread for its placeholder, from its start on, and a
+ * viewer coming starts the repetition. Without such an event (any other downstream) the
+ * placeholder is repeated all the time. imagefreeze is started and stopped by a pooled
+ * thread or the one changing the element's state, never by a streaming thread. Pad probes
+ * observe, count, switch the selector, take the viewers event, or drop a tick (refuse it
+ * with FLUSHING while imagefreeze is being stopped); none waits, and none touches caps.
+ *
+ * imagefreeze 1.22 divides by its frame rate in its loop while its PAUSED->READY zeroes
+ * it: imagefreeze is stopped only once its first SEGMENT is out and its loop has paused
+ * itself on a refused tick (or is parked on the clock).
  *
  * The timeout is a single clock wait on the pipeline clock at (newest arrival +
  * timeout), re-armed when it fires after a newer frame, so a camera sending
@@ -50,9 +64,12 @@
  */
 
 #include "gstjpegfallback.h"
+#include "crpipelinesettled.h"
 #include "crplaceholdercache.h"
 #include "gstcamrelayelements.h"
 #include "crstatsquarks.h"
+#include "gststillframesrc.h"
+#include "gststilljpeg.h"
 
 #include <algorithm>
 #include <chrono>
@@ -89,12 +106,6 @@ static GstStaticPadTemplate sink_template =
 
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
-
-/* imagefreeze repeats whatever buffer it holds but only negotiates video/x-raw: the
- * placeholder's JPEG bytes go in labelled so, and the label is put right again on
- * imagefreeze's output (see on_freeze_event). */
-static GstStaticPadTemplate feed_template =
-    GST_STATIC_PAD_TEMPLATE ("feed", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
 
 #define VIEWERS_EVENT "camrelay-viewers"
 
@@ -169,7 +180,7 @@ struct CrJpegFallbackPrivate
   std::condition_variable segment_sent;
   Settings settings;
   State state;
-  /* imagefreeze is started (it repeats the placeholder) and the feed pad has fed it. */
+  /* imagefreeze is started (it repeats the still frame) and stillframesrc has fed it. */
   bool repeating = false;
   /* A pooled thread is on its way to run update_placeholder(). */
   bool update_queued = false;
@@ -180,16 +191,13 @@ struct CrJpegFallbackPrivate
   /* Children, made in init and never replaced: read without the lock. */
   GstElement *selector = nullptr;
   GstElement *freeze = nullptr;
-  /* Feeds imagefreeze the placeholder; a pad of no element, like a harness's. */
-  GstPad *feed_pad = nullptr;
+  /* Hands imagefreeze the raw still frame it repeats (the placeholder's clock). */
+  GstElement *tick_src = nullptr;
+  /* Turns each of imagefreeze's ticks into the placeholder picture (set at READY->PAUSED from
+   * the shared cache). */
+  GstElement *picture = nullptr;
   GstPad *live_pad = nullptr;
   GstPad *placeholder_pad = nullptr;
-  /* Set at READY->PAUSED from the shared cache; read by the streaming thread. The buffer owns
-   * the bytes (placeholder_data, placeholder_size), shared with other elements. */
-  GstBuffer *placeholder = nullptr;
-  const guint8 *placeholder_data = nullptr;
-  gsize placeholder_size = 0;
-  GstCaps *placeholder_caps = nullptr;
   /* FALSE when a GStreamer element jpegfallback needs is not installed. */
   bool complete = false;
   /* Why the children could not be linked, or empty: reported at NULL→READY. */
@@ -296,9 +304,6 @@ cr_jpeg_fallback_finalize (GObject *object)
 
   g_clear_object (&self->priv->live_pad);
   g_clear_object (&self->priv->placeholder_pad);
-  g_clear_object (&self->priv->feed_pad);
-  gst_clear_buffer (&self->priv->placeholder);
-  gst_clear_caps (&self->priv->placeholder_caps);
   delete self->priv;
   self->priv = nullptr;
 
@@ -535,10 +540,10 @@ on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Placeholder ticks, as imagefreeze outputs them. Dropped while live frames are output (nobody
- * would see them; imagefreeze is on its way to stop), around a flush or a stop, and while nobody
- * watches once the placeholder is out (imagefreeze is on its way to stop). Never waits: the
- * streaming thread must stay free to stop. */
+/* imagefreeze's ticks, before stilljpeg turns them into the placeholder. Dropped while live frames
+ * are output (nobody would see them; imagefreeze is on its way to stop), around a flush or a stop,
+ * and while nobody watches once the placeholder is out (imagefreeze is on its way to stop). Never
+ * waits and never changes a tick: the streaming thread must stay free to stop. */
 static GstPadProbeReturn
 on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
@@ -569,15 +574,6 @@ on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     st.placeholder_frames++;
     st.placeholder_out = true;
   }
-  /* Each tick gets a memory of its own over the shared bytes: a GstMemory counts at most 255
-   * maps at once, and every camera showing the file keeps its latest frame mapped. */
-  GstBuffer *tick = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
-  gst_buffer_replace_all_memory (tick,
-      gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-          const_cast<guint8 *> (priv->placeholder_data), priv->placeholder_size, 0,
-          priv->placeholder_size, gst_buffer_ref (priv->placeholder),
-          (GDestroyNotify) gst_buffer_unref));
-  GST_PAD_PROBE_INFO_DATA (info) = tick;
   return GST_PAD_PROBE_OK;
 }
 
@@ -591,7 +587,7 @@ release_tick_for_flush (CrJpegFallback *self)
 }
 
 /* Flushes through imagefreeze's output. One from downstream (an element flushing upstream) is
- * released at the feed pad, once imagefreeze has marked itself flushing; one imagefreeze sends
+ * noted at stillframesrc's pad, once imagefreeze has marked itself flushing; one imagefreeze sends
  * downstream itself (a seek, if it were not live) comes after it marked itself. After a flush,
  * downstream has lost the placeholder it held: the next tick goes out even if nobody watches. */
 static GstPadProbeReturn
@@ -611,15 +607,14 @@ on_freeze_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static void push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps);
+static void push_still_frame (CrJpegFallback *self);
 
-/* A flush from downstream reaches the feed pad after imagefreeze handled it. FLUSH_START: the
- * tick may go now. FLUSH_STOP: imagefreeze has forgotten its picture (it resets on a flush and
+/* A flush from downstream reaches stillframesrc after imagefreeze handled it. FLUSH_START: the
+ * tick may go now. FLUSH_STOP: imagefreeze has forgotten its frame (it resets on a flush and
  * waits for upstream to send it again), so it is sent again, from another thread since this one
- * is still inside the flush, unless the element is stopping. The picture is taken under the
- * lock: a restart may be replacing it meanwhile. */
+ * is still inside the flush, unless the element is stopping. */
 static GstPadProbeReturn
-on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_still_frame_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
@@ -631,64 +626,30 @@ on_feed_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
         [] (GstElement *element, gpointer) {
           CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
           CrJpegFallbackPrivate *priv = fallback->priv;
-          g_autoptr (GstBuffer) image = nullptr;
-          g_autoptr (GstCaps) caps = nullptr;
           {
             std::lock_guard<std::mutex> guard (priv->lock);
-            if (priv->state.stopping || !priv->repeating || !priv->placeholder ||
-                !priv->placeholder_caps)
+            if (priv->state.stopping || !priv->repeating)
               return;
-            image = gst_buffer_ref (priv->placeholder);
-            caps = gst_caps_ref (priv->placeholder_caps);
           }
-          GST_DEBUG_OBJECT (fallback, "placeholder fed again after a flush");
-          push_placeholder (fallback, image, caps);
+          GST_DEBUG_OBJECT (fallback, "still frame fed again after a flush");
+          push_still_frame (fallback);
         },
         nullptr, nullptr);
   }
   return GST_PAD_PROBE_OK;
 }
 
-/* imagefreeze's caps as downstream sees them: the placeholder's JPEG caps. Its SEGMENT ends the
- * stretch wait_for_freeze_segment waits out. */
+/* imagefreeze's SEGMENT ends the stretch wait_for_freeze_segment waits out. */
 static GstPadProbeReturn
-on_freeze_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_freeze_segment (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_SEGMENT) {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.segment_owed = false;
     self->priv->segment_sent.notify_all ();
-    return GST_PAD_PROBE_OK;
   }
-  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->priv->placeholder_caps)
-    return GST_PAD_PROBE_OK;
-  GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (self->priv->placeholder_caps);
-  gst_event_unref (event);
   return GST_PAD_PROBE_OK;
-}
-
-/* imagefreeze asks downstream which frame rate to repeat at: placeholder-fps. */
-static GstPadProbeReturn
-on_freeze_query (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
-  if (GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
-    return GST_PAD_PROBE_OK;
-  guint fps;
-  {
-    std::lock_guard<std::mutex> guard (self->priv->lock);
-    fps = self->priv->settings.placeholder_fps;
-  }
-  GstCaps *filter = nullptr;
-  gst_query_parse_caps (query, &filter);
-  g_autoptr (GstCaps) rate =
-      gst_caps_new_simple ("video/x-raw", "framerate", GST_TYPE_FRACTION, (gint) fps, 1, nullptr);
-  g_autoptr (GstCaps) result = filter ? gst_caps_intersect (filter, rate) : gst_caps_ref (rate);
-  gst_query_set_caps_result (query, result);
-  return GST_PAD_PROBE_HANDLED;
 }
 
 /* Downstream tells how many viewers there are (see the element's description). */
@@ -767,8 +728,24 @@ add_ghost_pad (CrJpegFallback *self, const gchar *name, GstPad *target)
   gst_element_add_pad (GST_ELEMENT (self), ghost);
 }
 
+/* Links @a's src pad to @b's sink pad, or says why not in @why. */
+static bool
+link_children (GstElement *a, GstElement *b, std::string & why)
+{
+  g_autoptr (GstPad) src = gst_element_get_static_pad (a, "src");
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (b, "sink");
+  GstPadLinkReturn link = src && sink ? gst_pad_link (src, sink) : GST_PAD_LINK_NOFORMAT;
+  if (GST_PAD_LINK_FAILED (link)) {
+    why = std::string ("could not link ") + GST_OBJECT_NAME (a) + " to " + GST_OBJECT_NAME (b) +
+        ": " + gst_pad_link_get_name (link);
+    return false;
+  }
+  return true;
+}
+
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
- * selector.sink_1 <- imagefreeze <- feed pad: the placeholder's JPEG bytes
+ * selector.sink_1 <- stilljpeg <- imagefreeze <- stillframesrc: the placeholder picture, once per
+ *                    tick of imagefreeze repeating a 1x1 raw frame
  * Returns FALSE with @why set when a link fails: the element must not run
  * half-linked. */
 static bool
@@ -776,25 +753,23 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
     std::string & why)
 {
   CrJpegFallbackPrivate *priv = self->priv;
+  GstElement *tick_src =
+      GST_ELEMENT (g_object_new (CR_TYPE_STILL_FRAME_SRC, "name", "placeholder-still", nullptr));
+  GstElement *picture =
+      GST_ELEMENT (g_object_new (CR_TYPE_STILL_JPEG, "name", "placeholder-picture", nullptr));
 
   /* Inactive input dropped at once, never held back to sync with the active one. */
   g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE, nullptr);
   g_object_set (freeze, "is-live", TRUE, nullptr);
   /* Started and stopped by the element itself (update_placeholder): it holds a thread. */
   gst_element_set_locked_state (freeze, TRUE);
-  gst_bin_add_many (GST_BIN (self), selector, freeze, nullptr);
-  /* imagefreeze made the bin look like a source; from outside it is a filter. */
+  gst_bin_add_many (GST_BIN (self), selector, tick_src, freeze, picture, nullptr);
+  /* stillframesrc and imagefreeze made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
-
-  priv->feed_pad = gst_pad_new_from_static_template (&feed_template, "placeholder-feed");
-  gst_object_ref_sink (priv->feed_pad);
-  g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
-  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
-  if (!freeze_sink || !freeze_src ||
-      GST_PAD_LINK_FAILED (gst_pad_link (priv->feed_pad, freeze_sink))) {
-    why = "could not link the placeholder to imagefreeze";
-    return false;
-  }
+  priv->selector = selector;
+  priv->freeze = freeze;
+  priv->tick_src = tick_src;
+  priv->picture = picture;
 
   priv->live_pad = gst_element_request_pad_simple (selector, "sink_%u");
   priv->placeholder_pad = gst_element_request_pad_simple (selector, "sink_%u");
@@ -802,13 +777,18 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
     why = "input-selector gave no sink pad";
     return false;
   }
-  GstPadLinkReturn link = gst_pad_link (freeze_src, priv->placeholder_pad);
+  if (!link_children (tick_src, freeze, why) || !link_children (freeze, picture, why))
+    return false;
+  g_autoptr (GstPad) picture_src = gst_element_get_static_pad (picture, "src");
+  GstPadLinkReturn link = gst_pad_link (picture_src, priv->placeholder_pad);
   if (GST_PAD_LINK_FAILED (link)) {
-    why = std::string ("could not link imagefreeze to input-selector: ") +
-        gst_pad_link_get_name (link);
+    why =
+        std::string ("could not link stilljpeg to input-selector: ") + gst_pad_link_get_name (link);
     return false;
   }
 
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
+  g_autoptr (GstPad) tick_src_pad = gst_element_get_static_pad (tick_src, "src");
   gst_pad_add_probe (priv->live_pad,
       (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), on_live_data,
       self, nullptr);
@@ -816,10 +796,9 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
       nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_freeze_flush, self, nullptr);
-  gst_pad_add_probe (priv->feed_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_feed_flush, self, nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_event, self,
+  gst_pad_add_probe (tick_src_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_still_frame_flush, self,
       nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, on_freeze_query, self,
+  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_segment, self,
       nullptr);
 
   g_autoptr (GstPad) selector_src = gst_element_get_static_pad (selector, "src");
@@ -827,9 +806,6 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
       nullptr);
   add_ghost_pad (self, "sink", priv->live_pad);
   add_ghost_pad (self, "src", selector_src);
-
-  priv->selector = selector;
-  priv->freeze = freeze;
   return true;
 }
 
@@ -904,52 +880,25 @@ prepare_placeholder (CrJpegFallback *self)
   guint width = 0, height = 0;
   const guint8 *bytes = nullptr;
   gsize length = 0;
-  GstBuffer *image = load_placeholder (self, path, &width, &height, &bytes, &length);
+  g_autoptr (GstBuffer) image = load_placeholder (self, path, &width, &height, &bytes, &length);
   if (!image)
     return FALSE;
-  GstCaps *caps = gst_caps_new_simple ("image/jpeg", "parsed", G_TYPE_BOOLEAN, TRUE, "width",
-      G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height, "framerate", GST_TYPE_FRACTION,
-      (gint) fps, 1, nullptr);
-  /* Under the lock for a feed after a flush (on_feed_flush); the streaming threads do not run
-   * now. */
-  std::lock_guard<std::mutex> guard (priv->lock);
-  gst_clear_buffer (&priv->placeholder);
-  priv->placeholder = image;
-  priv->placeholder_data = bytes;
-  priv->placeholder_size = length;
-  gst_clear_caps (&priv->placeholder_caps);
-  priv->placeholder_caps = caps;
+  cr_still_jpeg_set_picture (CR_STILL_JPEG (priv->picture), image, bytes, length, width, height,
+      fps);
   return TRUE;
 }
 
-/* Hands imagefreeze the placeholder, once per start and after each flush: it repeats it from then
- * on. */
+/* Hands imagefreeze the still frame, once per start and after each flush: it repeats it from then
+ * on, each repeat a tick that stilljpeg turns into the placeholder. */
 static void
-push_placeholder (CrJpegFallback *self, GstBuffer *image, GstCaps *caps)
+push_still_frame (CrJpegFallback *self)
 {
-  GstPad *feed = self->priv->feed_pad;
-  /* Not gst_pad_create_stream_id (): the feed pad belongs to no element. */
-  g_autofree gchar *stream_id =
-      g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
-  GstEvent *start = gst_event_new_stream_start (stream_id);
-  gst_event_set_group_id (start, gst_util_group_id_next ());
-  gst_pad_push_event (feed, start);
-  gint width = 0, height = 0;
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  gst_structure_get_int (s, "width", &width);
-  gst_structure_get_int (s, "height", &height);
-  g_autoptr (GstCaps) raw = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, width,
-      "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
-  gst_pad_push_event (feed, gst_event_new_caps (raw));
-  GstSegment segment;
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_pad_push_event (feed, gst_event_new_segment (&segment));
   {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.segment_owed = true;
   }
-  /* imagefreeze keeps it and answers EOS: it wants no second buffer. */
-  gst_pad_push (feed, gst_buffer_ref (image));
+  /* imagefreeze keeps it and answers EOS to any second frame. */
+  cr_still_frame_src_push (CR_STILL_FRAME_SRC (self->priv->tick_src));
 }
 
 /* ------------------------------------------------ placeholder out, repeated */
@@ -963,19 +912,6 @@ running_time_now (CrJpegFallback *self)
     return GST_CLOCK_TIME_NONE;
   return running_time_of (gst_clock_get_time (clock),
       gst_element_get_base_time (GST_ELEMENT (self)));
-}
-
-/* A placeholder frame over the shared bytes (see on_placeholder_tick). */
-static GstBuffer *
-placeholder_frame (CrJpegFallbackPrivate *priv)
-{
-  GstBuffer *frame = gst_buffer_new ();
-  gst_buffer_append_memory (frame,
-      gst_memory_new_wrapped (GST_MEMORY_FLAG_READONLY,
-          const_cast<guint8 *> (priv->placeholder_data), priv->placeholder_size, 0,
-          priv->placeholder_size, gst_buffer_ref (priv->placeholder),
-          (GDestroyNotify) gst_buffer_unref));
-  return frame;
 }
 
 /* Hands input-selector's placeholder input one placeholder frame, without imagefreeze: what a
@@ -993,16 +929,26 @@ push_placeholder_once (CrJpegFallback *self)
     GstEvent *start = gst_event_new_stream_start (stream_id);
     gst_event_set_group_id (start, gst_util_group_id_next ());
     gst_pad_send_event (input, start);
-    gst_pad_send_event (input, gst_event_new_caps (priv->placeholder_caps));
+    g_autoptr (GstCaps) caps = cr_still_jpeg_get_caps (CR_STILL_JPEG (priv->picture));
+    gst_pad_send_event (input, gst_event_new_caps (caps));
     GstSegment segment;
     gst_segment_init (&segment, GST_FORMAT_TIME);
     gst_pad_send_event (input, gst_event_new_segment (&segment));
   }
-  GstBuffer *frame = placeholder_frame (priv);
-  GST_BUFFER_PTS (frame) = running_time_now (self);
+  GstBuffer *frame = cr_still_jpeg_make_frame (CR_STILL_JPEG (priv->picture));
+  GstClockTime now = running_time_now (self);
   {
     std::lock_guard<std::mutex> guard (priv->lock);
-    priv->state.once_pts = GST_BUFFER_PTS (frame);
+    /* Stamped when the placeholder's stretch began (the start, or the switch), not when this
+     * thread got to it: a live frame that arrived meanwhile is stamped earlier than now, and a
+     * muxer downstream that began its segment with this frame (multipartmux does) would clip it
+     * (under gst-launch the camera's first frame lost its part header that way). */
+    GstClockTime since = priv->state.placeholder_since;
+    GST_BUFFER_PTS (frame) =
+        GST_CLOCK_TIME_IS_VALID (since) && (!GST_CLOCK_TIME_IS_VALID (now) || since <= now) ? since
+                                                                                            : now;
+    /* imagefreeze's ticks up to now repeat this one. */
+    priv->state.once_pts = now;
   }
   GstFlowReturn ret = gst_pad_chain (input, frame);
   GST_DEBUG_OBJECT (self, "placeholder out once: %s", gst_flow_get_name (ret));
@@ -1028,7 +974,7 @@ start_repeat (CrJpegFallback *self)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->repeating = true;
   }
-  push_placeholder (self, priv->placeholder, priv->placeholder_caps);
+  push_still_frame (self);
 }
 
 static void
@@ -1062,42 +1008,6 @@ once_wanted_locked (const CrJpegFallbackPrivate *priv)
       st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out && !priv->repeating;
 }
 
-static bool
-settled_playing (GstElement *e)
-{
-  GST_OBJECT_LOCK (e);
-  bool settled =
-      GST_STATE (e) == GST_STATE_PLAYING && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
-  GST_OBJECT_UNLOCK (e);
-  return settled;
-}
-
-/* Whether the pipeline and its sinks have reached PLAYING. Until then a sink may be waiting to
- * preroll with imagefreeze's first tick, holding imagefreeze's thread: stopping imagefreeze then
- * would wait for that thread, and with it anything that needs the same pads. */
-static bool
-pipeline_settled (CrJpegFallback *self)
-{
-  GstObject *top = GST_OBJECT (gst_object_ref (self));
-  while (GstObject *parent = gst_object_get_parent (top)) {
-    gst_object_unref (top);
-    top = parent;
-  }
-  bool settled = settled_playing (GST_ELEMENT (top));
-  if (settled && GST_IS_BIN (top)) {
-    GstIterator *it = gst_bin_iterate_sinks (GST_BIN (top));
-    GValue item = G_VALUE_INIT;
-    while (settled && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-      settled = settled_playing (GST_ELEMENT (g_value_get_object (&item)));
-      g_value_reset (&item);
-    }
-    g_value_unset (&item);
-    gst_iterator_free (it);
-  }
-  gst_object_unref (top);
-  return settled;
-}
-
 /* Brings the placeholder in line with the state: out once if it must be, then imagefreeze
  * started or stopped. Called with no lock held, by the thread changing the element's state or a
  * pooled one; never by a streaming thread (stopping imagefreeze waits for its thread). */
@@ -1128,7 +1038,7 @@ update_placeholder (CrJpegFallback *self)
   }
   if (want && !repeating)
     start_repeat (self);
-  else if (!want && repeating && (stopping || pipeline_settled (self)))
+  else if (!want && repeating && (stopping || cr::pipeline_settled (GST_ELEMENT (self))))
     stop_repeat (self);
   /* Otherwise the next tick asks again (on_placeholder_tick). */
 }
@@ -1338,24 +1248,15 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
     return ret;
 
   switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      gst_pad_set_active (self->priv->feed_pad, TRUE);
-      break;
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
-      /* imagefreeze's first tick is the first placeholder (a live pipeline's sink may still wait
-       * to preroll: a streaming thread feeds it, as any source's would); it stops once
-       * downstream says nobody watches. */
-      std::lock_guard<std::mutex> update (self->priv->update_lock);
-      {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
-        self->priv->state.playing = true;
-      }
-      start_repeat (self);
+      /* The placeholder goes out once, from a pooled thread (a sink may still be prerolling);
+       * imagefreeze starts after it only if downstream did not say, meanwhile, that nobody
+       * watches: a camera nobody watches never starts a thread for its placeholder. */
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      self->priv->state.playing = true;
+      queue_update_locked (self);
       break;
     }
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      gst_pad_set_active (self->priv->feed_pad, FALSE);
-      break;
     case GST_STATE_CHANGE_READY_TO_NULL:
       /* Locked: the bin leaves it alone. */
       if (self->priv->freeze)

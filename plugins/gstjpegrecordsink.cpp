@@ -151,7 +151,8 @@ struct CrJpegRecordSinkPrivate
 
   cr::record::MkvWriter writer;
   State state = State::Idle;
-  std::string reason; /* why it is paused */
+  std::string reason;   /* why it is paused */
+  int paused_errno = 0; /* its cause */
   bool disk_full = false;
   gint64 retry_at_us = 0;      /* monotonic: the next try while paused */
   gint64 segment_start = 0;    /* Unix seconds: the open file's time 0 */
@@ -350,12 +351,14 @@ fail (CrJpegRecordSinkPrivate *priv, int err, const std::string & what, Notice &
   priv->last_error = reason;
   priv->last_error_us = g_get_real_time ();
   priv->retry_at_us = g_get_monotonic_time () + RETRY_US;
-  if (priv->state != State::Paused || priv->reason != reason) {
+  /* The cause is the error, not the text: every try names the file of its own second. */
+  if (priv->state != State::Paused || priv->paused_errno != err) {
     notice = { true, State::Paused, reason };
     GST_WARNING ("recording paused: %s", reason.c_str ());
   }
   priv->state = State::Paused;
   priv->reason = reason;
+  priv->paused_errno = err;
 }
 
 /* Opens the segment that starts at @second. Under the lock. */

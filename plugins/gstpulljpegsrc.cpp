@@ -16,11 +16,15 @@
  * #CrPullJpegSrc:tls-ca, or is exactly #CrPullJpegSrc:tls-pinned-certificate.
  *
  * The camera is reached by GStreamer's own elements (souphttpsrc, rtspsrc or v4l2src, then
- * decodebin and jpegenc for raw video), run in a private pipeline. decodebin may plug only
+ * decodebin and jpegenc for raw video), in a bin inside this element: one per try, rebuilt on
+ * each reconnect (as fallbacksrc rebuilds its source). It runs in the application's pipeline, on
+ * its clock and base time, with the contexts the application set or answers; its elements'
+ * warnings and other messages reach the application's bus as theirs (their text redacted), their
+ * errors and end of stream do not: they end the try. decodebin may plug only
  * multipartdemux for HTTP (whose bytes are untrusted: an answer that is neither MJPEG nor a JPEG
  * is refused, naming its Content-Type), and only RTP depayloaders, video parsers and video
  * decoders for RTSP and V4L2. What this element adds is what none of them does: when
- * the camera fails or goes away, only that private pipeline is torn down and built again, after
+ * the camera fails or goes away, only that try's bin is torn down and built again, after
  * 1 s doubling up to 30 s, forever, while the element's own pad stays up. Downstream (the
  * placeholder of jpegfallback, the viewers of mjpeghttpsink) never sees an error or an
  * end-of-stream from a camera. Each change of state is posted once, with its cause, not once per
@@ -28,14 +32,17 @@
  *
  * Memory is bounded: a part (or snapshot) that grows past #CrPullJpegSrc:max-frame-size without
  * ending, such as a stream whose boundary never comes, ends the connection with that reason; a
- * snapshot that large is dropped at once, never pushed cut short. Each try's private pipeline is
- * gone once the try ends.
+ * snapshot that large is dropped at once, never pushed cut short. Each try's bin is gone once
+ * the try ends.
+ *
+ * The camera is open while the element is PLAYING (a live source); PAUSED closes it.
  *
  * Each frame leaves as one buffer, stamped with the pipeline running time of its arrival (as
  * wsjpegsrc does), through a small queue that drops its oldest frame.
  *
  * Element message: "pulljpegsrc-state" (location, state, reason), state being "connecting",
- * "streaming", "retrying" (reason: why the last try failed) or "idle" (not active).
+ * "streaming", "retrying" (reason: why the last try failed) or "idle" (not active); the stats
+ * also say "idle" while the element is not PLAYING.
  *
  * ## Example launch line
  * |[
@@ -238,18 +245,28 @@ struct CrPullJpegSrcPrivate
   /* Under the lock; returns the message to post (after unlocking), or nullptr. */
   GstMessage *set_state_locked (const std::string & state, const std::string & reason);
   void post (GstMessage *msg);
+  /* Whether @message comes from the current try's bin (a child of the element). */
+  bool from_try (GstMessage *message);
+  /* What a message of the try means for it; TRUE if the message stops here. */
+  bool handle_try_message (GstMessage *message);
+  void start_tries ();
+  void stop_tries ();
+  void start_try (GstElement *bin);
+  void end_try (GstElement *bin);
 
   CrPullJpegSrc *self;
   cr::ArrivalSrc arrival; /* the bin's appsrc and its stamps, set in init */
 
-  /* Guards everything below. Never held while a private pipeline changes state. */
+  /* Guards everything below. Never held while a try's bin changes state. */
   std::mutex lock;
   std::condition_variable cond;
   Settings settings;
   std::thread thread;
   bool quit = false;
 
-  /* The current try of the private pipeline. */
+  /* The current try: a bin inside the element (locked state, started and stopped by the run
+   * loop), and what it did. */
+  GstElement *try_bin = nullptr;
   bool run_ended = false;
   std::string run_error;
   /* "Internal data stream error" and the like: kept only if no element says more. */
@@ -308,6 +325,7 @@ static void cr_pull_jpeg_src_get_property (GObject *object, guint prop_id, GValu
     GParamSpec *pspec);
 static GstStateChangeReturn cr_pull_jpeg_src_change_state (GstElement *element,
     GstStateChange transition);
+static void cr_pull_jpeg_src_handle_message (GstBin *bin, GstMessage *message);
 
 static void
 cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
@@ -319,6 +337,7 @@ cr_pull_jpeg_src_class_init (CrPullJpegSrcClass *klass)
   gobject_class->set_property = cr_pull_jpeg_src_set_property;
   gobject_class->get_property = cr_pull_jpeg_src_get_property;
   element_class->change_state = GST_DEBUG_FUNCPTR (cr_pull_jpeg_src_change_state);
+  GST_BIN_CLASS (klass)->handle_message = GST_DEBUG_FUNCPTR (cr_pull_jpeg_src_handle_message);
 
   auto ready = static_cast<GParamFlags> (
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
@@ -401,7 +420,7 @@ cr_pull_jpeg_src_finalize (GObject *object)
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* The private pipeline's callbacks (its streaming threads)                                       */
+/* The try's callbacks (its streaming threads)                                                   */
 
 void
 CrPullJpegSrcPrivate::post (GstMessage *msg)
@@ -579,6 +598,16 @@ count_input (GstPad *, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_DROP;
 }
 
+/* A sink that ends a try's chain inside the element is none of the application's sinks: the
+ * pipeline would otherwise count the element as one, and wait for its end-of-stream. */
+static GstElement *
+inner_sink (GstElement *sink)
+{
+  if (sink)
+    GST_OBJECT_FLAG_UNSET (sink, GST_ELEMENT_FLAG_SINK);
+  return sink;
+}
+
 void
 CrPullJpegSrcPrivate::link_output (GstElement *head, GstPad *pad)
 {
@@ -600,10 +629,11 @@ CrPullJpegSrcPrivate::link_output (GstElement *head, GstPad *pad)
   }
   GstElement *chain[3] = { nullptr, nullptr, nullptr };
   if (!take) {
-    chain[0] = gst_element_factory_make ("fakesink", nullptr);
-    g_object_set (chain[0], "sync", FALSE, "async", FALSE, nullptr);
+    chain[0] = inner_sink (gst_element_factory_make ("fakesink", nullptr));
+    if (chain[0])
+      g_object_set (chain[0], "sync", FALSE, "async", FALSE, nullptr);
   } else {
-    GstElement *sink = GST_ELEMENT (g_object_new (GST_TYPE_APP_SINK, nullptr));
+    GstElement *sink = inner_sink (GST_ELEMENT (g_object_new (GST_TYPE_APP_SINK, nullptr)));
     g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, "max-buffers",
         4u, "drop", TRUE, "emit-signals", FALSE, nullptr);
     GstAppSinkCallbacks callbacks = {};
@@ -765,7 +795,7 @@ on_rtsp_pad (GstElement *rtspsrc, GstPad *pad, gpointer data)
   if (media && g_str_equal (media, "video")) {
     next = new_decodebin (priv, false);
   } else {
-    next = gst_element_factory_make ("fakesink", nullptr);
+    next = inner_sink (gst_element_factory_make ("fakesink", nullptr));
     g_object_set (next, "sync", FALSE, "async", FALSE, nullptr);
   }
   gst_bin_add (GST_BIN (head), next);
@@ -835,11 +865,34 @@ check_answer_headers (CrPullJpegSrcPrivate *priv, const GstStructure *headers)
     priv->fail_run (snapshot_too_large (limit));
 }
 
-/* The private pipeline's messages, in the thread that posts them. */
-static GstBusSyncReply
-on_head_message (GstBus *, GstMessage *message, gpointer data)
+/* A warning or an info of the try, as the application gets it: the same message with the text
+ * redacted (an element's debug text may quote the URL, query credentials included). */
+static GstMessage *
+redacted_copy (GstMessage *message)
 {
-  auto *priv = static_cast<CrPullJpegSrcPrivate *> (data);
+  g_autoptr (GError) error = nullptr;
+  g_autofree gchar *debug = nullptr;
+  bool warning = GST_MESSAGE_TYPE (message) == GST_MESSAGE_WARNING;
+  if (warning)
+    gst_message_parse_warning (message, &error, &debug);
+  else
+    gst_message_parse_info (message, &error, &debug);
+  std::string text = cr::redact_text (error->message);
+  std::string detail = debug ? cr::redact_text (debug) : "";
+  g_autoptr (GError) shown = g_error_new_literal (error->domain, error->code, text.c_str ());
+  const gchar *d = debug ? detail.c_str () : nullptr;
+  return warning ? gst_message_new_warning (GST_MESSAGE_SRC (message), shown, d)
+                 : gst_message_new_info (GST_MESSAGE_SRC (message), shown, d);
+}
+
+/* A message of the current try, in the thread that posts it. Its errors and its end are the
+ * try's end (the run loop tries again), never the application's: they stop here, as does
+ * souphttpsrc's "http-headers" (it carries the URL and the request's headers). Everything else
+ * goes on to the application's bus. */
+bool
+CrPullJpegSrcPrivate::handle_try_message (GstMessage *message)
+{
+  CrPullJpegSrcPrivate *priv = this;
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR: {
       g_autoptr (GError) error = nullptr;
@@ -896,7 +949,7 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         }
       }
       priv->fail_run (cause, weak);
-      break;
+      return true;
     }
     case GST_MESSAGE_EOS: {
       /* A snapshot ends each answer; on_eos() has taken the picture already. */
@@ -913,14 +966,14 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
         }
         priv->fail_run (said.empty () ? "the camera ended the stream" : said);
       }
-      break;
+      return true;
     }
     case GST_MESSAGE_ELEMENT: {
       /* souphttpsrc's answer headers: a page of text is a clear mistake. */
       const GstStructure *s = gst_message_get_structure (message);
       const GstStructure *headers = nullptr;
       if (!s || !gst_structure_has_name (s, "http-headers"))
-        break;
+        return false;
       const GValue *v = gst_structure_get_value (s, "response-headers");
       if (v && G_VALUE_HOLDS (v, GST_TYPE_STRUCTURE))
         headers = gst_value_get_structure (v);
@@ -938,18 +991,19 @@ on_head_message (GstBus *, GstMessage *message, gpointer data)
       std::string compressed = cr::compression_refused (priv->answer);
       if (!compressed.empty ())
         priv->fail_run (compressed);
-      if (!headers || (status && status >= 300))
-        break;
-      check_answer_headers (priv, headers);
-      break;
+      if (headers && !(status && status >= 300))
+        check_answer_headers (priv, headers);
+      return true;
     }
+    /* The try's preroll and stream start are its own (the element's stream is its appsrc's). A
+     * parent bin would also keep them, and with them the try, until the element stops. */
+    case GST_MESSAGE_ASYNC_START:
+    case GST_MESSAGE_ASYNC_DONE:
+    case GST_MESSAGE_STREAM_START:
+      return true;
     default:
-      break;
+      return false;
   }
-  /* Dropped means ours to release: a message holds its source, and so the whole private
-   * pipeline, alive. */
-  gst_message_unref (message);
-  return GST_BUS_DROP;
 }
 
 /* A TLS camera's trust (the system's CAs, tls-ca, tls-pinned-certificate) on its source element,
@@ -980,10 +1034,14 @@ CrPullJpegSrcPrivate::build_head (const Target & t, std::string & error)
     std::lock_guard<std::mutex> guard (lock);
     s = settings;
   }
-  GstElement *head = gst_pipeline_new ("pulljpegsrc-camera");
+  /* A bin of the element's own (in the application's pipeline, on its clock and its bus, with its
+   * contexts), its state left to the run loop: the element's state changes never touch it. */
+  GstElement *head = gst_bin_new ("camera");
   gst_object_ref_sink (head);
-  g_autoptr (GstBus) bus = gst_element_get_bus (head);
-  gst_bus_set_sync_handler (bus, on_head_message, this, nullptr);
+  gst_element_set_locked_state (head, TRUE);
+  /* It prerolls by itself (decodebin waits for the camera's first bytes): that wait is the try's,
+   * never the application pipeline's. */
+  g_object_set (head, "async-handling", TRUE, nullptr);
   g_signal_connect (head, "deep-element-added", G_CALLBACK (on_element_added), this);
 
   GstElement *src = nullptr;
@@ -1091,6 +1149,72 @@ release_memory ()
 #endif
 }
 
+/* The run loop's thread, started once the element (and so its clock) is PLAYING. */
+void
+CrPullJpegSrcPrivate::start_tries ()
+{
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    quit = false;
+  }
+  thread = std::thread ([this] { run (); });
+}
+
+/* Stops the run loop: its try, a look at the camera, a wait for the next try. */
+void
+CrPullJpegSrcPrivate::stop_tries ()
+{
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    quit = true;
+    cond.notify_all ();
+  }
+  g_cancellable_cancel (probe_cancel);
+  if (thread.joinable ())
+    thread.join ();
+  std::lock_guard<std::mutex> guard (lock);
+  state = "idle"; /* the next start says "connecting" again */
+}
+
+/* The try's bin joins the element (so its pipeline's clock, base time and contexts) and starts. */
+void
+CrPullJpegSrcPrivate::start_try (GstElement *bin)
+{
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    try_bin = bin;
+  }
+  gst_bin_add (GST_BIN (self), bin); /* a second reference: the run loop keeps its own */
+  gst_element_set_state (bin, GST_STATE_PLAYING);
+}
+
+/* The try's bin is stopped and leaves the element. It stays the current try until it has left:
+ * what it posts while it stops (an error of a thread that was still reading) is still its own. */
+void
+CrPullJpegSrcPrivate::end_try (GstElement *bin)
+{
+  stop_head (bin);
+  gst_bin_remove (GST_BIN (self), bin);
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    try_bin = nullptr;
+  }
+  gst_object_unref (bin);
+}
+
+bool
+CrPullJpegSrcPrivate::from_try (GstMessage *message)
+{
+  GstObject *src = GST_MESSAGE_SRC (message);
+  g_autoptr (GstObject) bin = nullptr;
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    if (try_bin)
+      bin = GST_OBJECT (gst_object_ref (try_bin));
+  }
+  return bin && src && gst_object_has_as_ancestor (src, bin);
+}
+
 void
 CrPullJpegSrcPrivate::run ()
 {
@@ -1134,9 +1258,9 @@ CrPullJpegSrcPrivate::run ()
 
     auto started = std::chrono::steady_clock::now ();
     std::string error = t.error;
-    GstElement *head = error.empty () ? build_head (t, error) : nullptr;
-    if (head)
-      gst_element_set_state (head, GST_STATE_PLAYING); /* a failure says why on the bus */
+    GstElement *bin = error.empty () ? build_head (t, error) : nullptr;
+    if (bin)
+      start_try (bin); /* a failure says why in a message */
     else
       fail_run (error);
 
@@ -1166,10 +1290,8 @@ CrPullJpegSrcPrivate::run ()
     }
     lk.unlock ();
     /* Stopping it joins its threads: every error they post is in before the cause is read. */
-    if (head) {
-      stop_head (head);
-      gst_object_unref (head);
-    }
+    if (bin)
+      end_try (bin);
     gst_adapter_clear (adapter);
     lk.lock ();
     if (pending_bytes >= RELEASE_AFTER_BYTES)
@@ -1292,6 +1414,8 @@ cr_pull_jpeg_src_set_property (GObject *object, guint prop_id, const GValue *val
       break;
     case PROP_ACTIVE:
       s.active = g_value_get_boolean (value);
+      if (!s.active)
+        g_cancellable_cancel (priv->probe_cancel); /* a look at the camera ends at once too */
       priv->cond.notify_all ();
       break;
     case PROP_TLS_CA:
@@ -1370,29 +1494,44 @@ cr_pull_jpeg_src_change_state (GstElement *element, GstStateChange transition)
       return GST_STATE_CHANGE_FAILURE;
     }
   }
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    {
-      std::lock_guard<std::mutex> guard (priv->lock);
-      priv->quit = true;
-      priv->cond.notify_all ();
-    }
-    if (priv->thread.joinable ())
-      priv->thread.join ();
-  }
+  /* A live source: the camera is open in PLAYING only. The try's bin is thus never inside while
+   * the element changes state, where GstBin would count its result (a locked child's last one:
+   * ASYNC while decodebin waits for the camera) as the element's. */
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
+    priv->stop_tries ();
 
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE)
     return ret;
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    {
-      std::lock_guard<std::mutex> guard (priv->lock);
-      priv->quit = false;
-      priv->state = "idle";
-      priv->posted_state.clear ();
-      priv->posted_reason.clear ();
-    }
-    priv->thread = std::thread ([priv] { priv->run (); });
+    std::lock_guard<std::mutex> guard (priv->lock);
+    priv->state = "idle";
+    priv->posted_state.clear ();
+    priv->posted_reason.clear ();
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
+    priv->start_tries ();
   return ret;
+}
+
+/* As fallbacksrc does with its source: the try's errors and end are the element's to act on (the
+ * next try), its warnings and the rest are the application's, redacted. */
+static void
+cr_pull_jpeg_src_handle_message (GstBin *bin, GstMessage *message)
+{
+  CrPullJpegSrcPrivate *priv = CR_PULL_JPEG_SRC (bin)->priv;
+  if (priv->from_try (message)) {
+    if (priv->handle_try_message (message)) {
+      gst_message_unref (message);
+      return;
+    }
+    GstMessageType type = GST_MESSAGE_TYPE (message);
+    if (type == GST_MESSAGE_WARNING || type == GST_MESSAGE_INFO) {
+      GstMessage *shown = redacted_copy (message);
+      gst_message_unref (message);
+      message = shown;
+    }
+  }
+  GST_BIN_CLASS (parent_class)->handle_message (bin, message);
 }

@@ -99,6 +99,7 @@ private:
    * delivered it, so that the viewer gets fresh frames rather than a queue of old ones. */
   int part_writes_ = 0;
   bool part_held_ = false;
+  gint64 hold_since_us_ = 0; /* when this part's hold began */
   /* Watched from the start: until its link has looked free FAST_LOOKS times in a row, a new
    * viewer's first parts would otherwise all go into a thin link at once. */
   bool slow_ = true;

@@ -194,7 +194,7 @@ Viewer::flush ()
       if (stream_)
         stream_->count_sent (written, done);
       if (done) {
-        if (part_writes_ > 1 || part_held_) {
+        if (part_writes_ > 1) {
           slow_ = true;
           fast_looks_ = 0;
         }
@@ -241,6 +241,9 @@ static const guint FAST_LOOKS = 8;
  * latest. */
 static const gint64 HOLD_MIN_US = 5 * 1000;
 static const gint64 HOLD_MAX_US = 100 * 1000;
+/* A hold this short is no sign of a slow link: a part sent behind the one in flight would have
+ * waited no longer than this (a fast camera's viewer on a LAN, whose ACKs trail the reads). */
+static const gint64 QUICK_HOLD_US = 20 * 1000;
 
 /* Of the bytes written to @fd: those its peer has not acknowledged (@unacked: not sent yet, or on
  * their way), and of those the ones not sent yet (@unsent, only if asked for). */
@@ -275,8 +278,10 @@ Viewer::hold_for_link (gsize next_size)
     return false;
   const guint64 allowed = next_size / 8;
   if (unacked <= allowed) {
-    /* A release after a hold is no sign of a fast link. */
-    if (slow_ && !part_held_ && ++fast_looks_ >= FAST_LOOKS) {
+    /* A release after a long hold is no sign of a fast link. */
+    if (part_held_ && g_get_monotonic_time () - hold_since_us_ > QUICK_HOLD_US)
+      fast_looks_ = 0;
+    else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
       slow_ = false;
       set_send_lowat (stream_ ? stream_->settings ().send_lowat : lowat_);
     }
@@ -285,9 +290,10 @@ Viewer::hold_for_link (gsize next_size)
   if (!socket_backlog (fd_, &unacked, &unsent))
     return false;
   slow_ = true;
-  fast_looks_ = 0;
-  part_held_ = true;
   gint64 now = g_get_monotonic_time ();
+  if (!part_held_)
+    hold_since_us_ = now;
+  part_held_ = true;
   if (unsent > allowed) {
     /* The viewer's window is full (it has not read, or its link takes no more yet): the kernel
      * says when the unsent bytes are down to the threshold (poll reports a socket writable below

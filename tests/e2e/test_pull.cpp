@@ -439,13 +439,15 @@ TEST (Pull, OnDemandViewerSeesTheCameraWithoutWaitingForASample)
       << relay.proc->output ();
   std::set<Bytes> sent = frame_set (board);
   std::vector<gint64> waits;
-  for (int trial = 0; trial < 4; trial++) {
+  /* Trial 0 warms up (the first camera chain loads its plugins: over a second under ASan) and is
+   * not counted. */
+  for (int trial = 0; trial < 5; trial++) {
     ASSERT_TRUE (
         wait_until ([&] { return camera_field (relay, "board", "source_state") == "idle"; }, 20000))
         << relay.status_text ();
     /* A moment after the last look, whichever it was: the old once-a-second look would make
      * this viewer wait up to a second for the camera to be opened. */
-    g_usleep ((trial * 250 + 100) * 1000);
+    g_usleep ((trial % 4 * 250 + 100) * 1000);
     gint64 start = g_get_monotonic_time ();
     MjpegReader viewer (relay.port, "/stream/board");
     ASSERT_EQ (viewer.status (), 200);
@@ -454,7 +456,8 @@ TEST (Pull, OnDemandViewerSeesTheCameraWithoutWaitingForASample)
     Bytes first;
     ASSERT_TRUE (viewer.next_part (first, 10000));
     ASSERT_TRUE (wait_part (viewer, sent, true, 15000)) << relay.status_text ();
-    waits.push_back ((g_get_monotonic_time () - start) / 1000);
+    if (trial > 0)
+      waits.push_back ((g_get_monotonic_time () - start) / 1000);
   }
   std::string list;
   for (gint64 w : waits)

@@ -63,9 +63,9 @@ rss_kib (int pid)
 
 }  // namespace
 
-/* A snapshot camera fetched thousands of times (each fetch is a private pipeline of pulljpegsrc,
+/* A snapshot camera fetched thousands of times (each fetch is a try's bin inside pulljpegsrc,
  * built and torn down): camrelay's memory stays flat once warm. It grew ~116 KB per fetch when
- * every private pipeline leaked. */
+ * every try leaked. */
 TEST (PullMemory, ThousandsOfSnapshotFetchesKeepMemoryFlat)
 {
   Helper cam;
@@ -89,7 +89,7 @@ TEST (PullMemory, ThousandsOfSnapshotFetchesKeepMemoryFlat)
 }
 
 /* Cameras that flap (a few frames, half a part, the connection ends) are reconnected again and
- * again: each reconnect's private pipeline, with the half part in its demuxer, goes. */
+ * again: each reconnect's bin, with the half part in its demuxer, goes. */
 TEST (PullMemory, HundredsOfReconnectsKeepMemoryFlat)
 {
   /* A camera that fails soon after its first frames backs off like one that never answers (1 s,

@@ -11,8 +11,10 @@
 #include <gst/check/gstharness.h>
 #include <gst/check/gsttestclock.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <glib/gstdio.h>
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -148,10 +150,13 @@ protected:
       gst_object_unref (bus);
   }
 
-  void start (guint fps = 1, const std::string & placeholder = "")
+  void start (guint fps = 1, const std::string & placeholder = "",
+      const std::function<void (GstElement *)> & before_play = nullptr)
   {
     GstElement *e = gst_element_factory_make ("jpegfallback", nullptr);
     ASSERT_NE (e, nullptr);
+    if (before_play)
+      before_play (e);
     g_object_set (e, "placeholder",
         placeholder.empty () ? media->placeholder.c_str () : placeholder.c_str (),
         "placeholder-fps", fps, "timeout", kTimeout, nullptr);
@@ -603,6 +608,112 @@ TEST_F (JpegFallback, PlaceholderFpsIsHonoured)
   EXPECT_EQ (stat (h->element, "placeholder-frames"), 11u);
 }
 
+/* Checks every buffer leaving a pad against the caps that pad announced. */
+struct CapsCheck
+{
+  std::string pad;
+  int buffers = 0;
+  std::vector<std::string> mismatches;
+};
+
+GstPadProbeReturn
+check_buffer_against_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *check = static_cast<CapsCheck *> (data);
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  check->buffers++;
+  g_autofree gchar *caps_text = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+  std::string where = check->pad + " (" + caps_text + "): ";
+  const GstStructure *s = caps ? gst_caps_get_structure (caps, 0) : nullptr;
+  if (s && gst_structure_has_name (s, "video/x-raw")) {
+    GstVideoInfo vinfo;
+    if (!gst_video_info_from_caps (&vinfo, caps))
+      check->mismatches.push_back (where + "raw caps that describe no frame");
+    else if (gst_buffer_get_size (buf) != GST_VIDEO_INFO_SIZE (&vinfo))
+      check->mismatches.push_back (where + std::to_string (gst_buffer_get_size (buf)) +
+          " bytes, not a raw frame of " + std::to_string (GST_VIDEO_INFO_SIZE (&vinfo)));
+  } else if (s && gst_structure_has_name (s, "image/jpeg")) {
+    gint width = 0;
+    gst_structure_get_int (s, "width", &width);
+    if (jpeg_width (buf) != width)
+      check->mismatches.push_back (where + "a JPEG " + std::to_string (jpeg_width (buf)) +
+          " wide, caps say " + std::to_string (width));
+  } else {
+    check->mismatches.push_back (where + "unexpected caps");
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* What the placeholder path carries is what its caps say, at every pad inside the element, and
+ * every pad feeding one belongs to an element of the bin; downstream gets the placeholder's own
+ * JPEG caps (size and placeholder-fps) in its caps event. */
+TEST_F (JpegFallback, PlaceholderPathCapsSayWhatFlows)
+{
+  ASSERT_NO_FATAL_FAILURE (start (5));
+  std::vector<std::unique_ptr<CapsCheck>> checks;
+  /* Removed before the checks go away (imagefreeze keeps ticking), also when an assertion fails. */
+  struct Probes
+  {
+    std::vector<std::pair<GstPad *, gulong>> ids;
+    ~Probes ()
+    {
+      for (auto & [pad, id] : ids) {
+        gst_pad_remove_probe (pad, id);
+        gst_object_unref (pad);
+      }
+    }
+  } probes;
+  g_autoptr (GstElement) freeze = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+  ASSERT_NE (freeze, nullptr);
+  g_autoptr (GstPad) freeze_sink = gst_element_get_static_pad (freeze, "sink");
+  g_autoptr (GstPad) feeder = gst_pad_get_peer (freeze_sink);
+  ASSERT_NE (feeder, nullptr);
+  g_autoptr (GstElement) feeder_owner = gst_pad_get_parent_element (feeder);
+  ASSERT_NE (feeder_owner, nullptr) << "imagefreeze is fed from a pad of no element";
+  EXPECT_EQ (GST_OBJECT_PARENT (feeder_owner), GST_OBJECT (h->element));
+
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (h->element));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *child = GST_ELEMENT (g_value_get_object (&item));
+    GstIterator *pads = gst_element_iterate_src_pads (child);
+    GValue pad_item = G_VALUE_INIT;
+    while (gst_iterator_next (pads, &pad_item) == GST_ITERATOR_OK) {
+      GstPad *pad = GST_PAD (g_value_get_object (&pad_item));
+      auto check = std::make_unique<CapsCheck> ();
+      check->pad = std::string (GST_OBJECT_NAME (child)) + ":" + GST_OBJECT_NAME (pad);
+      probes.ids.emplace_back (GST_PAD (gst_object_ref (pad)),
+          gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, check_buffer_against_caps,
+              check.get (), nullptr));
+      checks.push_back (std::move (check));
+      g_value_reset (&pad_item);
+    }
+    g_value_unset (&pad_item);
+    gst_iterator_free (pads);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+
+  ASSERT_NO_FATAL_FAILURE (advance_to (GST_SECOND));
+  EXPECT_EQ (pull_placeholders ().size (), 6u);
+  int checked = 0;
+  for (const auto & check : checks) {
+    checked += check->buffers;
+    for (const std::string & m : check->mismatches)
+      ADD_FAILURE () << m;
+  }
+  EXPECT_GT (checked, 0);
+
+  g_autoptr (GstCaps) out = gst_pad_get_current_caps (h->sinkpad);
+  ASSERT_NE (out, nullptr);
+  g_autoptr (GstCaps) want =
+      gst_caps_from_string ("image/jpeg, width=(int)320, height=(int)240, framerate=(fraction)5/1");
+  EXPECT_TRUE (gst_caps_is_subset (out, want)) << gst_caps_to_string (out);
+  EXPECT_TRUE (gst_caps_is_fixed (out));
+}
+
 TEST_F (JpegFallback, ShorterTimeoutAppliesToThePendingDeadline)
 {
   ASSERT_NO_FATAL_FAILURE (start ());
@@ -687,6 +798,56 @@ viewers_event_from (const char *sender, guint viewers)
 
 /* Two sinks behind a tee (mjpeghttpsink and h264relaysink) each say how many watch: an H.264
  * viewer keeps the placeholder repeating after the MJPEG sink said nobody watches there. */
+/* Says "camrelay-viewers" upstream from the element's output, at its first frame, as
+ * mjpeghttpsink does when it renders its first frame. */
+GstPadProbeReturn
+tell_nobody_watches_at_first_frame (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  gst_pad_send_event (pad, viewers_event (0));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* A camera nobody watches from its start never starts imagefreeze (nor its thread): the placeholder
+ * goes out once for the sink to keep, and repeats only once a viewer comes. */
+TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
+{
+  ASSERT_NO_FATAL_FAILURE (start (1, "", [] (GstElement *e) {
+    g_autoptr (GstPad) src = gst_element_get_static_pad (e, "src");
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, tell_nobody_watches_at_first_frame, nullptr,
+        nullptr);
+  }));
+  /* Goes out at once, without the clock. */
+  GstBuffer *first = nullptr;
+  gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
+  while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  EXPECT_NE (first, nullptr) << "no placeholder at the start";
+  if (first) {
+    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
+    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
+    gst_buffer_unref (first);
+  }
+  gst_test_clock_set_time (clock, 3 * GST_SECOND);
+  g_usleep (100 * 1000);
+  EXPECT_EQ (pull_placeholders ().size (), 0u) << "repeated for nobody";
+
+  g_autoptr (GstElement) freeze = gst_bin_get_by_name (GST_BIN (h->element), "placeholder-freeze");
+  g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
+  EXPECT_EQ (gst_pad_get_task_state (freeze_src), GST_TASK_STOPPED);
+  while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_STATE_CHANGED)) {
+    GstState state = GST_STATE_NULL;
+    gst_message_parse_state_changed (m, nullptr, &state, nullptr);
+    EXPECT_FALSE (GST_MESSAGE_SRC (m) == GST_OBJECT (freeze) && state == GST_STATE_PLAYING)
+        << "imagefreeze started before anybody watched";
+    gst_message_unref (m);
+  }
+
+  /* A viewer comes: the repeats begin. */
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
+  ASSERT_NO_FATAL_FAILURE (advance_to (5 * GST_SECOND));
+  EXPECT_FALSE (pull_placeholders ().empty ());
+}
+
 TEST_F (JpegFallback, ViewersOfSeveralSendersAddUp)
 {
   ASSERT_NO_FATAL_FAILURE (start ());

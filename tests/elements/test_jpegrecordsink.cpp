@@ -287,6 +287,27 @@ TEST (JpegRecordSink, WriteErrorPausesWithReasonAndRecoversByItself)
   EXPECT_EQ (rec.stat ("reason"), "");
 }
 
+/* A write that keeps failing for the same cause is said once, not once a try: each try is for
+ * the segment of another second (another file name), which is no new cause. */
+TEST (JpegRecordSink, LastingWriteErrorIsSaidOnce)
+{
+  crtest::TempDir dir;
+  std::string blocker = dir.write ("cam", std::string ("not a folder"));
+  Recorder rec ({ { "location", blocker } });
+  rec.push (frames ()[0], 0);
+  EXPECT_EQ (rec.next_state (nullptr, 5000), "paused");
+  /* Three tries, a second apart, each for a segment of its own second. */
+  gint64 end = g_get_monotonic_time () + 3200 * 1000;
+  while (g_get_monotonic_time () < end) {
+    rec.push (frames ()[1], 0);
+    g_usleep (100000);
+  }
+  EXPECT_TRUE (crtest::wait_until ([&] { return rec.count ("errors") >= 3; }, 5000))
+      << "tried again once a second: " << rec.count ("errors");
+  EXPECT_EQ (rec.next_state (), "") << "one message while the cause stays the same";
+  EXPECT_EQ (rec.stat ("state"), "paused");
+}
+
 /* Context switches so far of this process's thread called @name; -1 if there is none. */
 gint64
 thread_switches (const char *name)

@@ -345,13 +345,13 @@ TEST (PullJpegSrc, UrlReachesTheCameraByteForByte)
 }
 
 /* The leaks tracer in a gst-launch-1.0 child that fetched a snapshot camera tens of times: no
- * private pipeline of pulljpegsrc is left alive at exit (each try's used to be). */
-TEST (PullJpegSrc, NoPrivatePipelineOutlivesItsTry)
+ * try's bin of pulljpegsrc (nor any other bin) is left alive at exit. */
+TEST (PullJpegSrc, NoTryOutlivesItself)
 {
   Camera cam;
   ASSERT_TRUE (cam.start ({ "--snapshot", "--print-requests" }));
   Env env = gst_child_env ();
-  env["GST_TRACERS"] = "leaks(filters=GstPipeline)";
+  env["GST_TRACERS"] = "leaks(filters=GstBin)";
   env["GST_DEBUG"] = "GST_TRACER:7";
   Process launch ({ "gst-launch-1.0", "pulljpegsrc", "location=" + cam.url () + "capture",
                       "snapshot-interval=20000000", "!", "fakesink" },
@@ -362,7 +362,7 @@ TEST (PullJpegSrc, NoPrivatePipelineOutlivesItsTry)
   std::string out = launch.output ();
   /* The tracer ran (its record was registered), then listed what was alive at exit. */
   ASSERT_NE (out.find ("object-alive.class"), std::string::npos) << out;
-  const std::string pipeline = "object-alive, type-name=(string)GstPipeline";
+  const std::string pipeline = "object-alive, type-name=(string)GstBin";
   gsize alive = 0;
   for (gsize at = out.find (pipeline); at != std::string::npos; at = out.find (pipeline, at + 1))
     alive++;
@@ -540,4 +540,166 @@ TEST (PullJpegSrc, UnreadableTlsFileFailsToStart)
   EXPECT_EQ (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
   gst_element_set_state (e, GST_STATE_NULL);
   gst_object_unref (e);
+}
+
+namespace {
+
+/* pulljpegsrc ! fakesink in a pipeline of the application's, on a clock of its own choosing, as
+ * the application sees it: its bus, and the camera's elements inside the element. */
+struct AppPipeline
+{
+  GstElement *pipeline = nullptr;
+  GstElement *src = nullptr;
+  GstClock *clock = nullptr;
+
+  explicit AppPipeline (const std::string & location)
+  {
+    pipeline = gst_pipeline_new ("app");
+    src = gst_element_factory_make ("pulljpegsrc", nullptr);
+    GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+    /* PLAYING before the first frame: whether the camera answers is what is looked at. */
+    g_object_set (sink, "async", FALSE, nullptr);
+    g_object_set (src, "location", location.c_str (), nullptr);
+    gst_bin_add_many (GST_BIN (pipeline), src, sink, nullptr);
+    gst_element_link (src, sink);
+    clock = GST_CLOCK (g_object_new (GST_TYPE_SYSTEM_CLOCK, "name", "app-clock", nullptr));
+    gst_pipeline_use_clock (GST_PIPELINE (pipeline), clock);
+  }
+  ~AppPipeline ()
+  {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+    gst_object_unref (clock);
+  }
+
+  std::string stat (const char *field)
+  {
+    GstStructure *s = nullptr;
+    g_object_get (src, "stats", &s, nullptr);
+    g_autofree gchar *text = nullptr;
+    if (const GValue *v = s ? gst_structure_get_value (s, field) : nullptr)
+      text = G_VALUE_HOLDS_STRING (v) ? g_value_dup_string (v) : gst_value_serialize (v);
+    if (s)
+      gst_structure_free (s);
+    return text ? text : "";
+  }
+
+  /* The element of @factory inside the pipeline (the camera's, inside pulljpegsrc), or nullptr. */
+  GstElement *find (const char *factory)
+  {
+    GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+    GValue item = G_VALUE_INIT;
+    GstElement *found = nullptr;
+    while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      auto *e = GST_ELEMENT (g_value_get_object (&item));
+      GstElementFactory *f = gst_element_get_factory (e);
+      if (f && g_str_equal (GST_OBJECT_NAME (f), factory))
+        found = GST_ELEMENT (gst_object_ref (e));
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
+    return found;
+  }
+
+  /* The messages on the application's bus so far, of @types. */
+  std::vector<GstMessage *> pop (GstMessageType types)
+  {
+    std::vector<GstMessage *> out;
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+    while (GstMessage *m = gst_bus_pop_filtered (bus, types))
+      out.push_back (m);
+    return out;
+  }
+};
+
+}  // namespace
+
+/* The camera's elements run inside the element, in the application's pipeline: on the clock and
+ * with the base time the application chose, with the contexts it set, and what they say reaches
+ * the application's bus as from them (a warning with its credential-looking values masked). */
+TEST (PullJpegSrc, CameraRunsOnTheApplicationsClockContextsAndBus)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ());
+  AppPipeline app (cam.url () + "?token=s3cret");
+  GstContext *context = gst_context_new ("camrelay.test.app-context", TRUE);
+  gst_element_set_context (app.pipeline, context);
+  gst_context_unref (context);
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE (wait_until ([&] { return stat_int (app.stat ("frames")) >= 3; }, 20000))
+      << app.stat ("last-error");
+  g_autoptr (GstElement) http = app.find ("souphttpsrc");
+  ASSERT_NE (http, nullptr) << "the camera's souphttpsrc is not in the application's pipeline";
+  g_autoptr (GstClock) used = gst_element_get_clock (http);
+  EXPECT_EQ (used, app.clock) << "the camera runs on a clock of its own";
+  EXPECT_EQ (gst_element_get_base_time (http), gst_element_get_base_time (app.pipeline));
+  g_autoptr (GstContext) seen = gst_element_get_context (http, "camrelay.test.app-context");
+  EXPECT_NE (seen, nullptr) << "the application's context did not reach the camera's element";
+
+  /* A warning of the camera's souphttpsrc, as an element posts one, quoting its URL. */
+  GST_ELEMENT_WARNING (http, RESOURCE, READ, ("Slow camera"),
+      ("GET %s?token=s3cret took long", cam.url ().c_str ()));
+  std::vector<GstMessage *> warnings;
+  ASSERT_TRUE (wait_until (
+      [&] {
+        warnings = app.pop (GST_MESSAGE_WARNING);
+        return !warnings.empty ();
+      },
+      5000))
+      << "the warning did not reach the application's bus";
+  g_autoptr (GError) error = nullptr;
+  g_autofree gchar *debug = nullptr;
+  gst_message_parse_warning (warnings[0], &error, &debug);
+  EXPECT_EQ (GST_MESSAGE_SRC (warnings[0]), GST_OBJECT (http));
+  EXPECT_STREQ (error->message, "Slow camera");
+  ASSERT_NE (debug, nullptr);
+  EXPECT_EQ (std::string (debug).find ("s3cret"), std::string::npos) << debug;
+  EXPECT_NE (std::string (debug).find ("token="), std::string::npos) << debug;
+  for (GstMessage *m : warnings)
+    gst_message_unref (m);
+}
+
+/* The camera's errors and its end are the element's to act on: it tries again, the application's
+ * bus sees neither, and the application's pipeline plays on. */
+TEST (PullJpegSrc, CameraErrorsAreRetriedNotPostedToTheApplication)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ({ "--status", "404" }));
+  AppPipeline app (cam.url ());
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE (wait_until ([&] { return stat_int (app.stat ("reconnects")) >= 2; }, 20000))
+      << app.stat ("last-error");
+  EXPECT_NE (app.stat ("last-error").find ("404"), std::string::npos) << app.stat ("last-error");
+  for (GstMessage *m : app.pop (GST_MESSAGE_ANY)) {
+    EXPECT_NE (GST_MESSAGE_TYPE (m), GST_MESSAGE_ERROR)
+        << "from " << GST_OBJECT_NAME (GST_MESSAGE_SRC (m));
+    EXPECT_NE (GST_MESSAGE_TYPE (m), GST_MESSAGE_EOS);
+    gst_message_unref (m);
+  }
+  GstState state = GST_STATE_NULL;
+  EXPECT_EQ (gst_element_get_state (app.pipeline, &state, nullptr, 0), GST_STATE_CHANGE_SUCCESS);
+  EXPECT_EQ (state, GST_STATE_PLAYING);
+}
+
+/* A live source: PAUSED closes the camera (its elements leave the element), PLAYING opens it
+ * again and its frames come through again. */
+TEST (PullJpegSrc, PausedClosesTheCameraPlayingOpensItAgain)
+{
+  Camera cam;
+  ASSERT_TRUE (cam.start ());
+  AppPipeline app (cam.url ());
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE (wait_until ([&] { return stat_int (app.stat ("frames")) >= 3; }, 20000))
+      << app.stat ("last-error");
+  EXPECT_NE (gst_element_set_state (app.pipeline, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  EXPECT_EQ (app.stat ("state"), "idle");
+  g_autoptr (GstElement) http = app.find ("souphttpsrc");
+  EXPECT_EQ (http, nullptr) << "the camera is still open in PAUSED";
+  gint64 paused_at = stat_int (app.stat ("frames"));
+  ASSERT_NE (gst_element_set_state (app.pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  EXPECT_TRUE (wait_until ([&] { return stat_int (app.stat ("frames")) >= paused_at + 3; }, 20000))
+      << app.stat ("last-error");
+  EXPECT_EQ (app.stat ("state"), "streaming");
+  EXPECT_EQ (stat_int (app.stat ("reconnects")), 0);
 }

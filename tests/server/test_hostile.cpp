@@ -195,8 +195,9 @@ TEST_F (Hostile, PingAndTextFloodsCostNothingElse)
   ASSERT_TRUE (frames.wait_frames (1, 10000)) << "the camera's frame was lost behind the flood";
   EXPECT_EQ (route->stats ().text_messages, 20000u);
   /* Pongs wait for a writable socket; at most one is kept, so memory does not follow the flood. */
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss_before, 8 * 1024);
+  }
 
   /* Viewers were not held up. */
   publish (*stream, 6000, 1);
@@ -228,8 +229,9 @@ TEST_F (Hostile, ViewerChurnReturnsFileDescriptorsAndMemory)
   cycle (10000);
   wait_viewers (0);
   EXPECT_LE (settled_fds (), fds) << list_fds ();
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory grew with viewer churn";
+  }
   EXPECT_GE (stream->stats ().viewers_total, 10000u);
 }
 
@@ -253,8 +255,9 @@ TEST_F (Hostile, CameraChurnReturnsFileDescriptorsAndMemory)
   cycle (1000);
   ASSERT_TRUE (frames.wait_disconnects (1100, 20000));
   EXPECT_LE (settled_fds (), fds) << list_fds ();
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory grew with camera churn";
+  }
 }
 
 /* Publishes a distinct 30 KB frame every 33 ms for @ms, tagging each with its sequence number. */
@@ -313,8 +316,9 @@ TEST_F (Hostile, ViewerReadingAt1KiBPerSecondGetsWholeFramesAndCostsLittle)
   camera.join ();
   slow_reader.join ();
   EXPECT_GE (fast_parts, seq - 2) << "the fast viewer lost frames to the slow one";
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 2 * 1024) << "memory grew with a slow viewer";
+  }
   EXPECT_GT (stream->stats ().parts_skipped, 50u);
 }
 
@@ -373,8 +377,9 @@ TEST_F (Hostile, OversizedRequestHeadersAreRefusedWithBoundedMemory)
   }
   close (fd);
   EXPECT_LT (sent, 64u * 1024 * 1024) << "the server kept reading an endless header block";
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 16 * 1024);
+  }
   /* And it still serves. */
   EXPECT_EQ (crtest::http_request (port, "HEAD", "/").status, 200);
 }
@@ -634,8 +639,9 @@ TEST_F (RequestBodies, UnwantedBodiesAreAnsweredFromTheirHeaders)
     std::string what = c.method + " " + c.path + " with " + c.headers;
     BodyProbe p = probe_body (port, head_of (c.method, c.path, c.headers), Feed::NOTHING);
     EXPECT_EQ (p.status, c.status) << what << p.answer;
-    if (c.allow)
+    if (c.allow) {
       EXPECT_TRUE (p.has (std::string ("Allow: ") + c.allow + "\r\n")) << what << p.answer;
+    }
     EXPECT_TRUE (p.has ("Connection: close\r\n")) << what << p.answer;
     EXPECT_TRUE (p.closed) << what << " left open";
   }
@@ -676,8 +682,9 @@ TEST_F (RequestBodies, BodyFloodsAreRefusedAndCostNoMemory)
     /* What the kernel buffers take before the connection ends; the server reads none of it. */
     EXPECT_LT (p.body_sent, 32u * 1024 * 1024) << what << ": the server kept taking the body";
   }
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 4 * 1024) << "resident memory followed the request bodies";
+  }
   EXPECT_EQ (offers_seen (), 0u);
   /* And the server still serves. */
   EXPECT_EQ (crtest::http_request (port, "GET", "/status").status, 200);
@@ -823,8 +830,9 @@ TEST_F (RequestBodies, UnauthenticatedBodiesCostOnlyTheirHeaders)
   EXPECT_EQ (flood.status, 401) << flood.answer;
   EXPECT_TRUE (flood.closed);
   EXPECT_LT (flood.body_sent, 32u * 1024 * 1024);
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT (rss_kib () - rss, 4 * 1024);
+  }
   EXPECT_EQ (offers_seen (), 0u);
 
   /* ha:secret */

@@ -84,7 +84,7 @@ TEST (ArrivalSrc, StampsEachFrameWithTheRunningTimeOfItsArrival)
   gst_harness_play (h.get ());
   gst_element_set_base_time (bin, 2 * GST_SECOND);
 
-  /* Whatever times a frame came with (a camera's own, a private pipeline's), it leaves with
+  /* Whatever times a frame came with (a camera's own, a camera element's), it leaves with
    * its arrival: clock 5 s, base time 2 s. */
   ASSERT_TRUE (gst_harness_set_time (h.get (), 5 * GST_SECOND));
   arrival->push (arrival->stamp (frame (1, 42 * GST_SECOND)));
