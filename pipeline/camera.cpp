@@ -30,107 +30,6 @@ static const guint64 SNAPSHOT_WAIT_NS = 5 * GST_SECOND;
 /* The frame rate is averaged over this much history. */
 static const gint64 FPS_WINDOW_US = 5 * G_USEC_PER_SEC;
 
-/* An element's "stats" structure as the element built it (read into a value of our own, so the
- * structure is not copied once more); empty for no element or one without "stats". */
-class Stats
-{
-public:
-  explicit Stats (GstElement *element)
-  {
-    if (!element || !g_object_class_find_property (G_OBJECT_GET_CLASS (element), elements::STATS))
-      return;
-    g_value_init (&value_, GST_TYPE_STRUCTURE);
-    g_object_get_property (G_OBJECT (element), elements::STATS, &value_);
-  }
-  ~Stats ()
-  {
-    if (G_IS_VALUE (&value_))
-      g_value_unset (&value_);
-  }
-  Stats (const Stats &) = delete;
-  Stats & operator= (const Stats &) = delete;
-
-  const GstStructure *get () const
-  {
-    return G_IS_VALUE (&value_) ? static_cast<const GstStructure *> (g_value_get_boxed (&value_))
-                                : nullptr;
-  }
-  explicit operator bool () const { return get () != nullptr; }
-
-  /* A field by its quark; nullptr when absent or of another type. */
-  const gchar *string (Field f) const
-  {
-    const GValue *v = value (f);
-    return v && G_VALUE_HOLDS_STRING (v) ? g_value_get_string (v) : nullptr;
-  }
-  bool boolean (Field f, gboolean *out) const
-  {
-    return read (f, G_TYPE_BOOLEAN, g_value_get_boolean, out);
-  }
-  bool uint (Field f, guint *out) const { return read (f, G_TYPE_UINT, g_value_get_uint, out); }
-  bool uint64 (Field f, guint64 *out) const
-  {
-    return read (f, G_TYPE_UINT64, g_value_get_uint64, out);
-  }
-  bool int64 (Field f, gint64 *out) const { return read (f, G_TYPE_INT64, g_value_get_int64, out); }
-
-private:
-  const GValue *value (Field f) const
-  {
-    const GstStructure *s = get ();
-    return s ? gst_structure_id_get_value (s, field_quark (f)) : nullptr;
-  }
-  /* @out untouched when the field is absent or of another type. */
-  template<typename T> bool read (Field f, GType type, T (*getter) (const GValue *), T *out) const
-  {
-    const GValue *v = value (f);
-    if (!v || G_VALUE_TYPE (v) != type)
-      return false;
-    *out = getter (v);
-    return true;
-  }
-
-  GValue value_ = G_VALUE_INIT;
-};
-
-/* A jpegrecordsink's state into @r and its counters into @counters. */
-static void
-read_recorder (GstElement *sink, bool timelapse, CameraStatus::Recorder & r,
-    CameraCounters & counters)
-{
-  Stats s (sink);
-  if (!s)
-    return;
-  counters.add (s.get (), elements::JPEGRECORDSINK, timelapse);
-  auto text = [&s] (Field f) {
-    const gchar *v = s.string (f);
-    return std::string (v ? v : "");
-  };
-  r.state = text (Field::RecordState);
-  r.reason = text (Field::RecordReason);
-  r.last_error = text (Field::RecordLastError);
-  s.int64 (Field::RecordLastErrorTime, &r.last_error_us);
-}
-
-/* An h264relaysink's figures into @h and its counters into @counters. */
-static void
-read_h264 (GstElement *sink, CameraStatus::H264 & h, CameraCounters & counters)
-{
-  Stats s (sink);
-  if (!s)
-    return;
-  counters.add (s.get (), elements::H264RELAYSINK);
-  h.present = true;
-  s.uint (Field::H264ConsumersRtsp, &h.consumers_rtsp);
-  s.uint (Field::H264ConsumersWebrtc, &h.consumers_webrtc);
-  s.uint (Field::H264RtspViewers, &h.rtsp_viewers);
-  s.uint (Field::H264EncodeTime, &h.encode_ns);
-  s.uint (Field::H264Bitrate, &h.bitrate_kbps);
-  gboolean running = FALSE;
-  s.boolean (Field::H264EncoderRunning, &running);
-  h.encoder_running = running;
-}
-
 static GstElement *
 ref_or_null (GstElement *e)
 {
@@ -687,26 +586,6 @@ Camera::set_motion (bool on, double area, gint64 time_us)
 }
 
 void
-Camera::add_counters (CameraCounters & into) const
-{
-  Elements e;
-  {
-    std::lock_guard<std::mutex> guard (lock_);
-    e = elements_.ref ();
-  }
-  into.add (Stats (e.src).get (), elements::WSJPEGSRC);
-  into.add (Stats (e.h264).get (), elements::H264RELAYSINK);
-  into.add (Stats (e.motion).get (), elements::JPEGMOTION);
-  into.add (Stats (e.record).get (), elements::JPEGRECORDSINK, false);
-  into.add (Stats (e.timelapse).get (), elements::JPEGRECORDSINK, true);
-  into.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
-  into.add (Stats (e.fallback).get (), elements::JPEGFALLBACK);
-  into.add (Stats (e.sink).get (), elements::MJPEGHTTPSINK);
-  into.add (Stats (e.pull).get (), elements::PULLJPEGSRC);
-  e.clear ();
-}
-
-void
 Camera::sample ()
 {
   /* Only the frame counter, and for a camera that pushes only while one is connected (its
@@ -834,71 +713,6 @@ Camera::bound_ports () const
     ports.push_back (port);
   }
   return ports;
-}
-
-CameraStatus
-Camera::status () const
-{
-  CameraStatus st;
-  Elements e;
-  {
-    std::lock_guard<std::mutex> guard (lock_);
-    st.state = state_;
-    st.since_us = since_us_;
-    st.connected = connected_;
-    st.peer = peer_;
-    st.fps = fps_;
-    st.counters = base_;
-    st.restarts = restarts_;
-    st.last_error = last_error_;
-    st.last_error_us = last_error_us_;
-    e = elements_.ref ();
-    st.motion = motion_;
-  }
-  st.motion.enabled = config_.motion || e.motion != nullptr;
-  st.counters.add (Stats (e.motion).get (), elements::JPEGMOTION);
-  read_recorder (e.record, false, st.record, st.counters);
-  read_h264 (e.h264, st.h264, st.counters);
-  read_recorder (e.timelapse, true, st.timelapse, st.counters);
-  /* Each element's stats read once: /status of a thousand cameras reads four thousand. */
-  Stats src (e.src), sink (e.sink), pull (e.pull);
-  st.counters.add (src.get (), elements::WSJPEGSRC);
-  st.counters.add (Stats (e.validate).get (), elements::JPEGVALIDATE);
-  st.counters.add (Stats (e.fallback).get (), elements::JPEGFALLBACK);
-  st.counters.add (sink.get (), elements::MJPEGHTTPSINK);
-  st.counters.add (pull.get (), elements::PULLJPEGSRC);
-
-  /* The elements know best whether a camera is connected and how many viewers there are now. */
-  gboolean connected = FALSE;
-  if (src.boolean (Field::SrcConnected, &connected)) {
-    st.connected = connected;
-    const gchar *peer = src.string (Field::SrcPeer);
-    st.peer = connected && peer ? peer : "";
-  }
-  sink.uint (Field::SinkViewers, &st.viewers);
-  if (config_.pulled ()) {
-    st.source = config_.source_shown;
-    st.source_state = "starting";
-    st.source_reconnects = st.counter (Field::PullReconnects);
-  }
-  if (pull) {
-    const gchar *state = pull.string (Field::PullState);
-    const gchar *error = pull.string (Field::PullLastError);
-    const gchar *location = pull.string (Field::PullLocation);
-    st.source_state = state ? state : "";
-    /* The element hides the URL's userinfo only; query credentials are masked here. */
-    st.source_error = cr::redact_text (error ? error : "");
-    if (location)
-      st.source = cr::redact_url (location);
-    st.connected = st.source_state == elements::PULL_STREAMING;
-  }
-  e.clear ();
-
-  st.name = config_.name;
-  st.ingest_paths = config_.routes_ingest;
-  st.stream_path = config_.routes_stream;
-  st.snapshot_path = config_.routes_snapshot;
-  return st;
 }
 
 }  // namespace camrelay

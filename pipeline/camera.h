@@ -12,7 +12,7 @@
  * while they stop. Lock order: the camera's lock, then the elements' own (reading "stats"). */
 #pragma once
 
-#include "cameracounters.h"
+#include "camerastats.h"
 #include "crbackoff.h"
 #include "elementfields.h"
 #include "relayconfig.h"
@@ -31,83 +31,6 @@
 namespace camrelay {
 
 class BusWatch;
-
-struct CameraStatus
-{
-  std::string name;
-  /* "live", "placeholder" (jpegfallback shows its picture), "offline" (no jpegfallback and no
-   * camera connected), "starting" or "restarting" (after an error). */
-  std::string state;
-  gint64 since_us = 0; /* g_get_real_time() of the last change of state */
-  bool connected = false;
-  std::string peer;
-  double fps = 0; /* frames received per second, recent average */
-  /* Counters summed over every pipeline this camera ran, one per guint64 "stats" field of its
-   * elements (see counter() and recorder_counter()). */
-  CameraCounters counters;
-  guint viewers = 0;
-  guint64 restarts = 0;
-  std::string last_error;
-  gint64 last_error_us = 0;
-
-  /* A pulled camera (pulljpegsrc): its URL without credentials, "" for a pushing camera; its
-   * state ("connecting", "streaming", "retrying", "idle"), reconnects and last failure. */
-  std::string source;
-  std::string source_state;
-  guint64 source_reconnects = 0;
-  std::string source_error;
-
-  /* Recording (jpegrecordsink "record": every frame; "timelapse"): each one's state ("off"
-   * without such a sink, "idle", "recording", "paused"), why it is paused, and its last error.
-   * Their counters are in @counters (recorder_counter()). */
-  struct Recorder
-  {
-    std::string state = "off";
-    std::string reason;
-    std::string last_error;
-    gint64 last_error_us = 0;
-  };
-  Recorder record, timelapse;
-
-  /* The H.264 branch (h264relaysink), present = the camera has one. Its counters are in @counters
-   */
-  struct H264
-  {
-    bool present = false;
-    guint consumers_rtsp = 0;   /* one while any RTSP viewer plays: they share it */
-    guint consumers_webrtc = 0; /* one per WebRTC peer */
-    guint rtsp_viewers = 0;
-    bool encoder_running = false;
-    guint encode_ns = 0; /* decode + encode of a frame, recent average */
-    guint bitrate_kbps = 0;
-  };
-  H264 h264;
-  /* Motion detection (jpegmotion, motion = true): whether the camera has it, whether motion is
-   * going on now and since when, the last event's start, end and largest changed area. Its
-   * counters are in @counters as "jpegmotion.FIELD". */
-  struct Motion
-  {
-    bool enabled = false;
-    bool active = false;
-    gint64 since_us = 0; /* g_get_real_time() of the last start or end; 0 = none yet */
-    gint64 last_start_us = 0;
-    gint64 last_end_us = 0;
-    double last_area = 0;
-  };
-  Motion motion;
-
-  std::vector<std::string> ingest_paths;
-  std::string stream_path;
-  std::string snapshot_path;
-
-  /* A stats counter of the element that owns @field. */
-  guint64 counter (elements::Field field) const { return counters.get (field); }
-  /* A jpegrecordsink counter of the "record" or the "timelapse" sink. */
-  guint64 recorder_counter (bool timelapse, elements::Field field) const
-  {
-    return counters.recorder (timelapse, field);
-  }
-};
 
 class Camera
 {

@@ -10,9 +10,11 @@
 #include "webrtcviewers.h"
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <set>
 #include <string_view>
+#include <type_traits>
 
 namespace camrelay {
 
@@ -33,72 +35,101 @@ public:
   {
     name_ = name;
     camera_prefix_ = std::string (name) + "{camera=\"";
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
+    out_.lit ("# HELP ");
+    out_.put (name);
+    out_.put (' ');
+    out_.put (help);
+    out_.lit ("\n# TYPE ");
+    out_.put (name);
+    out_.put (' ');
+    out_.put (type);
+    out_.put ('\n');
   }
 
   void sample (Labels labels, std::string_view value)
   {
     begin (labels);
-    out_ += value;
-    out_ += '\n';
+    out_.put (value);
+    out_.put ('\n');
   }
-  void sample (Labels labels, guint64 value)
+  /* Any integer, written as std::to_string would. */
+  template<typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+  void sample (Labels labels, T value)
   {
     begin (labels);
-    append_number (out_, value);
-    out_ += '\n';
+    if constexpr (std::is_signed_v<T>)
+      out_.number (static_cast<gint64> (value));
+    else
+      out_.number (static_cast<guint64> (value));
+    out_.put ('\n');
+  }
+  /* @value as "%.Nf" with N = 0 for a whole number, 6 otherwise. */
+  void sample_figure (Labels labels, double value)
+  {
+    begin (labels);
+    out_.fixed (value, value == std::floor (value) ? 0 : 6);
+    out_.put ('\n');
+  }
+  void sample_fixed (Labels labels, double value, int decimals)
+  {
+    begin (labels);
+    out_.fixed (value, decimals);
+    out_.put ('\n');
   }
 
   /* The samples of every camera: the family's "name{camera=\"" once, not piece by piece. */
   void camera (std::string_view camera, guint64 value)
   {
     begin_camera (camera);
-    append_number (out_, value);
-    out_ += '\n';
+    out_.number (value);
+    out_.put ('\n');
   }
 
   void camera (std::string_view camera, double value)
   {
     begin_camera (camera);
-    append_fixed (out_, value, 3);
-    out_ += '\n';
+    out_.fixed (value, 3);
+    out_.put ('\n');
   }
 
-  const std::string & text () const { return out_; }
+  GBytes *take_bytes () { return out_.take_bytes (); }
 
 private:
   /* "name{k="v",...} ": the sample up to its value. */
   void begin (Labels labels)
   {
-    out_ += name_;
-    if (labels.size ()) {
-      char sep = '{';
-      for (const auto & [k, v] : labels) {
-        out_ += sep;
-        out_ += k;
-        out_ += "=\"";
-        append_escaped (v);
-        out_ += '"';
-        sep = ',';
-      }
-      out_ += '}';
+    auto label = labels.begin ();
+    if (label == labels.end ()) {
+      out_.put (name_);
+      out_.put (' ');
+      return;
     }
-    out_ += ' ';
+    /* A camera's sample: the family's "name{camera=\"" written once per family. */
+    if (label->first == "camera") {
+      out_.put (camera_prefix_);
+      append_escaped (label->second);
+      out_.put ('"');
+      ++label;
+    } else {
+      out_.put (name_);
+      out_.put ('{');
+    }
+    for (bool first = label == labels.begin (); label != labels.end (); ++label, first = false) {
+      if (!first)
+        out_.put (',');
+      out_.put (label->first);
+      out_.lit ("=\"");
+      append_escaped (label->second);
+      out_.put ('"');
+    }
+    out_.lit ("} ");
   }
 
   void begin_camera (std::string_view camera)
   {
-    out_ += camera_prefix_;
+    out_.put (camera_prefix_);
     append_escaped (camera);
-    out_.append ("\"} ", 3);
+    out_.lit ("\"} ");
   }
 
   /* A label value: backslash, double quote and line feed escaped. */
@@ -108,22 +139,22 @@ private:
     for (char c : v)
       plain = plain && c != '\\' && c != '"' && c != '\n';
     if (plain) {
-      out_ += v;
+      out_.put (v);
       return;
     }
     for (char c : v) {
       if (c == '\\' || c == '"')
-        out_ += '\\';
+        out_.put ('\\');
       if (c == '\n') {
-        out_ += "\\n";
+        out_.lit ("\\n");
         continue;
       }
-      out_ += c;
+      out_.put (c);
     }
   }
 
-  std::string out_;
-  const char *name_ = "";
+  Text out_;
+  std::string_view name_;
   std::string camera_prefix_;
 };
 
@@ -183,11 +214,8 @@ const CounterMetric COUNTERS[] = {
 };
 
 void
-webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraStatus> & cameras)
+webrtc_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
 {
-  std::vector<cr::WhepStats> all;
-  for (const auto & st : cameras)
-    all.push_back (ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{});
   struct Family
   {
     const char *name, *type, *help;
@@ -214,7 +242,7 @@ webrtc_metrics (Metrics & m, const PageContext & ctx, const std::vector<CameraSt
   for (const auto & f : families) {
     m.family (f.name, f.type, f.help);
     for (size_t i = 0; i < cameras.size (); i++)
-      m.camera (cameras[i].name, f.value (all[i]));
+      m.camera (cameras[i].name, f.value (cameras[i].webrtc));
   }
 }
 
@@ -262,10 +290,8 @@ h264_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
   for (const auto & st : cameras) {
     if (!st.h264.present)
       continue;
-    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
-        std::to_string (st.h264.consumers_rtsp));
-    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
-        std::to_string (st.h264.consumers_webrtc));
+    m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } }, st.h264.consumers_rtsp);
+    m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } }, st.h264.consumers_webrtc);
   }
   struct
   {
@@ -296,8 +322,7 @@ h264_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
     m.family (f.name, f.type, f.help);
     for (const auto & st : cameras) {
       if (st.h264.present)
-        m.sample ({ { "camera", st.name } },
-            format_double (f.value (st), f.value (st) == std::floor (f.value (st)) ? 0 : 6));
+        m.sample_figure ({ { "camera", st.name } }, f.value (st));
     }
   }
   m.family ("camrelay_camera_sent_bytes_total", "counter",
@@ -305,13 +330,13 @@ h264_metrics (Metrics & m, const std::vector<CameraStatus> & cameras)
       "H.264 access units handed to them, before RTP packetisation).");
   for (const auto & st : cameras) {
     m.sample ({ { "camera", st.name }, { "protocol", "mjpeg" } },
-        std::to_string (st.counter (Field::SinkBytesSent)));
+        st.counter (Field::SinkBytesSent));
     if (!st.h264.present)
       continue;
     m.sample ({ { "camera", st.name }, { "protocol", "rtsp" } },
-        std::to_string (st.counter (Field::H264BytesOutRtsp)));
+        st.counter (Field::H264BytesOutRtsp));
     m.sample ({ { "camera", st.name }, { "protocol", "webrtc" } },
-        std::to_string (st.counter (Field::H264BytesOutWebrtc)));
+        st.counter (Field::H264BytesOutWebrtc));
   }
 }
 
@@ -349,7 +374,7 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
     for (const auto & st : cameras) {
       for (bool tl : { false, true })
         m.sample ({ { "camera", st.name }, { "kind", kinds[tl] } },
-            std::to_string (st.recorder_counter (tl, c.field)));
+            st.recorder_counter (tl, c.field));
     }
   }
   if (!ctx.recordings)
@@ -362,13 +387,13 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
   for (gsize i = 0; i < cameras.size (); i++) {
     for (bool tl : { false, true })
       m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
-          std::to_string (tl ? sums[i].timelapse.bytes : sums[i].record.bytes));
+          tl ? sums[i].timelapse.bytes : sums[i].record.bytes);
   }
   m.family ("camrelay_camera_recording_segments", "gauge", "Segment files on disk.");
   for (gsize i = 0; i < cameras.size (); i++) {
     for (bool tl : { false, true })
       m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
-          std::to_string (tl ? sums[i].timelapse.segments : sums[i].record.segments));
+          tl ? sums[i].timelapse.segments : sums[i].record.segments);
   }
   m.family ("camrelay_camera_recording_oldest_timestamp_seconds", "gauge",
       "Start of the oldest recording on disk, in Unix time (absent without one).");
@@ -376,8 +401,7 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
     for (bool tl : { false, true }) {
       gint64 oldest = tl ? sums[i].timelapse.oldest : sums[i].record.oldest;
       if (oldest)
-        m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } },
-            std::to_string (oldest));
+        m.sample ({ { "camera", cameras[i].name }, { "kind", kinds[tl] } }, oldest);
     }
   }
   RecordingStore::Totals t = store.totals ();
@@ -385,17 +409,17 @@ recording_metrics (Metrics & m, const PageContext & ctx, const std::vector<Camer
   if (store.disk_space (free, total)) {
     m.family ("camrelay_recordings_disk_free_bytes", "gauge",
         "Free bytes on the file system holding the recordings.");
-    m.sample ({}, std::to_string (free));
+    m.sample ({}, free);
   }
   m.family ("camrelay_recordings_disk_bytes", "gauge", "Bytes of every recording on disk.");
-  m.sample ({}, std::to_string (t.bytes));
+  m.sample ({}, t.bytes);
   m.family ("camrelay_recordings_deleted_segments_total", "counter",
       "Segments retention deleted, by reason: keep (age) or max-disk (total size).");
-  m.sample ({ { "reason", "keep" } }, std::to_string (t.deleted_keep));
-  m.sample ({ { "reason", "max-disk" } }, std::to_string (t.deleted_max_disk));
+  m.sample ({ { "reason", "keep" } }, t.deleted_keep);
+  m.sample ({ { "reason", "max-disk" } }, t.deleted_max_disk);
   m.family ("camrelay_recordings_cache_bytes", "gauge",
       "Bytes of the time-lapse MP4 cache (counted in camrelay_recordings_disk_bytes).");
-  m.sample ({}, std::to_string (t.cache_bytes));
+  m.sample ({}, t.cache_bytes);
 }
 
 void
@@ -407,45 +431,45 @@ notify_metrics (Metrics & m, const PageContext & ctx)
     m.sample ({}, n.mqtt_stats.connected ? "1" : "0");
     m.family ("camrelay_mqtt_messages_published_total", "counter",
         "MQTT messages written to the broker's connection.");
-    m.sample ({}, std::to_string (n.mqtt_stats.published));
+    m.sample ({}, n.mqtt_stats.published);
     m.family ("camrelay_mqtt_queued_bytes", "gauge",
         "Bytes of MQTT messages waiting for the broker (bounded: only the newest value of each "
         "topic waits).");
-    m.sample ({}, std::to_string (n.mqtt_stats.queued_bytes));
+    m.sample ({}, n.mqtt_stats.queued_bytes);
   }
   if (n.webhooks.empty ())
     return;
   m.family ("camrelay_webhook_queue_length", "gauge", "Events waiting for a webhook URL.");
   for (const auto & w : n.webhooks)
-    m.sample ({ { "url", w.url } }, std::to_string (w.queued));
+    m.sample ({ { "url", w.url } }, w.queued);
   m.family ("camrelay_webhook_events_total", "counter",
       "Webhook events by outcome: delivered, failed (an attempt, tried again) or dropped (the "
       "queue was full).");
   for (const auto & w : n.webhooks) {
-    m.sample ({ { "url", w.url }, { "result", "delivered" } }, std::to_string (w.delivered));
-    m.sample ({ { "url", w.url }, { "result", "failed" } }, std::to_string (w.failed));
-    m.sample ({ { "url", w.url }, { "result", "dropped" } }, std::to_string (w.dropped));
+    m.sample ({ { "url", w.url }, { "result", "delivered" } }, w.delivered);
+    m.sample ({ { "url", w.url }, { "result", "failed" } }, w.failed);
+    m.sample ({ { "url", w.url }, { "result", "dropped" } }, w.dropped);
   }
 }
 
 }  // namespace
 
-std::string
+GBytes *
 metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras)
 {
   Metrics m;
   m.family ("camrelay_build_info", "gauge", "Always 1; the version label says which camrelay.");
   m.sample ({ { "version", CAMRELAY_VERSION } }, "1");
   m.family ("camrelay_start_time_seconds", "gauge", "When camrelay started, in Unix time.");
-  m.sample ({}, format_double (ctx.started_real_us / 1e6, 3));
+  m.sample_fixed ({}, ctx.started_real_us / 1e6, 3);
   m.family ("camrelay_uptime_seconds", "gauge", "Seconds since camrelay started.");
-  m.sample ({}, format_double ((g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3));
+  m.sample_fixed ({}, (g_get_monotonic_time () - ctx.started_mono_us) / 1e6, 3);
 
   m.family ("camrelay_config_reloads_total", "counter",
       "Configuration reloads (SIGHUP) by outcome: applied, or refused with the running "
       "configuration kept.");
-  m.sample ({ { "result", "applied" } }, std::to_string (ctx.reloads_applied));
-  m.sample ({ { "result", "refused" } }, std::to_string (ctx.reloads_refused));
+  m.sample ({ { "result", "applied" } }, ctx.reloads_applied);
+  m.sample ({ { "result", "refused" } }, ctx.reloads_refused);
   m.family ("camrelay_config_restart_needed", "gauge",
       "1 while the configuration file has [server] changes that only a restart applies.");
   m.sample ({}, ctx.restart_needed.empty () ? "0" : "1");
@@ -483,7 +507,7 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
       "Frames jpegvalidate rejected, by reason.");
   for (const auto & st : cameras) {
     for (const auto & [reason, count] : rejections (st))
-      m.sample ({ { "camera", st.name }, { "reason", reason } }, std::to_string (count));
+      m.sample ({ { "camera", st.name }, { "reason", reason } }, count);
   }
   m.family ("camrelay_camera_placeholder_seconds_total", "counter",
       "Seconds the placeholder was shown instead of the camera.");
@@ -508,10 +532,10 @@ metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras
   for (const auto & st : cameras)
     m.camera (st.name, st.restarts);
   recording_metrics (m, ctx, cameras);
-  webrtc_metrics (m, ctx, cameras);
+  webrtc_metrics (m, cameras);
   h264_metrics (m, cameras);
   motion_metrics (m, cameras);
-  return m.text ();
+  return m.take_bytes ();
 }
 
 }  // namespace camrelay

@@ -5,6 +5,8 @@
 
 #include "pages.h"
 
+#include "webrtcviewers.h"
+
 #include <algorithm>
 
 namespace camrelay {
@@ -37,13 +39,28 @@ respond (SoupServerMessage *msg, const char *content_type, const std::string & b
       body.size ());
 }
 
+/* @body (transfer full) sent as it is: megabytes at thousands of cameras, not copied again. */
+void
+respond (SoupServerMessage *msg, const char *content_type, GBytes *body)
+{
+  g_autoptr (GBytes) owned = body;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (h, "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_STATIC, nullptr, 0);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), owned);
+}
+
 std::vector<CameraStatus>
 collect (const PageContext & ctx)
 {
   std::vector<CameraStatus> out;
   out.reserve (ctx.cameras.size ());
-  for (const Camera *c : ctx.cameras)
+  for (const Camera *c : ctx.cameras) {
     out.push_back (c->status ());
+    if (ctx.webrtc)
+      out.back ().webrtc = ctx.webrtc->stats (c);
+  }
   return out;
 }
 

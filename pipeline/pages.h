@@ -44,11 +44,12 @@ struct PageContext
   const WebRtcViewers *webrtc = nullptr;
 };
 
-/* The page bodies, exposed for tests of their own. @base: "http://host:port" as the client sees
- * the server; @ws_base likewise for WebSocket URLs. */
-std::string status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
+/* The page bodies, exposed for tests of their own (transfer full: libsoup sends them without a
+ * copy). @base: "http://host:port" as the client sees the server; @ws_base likewise for WebSocket
+ * URLs. */
+GBytes *status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     const std::string & base, const std::string & ws_base);
-std::string metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras);
+GBytes *metrics_text (const PageContext & ctx, const std::vector<CameraStatus> & cameras);
 /* @only: the page of one camera (/view?camera=NAME), shown large; "" = every camera. */
 std::string view_html (const std::vector<CameraStatus> & cameras, const std::string & only = "");
 

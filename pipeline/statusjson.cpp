@@ -34,14 +34,14 @@ recorder_json (Json & j, const CameraStatus & st, bool timelapse,
   j.key ("frames_skipped").number (st.recorder_counter (timelapse, Field::RecordSkipped));
   j.key ("segments_on_disk").number (disk.segments);
   j.key ("bytes_on_disk").number (disk.bytes);
-  j.key ("oldest").str_or_null (iso_time (disk.oldest * G_USEC_PER_SEC));
-  j.key ("newest").str_or_null (iso_time (disk.newest * G_USEC_PER_SEC));
+  j.key ("oldest").time_or_null (disk.oldest * G_USEC_PER_SEC);
+  j.key ("newest").time_or_null (disk.newest * G_USEC_PER_SEC);
   if (r.last_error.empty ()) {
     j.key ("last_error").null ();
   } else {
     j.key ("last_error").begin_object ();
     j.key ("message").str (r.last_error);
-    j.key ("at").str (iso_time (r.last_error_us));
+    j.key ("at").time (r.last_error_us);
     j.end_object ();
   }
 }
@@ -49,9 +49,9 @@ recorder_json (Json & j, const CameraStatus & st, bool timelapse,
 /* A camera's WebRTC (WHEP) viewers: sessions now (and of those, connected), answered, refused
  * (over max-viewers), failed (ICE, timeouts, a stopped feed), RTP bytes sent. */
 void
-webrtc_json (Json & j, const PageContext & ctx, const CameraStatus & st)
+webrtc_json (Json & j, const CameraStatus & st)
 {
-  cr::WhepStats w = ctx.webrtc ? ctx.webrtc->stats (st.name) : cr::WhepStats{};
+  const cr::WhepStats & w = st.webrtc;
   j.key ("webrtc").begin_object ();
   j.key ("sessions").number (static_cast<guint64> (w.sessions));
   j.key ("connected").number (static_cast<guint64> (w.connected));
@@ -90,9 +90,9 @@ motion_json (Json & j, const CameraStatus & st)
   const CameraStatus::Motion & m = st.motion;
   j.begin_object ();
   j.key ("active").boolean (m.active);
-  j.key ("since").str_or_null (m.since_us ? iso_time (m.since_us) : "");
-  j.key ("last_start").str_or_null (m.last_start_us ? iso_time (m.last_start_us) : "");
-  j.key ("last_end").str_or_null (m.last_end_us ? iso_time (m.last_end_us) : "");
+  j.key ("since").time_or_null (m.since_us);
+  j.key ("last_start").time_or_null (m.last_start_us);
+  j.key ("last_end").time_or_null (m.last_end_us);
   j.key ("last_area").number (m.last_area, 4);
   j.key ("events").number (st.counter (Field::MotionEvents));
   j.key ("frames_analysed").number (st.counter (Field::MotionAnalysed));
@@ -208,7 +208,7 @@ notify_json (Json & j, const PageContext & ctx)
 
 /* ---------------------------------------------------------------------------------------------- */
 
-std::string
+GBytes *
 status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     const std::string & base, const std::string & ws_base)
 {
@@ -218,13 +218,13 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   j.begin_object ();
   j.key ("program").str (CAMRELAY_PACKAGE);
   j.key ("version").str (CAMRELAY_VERSION);
-  j.key ("started").str (iso_time (ctx.started_real_us));
+  j.key ("started").time (ctx.started_real_us);
   j.key ("uptime_seconds").number ((now_mono - ctx.started_mono_us) / 1e6, 3);
   j.key ("reloads").begin_object ();
   j.key ("applied").number (ctx.reloads_applied);
   j.key ("refused").number (ctx.reloads_refused);
   j.key ("last").str_or_null (ctx.last_reload);
-  j.key ("last_time").str_or_null (ctx.last_reload_us ? iso_time (ctx.last_reload_us) : "");
+  j.key ("last_time").time_or_null (ctx.last_reload_us);
   j.key ("restart_needed").str_or_null (ctx.restart_needed);
   j.end_object ();
   recordings_json (j, ctx);
@@ -234,7 +234,7 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     j.begin_object ();
     j.key ("name").str (st.name);
     j.key ("state").str (st.state);
-    j.key ("since").str (iso_time (st.since_us));
+    j.key ("since").time (st.since_us);
     j.key ("seconds_in_state").number (MAX (0, now_real - st.since_us) / 1e6, 3);
     j.key ("connected").boolean (st.connected);
     j.key ("peer").str_or_null (st.peer);
@@ -282,11 +282,11 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
     } else {
       j.key ("last_error").begin_object ();
       j.key ("message").str (st.last_error);
-      j.key ("at").str (iso_time (st.last_error_us));
+      j.key ("at").time (st.last_error_us);
       j.end_object ();
     }
     recording_json (j, ctx, st);
-    webrtc_json (j, ctx, st);
+    webrtc_json (j, st);
     h264_json (j, st);
     motion_json (j, st);
     j.key ("paths").begin_object ();
@@ -309,7 +309,8 @@ status_json (const PageContext & ctx, const std::vector<CameraStatus> & cameras,
   }
   j.end_array ();
   j.end_object ();
-  return j.text () + "\n";
+  j.out ().put ('\n');
+  return j.take_bytes ();
 }
 
 }  // namespace camrelay

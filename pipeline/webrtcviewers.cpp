@@ -167,4 +167,13 @@ WebRtcViewers::stats (const std::string & name) const
   return {};
 }
 
+cr::WhepStats
+WebRtcViewers::stats (const Camera *camera) const
+{
+  std::lock_guard<std::mutex> lock (lock_);
+  auto it = cameras_.find (camera);
+  return it != cameras_.end () && it->second->endpoint ? it->second->endpoint->stats ()
+                                                       : cr::WhepStats{};
+}
+
 }  // namespace camrelay

@@ -32,6 +32,8 @@ public:
   bool set_cameras (const std::vector<Camera *> & cameras, std::string & error);
   /* Any thread: the WebRTC figures of camera @name (zeros if it has no endpoint). */
   cr::WhepStats stats (const std::string & name) const;
+  /* Any thread: the same for @camera, found without comparing names (/status of thousands). */
+  cr::WhepStats stats (const Camera *camera) const;
 
 private:
   struct Viewers;

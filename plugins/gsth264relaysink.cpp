@@ -39,6 +39,7 @@
 #include "crh264feed.h"
 #include "crrtspserver.h"
 #include "gstcamrelayelements.h"
+#include "crstatsquarks.h"
 
 #include <map>
 #include <memory>
@@ -126,6 +127,8 @@ struct KindCount
 {
   guint consumers = 0;
   guint64 bytes = 0;
+  /* "consumers-KIND" and "bytes-out-KIND" of "stats", interned on its first read. */
+  GQuark consumers_field = 0, bytes_field = 0;
 };
 
 }  // namespace
@@ -909,22 +912,48 @@ make_stats (CrH264RelaySinkPrivate *priv)
     encode_ns_last = st.encode_ns_last;
     bitrate = st.bitrate_kbps;
   }
-  GstStructure *s = gst_structure_new ("h264relaysink-stats", "consumers", G_TYPE_UINT,
-      static_cast<guint> (priv->consumers.size ()), "encoder-running", G_TYPE_BOOLEAN,
-      priv->encoder != nullptr, "encoder-starts", G_TYPE_UINT64, priv->encoder_starts,
-      "encoder-failures", G_TYPE_UINT64, priv->encoder_failures, "frames-in", G_TYPE_UINT64,
-      priv->frames_in, "frames-skipped", G_TYPE_UINT64, priv->frames_skipped, "frames-decoded",
-      G_TYPE_UINT64, decoded, "frames-encoded", G_TYPE_UINT64, encoded, "bytes-encoded",
-      G_TYPE_UINT64, bytes_encoded, "bytes-out", G_TYPE_UINT64, priv->bytes_out, "encode-time",
-      G_TYPE_UINT, static_cast<guint> (MIN (encode_ns, G_MAXUINT)), "encode-time-last", G_TYPE_UINT,
-      static_cast<guint> (MIN (encode_ns_last, G_MAXUINT)), "bitrate", G_TYPE_UINT, bitrate,
-      "rtsp-viewers", G_TYPE_UINT, rtsp_viewers, nullptr);
+  /* Names interned once: applications poll this for thousands of cameras (crstatsquarks.h). */
+  enum
+  {
+    CONSUMERS,
+    ENCODER_RUNNING,
+    ENCODER_STARTS,
+    ENCODER_FAILURES,
+    FRAMES_IN,
+    FRAMES_SKIPPED,
+    FRAMES_DECODED,
+    FRAMES_ENCODED,
+    BYTES_ENCODED,
+    BYTES_OUT,
+    ENCODE_TIME,
+    ENCODE_TIME_LAST,
+    BITRATE,
+    RTSP_VIEWERS,
+    N_FIELDS
+  };
+  static const cr::StatsQuarks<N_FIELDS> q ("h264relaysink-stats",
+      { "consumers", "encoder-running", "encoder-starts", "encoder-failures", "frames-in",
+          "frames-skipped", "frames-decoded", "frames-encoded", "bytes-encoded", "bytes-out",
+          "encode-time", "encode-time-last", "bitrate", "rtsp-viewers" });
+  GstStructure *s = gst_structure_new_id (q.name, q[CONSUMERS], G_TYPE_UINT,
+      static_cast<guint> (priv->consumers.size ()), q[ENCODER_RUNNING], G_TYPE_BOOLEAN,
+      priv->encoder != nullptr, q[ENCODER_STARTS], G_TYPE_UINT64, priv->encoder_starts,
+      q[ENCODER_FAILURES], G_TYPE_UINT64, priv->encoder_failures, q[FRAMES_IN], G_TYPE_UINT64,
+      priv->frames_in, q[FRAMES_SKIPPED], G_TYPE_UINT64, priv->frames_skipped, q[FRAMES_DECODED],
+      G_TYPE_UINT64, decoded, q[FRAMES_ENCODED], G_TYPE_UINT64, encoded, q[BYTES_ENCODED],
+      G_TYPE_UINT64, bytes_encoded, q[BYTES_OUT], G_TYPE_UINT64, priv->bytes_out, q[ENCODE_TIME],
+      G_TYPE_UINT, static_cast<guint> (MIN (encode_ns, G_MAXUINT)), q[ENCODE_TIME_LAST],
+      G_TYPE_UINT, static_cast<guint> (MIN (encode_ns_last, G_MAXUINT)), q[BITRATE], G_TYPE_UINT,
+      bitrate, q[RTSP_VIEWERS], G_TYPE_UINT, rtsp_viewers, nullptr);
   /* The kinds every camrelay consumer uses are always there, so readers need not guess. */
   for (const char *kind : { "rtsp", "webrtc" })
     priv->kinds.emplace (kind, KindCount{});
-  for (const auto & [kind, count] : priv->kinds) {
-    std::string consumers = "consumers-" + kind, bytes = "bytes-out-" + kind;
-    gst_structure_set (s, consumers.c_str (), G_TYPE_UINT, count.consumers, bytes.c_str (),
+  for (auto & [kind, count] : priv->kinds) {
+    if (!count.consumers_field) {
+      count.consumers_field = g_quark_from_string (("consumers-" + kind).c_str ());
+      count.bytes_field = g_quark_from_string (("bytes-out-" + kind).c_str ());
+    }
+    gst_structure_id_set (s, count.consumers_field, G_TYPE_UINT, count.consumers, count.bytes_field,
         G_TYPE_UINT64, count.bytes, nullptr);
   }
   return s;

@@ -67,6 +67,7 @@
 #include "crpipelinesettled.h"
 #include "crplaceholdercache.h"
 #include "gstcamrelayelements.h"
+#include "crstatsquarks.h"
 #include "gststillframesrc.h"
 #include "gststilljpeg.h"
 
@@ -691,10 +692,22 @@ make_stats (CrJpegFallback *self)
       now > st.placeholder_since)
     on_placeholder += now - st.placeholder_since;
 
-  return gst_structure_new ("jpegfallback-stats", "switches", G_TYPE_UINT64, st.switches,
-      "time-on-placeholder", G_TYPE_UINT64, (guint64) on_placeholder, "live-frames", G_TYPE_UINT64,
-      st.live_frames, "placeholder-frames", G_TYPE_UINT64, st.placeholder_frames, "active",
-      G_TYPE_STRING, active_nick (st.active), nullptr);
+  /* Names interned once: applications poll this for thousands of cameras (crstatsquarks.h). */
+  enum
+  {
+    SWITCHES,
+    TIME_ON_PLACEHOLDER,
+    LIVE_FRAMES,
+    PLACEHOLDER_FRAMES,
+    ACTIVE,
+    N_FIELDS
+  };
+  static const cr::StatsQuarks<N_FIELDS> q ("jpegfallback-stats",
+      { "switches", "time-on-placeholder", "live-frames", "placeholder-frames", "active" });
+  return gst_structure_new_id (q.name, q[SWITCHES], G_TYPE_UINT64, st.switches,
+      q[TIME_ON_PLACEHOLDER], G_TYPE_UINT64, (guint64) on_placeholder, q[LIVE_FRAMES],
+      G_TYPE_UINT64, st.live_frames, q[PLACEHOLDER_FRAMES], G_TYPE_UINT64, st.placeholder_frames,
+      q[ACTIVE], G_TYPE_STRING, active_nick (st.active), nullptr);
 }
 
 static GstElement *

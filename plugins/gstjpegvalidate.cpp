@@ -56,6 +56,7 @@
 #include "crjpegdecode.h"
 #include "gstcamrelayelements.h"
 #include "jpegcheck.h"
+#include "crstatsquarks.h"
 
 #include <atomic>
 #include <mutex>
@@ -303,15 +304,31 @@ cr_jpeg_validate_now_us (CrJpegValidate *self)
 static GstStructure *
 cr_jpeg_validate_build_stats (const State & state)
 {
-  GstStructure *s = gst_structure_new ("jpegvalidate-stats", "accepted", G_TYPE_UINT64,
-      state.accepted, "rejected", G_TYPE_UINT64, state.rejected, "bytes-accepted", G_TYPE_UINT64,
-      state.bytes_accepted, "trimmed", G_TYPE_UINT64, state.trimmed, "dht-inserted", G_TYPE_UINT64,
-      state.dht_inserted, nullptr);
+  /* Names interned once: applications poll this for thousands of cameras (crstatsquarks.h). */
+  enum
+  {
+    ACCEPTED,
+    REJECTED,
+    BYTES_ACCEPTED,
+    TRIMMED,
+    DHT_INSERTED,
+    N_FIELDS
+  };
+  static const cr::StatsQuarks<N_FIELDS> q ("jpegvalidate-stats",
+      { "accepted", "rejected", "bytes-accepted", "trimmed", "dht-inserted" });
+  static const auto reasons = [] {
+    std::array<GQuark, cr::kJpegRejectCount> r{};
+    for (guint i = 1; i < cr::kJpegRejectCount; i++)
+      r[i] = g_quark_from_static_string (cr::jpeg_reject_nick (static_cast<JpegReject> (i)));
+    return r;
+  }();
+  GstStructure *s = gst_structure_new_id (q.name, q[ACCEPTED], G_TYPE_UINT64, state.accepted,
+      q[REJECTED], G_TYPE_UINT64, state.rejected, q[BYTES_ACCEPTED], G_TYPE_UINT64,
+      state.bytes_accepted, q[TRIMMED], G_TYPE_UINT64, state.trimmed, q[DHT_INSERTED],
+      G_TYPE_UINT64, state.dht_inserted, nullptr);
 
-  for (guint i = 1; i < cr::kJpegRejectCount; i++) {
-    gst_structure_set (s, cr::jpeg_reject_nick (static_cast<JpegReject> (i)), G_TYPE_UINT64,
-        state.reasons[i].count, nullptr);
-  }
+  for (guint i = 1; i < cr::kJpegRejectCount; i++)
+    gst_structure_id_set (s, reasons[i], G_TYPE_UINT64, state.reasons[i].count, nullptr);
   return s;
 }
 

@@ -49,6 +49,7 @@
 #include "crmultipartsplit.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
+#include "crstatsquarks.h"
 
 #include <atomic>
 #include <memory>
@@ -427,12 +428,30 @@ build_stats (CrMjpegHttpSink *self)
     if (priv->latest_file)
       writes = priv->latest_file->writes ();
   }
-  return gst_structure_new ("mjpeghttpsink-stats", "viewers", G_TYPE_UINT, s.viewers,
-      "viewers-total", G_TYPE_UINT64, s.viewers_total, "viewers-refused", G_TYPE_UINT64,
-      s.viewers_refused, "viewers-stalled", G_TYPE_UINT64, s.viewers_stalled, "frames-in",
-      G_TYPE_UINT64, s.frames_in, "parts-sent", G_TYPE_UINT64, s.parts_sent, "parts-skipped",
-      G_TYPE_UINT64, s.parts_skipped, "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "snapshots",
-      G_TYPE_UINT64, s.snapshots, "latest-file-writes", G_TYPE_UINT64, writes, nullptr);
+  /* Names interned once: applications poll this for thousands of cameras (crstatsquarks.h). */
+  enum
+  {
+    VIEWERS,
+    VIEWERS_TOTAL,
+    VIEWERS_REFUSED,
+    VIEWERS_STALLED,
+    FRAMES_IN,
+    PARTS_SENT,
+    PARTS_SKIPPED,
+    BYTES_SENT,
+    SNAPSHOTS,
+    LATEST_FILE_WRITES,
+    N_FIELDS
+  };
+  static const cr::StatsQuarks<N_FIELDS> q ("mjpeghttpsink-stats",
+      { "viewers", "viewers-total", "viewers-refused", "viewers-stalled", "frames-in", "parts-sent",
+          "parts-skipped", "bytes-sent", "snapshots", "latest-file-writes" });
+  return gst_structure_new_id (q.name, q[VIEWERS], G_TYPE_UINT, s.viewers, q[VIEWERS_TOTAL],
+      G_TYPE_UINT64, s.viewers_total, q[VIEWERS_REFUSED], G_TYPE_UINT64, s.viewers_refused,
+      q[VIEWERS_STALLED], G_TYPE_UINT64, s.viewers_stalled, q[FRAMES_IN], G_TYPE_UINT64,
+      s.frames_in, q[PARTS_SENT], G_TYPE_UINT64, s.parts_sent, q[PARTS_SKIPPED], G_TYPE_UINT64,
+      s.parts_skipped, q[BYTES_SENT], G_TYPE_UINT64, s.bytes_sent, q[SNAPSHOTS], G_TYPE_UINT64,
+      s.snapshots, q[LATEST_FILE_WRITES], G_TYPE_UINT64, writes, nullptr);
 }
 
 static void

@@ -43,6 +43,7 @@
 #include "crlisten.h"
 #include "crserver.h"
 #include "gstcamrelayelements.h"
+#include "crstatsquarks.h"
 
 #include <deque>
 #include <memory>
@@ -407,14 +408,37 @@ build_stats (CrWsJpegSrc *self)
       s = priv->route->stats ();
     dropped = priv->dropped;
   }
-  return gst_structure_new ("wsjpegsrc-stats", "connections", G_TYPE_UINT64, s.connections,
-      "messages", G_TYPE_UINT64, s.messages, "bytes", G_TYPE_UINT64, s.bytes, "text-messages",
-      G_TYPE_UINT64, s.text_messages, "refused-messages", G_TYPE_UINT64, s.refused_messages,
-      "protocol-errors", G_TYPE_UINT64, s.protocol_errors, "invalid-utf8", G_TYPE_UINT64,
-      s.invalid_utf8, "connections-lost", G_TYPE_UINT64, s.connections_lost, "unauthorized",
-      G_TYPE_UINT64, s.unauthorized, "takeovers", G_TYPE_UINT64, s.takeovers, "pings",
-      G_TYPE_UINT64, s.pings, "dropped", G_TYPE_UINT64, dropped, "connected", G_TYPE_BOOLEAN,
-      static_cast<gboolean> (s.connected), "peer", G_TYPE_STRING, s.peer.c_str (), nullptr);
+  /* Names interned once: applications poll this for thousands of cameras (crstatsquarks.h). */
+  enum
+  {
+    CONNECTIONS,
+    MESSAGES,
+    BYTES,
+    TEXT_MESSAGES,
+    REFUSED_MESSAGES,
+    PROTOCOL_ERRORS,
+    INVALID_UTF8,
+    CONNECTIONS_LOST,
+    UNAUTHORIZED,
+    TAKEOVERS,
+    PINGS,
+    DROPPED,
+    CONNECTED,
+    PEER,
+    N_FIELDS
+  };
+  static const cr::StatsQuarks<N_FIELDS> q ("wsjpegsrc-stats",
+      { "connections", "messages", "bytes", "text-messages", "refused-messages", "protocol-errors",
+          "invalid-utf8", "connections-lost", "unauthorized", "takeovers", "pings", "dropped",
+          "connected", "peer" });
+  return gst_structure_new_id (q.name, q[CONNECTIONS], G_TYPE_UINT64, s.connections, q[MESSAGES],
+      G_TYPE_UINT64, s.messages, q[BYTES], G_TYPE_UINT64, s.bytes, q[TEXT_MESSAGES], G_TYPE_UINT64,
+      s.text_messages, q[REFUSED_MESSAGES], G_TYPE_UINT64, s.refused_messages, q[PROTOCOL_ERRORS],
+      G_TYPE_UINT64, s.protocol_errors, q[INVALID_UTF8], G_TYPE_UINT64, s.invalid_utf8,
+      q[CONNECTIONS_LOST], G_TYPE_UINT64, s.connections_lost, q[UNAUTHORIZED], G_TYPE_UINT64,
+      s.unauthorized, q[TAKEOVERS], G_TYPE_UINT64, s.takeovers, q[PINGS], G_TYPE_UINT64, s.pings,
+      q[DROPPED], G_TYPE_UINT64, dropped, q[CONNECTED], G_TYPE_BOOLEAN,
+      static_cast<gboolean> (s.connected), q[PEER], G_TYPE_STRING, s.peer.c_str (), nullptr);
 }
 
 static void
