@@ -86,6 +86,9 @@ ServerImpl::queue_route_change (RouteChange change)
   {
     std::lock_guard<std::mutex> lock (changes_lock_);
     changes_.push_back (std::move (change));
+    /* The server thread is woken once per batch, not once per change: thousands come at once. */
+    if (changes_.size () > 1)
+      return;
   }
   std::lock_guard<std::mutex> lock (pending_lock_);
   if (wake_)
