@@ -244,7 +244,8 @@ ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream, guint keep_vi
   auto impl = std::static_pointer_cast<StreamImpl> (stream);
   impl->silence ();
   unclaim (http_claims_, stream_paths (impl->settings ()), impl.get ());
-  queue_route_change ({ RouteChange::Kind::REMOVE_STREAM, nullptr, impl, nullptr, keep_viewers_ms });
+  queue_route_change (
+      { RouteChange::Kind::REMOVE_STREAM, nullptr, impl, nullptr, keep_viewers_ms });
 }
 
 /* Server thread. */
