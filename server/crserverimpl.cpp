@@ -247,6 +247,12 @@ ServerImpl::in_server_thread () const
 void
 ServerImpl::invoke (std::function<void ()> fn)
 {
+  /* In the server thread it runs at once, as g_main_context_invoke would, and the queue of route
+   * changes is left for the next request or wake-up: a route's own callback may be what calls. */
+  if (in_server_thread ()) {
+    fn ();
+    return;
+  }
   /* What was asked before this (a route added or removed) is done before it. */
   auto *heap = new std::function<void ()> ([this, fn = std::move (fn)] {
     apply_route_changes ();
