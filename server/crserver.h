@@ -277,7 +277,8 @@ public:
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) = 0;
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
-  /* Detaches @stream: viewers' responses end; its paths are free again. With @keep_viewers_ms,
+  /* Detaches @stream: its paths are free again at once, its callbacks silent; the viewers'
+   * responses end as the server thread applies the removal, a moment later. With @keep_viewers_ms,
    * the viewers whose response has not been ended (finish()) wait that long instead for a stream
    * added on the same path, which carries on with their responses (a pipeline rebuilt: they see
    * its frames as if a camera had reconnected); those not taken over then get the end. */
