@@ -10,6 +10,8 @@
 #include "prebuilt.h"
 #include "recordbranch.h"
 
+#include <utility>
+
 namespace camrelay {
 
 using elements::Field;
@@ -274,8 +276,18 @@ Camera::running_state () const
 void
 Camera::teardown ()
 {
-  if (!pipeline_)
+  GstElement *pipeline = release_pipeline ();
+  if (!pipeline)
     return;
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+GstElement *
+Camera::release_pipeline ()
+{
+  if (!pipeline_)
+    return nullptr;
   /* Counters are read while the elements still run: stopping resets some of them. */
   CameraCounters last;
   add_counters (last);
@@ -297,8 +309,7 @@ Camera::teardown ()
     received_ = 0;
   }
   bus_unwatch (bus_watch_);
-  gst_element_set_state (pipeline_, GST_STATE_NULL);
-  gst_clear_object (&pipeline_);
+  return std::exchange (pipeline_, nullptr);
 }
 
 void
@@ -333,6 +344,16 @@ Camera::drained () const
 void
 Camera::stop (bool keep_viewers)
 {
+  GstElement *pipeline = stop_leaving_pipeline (keep_viewers);
+  if (!pipeline)
+    return;
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+GstElement *
+Camera::stop_leaving_pipeline (bool keep_viewers)
+{
   if (restart_source_) {
     g_source_remove (restart_source_);
     restart_source_ = 0;
@@ -343,7 +364,7 @@ Camera::stop (bool keep_viewers)
     if (elements_.sink)
       g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
   }
-  teardown ();
+  return release_pipeline ();
 }
 
 void

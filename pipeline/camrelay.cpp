@@ -331,6 +331,36 @@ stop_cameras (const std::vector<camrelay::Camera *> & cameras)
 }
 
 void
+set_null_and_unref (gpointer pipeline, gpointer)
+{
+  gst_element_set_state (GST_ELEMENT (pipeline), GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+/* At exit, once viewers have had the end of their responses: thousands of pipelines go to NULL
+ * from a few pooled threads at once instead of one after the other in the main thread (each is
+ * a few dozen elements' state changes; nothing orders one camera's stop after another's). Returns
+ * once every pipeline is NULL: recordings are finalised, nothing is left running. */
+void
+stop_pipelines_at_exit (CameraList & cameras)
+{
+  gint threads = CLAMP (static_cast<gint> (g_get_num_processors ()), 2, 4);
+  GThreadPool *pool = g_thread_pool_new (set_null_and_unref, nullptr, threads, TRUE, nullptr);
+  for (auto & c : cameras) {
+    GstElement *pipeline = c->stop_leaving_pipeline ();
+    if (!pipeline)
+      continue;
+    if (!pool) {
+      set_null_and_unref (pipeline, nullptr);
+      continue;
+    }
+    g_thread_pool_push (pool, pipeline, nullptr);
+  }
+  if (pool)
+    g_thread_pool_free (pool, FALSE, TRUE);
+}
+
+void
 record_reload (Relay & r, bool applied, const std::string & what, const std::string & restart)
 {
   r.server->invoke_sync ([&] {
@@ -564,10 +594,12 @@ run (Relay & r)
   pages.reset ();
   r.webrtc.reset ();
   r.notifier.reset ();
-  for (auto & c : cameras)
-    c->stop ();
+  stop_pipelines_at_exit (cameras);
   cameras.clear ();
   r.recordings.stop ();
+  /* Route removals the server thread has not applied yet hold it: applied now, the server goes
+   * here, its thread joined, rather than on its own while the process exits. */
+  r.server->invoke_sync ([] {});
   r.server.reset ();
   return EXIT_OK;
 }

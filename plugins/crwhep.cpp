@@ -126,6 +126,9 @@ private:
   mutable std::mutex lock_;
   std::map<std::string, Entry> sessions_;
   guint64 sessions_total_ = 0;
+  /* An offer was taken once (a session, and perhaps the watchdog, were made): shut_down has work
+   * to do in the server thread. */
+  bool offered_ = false;
   guint64 refused_ = 0;
   guint64 failed_ = 0;
   guint64 bad_offers_ = 0;
@@ -225,6 +228,7 @@ Core::handle_offer (SoupServerMessage *msg)
   soup_server_message_pause (msg);
   {
     std::lock_guard<std::mutex> lock (lock_);
+    offered_ = true;
     Entry & e = sessions_[id];
     e.session = session;
     e.pending = SOUP_SERVER_MESSAGE (g_object_ref (msg));
@@ -474,6 +478,13 @@ Core::check_feeds ()
 void
 Core::shut_down ()
 {
+  {
+    /* Thousands of endpoints nobody ever asked stop at once: no trip to the server thread for
+     * them (the offer route is gone, so none can start now). */
+    std::lock_guard<std::mutex> lock (lock_);
+    if (!offered_)
+      return;
+  }
   server_->invoke_sync ([this] {
     if (watchdog_) {
       g_source_destroy (watchdog_);

@@ -17,14 +17,18 @@ class ServerImpl;
 
 class WsConn;
 
-class IngestRouteImpl : public IngestRoute
+/* Owned by the handle add_ingest returns and by the server's queue of route changes; lives no
+ * longer than its server (which applies every queued change before it goes). */
+class IngestRouteImpl
 {
 public:
-  IngestRouteImpl (std::shared_ptr<ServerImpl> server, const IngestSettings & settings,
-      IngestListener *listener, guint64 id);
-  ~IngestRouteImpl () override;
+  IngestRouteImpl (ServerImpl & server, const IngestSettings & settings, IngestListener *listener,
+      guint64 id);
 
-  IngestStats stats () const override;
+  IngestStats stats () const;
+  /* Any thread: the listener hears nothing more once this returns (it waits for a call in
+   * progress). */
+  void silence ();
 
   /* Server thread. */
   void handle_upgrade (SoupServerMessage *msg, const char *path, GHashTable *query);
@@ -40,9 +44,11 @@ public:
   guint64 id () const { return id_; }
 
 private:
-  std::shared_ptr<ServerImpl> server_;
+  ServerImpl & server_;
   IngestSettings settings_;
-  IngestListener *listener_;
+  /* Recursive: a listener may remove its own route from a callback. */
+  std::recursive_mutex listener_lock_;
+  IngestListener *listener_; /* nullptr once silenced */
   guint64 id_;
   WsConn *active_ = nullptr;
 

@@ -24,27 +24,30 @@ static const guint CLOSE_GRACE_MS = 2000;
 /* Bytes read per wake-up, so that one busy camera cannot starve the other connections. */
 static const gsize READ_BUDGET = 256 * 1024;
 
-IngestRouteImpl::IngestRouteImpl (std::shared_ptr<ServerImpl> server,
-    const IngestSettings & settings, IngestListener *listener, guint64 id)
-  : server_ (std::move (server)), settings_ (settings), listener_ (listener), id_ (id)
+IngestRouteImpl::IngestRouteImpl (ServerImpl & server, const IngestSettings & settings,
+    IngestListener *listener, guint64 id)
+  : server_ (server), settings_ (settings), listener_ (listener), id_ (id)
 {}
 
-IngestRouteImpl::~IngestRouteImpl ()
+void
+IngestRouteImpl::silence ()
 {
-  server_->invoke_sync ([this] { detach (); });
+  std::lock_guard<std::recursive_mutex> lock (listener_lock_);
+  listener_ = nullptr;
 }
 
+/* Server thread, when the removal is applied: off the tables, and the camera is let go. */
 void
 IngestRouteImpl::detach ()
 {
-  server_->unregister_ingest (this);
+  server_.unregister_ingest (this);
   if (active_) {
     WsConn *conn = active_;
     active_ = nullptr;
     conn->forget_route ();
     conn->begin_close (WS_CLOSE_GOING_AWAY, "stream stopped");
   }
-  listener_ = nullptr;
+  silence ();
   std::lock_guard<std::mutex> lock (mutex_);
   stats_.connected = false;
   stats_.peer.clear ();
@@ -88,7 +91,7 @@ IngestRouteImpl::handle_upgrade (SoupServerMessage *msg, const char *path, GHash
     return;
   }
 
-  auto *pending = new PendingCamera{ server_, id_, path };
+  auto *pending = new PendingCamera{ server_.shared_from_this (), id_, path };
   g_signal_connect_data (
       msg, "wrote-informational", G_CALLBACK (+[] (SoupServerMessage *m, gpointer data) {
         auto *pc = static_cast<PendingCamera *> (data);
@@ -131,6 +134,7 @@ IngestRouteImpl::adopt (WsConn *conn, const std::string & path)
     stats_.connected = true;
     stats_.peer = conn->peer ();
   }
+  std::lock_guard<std::recursive_mutex> lock (listener_lock_);
   if (listener_)
     listener_->camera_connected (conn->peer (), path);
 }
@@ -150,6 +154,7 @@ IngestRouteImpl::release (WsConn *conn, guint16 code, const std::string & reason
   }
   if (active_ == conn)
     active_ = nullptr;
+  std::lock_guard<std::recursive_mutex> lock (listener_lock_);
   if (listener_)
     listener_->camera_disconnected (conn->peer (), code, reason);
 }
@@ -162,6 +167,7 @@ IngestRouteImpl::deliver (GBytes *frame)
     stats_.messages++;
     stats_.bytes += g_bytes_get_size (frame);
   }
+  std::lock_guard<std::recursive_mutex> lock (listener_lock_);
   if (listener_)
     listener_->camera_frame (frame);
 }

@@ -92,6 +92,23 @@ Server::acquire (const std::string & address, guint port, GError **error,
       lock.unlock ();
       if (!options)
         return existing;
+      if (!options_agree (*existing, existing->options (), *options, nullptr)) {
+        /* Its last user may have gone a moment ago, leaving only route removals it has not
+         * applied yet to hold it (routes are removed without waiting): apply them, and ask again
+         * once it has gone. */
+        existing->invoke_sync ([] {});
+        std::weak_ptr<ServerImpl> weak = existing;
+        existing.reset ();
+        if (weak.expired ()) {
+          lock.lock ();
+          continue;
+        }
+        existing = weak.lock ();
+        if (!existing) {
+          lock.lock ();
+          continue;
+        }
+      }
       if (!options_agree (*existing, existing->options (), *options, error))
         return nullptr;
       if (!options->open_on_loopback.empty ())

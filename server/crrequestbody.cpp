@@ -219,6 +219,7 @@ ServerImpl::on_got_headers (SoupServerMessage *msg, gpointer data)
 void
 ServerImpl::judge_body (SoupServerMessage *msg, goffset length)
 {
+  apply_route_changes ();
   std::string path = request_path (msg);
   guint status = soup_server_message_get_status (msg);
   if (status != 0) {

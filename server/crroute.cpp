@@ -72,6 +72,7 @@ ServerImpl::on_request (SoupServer *, SoupServerMessage *msg, const char *path, 
 void
 ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
 {
+  apply_route_changes ();
   std::string p (path ? path : "/");
 
   if (is_websocket_upgrade (msg)) {
@@ -113,9 +114,7 @@ ServerImpl::route (SoupServerMessage *msg, const char *path, GHashTable *query)
   else if (snapshot != snapshot_paths_.end ())
     snapshot->second->handle_snapshot (msg);
   else {
-    /* A copy: the handler may remove its own route (and with it the server's last reference). */
-    PageHandler handler = page->second->handler_;
-    handler (msg, path, query);
+    page->second->handle (msg, path, query);
   }
 }
 

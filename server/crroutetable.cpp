@@ -10,6 +10,130 @@
 
 namespace cr {
 
+namespace {
+
+/* What add_ingest hands out: removing the route is dropping it. */
+class IngestHandle : public IngestRoute
+{
+public:
+  IngestHandle (std::shared_ptr<ServerImpl> server, std::shared_ptr<IngestRouteImpl> route)
+    : server_ (std::move (server)), route_ (std::move (route))
+  {}
+  ~IngestHandle () override { server_->remove_ingest (route_); }
+  IngestStats stats () const override { return route_->stats (); }
+
+private:
+  std::shared_ptr<ServerImpl> server_;
+  std::shared_ptr<IngestRouteImpl> route_;
+};
+
+/* What add_page hands out: removing the page is dropping it. */
+class PageHandle : public PageRoute
+{
+public:
+  PageHandle (std::shared_ptr<ServerImpl> server, std::shared_ptr<PageRouteImpl> page)
+    : server_ (std::move (server)), page_ (std::move (page))
+  {}
+  ~PageHandle () override { server_->remove_page (page_); }
+
+private:
+  std::shared_ptr<ServerImpl> server_;
+  std::shared_ptr<PageRouteImpl> page_;
+};
+
+std::vector<std::string>
+stream_paths (const StreamSettings & settings)
+{
+  std::vector<std::string> paths{ settings.path };
+  if (!settings.snapshot_path.empty ())
+    paths.push_back (settings.snapshot_path);
+  return paths;
+}
+
+}  // namespace
+
+bool
+ServerImpl::claim (std::map<std::string, const void *> & table,
+    const std::vector<std::string> & paths, const void *owner, std::string *taken)
+{
+  std::lock_guard<std::mutex> lock (claims_lock_);
+  for (const auto & path : paths) {
+    if (table.count (path)) {
+      *taken = path;
+      return false;
+    }
+  }
+  for (const auto & path : paths)
+    table[path] = owner;
+  return true;
+}
+
+void
+ServerImpl::unclaim (std::map<std::string, const void *> & table,
+    const std::vector<std::string> & paths, const void *owner)
+{
+  std::lock_guard<std::mutex> lock (claims_lock_);
+  for (const auto & path : paths) {
+    auto it = table.find (path);
+    if (it != table.end () && it->second == owner)
+      table.erase (it);
+  }
+}
+
+void
+ServerImpl::queue_route_change (RouteChange change)
+{
+  {
+    std::lock_guard<std::mutex> lock (changes_lock_);
+    changes_.push_back (std::move (change));
+    /* The server thread is woken once per batch, not once per change: thousands come at once. */
+    if (changes_.size () > 1)
+      return;
+  }
+  std::lock_guard<std::mutex> lock (pending_lock_);
+  if (wake_)
+    g_source_set_ready_time (wake_, 0);
+}
+
+void
+ServerImpl::apply_route_changes ()
+{
+  std::vector<RouteChange> changes;
+  {
+    std::lock_guard<std::mutex> lock (changes_lock_);
+    if (changes_.empty ())
+      return;
+    changes.swap (changes_);
+  }
+  for (auto & change : changes)
+    apply_route_change (change);
+}
+
+void
+ServerImpl::apply_route_change (RouteChange & change)
+{
+  switch (change.kind) {
+    case RouteChange::Kind::ADD_INGEST:
+      register_ingest (change.ingest.get ());
+      break;
+    case RouteChange::Kind::REMOVE_INGEST:
+      change.ingest->detach ();
+      break;
+    case RouteChange::Kind::ADD_STREAM:
+      attach_stream (*change.stream);
+      break;
+    case RouteChange::Kind::REMOVE_STREAM:
+      detach_stream (change.stream, change.keep_viewers_ms);
+      break;
+    case RouteChange::Kind::ADD_PAGE:
+      register_page (change.page.get ());
+      break;
+    case RouteChange::Kind::REMOVE_PAGE:
+      unregister_page (change.page.get ());
+      break;
+  }
+}
+
 std::unique_ptr<IngestRoute>
 ServerImpl::add_ingest (const IngestSettings & settings, IngestListener *listener, GError **error)
 {
@@ -24,23 +148,23 @@ ServerImpl::add_ingest (const IngestSettings & settings, IngestListener *listene
       return nullptr;
     }
   }
-  auto route =
-      std::make_unique<IngestRouteImpl> (shared_from_this (), settings, listener, next_id ());
-  bool ok = true;
-  invoke_sync ([&] {
-    for (const auto & path : settings.paths) {
-      if (ingest_paths_.count (path)) {
-        g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-            "another camera already uses the WebSocket path %s on port %u", path.c_str (), port_);
-        ok = false;
-        return;
-      }
-    }
-    register_ingest (route.get ());
-  });
-  if (!ok)
+  auto route = std::make_shared<IngestRouteImpl> (*this, settings, listener, next_id ());
+  std::string taken;
+  if (!claim (ingest_claims_, settings.paths, route.get (), &taken)) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+        "another camera already uses the WebSocket path %s on port %u", taken.c_str (), port_);
     return nullptr;
-  return route;
+  }
+  queue_route_change ({ RouteChange::Kind::ADD_INGEST, route, nullptr, nullptr });
+  return std::make_unique<IngestHandle> (shared_from_this (), std::move (route));
+}
+
+void
+ServerImpl::remove_ingest (const std::shared_ptr<IngestRouteImpl> & route)
+{
+  route->silence ();
+  unclaim (ingest_claims_, route->settings ().paths, route.get ());
+  queue_route_change ({ RouteChange::Kind::REMOVE_INGEST, route, nullptr, nullptr });
 }
 
 void
@@ -85,72 +209,78 @@ ServerImpl::add_stream (const StreamSettings & settings, GError **error)
     return nullptr;
   }
   auto stream = std::make_shared<StreamImpl> (shared_from_this (), settings, next_id ());
-  bool ok = true;
-  invoke_sync ([&] {
-    for (const auto & path : { settings.path, settings.snapshot_path }) {
-      if (path.empty ())
-        continue;
-      if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
-        g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-            "the path %s is already served on port %u", path.c_str (), port_);
-        ok = false;
-        return;
-      }
-    }
-    stream->attach ();
-    /* Viewers of a stream removed from this path a moment ago carry on here. */
-    auto parked = parked_.find (settings.path);
-    if (parked != parked_.end ()) {
-      Parked p = std::move (parked->second);
-      parked_.erase (parked);
-      if (p.timer) {
-        g_source_destroy (p.timer);
-        g_source_unref (p.timer);
-      }
-      stream->adopt_viewers (*p.stream);
-      p.stream->detach ();
-    }
-  });
-  if (!ok)
+  std::string taken;
+  if (!claim (http_claims_, stream_paths (settings), stream.get (), &taken)) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+        "the path %s is already served on port %u", taken.c_str (), port_);
     return nullptr;
+  }
+  queue_route_change ({ RouteChange::Kind::ADD_STREAM, nullptr, stream, nullptr });
   return stream;
+}
+
+/* Server thread. */
+void
+ServerImpl::attach_stream (StreamImpl & stream)
+{
+  stream.attach ();
+  /* Viewers of a stream removed from this path a moment ago carry on here. */
+  auto parked = parked_.find (stream.settings ().path);
+  if (parked != parked_.end ()) {
+    Parked p = std::move (parked->second);
+    parked_.erase (parked);
+    if (p.timer) {
+      g_source_destroy (p.timer);
+      g_source_unref (p.timer);
+    }
+    stream.adopt_viewers (*p.stream);
+    p.stream->detach ();
+  }
 }
 
 void
 ServerImpl::remove_stream (const std::shared_ptr<Stream> & stream, guint keep_viewers_ms)
 {
   auto impl = std::static_pointer_cast<StreamImpl> (stream);
-  invoke_sync ([&] {
-    if (keep_viewers_ms == 0 || !impl->park ()) {
-      impl->detach ();
-      return;
-    }
-    /* One stream waits per path: an older one's viewers get their end now. */
-    const std::string & path = impl->settings ().path;
-    end_parking (path);
-    Parked & p = parked_[path];
-    p.stream = impl;
-    p.timer = g_timeout_source_new (keep_viewers_ms);
-    struct Wait
-    {
-      ServerImpl *self;
-      std::string path;
-    };
-    g_source_set_callback (
-        p.timer,
-        [] (gpointer data) -> gboolean {
-          /* The server is alive: the parked stream holds a reference to it. */
-          auto *w = static_cast<Wait *> (data);
-          auto it = w->self->parked_.find (w->path);
-          if (it != w->self->parked_.end ()) {
-            g_clear_pointer (&it->second.timer, g_source_unref);
-            w->self->end_parking (w->path);
-          }
-          return G_SOURCE_REMOVE;
-        },
-        new Wait{ this, path }, [] (gpointer data) { delete static_cast<Wait *> (data); });
-    g_source_attach (p.timer, context_);
-  });
+  impl->silence ();
+  unclaim (http_claims_, stream_paths (impl->settings ()), impl.get ());
+  queue_route_change (
+      { RouteChange::Kind::REMOVE_STREAM, nullptr, impl, nullptr, keep_viewers_ms });
+}
+
+/* Server thread. */
+void
+ServerImpl::detach_stream (const std::shared_ptr<StreamImpl> & impl, guint keep_viewers_ms)
+{
+  if (keep_viewers_ms == 0 || !impl->park ()) {
+    impl->detach ();
+    return;
+  }
+  /* One stream waits per path: an older one's viewers get their end now. */
+  const std::string & path = impl->settings ().path;
+  end_parking (path);
+  Parked & p = parked_[path];
+  p.stream = impl;
+  p.timer = g_timeout_source_new (keep_viewers_ms);
+  struct Wait
+  {
+    ServerImpl *self;
+    std::string path;
+  };
+  g_source_set_callback (
+      p.timer,
+      [] (gpointer data) -> gboolean {
+        /* The server is alive: the parked stream holds a reference to it. */
+        auto *w = static_cast<Wait *> (data);
+        auto it = w->self->parked_.find (w->path);
+        if (it != w->self->parked_.end ()) {
+          g_clear_pointer (&it->second.timer, g_source_unref);
+          w->self->end_parking (w->path);
+        }
+        return G_SOURCE_REMOVE;
+      },
+      new Wait{ this, path }, [] (gpointer data) { delete static_cast<Wait *> (data); });
+  g_source_attach (p.timer, context_);
 }
 
 /* Server thread: the viewers parked on @path (if any) get the end of their responses. */
@@ -218,6 +348,8 @@ ServerImpl::mark_pending (guint64 id)
 gboolean
 ServerImpl::on_wake (gpointer self)
 {
+  /* Streams published to may have been added a moment ago. */
+  static_cast<ServerImpl *> (self)->apply_route_changes ();
   static_cast<ServerImpl *> (self)->fan_out_pending ();
   return G_SOURCE_CONTINUE;
 }
@@ -229,14 +361,25 @@ ServerImpl::stream_by_id (guint64 id) const
   return it == streams_.end () ? nullptr : it->second;
 }
 
-PageRouteImpl::PageRouteImpl (std::shared_ptr<ServerImpl> server, PageSettings settings,
-    PageHandler handler)
-  : server_ (std::move (server)), settings_ (std::move (settings)), handler_ (std::move (handler))
+PageRouteImpl::PageRouteImpl (PageSettings settings, PageHandler handler)
+  : settings_ (std::move (settings)), handler_ (std::move (handler))
 {}
 
-PageRouteImpl::~PageRouteImpl ()
+void
+PageRouteImpl::handle (SoupServerMessage *msg, const char *path, GHashTable *query)
 {
-  server_->invoke_sync ([this] { server_->unregister_page (this); });
+  /* The handler may remove its own page: the queued removal and this keep it alive meanwhile. */
+  auto self = shared_from_this ();
+  std::lock_guard<std::recursive_mutex> lock (handler_lock_);
+  if (handler_)
+    handler_ (msg, path, query);
+}
+
+void
+PageRouteImpl::silence ()
+{
+  std::lock_guard<std::recursive_mutex> lock (handler_lock_);
+  handler_ = nullptr;
 }
 
 gsize
@@ -270,22 +413,23 @@ ServerImpl::add_page (const PageSettings & settings, PageHandler handler, GError
         path.c_str (), MAX_REQUEST_BODY, settings.max_body);
     return nullptr;
   }
-  auto page = std::make_unique<PageRouteImpl> (shared_from_this (), settings, std::move (handler));
-  bool ok = true;
-  invoke_sync ([&] {
-    if (stream_paths_.count (path) || snapshot_paths_.count (path) || pages_.count (path)) {
-      g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
-          "the path %s is already served on port %u", path.c_str (), port_);
-      ok = false;
-      return;
-    }
-    register_page (page.get ());
-  });
-  if (!ok) {
-    page->settings_.path.clear ();
+  auto page = std::make_shared<PageRouteImpl> (settings, std::move (handler));
+  std::string taken;
+  if (!claim (http_claims_, { path }, page.get (), &taken)) {
+    g_set_error (error, CR_SERVER_ERROR, SERVER_ERROR_ROUTE_TAKEN,
+        "the path %s is already served on port %u", path.c_str (), port_);
     return nullptr;
   }
-  return page;
+  queue_route_change ({ RouteChange::Kind::ADD_PAGE, nullptr, nullptr, page });
+  return std::make_unique<PageHandle> (shared_from_this (), std::move (page));
+}
+
+void
+ServerImpl::remove_page (const std::shared_ptr<PageRouteImpl> & page)
+{
+  page->silence ();
+  unclaim (http_claims_, { page->settings_.path }, page.get ());
+  queue_route_change ({ RouteChange::Kind::REMOVE_PAGE, nullptr, nullptr, page });
 }
 
 std::map<std::string, PageRouteImpl *>::const_iterator

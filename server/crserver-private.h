@@ -151,6 +151,10 @@ public:
   GBytes *latest () const override;
   StreamStats stats () const override;
 
+  /* Any thread: on_viewers and on_wanted are not called any more once this returns (it waits for
+   * a call in progress). */
+  void silence ();
+
   /* Server thread. */
   void attach ();
   void detach ();
@@ -180,6 +184,9 @@ private:
   void hold_snapshot (SoupServerMessage *msg, guint wait_ms);
   void answer_held_snapshots ();
   void unroute ();
+  /* on_viewers and on_wanted, unless silenced. */
+  void tell_viewers ();
+  void tell_wanted ();
 
 public:
   /* Server thread: sends a frame published since the last fan-out, if any. */
@@ -206,6 +213,10 @@ public:
     GSource *deadline;
   };
   std::vector<HeldSnapshot> held_snapshots_;
+
+  /* Recursive: a callback may remove its own stream. */
+  std::recursive_mutex callbacks_lock_;
+  bool silenced_ = false;
 
   /* Any thread, under mutex_. */
   mutable std::mutex mutex_;

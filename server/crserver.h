@@ -5,8 +5,11 @@
  *
  * Threads: every Server runs its own thread with its own GMainContext. libsoup objects, sockets and
  * route tables are touched only from that thread. The public methods below are safe from any
- * thread; those that change routes marshal the work into the server thread and wait for it, so once
- * they return no callback for the removed route will run again.
+ * thread. Those that change routes do not wait for the server thread (thousands of cameras start
+ * and stop at once): a path is claimed, or free again, when they return, and a conflict is reported
+ * there; the change is queued, and the server thread applies the queue, in order, before it routes
+ * a request or runs anything invoked after it. Once a removal returns, no callback for the removed
+ * route runs again (one in progress is waited for).
  *
  * libsoup parses requests, performs the WebSocket handshake and routes; after that camrelay takes
  * the connection over (soup_server_message_steal_connection) and does the hot I/O itself: RFC 6455
@@ -274,7 +277,8 @@ public:
   virtual std::unique_ptr<IngestRoute> add_ingest (const IngestSettings & settings,
       IngestListener *listener, GError **error) = 0;
   virtual std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) = 0;
-  /* Detaches @stream: viewers' responses end; its paths are free again. With @keep_viewers_ms,
+  /* Detaches @stream: its paths are free again at once, its callbacks silent; the viewers'
+   * responses end as the server thread applies the removal, a moment later. With @keep_viewers_ms,
    * the viewers whose response has not been ended (finish()) wait that long instead for a stream
    * added on the same path, which carries on with their responses (a pipeline rebuilt: they see
    * its frames as if a camera had reconnected); those not taken over then get the end. */

@@ -197,6 +197,7 @@ ServerImpl::teardown ()
 {
   /* Routes are removed by their owners before the last reference goes; anything still here is
    * closed without ceremony. */
+  apply_route_changes ();
   while (!parked_.empty ())
     end_parking (parked_.begin ()->first);
   std::vector<StreamImpl *> streams;
@@ -246,7 +247,17 @@ ServerImpl::in_server_thread () const
 void
 ServerImpl::invoke (std::function<void ()> fn)
 {
-  auto *heap = new std::function<void ()> (std::move (fn));
+  /* In the server thread it runs at once, as g_main_context_invoke would, and the queue of route
+   * changes is left for the next request or wake-up: a route's own callback may be what calls. */
+  if (in_server_thread ()) {
+    fn ();
+    return;
+  }
+  /* What was asked before this (a route added or removed) is done before it. */
+  auto *heap = new std::function<void ()> ([this, fn = std::move (fn)] {
+    apply_route_changes ();
+    fn ();
+  });
   g_main_context_invoke_full (
       context_, G_PRIORITY_DEFAULT,
       [] (gpointer data) -> gboolean {
@@ -265,11 +276,13 @@ ServerImpl::invoke_sync (const std::function<void ()> & fn)
   }
   struct Call
   {
+    ServerImpl *self;
     const std::function<void ()> *fn;
     std::mutex mutex;
     std::condition_variable cond;
     bool done = false;
   } call;
+  call.self = this;
   call.fn = &fn;
 
   GSource *source = g_idle_source_new ();
@@ -278,6 +291,8 @@ ServerImpl::invoke_sync (const std::function<void ()> & fn)
       source,
       [] (gpointer data) -> gboolean {
         auto *c = static_cast<Call *> (data);
+        /* What was asked before this (a route added or removed) is done before it. */
+        c->self->apply_route_changes ();
         (*c->fn) ();
         std::lock_guard<std::mutex> lock (c->mutex);
         c->done = true;

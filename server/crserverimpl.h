@@ -44,6 +44,11 @@ public:
       IngestListener *listener, GError **error) override;
   std::shared_ptr<Stream> add_stream (const StreamSettings & settings, GError **error) override;
   void remove_stream (const std::shared_ptr<Stream> & stream, guint keep_viewers_ms = 0) override;
+  /* Any thread: what the handles returned by add_ingest and add_page do when they go. The route's
+   * callbacks are silenced and its paths free again when these return; the server thread detaches
+   * it a moment later (apply_route_changes). */
+  void remove_ingest (const std::shared_ptr<IngestRouteImpl> & route);
+  void remove_page (const std::shared_ptr<PageRouteImpl> & page);
   using Server::add_page;
   std::unique_ptr<PageRoute> add_page (const PageSettings & settings, PageHandler handler,
       GError **error) override;
@@ -55,6 +60,9 @@ public:
 
   /* Server thread only. */
   Poller & poller () { return *poller_; }
+  /* Carries out the route changes queued by add_* and remove_* in their order. Called before
+   * anything in the server thread looks at the route tables. */
+  void apply_route_changes ();
   bool in_server_thread () const;
   /* Any thread: the same, without taking the context's lock (for every frame). */
   bool in_server_thread_fast () const { return g_thread_self () == thread_; }
@@ -136,6 +144,44 @@ private:
   std::map<std::string, Parked> parked_;
   void end_parking (const std::string & path);
   std::map<std::string, PageRouteImpl *> pages_;
+
+  /* Routes are added and removed without waiting for the server thread (thousands of cameras
+   * start and stop at once): the caller claims or frees the paths here, under claims_lock_, which
+   * is where a conflict is found; the change itself is queued and the server thread applies the
+   * queue, in order, before it routes a request or runs anything else (a camera removed and
+   * re-added under the same name is two changes in order). */
+  struct RouteChange
+  {
+    enum class Kind
+    {
+      ADD_INGEST,
+      REMOVE_INGEST,
+      ADD_STREAM,
+      REMOVE_STREAM,
+      ADD_PAGE,
+      REMOVE_PAGE,
+    } kind;
+    std::shared_ptr<IngestRouteImpl> ingest;
+    std::shared_ptr<StreamImpl> stream;
+    std::shared_ptr<PageRouteImpl> page;
+    guint keep_viewers_ms = 0;
+  };
+  /* Claims @paths for @owner in @table; false (and nothing claimed) if one is taken, with its path
+   * in @taken. */
+  bool claim (std::map<std::string, const void *> & table, const std::vector<std::string> & paths,
+      const void *owner, std::string *taken);
+  void unclaim (std::map<std::string, const void *> & table, const std::vector<std::string> & paths,
+      const void *owner);
+  void queue_route_change (RouteChange change);
+  void apply_route_change (RouteChange & change);
+  void attach_stream (StreamImpl & stream);
+  void detach_stream (const std::shared_ptr<StreamImpl> & stream, guint keep_viewers_ms);
+  std::mutex claims_lock_;
+  std::map<std::string, const void *> ingest_claims_; /* WebSocket paths */
+  std::map<std::string, const void *> http_claims_;   /* stream, snapshot and page paths */
+  std::mutex changes_lock_;
+  std::vector<RouteChange> changes_;
+
   std::atomic<guint64> last_id_{ 0 };
   std::atomic<guint64> bodies_refused_{ 0 };
   std::string last_refusal_; /* server thread: logged once per change */

@@ -524,7 +524,33 @@ StreamImpl::StreamImpl (std::shared_ptr<ServerImpl> server, const StreamSettings
 
 StreamImpl::~StreamImpl ()
 {
-  server_->invoke_sync ([this] { detach (); });
+  /* A stream removed with remove_stream was detached when the server applied that (the queued
+   * change held a reference until then); only a stream dropped without it needs the trip. */
+  if (attached_ || parked_)
+    server_->invoke_sync ([this] { detach (); });
+}
+
+void
+StreamImpl::silence ()
+{
+  std::lock_guard<std::recursive_mutex> lock (callbacks_lock_);
+  silenced_ = true;
+}
+
+void
+StreamImpl::tell_viewers ()
+{
+  std::lock_guard<std::recursive_mutex> lock (callbacks_lock_);
+  if (!silenced_ && settings_.on_viewers)
+    settings_.on_viewers (viewers_.size ());
+}
+
+void
+StreamImpl::tell_wanted ()
+{
+  std::lock_guard<std::recursive_mutex> lock (callbacks_lock_);
+  if (!silenced_ && settings_.on_wanted)
+    settings_.on_wanted ();
 }
 
 void
@@ -600,8 +626,7 @@ StreamImpl::adopt_viewers (StreamImpl & from)
   }
   g_debug ("%zu viewer(s) of %s carry on with a new stream", viewers.size (),
       settings_.path.c_str ());
-  if (settings_.on_viewers)
-    settings_.on_viewers (viewers_.size ());
+  tell_viewers ();
   if (latest) {
     for (Viewer *v : viewers)
       v->offer (latest);
@@ -903,8 +928,7 @@ StreamImpl::handle_stream (SoupServerMessage *msg, GHashTable *query)
       soup_message_headers_get_one (req, "User-Agent"),
       soup_message_headers_get_one (req, "Sec-Fetch-Dest"));
   request.with_length = layout == PartLayout::CONTENT_LENGTH;
-  if (settings_.on_wanted)
-    settings_.on_wanted ();
+  tell_wanted ();
   pending_viewers_++;
   auto *pending = new PendingViewer{ server_, id_, request };
   g_signal_connect_data (msg, "wrote-headers",
@@ -955,8 +979,7 @@ StreamImpl::add_viewer (GIOStream *io, GSocket *socket, const std::string & peer
   }
   auto *viewer = new Viewer (*this, io, socket, peer, request, boundary);
   viewers_.push_back (viewer);
-  if (settings_.on_viewers)
-    settings_.on_viewers (viewers_.size ());
+  tell_viewers ();
   g_debug ("viewer %s joined %s (%zu now), %s", peer.c_str (), settings_.path.c_str (),
       viewers_.size (), request.with_length ? "Content-Length parts" : "early headers");
   /* The latest frame at once, so a 1 fps camera or the placeholder shows without waiting. */
@@ -975,8 +998,7 @@ StreamImpl::viewer_gone (Viewer *viewer)
       break;
     }
   }
-  if (settings_.on_viewers)
-    settings_.on_viewers (viewers_.size ());
+  tell_viewers ();
   std::lock_guard<std::mutex> lock (mutex_);
   stats_.viewers = viewers_.size ();
 }
@@ -1049,8 +1071,7 @@ StreamImpl::handle_snapshot (SoupServerMessage *msg)
     wait_ms = snapshot_wait_ms_;
     stats_.snapshots++;
   }
-  if (settings_.on_wanted)
-    settings_.on_wanted ();
+  tell_wanted ();
   if (wait_ms > 0)
     hold_snapshot (msg, wait_ms);
   else if (!latest)

@@ -1709,3 +1709,114 @@ TEST_F (ServerTest, FfmpegHandsEachFrameOnAtOnce)
 }
 
 }  // namespace
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Route changes do not wait for the server thread (issue 16: thousands of cameras start and stop
+ * at once, and a busy server thread, e.g. a /status over 5,000 cameras, must not hold them up). */
+
+namespace {
+
+/* A page whose handler holds the server thread until released (bounded). */
+struct HeldPage
+{
+  std::mutex lock;
+  std::condition_variable cond;
+  bool entered = false;
+  bool released = false;
+
+  void handle (SoupServerMessage *msg)
+  {
+    std::unique_lock<std::mutex> l (lock);
+    entered = true;
+    cond.notify_all ();
+    cond.wait_for (l, std::chrono::seconds (20), [this] { return released; });
+    soup_server_message_set_status (msg, 200, nullptr);
+  }
+  bool wait_entered ()
+  {
+    std::unique_lock<std::mutex> l (lock);
+    return cond.wait_for (l, std::chrono::seconds (10), [this] { return entered; });
+  }
+  void release ()
+  {
+    std::lock_guard<std::mutex> l (lock);
+    released = true;
+    cond.notify_all ();
+  }
+};
+
+}  // namespace
+
+TEST_F (ServerTest, RoutesComeAndGoWhileTheServerThreadIsBusy)
+{
+  HeldPage held;
+  g_autoptr (GError) error = nullptr;
+  auto slow = server->add_page (
+      "/slow", [&held] (SoupServerMessage *msg, const char *, GHashTable *) { held.handle (msg); },
+      &error);
+  ASSERT_TRUE (slow) << error->message;
+  std::thread client ([this] { crtest::http_get (port, "/slow", "", 30000); });
+  ASSERT_TRUE (held.wait_entered ()) << "the page was not asked";
+
+  /* Cameras added and removed, and one removed and added again under the same name (a reload),
+   * while the server thread is held. */
+  std::mutex done_lock;
+  std::condition_variable done_cond;
+  bool done = false;
+  std::shared_ptr<cr::Stream> again;
+  std::thread changer ([&] {
+    Recorder rec;
+    for (int i = 0; i < 20; i++) {
+      cr::StreamSettings s;
+      s.path = "/cam" + std::to_string (i);
+      s.snapshot_path = "/cam" + std::to_string (i) + ".jpg";
+      auto stream = server->add_stream (s, nullptr);
+      cr::IngestSettings is;
+      is.paths = { "/ws/cam" + std::to_string (i) };
+      auto ingest = server->add_ingest (is, &rec, nullptr);
+      auto page = server->add_page (
+          "/whep/cam" + std::to_string (i), [] (SoupServerMessage *, const char *, GHashTable *) {},
+          nullptr);
+      if (stream && i > 0)
+        server->remove_stream (stream);
+      if (i == 0)
+        again = stream;
+    }
+    if (again) {
+      server->remove_stream (again);
+      cr::StreamSettings s;
+      s.path = "/cam0";
+      s.snapshot_path = "/cam0.jpg";
+      again = server->add_stream (s, nullptr);
+    }
+    std::lock_guard<std::mutex> l (done_lock);
+    done = true;
+    done_cond.notify_all ();
+  });
+  bool in_time;
+  {
+    std::unique_lock<std::mutex> l (done_lock);
+    in_time = done_cond.wait_for (l, std::chrono::seconds (10), [&] { return done; });
+  }
+  EXPECT_TRUE (in_time) << "adding and removing routes waited for the busy server thread";
+  held.release ();
+  changer.join ();
+  client.join ();
+  ASSERT_TRUE (again) << "the stream removed and added again on /cam0 was refused";
+
+  /* The changes are applied in order: the stream added again serves, the removed ones do not. */
+  Bytes frame (100, 0x5a);
+  publish (*again, frame);
+  auto snap = crtest::http_get (port, "/cam0.jpg");
+  EXPECT_EQ (snap.status, 200);
+  EXPECT_EQ (snap.body, frame);
+  EXPECT_EQ (crtest::http_get (port, "/cam1.jpg").status, 404);
+  /* A path taken is still refused at once, with the path named. */
+  cr::StreamSettings taken;
+  taken.path = "/cam0";
+  EXPECT_FALSE (server->add_stream (taken, &error));
+  ASSERT_TRUE (error);
+  EXPECT_EQ (error->code, cr::SERVER_ERROR_ROUTE_TAKEN);
+  EXPECT_NE (std::string (error->message).find ("/cam0"), std::string::npos) << error->message;
+  server->remove_stream (again);
+}
