@@ -13,6 +13,8 @@ static const guint RTP_MTU = 1200;
 std::shared_ptr<RtpPacketizer>
 RtpPacketizer::create (guint pt)
 {
+  /* The endpoint registers the category; tests make packetizers without one. */
+  GST_DEBUG_CATEGORY_INIT (cr_whep_debug, "whep", 0, "camrelay WHEP (WebRTC viewers)");
   GstElement *pay = gst_element_factory_make ("rtph264pay", nullptr);
   if (!pay)
     return nullptr;
