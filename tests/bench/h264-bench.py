@@ -26,7 +26,8 @@ measures "40 viewers cost at most 1.5x one" with both protocols instead: camrela
 namespace (as e2e-webrtc runs it: libnice ignores loopback), tests/webrtc/colour_camera.py
 pushing VGA at 10 fps, and in the other namespace tests/webrtc/many_viewers.py's real clients:
 camrelay's CPU with one WebRTC viewer, one RTSP viewer, and 20 RTSP + 20 WebRTC viewers at once
-(every one decoding). Root is needed for the namespaces.
+(every one decoding). Root is needed for the namespaces. --perf PREFIX also records camrelay with
+`perf record -e cpu-clock -g` while one WebRTC viewer and while the 40 viewers watch.
 """
 import argparse
 import asyncio
