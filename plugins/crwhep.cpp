@@ -120,8 +120,11 @@ private:
   void end (const std::string & id, const std::string & why, bool failure);
   void retire (Entry & e);
   bool check_feeds ();
+  std::shared_ptr<RtpPacketizer> packetizer_for (guint pt);
 
   H264Feed & feed_;
+  /* Server thread: the payloader of each payload type in use, while a session holds it. */
+  std::map<guint, std::weak_ptr<RtpPacketizer>> packetizers_;
   /* Guards sessions_ (written in the server thread, read by stats()) and the counters. */
   mutable std::mutex lock_;
   std::map<std::string, Entry> sessions_;
@@ -139,6 +142,19 @@ private:
   guint retiring_ = 0;
   GSource *watchdog_ = nullptr; /* server thread */
 };
+
+/* Viewers offer their own payload type for H.264 (a browser's differs from aiortc's): the
+ * sessions of one type share a payloader. */
+std::shared_ptr<RtpPacketizer>
+Core::packetizer_for (guint pt)
+{
+  std::shared_ptr<RtpPacketizer> p = packetizers_[pt].lock ();
+  if (!p) {
+    p = RtpPacketizer::create (pt);
+    packetizers_[pt] = p;
+  }
+  return p;
+}
 
 WhepSessionEvents
 Core::events_for (const std::string & id)
@@ -218,6 +234,7 @@ Core::handle_offer (SoupServerMessage *msg)
   ss.stun_server = settings_.stun_server;
   ss.turn_server = settings_.turn_server;
   ss.announce_address = settings_.announce_address;
+  ss.packetizer = packetizer_for (ss.codec.pt);
 
   g_autofree gchar *uuid = g_uuid_string_random ();
   std::string id;

@@ -10,11 +10,10 @@ GST_DEBUG_CATEGORY_EXTERN (cr_whep_debug);
 
 namespace cr {
 
-/* Access units an appsrc may hold before the session skips to the next key frame: a viewer's
- * pipeline that stalls costs a bounded amount of memory and never delays the encoder. */
-static const guint64 MAX_QUEUED_UNITS = 30;
-/* RTP packets small enough for any path WebRTC runs over (VPNs, PPPoE, TURN). */
-static const guint RTP_MTU = 1200;
+/* RTP bytes an appsrc may hold before the session skips to the next key frame (3 s at 2.8
+ * Mbit/s, 30 frames of a VGA camera): a viewer's pipeline that stalls costs a bounded amount of
+ * memory and never delays the encoder. */
+static const guint64 MAX_QUEUED_BYTES = 1 << 20;
 
 WhepSession::WhepSession (H264Feed & feed, WhepSessionEvents events)
   : feed_ (feed), events_ (std::move (events))
@@ -43,23 +42,28 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
       gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, offer);
   announce_ = settings.announce_address;
 
+  packetizer_ = settings.packetizer;
+  if (!packetizer_) {
+    *error = "the GStreamer element rtph264pay is not installed (WebRTC needs "
+             "gstreamer1.0-plugins-good)";
+    return false;
+  }
   pipeline_ = gst_pipeline_new ("whep-session");
-  appsrc_ = make ("appsrc", "src", error);
-  GstElement *pay = make ("rtph264pay", "pay", error);
+  RtpPacketizer::use_shared_time (pipeline_);
+  appsrc_ = make ("appsrc", "whep", error);
   webrtc_ = make ("webrtcbin", "webrtc", error);
-  if (!appsrc_ || !pay || !webrtc_) {
-    for (GstElement *e : { appsrc_, pay, webrtc_ })
+  if (!appsrc_ || !webrtc_) {
+    for (GstElement *e : { appsrc_, webrtc_ })
       if (e)
         gst_object_unref (gst_object_ref_sink (e));
     appsrc_ = webrtc_ = nullptr;
     return false;
   }
-  gst_bin_add_many (GST_BIN (pipeline_), appsrc_, pay, webrtc_, nullptr);
+  gst_bin_add_many (GST_BIN (pipeline_), appsrc_, webrtc_, nullptr);
 
+  /* The camera's shared payloader's packets come in, one list per access unit. */
   g_object_set (appsrc_, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
-      "max-buffers", MAX_QUEUED_UNITS, "leaky-type", 1 /* upstream: drop the newest */, nullptr);
-  g_object_set (pay, "config-interval", -1, "pt", settings.codec.pt, "mtu", RTP_MTU, nullptr);
-  gst_util_set_object_arg (G_OBJECT (pay), "aggregate-mode", "zero-latency");
+      "max-bytes", 2 * MAX_QUEUED_BYTES, "leaky-type", 1 /* upstream: drop the newest */, nullptr);
   gst_util_set_object_arg (G_OBJECT (webrtc_), "bundle-policy", "max-bundle");
   if (!settings.stun_server.empty ())
     g_object_set (webrtc_, "stun-server", settings.stun_server.c_str (), nullptr);
@@ -84,13 +88,13 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
     gst_object_unref (ice);
   }
 
-  if (!gst_element_link (appsrc_, pay) || !gst_element_link (pay, webrtc_)) {
+  if (!gst_element_link (appsrc_, webrtc_)) {
     *error = "the WebRTC pipeline could not be linked";
     return false;
   }
-  /* The transceiver webrtcbin made for the payloader's pad: send only, the offered payload type. */
-  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (pay, "src");
-  g_autoptr (GstPad) peer = gst_pad_get_peer (sinkpad);
+  /* The transceiver webrtcbin made for the packets' pad: send only, the offered payload type. */
+  g_autoptr (GstPad) srcpad = gst_element_get_static_pad (appsrc_, "src");
+  g_autoptr (GstPad) peer = gst_pad_get_peer (srcpad);
   GstWebRTCRTPTransceiver *trans = nullptr;
   g_object_get (peer, "transceiver", &trans, nullptr);
   if (trans) {
@@ -107,11 +111,7 @@ WhepSession::start (GstSDPMessage *offer, const WhepSessionSettings & settings, 
     gst_object_unref (trans);
   }
 
-  g_autoptr (GstPad) srcpad = gst_element_get_static_pad (appsrc_, "src");
   gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, this, nullptr);
-  gst_pad_add_probe (sinkpad,
-      static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-      on_rtp_out, this, nullptr);
   g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
   gst_bus_set_sync_handler (bus, on_bus, this, nullptr);
 
@@ -317,23 +317,26 @@ WhepSession::push (GstBuffer *au, GstCaps *caps)
     bool key = !GST_BUFFER_FLAG_IS_SET (au, GST_BUFFER_FLAG_DELTA_UNIT);
     if (waiting_key_ && !key)
       return;
-    if (gst_app_src_get_current_level_buffers (GST_APP_SRC (appsrc_)) >= MAX_QUEUED_UNITS) {
+    if (gst_app_src_get_current_level_bytes (GST_APP_SRC (appsrc_)) >= MAX_QUEUED_BYTES) {
       /* The viewer's pipeline is behind: skip to a fresh key frame rather than queue. */
       waiting_key_ = true;
       want_key = true;
     } else {
-      waiting_key_ = false;
-      if (caps && (!caps_ || !gst_caps_is_equal (caps, caps_))) {
-        gst_caps_replace (&caps_, caps);
-        gst_app_src_set_caps (GST_APP_SRC (appsrc_), caps);
+      GstCaps *rtp_caps = nullptr;
+      gsize bytes = 0;
+      /* Payloaded once for every session of the camera; a copy of its own for this one. */
+      GstBufferList *packets = packetizer_->packets (au, caps, &rtp_caps, &bytes);
+      if (packets) {
+        waiting_key_ = false;
+        if (rtp_caps && (!caps_ || !gst_caps_is_equal (rtp_caps, caps_))) {
+          gst_caps_replace (&caps_, rtp_caps);
+          gst_app_src_set_caps (GST_APP_SRC (appsrc_), rtp_caps);
+        }
+        gst_app_src_push_buffer_list (GST_APP_SRC (appsrc_), packets);
+        frames_sent_++;
+        bytes_sent_ += bytes;
       }
-      /* New metadata, same memory: the encoded bytes are shared with every other viewer. */
-      GstBuffer *out = gst_buffer_copy (au);
-      GstClockTime now = gst_element_get_current_running_time (pipeline_);
-      GST_BUFFER_PTS (out) = GST_BUFFER_DTS (out) = now;
-      GST_BUFFER_DURATION (out) = GST_CLOCK_TIME_NONE;
-      gst_app_src_push_buffer (GST_APP_SRC (appsrc_), out);
-      frames_sent_++;
+      gst_clear_caps (&rtp_caps);
     }
   }
   if (want_key)
@@ -349,19 +352,6 @@ WhepSession::on_upstream_event (GstPad *, GstPadProbeInfo *info, gpointer data)
   if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && s &&
       gst_structure_has_name (s, "GstForceKeyUnit"))
     static_cast<WhepSession *> (data)->feed_.request_keyframe ();
-  return GST_PAD_PROBE_OK;
-}
-
-GstPadProbeReturn
-WhepSession::on_rtp_out (GstPad *, GstPadProbeInfo *info, gpointer data)
-{
-  /* rtph264pay pushes a key frame's packets as one buffer list. */
-  gsize size = 0;
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    size = gst_buffer_list_calculate_size (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-  else
-    size = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
-  static_cast<WhepSession *> (data)->bytes_sent_ += size;
   return GST_PAD_PROBE_OK;
 }
 

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* camrelay WHEP: one WebRTC viewer. Its own small pipeline, appsrc ! rtph264pay ! webrtcbin, fed
- * with the camera's shared encoder's access units (crwhepfeed.h): a viewer's negotiation, ICE
- * failure or teardown (webrtcbin going to NULL joins its ICE and DTLS threads) then never touches
- * the camera's pipeline or another viewer.
+/* camrelay WHEP: one WebRTC viewer. Its own small pipeline, appsrc ! webrtcbin, fed the RTP
+ * packets of the camera's shared encoder's access units (crwhepfeed.h), payloaded once for every
+ * session (crwheppacketizer.h): a viewer's negotiation, ICE failure or teardown (webrtcbin going
+ * to NULL joins its ICE and DTLS threads) then never touches the camera's pipeline or another
+ * viewer.
  *
  * Threads: start() and stop() from one thread at a time (the endpoint's); the events are called in
  * webrtcbin's threads and must hand their work over (the endpoint invokes the server thread). */
 #pragma once
 
 #include "crwhepfeed.h"
+#include "crwheppacketizer.h"
 #include "crwhepsdp.h"
 
 #include <gst/gst.h>
@@ -32,6 +34,8 @@ struct WhepSessionSettings
   std::string turn_server; /* turn(s)://user:password@host:port, or "" */
   /* Host candidates in the answer carry this address instead of the local one; "" = as is. */
   std::string announce_address;
+  /* The camera's payloader for codec.pt, shared with its other sessions. */
+  std::shared_ptr<RtpPacketizer> packetizer;
 };
 
 struct WhepSessionEvents
@@ -76,7 +80,6 @@ private:
   static void on_connection_state (GObject *webrtc, GParamSpec *, gpointer self);
   static void on_ice_candidate (GstElement *webrtc, guint mline, gchar *candidate, gpointer self);
   static GstPadProbeReturn on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer self);
-  static GstPadProbeReturn on_rtp_out (GstPad *pad, GstPadProbeInfo *info, gpointer self);
   static GstBusSyncReply on_bus (GstBus *bus, GstMessage *message, gpointer self);
 
   void push (GstBuffer *au, GstCaps *caps);
@@ -86,6 +89,7 @@ private:
   H264Feed & feed_;
   WhepSessionEvents events_;
   std::string announce_;
+  std::shared_ptr<RtpPacketizer> packetizer_;
 
   GstElement *pipeline_ = nullptr;
   GstElement *appsrc_ = nullptr;

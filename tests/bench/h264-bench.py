@@ -26,7 +26,8 @@ measures "40 viewers cost at most 1.5x one" with both protocols instead: camrela
 namespace (as e2e-webrtc runs it: libnice ignores loopback), tests/webrtc/colour_camera.py
 pushing VGA at 10 fps, and in the other namespace tests/webrtc/many_viewers.py's real clients:
 camrelay's CPU with one WebRTC viewer, one RTSP viewer, and 20 RTSP + 20 WebRTC viewers at once
-(every one decoding). Root is needed for the namespaces.
+(every one decoding). Root is needed for the namespaces. --perf PREFIX also records camrelay with
+`perf record -e cpu-clock -g` while one WebRTC viewer and while the 40 viewers watch.
 """
 import argparse
 import asyncio
@@ -201,9 +202,17 @@ def mixed(args):
                                  "".join(g.err[-10:]) + "\n".join(g.all[-3:]))
             return g
 
-        def measure(groups):
+        def measure(groups, perf_name=None):
             time.sleep(2)
+            perf = None
+            if args.perf and perf_name:
+                perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
+                                         str(relay.proc.pid), "-o", f"{args.perf}-{perf_name}.data",
+                                         "--", "sleep", str(args.seconds)],
+                                        stdout=subprocess.DEVNULL)
             share = cpu_share(relay.proc.pid, args.seconds)
+            if perf:
+                perf.wait()
             st = relay.camera_status()["h264"]
             for g in groups:
                 g.stop()
@@ -213,9 +222,9 @@ def mixed(args):
 
         time.sleep(2)
         idle = cpu_share(relay.proc.pid, args.seconds / 2)
-        one_webrtc, _ = measure([viewers("whep", 1)])
+        one_webrtc, _ = measure([viewers("whep", 1)], "one-webrtc")
         one_rtsp, _ = measure([viewers("rtsp", 1)])
-        forty, st = measure([viewers("rtsp", 20), viewers("whep", 20)])
+        forty, st = measure([viewers("rtsp", 20), viewers("whep", 20)], "forty")
         one = max(one_webrtc, one_rtsp)
         print(f"\nh264-bench --mixed: VGA colour camera at {args.fps:g} fps, camrelay's CPU "
               f"over {args.seconds:g} s")
@@ -242,6 +251,10 @@ def main():
     ap.add_argument("--fps", type=float, default=10)
     ap.add_argument("--mixed", action="store_true",
                     help="20 RTSP + 20 WebRTC viewers against one (root: network namespaces)")
+    ap.add_argument("--perf", metavar="PREFIX",
+                    help="--mixed: perf record camrelay (cpu-clock, call graphs) while one WebRTC "
+                    "viewer and while the 40 viewers watch, into PREFIX-one-webrtc.data and "
+                    "PREFIX-forty.data (the profiler's own cost is in the CPU figures then)")
     args = ap.parse_args()
     benchlib.install_signal_handlers()
     if args.mixed:
