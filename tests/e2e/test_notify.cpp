@@ -941,10 +941,17 @@ TEST (Notify, ARecordingThatCannotWriteIsOneRecordingErrorWebhook)
   send_paced (cam, frames, 5); /* 3 s: it fails on a new file every second */
   ASSERT_TRUE (wait_until ([&] { return !bodies_of (receiver, "recording-error").empty (); }))
       << receiver.output () << relay.proc->output ();
+  /* It tried again on the next second's file, and failed again: still one webhook. */
+  const std::string errors_metric =
+      "camrelay_camera_recording_errors_total{camera=\"cam\",kind=\"record\"} ";
+  std::string metrics;
   ASSERT_TRUE (wait_until ([&] {
-    return relay.proc->output ().find ("paused") != relay.proc->output ().rfind ("paused");
+    metrics = http_get (relay.port, "/metrics").text ();
+    gsize at = metrics.find (errors_metric);
+    return at != std::string::npos &&
+        g_ascii_strtoull (metrics.c_str () + at + errors_metric.size (), nullptr, 10) >= 2;
   })) << "failed on one file only: "
-      << relay.proc->output ();
+      << metrics;
   ASSERT_TRUE (wait_until ([&] { return camera_int (relay, "cam", "frames_accepted") == 15; }))
       << relay.status_text ();
   std::vector<std::string> errors = bodies_of (receiver, "recording-error");
