@@ -1001,6 +1001,19 @@ CrPullJpegSrcPrivate::handle_try_message (GstMessage *message)
     case GST_MESSAGE_ASYNC_DONE:
     case GST_MESSAGE_STREAM_START:
       return true;
+    case GST_MESSAGE_HAVE_CONTEXT: {
+      /* souphttpsrc offers its HTTP session to the whole pipeline; kept there, the next try would
+       * reuse it (its pooled connections, its timing), and a broken answer would be told apart
+       * differently from one try to the next. Each try has a session of its own, as a fresh
+       * connection to the camera. */
+      GstContext *context = nullptr;
+      gst_message_parse_have_context (message, &context);
+      bool session =
+          context && g_str_equal (gst_context_get_context_type (context), "gst.soup.session");
+      if (context)
+        gst_context_unref (context);
+      return session;
+    }
     default:
       return false;
   }
