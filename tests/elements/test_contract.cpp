@@ -10,6 +10,7 @@
  * here without a change to this file. */
 #include "elementfields.h"
 
+#include "findelement.h"
 #include "netclient.h"
 #include "subprocess.h"
 #include "testjpeg.h"
@@ -37,29 +38,10 @@ struct Published
 
 Published published;
 
-/* The camrelay element made by @factory in @pipeline (the first one). */
-GstElement *
-find_by_factory (GstElement *pipeline, const char *factory)
-{
-  GstElement *found = nullptr;
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
-  GValue item = G_VALUE_INIT;
-  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    auto *e = GST_ELEMENT (g_value_get_object (&item));
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && g_str_equal (GST_OBJECT_NAME (f), factory))
-      found = GST_ELEMENT (gst_object_ref (e));
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  return found;
-}
-
 GstStructure *
 read_stats (GstElement *pipeline, const char *factory)
 {
-  GstElement *e = find_by_factory (pipeline, factory);
+  GstElement *e = crtest::find_by_factory (pipeline, factory);
   if (!e)
     return nullptr;
   GstStructure *s = nullptr;
@@ -135,7 +117,7 @@ run_elements ()
   }
 
   guint port = 0;
-  GstElement *src = find_by_factory (pipeline, el::WSJPEGSRC);
+  GstElement *src = crtest::find_by_factory (pipeline, el::WSJPEGSRC);
   crtest::wait_until (
       [&] {
         g_object_get (src, el::BOUND_PORT, &port, nullptr);

@@ -3,6 +3,7 @@
  * run with /usr/bin/python3) leave one buffer per frame, byte for byte; a camera that is away or
  * broken never ends or fails the element's stream, is tried again, and is reported once per
  * change; active=false closes it; credentials never come back out. */
+#include "findelement.h"
 #include "netclient.h"
 #include "subprocess.h"
 #include "testjpeg.h"
@@ -585,22 +586,7 @@ struct AppPipeline
   }
 
   /* The element of @factory inside the pipeline (the camera's, inside pulljpegsrc), or nullptr. */
-  GstElement *find (const char *factory)
-  {
-    GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
-    GValue item = G_VALUE_INIT;
-    GstElement *found = nullptr;
-    while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-      auto *e = GST_ELEMENT (g_value_get_object (&item));
-      GstElementFactory *f = gst_element_get_factory (e);
-      if (f && g_str_equal (GST_OBJECT_NAME (f), factory))
-        found = GST_ELEMENT (gst_object_ref (e));
-      g_value_reset (&item);
-    }
-    g_value_unset (&item);
-    gst_iterator_free (it);
-    return found;
-  }
+  GstElement *find (const char *factory) { return crtest::find_by_factory (pipeline, factory); }
 
   /* The messages on the application's bus so far, of @types. */
   std::vector<GstMessage *> pop (GstMessageType types)
