@@ -152,12 +152,27 @@ WhepSession::stop ()
   }
   if (pipeline_) {
     g_signal_handlers_disconnect_by_data (webrtc_, this);
+    park_feed_thread ();
     gst_element_set_state (pipeline_, GST_STATE_NULL);
     g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline_));
     gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
     gst_clear_object (&pipeline_);
     appsrc_ = webrtc_ = nullptr;
   }
+}
+
+/* GStreamer 1.22's basesrc unrefs a NULL buffer (a CRITICAL, fatal under G_DEBUG) when a live
+ * source leaves PLAYING just as appsrc's create hands out a buffer list: the check after create
+ * that waits for PLAYING drops "the buffer", which for a list is none. A flush first takes the
+ * streaming thread out of create by the path that handles lists (as a flushing seek does), and
+ * taking the stream lock once shows that it has parked; the state change then finds it idle. */
+void
+WhepSession::park_feed_thread ()
+{
+  gst_element_send_event (appsrc_, gst_event_new_flush_start ());
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (appsrc_, "src");
+  GST_PAD_STREAM_LOCK (pad);
+  GST_PAD_STREAM_UNLOCK (pad);
 }
 
 void

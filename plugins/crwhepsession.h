@@ -85,6 +85,7 @@ private:
   void push (GstBuffer *au, GstCaps *caps);
   void answer_ready ();
   void fail (const std::string & error);
+  void park_feed_thread ();
 
   H264Feed & feed_;
   WhepSessionEvents events_;
