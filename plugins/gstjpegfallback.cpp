@@ -15,12 +15,14 @@
  *
  * The placeholder is a still JPEG file, read and checked once per file for the whole
  * process (elements showing the same file share its bytes: crplaceholdercache). Its
- * branch is made of elements whose caps say what flows at every pad:
+ * branch is made of registered elements whose caps say what flows at every pad, and
+ * which can be written out in gst-launch-1.0 as they are used here:
  * |[
- * stillframesrc ! imagefreeze is-live=true ! stilljpeg ! input-selector.sink_1
+ * stillframesrc ! imagefreeze is-live=true ! stilljpeg location=FILE framerate=FPS/1 !
+ * input-selector.sink_1
  * ]|
- * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when the
- * repeat starts (and again after a flush); imagefreeze repeats it at
+ * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when it
+ * starts playing (and again after a flush); imagefreeze repeats it at
  * #CrJpegFallback:placeholder-fps and is the placeholder's clock; stilljpeg turns each
  * tick into the placeholder JPEG, a read-only memory over the shared bytes stamped with
  * the tick's timestamps, its src caps image/jpeg with the picture's width, height and
@@ -29,16 +31,32 @@
  * Threads. A downstream element that knows whether anybody watches (mjpeghttpsink) may
  * send an upstream custom event "camrelay-viewers" with a guint field "viewers" (and a
  * string "sender" where several sinks say it, behind a tee: their numbers are added up).
- * The placeholder goes out once at the start and after each switch to it, handed to the
- * selector's placeholder input by a pooled thread, for the sink to keep (snapshots, the
- * next viewer's first frame). imagefreeze, and with it its streaming thread, runs only
+ * imagefreeze and stillframesrc, and with them imagefreeze's streaming thread, run only
  * while the placeholder shows, the element is PLAYING and that event has not said 0: a
  * camera nobody watches holds no thread for its placeholder, from its start on, and a
  * viewer coming starts the repetition. Without such an event (any other downstream) the
- * placeholder is repeated all the time. imagefreeze is started and stopped by a pooled
- * thread or the one changing the element's state, never by a streaming thread. Pad probes
- * observe, count, switch the selector, take the viewers event, or drop a tick (refuse it
- * with FLUSHING while imagefreeze is being stopped); none waits, and none touches caps.
+ * placeholder is repeated all the time. They are started and stopped by a pooled thread
+ * or the one changing the element's state, never by a streaming thread.
+ *
+ * What becomes of imagefreeze's ticks is stilljpeg's to carry out: its drop property,
+ * which the element sets under its lock whenever what is shown changes, refuses them
+ * (FLUSHING, so imagefreeze's loop pauses itself) while live frames are output, while
+ * nobody watches, outside PLAYING and while imagefreeze is being stopped; and stilljpeg
+ * drops a tick stamped no later than the last picture it sent.
+ *
+ * The placeholder also goes out once at the start, after each switch to it and after a
+ * flush, for the sink to keep (snapshots, the next viewer's first frame) and to show at
+ * the very moment of a switch: stilljpeg's "push-picture" action, called by a pooled
+ * thread, sends it from stilljpeg's src pad. Not from imagefreeze's thread, because a
+ * camera nobody watches must not start one; not from stillframesrc's push, because
+ * imagefreeze in between only stores what it gets. push-picture holds stilljpeg's sink
+ * pad stream lock while it pushes, as a tick's chain call does: the frame never lands
+ * between a tick's events and its buffer, and the frames reach the selector in the
+ * order they took that lock (the path is tested: PlaceholderWithoutRepeatsLeavesThroughStillJpeg).
+ *
+ * Pad probes observe (flushes and imagefreeze's first SEGMENT around imagefreeze),
+ * count and switch the selector (live frames), end the stream (live EOS) and take the
+ * viewers event; none waits, none drops a buffer and none touches caps.
  *
  * imagefreeze 1.22 divides by its frame rate in its loop while its PAUSED->READY zeroes
  * it: imagefreeze is stopped only once its first SEGMENT is out and its loop has paused
@@ -672,7 +690,7 @@ link_children (GstElement *a, GstElement *b, std::string & why)
 
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
  * selector.sink_1 <- stilljpeg <- imagefreeze <- stillframesrc: the placeholder picture, once per
- *                    tick of imagefreeze repeating a 1x1 raw frame
+ *                    tick of imagefreeze repeating a 1x1 raw frame, and once by push-picture
  * Returns FALSE with @why set when a link fails: the element must not run
  * half-linked. */
 static bool
@@ -784,9 +802,7 @@ prepare_placeholder (CrJpegFallback *self)
 
   cr::PlaceholderImage p = cr::load_placeholder (path);
   if (!p.image) {
-    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, p.error,
-        g_strdup (p.message.c_str ()), g_strdup (p.detail.c_str ()), __FILE__, GST_FUNCTION,
-        __LINE__);
+    cr::post_placeholder_error (GST_ELEMENT (self), p);
     return FALSE;
   }
   if (p.read_now)

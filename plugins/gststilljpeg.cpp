@@ -365,9 +365,7 @@ cr_still_jpeg_start (GstBaseTransform *trans)
   }
   cr::PlaceholderImage picture = cr::load_placeholder (location);
   if (!picture.image) {
-    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
-        picture.error, g_strdup (picture.message.c_str ()), g_strdup (picture.detail.c_str ()),
-        __FILE__, GST_FUNCTION, __LINE__);
+    cr::post_placeholder_error (GST_ELEMENT (self), picture);
     return FALSE;
   }
   {
