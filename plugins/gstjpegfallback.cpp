@@ -911,7 +911,7 @@ once_wanted_locked (const CrJpegFallbackPrivate *priv)
   const State & st = priv->state;
   return st.playing && !st.stopping && !st.flushing &&
       st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out &&
-      !(priv->repeating && priv->gate_open);
+      !(priv->repeating && priv->gate_open && !priv->spoiled);
 }
 
 /* stilljpeg passes imagefreeze's ticks exactly while imagefreeze runs and repeats are wanted; the
