@@ -965,9 +965,11 @@ update_placeholder (CrJpegFallback *self)
     spoiled = priv->spoiled;
     stopping = priv->state.stopping;
   }
-  /* A repeat no longer wanted stops once the sinks are PLAYING (a tick may be prerolling in one
-   * while the pipeline changes state: its PAUSED->PLAYING asks again); one that must start afresh
-   * stops at once (the element is PLAYING: nothing downstream prerolls). */
+  /* A repeat no longer wanted stops once the pipeline and its sinks are PLAYING (a tick may be
+   * prerolling in a sink while the pipeline changes state, and the stop would wait for it); until
+   * then the closed gate has paused imagefreeze's loop, so it costs no CPU, and the next change
+   * stops it. One that must start afresh stops at once (the element is PLAYING: nothing
+   * downstream prerolls). */
   if (repeating && (want ? spoiled : stopping || cr::pipeline_settled (GST_ELEMENT (self)))) {
     stop_repeat (self);
     repeating = false;
