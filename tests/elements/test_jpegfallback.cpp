@@ -276,6 +276,20 @@ protected:
     return gst_harness_push (h, buf);
   }
 
+  /* Waits (a bounded time) for the placeholder that goes out at the start without the clock (a
+   * pooled thread sends it), and checks it: the placeholder at running time 0. */
+  void pull_first_placeholder ()
+  {
+    GstBuffer *first = nullptr;
+    gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
+    while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+    ASSERT_NE (first, nullptr) << "no placeholder at the start";
+    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
+    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
+    gst_buffer_unref (first);
+  }
+
   /* Pulls every buffer already output and checks they are all placeholder
    * frames; returns their PTS. */
   std::vector<GstClockTime> pull_placeholders ()
@@ -817,16 +831,7 @@ TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
         nullptr);
   }));
   /* Goes out at once, without the clock. */
-  GstBuffer *first = nullptr;
-  gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
-  while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  EXPECT_NE (first, nullptr) << "no placeholder at the start";
-  if (first) {
-    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
-    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
-    gst_buffer_unref (first);
-  }
+  ASSERT_NO_FATAL_FAILURE (pull_first_placeholder ());
   gst_test_clock_set_time (clock, 3 * GST_SECOND);
   g_usleep (100 * 1000);
   EXPECT_EQ (pull_placeholders ().size (), 0u) << "repeated for nobody";
@@ -876,13 +881,7 @@ TEST_F (JpegFallback, PlaceholderWithoutRepeatsLeavesThroughStillJpeg)
     gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, tell_nobody_watches_at_first_frame, nullptr,
         nullptr);
   }));
-  GstBuffer *first = nullptr;
-  gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
-  while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  ASSERT_NE (first, nullptr) << "no placeholder at the start";
-  EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
-  gst_buffer_unref (first);
+  ASSERT_NO_FATAL_FAILURE (pull_first_placeholder ());
   EXPECT_TRUE (is_repeating (false)) << "imagefreeze ran for nobody";
   EXPECT_EQ (g_atomic_int_get (&into_selector), 1);
   EXPECT_EQ (g_atomic_int_get (&through_picture), g_atomic_int_get (&into_selector))
