@@ -7,7 +7,11 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -198,6 +202,62 @@ TEST_F (Still, PushPictureBeginsTheStreamAndEarlierTicksAreDropped)
   ASSERT_NE (out, nullptr);
   EXPECT_EQ (GST_BUFFER_PTS (out), 3 * GST_SECOND);
   gst_buffer_unref (out);
+}
+
+/* push-picture from another thread while a tick is on its way out (held downstream) waits for
+ * that tick: it takes the sink pad's stream lock as a tick's chain call does, so the two never
+ * interleave and leave in the order they came. */
+TEST_F (Still, PushPictureWaitsForATickOnItsWayOut)
+{
+  Harness h = still_jpeg (1);
+  g_autoptr (GstPad) src = gst_element_get_static_pad (h->element, "src");
+  struct Held
+  {
+    std::mutex lock;
+    std::condition_variable cond;
+    bool holding = false, release = false;
+  } held;
+  gulong probe = gst_pad_add_probe (
+      src, GST_PAD_PROBE_TYPE_BUFFER,
+      [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
+        /* Only the tick is held; anything else passes. */
+        if (GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info)) != GST_SECOND)
+          return GST_PAD_PROBE_OK;
+        auto *held = static_cast<Held *> (data);
+        std::unique_lock<std::mutex> guard (held->lock);
+        held->holding = true;
+        held->cond.notify_all ();
+        held->cond.wait (guard, [held] { return held->release; });
+        return GST_PAD_PROBE_REMOVE;
+      },
+      &held, nullptr);
+  ASSERT_NE (probe, 0u);
+
+  auto tick_pushed = std::async (std::launch::async,
+      [&] { return gst_harness_push (h.get (), tick (GST_SECOND)); });
+  {
+    std::unique_lock<std::mutex> guard (held.lock);
+    ASSERT_TRUE (held.cond.wait_for (guard, std::chrono::seconds (10), [&] {
+      return held.holding;
+    })) << "the tick never reached stilljpeg's src pad";
+  }
+  auto picture_pushed =
+      std::async (std::launch::async, [&] { return push_picture (h->element, 2 * GST_SECOND); });
+  EXPECT_EQ (picture_pushed.wait_for (std::chrono::milliseconds (200)), std::future_status::timeout)
+      << "push-picture went out while a tick was on its way";
+  {
+    std::lock_guard<std::mutex> guard (held.lock);
+    held.release = true;
+    held.cond.notify_all ();
+  }
+  EXPECT_EQ (tick_pushed.get (), GST_FLOW_OK);
+  EXPECT_EQ (picture_pushed.get (), GST_FLOW_OK);
+  std::vector<GstClockTime> order;
+  while (GstBuffer *b = gst_harness_try_pull (h.get ())) {
+    order.push_back (GST_BUFFER_PTS (b));
+    gst_buffer_unref (b);
+  }
+  EXPECT_EQ (order, (std::vector<GstClockTime>{ GST_SECOND, 2 * GST_SECOND }));
 }
 
 TEST_F (Still, StillJpegWithoutAUsableFileFailsNamingIt)
