@@ -52,7 +52,8 @@
  * imagefreeze in between only stores what it gets. push-picture holds stilljpeg's sink
  * pad stream lock while it pushes, as a tick's chain call does: the frame never lands
  * between a tick's events and its buffer, and the frames reach the selector in the
- * order they took that lock (the path is tested: PlaceholderWithoutRepeatsLeavesThroughStillJpeg).
+ * order they took that lock (tested: JpegFallback.PlaceholderWithoutRepeatsLeavesThroughStillJpeg,
+ * Still.PushPictureWaitsForATickOnItsWayOut).
  *
  * Pad probes observe (flushes and imagefreeze's first SEGMENT around imagefreeze),
  * count and switch the selector (live frames), end the stream (live EOS) and take the
