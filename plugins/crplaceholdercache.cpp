@@ -152,4 +152,12 @@ load_placeholder (const std::string & path)
   return out;
 }
 
+void
+post_placeholder_error (GstElement *element, const PlaceholderImage & image)
+{
+  gst_element_message_full (element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, image.error,
+      g_strdup (image.message.c_str ()), g_strdup (image.detail.c_str ()), __FILE__, GST_FUNCTION,
+      __LINE__);
+}
+
 }  // namespace cr

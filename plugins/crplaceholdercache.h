@@ -31,4 +31,8 @@ struct PlaceholderImage
 /* Any thread. The checked picture of the file at @path, from the cache or read now. */
 PlaceholderImage load_placeholder (const std::string & path);
 
+/* Posts why @image could not be loaded (its image is nullptr) as an error message of @element:
+ * the resource error naming the path, for users, and the detail, for developers. */
+void post_placeholder_error (GstElement *element, const PlaceholderImage & image);
+
 }  // namespace cr

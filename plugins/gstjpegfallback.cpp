@@ -15,12 +15,14 @@
  *
  * The placeholder is a still JPEG file, read and checked once per file for the whole
  * process (elements showing the same file share its bytes: crplaceholdercache). Its
- * branch is made of elements whose caps say what flows at every pad:
+ * branch is made of registered elements whose caps say what flows at every pad, and
+ * which can be written out in gst-launch-1.0 as they are used here:
  * |[
- * stillframesrc ! imagefreeze is-live=true ! stilljpeg ! input-selector.sink_1
+ * stillframesrc ! imagefreeze is-live=true ! stilljpeg location=FILE framerate=FPS/1 !
+ * input-selector.sink_1
  * ]|
- * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when the
- * repeat starts (and again after a flush); imagefreeze repeats it at
+ * stillframesrc (no thread of its own) hands imagefreeze one 1x1 GRAY8 raw frame when it
+ * starts playing (and again after a flush); imagefreeze repeats it at
  * #CrJpegFallback:placeholder-fps and is the placeholder's clock; stilljpeg turns each
  * tick into the placeholder JPEG, a read-only memory over the shared bytes stamped with
  * the tick's timestamps, its src caps image/jpeg with the picture's width, height and
@@ -29,16 +31,33 @@
  * Threads. A downstream element that knows whether anybody watches (mjpeghttpsink) may
  * send an upstream custom event "camrelay-viewers" with a guint field "viewers" (and a
  * string "sender" where several sinks say it, behind a tee: their numbers are added up).
- * The placeholder goes out once at the start and after each switch to it, handed to the
- * selector's placeholder input by a pooled thread, for the sink to keep (snapshots, the
- * next viewer's first frame). imagefreeze, and with it its streaming thread, runs only
+ * imagefreeze and stillframesrc, and with them imagefreeze's streaming thread, run only
  * while the placeholder shows, the element is PLAYING and that event has not said 0: a
  * camera nobody watches holds no thread for its placeholder, from its start on, and a
  * viewer coming starts the repetition. Without such an event (any other downstream) the
- * placeholder is repeated all the time. imagefreeze is started and stopped by a pooled
- * thread or the one changing the element's state, never by a streaming thread. Pad probes
- * observe, count, switch the selector, take the viewers event, or drop a tick (refuse it
- * with FLUSHING while imagefreeze is being stopped); none waits, and none touches caps.
+ * placeholder is repeated all the time. They are started and stopped by a pooled thread
+ * or the one changing the element's state, never by a streaming thread.
+ *
+ * What becomes of imagefreeze's ticks is stilljpeg's to carry out: its drop property,
+ * which the element sets under its lock whenever what is shown changes, refuses them
+ * (FLUSHING, so imagefreeze's loop pauses itself) while live frames are output, while
+ * nobody watches, outside PLAYING and while imagefreeze is being stopped; and stilljpeg
+ * drops a tick stamped no later than the last picture it sent.
+ *
+ * The placeholder also goes out once at the start, after each switch to it and after a
+ * flush, for the sink to keep (snapshots, the next viewer's first frame) and to show at
+ * the very moment of a switch: stilljpeg's "push-picture" action, called by a pooled
+ * thread, sends it from stilljpeg's src pad. Not from imagefreeze's thread, because a
+ * camera nobody watches must not start one; not from stillframesrc's push, because
+ * imagefreeze in between only stores what it gets. push-picture holds stilljpeg's sink
+ * pad stream lock while it pushes, as a tick's chain call does: the frame never lands
+ * between a tick's events and its buffer, and the frames reach the selector in the
+ * order they took that lock (tested: JpegFallback.PlaceholderWithoutRepeatsLeavesThroughStillJpeg,
+ * Still.PushPictureWaitsForATickOnItsWayOut).
+ *
+ * Pad probes observe (flushes and imagefreeze's first SEGMENT around imagefreeze),
+ * count and switch the selector (live frames), end the stream (live EOS) and take the
+ * viewers event; none waits, none drops a buffer and none touches caps.
  *
  * imagefreeze 1.22 divides by its frame rate in its loop while its PAUSED->READY zeroes
  * it: imagefreeze is stopped only once its first SEGMENT is out and its loop has paused
@@ -137,28 +156,21 @@ struct State
   bool viewers_known = false;
   guint viewers = 0;
   std::map<std::string, guint> viewers_by_sender;
-  /* The placeholder went out since the last switch to it. */
+  /* The placeholder went out once (push-picture) since the last switch to it or flush. */
   bool placeholder_out = false;
-  /* Running time of the last placeholder frame that went out without imagefreeze: imagefreeze's
-   * first tick after it, stamped at the same frame boundary or earlier, is the same picture. */
-  GstClockTime once_pts = GST_CLOCK_TIME_NONE;
   /* Between PAUSED->PLAYING and PLAYING->PAUSED: the placeholder may go out. */
   bool playing = false;
   /* PAUSED->READY has begun: nothing more goes out, imagefreeze stops. */
   bool stopping = false;
-  /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: ticks are dropped. */
+  /* Between FLUSH_START and FLUSH_STOP on imagefreeze's output: nothing goes out once. */
   bool flushing = false;
   /* imagefreeze was handed the placeholder and has not yet sent its SEGMENT: its loop is in the
    * stretch where it reads its frame rate without checking whether it is stopping, and
    * imagefreeze's own PAUSED->READY zeroes that rate (see wait_for_freeze_segment). */
   bool segment_owed = false;
-  /* imagefreeze is being stopped: its ticks are refused so that its loop pauses itself (see
-   * quiesce_freeze). */
-  bool retiring = false;
 
   guint64 switches = 0;
   guint64 live_frames = 0;
-  guint64 placeholder_frames = 0;
   /* Running time the current placeholder stretch began, NONE while live. */
   GstClockTime placeholder_since = 0;
   /* Sum of the finished placeholder stretches. */
@@ -180,8 +192,14 @@ struct CrJpegFallbackPrivate
   std::condition_variable segment_sent;
   Settings settings;
   State state;
-  /* imagefreeze is started (it repeats the still frame) and stillframesrc has fed it. */
+  /* imagefreeze and stillframesrc are started: imagefreeze repeats the still frame. */
   bool repeating = false;
+  /* stilljpeg passes imagefreeze's ticks (its drop property is FALSE): while repeating and
+   * repeats are wanted (sync_gate_locked). */
+  bool gate_open = false;
+  /* The gate closed while imagefreeze ran: its loop may have paused itself on a refused tick, so
+   * it is started afresh before it repeats again. */
+  bool spoiled = false;
   /* A pooled thread is on its way to run update_placeholder(). */
   bool update_queued = false;
   /* Held by update_placeholder(): imagefreeze starts and stops, and single placeholder frames
@@ -191,10 +209,11 @@ struct CrJpegFallbackPrivate
   /* Children, made in init and never replaced: read without the lock. */
   GstElement *selector = nullptr;
   GstElement *freeze = nullptr;
-  /* Hands imagefreeze the raw still frame it repeats (the placeholder's clock). */
+  /* Hands imagefreeze the raw still frame it repeats (the placeholder's clock) when it starts
+   * playing; started and stopped with imagefreeze. */
   GstElement *tick_src = nullptr;
-  /* Turns each of imagefreeze's ticks into the placeholder picture (set at READY->PAUSED from
-   * the shared cache). */
+  /* Turns each of imagefreeze's ticks into the placeholder picture, drops them while no repeat is
+   * wanted, and sends the picture once on request (stilljpeg). */
   GstElement *picture = nullptr;
   GstPad *live_pad = nullptr;
   GstPad *placeholder_pad = nullptr;
@@ -540,101 +559,24 @@ on_live_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* imagefreeze's ticks, before stilljpeg turns them into the placeholder. Dropped while live frames
- * are output (nobody would see them; imagefreeze is on its way to stop), around a flush or a stop,
- * and while nobody watches once the placeholder is out (imagefreeze is on its way to stop). Never
- * waits and never changes a tick: the streaming thread must stay free to stop. */
-static GstPadProbeReturn
-on_placeholder_tick (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  CrJpegFallbackPrivate *priv = self->priv;
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    State & st = priv->state;
-    if (st.retiring) {
-      /* A failed push pauses imagefreeze's loop at the end of its pass, where a stop is safe. */
-      gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
-      GST_PAD_PROBE_INFO_DATA (info) = nullptr;
-      GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_FLUSHING;
-      return GST_PAD_PROBE_HANDLED;
-    }
-    if (st.active == CR_JPEG_FALLBACK_ACTIVE_LIVE || st.stopping || st.flushing) {
-      queue_update_locked (self);
-      return GST_PAD_PROBE_DROP;
-    }
-    if (st.viewers_known && st.viewers == 0 && st.placeholder_out) {
-      queue_update_locked (self);
-      return GST_PAD_PROBE_DROP;
-    }
-    GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
-    if (GST_CLOCK_TIME_IS_VALID (st.once_pts) && GST_CLOCK_TIME_IS_VALID (pts) &&
-        pts <= st.once_pts)
-      return GST_PAD_PROBE_DROP;
-    st.placeholder_frames++;
-    st.placeholder_out = true;
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-/* A flush begins: ticks are dropped until it ends. */
-static void
-release_tick_for_flush (CrJpegFallback *self)
-{
-  std::lock_guard<std::mutex> guard (self->priv->lock);
-  self->priv->state.flushing = true;
-  GST_DEBUG_OBJECT (self, "flushing: placeholder ticks dropped");
-}
-
-/* Flushes through imagefreeze's output. One from downstream (an element flushing upstream) is
- * noted at stillframesrc's pad, once imagefreeze has marked itself flushing; one imagefreeze sends
- * downstream itself (a seek, if it were not live) comes after it marked itself. After a flush,
- * downstream has lost the placeholder it held: the next tick goes out even if nobody watches. */
+/* Flushes through imagefreeze's output, either way: observed, never changed. After a flush,
+ * downstream has lost the placeholder it held: it goes out again, once if nobody watches
+ * (update_placeholder), and stillframesrc feeds a running imagefreeze again by itself. */
 static GstPadProbeReturn
 on_freeze_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
   GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
-  bool downstream = GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM;
-  if (type == GST_EVENT_FLUSH_START && downstream) {
-    release_tick_for_flush (self);
+  if (type == GST_EVENT_FLUSH_START) {
+    std::lock_guard<std::mutex> guard (self->priv->lock);
+    self->priv->state.flushing = true;
   } else if (type == GST_EVENT_FLUSH_STOP) {
     std::lock_guard<std::mutex> guard (self->priv->lock);
     self->priv->state.flushing = false;
     self->priv->state.placeholder_out = false;
+    /* stillframesrc feeds imagefreeze again (if it runs): a first pass is on its way. */
+    self->priv->state.segment_owed = self->priv->repeating;
     queue_update_locked (self);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-static void push_still_frame (CrJpegFallback *self);
-
-/* A flush from downstream reaches stillframesrc after imagefreeze handled it. FLUSH_START: the
- * tick may go now. FLUSH_STOP: imagefreeze has forgotten its frame (it resets on a flush and
- * waits for upstream to send it again), so it is sent again, from another thread since this one
- * is still inside the flush, unless the element is stopping. */
-static GstPadProbeReturn
-on_still_frame_flush (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  CrJpegFallback *self = CR_JPEG_FALLBACK (user_data);
-  GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
-  if (type == GST_EVENT_FLUSH_START) {
-    release_tick_for_flush (self);
-  } else if (type == GST_EVENT_FLUSH_STOP) {
-    gst_element_call_async (
-        GST_ELEMENT (self),
-        [] (GstElement *element, gpointer) {
-          CrJpegFallback *fallback = CR_JPEG_FALLBACK (element);
-          CrJpegFallbackPrivate *priv = fallback->priv;
-          {
-            std::lock_guard<std::mutex> guard (priv->lock);
-            if (priv->state.stopping || !priv->repeating)
-              return;
-          }
-          GST_DEBUG_OBJECT (fallback, "still frame fed again after a flush");
-          push_still_frame (fallback);
-        },
-        nullptr, nullptr);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -683,6 +625,10 @@ static GstStructure *
 make_stats (CrJpegFallback *self)
 {
   GstClockTime now = current_running_time (self);
+  /* Every placeholder frame leaves through stilljpeg: its ticks and the single ones. */
+  guint64 placeholder_frames = 0;
+  if (self->priv->picture)
+    g_object_get (self->priv->picture, "frames-out", &placeholder_frames, nullptr);
   std::lock_guard<std::mutex> guard (self->priv->lock);
   const State & st = self->priv->state;
 
@@ -706,7 +652,7 @@ make_stats (CrJpegFallback *self)
       { "switches", "time-on-placeholder", "live-frames", "placeholder-frames", "active" });
   return gst_structure_new_id (q.name, q[SWITCHES], G_TYPE_UINT64, st.switches,
       q[TIME_ON_PLACEHOLDER], G_TYPE_UINT64, (guint64) on_placeholder, q[LIVE_FRAMES],
-      G_TYPE_UINT64, st.live_frames, q[PLACEHOLDER_FRAMES], G_TYPE_UINT64, st.placeholder_frames,
+      G_TYPE_UINT64, st.live_frames, q[PLACEHOLDER_FRAMES], G_TYPE_UINT64, placeholder_frames,
       q[ACTIVE], G_TYPE_STRING, active_nick (st.active), nullptr);
 }
 
@@ -745,7 +691,7 @@ link_children (GstElement *a, GstElement *b, std::string & why)
 
 /* selector.sink_0 <- sink ghost pad: live frames, untouched
  * selector.sink_1 <- stilljpeg <- imagefreeze <- stillframesrc: the placeholder picture, once per
- *                    tick of imagefreeze repeating a 1x1 raw frame
+ *                    tick of imagefreeze repeating a 1x1 raw frame, and once by push-picture
  * Returns FALSE with @why set when a link fails: the element must not run
  * half-linked. */
 static bool
@@ -761,8 +707,12 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
   /* Inactive input dropped at once, never held back to sync with the active one. */
   g_object_set (selector, "sync-streams", FALSE, "cache-buffers", FALSE, nullptr);
   g_object_set (freeze, "is-live", TRUE, nullptr);
-  /* Started and stopped by the element itself (update_placeholder): it holds a thread. */
+  /* Started and stopped by the element itself (update_placeholder): imagefreeze holds a thread,
+   * stillframesrc feeds it when it starts. */
   gst_element_set_locked_state (freeze, TRUE);
+  gst_element_set_locked_state (tick_src, TRUE);
+  /* Nothing repeats until update_placeholder starts imagefreeze. */
+  g_object_set (picture, "drop", TRUE, nullptr);
   gst_bin_add_many (GST_BIN (self), selector, tick_src, freeze, picture, nullptr);
   /* stillframesrc and imagefreeze made the bin look like a source; from outside it is a filter. */
   GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SOURCE);
@@ -788,16 +738,12 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
   }
 
   g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (freeze, "src");
-  g_autoptr (GstPad) tick_src_pad = gst_element_get_static_pad (tick_src, "src");
   gst_pad_add_probe (priv->live_pad,
       (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), on_live_data,
       self, nullptr);
   gst_pad_add_probe (priv->live_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_live_event, self,
       nullptr);
-  gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_BUFFER, on_placeholder_tick, self, nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_freeze_flush, self, nullptr);
-  gst_pad_add_probe (tick_src_pad, GST_PAD_PROBE_TYPE_EVENT_FLUSH, on_still_frame_flush, self,
-      nullptr);
   gst_pad_add_probe (freeze_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_freeze_segment, self,
       nullptr);
 
@@ -840,31 +786,9 @@ build_children (CrJpegFallback *self)
 
 /* ------------------------------------------------------ placeholder check */
 
-/* The checked image of @path, from the process-wide cache or read now (transfer full), or
- * nullptr after posting an error naming the path. */
-static GstBuffer *
-load_placeholder (CrJpegFallback *self, const std::string & path, guint *width, guint *height,
-    const guint8 **bytes, gsize *length)
-{
-  cr::PlaceholderImage p = cr::load_placeholder (path);
-  if (!p.image) {
-    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, p.error,
-        g_strdup (p.message.c_str ()), g_strdup (p.detail.c_str ()), __FILE__, GST_FUNCTION,
-        __LINE__);
-    return nullptr;
-  }
-  if (p.read_now)
-    GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
-        p.width, p.height, p.size);
-  *width = p.width;
-  *height = p.height;
-  *bytes = p.data;
-  *length = p.size;
-  return p.image;
-}
-
-/* Reads and checks the placeholder file (or takes it from the cache). Posts an
- * error naming the path and returns FALSE when it cannot be used. */
+/* Checks the placeholder file (or finds it in the process-wide cache, crplaceholdercache) and
+ * hands it to stilljpeg, which takes it from the cache when it starts. Posts an error naming the
+ * path and returns FALSE when it cannot be used. */
 static gboolean
 prepare_placeholder (CrJpegFallback *self)
 {
@@ -877,28 +801,17 @@ prepare_placeholder (CrJpegFallback *self)
     fps = priv->settings.placeholder_fps;
   }
 
-  guint width = 0, height = 0;
-  const guint8 *bytes = nullptr;
-  gsize length = 0;
-  g_autoptr (GstBuffer) image = load_placeholder (self, path, &width, &height, &bytes, &length);
-  if (!image)
+  cr::PlaceholderImage p = cr::load_placeholder (path);
+  if (!p.image) {
+    cr::post_placeholder_error (GST_ELEMENT (self), p);
     return FALSE;
-  cr_still_jpeg_set_picture (CR_STILL_JPEG (priv->picture), image, bytes, length, width, height,
-      fps);
-  return TRUE;
-}
-
-/* Hands imagefreeze the still frame, once per start and after each flush: it repeats it from then
- * on, each repeat a tick that stilljpeg turns into the placeholder. */
-static void
-push_still_frame (CrJpegFallback *self)
-{
-  {
-    std::lock_guard<std::mutex> guard (self->priv->lock);
-    self->priv->state.segment_owed = true;
   }
-  /* imagefreeze keeps it and answers EOS to any second frame. */
-  cr_still_frame_src_push (CR_STILL_FRAME_SRC (self->priv->tick_src));
+  if (p.read_now)
+    GST_INFO_OBJECT (self, "placeholder %s: %ux%u, %" G_GSIZE_FORMAT " bytes", path.c_str (),
+        p.width, p.height, p.size);
+  gst_buffer_unref (p.image);
+  g_object_set (priv->picture, "location", path.c_str (), "framerate", (gint) fps, 1, nullptr);
+  return TRUE;
 }
 
 /* ------------------------------------------------ placeholder out, repeated */
@@ -914,57 +827,41 @@ running_time_now (CrJpegFallback *self)
       gst_element_get_base_time (GST_ELEMENT (self)));
 }
 
-/* Hands input-selector's placeholder input one placeholder frame, without imagefreeze: what a
- * camera nobody watches shows to the sink (a snapshot, the next viewer's first frame). The
- * input's stream begins here if imagefreeze has not begun it yet. */
+/* One placeholder frame out without imagefreeze (stilljpeg's push-picture, from this pooled
+ * thread): what a camera nobody watches shows to the sink (a snapshot, the next viewer's first
+ * frame), and the picture at the moment of a switch, before imagefreeze's first tick. */
 static void
 push_placeholder_once (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
-  GstPad *input = priv->placeholder_pad;
-  g_autoptr (GstEvent) started = gst_pad_get_sticky_event (input, GST_EVENT_STREAM_START, 0);
-  if (!started) {
-    g_autofree gchar *stream_id =
-        g_strdup_printf ("%08x%08x/placeholder", g_random_int (), g_random_int ());
-    GstEvent *start = gst_event_new_stream_start (stream_id);
-    gst_event_set_group_id (start, gst_util_group_id_next ());
-    gst_pad_send_event (input, start);
-    g_autoptr (GstCaps) caps = cr_still_jpeg_get_caps (CR_STILL_JPEG (priv->picture));
-    gst_pad_send_event (input, gst_event_new_caps (caps));
-    GstSegment segment;
-    gst_segment_init (&segment, GST_FORMAT_TIME);
-    gst_pad_send_event (input, gst_event_new_segment (&segment));
-  }
-  GstBuffer *frame = cr_still_jpeg_make_frame (CR_STILL_JPEG (priv->picture));
   GstClockTime now = running_time_now (self);
+  GstClockTime pts;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     /* Stamped when the placeholder's stretch began (the start, or the switch), not when this
      * thread got to it: a live frame that arrived meanwhile is stamped earlier than now, and a
      * muxer downstream that began its segment with this frame (multipartmux does) would clip it
-     * (under gst-launch the camera's first frame lost its part header that way). */
+     * (under gst-launch the camera's first frame lost its part header that way). stilljpeg drops
+     * imagefreeze's ticks stamped no later than this one: they repeat it. */
     GstClockTime since = priv->state.placeholder_since;
-    GST_BUFFER_PTS (frame) =
-        GST_CLOCK_TIME_IS_VALID (since) && (!GST_CLOCK_TIME_IS_VALID (now) || since <= now) ? since
-                                                                                            : now;
-    /* imagefreeze's ticks up to now repeat this one. */
-    priv->state.once_pts = now;
+    pts = GST_CLOCK_TIME_IS_VALID (since) && (!GST_CLOCK_TIME_IS_VALID (now) || since <= now)
+        ? since
+        : now;
   }
-  GstFlowReturn ret = gst_pad_chain (input, frame);
+  GstFlowReturn ret = cr_still_jpeg_push_picture (CR_STILL_JPEG (priv->picture), pts);
   GST_DEBUG_OBJECT (self, "placeholder out once: %s", gst_flow_get_name (ret));
 }
 
 static void quiesce_freeze (CrJpegFallback *self);
 
+static void sync_gate_locked (CrJpegFallback *self);
+
+/* imagefreeze, then stillframesrc, which hands it the still frame as it starts playing. */
 static void
 start_repeat (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   GST_DEBUG_OBJECT (self, "repeating the placeholder");
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    priv->state.retiring = false;
-  }
   if (gst_element_set_state (priv->freeze, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING_OBJECT (self, "imagefreeze did not start");
     gst_element_set_state (priv->freeze, GST_STATE_READY);
@@ -973,8 +870,12 @@ start_repeat (CrJpegFallback *self)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->repeating = true;
+    priv->spoiled = false;
+    priv->state.segment_owed = true;
+    sync_gate_locked (self);
   }
-  push_still_frame (self);
+  if (gst_element_set_state (priv->tick_src, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    GST_WARNING_OBJECT (self, "stillframesrc did not start");
 }
 
 static void
@@ -985,10 +886,15 @@ stop_repeat (CrJpegFallback *self)
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->repeating = false;
+    sync_gate_locked (self);
   }
-  /* Ends imagefreeze's streaming thread (its wait on the clock is unscheduled). */
+  /* No more still frames (a flush would send one): then imagefreeze's streaming thread ends (its
+   * wait on the clock is unscheduled). */
+  gst_element_set_state (priv->tick_src, GST_STATE_READY);
   quiesce_freeze (self);
   gst_element_set_state (priv->freeze, GST_STATE_READY);
+  std::lock_guard<std::mutex> guard (priv->lock);
+  priv->spoiled = false;
 }
 
 /* Whether imagefreeze should run now. */
@@ -1005,7 +911,32 @@ once_wanted_locked (const CrJpegFallbackPrivate *priv)
 {
   const State & st = priv->state;
   return st.playing && !st.stopping && !st.flushing &&
-      st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out && !priv->repeating;
+      st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER && !st.placeholder_out &&
+      !(priv->repeating && priv->gate_open && !priv->spoiled);
+}
+
+/* stilljpeg passes imagefreeze's ticks exactly while imagefreeze runs and repeats are wanted; the
+ * decision is made here, under the lock, and carried out by stilljpeg's drop property, which
+ * refuses ticks so that imagefreeze's loop pauses itself. */
+static void
+sync_gate_locked (CrJpegFallback *self)
+{
+  CrJpegFallbackPrivate *priv = self->priv;
+  bool open = priv->repeating && repeat_wanted_locked (priv->state);
+  if (open == priv->gate_open || !priv->picture)
+    return;
+  priv->gate_open = open;
+  if (!open && priv->repeating)
+    priv->spoiled = true;
+  g_object_set (priv->picture, "drop", !open, nullptr);
+}
+
+/* Whether update_placeholder has something to do. */
+static bool
+update_needed_locked (const CrJpegFallbackPrivate *priv)
+{
+  bool want = repeat_wanted_locked (priv->state);
+  return want != priv->repeating || (want && priv->spoiled) || once_wanted_locked (priv);
 }
 
 /* Brings the placeholder in line with the state: out once if it must be, then imagefreeze
@@ -1021,26 +952,31 @@ update_placeholder (CrJpegFallback *self)
     std::lock_guard<std::mutex> guard (priv->lock);
     priv->update_queued = false;
     once = once_wanted_locked (priv);
-    if (once) {
+    if (once)
       priv->state.placeholder_out = true;
-      priv->state.placeholder_frames++;
-    }
   }
   /* Through the sink, this may tell the element how many watch (on_upstream_event). */
   if (once)
     push_placeholder_once (self);
-  bool want, repeating, stopping;
+  bool want, repeating, spoiled, stopping;
   {
     std::lock_guard<std::mutex> guard (priv->lock);
     want = repeat_wanted_locked (priv->state);
     repeating = priv->repeating;
+    spoiled = priv->spoiled;
     stopping = priv->state.stopping;
+  }
+  /* A repeat no longer wanted stops once the pipeline and its sinks are PLAYING (a tick may be
+   * prerolling in a sink while the pipeline changes state, and the stop would wait for it); until
+   * then the closed gate has paused imagefreeze's loop, so it costs no CPU, and the next change
+   * stops it. One that must start afresh stops at once (the element is PLAYING: nothing
+   * downstream prerolls). */
+  if (repeating && (want ? spoiled : stopping || cr::pipeline_settled (GST_ELEMENT (self)))) {
+    stop_repeat (self);
+    repeating = false;
   }
   if (want && !repeating)
     start_repeat (self);
-  else if (!want && repeating && (stopping || cr::pipeline_settled (GST_ELEMENT (self))))
-    stop_repeat (self);
-  /* Otherwise the next tick asks again (on_placeholder_tick). */
 }
 
 /* Something changed that may start or stop imagefreeze or want the placeholder out once: a pooled
@@ -1049,9 +985,8 @@ static void
 queue_update_locked (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
-  if (priv->update_queued)
-    return;
-  if (repeat_wanted_locked (priv->state) == priv->repeating && !once_wanted_locked (priv))
+  sync_gate_locked (self);
+  if (priv->update_queued || !update_needed_locked (priv))
     return;
   priv->update_queued = true;
   gst_element_call_async (
@@ -1087,18 +1022,14 @@ wait_for_freeze_segment (CrJpegFallback *self)
 /* imagefreeze's PAUSED->READY zeroes its frame rate before it stops its loop, and the loop reads
  * the rate without checking whether it is stopping in the stretch between the start of a pass
  * and its wait on the clock (wait_for_freeze_segment covers the first pass). A loop parked on the
- * clock, or one whose push failed, is safe to stop. So ticks are refused from here on (a loop
- * about to push pauses itself), and the stop waits a moment for that pause; a loop still running
- * after it is parked on the clock: a pass takes microseconds. */
+ * clock, or one whose push failed, is safe to stop. stilljpeg refuses ticks by now (the gate is
+ * closed: a loop about to push pauses itself), and the stop waits a moment for that pause; a loop
+ * still running after it is parked on the clock: a pass takes microseconds. */
 static void
 quiesce_freeze (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
   wait_for_freeze_segment (self);
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    priv->state.retiring = true;
-  }
   g_autoptr (GstPad) freeze_src = gst_element_get_static_pad (priv->freeze, "src");
   for (int i = 0; i < 6 && gst_pad_get_task_state (freeze_src) == GST_TASK_STARTED; i++)
     g_usleep (500);
@@ -1112,6 +1043,7 @@ reset_state (CrJpegFallback *self)
 
   cancel_timeout_locked (priv->state);
   priv->state = State ();
+  sync_gate_locked (self);
   g_object_set (priv->selector, "active-pad", priv->placeholder_pad, nullptr);
 }
 
@@ -1228,13 +1160,14 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
        * a sink that pauses first. */
       std::lock_guard<std::mutex> guard (self->priv->lock);
       self->priv->state.playing = false;
+      sync_gate_locked (self);
       break;
     }
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
-      quiesce_freeze (self);
       std::lock_guard<std::mutex> guard (self->priv->lock);
       cancel_timeout_locked (self->priv->state);
       self->priv->state.stopping = true;
+      sync_gate_locked (self);
     }
       update_placeholder (self);
       break;
@@ -1258,9 +1191,11 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
       break;
     }
     case GST_STATE_CHANGE_READY_TO_NULL:
-      /* Locked: the bin leaves it alone. */
+      /* Locked: the bin leaves them alone. */
       if (self->priv->freeze)
         gst_element_set_state (self->priv->freeze, GST_STATE_NULL);
+      if (self->priv->tick_src)
+        gst_element_set_state (self->priv->tick_src, GST_STATE_NULL);
       break;
     default:
       break;

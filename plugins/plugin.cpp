@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* camrelay: relay JPEG frames from WebSocket cameras to MJPEG viewers.
  *
- * One plugin, eight elements:
+ * One plugin, eleven elements:
  *   wsjpegsrc ! jpegvalidate ! jpegfallback placeholder=placeholder.jpg ! multipartmux !
  * mjpeghttpsink
  *   ... ! jpegenc ! wsjpegsink location=ws://relay:3001/ws/NAME
@@ -9,6 +9,8 @@
  *   ... ! jpegvalidate ! tee ! queue leaky=downstream ! jpegrecordsink location=recordings/NAME
  *   ... ! jpegfallback ! tee name=t ! queue ! multipartmux ! mjpeghttpsink t. ! h264relaysink
  *   ... ! jpegvalidate ! tee ! jpegmotion camera=NAME
+ *   stillframesrc ! imagefreeze is-live=true ! stilljpeg location=placeholder.jpg ! ...
+ *     (jpegfallback's placeholder branch)
  */
 #include "gstcamrelayelements.h"
 
@@ -26,6 +28,8 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (jpegrecordsink, plugin);
   ok |= GST_ELEMENT_REGISTER (h264relaysink, plugin);
   ok |= GST_ELEMENT_REGISTER (jpegmotion, plugin);
+  ok |= GST_ELEMENT_REGISTER (stillframesrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (stilljpeg, plugin);
 
   return ok;
 }

@@ -276,6 +276,20 @@ protected:
     return gst_harness_push (h, buf);
   }
 
+  /* Waits (a bounded time) for the placeholder that goes out at the start without the clock (a
+   * pooled thread sends it), and checks it: the placeholder at running time 0. */
+  void pull_first_placeholder ()
+  {
+    GstBuffer *first = nullptr;
+    gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
+    while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+    ASSERT_NE (first, nullptr) << "no placeholder at the start";
+    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
+    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
+    gst_buffer_unref (first);
+  }
+
   /* Pulls every buffer already output and checks they are all placeholder
    * frames; returns their PTS. */
   std::vector<GstClockTime> pull_placeholders ()
@@ -817,16 +831,7 @@ TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
         nullptr);
   }));
   /* Goes out at once, without the clock. */
-  GstBuffer *first = nullptr;
-  gint64 deadline = g_get_monotonic_time () + kStuckMs * 1000;
-  while (!(first = gst_harness_try_pull (h)) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  EXPECT_NE (first, nullptr) << "no placeholder at the start";
-  if (first) {
-    EXPECT_EQ (jpeg_width (first), kPlaceholderWidth);
-    EXPECT_EQ (GST_BUFFER_PTS (first), 0u);
-    gst_buffer_unref (first);
-  }
+  ASSERT_NO_FATAL_FAILURE (pull_first_placeholder ());
   gst_test_clock_set_time (clock, 3 * GST_SECOND);
   g_usleep (100 * 1000);
   EXPECT_EQ (pull_placeholders ().size (), 0u) << "repeated for nobody";
@@ -846,6 +851,70 @@ TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
   ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
   ASSERT_NO_FATAL_FAILURE (advance_to (5 * GST_SECOND));
   EXPECT_FALSE (pull_placeholders ().empty ());
+}
+
+/* Counts the buffers leaving a pad. */
+GstPadProbeReturn
+count_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  g_atomic_int_inc (static_cast<gint *> (data));
+  return GST_PAD_PROBE_OK;
+}
+
+/* The placeholder that goes out once without imagefreeze (a camera nobody watches) leaves through
+ * the placeholder branch's own element, stilljpeg, whose src pad feeds the selector: nothing is
+ * chained into the selector's pad from outside the branch. */
+TEST_F (JpegFallback, PlaceholderWithoutRepeatsLeavesThroughStillJpeg)
+{
+  gint through_picture = 0, into_selector = 0;
+  ASSERT_NO_FATAL_FAILURE (start (1, "", [&] (GstElement *e) {
+    g_autoptr (GstElement) picture = gst_bin_get_by_name (GST_BIN (e), "placeholder-picture");
+    ASSERT_NE (picture, nullptr);
+    g_autoptr (GstPad) picture_src = gst_element_get_static_pad (picture, "src");
+    g_autoptr (GstPad) selector_sink = gst_pad_get_peer (picture_src);
+    ASSERT_NE (selector_sink, nullptr);
+    gst_pad_add_probe (picture_src, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &through_picture,
+        nullptr);
+    gst_pad_add_probe (selector_sink, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &into_selector,
+        nullptr);
+    g_autoptr (GstPad) src = gst_element_get_static_pad (e, "src");
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, tell_nobody_watches_at_first_frame, nullptr,
+        nullptr);
+  }));
+  ASSERT_NO_FATAL_FAILURE (pull_first_placeholder ());
+  EXPECT_TRUE (is_repeating (false)) << "imagefreeze ran for nobody";
+  EXPECT_EQ (g_atomic_int_get (&into_selector), 1);
+  EXPECT_EQ (g_atomic_int_get (&through_picture), g_atomic_int_get (&into_selector))
+      << "a placeholder frame reached the selector around stilljpeg";
+  EXPECT_EQ (stat (h->element, "placeholder-frames"), 1u);
+}
+
+/* What happens to imagefreeze's ticks is stilljpeg's documented drop property, set by the element
+ * as the placeholder shows or not: refused while live frames are output, passed while the
+ * placeholder repeats, refused again while nobody watches. */
+TEST_F (JpegFallback, StillJpegDropsTheTicksWhileNoRepeatIsWanted)
+{
+  ASSERT_NO_FATAL_FAILURE (start ());
+  g_autoptr (GstElement) picture =
+      gst_bin_get_by_name (GST_BIN (h->element), "placeholder-picture");
+  ASSERT_NE (picture, nullptr);
+  ASSERT_NE (g_object_class_find_property (G_OBJECT_GET_CLASS (picture), "drop"), nullptr)
+      << "stilljpeg has no drop property";
+  auto dropping = [&] {
+    gboolean drop = FALSE;
+    g_object_get (picture, "drop", &drop, nullptr);
+    return drop == TRUE;
+  };
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs));
+  EXPECT_FALSE (dropping ()) << "placeholder repeats";
+  ASSERT_EQ (push_live (0), GST_FLOW_OK);
+  EXPECT_TRUE (dropping ()) << "ticks pass while live";
+  ASSERT_NO_FATAL_FAILURE (advance_to (500 * kMs + kTimeout + 100 * kMs));
+  EXPECT_EQ (active (), "placeholder");
+  EXPECT_FALSE (dropping ()) << "placeholder does not repeat after the timeout";
+  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
+  EXPECT_TRUE (dropping ()) << "ticks pass for nobody";
+  ASSERT_TRUE (wait_until_repeating (false));
 }
 
 TEST_F (JpegFallback, ViewersOfSeveralSendersAddUp)
