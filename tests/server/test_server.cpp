@@ -528,7 +528,7 @@ TEST (LinkHold, FullWindowAndNearlyDeliveredPartsAsBefore)
  * read. Neither is a sign of a thin link; the reader should get most frames (here 80-86%, the rest
  * skipped while its window is full). On main each such part put the viewer back under the
  * thin-link rule, which held every part for in-flight bytes until a look at least 5 ms later:
- * 31-40% of the frames arrived. */
+ * 26-40% of the frames arrived. */
 TEST_F (ServerTest, FastCameraReachesABurstyLoopbackReaderAtItsRate)
 {
   const gsize kFrame = 30000;
@@ -570,7 +570,7 @@ TEST_F (ServerTest, FastCameraReachesABurstyLoopbackReaderAtItsRate)
   EXPECT_EQ (st.frames_in, (guint64) kFrames);
   /* The test's own threads may be descheduled on a loaded machine (frames then skipped whatever
    * the rule): most frames, not all. */
-  EXPECT_GE (st.parts_sent, st.frames_in * 3 / 5)
+  EXPECT_GE (st.parts_sent, st.frames_in / 2)
       << st.parts_skipped << " of " << st.frames_in << " frames skipped";
 }
 
