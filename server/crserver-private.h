@@ -87,7 +87,7 @@ private:
   bool flush ();
   void discard_input ();
   bool hold_for_link (gsize next_size);
-  gint64 hold_wait_us (guint64 excess);
+  gint64 hold_wait_us (guint64 excess, guint64 rate);
   void set_send_lowat (guint bytes);
   bool rate_allows (gint64 published_us);
   static gboolean on_hold_over (gpointer self);
@@ -124,7 +124,12 @@ private:
   bool slow_ = true;
   guint64 last_seq_ = 0; /* the newest part offered, so none is offered twice */
   guint fast_looks_ = 0;
-  guint64 link_rate_ = 0; /* bytes/s, the kernel's samples with outliers capped */
+  /* FAST_LOOKS looks in a row found the link free or ended their hold quickly: bytes merely
+   * unacknowledged no longer hold a part (judge_link). A long hold takes it back. */
+  bool link_proven_ = false;
+  gint64 min_rtt_us_ = 0;   /* the kernel's least round-trip time at the last look */
+  gint64 part_done_us_ = 0; /* when the last part's last byte went into the socket */
+  guint64 link_rate_ = 0;   /* bytes/s, the kernel's samples with outliers capped */
   gint64 last_probe_us_ = 0;
   GSource *hold_timer_ = nullptr; /* created on the first hold, re-armed with a ready time */
   guint lowat_ = 0;               /* the socket's TCP_NOTSENT_LOWAT, 0 = the system's */

@@ -10,6 +10,7 @@
  * gets the newest frame when its link is free instead of a queue of old ones. The layout of the
  * parts (early headers for browsers, Content-Length for everybody else) is chosen per request.
  */
+#include "crlinkhold.h"
 #include "crreadysource.h"
 #include "crserver-private.h"
 
@@ -216,6 +217,7 @@ Viewer::flush ()
       if (stream_)
         stream_->count_sent (written, done);
       if (done) {
+        part_done_us_ = g_get_monotonic_time ();
         if (part_writes_ > 1) {
           slow_ = true;
           fast_looks_ = 0;
@@ -263,60 +265,83 @@ static const guint FAST_LOOKS = 8;
  * latest. */
 static const gint64 HOLD_MIN_US = 5 * 1000;
 static const gint64 HOLD_MAX_US = 100 * 1000;
-/* A hold this short is no sign of a slow link: a part sent behind the one in flight would have
- * waited no longer than this (a fast camera's viewer on a LAN, whose ACKs trail the reads). */
-static const gint64 QUICK_HOLD_US = 20 * 1000;
 
-/* Of the bytes written to @fd: those its peer has not acknowledged (@unacked: not sent yet, or on
- * their way), and of those the ones not sent yet (@unsent, only if asked for). */
+/* Of the bytes written to @fd: those its peer has not acknowledged (not sent yet, or on their
+ * way). */
 static bool
-socket_backlog (int fd, guint64 *unacked, guint64 *unsent = nullptr)
+socket_unacked (int fd, guint64 *unacked)
 {
   int n = 0;
   if (ioctl (fd, SIOCOUTQ, &n) != 0 || n < 0)
     return false;
   *unacked = static_cast<guint64> (n);
-  if (unsent) {
-    if (ioctl (fd, SIOCOUTQNSD, &n) != 0 || n < 0)
-      return false;
-    *unsent = static_cast<guint64> (n);
-  }
   return true;
 }
 
-/* Returns true when the next part should wait because more than an eighth of the previous one is
- * still unsent or unacknowledged. The next part then goes out once the previous one has nearly
- * arrived, queues behind almost nothing (and its burst fits a thin link's buffer: a queue that
- * overflows costs retransmissions of seconds), and the viewer's queue keeps only the newest frame
- * meanwhile, so that a viewer on a thin link gets the freshest frame the moment its link is free,
- * whatever the camera's rate. The decision rests on the kernel's byte counts alone: a token
- * bucket lets its burst through at line rate, and a rate sampled on it once let every frame
- * through into a full queue. */
+/* The rest of @look from the kernel's TCP_INFO, and its delivery rate (bytes/s, 0 before the
+ * first sample) into @rate. */
+static bool
+read_link (int fd, LinkLook *look, guint64 *rate)
+{
+  struct tcp_info info = {};
+  socklen_t len = sizeof (info);
+  if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
+    return false;
+  look->unsent = info.tcpi_notsent_bytes;
+  look->srtt_us = info.tcpi_rtt;
+  look->min_rtt_us = info.tcpi_min_rtt == G_MAXUINT32 ? 0 : info.tcpi_min_rtt;
+  *rate = info.tcpi_delivery_rate;
+  return true;
+}
+
+/* Returns true when the next part should wait for the link (judge_link in crlinkhold.cpp: more
+ * than an eighth of the previous part still unsent, or on its way through a link not proven
+ * fast). The next part then goes out once the previous one has nearly arrived, queues behind
+ * almost nothing (and its burst fits a thin link's buffer: a queue that overflows costs
+ * retransmissions of seconds), and the viewer's queue keeps only the newest frame meanwhile, so
+ * that a viewer on a thin link gets the freshest frame the moment its link is free, whatever the
+ * camera's rate. A link proves fast when FAST_LOOKS looks in a row find it free or end their hold
+ * quickly; a loopback or LAN viewer of a camera at thousands of frames a second is then not held
+ * for acknowledgements that trail its reads (each hold, at least HOLD_MIN_US, cost it a hundred
+ * frames). */
 bool
 Viewer::hold_for_link (gsize next_size)
 {
-  guint64 unacked = 0, unsent = 0;
-  if (!socket_backlog (fd_, &unacked))
+  LinkLook look;
+  if (!socket_unacked (fd_, &look.unacked))
     return false;
-  const guint64 allowed = next_size / 8;
-  if (unacked <= allowed) {
-    /* A release after a long hold is no sign of a fast link. */
-    if (part_held_ && g_get_monotonic_time () - hold_since_us_ > QUICK_HOLD_US)
+  guint64 rate = 0;
+  gint64 now = 0;
+  if (look.unacked > next_size / 8) {
+    if (!read_link (fd_, &look, &rate))
+      return false;
+    now = g_get_monotonic_time ();
+    min_rtt_us_ = look.min_rtt_us;
+    look.sent_ago_us = part_done_us_ ? now - part_done_us_ : 0;
+    look.proven = link_proven_;
+  }
+  LinkVerdict verdict = judge_link (look, next_size);
+  if (verdict == LinkVerdict::SEND) {
+    if (part_held_ && !now)
+      now = g_get_monotonic_time ();
+    if (part_held_ && !hold_was_quick (now - hold_since_us_, min_rtt_us_)) {
+      /* A release after a long hold is no sign of a fast link. */
       fast_looks_ = 0;
-    else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
+      link_proven_ = false;
+    } else if (slow_ && ++fast_looks_ >= FAST_LOOKS) {
       slow_ = false;
+      link_proven_ = true;
       set_send_lowat (stream_ ? stream_->settings ().send_lowat : lowat_);
     }
     return false;
   }
-  if (!socket_backlog (fd_, &unacked, &unsent))
-    return false;
   slow_ = true;
-  gint64 now = g_get_monotonic_time ();
   if (!part_held_)
     hold_since_us_ = now;
   part_held_ = true;
-  if (unsent > allowed) {
+  const guint64 allowed = next_size / 8;
+  if (verdict == LinkVerdict::WAIT_WINDOW) {
     /* The viewer's window is full (it has not read, or its link takes no more yet): the kernel
      * says when the unsent bytes are down to the threshold (poll reports a socket writable below
      * half its low-water mark), with no timer. */
@@ -330,7 +355,7 @@ Viewer::hold_for_link (gsize next_size)
       hold_timer_ = ready_source_new (on_hold_over, this, "camrelay viewer hold");
       g_source_attach (hold_timer_, server_.context ());
     }
-    g_source_set_ready_time (hold_timer_, now + hold_wait_us (unacked - allowed));
+    g_source_set_ready_time (hold_timer_, now + hold_wait_us (look.unacked - allowed, rate));
     watch (true, false);
   }
   /* Counts as blocked: new frames only replace the queued one, and a link that never drains
@@ -358,14 +383,8 @@ Viewer::set_send_lowat (guint bytes)
  * look; a sample taken on a token bucket's burst can be a thousand times the link's rate, and
  * would only make the looks more frequent. */
 gint64
-Viewer::hold_wait_us (guint64 excess)
+Viewer::hold_wait_us (guint64 excess, guint64 rate)
 {
-  struct tcp_info info = {};
-  socklen_t len = sizeof (info);
-  guint64 rate = 0; /* bytes per second; 0 before the first sample */
-  if (getsockopt (fd_, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
-      len >= offsetof (struct tcp_info, tcpi_delivery_rate) + sizeof (info.tcpi_delivery_rate))
-    rate = info.tcpi_delivery_rate;
   if (rate == 0)
     return HOLD_MIN_US;
   if (link_rate_)
