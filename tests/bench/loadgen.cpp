@@ -172,6 +172,9 @@ struct ProcSample
   long rss_kib = 0;
   long hwm_kib = 0;
   long threads = 0;
+  /* Voluntary + involuntary context switches of the live threads (/proc/P/task/T/status): each
+   * thread hand-over is one or two. */
+  long long ctxt_switches = -1;
 };
 
 ProcSample
@@ -205,6 +208,7 @@ sample_proc (int pid)
   snprintf (path, sizeof path, "/proc/%d/task", pid);
   if (DIR *d = opendir (path)) {
     double sum = 0;
+    long long switches = 0;
     bool any = false;
     while (dirent *e = readdir (d)) {
       if (e->d_name[0] == '.')
@@ -216,10 +220,22 @@ sample_proc (int pid)
         sum += double (ns) / 1e9;
         any = true;
       }
+      std::ifstream st (std::string (path) + "/" + e->d_name + "/status");
+      std::string l;
+      while (std::getline (st, l)) {
+        size_t colon = l.find (':');
+        if (colon != std::string::npos && l.compare (0, colon, "voluntary_ctxt_switches") == 0)
+          switches += strtoll (l.c_str () + colon + 1, nullptr, 10);
+        else if (colon != std::string::npos &&
+            l.compare (0, colon, "nonvoluntary_ctxt_switches") == 0)
+          switches += strtoll (l.c_str () + colon + 1, nullptr, 10);
+      }
     }
     closedir (d);
-    if (any)
+    if (any) {
       s.sched_s = sum;
+      s.ctxt_switches = switches;
+    }
   }
 
   snprintf (path, sizeof path, "/proc/%d/status", pid);
@@ -1511,6 +1527,12 @@ run_load (Options & opt)
     j.num ("cpu_s_ticks", ticks);
     j.num ("cpu_us_per_part", parts_total ? cpu * 1e6 / double (parts_total) : NAN, 1);
     j.num ("cpu_us_per_live_frame", live_total ? cpu * 1e6 / double (live_total) : NAN, 1);
+    /* Live threads only: a thread that ended in between takes its switches with it. */
+    bool switches = srv_start.ctxt_switches >= 0 && srv_end.ctxt_switches >= 0 && live_total;
+    j.num ("ctxt_switches_per_live_frame",
+        switches ? double (srv_end.ctxt_switches - srv_start.ctxt_switches) / double (live_total)
+                 : NAN,
+        2);
     j.integer ("rss_base_kib", base.rss_kib);
     j.integer ("rss_end_kib", srv_end.rss_kib);
     j.integer ("hwm_kib", srv_end.hwm_kib);

@@ -272,6 +272,7 @@ def live_run(args, name, cameras, fps, viewers, tmp):
             "p50": fast["latency_ms"]["p50"], "p99": fast["latency_ms"]["p99"],
             "cpu_pct": res["server"].get("cpu_pct"),
             "us_per_frame": res["server"].get("cpu_us_per_live_frame"),
+            "switches_per_frame": res["server"].get("ctxt_switches_per_live_frame"),
             "rss_mib": res["server"].get("rss_end_kib", 0) / 1024.0,
             "threads": res["server"].get("threads"),
             "viewers_failed": res["viewers"]["failed"],
@@ -316,16 +317,17 @@ def print_tables(idle, live, out):
         return
     p()
     p("| live | frames sent | live parts seen (expected) | gaps | placeholder | corrupt | "
-      "p50 ms | p99 ms | server CPU (% of a core) | µs per delivered frame | RSS MiB | "
-      "threads |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "p50 ms | p99 ms | server CPU (% of a core) | µs per delivered frame | "
+      "context switches per frame | RSS MiB | threads |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in live:
         p("| %d cameras × %g fps, %d viewers | %d | %s (%d) | %s | %s | %s | %s | %s | %s | "
-          "%s | %.0f | %s |" % (
+          "%s | %s | %.0f | %s |" % (
               r["cameras"], r["fps"], r["viewers"], r["sent"], r["live"], r["expected"],
               r["gaps"], r["placeholder"], r["corrupt"], fmt(r["p50"], "%.2f"),
               fmt(r["p99"], "%.2f"), fmt(r["cpu_pct"], "%.1f"),
-              fmt(r["us_per_frame"], "%.0f"), r["rss_mib"], r["threads"]))
+              fmt(r["us_per_frame"], "%.0f"), fmt(r.get("switches_per_frame"), "%.2f"),
+              r["rss_mib"], r["threads"]))
 
 
 def main():
