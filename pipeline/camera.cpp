@@ -284,13 +284,14 @@ Camera::teardown ()
 }
 
 GstElement *
-Camera::release_pipeline ()
+Camera::release_pipeline (bool keep_counters)
 {
   if (!pipeline_)
     return nullptr;
   /* Counters are read while the elements still run: stopping resets some of them. */
   CameraCounters last;
-  add_counters (last);
+  if (keep_counters)
+    add_counters (last);
   /* What a stopped pipeline saw is over. */
   bool moving;
   {
@@ -316,10 +317,7 @@ void
 Camera::begin_stop ()
 {
   stopping_ = true;
-  if (restart_source_) {
-    g_source_remove (restart_source_);
-    restart_source_ = 0;
-  }
+  cancel_restart ();
   /* The end of stream ends viewers' responses cleanly; a camera nobody watches needs none, and
    * thousands of idle cameras stop at once without it. */
   if (pipeline_ && !drained ())
@@ -344,7 +342,10 @@ Camera::drained () const
 void
 Camera::stop (bool keep_viewers)
 {
-  GstElement *pipeline = stop_leaving_pipeline (keep_viewers);
+  cancel_restart ();
+  if (!keep_viewers)
+    let_viewers_go ();
+  GstElement *pipeline = release_pipeline ();
   if (!pipeline)
     return;
   gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -352,19 +353,30 @@ Camera::stop (bool keep_viewers)
 }
 
 GstElement *
-Camera::stop_leaving_pipeline (bool keep_viewers)
+Camera::stop_at_exit ()
+{
+  cancel_restart ();
+  let_viewers_go ();
+  /* Nobody reads the counters after this: not read (a stats structure from each element). */
+  return release_pipeline (false);
+}
+
+void
+Camera::cancel_restart ()
 {
   if (restart_source_) {
     g_source_remove (restart_source_);
     restart_source_ = 0;
   }
-  if (!keep_viewers) {
-    /* Nothing comes after this pipeline: its viewers must not wait for one. */
-    std::lock_guard<std::mutex> guard (lock_);
-    if (elements_.sink)
-      g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
-  }
-  return release_pipeline ();
+}
+
+/* Nothing comes after this pipeline: its viewers must not wait for one. */
+void
+Camera::let_viewers_go ()
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  if (elements_.sink)
+    g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
 }
 
 void
