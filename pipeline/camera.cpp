@@ -119,6 +119,18 @@ Camera::h264_sink () const
   return ref_or_null (elements_.h264);
 }
 
+/* A pipeline's own bus keeps a socket pair for gst_bus_add_watch and gst_bus_poll, which the
+ * program never uses (bushub.h takes every message in a sync handler; a failed start pops its
+ * error without waiting): two descriptors a camera, 10,000 at 5,000 cameras, closed one by one
+ * when the process ends. This bus has none. */
+static void
+use_bus_without_descriptors (GstElement *pipeline)
+{
+  g_autoptr (GstBus) bus = GST_BUS (g_object_new (GST_TYPE_BUS, "enable-async", FALSE, nullptr));
+  gst_object_ref_sink (bus);
+  gst_element_set_bus (pipeline, bus);
+}
+
 bool
 Camera::build (std::string & error)
 {
@@ -142,6 +154,7 @@ Camera::build (std::string & error)
   }
   std::string name = "camera-" + config_.name;
   gst_object_set_name (GST_OBJECT (pipeline), name.c_str ());
+  use_bus_without_descriptors (pipeline);
   pipeline_ = pipeline;
 
   /* The first element of each camrelay kind is the one /status reports on. */
