@@ -242,8 +242,7 @@ Camera::start ()
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
-    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    g_autoptr (GstMessage) msg = bus_first_error (bus_watch_);
     std::string cause = "the pipeline could not start";
     if (msg) {
       g_autoptr (GError) gerror = nullptr;
