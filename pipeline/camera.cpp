@@ -120,9 +120,9 @@ Camera::h264_sink () const
 }
 
 /* A pipeline's own bus keeps a socket pair for gst_bus_add_watch and gst_bus_poll, which the
- * program never uses (bushub.h takes every message in a sync handler; a failed start pops its
- * error without waiting): two descriptors a camera, 10,000 at 5,000 cameras, closed one by one
- * when the process ends. This bus has none. */
+ * program never uses (bushub.h takes every message in a sync handler, and keeps the first error
+ * for a failed start): two descriptors a camera, 10,000 at 5,000 cameras, closed one by one when
+ * the process ends. This bus has none. */
 static void
 use_bus_without_descriptors (GstElement *pipeline)
 {

@@ -359,7 +359,7 @@ leaks_traced ()
  *
  * The stopped pipelines are not freed: that frees each one's dozen elements and two dozen pads
  * one by one (bin removals, pad unlinks, their structure-change messages and signals), 110 µs
- * of CPU a pipeline, 0.55 s at 5,000 cameras (40% of the stop), for memory the process hands
+ * of CPU a pipeline, 0.55 s at 5,000 cameras (40% of the pool's work), for memory the process hands
  * back as it ends. They stay referenced from a list held to the end, so leak checkers find them
  * reachable; the elements' finalize code is still run by the element suites and by reloads,
  * which free the pipelines they stop, and here under GStreamer's leaks tracer. */
