@@ -15,8 +15,21 @@ class BusWatch
 {
 public:
   explicit BusWatch (std::function<void (GstMessage *)> handler) : handler (std::move (handler)) {}
+  ~BusWatch ()
+  {
+    if (first_error)
+      gst_message_unref (first_error);
+  }
+  void keep_error (GstMessage *message)
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    if (!first_error)
+      first_error = gst_message_ref (message);
+  }
   std::function<void (GstMessage *)> handler;
   std::atomic<bool> alive{ true }; /* written in the main thread, read by the sync handler */
+  std::mutex lock;
+  GstMessage *first_error = nullptr;
 };
 
 namespace {
@@ -80,9 +93,10 @@ on_sync_message (GstBus *, GstMessage *message, gpointer data)
   const WatchPtr & watch = *static_cast<WatchPtr *> (data);
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR:
+      watch->keep_error (message);
       if (watch->alive)
         Hub::get ().push (watch, message);
-      return GST_BUS_PASS;
+      break;
     case GST_MESSAGE_WARNING:
     case GST_MESSAGE_EOS:
     case GST_MESSAGE_ELEMENT:
@@ -109,6 +123,15 @@ bus_watch (GstBus *bus, std::function<void (GstMessage *)> handler)
   gst_bus_set_sync_handler (bus, on_sync_message, new WatchPtr (watch),
       [] (gpointer data) { delete static_cast<WatchPtr *> (data); });
   return watch;
+}
+
+GstMessage *
+bus_first_error (const std::shared_ptr<BusWatch> & watch)
+{
+  if (!watch)
+    return nullptr;
+  std::lock_guard<std::mutex> guard (watch->lock);
+  return watch->first_error ? gst_message_ref (watch->first_error) : nullptr;
 }
 
 /* The sync handler stays (replacing it while a streaming thread may be calling it is not safe

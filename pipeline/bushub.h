@@ -24,9 +24,14 @@ namespace camrelay {
 class BusWatch;
 
 /* Main thread. @handler hears @bus's messages of the kinds above, in the main thread, in the
- * order they were posted, until the returned watch is dropped (unwatch()). An error message is
- * also left on the bus, where the caller of a failed gst_element_set_state() finds its cause. */
+ * order they were posted, until the returned watch is dropped (unwatch()). The first error is
+ * also kept by the watch (bus_first_error), where the caller of a failed
+ * gst_element_set_state() finds its cause: the bus need not queue anything (a bus without
+ * descriptors, enable-async=false, drops whatever its sync handler does not). */
 std::shared_ptr<BusWatch> bus_watch (GstBus *bus, std::function<void (GstMessage *)> handler);
+
+/* Any thread: the first error posted on the watched bus (transfer full), or nullptr. */
+GstMessage *bus_first_error (const std::shared_ptr<BusWatch> & watch);
 
 /* Main thread. No message reaches the handler from now on, queued ones included. */
 void bus_unwatch (std::shared_ptr<BusWatch> & watch);

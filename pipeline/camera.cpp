@@ -119,6 +119,18 @@ Camera::h264_sink () const
   return ref_or_null (elements_.h264);
 }
 
+/* A pipeline's own bus keeps a socket pair for gst_bus_add_watch and gst_bus_poll, which the
+ * program never uses (bushub.h takes every message in a sync handler, and keeps the first error
+ * for a failed start): two descriptors a camera, 10,000 at 5,000 cameras, closed one by one when
+ * the process ends. This bus has none. */
+static void
+use_bus_without_descriptors (GstElement *pipeline)
+{
+  g_autoptr (GstBus) bus = GST_BUS (g_object_new (GST_TYPE_BUS, "enable-async", FALSE, nullptr));
+  gst_object_ref_sink (bus);
+  gst_element_set_bus (pipeline, bus);
+}
+
 bool
 Camera::build (std::string & error)
 {
@@ -142,6 +154,7 @@ Camera::build (std::string & error)
   }
   std::string name = "camera-" + config_.name;
   gst_object_set_name (GST_OBJECT (pipeline), name.c_str ());
+  use_bus_without_descriptors (pipeline);
   pipeline_ = pipeline;
 
   /* The first element of each camrelay kind is the one /status reports on. */
@@ -229,8 +242,7 @@ Camera::start ()
 
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The element that failed said why on the bus; take the reason from there. */
-    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    g_autoptr (GstMessage) msg = bus_first_error (bus_watch_);
     std::string cause = "the pipeline could not start";
     if (msg) {
       g_autoptr (GError) gerror = nullptr;
@@ -284,13 +296,14 @@ Camera::teardown ()
 }
 
 GstElement *
-Camera::release_pipeline ()
+Camera::release_pipeline (bool keep_counters)
 {
   if (!pipeline_)
     return nullptr;
   /* Counters are read while the elements still run: stopping resets some of them. */
   CameraCounters last;
-  add_counters (last);
+  if (keep_counters)
+    add_counters (last);
   /* What a stopped pipeline saw is over. */
   bool moving;
   {
@@ -316,10 +329,7 @@ void
 Camera::begin_stop ()
 {
   stopping_ = true;
-  if (restart_source_) {
-    g_source_remove (restart_source_);
-    restart_source_ = 0;
-  }
+  cancel_restart ();
   /* The end of stream ends viewers' responses cleanly; a camera nobody watches needs none, and
    * thousands of idle cameras stop at once without it. */
   if (pipeline_ && !drained ())
@@ -344,7 +354,10 @@ Camera::drained () const
 void
 Camera::stop (bool keep_viewers)
 {
-  GstElement *pipeline = stop_leaving_pipeline (keep_viewers);
+  cancel_restart ();
+  if (!keep_viewers)
+    let_viewers_go ();
+  GstElement *pipeline = release_pipeline ();
   if (!pipeline)
     return;
   gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -352,19 +365,30 @@ Camera::stop (bool keep_viewers)
 }
 
 GstElement *
-Camera::stop_leaving_pipeline (bool keep_viewers)
+Camera::stop_at_exit ()
+{
+  cancel_restart ();
+  let_viewers_go ();
+  /* Nobody reads the counters after this: not read (a stats structure from each element). */
+  return release_pipeline (false);
+}
+
+void
+Camera::cancel_restart ()
 {
   if (restart_source_) {
     g_source_remove (restart_source_);
     restart_source_ = 0;
   }
-  if (!keep_viewers) {
-    /* Nothing comes after this pipeline: its viewers must not wait for one. */
-    std::lock_guard<std::mutex> guard (lock_);
-    if (elements_.sink)
-      g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
-  }
-  return release_pipeline ();
+}
+
+/* Nothing comes after this pipeline: its viewers must not wait for one. */
+void
+Camera::let_viewers_go ()
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  if (elements_.sink)
+    g_object_set (elements_.sink, elements::KEEP_VIEWERS, G_GUINT64_CONSTANT (0), nullptr);
 }
 
 void

@@ -54,10 +54,10 @@ public:
    * are disconnected, or with @keep_viewers left waiting for the next pipeline on the same path
    * (the camera restarted by a reload). */
   void stop (bool keep_viewers = false);
-  /* Main thread: stop() but for the pipeline's state change, left to the caller (at exit,
-   * several pipelines go to NULL at once from other threads). Returns the pipeline (transfer
-   * full), or nullptr if none runs. */
-  GstElement *stop_leaving_pipeline (bool keep_viewers = false);
+  /* Main thread, at exit: stop() but for the pipeline's state change, left to the caller
+   * (several pipelines go to NULL at once from other threads), and the counters, which nobody
+   * reads any more. Returns the pipeline (transfer full), or nullptr if none runs. */
+  GstElement *stop_at_exit ();
   /* Main thread, once a second: updates the frame rate. */
   void sample ();
 
@@ -122,8 +122,11 @@ private:
   void handle_motion (const GstStructure *s, bool on);
   void set_motion (bool on, double area, gint64 time_us);
   void teardown ();
-  /* teardown() but for the pipeline's state change: returns it (transfer full), or nullptr. */
-  GstElement *release_pipeline ();
+  /* teardown() but for the pipeline's state change: returns it (transfer full), or nullptr.
+   * With @keep_counters, what the pipeline counted is added to the camera's totals first. */
+  GstElement *release_pipeline (bool keep_counters = true);
+  void cancel_restart ();
+  void let_viewers_go ();
   void set_state (const std::string & state);
   std::string running_state () const;
   void add_counters (CameraCounters & into) const;

@@ -12,6 +12,10 @@ namespace cr {
 
 namespace {
 
+/* How long a queued route change waits for the next ones before the server thread applies them
+ * (queue_route_change). */
+constexpr gint64 ROUTE_BATCH_US = 2000;
+
 /* What add_ingest hands out: removing the route is dropping it. */
 class IngestHandle : public IngestRoute
 {
@@ -90,9 +94,15 @@ ServerImpl::queue_route_change (RouteChange change)
     if (changes_.size () > 1)
       return;
   }
+  /* Woken a moment later, so that the changes queued meanwhile join this batch: when thousands
+   * of cameras stop (two changes each, from a few threads at once), the server thread emptied the
+   * queue as fast as it filled and was woken for nearly every change (an eventfd write, the
+   * caller preempted; 12% of the samples of a stop of 5,000 cameras in the server thread, 5%
+   * with this). Nothing waits on it: a request, an invoke or a published frame applies the queue
+   * first. Never later than a wake-up already due. */
   std::lock_guard<std::mutex> lock (pending_lock_);
-  if (wake_)
-    g_source_set_ready_time (wake_, 0);
+  if (wake_ && g_source_get_ready_time (wake_) == -1)
+    g_source_set_ready_time (wake_, g_get_monotonic_time () + ROUTE_BATCH_US);
 }
 
 void

@@ -671,6 +671,22 @@ TEST (Program, CustomPipelineRunsOnTheSharedServer)
   EXPECT_NE (whep.text ().find ("h264relaysink"), std::string::npos) << whep.text ();
 }
 
+/* A pipeline that cannot even start is logged with the failing element's own reason (taken from
+ * the error it posted), not a bare "could not start", and retried. */
+TEST (Program, PipelineThatCannotStartIsLoggedWithItsCause)
+{
+  Relay relay;
+  ASSERT_TRUE (relay.start (
+      "[camera x]\npipeline = filesrc location=" + relay.dir.path () + "/missing.jpg ! fakesink\n"))
+      << relay.proc->output ();
+  ASSERT_TRUE (relay.proc->wait_for_output ("restarting its pipeline in 1 s"))
+      << relay.proc->output ();
+  std::string out = relay.proc->output ();
+  EXPECT_EQ (out.find ("the pipeline could not start"), std::string::npos) << out;
+  EXPECT_NE (out.find ("GstFileSrc"), std::string::npos) << "filesrc's reason: " << out;
+  EXPECT_NE (out.find ("missing.jpg"), std::string::npos) << out;
+}
+
 /* A camera whose pipeline fails is rebuilt with its cause logged; the other camera's viewer
  * keeps getting frames on the same connection all along. */
 TEST (Program, FailingPipelineIsRebuiltOthersCarryOn)
