@@ -873,15 +873,26 @@ raise_picture (CrJpegFallback *self)
   return false;
 }
 
+/* @e in NULL with no change under way: a set_state to NULL would only take its state lock and
+ * post a message (three an idle camera, twice on every stop). */
+static bool
+in_null (GstElement *e)
+{
+  GST_OBJECT_LOCK (e);
+  bool null = GST_STATE (e) == GST_STATE_NULL && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK (e);
+  return null;
+}
+
 /* The branch back to NULL, imagefreeze and stillframesrc already stopped: nothing of it runs,
  * and the element's next downward transitions have nothing of it to take down. */
 static void
 lower_branch (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
-  gst_element_set_state (priv->tick_src, GST_STATE_NULL);
-  gst_element_set_state (priv->freeze, GST_STATE_NULL);
-  gst_element_set_state (priv->picture, GST_STATE_NULL);
+  for (GstElement *e : { priv->tick_src, priv->freeze, priv->picture })
+    if (!in_null (e))
+      gst_element_set_state (e, GST_STATE_NULL);
 }
 
 static void sync_gate_locked (CrJpegFallback *self);
