@@ -38,6 +38,15 @@
  * placeholder is repeated all the time. They are started and stopped by a pooled thread
  * or the one changing the element's state, never by a streaming thread.
  *
+ * The whole branch (stillframesrc, imagefreeze, stilljpeg) is locked: the bin's state changes
+ * pass it by. The pooled thread brings stilljpeg up to the element's state when a picture must
+ * go out (once, or repeated), and takes the branch back to NULL once nothing runs and nothing is
+ * wanted of it: while live, and while nobody watches after the placeholder went out once for the
+ * sink to keep. The stop of a camera nobody watches thus has none of the branch to take down
+ * (its start brings stilljpeg up and down once, on the pooled thread that sends that picture).
+ * stilljpeg shows the picture of its last start when the file can no longer be read at a
+ * restart.
+ *
  * What becomes of imagefreeze's ticks is stilljpeg's to carry out: its drop property,
  * which the element sets under its lock whenever what is shown changes, refuses them
  * (FLUSHING, so imagefreeze's loop pauses itself) while live frames are output, while
