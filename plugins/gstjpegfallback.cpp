@@ -38,15 +38,6 @@
  * placeholder is repeated all the time. They are started and stopped by a pooled thread
  * or the one changing the element's state, never by a streaming thread.
  *
- * The whole branch (stillframesrc, imagefreeze, stilljpeg) is locked: the bin's state changes
- * pass it by. The pooled thread brings stilljpeg up to the element's state when a picture must
- * go out (once, or repeated), and takes the branch back to NULL once nothing runs and nothing is
- * wanted of it: while live, and while nobody watches after the placeholder went out once for the
- * sink to keep. The stop of a camera nobody watches thus has none of the branch to take down
- * (its start brings stilljpeg up and down once, on the pooled thread that sends that picture).
- * stilljpeg shows the picture of its last start when the file can no longer be read at a
- * restart.
- *
  * What becomes of imagefreeze's ticks is stilljpeg's to carry out: its drop property,
  * which the element sets under its lock whenever what is shown changes, refuses them
  * (FLUSHING, so imagefreeze's loop pauses itself) while live frames are output, while
@@ -180,8 +171,6 @@ struct State
 
   guint64 switches = 0;
   guint64 live_frames = 0;
-  /* stilljpeg's count (kept for its life, through its restarts) at READY->PAUSED. */
-  guint64 placeholder_frames_base = 0;
   /* Running time the current placeholder stretch began, NONE while live. */
   GstClockTime placeholder_since = 0;
   /* Sum of the finished placeholder stretches. */
@@ -642,7 +631,6 @@ make_stats (CrJpegFallback *self)
     g_object_get (self->priv->picture, "frames-out", &placeholder_frames, nullptr);
   std::lock_guard<std::mutex> guard (self->priv->lock);
   const State & st = self->priv->state;
-  placeholder_frames -= st.placeholder_frames_base;
 
   GstClockTime on_placeholder = st.placeholder_total;
   if (st.active == CR_JPEG_FALLBACK_ACTIVE_PLACEHOLDER &&
@@ -723,9 +711,6 @@ assemble_children (CrJpegFallback *self, GstElement *selector, GstElement *freez
    * stillframesrc feeds it when it starts. */
   gst_element_set_locked_state (freeze, TRUE);
   gst_element_set_locked_state (tick_src, TRUE);
-  /* Brought up by update_placeholder when the placeholder must go out, and back to NULL once
-   * nothing is wanted of it: an idle camera's start and stop leave the whole branch alone. */
-  gst_element_set_locked_state (picture, TRUE);
   /* Nothing repeats until update_placeholder starts imagefreeze. */
   g_object_set (picture, "drop", TRUE, nullptr);
   gst_bin_add_many (GST_BIN (self), selector, tick_src, freeze, picture, nullptr);
@@ -869,46 +854,10 @@ push_placeholder_once (CrJpegFallback *self)
 
 static void quiesce_freeze (CrJpegFallback *self);
 
-/* stilljpeg to the element's state, before a picture goes out through it (push-picture or
- * imagefreeze's ticks). From update_placeholder only, which serializes it with raise_picture's
- * counterpart below and with the element's PAUSED->READY. */
-static bool
-raise_picture (CrJpegFallback *self)
-{
-  CrJpegFallbackPrivate *priv = self->priv;
-  if (gst_element_sync_state_with_parent (priv->picture))
-    return true;
-  GST_WARNING_OBJECT (self, "stilljpeg did not start");
-  return false;
-}
-
-/* @e in NULL with no change under way: a set_state to NULL would only take its state lock and
- * post a message (three an idle camera, twice on every stop). */
-static bool
-in_null (GstElement *e)
-{
-  GST_OBJECT_LOCK (e);
-  bool null = GST_STATE (e) == GST_STATE_NULL && GST_STATE_PENDING (e) == GST_STATE_VOID_PENDING;
-  GST_OBJECT_UNLOCK (e);
-  return null;
-}
-
-/* The branch back to NULL, imagefreeze and stillframesrc already stopped: nothing of it runs,
- * and the element's next downward transitions have nothing of it to take down. */
-static void
-lower_branch (CrJpegFallback *self)
-{
-  CrJpegFallbackPrivate *priv = self->priv;
-  for (GstElement *e : { priv->tick_src, priv->freeze, priv->picture })
-    if (!in_null (e))
-      gst_element_set_state (e, GST_STATE_NULL);
-}
-
 static void sync_gate_locked (CrJpegFallback *self);
 
-/* imagefreeze, then stillframesrc, which hands it the still frame as it starts playing. FALSE
- * when imagefreeze did not start. */
-static bool
+/* imagefreeze, then stillframesrc, which hands it the still frame as it starts playing. */
+static void
 start_repeat (CrJpegFallback *self)
 {
   CrJpegFallbackPrivate *priv = self->priv;
@@ -916,7 +865,7 @@ start_repeat (CrJpegFallback *self)
   if (gst_element_set_state (priv->freeze, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING_OBJECT (self, "imagefreeze did not start");
     gst_element_set_state (priv->freeze, GST_STATE_READY);
-    return false;
+    return;
   }
   {
     std::lock_guard<std::mutex> guard (priv->lock);
@@ -927,7 +876,6 @@ start_repeat (CrJpegFallback *self)
   }
   if (gst_element_set_state (priv->tick_src, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     GST_WARNING_OBJECT (self, "stillframesrc did not start");
-  return true;
 }
 
 static void
@@ -1008,7 +956,7 @@ update_placeholder (CrJpegFallback *self)
       priv->state.placeholder_out = true;
   }
   /* Through the sink, this may tell the element how many watch (on_upstream_event). */
-  if (once && raise_picture (self))
+  if (once)
     push_placeholder_once (self);
   bool want, repeating, spoiled, stopping;
   {
@@ -1027,12 +975,8 @@ update_placeholder (CrJpegFallback *self)
     stop_repeat (self);
     repeating = false;
   }
-  if (want && !repeating && raise_picture (self))
-    repeating = start_repeat (self);
-  /* Nothing runs and nothing is wanted of the branch (the sink keeps the picture that went out):
-   * a camera nobody watches, or a live one, holds its placeholder branch in NULL. */
-  if (!repeating && !want)
-    lower_branch (self);
+  if (want && !repeating)
+    start_repeat (self);
 }
 
 /* Something changed that may start or stop imagefreeze or want the placeholder out once: a pooled
@@ -1099,7 +1043,6 @@ reset_state (CrJpegFallback *self)
 
   cancel_timeout_locked (priv->state);
   priv->state = State ();
-  g_object_get (priv->picture, "frames-out", &priv->state.placeholder_frames_base, nullptr);
   sync_gate_locked (self);
   g_object_set (priv->selector, "active-pad", priv->placeholder_pad, nullptr);
 }
@@ -1249,8 +1192,10 @@ change_state_unsafe (CrJpegFallback *self, GstStateChange transition)
     }
     case GST_STATE_CHANGE_READY_TO_NULL:
       /* Locked: the bin leaves them alone. */
-      if (self->priv->complete)
-        lower_branch (self);
+      if (self->priv->freeze)
+        gst_element_set_state (self->priv->freeze, GST_STATE_NULL);
+      if (self->priv->tick_src)
+        gst_element_set_state (self->priv->tick_src, GST_STATE_NULL);
       break;
     default:
       break;

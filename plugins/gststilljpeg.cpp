@@ -30,10 +30,6 @@
  * tick has begun it. It returns FLUSHING before the element is PAUSED and while downstream
  * flushes.
  *
- * A restart (jpegfallback takes it down while nobody watches and up again for a viewer) whose
- * file can no longer be read shows the picture of the previous start, with a warning, rather
- * than failing: the file deleted while a camera runs costs nothing.
- *
  * ## Example launch line
  * |[
  * gst-launch-1.0 stillframesrc ! imagefreeze is-live=true num-buffers=10 ! \
@@ -91,12 +87,6 @@ struct Private
 
   /* The picture, from start() to stop(). */
   cr::PlaceholderImage picture;
-  /* The picture of the last start, from stop() on, and its location: what a restart shows when
-   * the file can no longer be read (deleted while the element stopped and started again). */
-  cr::PlaceholderImage kept;
-  std::string kept_location;
-  /* The location picture was read from. */
-  std::string picture_location;
   /* Running time of the last picture out, NONE before the first (and after a flush). */
   GstClockTime last_out = GST_CLOCK_TIME_NONE;
   guint64 frames_out = 0;
@@ -172,8 +162,8 @@ cr_still_jpeg_class_init (CrStillJpegClass *klass)
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_FRAMES_OUT,
       g_param_spec_uint64 ("frames-out", "Frames Out",
-          "Pictures output since the element was made (through restarts), push-picture's included",
-          0, G_MAXUINT64, 0, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+          "Pictures output since the element started, push-picture's included", 0, G_MAXUINT64, 0,
+          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   /**
    * CrStillJpeg::push-picture:
@@ -207,7 +197,6 @@ cr_still_jpeg_finalize (GObject *object)
 {
   CrStillJpeg *self = CR_STILL_JPEG (object);
   gst_clear_buffer (&self->priv->picture.image);
-  gst_clear_buffer (&self->priv->kept.image);
   delete self->priv;
   G_OBJECT_CLASS (cr_still_jpeg_parent_class)->finalize (object);
 }
@@ -375,28 +364,16 @@ cr_still_jpeg_start (GstBaseTransform *trans)
     return FALSE;
   }
   cr::PlaceholderImage picture = cr::load_placeholder (location);
-  {
-    std::lock_guard<std::mutex> guard (self->priv->lock);
-    Private *priv = self->priv;
-    if (!picture.image && priv->kept.image && priv->kept_location == location) {
-      GST_WARNING_OBJECT (self, "%s: %s; showing the picture read before", location.c_str (),
-          picture.message.c_str ());
-      picture = priv->kept;
-      priv->kept = cr::PlaceholderImage ();
-    }
-  }
   if (!picture.image) {
     cr::post_placeholder_error (GST_ELEMENT (self), picture);
     return FALSE;
   }
   {
     std::lock_guard<std::mutex> guard (self->priv->lock);
-    gst_clear_buffer (&self->priv->kept.image);
-    self->priv->kept = cr::PlaceholderImage ();
-    self->priv->picture_location = location;
     gst_clear_buffer (&self->priv->picture.image);
     self->priv->picture = picture;
     self->priv->last_out = GST_CLOCK_TIME_NONE;
+    self->priv->frames_out = 0;
   }
   gst_base_transform_reconfigure_src (trans);
   return TRUE;
@@ -407,11 +384,8 @@ cr_still_jpeg_stop (GstBaseTransform *trans)
 {
   CrStillJpeg *self = CR_STILL_JPEG (trans);
   std::lock_guard<std::mutex> guard (self->priv->lock);
-  Private *priv = self->priv;
-  gst_clear_buffer (&priv->kept.image);
-  priv->kept = priv->picture;
-  priv->kept_location = priv->picture_location;
-  priv->picture = cr::PlaceholderImage ();
+  gst_clear_buffer (&self->priv->picture.image);
+  self->priv->picture = cr::PlaceholderImage ();
   return TRUE;
 }
 

@@ -853,67 +853,6 @@ TEST_F (JpegFallback, NobodyWatchingFromTheStartStartsNoPlaceholderThread)
   EXPECT_FALSE (pull_placeholders ().empty ());
 }
 
-/* The state of the element's child @name, settled or not. */
-static GstState
-child_state (GstElement *bin, const char *name)
-{
-  g_autoptr (GstElement) child = gst_bin_get_by_name (GST_BIN (bin), name);
-  GstState state = GST_STATE_VOID_PENDING;
-  gst_element_get_state (child, &state, nullptr, 0);
-  return state;
-}
-
-static const char *const kPlaceholderBranch[] = { "placeholder-still", "placeholder-freeze",
-  "placeholder-picture" };
-
-/* Waits (bounded) until the whole placeholder branch is in NULL. */
-static bool
-wait_until_branch_in_null (GstElement *bin)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  for (;;) {
-    bool all_null = true;
-    for (const char *name : kPlaceholderBranch)
-      all_null = all_null && child_state (bin, name) == GST_STATE_NULL;
-    if (all_null || g_get_monotonic_time () >= deadline)
-      return all_null;
-    g_usleep (1000);
-  }
-}
-
-/* Thousands of idle cameras start and stop faster when their placeholder branch (stillframesrc,
- * imagefreeze, stilljpeg) is not part of it: once the placeholder is out for the sink to keep and
- * nobody watches, the branch waits in NULL while the element plays, and a viewer brings it up. */
-TEST_F (JpegFallback, NobodyWatchingKeepsThePlaceholderBranchInNull)
-{
-  ASSERT_NO_FATAL_FAILURE (start (1, "", [] (GstElement *e) {
-    g_autoptr (GstPad) src = gst_element_get_static_pad (e, "src");
-    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, tell_nobody_watches_at_first_frame, nullptr,
-        nullptr);
-  }));
-  ASSERT_NO_FATAL_FAILURE (pull_first_placeholder ());
-  EXPECT_TRUE (wait_until_branch_in_null (h->element))
-      << "stilljpeg is "
-      << gst_element_state_get_name (child_state (h->element, "placeholder-picture"))
-      << " in an idle camera";
-  EXPECT_EQ (GST_STATE (h->element), GST_STATE_PLAYING);
-  gst_test_clock_set_time (clock, 3 * GST_SECOND);
-
-  /* A viewer comes: the branch comes up and the placeholder flows. */
-  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (1)));
-  ASSERT_NO_FATAL_FAILURE (release_first_tick ());
-  GstBuffer *out = gst_harness_pull (h);
-  ASSERT_NE (out, nullptr) << "no placeholder for the viewer";
-  EXPECT_EQ (jpeg_width (out), kPlaceholderWidth);
-  gst_buffer_unref (out);
-  EXPECT_EQ (child_state (h->element, "placeholder-picture"), GST_STATE_PLAYING);
-
-  /* Nobody again: back to NULL; the element stops cleanly from there. */
-  ASSERT_TRUE (gst_harness_push_upstream_event (h, viewers_event (0)));
-  EXPECT_TRUE (wait_until_branch_in_null (h->element)) << "the branch stayed up after the viewer";
-  ASSERT_EQ (gst_element_set_state (h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
-}
-
 /* Counts the buffers leaving a pad. */
 GstPadProbeReturn
 count_buffer (GstPad *, GstPadProbeInfo *, gpointer data)
