@@ -83,6 +83,17 @@ take_cached (const std::string & path, const GStatBuf & st, PlaceholderImage & o
   return true;
 }
 
+/* The cache outlives every element on purpose: GStreamer's leaks tracer is told so, and lists
+ * only real leaks. */
+void
+mark_kept_for_the_process (GstBuffer *image)
+{
+  GST_MINI_OBJECT_FLAG_SET (image, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+  for (guint i = 0; i < gst_buffer_n_memory (image); i++)
+    GST_MINI_OBJECT_FLAG_SET (gst_buffer_peek_memory (image, i),
+        GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+}
+
 /* Under cache_lock. */
 void
 keep (const std::string & path, const GStatBuf & st, const PlaceholderImage & image)
@@ -94,6 +105,7 @@ keep (const std::string & path, const GStatBuf & st, const PlaceholderImage & im
   entry.mtime = mtime_ns (st);
   entry.size = st.st_size;
   entry.image = gst_buffer_ref (image.image);
+  mark_kept_for_the_process (entry.image);
   entry.image_data = image.data;
   entry.image_size = image.size;
   entry.width = image.width;
