@@ -357,11 +357,7 @@ Camera::stop (bool keep_viewers)
   cancel_restart ();
   if (!keep_viewers)
     let_viewers_go ();
-  GstElement *pipeline = release_pipeline ();
-  if (!pipeline)
-    return;
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (pipeline);
+  teardown ();
 }
 
 GstElement *
